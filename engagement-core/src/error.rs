@@ -1,0 +1,164 @@
+//! The one error type of the library.
+
+use std::fmt;
+
+use crate::access::{ReportKind, Role};
+
+/// The result type used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a backend, kept as the [`Error::Backend`] source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong, as variants a caller can match on.
+///
+/// Messages say what was wrong and what to do about it; where a product document has its own
+/// wording (the custom-range cap), that wording is kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The viewer may not see this report or this workspace. Raised before any storage call.
+    #[error(
+        "forbidden: {role} may not access the {report} report of workspace {workspace:?}: {reason}"
+    )]
+    Forbidden {
+        /// The viewer's role.
+        role: Role,
+        /// The report that was asked for.
+        report: ReportKind,
+        /// The workspace the request targeted.
+        workspace: String,
+        /// Why access was refused.
+        reason: ForbiddenReason,
+    },
+    /// A time range that cannot be resolved (for example `from` after `to`).
+    #[error("invalid range: {reason}")]
+    InvalidRange {
+        /// What is wrong with the range.
+        reason: String,
+    },
+    /// A custom range longer than the report allows.
+    #[error(
+        "Date Range must be less than 4 weeks (asked for {days} days, at most {max_days} allowed)"
+    )]
+    RangeTooLong {
+        /// The number of local days asked for.
+        days: i64,
+        /// The largest number of local days the report accepts.
+        max_days: i64,
+    },
+    /// A time-zone name that is not in the IANA database.
+    #[error("unknown time zone {name:?}: use an IANA name such as \"Europe/Berlin\" or \"UTC\"")]
+    UnknownTimeZone {
+        /// The name that was given.
+        name: String,
+    },
+    /// An event (or customer) failed validation; nothing of its batch was written.
+    #[error("invalid input at item {index}: field `{field}`: {reason}")]
+    InvalidEvent {
+        /// Position of the offending item in its batch.
+        index: usize,
+        /// The field that failed.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A query parameter outside what the report accepts.
+    #[error("invalid query: `{field}`: {reason}")]
+    InvalidQuery {
+        /// The parameter that failed.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// Something that was asked for by id does not exist in the viewer's workspace.
+    #[error("{what} {id:?} not found in this workspace")]
+    NotFound {
+        /// What kind of thing was looked up ("customer", "event").
+        what: &'static str,
+        /// The id that was looked up.
+        id: String,
+    },
+    /// The backend is busy (a lock or a pool) and gave up after its configured timeout.
+    /// Nothing was written; the call can be retried.
+    #[error("{backend} is busy: {source}")]
+    Busy {
+        /// The backend that gave up.
+        backend: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+    /// Writing a CSV failed; the output is incomplete and must not be used.
+    #[error("CSV output failed and is incomplete: {source}")]
+    Csv {
+        /// The writer's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// Any other failure inside a storage backend.
+    #[error("{backend} backend failed: {source}")]
+    Backend {
+        /// The backend that failed ("memory", "sqlite", "postgres", "mysql").
+        backend: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why a viewer was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForbiddenReason {
+    /// The viewer's role is below what the report requires.
+    RoleTooLow {
+        /// The least role the report requires.
+        required: Role,
+    },
+    /// The role is not one the policy knows.
+    UnknownRole,
+    /// The viewer belongs to another workspace.
+    OtherWorkspace,
+}
+
+impl fmt::Display for ForbiddenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RoleTooLow { required } => write!(f, "the report requires {required} or above"),
+            Self::UnknownRole => f.write_str("the role is not recognised"),
+            Self::OtherWorkspace => f.write_str("the viewer belongs to another workspace"),
+        }
+    }
+}
+
+impl Error {
+    /// Wraps a backend's own error, keeping it as the source.
+    pub fn backend(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
+    /// Builds an [`Error::InvalidQuery`].
+    pub fn invalid_query(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidQuery {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::InvalidRange`].
+    pub fn invalid_range(reason: impl Into<String>) -> Self {
+        Self::InvalidRange {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<csv::Error> for Error {
+    fn from(source: csv::Error) -> Self {
+        Self::Csv { source }
+    }
+}

@@ -1,0 +1,22 @@
+//! Customer-engagement reports over a pluggable event store.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod access;
+mod error;
+mod model;
+pub mod store;
+pub mod time;
+
+pub use access::{AccessPolicy, ReportKind, Role, Viewer};
+pub use error::{BoxError, Error, ForbiddenReason, Result};
+pub use model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR};
+pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
+pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};
+pub use model::names;
+pub use model::validate::Limits;
+pub use store::EventStore;
+pub use store::query::*;
+pub use time::{
+    CalendarPreset, Clock, FixedClock, Lookback, RangeSpec, ReportZone, SystemClock, TimeWindow,
+    Timestamp,
+};

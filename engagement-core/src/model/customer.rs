@@ -1,0 +1,163 @@
+//! Customers: the directory the reports join events to.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::CustomerId;
+use super::validate::{Limits, check_text};
+use crate::error::{Error, Result};
+
+/// Whether a customer account is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    /// An active account.
+    Active,
+    /// An inactive (disabled, closed) account.
+    Inactive,
+}
+
+impl CustomerStatus {
+    /// The lower-case name used in storage and CSV ("active", "inactive").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    /// Parses "active" / "inactive" (any case).
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] for any other text.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Ok(Self::Active),
+            "inactive" => Ok(Self::Inactive),
+            _ => Err(Error::invalid_query(
+                "status",
+                format!("{s:?} is not a status: use \"active\" or \"inactive\""),
+            )),
+        }
+    }
+}
+
+/// A customer of the host application.
+///
+/// ```
+/// use engagement_core::{Customer, CustomerId};
+///
+/// let c = Customer::new(CustomerId(12345), "John", "Smith");
+/// assert_eq!(c.full_name(), "John Smith");
+/// assert!(!c.is_admin_placeholder);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// The host's id for the customer.
+    pub id: CustomerId,
+    /// Short customer code, if the host uses one ("" when not set).
+    pub code: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Email address ("" when unknown).
+    pub email: String,
+    /// Active or inactive.
+    pub status: CustomerStatus,
+    /// A placeholder account used by administrators; excluded from the engagement ranking.
+    pub is_admin_placeholder: bool,
+}
+
+impl Customer {
+    /// An active, non-placeholder customer with no code and no email.
+    pub fn new(
+        id: CustomerId,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            id,
+            code: String::new(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            email: String::new(),
+            status: CustomerStatus::Active,
+            is_admin_placeholder: false,
+        }
+    }
+
+    /// "First Last", trimmed.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned()
+    }
+
+    /// The text the activity search matches against: first name, last name, full name, code and
+    /// email, lower-cased, separated by a character no search term may contain.
+    ///
+    /// Backends store or compute exactly this, so that search behaves the same everywhere.
+    pub fn search_text(&self) -> String {
+        [
+            self.first_name.as_str(),
+            self.last_name.as_str(),
+            &self.full_name(),
+            self.code.as_str(),
+            self.email.as_str(),
+        ]
+        .map(str::to_lowercase)
+        .join(SEARCH_SEPARATOR)
+    }
+
+    /// Checks every field against `limits`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] naming the field, with `index` as the position in its batch.
+    pub fn validate(&self, index: usize, limits: &Limits) -> Result<()> {
+        for (field, value) in [
+            ("code", &self.code),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("email", &self.email),
+        ] {
+            check_text(value, limits.max_text_bytes).map_err(|reason| Error::InvalidEvent {
+                index,
+                field,
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Joins the fields of [`Customer::search_text`]; search terms may not contain it.
+pub const SEARCH_SEPARATOR: &str = "\u{1f}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_lowercases_every_field() {
+        let mut c = Customer::new(CustomerId(1), "Ánna", "SMITH");
+        c.code = "AB12".into();
+        c.email = "Anna@Example.com".into();
+        let text = c.search_text();
+        assert!(text.contains("ánna smith"));
+        assert!(text.contains("ab12"));
+        assert!(text.contains("anna@example.com"));
+    }
+
+    #[test]
+    fn status_parses_both_cases() {
+        assert_eq!(
+            CustomerStatus::parse("Active").unwrap(),
+            CustomerStatus::Active
+        );
+        assert_eq!(
+            CustomerStatus::parse("inactive").unwrap(),
+            CustomerStatus::Inactive
+        );
+        assert!(CustomerStatus::parse("gone").is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! Identifiers: workspaces, customers and events.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest workspace or event id, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// A workspace (tenant). Every query and every write is scoped to exactly one.
+///
+/// ```
+/// use engagement_core::WorkspaceId;
+///
+/// let ws = WorkspaceId::new("acme")?;
+/// assert_eq!(ws.as_str(), "acme");
+/// assert!(WorkspaceId::new("").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WorkspaceId(Arc<str>);
+
+impl WorkspaceId {
+    /// A workspace id: 1 to 128 bytes, no control characters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] when the id is empty, too long or holds control characters.
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        check_id("workspace", &id).map_err(|reason| Error::invalid_query("workspace", reason))?;
+        Ok(Self(id.into()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for WorkspaceId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::new(s)
+    }
+}
+
+impl From<WorkspaceId> for String {
+    fn from(id: WorkspaceId) -> Self {
+        id.0.to_string()
+    }
+}
+
+/// A customer, as the host application numbers them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct CustomerId(pub i64);
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The caller-supplied id of an event: its idempotency key within a workspace.
+///
+/// Ids compare byte-wise; the event log breaks ties between events of the same microsecond by
+/// this order. Callers with numeric ids that want numeric order should pad them to a fixed width.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(String);
+
+impl EventId {
+    /// An event id. It is checked when the event is validated (1 to 128 bytes, no control
+    /// characters), so that a bad id is reported with its position in the batch.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Checks the id's length and characters.
+    ///
+    /// # Errors
+    /// A message saying what is wrong.
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        check_id("event", &self.0)
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for EventId {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<String> for EventId {
+    fn from(s: String) -> Self {
+        Self::new(s)
+    }
+}
+
+fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("a {what} id must not be empty"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "a {what} id has at most {MAX_ID_BYTES} bytes, this one has {}",
+            id.len()
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("a {what} id must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_ids_are_checked() {
+        assert!(WorkspaceId::new("a").is_ok());
+        assert!(WorkspaceId::new("").is_err());
+        assert!(WorkspaceId::new("a\0b").is_err());
+        assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES + 1)).is_err());
+        assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn event_ids_order_bytewise() {
+        assert!(EventId::from("0009") < EventId::from("0010"));
+        assert!(EventId::from("9") > EventId::from("10"));
+        assert!(EventId::from("").check().is_err());
+        assert!(EventId::from("ok-1").check().is_ok());
+    }
+}

@@ -1,0 +1,216 @@
+//! The store contract: the aggregate primitives every backend answers.
+
+pub(crate) mod query;
+pub(crate) mod reference;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::error::Result;
+use crate::model::customer::Customer;
+use crate::model::event::Event;
+use crate::model::ids::{CustomerId, EventId, WorkspaceId};
+use crate::time::TimeWindow;
+use query::{
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
+    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope,
+    RankedScore, TopCustomersQuery,
+};
+
+/// Where events and customers live, spoken to in aggregate primitives that a backend pushes
+/// down (GROUP BY, index scans) instead of handing out every event.
+///
+/// # Contract
+///
+/// - **Tenancy.** Every method is scoped to one workspace; nothing ever reads, counts, returns or
+///   deletes a row of another.
+/// - **Time.** Windows are half-open `[from, to)` over `occurred_at`, in UTC microseconds.
+///   Calendar rules are resolved by the caller, which hands over explicit edges.
+/// - **Who is counted.** The aggregate primitives ([`top_customers`](Self::top_customers),
+///   [`customer_rank`](Self::customer_rank), [`activity_page`](Self::activity_page),
+///   [`bucket_counts`](Self::bucket_counts), [`funnel_input`](Self::funnel_input)) count only
+///   events whose actor is [`Actor::Customer`](crate::Actor::Customer). The log primitives
+///   ([`event_page`](Self::event_page), [`export`](Self::export), [`event`](Self::event)) return
+///   every actor unless the filter narrows them.
+/// - **Order.** The log orders by `(occurred_at, id)`, ids compared byte-wise. Rankings order by
+///   score descending, then customer id ascending.
+/// - **Snapshots.** Each call answers from one consistent state: a page and its total, or rows and
+///   their summary, always agree.
+/// - **Writes.** [`append`](Self::append) is idempotent on `(workspace, event id)` and
+///   all-or-nothing. Callers validate events first (see [`Limits`](crate::Limits)).
+/// - **Errors.** Backend failures are [`Error::Backend`](crate::Error::Backend) with the driver's
+///   error as source, or [`Error::Busy`](crate::Error::Busy) when a lock or pool timed out;
+///   nothing is written when a write fails.
+///
+/// The [`reference`](crate::ReferenceStore) implementation defines the expected answer of every
+/// primitive; the `conformance` feature checks a backend against it.
+#[async_trait]
+pub trait EventStore: Debug + Send + Sync + 'static {
+    /// Stores a batch of events atomically, skipping ids the workspace already holds.
+    ///
+    /// An id stored before (or earlier in the same batch) counts as a duplicate when the payload
+    /// is the same ([`Event::same_payload`]) and as a conflict otherwise; in both cases the first
+    /// write is kept.
+    ///
+    /// # Errors
+    /// A backend failure; then nothing of the batch is stored.
+    async fn append(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome>;
+
+    /// Inserts or replaces customer records (last write wins).
+    ///
+    /// # Errors
+    /// A backend failure; then none of the records is written.
+    async fn upsert_customers(&self, workspace: &WorkspaceId, customers: &[Customer])
+    -> Result<()>;
+
+    /// The customer records among `ids` that exist, ordered by id.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn customers(&self, workspace: &WorkspaceId, ids: &[CustomerId])
+    -> Result<Vec<Customer>>;
+
+    /// The customers with the most events in the window: at most `limit` rows, score ≥ 1,
+    /// admin placeholders excluded (customers without a record are not placeholders).
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn top_customers(
+        &self,
+        workspace: &WorkspaceId,
+        query: &TopCustomersQuery,
+    ) -> Result<Vec<CustomerScore>>;
+
+    /// One customer's rank and score in the full ranking [`top_customers`](Self::top_customers)
+    /// would produce without a limit; `None` when the customer has no event in the window or is
+    /// an admin placeholder.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn customer_rank(
+        &self,
+        workspace: &WorkspaceId,
+        window: TimeWindow,
+        customer: CustomerId,
+    ) -> Result<Option<RankedScore>>;
+
+    /// One page of customer records matching the filter, with their counters over the window,
+    /// the number of matching customers and the summary over all of them. Customers with no
+    /// events appear with zero counters; events of customers without a record are not listed.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn activity_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &ActivityQuery,
+    ) -> Result<ActivityPage>;
+
+    /// Counts of the named events per customer and bucket; only non-zero cells, ordered by
+    /// (customer, bucket). Fewer than two edges means no buckets.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn bucket_counts(
+        &self,
+        workspace: &WorkspaceId,
+        query: &BucketCountsQuery,
+    ) -> Result<Vec<BucketCount>>;
+
+    /// The events matching the filter that come after the cursor in newest-first order, at most
+    /// `limit`, and the exact number of events matching the filter.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn event_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &EventPageQuery,
+    ) -> Result<EventPage>;
+
+    /// One event by id.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>>;
+
+    /// Every event matching the filter, oldest first, as a stream that the backend fills in
+    /// bounded chunks (no connection or lock is held while the consumer is slow). A failure ends
+    /// the stream with an `Err` item, so an incomplete export is always detectable.
+    fn export(
+        &self,
+        workspace: WorkspaceId,
+        filter: EventFilter,
+    ) -> BoxStream<'static, Result<Event>>;
+
+    /// What a funnel over the steps needs; see [`FunnelInput`] for exactly which events.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn funnel_input(
+        &self,
+        workspace: &WorkspaceId,
+        query: &FunnelQuery,
+    ) -> Result<FunnelInput>;
+
+    /// Deletes what the scope names (in bounded chunks, so a rerun after an interruption reaches
+    /// the same state), or with `dry_run` only counts it.
+    ///
+    /// # Errors
+    /// A backend failure; chunks already deleted stay deleted.
+    async fn purge(
+        &self,
+        workspace: &WorkspaceId,
+        scope: PurgeScope,
+        dry_run: bool,
+    ) -> Result<PurgeOutcome>;
+}
+
+macro_rules! forward_event_store {
+    ($($wrapper:ident),*) => {$(
+        #[async_trait]
+        impl<T: EventStore + ?Sized> EventStore for $wrapper<T> {
+            async fn append(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
+                (**self).append(workspace, events).await
+            }
+            async fn upsert_customers(&self, workspace: &WorkspaceId, customers: &[Customer]) -> Result<()> {
+                (**self).upsert_customers(workspace, customers).await
+            }
+            async fn customers(&self, workspace: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+                (**self).customers(workspace, ids).await
+            }
+            async fn top_customers(&self, workspace: &WorkspaceId, query: &TopCustomersQuery) -> Result<Vec<CustomerScore>> {
+                (**self).top_customers(workspace, query).await
+            }
+            async fn customer_rank(&self, workspace: &WorkspaceId, window: TimeWindow, customer: CustomerId) -> Result<Option<RankedScore>> {
+                (**self).customer_rank(workspace, window, customer).await
+            }
+            async fn activity_page(&self, workspace: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
+                (**self).activity_page(workspace, query).await
+            }
+            async fn bucket_counts(&self, workspace: &WorkspaceId, query: &BucketCountsQuery) -> Result<Vec<BucketCount>> {
+                (**self).bucket_counts(workspace, query).await
+            }
+            async fn event_page(&self, workspace: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
+                (**self).event_page(workspace, query).await
+            }
+            async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
+                (**self).event(workspace, id).await
+            }
+            fn export(&self, workspace: WorkspaceId, filter: EventFilter) -> BoxStream<'static, Result<Event>> {
+                (**self).export(workspace, filter)
+            }
+            async fn funnel_input(&self, workspace: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
+                (**self).funnel_input(workspace, query).await
+            }
+            async fn purge(&self, workspace: &WorkspaceId, scope: PurgeScope, dry_run: bool) -> Result<PurgeOutcome> {
+                (**self).purge(workspace, scope, dry_run).await
+            }
+        }
+    )*};
+}
+
+forward_event_store!(Arc, Box);

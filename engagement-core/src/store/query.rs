@@ -1,0 +1,500 @@
+//! The vocabulary of the store contract: what a primitive is asked and what it answers.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::customer::{Customer, CustomerStatus};
+use crate::model::event::{Actor, Event, EventKey};
+use crate::model::ids::{CustomerId, EventId};
+use crate::model::names;
+use crate::time::{TimeWindow, Timestamp};
+
+/// Which events of a workspace a log query covers. `None` means "any"; `Some(vec![])` matches
+/// nothing (an empty selection is never widened to everything).
+///
+/// ```
+/// use engagement_core::{CustomerId, Event, EventFilter, TimeWindow, Timestamp};
+///
+/// let window = TimeWindow::new(Timestamp::from_micros(0), Timestamp::from_micros(100))?;
+/// let filter = EventFilter::new(window).with_customers(vec![CustomerId(7)]);
+/// let e = Event::new("a", CustomerId(7), "Page Viewed", Timestamp::from_micros(50));
+/// assert!(filter.matches(&e));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    /// The half-open span the events occurred in.
+    pub window: TimeWindow,
+    /// Event names, matched exactly.
+    pub names: Option<Vec<String>>,
+    /// Customers.
+    pub customers: Option<Vec<CustomerId>>,
+    /// Actors.
+    pub actors: Option<Vec<Actor>>,
+    /// Originating IP, matched exactly.
+    pub ip: Option<IpAddr>,
+    /// Page path, matched exactly.
+    pub path: Option<String>,
+    /// Page domain, matched exactly.
+    pub domain: Option<String>,
+    /// Referrer, matched exactly ("" selects direct traffic).
+    pub referrer: Option<String>,
+}
+
+impl EventFilter {
+    /// Every event in `window`.
+    pub fn new(window: TimeWindow) -> Self {
+        Self {
+            window,
+            names: None,
+            customers: None,
+            actors: None,
+            ip: None,
+            path: None,
+            domain: None,
+            referrer: None,
+        }
+    }
+
+    /// The same filter restricted to these event names.
+    pub fn with_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The same filter restricted to these customers.
+    pub fn with_customers(mut self, customers: Vec<CustomerId>) -> Self {
+        self.customers = Some(customers);
+        self
+    }
+
+    /// The same filter restricted to these actors.
+    pub fn with_actors(mut self, actors: Vec<Actor>) -> Self {
+        self.actors = Some(actors);
+        self
+    }
+
+    /// Whether `event` passes the filter. This is the definition every backend implements.
+    pub fn matches(&self, event: &Event) -> bool {
+        fn any_of<T: PartialEq>(set: &Option<Vec<T>>, value: &T) -> bool {
+            set.as_ref().is_none_or(|s| s.contains(value))
+        }
+        fn equal<T: PartialEq + ?Sized>(want: Option<&T>, value: &T) -> bool {
+            want.is_none_or(|w| w == value)
+        }
+        self.window.contains(event.occurred_at)
+            && self
+                .names
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|n| *n == event.name))
+            && any_of(&self.customers, &event.customer)
+            && any_of(&self.actors, &event.actor)
+            && self.ip.is_none_or(|ip| event.ip == Some(ip))
+            && equal(self.path.as_deref(), event.page.path.as_str())
+            && equal(self.domain.as_deref(), event.page.domain.as_str())
+            && equal(self.referrer.as_deref(), event.page.referrer.as_str())
+    }
+}
+
+/// The engagement ranking primitive's question: who did the most in `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopCustomersQuery {
+    /// The half-open span scored.
+    pub window: TimeWindow,
+    /// At most this many rows.
+    pub limit: usize,
+}
+
+/// A customer's engagement score: the number of their own events in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CustomerScore {
+    /// The customer.
+    pub customer: CustomerId,
+    /// How many events the customer performed.
+    pub score: u64,
+}
+
+/// A customer's place in the full ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RankedScore {
+    /// 1-based rank under (score desc, customer id asc).
+    pub rank: u64,
+    /// The customer's score.
+    pub score: u64,
+}
+
+/// Which event names count as each milestone of the activity report. Events are data: a host
+/// maps its own names; the default is the product documents' names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestones {
+    /// Link opens ("Views", "Last click", the sparkline).
+    pub views: Vec<String>,
+    /// Confirmation welcome screen clicked through.
+    pub confirmed: Vec<String>,
+    /// Strict Security Mode verifications.
+    pub verified: Vec<String>,
+    /// Checkout reached.
+    pub checkout: Vec<String>,
+    /// Orders submitted.
+    pub orders: Vec<String>,
+}
+
+impl Default for Milestones {
+    fn default() -> Self {
+        let one = |n: &str| vec![n.to_owned()];
+        Self {
+            views: one(names::LINK_OPENED),
+            confirmed: one(names::CONFIRMED),
+            verified: one(names::VERIFIED),
+            checkout: one(names::CHECKOUT_STARTED),
+            orders: one(names::ORDER_SUBMITTED),
+        }
+    }
+}
+
+impl Milestones {
+    /// The milestone an event name counts toward, if any (the first one in declaration order
+    /// when a host maps a name twice).
+    pub fn milestone_of(&self, name: &str) -> Option<Milestone> {
+        Milestone::ALL
+            .into_iter()
+            .find(|m| self.names(*m).iter().any(|n| n == name))
+    }
+
+    /// The names mapped to `milestone`.
+    pub fn names(&self, milestone: Milestone) -> &[String] {
+        match milestone {
+            Milestone::Views => &self.views,
+            Milestone::Confirmed => &self.confirmed,
+            Milestone::Verified => &self.verified,
+            Milestone::Checkout => &self.checkout,
+            Milestone::Orders => &self.orders,
+        }
+    }
+}
+
+/// One of the activity report's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Milestone {
+    /// Link opens.
+    Views,
+    /// Confirmations.
+    Confirmed,
+    /// Verifications.
+    Verified,
+    /// Checkouts started.
+    Checkout,
+    /// Orders submitted.
+    Orders,
+}
+
+impl Milestone {
+    /// Every milestone, in column order.
+    pub const ALL: [Self; 5] = [
+        Self::Views,
+        Self::Confirmed,
+        Self::Verified,
+        Self::Checkout,
+        Self::Orders,
+    ];
+}
+
+/// Which customers an activity query lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerFilter {
+    /// Case-insensitive substring of first name, last name, full name, code or email, matched
+    /// against [`Customer::search_text`] after lower-casing the term. Matched literally: `%`,
+    /// `_` and `\` are ordinary characters.
+    pub search: Option<String>,
+    /// Only active or only inactive customers.
+    pub status: Option<CustomerStatus>,
+    /// Only these customers.
+    pub ids: Option<Vec<CustomerId>>,
+}
+
+impl CustomerFilter {
+    /// Whether `customer` passes the filter. This is the definition every backend implements.
+    pub fn matches(&self, customer: &Customer) -> bool {
+        self.status.is_none_or(|s| s == customer.status)
+            && self
+                .ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&customer.id))
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|term| customer.search_text().contains(&term.to_lowercase()))
+    }
+}
+
+/// What the activity table can be sorted by. Ties are always broken by customer id ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivitySortKey {
+    /// A milestone counter.
+    Milestone(Milestone),
+    /// The last link open (customers without one sort as the smallest value).
+    LastClick,
+    /// The most recent event of any name (customers without one sort as the smallest value).
+    LastActivity,
+    /// The lower-cased full name, byte-wise.
+    Name,
+    /// The customer id.
+    CustomerId,
+}
+
+/// A sort key and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ActivitySort {
+    /// What to sort by.
+    pub key: ActivitySortKey,
+    /// Largest first.
+    pub descending: bool,
+}
+
+impl Default for ActivitySort {
+    /// Most views first.
+    fn default() -> Self {
+        Self {
+            key: ActivitySortKey::Milestone(Milestone::Views),
+            descending: true,
+        }
+    }
+}
+
+/// The activity primitive's question: one page of customers with their counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityQuery {
+    /// The span the counters cover.
+    pub window: TimeWindow,
+    /// Which customers are rows.
+    pub customers: CustomerFilter,
+    /// Which names count as which milestone.
+    pub milestones: Milestones,
+    /// The order of the rows.
+    pub sort: ActivitySort,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return at most.
+    pub limit: u64,
+}
+
+/// One customer's counters over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ActivityCounters {
+    /// Link opens.
+    pub views: u64,
+    /// Confirmations.
+    pub confirmed: u64,
+    /// Verifications.
+    pub verified: u64,
+    /// Checkouts started.
+    pub checkout: u64,
+    /// Orders submitted.
+    pub orders: u64,
+    /// The latest link open.
+    pub last_click: Option<Timestamp>,
+    /// The latest event of any name.
+    pub last_activity: Option<Timestamp>,
+}
+
+impl ActivityCounters {
+    /// The counter of one milestone.
+    pub fn get(&self, milestone: Milestone) -> u64 {
+        match milestone {
+            Milestone::Views => self.views,
+            Milestone::Confirmed => self.confirmed,
+            Milestone::Verified => self.verified,
+            Milestone::Checkout => self.checkout,
+            Milestone::Orders => self.orders,
+        }
+    }
+
+    /// Counts one event of `name` at `at` under `milestones`.
+    pub fn record(&mut self, milestones: &Milestones, name: &str, at: Timestamp) {
+        self.last_activity = self.last_activity.max(Some(at));
+        match milestones.milestone_of(name) {
+            Some(Milestone::Views) => {
+                self.views += 1;
+                self.last_click = self.last_click.max(Some(at));
+            }
+            Some(Milestone::Confirmed) => self.confirmed += 1,
+            Some(Milestone::Verified) => self.verified += 1,
+            Some(Milestone::Checkout) => self.checkout += 1,
+            Some(Milestone::Orders) => self.orders += 1,
+            None => {}
+        }
+    }
+}
+
+/// A row of the activity table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRow {
+    /// The customer.
+    pub customer: Customer,
+    /// Their counters over the window.
+    pub counters: ActivityCounters,
+}
+
+/// The summary bar: totals over every row that matches the filters, not just the page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ActivitySummary {
+    /// Distinct customers with at least one link open ("Customers with clicks").
+    pub customers_with_views: u64,
+    /// Link opens.
+    pub views: u64,
+    /// Verifications.
+    pub verified: u64,
+    /// Checkouts started.
+    pub checkout: u64,
+    /// Orders submitted.
+    pub orders: u64,
+}
+
+impl ActivitySummary {
+    /// Adds one row's counters.
+    pub fn add(&mut self, c: &ActivityCounters) {
+        self.customers_with_views += u64::from(c.views > 0);
+        self.views += c.views;
+        self.verified += c.verified;
+        self.checkout += c.checkout;
+        self.orders += c.orders;
+    }
+}
+
+/// One page of the activity table, its total and its summary, from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    /// The rows of the page.
+    pub rows: Vec<ActivityRow>,
+    /// How many rows match in all.
+    pub total_rows: u64,
+    /// Totals over all matching rows.
+    pub summary: ActivitySummary,
+}
+
+/// Daily (or any) buckets of counts for a set of customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketCountsQuery {
+    /// The customers to count for.
+    pub customers: Vec<CustomerId>,
+    /// The event names that count.
+    pub names: Vec<String>,
+    /// `n + 1` ascending edges of `n` half-open buckets.
+    pub edges: Vec<Timestamp>,
+}
+
+/// A non-zero cell of a bucket grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BucketCount {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Index of the bucket (`[edges[i], edges[i + 1])`).
+    pub bucket: usize,
+    /// Events in it (never zero).
+    pub count: u64,
+}
+
+/// One page of the event log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventPageQuery {
+    /// Which events.
+    pub filter: EventFilter,
+    /// Resume strictly after (older than) this key; `None` for the first page.
+    pub after: Option<EventKey>,
+    /// Events to return at most.
+    pub limit: usize,
+}
+
+/// A page of the event log and the exact number of events the filter matches, from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    /// The events, newest first ((occurred_at, id) descending).
+    pub events: Vec<Event>,
+    /// Every event the filter matches, whatever the cursor.
+    pub total: u64,
+}
+
+/// What a funnel needs from storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelQuery {
+    /// The span all step events must lie in.
+    pub window: TimeWindow,
+    /// Distinct event names, step 1 first (2 to 8 steps).
+    pub steps: Vec<String>,
+    /// Customers without a step-2 event whose latest step-1 event is at or after this instant
+    /// are counted as [`FunnelInput::waiting`]; `None` counts none.
+    pub open_since: Option<Timestamp>,
+}
+
+/// The events of one customer's journey through a funnel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journey {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Every step event of the customer in the window, in (at, id) order.
+    pub events: Vec<StepEvent>,
+}
+
+/// An event that is one of a funnel's steps.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StepEvent {
+    /// When it happened.
+    pub at: Timestamp,
+    /// Its id (ties within a microsecond are ordered by it).
+    pub id: EventId,
+    /// 0-based index of the step its name matches.
+    pub step: usize,
+}
+
+/// The funnel primitive's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelInput {
+    /// Distinct customers with at least one step-1 event in the window.
+    pub entered: u64,
+    /// Customers with at least one step-1 and one step-2 event in the window, ordered by
+    /// customer id, each with all their step events.
+    pub journeys: Vec<Journey>,
+    /// Customers with a step-1 event but no step-2 event in the window, whose latest step-1
+    /// event is at or after [`FunnelQuery::open_since`].
+    pub waiting: u64,
+}
+
+/// The result of an append.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendOutcome {
+    /// Events newly stored.
+    pub inserted: u64,
+    /// Events whose id was already stored (or repeated in the batch) with the same payload.
+    pub duplicates: u64,
+    /// Ids already stored (or repeated in the batch) with a different payload: the first write
+    /// was kept.
+    pub conflicts: Vec<EventId>,
+}
+
+/// What a purge removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PurgeScope {
+    /// Every event strictly before the cutoff (retention).
+    Before {
+        /// Events at this instant or later are kept.
+        cutoff: Timestamp,
+    },
+    /// Every event and the directory entry of one customer (an erasure request).
+    Customer {
+        /// The customer to erase.
+        customer: CustomerId,
+    },
+}
+
+/// The result of a purge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PurgeOutcome {
+    /// Events removed (or, on a dry run, that would be removed).
+    pub events: u64,
+    /// Customer records removed (or that would be).
+    pub customers: u64,
+}

@@ -1,0 +1,1 @@
+//! The reference evaluator (written by the reference helper).

@@ -1,0 +1,165 @@
+//! [`Timestamp`]: a UTC instant with microsecond precision, the unit every backend stores.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// A UTC instant, counted in microseconds since 1970-01-01T00:00:00Z.
+///
+/// This is the precision of every backend (BIGINT microseconds), so an instant survives a round
+/// trip through any store unchanged. Instants before the epoch are representable (for arithmetic),
+/// but events are refused if they fall before it.
+///
+/// ```
+/// use engagement_core::Timestamp;
+///
+/// let t: Timestamp = "2024-03-10T06:59:59.999999Z".parse()?;
+/// assert_eq!(t.to_string(), "2024-03-10T06:59:59.999999Z");
+/// // The same instant written with another offset is the same timestamp.
+/// assert_eq!(t, "2024-03-10T01:59:59.999999-05:00".parse()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The Unix epoch, 1970-01-01T00:00:00Z.
+    pub const EPOCH: Self = Self(0);
+    /// The smallest representable instant.
+    pub const MIN: Self = Self(i64::MIN);
+    /// The largest representable instant.
+    pub const MAX: Self = Self(i64::MAX);
+
+    /// A timestamp from microseconds since the epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The instant of a `DateTime`, truncated to the microsecond (storage precision).
+    pub fn from_datetime<Tz: chrono::TimeZone>(dt: &DateTime<Tz>) -> Self {
+        Self(dt.timestamp_micros())
+    }
+
+    /// The instant as a `DateTime<Utc>`.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0).unwrap_or(if self.0 < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+    }
+
+    /// This instant moved by `delta`, or `None` on overflow.
+    pub fn checked_add(self, delta: TimeDelta) -> Option<Self> {
+        let micros = delta.num_microseconds()?;
+        self.0.checked_add(micros).map(Self)
+    }
+
+    /// This instant moved back by `delta`, or `None` on overflow.
+    pub fn checked_sub(self, delta: TimeDelta) -> Option<Self> {
+        let micros = delta.num_microseconds()?;
+        self.0.checked_sub(micros).map(Self)
+    }
+
+    /// The time from `earlier` to `self` (negative when `earlier` is later).
+    pub fn since(self, earlier: Self) -> TimeDelta {
+        TimeDelta::microseconds(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            &self
+                .to_datetime()
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = Error;
+
+    /// Parses RFC 3339 (any offset); sub-microsecond digits are refused rather than rounded.
+    fn from_str(s: &str) -> Result<Self> {
+        let dt = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
+            Error::invalid_query("timestamp", format!("{s:?} is not RFC 3339: {e}"))
+        })?;
+        if dt.timestamp_subsec_nanos() % 1_000 != 0 {
+            return Err(Error::invalid_query(
+                "timestamp",
+                format!("{s:?} has sub-microsecond digits; microseconds are the finest precision"),
+            ));
+        }
+        Ok(Self::from_datetime(&dt))
+    }
+}
+
+impl<Tz: chrono::TimeZone> From<DateTime<Tz>> for Timestamp {
+    fn from(dt: DateTime<Tz>) -> Self {
+        Self::from_datetime(&dt)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_keeps_six_fraction_digits() {
+        assert_eq!(Timestamp::EPOCH.to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::from_micros(1).to_string(),
+            "1970-01-01T00:00:00.000001Z"
+        );
+    }
+
+    #[test]
+    fn offsets_name_the_same_instant() {
+        let a: Timestamp = "2024-03-10T12:00:00+05:30".parse().unwrap();
+        let b: Timestamp = "2024-03-10T06:30:00Z".parse().unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn sub_microsecond_text_is_refused() {
+        assert!("2024-03-10T12:00:00.0000001Z".parse::<Timestamp>().is_err());
+        assert!("not a time".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let t = Timestamp::from_micros(1_795_132_799_999_999);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, "\"2026-11-19T23:59:59.999999Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+}

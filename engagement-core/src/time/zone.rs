@@ -1,0 +1,255 @@
+//! [`ReportZone`]: the IANA time zone and week start that calendar rules are resolved in.
+
+use std::fmt;
+
+use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
+use crate::error::{Error, Result};
+
+/// The zone a workspace's reports are read in, and the day its weeks start on.
+///
+/// A local day is the span between two local midnights: 23 or 25 hours on DST days, and it starts
+/// at its first instant when midnight itself does not exist.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use engagement_core::ReportZone;
+///
+/// let ny = ReportZone::parse("America/New_York")?;
+/// let day = NaiveDate::from_ymd_opt(2024, 3, 10).unwrap();
+/// let hours = ny.day_end(day).since(ny.day_start(day)).num_hours();
+/// assert_eq!(hours, 23);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportZone {
+    /// The IANA zone.
+    pub tz: Tz,
+    /// The first day of a week ("This week"); Monday by default.
+    pub week_start: Weekday,
+}
+
+impl Default for ReportZone {
+    fn default() -> Self {
+        Self::new(Tz::UTC)
+    }
+}
+
+impl fmt::Display for ReportZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.tz.name())
+    }
+}
+
+impl ReportZone {
+    /// A zone whose weeks start on Monday.
+    pub fn new(tz: Tz) -> Self {
+        Self {
+            tz,
+            week_start: Weekday::Mon,
+        }
+    }
+
+    /// UTC, weeks starting on Monday.
+    pub fn utc() -> Self {
+        Self::default()
+    }
+
+    /// A zone by IANA name ("Europe/Berlin").
+    ///
+    /// # Errors
+    /// [`Error::UnknownTimeZone`] when the name is not in the IANA database.
+    pub fn parse(name: &str) -> Result<Self> {
+        name.trim()
+            .parse::<Tz>()
+            .map(Self::new)
+            .map_err(|_| Error::UnknownTimeZone { name: name.into() })
+    }
+
+    /// The same zone with weeks starting on `day`.
+    pub fn with_week_start(self, day: Weekday) -> Self {
+        Self {
+            week_start: day,
+            ..self
+        }
+    }
+
+    /// The local calendar date at an instant.
+    pub fn date_of(&self, at: Timestamp) -> NaiveDate {
+        at.to_datetime().with_timezone(&self.tz).date_naive()
+    }
+
+    /// The first instant of a local date: its midnight, or — where midnight does not exist —
+    /// the first instant after the gap; where midnight happens twice, the earlier one.
+    pub fn day_start(&self, date: NaiveDate) -> Timestamp {
+        self.first_instant_at_or_after(date.and_hms_opt(0, 0, 0).unwrap_or_default())
+    }
+
+    /// The first instant of the next local date: the exclusive end of `date`.
+    pub fn day_end(&self, date: NaiveDate) -> Timestamp {
+        date.succ_opt()
+            .map_or(Timestamp::MAX, |next| self.day_start(next))
+    }
+
+    /// Edges of one bucket per local date from `first` to `last` inclusive: `n + 1` instants
+    /// for `n` dates, bucket `i` being `[edges[i], edges[i + 1])`. Empty when `last < first`.
+    pub fn day_edges(&self, first: NaiveDate, last: NaiveDate) -> Vec<Timestamp> {
+        if last < first {
+            return Vec::new();
+        }
+        let mut edges: Vec<Timestamp> = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|d| self.day_start(d))
+            .collect();
+        edges.push(self.day_end(last));
+        edges
+    }
+
+    /// The first day of the week that holds `date`.
+    pub fn week_start_of(&self, date: NaiveDate) -> NaiveDate {
+        let back = (7 + date.weekday().num_days_from_monday()
+            - self.week_start.num_days_from_monday())
+            % 7;
+        date - chrono::Days::new(u64::from(back))
+    }
+
+    fn first_instant_at_or_after(&self, local: NaiveDateTime) -> Timestamp {
+        match self.tz.from_local_datetime(&local) {
+            LocalResult::Single(dt) => Timestamp::from_datetime(&dt),
+            LocalResult::Ambiguous(earlier, _) => Timestamp::from_datetime(&earlier),
+            LocalResult::None => self.end_of_gap(local),
+        }
+    }
+
+    /// `local` falls in a gap (clocks jumped forward past it): find the first instant whose local
+    /// wall time is at or after it. Wall time only moves forward across a gap, so a binary search
+    /// over the surrounding two days of instants finds the jump exactly.
+    fn end_of_gap(&self, local: NaiveDateTime) -> Timestamp {
+        let naive_utc = local.and_utc().timestamp_micros();
+        let span = 2 * 86_400_000_000_i64;
+        let (mut lo, mut hi) = (naive_utc - span, naive_utc + span);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let wall = Timestamp::from_micros(mid)
+                .to_datetime()
+                .with_timezone(&self.tz)
+                .naive_local();
+            if wall >= local {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Timestamp::from_micros(lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn hours(zone: &ReportZone, date: NaiveDate) -> i64 {
+        zone.day_end(date).since(zone.day_start(date)).num_minutes()
+    }
+
+    #[test]
+    fn new_york_dst_days_have_23_and_25_hours() {
+        let ny = ReportZone::parse("America/New_York").unwrap();
+        assert_eq!(hours(&ny, d(2024, 3, 10)), 23 * 60);
+        assert_eq!(hours(&ny, d(2024, 11, 3)), 25 * 60);
+        assert_eq!(hours(&ny, d(2024, 11, 4)), 24 * 60);
+        assert_eq!(ny.day_start(d(2024, 3, 10)), ts("2024-03-10T05:00:00Z"));
+        assert_eq!(ny.day_start(d(2024, 3, 11)), ts("2024-03-11T04:00:00Z"));
+    }
+
+    #[test]
+    fn berlin_dst_days_have_23_and_25_hours() {
+        let berlin = ReportZone::parse("Europe/Berlin").unwrap();
+        assert_eq!(hours(&berlin, d(2024, 3, 31)), 23 * 60);
+        assert_eq!(hours(&berlin, d(2024, 10, 27)), 25 * 60);
+        assert_eq!(
+            berlin.day_start(d(2024, 10, 27)),
+            ts("2024-10-26T22:00:00Z")
+        );
+    }
+
+    #[test]
+    fn missing_midnight_starts_the_day_at_its_first_instant() {
+        let sp = ReportZone::parse("America/Sao_Paulo").unwrap();
+        // 2018-11-04 00:00 local did not exist: clocks went from 23:59:59.999999 -03 to 01:00 -02.
+        let start = sp.day_start(d(2018, 11, 4));
+        assert_eq!(start, ts("2018-11-04T03:00:00Z"));
+        assert_eq!(sp.date_of(start), d(2018, 11, 4));
+        assert_eq!(
+            sp.date_of(Timestamp::from_micros(start.as_micros() - 1)),
+            d(2018, 11, 3)
+        );
+        assert_eq!(hours(&sp, d(2018, 11, 4)), 23 * 60);
+    }
+
+    #[test]
+    fn half_hour_offsets_bucket_on_local_midnight() {
+        let kolkata = ReportZone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(
+            kolkata.day_start(d(2026, 11, 20)),
+            ts("2026-11-19T18:30:00Z")
+        );
+        let kathmandu = ReportZone::parse("Asia/Kathmandu").unwrap();
+        assert_eq!(
+            kathmandu.day_start(d(2026, 11, 20)),
+            ts("2026-11-19T18:15:00Z")
+        );
+    }
+
+    #[test]
+    fn edges_cover_every_local_day_once() {
+        let ny = ReportZone::parse("America/New_York").unwrap();
+        let edges = ny.day_edges(d(2024, 3, 9), d(2024, 3, 11));
+        assert_eq!(edges.len(), 4);
+        assert_eq!(edges[0], ts("2024-03-09T05:00:00Z"));
+        assert_eq!(edges[1], ts("2024-03-10T05:00:00Z"));
+        assert_eq!(edges[2], ts("2024-03-11T04:00:00Z"));
+        assert_eq!(edges[3], ts("2024-03-12T04:00:00Z"));
+        assert!(ny.day_edges(d(2024, 3, 9), d(2024, 3, 8)).is_empty());
+    }
+
+    #[test]
+    fn last_microsecond_stays_on_its_day() {
+        let utc = ReportZone::utc();
+        assert_eq!(
+            utc.date_of(ts("2024-02-29T23:59:59.999999Z")),
+            d(2024, 2, 29)
+        );
+        assert_eq!(utc.date_of(ts("2024-03-01T00:00:00Z")), d(2024, 3, 1));
+    }
+
+    #[test]
+    fn unknown_zone_is_a_typed_error() {
+        assert!(matches!(
+            ReportZone::parse("Mars/Olympus_Mons"),
+            Err(Error::UnknownTimeZone { .. })
+        ));
+    }
+
+    #[test]
+    fn week_start_is_configurable_across_a_year_end() {
+        let monday = ReportZone::utc();
+        assert_eq!(monday.week_start_of(d(2027, 1, 1)), d(2026, 12, 28));
+        let sunday = monday.with_week_start(Weekday::Sun);
+        assert_eq!(sunday.week_start_of(d(2027, 1, 1)), d(2026, 12, 27));
+        assert_eq!(sunday.week_start_of(d(2026, 12, 27)), d(2026, 12, 27));
+        assert_eq!(monday.week_start_of(d(2026, 12, 28)), d(2026, 12, 28));
+    }
+}
