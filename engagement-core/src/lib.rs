@@ -2,6 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod access;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod model;
 pub mod store;
