@@ -6,6 +6,7 @@ pub mod access;
 pub mod conformance;
 mod error;
 mod model;
+pub mod report;
 pub mod store;
 pub mod time;
 

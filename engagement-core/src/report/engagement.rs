@@ -1,0 +1,132 @@
+//! The engagement ranking: the most active customers in a window.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BandThresholds, EventLogRequest, ReportPeriod, ScoreBand};
+use crate::model::customer::Customer;
+use crate::model::event::Actor;
+use crate::model::ids::{CustomerId, WorkspaceId};
+use crate::store::query::{CustomerScore, RankedScore};
+use crate::time::{Lookback, RangeSpec, Timestamp};
+
+/// The largest (and default) number of rows of the ranking.
+pub const MAX_RANKING_ROWS: usize = 100;
+
+/// The longest custom range the ranking accepts, in local days.
+pub const MAX_RANKING_DAYS: u16 = 28;
+
+/// What the engagement ranking is asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementRequest {
+    /// The workspace to rank.
+    pub workspace: WorkspaceId,
+    /// The span scored; the last 15 minutes by default.
+    pub range: RangeSpec,
+    /// How many rows, 1 to [`MAX_RANKING_ROWS`].
+    pub limit: usize,
+}
+
+impl EngagementRequest {
+    /// The default view: the last 15 minutes, top 100.
+    pub fn new(workspace: WorkspaceId) -> Self {
+        Self {
+            workspace,
+            range: RangeSpec::last(Lookback::Minutes15),
+            limit: MAX_RANKING_ROWS,
+        }
+    }
+
+    /// The same request over another range.
+    pub fn with_range(self, range: RangeSpec) -> Self {
+        Self { range, ..self }
+    }
+}
+
+/// One ranked customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementRow {
+    /// 1-based position.
+    pub rank: u64,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The customer's record, when the directory has one.
+    pub customer: Option<Customer>,
+    /// Events the customer performed in the window.
+    pub score: u64,
+    /// How the score reads.
+    pub band: ScoreBand,
+    /// Whether the score is high enough to investigate.
+    pub investigate: bool,
+    /// The event-log request listing exactly the events counted (the score link).
+    pub drill_down: EventLogRequest,
+}
+
+impl EngagementRow {
+    /// Whether the row matches a table search: the id, or any part of the name, case-insensitive.
+    pub fn matches(&self, term: &str) -> bool {
+        let term = term.trim().to_lowercase();
+        self.customer_id.to_string().contains(&term)
+            || self
+                .customer
+                .as_ref()
+                .is_some_and(|c| c.full_name().to_lowercase().contains(&term))
+    }
+}
+
+/// The engagement ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementReport {
+    /// The request it answers.
+    pub request: EngagementRequest,
+    /// The span it covers.
+    pub period: ReportPeriod,
+    /// When it was computed.
+    pub generated_at: Timestamp,
+    /// The rows, by score descending then customer id ascending.
+    pub rows: Vec<EngagementRow>,
+}
+
+/// One customer's place in the ranking, wherever it falls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerStanding {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The span it covers.
+    pub period: ReportPeriod,
+    /// Rank and score; `None` when the customer did nothing in the window (or is a placeholder).
+    pub standing: Option<RankedScore>,
+    /// How the score reads, when there is one.
+    pub band: Option<ScoreBand>,
+}
+
+/// Builds the rows from the store's scores: ranks, bands, names and drill-downs.
+pub(crate) fn rows(
+    request: &EngagementRequest,
+    period: &ReportPeriod,
+    scores: Vec<CustomerScore>,
+    customers: &[Customer],
+    bands: &BandThresholds,
+) -> Vec<EngagementRow> {
+    scores
+        .into_iter()
+        .zip(1..)
+        .map(|(s, rank)| EngagementRow {
+            rank,
+            customer_id: s.customer,
+            customer: customers
+                .binary_search_by_key(&s.customer, |c| c.id)
+                .ok()
+                .map(|i| customers[i].clone()),
+            score: s.score,
+            band: bands.band(s.score),
+            investigate: bands.investigate(s.score),
+            drill_down: EventLogRequest::new(request.workspace.clone())
+                .with_range(RangeSpec::Between {
+                    from: period.window.from,
+                    to: period.window.to,
+                })
+                .for_customer(s.customer)
+                .with_actors(vec![Actor::Customer]),
+        })
+        .collect()
+}

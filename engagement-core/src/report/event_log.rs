@@ -1,0 +1,171 @@
+//! The event log: every event with its context, filtered, newest first, with an exact total.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ReportPeriod;
+use crate::error::{Error, Result};
+use crate::model::customer::Customer;
+use crate::model::event::{Actor, Event, EventKey};
+use crate::model::ids::{CustomerId, WorkspaceId};
+use crate::store::query::EventFilter;
+use crate::time::{Lookback, RangeSpec, TimeWindow, Timestamp};
+
+/// The default page size of the event log.
+pub const DEFAULT_LOG_PAGE: usize = 50;
+/// The largest page size of the event log.
+pub const MAX_LOG_PAGE: usize = 1_000;
+
+/// What the event log is asked: a range, the seed's filters, and a keyset cursor.
+///
+/// `None` filters match anything. The default range is the seed's "14D" lookback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLogRequest {
+    /// The workspace to read.
+    pub workspace: WorkspaceId,
+    /// The span the events occurred in.
+    pub range: RangeSpec,
+    /// Event names.
+    pub names: Option<Vec<String>>,
+    /// Customers.
+    pub customers: Option<Vec<CustomerId>>,
+    /// Actors (the ranking's drill-down narrows to the customer's own events).
+    pub actors: Option<Vec<Actor>>,
+    /// Originating IP.
+    pub ip: Option<IpAddr>,
+    /// Page path.
+    pub path: Option<String>,
+    /// Page domain.
+    pub domain: Option<String>,
+    /// Referrer ("" for direct traffic).
+    pub referrer: Option<String>,
+    /// Resume after this event (the previous page's [`EventLogPage::next`]).
+    pub after: Option<EventKey>,
+    /// Events per page, 1 to [`MAX_LOG_PAGE`].
+    pub page_size: usize,
+}
+
+impl EventLogRequest {
+    /// Every event of the last 14 days, first page.
+    pub fn new(workspace: WorkspaceId) -> Self {
+        Self {
+            workspace,
+            range: RangeSpec::last(Lookback::Days(14)),
+            names: None,
+            customers: None,
+            actors: None,
+            ip: None,
+            path: None,
+            domain: None,
+            referrer: None,
+            after: None,
+            page_size: DEFAULT_LOG_PAGE,
+        }
+    }
+
+    /// The same request over another range.
+    pub fn with_range(self, range: RangeSpec) -> Self {
+        Self { range, ..self }
+    }
+
+    /// The same request for one customer.
+    pub fn for_customer(self, customer: CustomerId) -> Self {
+        Self {
+            customers: Some(vec![customer]),
+            ..self
+        }
+    }
+
+    /// The same request restricted to these actors.
+    pub fn with_actors(self, actors: Vec<Actor>) -> Self {
+        Self {
+            actors: Some(actors),
+            ..self
+        }
+    }
+
+    /// The same request restricted to these event names.
+    pub fn with_names<S: Into<String>>(self, names: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            names: Some(names.into_iter().map(Into::into).collect()),
+            ..self
+        }
+    }
+
+    /// The store filter for the resolved window.
+    pub fn filter(&self, window: TimeWindow) -> EventFilter {
+        EventFilter {
+            window,
+            names: self.names.clone(),
+            customers: self.customers.clone(),
+            actors: self.actors.clone(),
+            ip: self.ip,
+            path: self.path.clone(),
+            domain: self.domain.clone(),
+            referrer: self.referrer.clone(),
+        }
+    }
+
+    /// Checks the page size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] when the page size is 0 or above [`MAX_LOG_PAGE`].
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_LOG_PAGE).contains(&self.page_size) {
+            return Err(Error::invalid_query(
+                "page_size",
+                format!("{} is not between 1 and {MAX_LOG_PAGE}", self.page_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An event with its customer's record, joined at read time (a renamed customer shows the new name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The event.
+    pub event: Event,
+    /// The customer's record, when the directory has one.
+    pub customer: Option<Customer>,
+}
+
+/// One page of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventLogPage {
+    /// The request it answers.
+    pub request: EventLogRequest,
+    /// The span it covers.
+    pub period: ReportPeriod,
+    /// When it was computed.
+    pub generated_at: Timestamp,
+    /// The events, newest first.
+    pub entries: Vec<LogEntry>,
+    /// Every event the filters match (all pages).
+    pub total: u64,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<EventKey>,
+}
+
+/// Pairs events with their customer records (sorted by id).
+pub(crate) fn join_customers(events: Vec<Event>, customers: &[Customer]) -> Vec<LogEntry> {
+    events
+        .into_iter()
+        .map(|event| LogEntry {
+            customer: customers
+                .binary_search_by_key(&event.customer, |c| c.id)
+                .ok()
+                .map(|i| customers[i].clone()),
+            event,
+        })
+        .collect()
+}
+
+/// The distinct customers of some events, sorted.
+pub(crate) fn customer_ids<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<CustomerId> {
+    let mut ids: Vec<CustomerId> = events.into_iter().map(|e| e.customer).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

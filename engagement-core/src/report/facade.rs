@@ -1,0 +1,544 @@
+//! [`Reports`]: access check → time resolution → store primitives → rules.
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+
+use super::activity::{
+    self, ActivityReport, ActivityReportRow, ActivityRequest, CustomerDetail, MilestoneEvent,
+};
+use super::engagement::{
+    self, CustomerStanding, EngagementReport, EngagementRequest, MAX_RANKING_DAYS, MAX_RANKING_ROWS,
+};
+use super::event_log::{self, EventLogPage, EventLogRequest, LogEntry};
+use super::funnel::{self, FunnelReport, FunnelRequest};
+use super::{BandThresholds, ReportPeriod};
+use crate::access::{AccessPolicy, ReportKind, Viewer};
+use crate::error::{Error, Result};
+use crate::model::event::{Actor, Event};
+use crate::model::ids::{CustomerId, EventId, WorkspaceId};
+use crate::store::EventStore;
+use crate::store::query::{
+    ActivityQuery, BucketCountsQuery, CustomerFilter, EventPageQuery, FunnelQuery, Milestone,
+    Milestones, TopCustomersQuery,
+};
+use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Timestamp};
+
+/// The reports over one store: the entry point a host application holds.
+///
+/// Every call checks the viewer first (a refused viewer never reaches the store), resolves the
+/// requested range in the configured zone with the injected clock, asks the store's aggregate
+/// primitives, and applies the rules (ranks, bands, sparklines, funnel steps). Cloning is cheap.
+///
+/// ```
+/// use std::sync::Arc;
+/// use engagement_core::{
+///     CustomerId, Event, FixedClock, ReferenceStore, Role, Timestamp, Viewer, WorkspaceId, names,
+///     report::{EngagementRequest, Reports},
+/// };
+///
+/// # tokio_test_block_on(async {
+/// let store = Arc::new(ReferenceStore::default());
+/// let now: Timestamp = "2026-11-20T12:00:00Z".parse()?;
+/// let ws = WorkspaceId::new("acme")?;
+/// let event = Event::new("e1", CustomerId(7), names::PAGE_VIEWED, "2026-11-20T11:55:00Z".parse()?);
+/// store.append(&ws, &[event]).await?;
+///
+/// let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+/// let viewer = Viewer::new(ws.clone(), Role::Manager);
+/// let report = reports.engagement(&viewer, &EngagementRequest::new(ws)).await?;
+/// assert_eq!(report.rows[0].customer_id, CustomerId(7));
+/// assert_eq!(report.rows[0].score, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     futures::executor::block_on(f)
+/// # }
+/// # use engagement_core::EventStore;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reports {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    zone: ReportZone,
+    policy: AccessPolicy,
+    bands: BandThresholds,
+    milestones: Milestones,
+}
+
+impl Reports {
+    /// Reports over `store` with the system clock, UTC, the seed's access policy, bands and
+    /// milestone names.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            zone: ReportZone::utc(),
+            policy: AccessPolicy::default(),
+            bands: BandThresholds::default(),
+            milestones: Milestones::default(),
+        }
+    }
+
+    /// The same reports reading "now" from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The same reports resolving calendar rules in `zone` (a workspace's zone).
+    pub fn with_zone(self, zone: ReportZone) -> Self {
+        Self { zone, ..self }
+    }
+
+    /// The same reports under another access policy.
+    pub fn with_policy(self, policy: AccessPolicy) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// The same reports with other score bands.
+    pub fn with_bands(self, bands: BandThresholds) -> Self {
+        Self { bands, ..self }
+    }
+
+    /// The same reports with the host's own event names for the activity milestones.
+    pub fn with_milestones(self, milestones: Milestones) -> Self {
+        Self { milestones, ..self }
+    }
+
+    /// The store the reports read.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The clock the reports read "now" from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The zone calendar rules are resolved in.
+    pub fn zone(&self) -> &ReportZone {
+        &self.zone
+    }
+
+    fn period(
+        &self,
+        spec: RangeSpec,
+        now: Timestamp,
+        max_days: Option<u16>,
+    ) -> Result<ReportPeriod> {
+        Ok(ReportPeriod {
+            spec,
+            window: spec.resolve(now, &self.zone, max_days)?,
+            zone: self.zone,
+        })
+    }
+
+    /// The engagement ranking: the top customers by number of their own events.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; [`Error::InvalidRange`] /
+    /// [`Error::RangeTooLong`] for a bad range (custom ranges are capped at 28 local days);
+    /// [`Error::InvalidQuery`] for a limit outside 1 to 100; store errors.
+    pub async fn engagement(
+        &self,
+        viewer: &Viewer,
+        request: &EngagementRequest,
+    ) -> Result<EngagementReport> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::Engagement)?;
+        if !(1..=MAX_RANKING_ROWS).contains(&request.limit) {
+            return Err(Error::invalid_query(
+                "limit",
+                format!("{} is not between 1 and {MAX_RANKING_ROWS}", request.limit),
+            ));
+        }
+        let now = self.clock.now();
+        let period = self.period(request.range, now, Some(MAX_RANKING_DAYS))?;
+        let query = TopCustomersQuery {
+            window: period.window,
+            limit: request.limit,
+        };
+        let scores = self.store.top_customers(&request.workspace, &query).await?;
+        let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
+        let customers = self.store.customers(&request.workspace, &ids).await?;
+        let rows = engagement::rows(request, &period, scores, &customers, &self.bands);
+        Ok(EngagementReport {
+            request: request.clone(),
+            period,
+            generated_at: now,
+            rows,
+        })
+    }
+
+    /// One customer's rank and score in the ranking over `range`, even outside the top 100.
+    ///
+    /// # Errors
+    /// As [`Reports::engagement`].
+    pub async fn customer_standing(
+        &self,
+        viewer: &Viewer,
+        workspace: &WorkspaceId,
+        range: RangeSpec,
+        customer: CustomerId,
+    ) -> Result<CustomerStanding> {
+        self.policy
+            .check(viewer, workspace, ReportKind::Engagement)?;
+        let period = self.period(range, self.clock.now(), Some(MAX_RANKING_DAYS))?;
+        let standing = self
+            .store
+            .customer_rank(workspace, period.window, customer)
+            .await?;
+        Ok(CustomerStanding {
+            customer_id: customer,
+            period,
+            band: standing.map(|s| self.bands.band(s.score)),
+            standing,
+        })
+    }
+
+    /// A page of the customer activity table with sparklines, its total and the summary bar.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; range and paging errors; store errors.
+    pub async fn activity(
+        &self,
+        viewer: &Viewer,
+        request: &ActivityRequest,
+    ) -> Result<ActivityReport> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::Activity)?;
+        request.validate()?;
+        let offset = (request.page - 1).saturating_mul(request.page_size);
+        self.activity_rows(request, offset, request.page_size).await
+    }
+
+    /// Every row matching the activity filters (for "Export all results"), from one snapshot.
+    ///
+    /// # Errors
+    /// As [`Reports::activity`].
+    pub async fn activity_all(
+        &self,
+        viewer: &Viewer,
+        request: &ActivityRequest,
+    ) -> Result<ActivityReport> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::Activity)?;
+        request.validate()?;
+        self.activity_rows(request, 0, u64::MAX).await
+    }
+
+    async fn activity_rows(
+        &self,
+        request: &ActivityRequest,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ActivityReport> {
+        let now = self.clock.now();
+        let period = self.period(request.range, now, None)?;
+        let query = ActivityQuery {
+            window: period.window,
+            customers: CustomerFilter {
+                search: request.search_term(),
+                status: request.status,
+                ids: None,
+            },
+            milestones: self.milestones.clone(),
+            sort: request.sort,
+            offset,
+            limit,
+        };
+        let page = self.store.activity_page(&request.workspace, &query).await?;
+        let ids: Vec<CustomerId> = page.rows.iter().map(|r| r.customer.id).collect();
+        let (first_day, edges) =
+            activity::trailing_days(&self.zone, period.window, activity::SPARKLINE_DAYS);
+        let cells = self
+            .store
+            .bucket_counts(
+                &request.workspace,
+                &BucketCountsQuery {
+                    customers: ids.clone(),
+                    names: self.milestones.views.clone(),
+                    edges: edges.clone(),
+                },
+            )
+            .await?;
+        let series = activity::series_for(&ids, &cells, first_day, edges.len().saturating_sub(1));
+        let rows = page
+            .rows
+            .into_iter()
+            .zip(series)
+            .map(|(row, sparkline)| ActivityReportRow {
+                customer: row.customer,
+                counters: row.counters,
+                sparkline,
+            })
+            .collect();
+        Ok(ActivityReport {
+            request: request.clone(),
+            period,
+            generated_at: now,
+            rows,
+            total_rows: page.total_rows,
+            page_count: activity::page_count(page.total_rows, request.page_size),
+            summary: page.summary,
+        })
+    }
+
+    /// The customer detail panel: 30-day cards, a 14-day daily trend, recent milestones.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; [`Error::NotFound`] when the workspace has no
+    /// such customer; store errors.
+    pub async fn customer_detail(
+        &self,
+        viewer: &Viewer,
+        workspace: &WorkspaceId,
+        customer: CustomerId,
+    ) -> Result<CustomerDetail> {
+        self.policy.check(viewer, workspace, ReportKind::Activity)?;
+        let record = self
+            .store
+            .customers(workspace, &[customer])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NotFound {
+                what: "customer",
+                id: customer.to_string(),
+            })?;
+        let now = self.clock.now();
+        let period = self.period(
+            RangeSpec::preset(CalendarPreset::LastDays(activity::DETAIL_DAYS)),
+            now,
+            None,
+        )?;
+        let page = self
+            .store
+            .activity_page(
+                workspace,
+                &ActivityQuery {
+                    window: period.window,
+                    customers: CustomerFilter {
+                        ids: Some(vec![customer]),
+                        ..CustomerFilter::default()
+                    },
+                    milestones: self.milestones.clone(),
+                    sort: Default::default(),
+                    offset: 0,
+                    limit: 1,
+                },
+            )
+            .await?;
+        let cards = page.rows.first().map(|r| r.counters).unwrap_or_default();
+        let (first_day, edges) =
+            activity::trailing_days(&self.zone, period.window, activity::TREND_DAYS);
+        let cells = self
+            .store
+            .bucket_counts(
+                workspace,
+                &BucketCountsQuery {
+                    customers: vec![customer],
+                    names: self.milestones.views.clone(),
+                    edges: edges.clone(),
+                },
+            )
+            .await?;
+        let trend = activity::series_for(
+            &[customer],
+            &cells,
+            first_day,
+            edges.len().saturating_sub(1),
+        )
+        .pop()
+        .unwrap_or_else(|| activity::DailySeries {
+            first_day,
+            counts: Vec::new(),
+        });
+        let recent_milestones = self.recent_milestones(workspace, customer, &period).await?;
+        Ok(CustomerDetail {
+            customer: record,
+            period,
+            generated_at: now,
+            cards,
+            trend,
+            recent_milestones,
+        })
+    }
+
+    async fn recent_milestones(
+        &self,
+        workspace: &WorkspaceId,
+        customer: CustomerId,
+        period: &ReportPeriod,
+    ) -> Result<Vec<MilestoneEvent>> {
+        let names: Vec<String> = [
+            Milestone::Confirmed,
+            Milestone::Verified,
+            Milestone::Checkout,
+            Milestone::Orders,
+        ]
+        .into_iter()
+        .flat_map(|m| self.milestones.names(m).iter().cloned())
+        .collect();
+        let filter = EventLogRequest::new(workspace.clone())
+            .for_customer(customer)
+            .with_actors(vec![Actor::Customer])
+            .with_names(names)
+            .filter(period.window);
+        let page = self
+            .store
+            .event_page(
+                workspace,
+                &EventPageQuery {
+                    filter,
+                    after: None,
+                    limit: activity::RECENT_MILESTONES,
+                },
+            )
+            .await?;
+        Ok(page
+            .events
+            .into_iter()
+            .filter_map(|e| {
+                Some(MilestoneEvent {
+                    milestone: self.milestones.milestone_of(&e.name)?,
+                    at: e.occurred_at,
+                    id: e.id,
+                    name: e.name,
+                })
+            })
+            .collect())
+    }
+
+    /// One page of the event log, newest first, with the exact total and the next cursor.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; range and page-size errors; store errors.
+    pub async fn event_log(
+        &self,
+        viewer: &Viewer,
+        request: &EventLogRequest,
+    ) -> Result<EventLogPage> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::EventLog)?;
+        request.validate()?;
+        let now = self.clock.now();
+        let period = self.period(request.range, now, None)?;
+        let page = self
+            .store
+            .event_page(
+                &request.workspace,
+                &EventPageQuery {
+                    filter: request.filter(period.window),
+                    after: request.after.clone(),
+                    limit: request.page_size,
+                },
+            )
+            .await?;
+        let next = if page.events.len() == request.page_size {
+            page.events.last().map(Event::key)
+        } else {
+            None
+        };
+        let customers = self
+            .store
+            .customers(&request.workspace, &event_log::customer_ids(&page.events))
+            .await?;
+        Ok(EventLogPage {
+            request: request.clone(),
+            period,
+            generated_at: now,
+            entries: event_log::join_customers(page.events, &customers),
+            total: page.total,
+            next,
+        })
+    }
+
+    /// The event detail panel: one event with its customer.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; [`Error::NotFound`] when the workspace has no
+    /// such event; store errors.
+    pub async fn event_detail(
+        &self,
+        viewer: &Viewer,
+        workspace: &WorkspaceId,
+        id: &EventId,
+    ) -> Result<LogEntry> {
+        self.policy.check(viewer, workspace, ReportKind::EventLog)?;
+        let event = self
+            .store
+            .event(workspace, id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "event",
+                id: id.to_string(),
+            })?;
+        let customer = self
+            .store
+            .customers(workspace, &[event.customer])
+            .await?
+            .into_iter()
+            .next();
+        Ok(LogEntry { event, customer })
+    }
+
+    /// Every event the log request matches (ignoring its cursor and page size), oldest first,
+    /// streamed from the store in bounded chunks. Feed it to [`crate::csv::EventLogCsv`].
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; range errors. Store failures arrive as an
+    /// `Err` item that ends the stream.
+    pub fn export_event_log(
+        &self,
+        viewer: &Viewer,
+        request: &EventLogRequest,
+    ) -> Result<(ReportPeriod, BoxStream<'static, Result<Event>>)> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::EventLog)?;
+        let period = self.period(request.range, self.clock.now(), None)?;
+        let stream = self
+            .store
+            .export(request.workspace.clone(), request.filter(period.window));
+        Ok((period, stream))
+    }
+
+    /// A funnel: unique customers per step, conversion, drop-off, in-progress and median time
+    /// to convert.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] before anything else; [`Error::InvalidQuery`] for bad steps or
+    /// conversion window; range errors; store errors.
+    pub async fn funnel(&self, viewer: &Viewer, request: &FunnelRequest) -> Result<FunnelReport> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::Funnel)?;
+        request.validate()?;
+        let now = self.clock.now();
+        let period = self.period(request.range, now, None)?;
+        let window = period.window;
+        let open_since = (now < window.to).then(|| {
+            now.checked_sub(request.conversion_window)
+                .unwrap_or(Timestamp::MIN)
+        });
+        let input = self
+            .store
+            .funnel_input(
+                &request.workspace,
+                &FunnelQuery {
+                    window,
+                    steps: request.steps.clone(),
+                    open_since,
+                },
+            )
+            .await?;
+        let steps = funnel::evaluate(&request.steps, &input, request.conversion_window, |start| {
+            funnel::is_open(start, request.conversion_window, now, window)
+        });
+        Ok(FunnelReport {
+            request: request.clone(),
+            period,
+            generated_at: now,
+            steps,
+        })
+    }
+}

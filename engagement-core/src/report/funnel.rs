@@ -1,0 +1,484 @@
+//! Funnels: ordered steps, a conversion window measured from step 1, and the pure evaluation
+//! of what the store hands back.
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+use super::ReportPeriod;
+use crate::error::{Error, Result};
+use crate::model::ids::WorkspaceId;
+use crate::model::names;
+use crate::store::query::{FunnelInput, Journey};
+use crate::time::{CalendarPreset, RangeSpec, TimeWindow, Timestamp};
+
+/// Most steps a funnel may have.
+pub const MAX_FUNNEL_STEPS: usize = 8;
+
+/// A funnel to evaluate.
+///
+/// A customer reaches step `j` when they have events of steps `1..=j` in strictly increasing
+/// (time, id) order, all inside the window, each at most `conversion_window` after the step-1
+/// event (`t_j ≤ t_1 + conversion_window`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelRequest {
+    /// The workspace to read.
+    pub workspace: WorkspaceId,
+    /// The span every step event must lie in.
+    pub range: RangeSpec,
+    /// Distinct event names, step 1 first.
+    pub steps: Vec<String>,
+    /// How long after step 1 later steps still count.
+    pub conversion_window: TimeDelta,
+}
+
+impl FunnelRequest {
+    /// Page Viewed → Registered → Subscribed over the last 30 days, 7 days to convert.
+    pub fn new(workspace: WorkspaceId) -> Self {
+        Self {
+            workspace,
+            range: RangeSpec::preset(CalendarPreset::LastDays(30)),
+            steps: vec![
+                names::PAGE_VIEWED.to_owned(),
+                names::REGISTERED.to_owned(),
+                names::SUBSCRIBED.to_owned(),
+            ],
+            conversion_window: TimeDelta::days(7),
+        }
+    }
+
+    /// Checks the steps and the conversion window.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] for fewer than 2 or more than [`MAX_FUNNEL_STEPS`] steps, a
+    /// blank or repeated step name, or a conversion window that is not positive.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.steps.len();
+        if !(2..=MAX_FUNNEL_STEPS).contains(&n) {
+            return Err(Error::invalid_query(
+                "steps",
+                format!("a funnel has 2 to {MAX_FUNNEL_STEPS} steps, this one has {n}"),
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            if step.trim().is_empty() {
+                return Err(Error::invalid_query(
+                    "steps",
+                    format!("step {} is blank", i + 1),
+                ));
+            }
+            if self.steps[..i].contains(step) {
+                return Err(Error::invalid_query(
+                    "steps",
+                    format!("{step:?} appears twice; every step needs its own event name"),
+                ));
+            }
+        }
+        if self.conversion_window <= TimeDelta::zero() {
+            return Err(Error::invalid_query(
+                "conversion_window",
+                "the conversion window must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One step of a funnel report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStep {
+    /// The step's event name.
+    pub name: String,
+    /// Unique customers who reached this step.
+    pub reached: u64,
+    /// `reached / reached at step 1` (0 when nobody entered).
+    pub conversion_from_first: f64,
+    /// `reached / reached at the previous step` (1 for step 1; 0 when the previous is 0).
+    pub conversion_from_previous: f64,
+    /// Customers who stopped at this step and whose conversion window has closed.
+    pub dropped: u64,
+    /// Customers who stopped at this step but can still convert (their window is open).
+    pub in_progress: u64,
+    /// Median time from the step-1 event to this step among customers who reached it (the lower
+    /// median for an even count, in whole microseconds); `None` for step 1 and when nobody
+    /// reached it.
+    pub median_time_to_convert: Option<TimeDelta>,
+}
+
+/// A funnel report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelReport {
+    /// The request it answers.
+    pub request: FunnelRequest,
+    /// The span it covers.
+    pub period: ReportPeriod,
+    /// When it was computed.
+    pub generated_at: Timestamp,
+    /// One entry per step; `reached` never increases from one step to the next.
+    pub steps: Vec<FunnelStep>,
+}
+
+/// Where one customer got to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Progress {
+    /// 1-based furthest step.
+    furthest: usize,
+    /// Time from step 1 to step `j` (index `j - 1`) for the earliest step-1 event reaching `j`.
+    times: Vec<Option<TimeDelta>>,
+    /// Latest step-1 event.
+    last_start: Timestamp,
+}
+
+/// Evaluates a funnel from the store's [`FunnelInput`]: a pure function of its arguments.
+///
+/// `open` says whether a customer whose latest step-1 event is at `t` can still convert:
+/// callers pass `t + conversion_window >= now && now < window.to`.
+pub fn evaluate(
+    steps: &[String],
+    input: &FunnelInput,
+    conversion_window: TimeDelta,
+    open: impl Fn(Timestamp) -> bool,
+) -> Vec<FunnelStep> {
+    let k = steps.len();
+    let mut reached = vec![0_u64; k];
+    let mut in_progress = vec![0_u64; k];
+    let mut durations: Vec<Vec<TimeDelta>> = vec![Vec::new(); k];
+    let mut journey_entries = 0_u64;
+    for journey in &input.journeys {
+        let Some(p) = progress(journey, k, conversion_window) else {
+            continue;
+        };
+        journey_entries += 1;
+        for j in 0..p.furthest {
+            reached[j] += 1;
+            if let Some(d) = p.times[j] {
+                durations[j].push(d);
+            }
+        }
+        if p.furthest < k && open(p.last_start) {
+            in_progress[p.furthest - 1] += 1;
+        }
+    }
+    // Customers without any step-2 event stop at step 1; the store counted the open ones.
+    reached[0] = input.entered.max(journey_entries);
+    if k > 1 {
+        in_progress[0] += input.waiting;
+    }
+    (0..k)
+        .map(|j| {
+            let stopped = if j + 1 < k {
+                reached[j] - reached[j + 1]
+            } else {
+                0
+            };
+            let previous = if j == 0 { reached[0] } else { reached[j - 1] };
+            FunnelStep {
+                name: steps[j].clone(),
+                reached: reached[j],
+                conversion_from_first: ratio(reached[j], reached[0]),
+                conversion_from_previous: ratio(reached[j], previous),
+                dropped: stopped - in_progress[j].min(stopped),
+                in_progress: in_progress[j].min(stopped),
+                median_time_to_convert: lower_median(&mut durations[j]),
+            }
+        })
+        .collect()
+}
+
+/// Follows, from every step-1 event, the earliest continuation: the first step-2 event after
+/// it, then the first step-3 event after that, … while each lies within the conversion window.
+/// `None` when the journey holds no step-1 event.
+fn progress(journey: &Journey, k: usize, conversion_window: TimeDelta) -> Option<Progress> {
+    let events = &journey.events;
+    // next[s][p]: index of the first event of step s at a position after p.
+    let mut next = vec![vec![None; events.len() + 1]; k];
+    for p in (0..events.len()).rev() {
+        for (s, row) in next.iter_mut().enumerate() {
+            row[p] = if events.get(p + 1).is_some_and(|e| e.step == s) {
+                Some(p + 1)
+            } else {
+                row[p + 1]
+            };
+        }
+    }
+    let mut best: Option<Progress> = None;
+    for (start, first) in events.iter().enumerate().filter(|(_, e)| e.step == 0) {
+        let deadline = first
+            .at
+            .checked_add(conversion_window)
+            .unwrap_or(Timestamp::MAX);
+        let mut at = start;
+        let mut times = vec![None; k];
+        let mut furthest = 1;
+        for (s, row) in next.iter().enumerate().skip(1) {
+            match row[at] {
+                Some(p) if events[p].at <= deadline => {
+                    at = p;
+                    furthest = s + 1;
+                    times[s] = Some(events[p].at.since(first.at));
+                }
+                _ => break,
+            }
+        }
+        let entry = best.get_or_insert_with(|| Progress {
+            furthest: 0,
+            times: vec![None; k],
+            last_start: first.at,
+        });
+        entry.last_start = entry.last_start.max(first.at);
+        entry.furthest = entry.furthest.max(furthest);
+        for (slot, t) in entry.times.iter_mut().zip(times) {
+            if slot.is_none() {
+                *slot = t;
+            }
+        }
+    }
+    best
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn lower_median(values: &mut [TimeDelta]) -> Option<TimeDelta> {
+    if values.is_empty() {
+        return None;
+    }
+    let mid = (values.len() - 1) / 2;
+    Some(*values.select_nth_unstable(mid).1)
+}
+
+/// Whether a customer whose latest step-1 event is at `last_start` can still convert at `now`.
+pub(crate) fn is_open(
+    last_start: Timestamp,
+    conversion_window: TimeDelta,
+    now: Timestamp,
+    window: TimeWindow,
+) -> bool {
+    now < window.to
+        && last_start
+            .checked_add(conversion_window)
+            .is_none_or(|end| end >= now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::{CustomerId, EventId};
+    use crate::store::query::StepEvent;
+
+    fn t(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    fn ev(at: i64, id: &str, step: usize) -> StepEvent {
+        StepEvent {
+            at: t(at),
+            id: EventId::from(id),
+            step,
+        }
+    }
+
+    fn journey(customer: i64, mut events: Vec<StepEvent>) -> Journey {
+        events.sort();
+        Journey {
+            customer: CustomerId(customer),
+            events,
+        }
+    }
+
+    fn steps3() -> Vec<String> {
+        vec!["A".into(), "B".into(), "C".into()]
+    }
+
+    fn reached(report: &[FunnelStep]) -> Vec<u64> {
+        report.iter().map(|s| s.reached).collect()
+    }
+
+    const W: i64 = 100;
+
+    fn run(input: &FunnelInput) -> Vec<FunnelStep> {
+        evaluate(&steps3(), input, TimeDelta::microseconds(W), |_| false)
+    }
+
+    #[test]
+    fn steps_must_follow_in_order_within_the_window() {
+        let input = FunnelInput {
+            entered: 4,
+            journeys: vec![
+                journey(1, vec![ev(0, "a", 0), ev(10, "b", 1), ev(20, "c", 2)]),
+                // B before A does not count.
+                journey(2, vec![ev(5, "b", 1), ev(10, "a", 0)]),
+                // C beyond the conversion window.
+                journey(3, vec![ev(0, "a", 0), ev(50, "b", 1), ev(101, "c", 2)]),
+            ],
+            waiting: 0,
+        };
+        let r = run(&input);
+        assert_eq!(reached(&r), vec![4, 2, 1]);
+        assert_eq!(
+            r[1].median_time_to_convert,
+            Some(TimeDelta::microseconds(10))
+        );
+        assert_eq!(
+            r[2].median_time_to_convert,
+            Some(TimeDelta::microseconds(20))
+        );
+        assert_eq!(r[0].dropped, 2);
+        assert_eq!(r[1].dropped, 1);
+        assert!((r[1].conversion_from_first - 0.5).abs() < 1e-12);
+        assert!((r[2].conversion_from_previous - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn same_microsecond_steps_are_ordered_by_id() {
+        let input = FunnelInput {
+            entered: 2,
+            journeys: vec![
+                journey(1, vec![ev(7, "1", 0), ev(7, "2", 1), ev(7, "3", 2)]),
+                journey(2, vec![ev(7, "3", 0), ev(7, "2", 1)]),
+            ],
+            waiting: 0,
+        };
+        assert_eq!(reached(&run(&input)), vec![2, 1, 1]);
+    }
+
+    #[test]
+    fn a_later_start_can_complete_what_an_earlier_one_could_not() {
+        // The first A is too early for C; the second A converts fully.
+        let input = FunnelInput {
+            entered: 1,
+            journeys: vec![journey(
+                1,
+                vec![
+                    ev(0, "a1", 0),
+                    ev(90, "b1", 1),
+                    ev(150, "a2", 0),
+                    ev(160, "b2", 1),
+                    ev(170, "c", 2),
+                ],
+            )],
+            waiting: 0,
+        };
+        let r = run(&input);
+        assert_eq!(reached(&r), vec![1, 1, 1]);
+        // Step 2 is first reached from a1 (90 µs); step 3 only from a2 (20 µs).
+        assert_eq!(
+            r[1].median_time_to_convert,
+            Some(TimeDelta::microseconds(90))
+        );
+        assert_eq!(
+            r[2].median_time_to_convert,
+            Some(TimeDelta::microseconds(20))
+        );
+    }
+
+    #[test]
+    fn open_windows_are_in_progress_not_dropped() {
+        let input = FunnelInput {
+            entered: 5,
+            journeys: vec![
+                journey(1, vec![ev(0, "a", 0), ev(10, "b", 1)]),
+                journey(2, vec![ev(500, "a", 0), ev(510, "b", 1)]),
+            ],
+            waiting: 2,
+        };
+        let r = evaluate(&steps3(), &input, TimeDelta::microseconds(W), |start| {
+            start >= t(400)
+        });
+        assert_eq!(reached(&r), vec![5, 2, 0]);
+        assert_eq!((r[0].in_progress, r[0].dropped), (2, 1));
+        assert_eq!((r[1].in_progress, r[1].dropped), (1, 1));
+        assert_eq!((r[2].in_progress, r[2].dropped), (0, 0));
+    }
+
+    #[test]
+    fn empty_input_reports_zeros() {
+        let r = run(&FunnelInput::default());
+        assert_eq!(reached(&r), vec![0, 0, 0]);
+        assert_eq!(r[0].conversion_from_first, 0.0);
+        assert_eq!(r[1].median_time_to_convert, None);
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        let ws = WorkspaceId::new("w").unwrap();
+        assert!(FunnelRequest::new(ws.clone()).validate().is_ok());
+        let mut r = FunnelRequest::new(ws);
+        r.steps = vec!["A".into()];
+        assert!(r.validate().is_err());
+        r.steps = vec!["A".into(), "A".into()];
+        assert!(r.validate().is_err());
+        r.steps = vec!["A".into(), " ".into()];
+        assert!(r.validate().is_err());
+        r.steps = vec!["A".into(), "B".into()];
+        r.conversion_window = TimeDelta::zero();
+        assert!(r.validate().is_err());
+    }
+
+    #[test]
+    fn openness_needs_both_the_window_and_the_report_end() {
+        let window = TimeWindow {
+            from: t(0),
+            to: t(1_000),
+        };
+        let w = TimeDelta::microseconds(100);
+        assert!(is_open(t(900), w, t(950), window));
+        assert!(!is_open(t(800), w, t(950), window));
+        assert!(!is_open(t(900), w, t(1_000), window));
+    }
+
+    mod brute_force {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every ordered chain, tried exhaustively.
+        fn reaches(events: &[StepEvent], k: usize, target: usize, w: i64) -> bool {
+            fn go(
+                events: &[StepEvent],
+                from: usize,
+                step: usize,
+                t1: i64,
+                target: usize,
+                w: i64,
+            ) -> bool {
+                if step == target {
+                    return true;
+                }
+                events.iter().enumerate().skip(from).any(|(i, e)| {
+                    e.step == step
+                        && e.at.as_micros() <= t1 + w
+                        && go(events, i + 1, step + 1, t1, target, w)
+                })
+            }
+            let _ = k;
+            events
+                .iter()
+                .enumerate()
+                .any(|(i, e)| e.step == 0 && go(events, i + 1, 1, e.at.as_micros(), target, w))
+        }
+
+        proptest! {
+            #[test]
+            fn greedy_equals_exhaustive(raw in proptest::collection::vec((0_i64..40, 0_usize..3), 0..12)) {
+                let events: Vec<StepEvent> = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step))
+                    .collect();
+                let j = journey(1, events.clone());
+                let has_start = j.events.iter().any(|e| e.step == 0);
+                let input = FunnelInput { entered: u64::from(has_start), journeys: vec![j.clone()], waiting: 0 };
+                let r = evaluate(&steps3(), &input, TimeDelta::microseconds(10), |_| false);
+                for target in 1..3 {
+                    let want = u64::from(reaches(&j.events, 3, target, 10));
+                    prop_assert_eq!(r[target].reached, want, "step {}", target + 1);
+                }
+                prop_assert!(r.windows(2).all(|p| p[0].reached >= p[1].reached));
+            }
+        }
+    }
+}
