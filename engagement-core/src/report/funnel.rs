@@ -445,7 +445,7 @@ mod tests {
                 target: usize,
                 w: i64,
             ) -> bool {
-                if step == target {
+                if step > target {
                     return true;
                 }
                 events.iter().enumerate().skip(from).any(|(i, e)| {
