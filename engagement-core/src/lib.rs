@@ -1,5 +1,50 @@
 //! Customer-engagement reports over a pluggable event store.
-#![cfg_attr(docsrs, feature(doc_cfg))]
+//!
+//! `engagement-core` holds the rules of three report families — the **engagement ranking**
+//! (top customers by their own activity in a window), **customer activity** (milestone
+//! counters, sparklines, a summary bar and a detail panel) and the **event log** (every event,
+//! filtered, paginated, exported) — plus **funnels**, role-based **access**, **time rules**
+//! (quick ranges, calendar presets, custom dates, DST-correct days) and **CSV**.
+//! It does no I/O of its own: storage sits behind the [`EventStore`] trait, implemented by
+//! `engagement-memory` (in memory) and `engagement-sqlx` (SQLite, PostgreSQL, MySQL).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use engagement_core::report::{EngagementRequest, Reports, ScoreBand};
+//! use engagement_core::{
+//!     Customer, CustomerId, Event, EventStore, FixedClock, Lookback, RangeSpec, ReferenceStore,
+//!     Role, Viewer, WorkspaceId, names,
+//! };
+//!
+//! # futures::executor::block_on(async {
+//! let store = Arc::new(ReferenceStore::default());
+//! let ws = WorkspaceId::new("acme")?;
+//! store.upsert_customers(&ws, &[Customer::new(CustomerId(12345), "John", "Smith")]).await?;
+//! let events: Vec<Event> = (0..47)
+//!     .map(|i| Event::new(format!("e{i}"), CustomerId(12345), names::PAGE_VIEWED, "2026-11-20T11:50:00Z".parse().unwrap()))
+//!     .collect();
+//! store.append(&ws, &events).await?;
+//!
+//! let clock = Arc::new(FixedClock::new("2026-11-20T12:00:00Z".parse()?));
+//! let reports = Reports::new(store).with_clock(clock);
+//! let manager = Viewer::new(ws.clone(), Role::Manager);
+//! let request = EngagementRequest::new(ws).with_range(RangeSpec::last(Lookback::Minutes15));
+//! let report = reports.engagement(&manager, &request).await?;
+//!
+//! let top = &report.rows[0];
+//! assert_eq!(top.customer.as_ref().map(|c| c.full_name()), Some("John Smith".into()));
+//! assert_eq!((top.score, top.band), (47, ScoreBand::Medium));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The pieces:
+//! - [`report::Reports`], the facade a host holds: access check, time resolution, store
+//!   primitives, rules; every report echoes the window, zone and request it was computed over.
+//! - [`EventStore`], the contract of aggregate primitives; [`ReferenceStore`], the
+//!   obviously-correct evaluator every backend is tested against (feature `conformance` ships
+//!   the shared test suite).
+//! - [`time`], [`access`], [`Limits`] (validation of incoming events), [`Error`].
 
 pub mod access;
 #[cfg(feature = "conformance")]

@@ -32,29 +32,28 @@ use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Tim
 ///
 /// ```
 /// use std::sync::Arc;
+/// use engagement_core::report::{EngagementRequest, Reports};
 /// use engagement_core::{
-///     CustomerId, Event, FixedClock, ReferenceStore, Role, Timestamp, Viewer, WorkspaceId, names,
-///     report::{EngagementRequest, Reports},
+///     CustomerId, Event, EventStore, FixedClock, ReferenceStore, Role, Viewer, WorkspaceId, names,
 /// };
 ///
-/// # tokio_test_block_on(async {
+/// # futures::executor::block_on(async {
 /// let store = Arc::new(ReferenceStore::default());
-/// let now: Timestamp = "2026-11-20T12:00:00Z".parse()?;
 /// let ws = WorkspaceId::new("acme")?;
 /// let event = Event::new("e1", CustomerId(7), names::PAGE_VIEWED, "2026-11-20T11:55:00Z".parse()?);
 /// store.append(&ws, &[event]).await?;
 ///
-/// let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
-/// let viewer = Viewer::new(ws.clone(), Role::Manager);
-/// let report = reports.engagement(&viewer, &EngagementRequest::new(ws)).await?;
-/// assert_eq!(report.rows[0].customer_id, CustomerId(7));
-/// assert_eq!(report.rows[0].score, 1);
+/// let clock = Arc::new(FixedClock::new("2026-11-20T12:00:00Z".parse()?));
+/// let reports = Reports::new(store).with_clock(clock);
+/// let manager = Viewer::new(ws.clone(), Role::Manager);
+/// let report = reports.engagement(&manager, &EngagementRequest::new(ws.clone())).await?;
+/// assert_eq!((report.rows[0].customer_id, report.rows[0].score), (CustomerId(7), 1));
+///
+/// // Customer service never reaches the store.
+/// let support = Viewer::new(ws.clone(), Role::CustomerService);
+/// assert!(reports.engagement(&support, &EngagementRequest::new(ws)).await.is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
-/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     futures::executor::block_on(f)
-/// # }
-/// # use engagement_core::EventStore;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Reports {
