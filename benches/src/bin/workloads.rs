@@ -1,0 +1,144 @@
+//! Runs the shared benchmark workloads (Q1–Q8 of `../shared/bench/README.md`) against one
+//! backend and writes `results/engagement-NAME_LABEL.json` for `compare.py`.
+//!
+//! Run with: cargo run --release -p engagement-benches --bin workloads -- --data DIR --backend memory --size 1m
+#![allow(clippy::print_stdout)]
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use engagement_benches::dataset::{EventReader, read_customers};
+use engagement_benches::timing::{Timing, measure, peak_rss_mib, rss_mib};
+use engagement_benches::workloads::{self, now};
+use engagement_core::report::Reports;
+use engagement_core::{EventStore, FixedClock, Limits, Role, Viewer, WorkspaceId};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value, json};
+
+type BoxResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Command line of the workload runner.
+#[derive(Debug, Parser)]
+#[command(about = "Run the shared benchmark workloads against one engagement backend")]
+struct Args {
+    /// Folder holding customers.csv and events.csv (written by gen.py).
+    #[arg(long)]
+    data: PathBuf,
+    /// Backend: memory.
+    #[arg(long)]
+    backend: String,
+    /// Size label used in the results file name (e.g. 1m, 10m).
+    #[arg(long)]
+    size: String,
+    /// Timed runs per workload after one warm-up.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Events per append batch while loading.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+}
+
+#[tokio::main]
+async fn main() -> BoxResult<()> {
+    let args = Args::parse();
+    let store = open_backend(&args.backend)?;
+    let workspace = WorkspaceId::new("bench")?;
+    let mut timings = Map::new();
+    let mut answers = Map::new();
+    let mut extra = Map::new();
+
+    let loaded = load(store.as_ref(), &workspace, &args.data, args.batch).await?;
+    timings.insert("Q8".into(), loaded);
+    extra.insert("rss_after_load_mib".into(), json!(rss_mib()));
+
+    let clock = Arc::new(FixedClock::new(now()));
+    let reports = Reports::new(store.clone()).with_clock(clock);
+    let viewer = Viewer::new(workspace.clone(), Role::Administrator);
+    let (reports, viewer) = (&reports, &viewer);
+    let mut record = |q: &str, answer: Value, t: Timing| {
+        println!("  {q:4} median {:10.2} ms (min {:.2}, max {:.2}, n={})", t.median_ms, t.min_ms, t.max_ms, t.runs);
+        timings.insert(q.into(), t.to_json());
+        answers.insert(q.into(), answer);
+    };
+
+    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 1)).await;
+    record("Q1", a?, t);
+    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 28)).await;
+    record("Q2", a?, t);
+    let (a, t) = measure(args.runs, || workloads::activity(reports, viewer)).await;
+    let (q3, ids) = a?;
+    record("Q3", q3, t);
+    let (a, t) = measure(args.runs, || workloads::sparklines(reports, viewer, &ids)).await;
+    record("Q4", a?, t);
+    let (a, t) = measure(args.runs, || workloads::log_page(reports, viewer)).await;
+    record("Q5", a?, t);
+    let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
+    record("Q7", a?, t);
+
+    let out = write_results(&args, timings, answers, extra)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn open_backend(name: &str) -> BoxResult<Arc<dyn EventStore>> {
+    match name {
+        "memory" => Ok(Arc::new(engagement_memory::MemoryStore::new())),
+        other => Err(format!("unknown backend {other:?}: use memory").into()),
+    }
+}
+
+/// Q8: customers.csv and events.csv into the store through validation and `append`, timed from
+/// the first byte read to the last batch stored.
+async fn load(store: &dyn EventStore, workspace: &WorkspaceId, data: &Path, batch: usize) -> BoxResult<Value> {
+    let start = Instant::now();
+    let customers = read_customers(&data.join("customers.csv")).map_err(|e| e.to_string())?;
+    for chunk in customers.chunks(10_000) {
+        store.upsert_customers(workspace, chunk).await?;
+    }
+    let events_path = data.join("events.csv");
+    let bytes = std::fs::metadata(&events_path)?.len();
+    let bar = ProgressBar::new(bytes).with_style(
+        ProgressStyle::with_template("loading {bar:40} {percent:>3}% {msg} ({elapsed})")
+            .map_err(|e| e.to_string())?,
+    );
+    let mut reader = EventReader::open(&events_path).map_err(|e| e.to_string())?;
+    let limits = Limits::default();
+    let (mut rows, mut inserted) = (0_u64, 0_u64);
+    loop {
+        let events = reader.next_batch(batch).map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            break;
+        }
+        limits.validate_batch(&events, now())?;
+        let outcome = store.append(workspace, &events).await?;
+        rows += events.len() as u64;
+        inserted += outcome.inserted;
+        bar.set_position(reader.position());
+        bar.set_message(format!("{rows} events"));
+    }
+    bar.finish();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "Q8 loaded {rows} events ({inserted} new) and {} customers in {secs:.2} s = {:.0} events/s; peak RSS {:.0} MiB",
+        customers.len(),
+        rows as f64 / secs,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    Ok(json!({
+        "median_ms": (secs * 1e3).round(),
+        "runs": 1,
+        "rows": rows,
+        "rows_per_s": (rows as f64 / secs).round(),
+    }))
+}
+
+fn write_results(args: &Args, timings: Map<String, Value>, answers: Map<String, Value>, extra: Map<String, Value>) -> BoxResult<PathBuf> {
+    std::fs::create_dir_all("results")?;
+    let path = PathBuf::from(format!("results/engagement-{}_{}.json", args.backend, args.size));
+    let body = json!({ "timings": timings, "answers": answers, "extra": extra });
+    std::fs::write(&path, serde_json::to_string_pretty(&body)?)?;
+    Ok(path)
+}

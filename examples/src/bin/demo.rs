@@ -1,0 +1,77 @@
+//! The three reports and a funnel over a demo workspace, printed in the terminal.
+//!
+//! Run with: cargo run -p engagement-examples --bin demo
+//!
+//! It creates demo data on first run (customers, thirty days of events, a launch spike in the
+//! last hour), then prints the engagement ranking of the last 60 minutes, the customer activity
+//! page, the newest events of the log and the Page Viewed → Registered → Subscribed funnel.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+
+use engagement_core::report::{ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports};
+use engagement_core::{
+    Clock, EventStore, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
+};
+use engagement_examples::demo_data::{self, DemoSize};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let store: Arc<dyn EventStore> = Arc::new(engagement_memory::MemoryStore::new());
+    let workspace = WorkspaceId::new("demo")?;
+    let now = SystemClock.now();
+    let loaded = demo_data::load(store.as_ref(), &workspace, DemoSize::default(), now).await?;
+    println!("Loaded {loaded} demo events.\n");
+
+    let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+    let admin = Viewer::new(workspace.clone(), Role::Administrator);
+
+    let ranking = reports
+        .engagement(&admin, &EngagementRequest::new(workspace.clone()).with_range(RangeSpec::last(Lookback::Minutes60)))
+        .await?;
+    println!("Customer Engagement — last 60 min ({} to {})", ranking.period.window.from, ranking.period.window.to);
+    println!("{:>4}  {:<28} {:>6}  band", "rank", "customer", "score");
+    for row in ranking.rows.iter().take(10) {
+        let name = row.customer.as_ref().map(|c| c.full_name()).unwrap_or_default();
+        let flag = if row.investigate { "  ⚠ investigate" } else { "" };
+        println!("{:>4}  #{:<6} {:<20} {:>6}  {}{flag}", row.rank, row.customer_id, name, row.score, row.band.label());
+    }
+
+    let activity = reports.activity(&admin, &ActivityRequest::new(workspace.clone())).await?;
+    let s = activity.summary;
+    println!(
+        "\nCustomer Activity — last 30 days: {} customers with clicks, {} views, {} verified, {} checkouts, {} orders",
+        s.customers_with_views, s.views, s.verified, s.checkout, s.orders
+    );
+    for row in activity.rows.iter().take(5) {
+        let c = &row.counters;
+        let spark: String = row.sparkline.counts.iter().map(|n| bar(*n)).collect();
+        println!(
+            "  {:<24} views {:>3} {spark} confirmed {:>2} verified {:>2} checkout {:>2} orders {:>2}",
+            row.customer.full_name(),
+            c.views,
+            c.confirmed,
+            c.verified,
+            c.checkout,
+            c.orders
+        );
+    }
+
+    let log = reports.event_log(&admin, &EventLogRequest::new(workspace.clone())).await?;
+    println!("\nEvent log — last 14 days: {} events; newest:", log.total);
+    for entry in log.entries.iter().take(5) {
+        let e = &entry.event;
+        println!("  {}  {:<16} #{:<5} {}{}", e.occurred_at, e.name, e.customer, e.page.domain, e.page.path);
+    }
+
+    let funnel = reports.funnel(&admin, &FunnelRequest::new(workspace)).await?;
+    println!("\nFunnel — last 30 days, 7 days to convert:");
+    for step in &funnel.steps {
+        println!("  {:<12} {:>5} customers ({:>5.1}% of step 1)", step.name, step.reached, step.conversion_from_first * 100.0);
+    }
+    Ok(())
+}
+
+fn bar(n: u64) -> char {
+    ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'][(n as usize).min(7)]
+}

@@ -1,0 +1,198 @@
+//! A realistic demo workspace: customers (a few admin placeholders among them), thirty days of
+//! events with a daily rhythm, milestone progressions, funnel journeys, staff actions, and a
+//! launch spike in the last hour.
+
+use chrono::TimeDelta;
+use engagement_core::{
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventStore, Limits, Result, Timestamp, WorkspaceId,
+    names,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+const FIRST: [&str; 16] = [
+    "Anna", "Brian", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Kira", "Liam", "Mia",
+    "Noah", "Olivia", "Sebastián",
+];
+const LAST: [&str; 12] = [
+    "Smith", "García", "Müller", "Nguyen", "Okafor", "Rossi", "Tanaka", "Dubois", "Kowalski", "Silva", "Berg", "Khan",
+];
+const PATHS: [&str; 8] = ["/", "/pricing", "/blog/launch", "/docs/start", "/cart", "/checkout", "/account", "/products/42"];
+const DOMAINS: [&str; 3] = ["www.acme.test", "shop.acme.test", "blog.acme.test"];
+const REFERRERS: [&str; 4] = ["", "https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/"];
+const COUNTRIES: [&str; 6] = ["US", "DE", "GB", "BR", "IN", "JP"];
+
+/// How much demo data to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSize {
+    /// Customers in the directory.
+    pub customers: u32,
+    /// Browsing events per customer per day, on average.
+    pub daily_events: u32,
+}
+
+impl Default for DemoSize {
+    fn default() -> Self {
+        Self {
+            customers: 300,
+            daily_events: 3,
+        }
+    }
+}
+
+/// The demo customers: ids 1.., every 97th an admin placeholder, every 9th inactive.
+pub fn customers(size: DemoSize) -> Vec<Customer> {
+    (1..=i64::from(size.customers))
+        .map(|id| {
+            let i = id as usize;
+            let mut c = Customer::new(CustomerId(id), FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
+            c.code = format!("C{id:05}");
+            c.email = format!("{}.{}{id}@example.com", c.first_name.to_lowercase(), c.last_name.to_lowercase());
+            c.status = if id % 9 == 0 { CustomerStatus::Inactive } else { CustomerStatus::Active };
+            if id % 97 == 0 {
+                c.first_name = "adminplaceholder".into();
+                c.is_admin_placeholder = true;
+            }
+            c
+        })
+        .collect()
+}
+
+/// Thirty days of events ending at `now`, deterministic for a given `seed`, sorted by time.
+pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    let start = now.checked_sub(TimeDelta::days(30)).unwrap_or(Timestamp::EPOCH);
+    for id in 1..=i64::from(size.customers) {
+        // A skewed appetite: a few heavy users, a long tail.
+        let appetite = (f64::from(size.daily_events) * 3.0 / (1.0 + (id as f64 / 20.0))).max(0.2);
+        let sessions = (appetite * 30.0) as u32 + rng.random_range(0..3);
+        for _ in 0..sessions {
+            let at = session_start(&mut rng, start, now);
+            session(&mut rng, &mut out, CustomerId(id), at, now);
+        }
+    }
+    launch_spike(&mut rng, &mut out, size, now);
+    out.retain(|e| e.occurred_at < now);
+    out.sort_by(|a, b| a.key().cmp(&b.key()));
+    for (n, e) in out.iter_mut().enumerate() {
+        e.id = format!("demo-{n:07}").into();
+    }
+    out
+}
+
+/// Loads the demo workspace into `store`.
+///
+/// # Errors
+/// Validation or store errors.
+pub async fn load(store: &dyn EventStore, workspace: &WorkspaceId, size: DemoSize, now: Timestamp) -> Result<u64> {
+    store.upsert_customers(workspace, &customers(size)).await?;
+    let events = events(size, now, 2026);
+    let limits = Limits::default();
+    let mut inserted = 0;
+    for chunk in events.chunks(5_000) {
+        limits.validate_batch(chunk, now)?;
+        inserted += store.append(workspace, chunk).await?.inserted;
+    }
+    Ok(inserted)
+}
+
+/// A start time with a daily rhythm (busier 9:00–21:00 UTC).
+fn session_start(rng: &mut StdRng, start: Timestamp, now: Timestamp) -> Timestamp {
+    let span = now.since(start).num_microseconds().unwrap_or(0).max(1);
+    loop {
+        let at = Timestamp::from_micros(start.as_micros() + rng.random_range(0..span));
+        let hour = (at.as_micros() / 3_600_000_000).rem_euclid(24);
+        if (9..21).contains(&hour) || rng.random_bool(0.3) {
+            return at;
+        }
+    }
+}
+
+/// One visit: page views, sometimes the order-portal milestones, sometimes a funnel journey.
+fn session(rng: &mut StdRng, out: &mut Vec<Event>, customer: CustomerId, mut at: Timestamp, now: Timestamp) {
+    let device = [Device::Desktop, Device::Mobile, Device::Tablet][rng.random_range(0..3)];
+    let country = COUNTRIES[customer.0 as usize % COUNTRIES.len()];
+    let mut push = |rng: &mut StdRng, at: Timestamp, name: &str| {
+        let mut e = Event::new("", customer, name, at);
+        let domain = DOMAINS[rng.random_range(0..DOMAINS.len())];
+        let path = PATHS[rng.random_range(0..PATHS.len())];
+        e.page.domain = domain.into();
+        e.page.path = path.into();
+        e.page.url = format!("https://{domain}{path}");
+        e.page.referrer = REFERRERS[rng.random_range(0..REFERRERS.len())].into();
+        e.geo.country = country.into();
+        e.device = Some(device);
+        e.ip = Some(std::net::IpAddr::from([203, 0, 113, (customer.0 % 250) as u8]));
+        if name == names::MODAL_DISPLAYED {
+            e.metadata.insert(names::MODAL_NAME_KEY.into(), json!("newsletter"));
+        }
+        out.push(e);
+    };
+    let step = |rng: &mut StdRng, at: Timestamp| {
+        at.checked_add(TimeDelta::seconds(rng.random_range(5..600))).unwrap_or(now)
+    };
+    for _ in 0..rng.random_range(1..6) {
+        push(rng, at, names::PAGE_VIEWED);
+        at = step(rng, at);
+    }
+    if rng.random_bool(0.4) {
+        for name in [names::LINK_OPENED, names::CONFIRMED, names::VERIFIED, names::CHECKOUT_STARTED, names::ORDER_SUBMITTED] {
+            push(rng, at, name);
+            at = step(rng, at);
+            if rng.random_bool(0.35) {
+                break;
+            }
+        }
+    }
+    if rng.random_bool(0.08) {
+        push(rng, at, names::MODAL_DISPLAYED);
+        at = step(rng, at);
+        push(rng, at, names::REGISTERED);
+        if rng.random_bool(0.4) {
+            let later = at.checked_add(TimeDelta::hours(rng.random_range(1..200))).unwrap_or(now);
+            push(rng, later, names::SUBSCRIBED);
+        }
+    }
+    if rng.random_bool(0.05) {
+        let mut e = Event::new("", customer, "Account Updated", at);
+        e.actor = Actor::Staff;
+        e.metadata.insert("note".into(), json!("address corrected by support"));
+        out.push(e);
+    }
+}
+
+/// A launch in the last hour: a burst from a handful of customers, one of them automated.
+fn launch_spike(rng: &mut StdRng, out: &mut Vec<Event>, size: DemoSize, now: Timestamp) {
+    let hour_ago = now.checked_sub(TimeDelta::hours(1)).unwrap_or(now);
+    for n in 0..12 {
+        let customer = CustomerId(i64::from(rng.random_range(1..=size.customers.max(1))));
+        let bursts = if n == 0 { 1_200 } else { rng.random_range(10..80) };
+        for _ in 0..bursts {
+            let at = Timestamp::from_micros(hour_ago.as_micros() + rng.random_range(0..3_600_000_000));
+            let mut e = Event::new("", customer, names::PAGE_VIEWED, at);
+            e.page.domain = "shop.acme.test".into();
+            e.page.path = "/launch".into();
+            out.push(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_data_is_deterministic_valid_and_sorted() {
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let size = DemoSize { customers: 40, daily_events: 2 };
+        let a = events(size, now, 7);
+        assert_eq!(a, events(size, now, 7));
+        assert!(a.windows(2).all(|w| w[0].key() < w[1].key()));
+        assert!(Limits::default().validate_batch(&a, now).is_ok());
+        assert!(a.iter().any(|e| e.actor == Actor::Staff));
+        assert!(a.iter().any(|e| e.name == names::SUBSCRIBED));
+        assert!(customers(size).iter().all(|c| c.is_admin_placeholder == (c.id.0 % 97 == 0)));
+    }
+}

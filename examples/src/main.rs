@@ -1,2 +1,0 @@
-//! Examples.
-fn main() {}
