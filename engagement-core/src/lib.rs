@@ -49,6 +49,7 @@
 pub mod access;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod csv;
 mod error;
 mod model;
 pub mod report;

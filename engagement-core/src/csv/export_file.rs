@@ -1,0 +1,225 @@
+//! The complete event-log export written to a file that only appears once it is complete.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+
+use futures::{Stream, StreamExt};
+
+use super::writer::csv_io_error;
+use super::{CsvOptions, EventLogCsv};
+use crate::error::Result;
+use crate::model::event::Event;
+
+/// Writes every event of `events` to a CSV file at `path` (columns as
+/// [`EventLogCsv::with_metadata_columns`]) and returns the number of events written.
+///
+/// The rows go to `<path>.partial` as they arrive; only when the source has ended and the file
+/// is flushed and synced to disk is it renamed to `path` (replacing any file there). If anything
+/// fails — the source yields an `Err`, the disk is full — or the future is dropped before it
+/// completes, the partial file is removed and `path` is left as it was: a failed export never
+/// leaves a complete-looking file.
+///
+/// **This blocks**: the file is written with `std::fs` between awaits (the core crate depends on
+/// no runtime). Writes are buffered, so each is short, but on an async runtime run it where a
+/// blocking call is acceptable (a blocking-task thread, a job runner).
+///
+/// # Errors
+/// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)
+/// when a metadata key is listed twice; [`Error::Csv`](crate::Error::Csv) when the file cannot
+/// be created, written, synced or renamed.
+///
+/// ```
+/// use futures::{StreamExt, stream};
+/// use engagement_core::csv::{CsvOptions, export_to_path};
+/// use engagement_core::{CustomerId, Event, Timestamp};
+///
+/// let path = std::env::temp_dir().join(format!("doc-export-{}.csv", std::process::id()));
+/// let events = stream::iter([Ok(Event::new("e1", CustomerId(1), "Page Viewed", Timestamp::EPOCH))]);
+/// let rows = futures::executor::block_on(export_to_path(events, &path, ["plan"], CsvOptions::default()))?;
+/// assert_eq!(rows, 1);
+/// assert!(std::fs::read_to_string(&path)?.starts_with("\"event_id\",\"occurred_at\""));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn export_to_path<K: Into<String>>(
+    events: impl Stream<Item = Result<Event>>,
+    path: impl AsRef<Path>,
+    metadata_keys: impl IntoIterator<Item = K>,
+    options: CsvOptions,
+) -> Result<u64> {
+    let path = path.as_ref();
+    let partial = PartialFile::new(path);
+    let file = File::create(&partial.path).map_err(csv_io_error)?;
+    let mut csv = EventLogCsv::with_metadata_columns(BufWriter::new(file), metadata_keys, options)?;
+    let mut events = pin!(events);
+    while let Some(event) = events.next().await {
+        csv.write_event(&event?)?;
+    }
+    let rows = csv.rows();
+    let file = csv
+        .finish()?
+        .into_inner()
+        .map_err(|e| csv_io_error(e.into_error()))?;
+    file.sync_all().map_err(csv_io_error)?;
+    drop(file);
+    partial.commit(path)?;
+    Ok(rows)
+}
+
+/// `<path>.partial`, removed when dropped unless committed.
+#[derive(Debug)]
+struct PartialFile {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl PartialFile {
+    fn new(target: &Path) -> Self {
+        let mut name = OsString::from(target.as_os_str());
+        name.push(".partial");
+        Self {
+            path: PathBuf::from(name),
+            committed: false,
+        }
+    }
+
+    /// Renames the partial file to `target`.
+    fn commit(mut self, target: &Path) -> Result<()> {
+        fs::rename(&self.path, target).map_err(csv_io_error)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // A destructor cannot report failure; the caller already has the error that caused
+            // the cleanup, and a leftover `.partial` file is never mistaken for the export.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io;
+    use std::task::{Context, Poll};
+
+    use futures::executor::block_on;
+    use futures::stream;
+
+    use super::*;
+    use crate::csv::writer::tests::parse;
+    use crate::error::Error;
+    use crate::model::ids::CustomerId;
+    use crate::time::Timestamp;
+
+    /// A fresh path in the temp directory, and its `.partial` twin.
+    fn paths(test: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("engagement-csv-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{test}.csv"));
+        let _ = fs::remove_file(&path);
+        let partial = PartialFile::new(&path).path.clone();
+        (path, partial)
+    }
+
+    fn ev(i: i64) -> Result<Event> {
+        Ok(Event::new(
+            format!("e{i}"),
+            CustomerId(i),
+            "@Name",
+            Timestamp::from_micros(i),
+        ))
+    }
+
+    #[test]
+    fn a_complete_export_appears_under_its_name() {
+        let (path, partial) = paths("complete");
+        let rows = block_on(export_to_path(
+            stream::iter((0..1_000).map(ev)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(rows, 1_000);
+        assert!(!partial.exists());
+        let rows = parse(&fs::read(&path).unwrap());
+        assert_eq!(rows.len(), 1_001);
+        assert_eq!(rows[1000][0], "e999");
+        assert_eq!(rows[1000][4], "'@Name");
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_failed_export_leaves_no_file_and_keeps_the_old_one() {
+        let (path, partial) = paths("failed");
+        fs::write(&path, "previous export").unwrap();
+        let items = (0..500)
+            .map(ev)
+            .chain([Err(Error::backend("test", io::Error::other("killed")))])
+            .chain((500..600).map(ev));
+        let err = block_on(export_to_path(
+            stream::iter(items),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Backend {
+                    backend: "test",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!partial.exists());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "previous export");
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_export_removes_its_partial_file() {
+        let (path, partial) = paths("dropped");
+        let events = stream::iter((0..3).map(ev)).chain(stream::pending());
+        let mut export = Box::pin(export_to_path(
+            events,
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(export.as_mut().poll(&mut cx), Poll::Pending));
+        assert!(
+            partial.exists(),
+            "rows go to the partial file while the export runs"
+        );
+        assert!(!path.exists());
+        drop(export);
+        assert!(!partial.exists());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_unwritable_path_is_a_csv_error() {
+        let (path, _) = paths("unwritable");
+        let path = path.join("no-such-dir").join("x.csv");
+        let err = block_on(export_to_path(
+            stream::iter((0..1).map(ev)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap_err();
+        assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+}
