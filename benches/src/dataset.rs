@@ -33,7 +33,9 @@ pub fn read_customers(path: &Path) -> Result<Vec<Customer>, Box<dyn Error>> {
     for (line, record) in reader.records().enumerate() {
         let r = record?;
         let field = |i: usize| r.get(i).unwrap_or_default().to_owned();
-        let id: i64 = field(0).parse().map_err(|e| format!("line {}: customer_id: {e}", line + 2))?;
+        let id: i64 = field(0)
+            .parse()
+            .map_err(|e| format!("line {}: customer_id: {e}", line + 2))?;
         out.push(Customer {
             id: CustomerId(id),
             code: field(1),
@@ -82,7 +84,8 @@ impl EventReader {
         let mut batch = Vec::with_capacity(n);
         while batch.len() < n && self.reader.read_byte_record(&mut self.record)? {
             self.line += 1;
-            let event = parse_event(&self.record).map_err(|e| format!("events.csv line {}: {e}", self.line))?;
+            let event = parse_event(&self.record)
+                .map_err(|e| format!("events.csv line {}: {e}", self.line))?;
             batch.push(event);
         }
         Ok(batch)
@@ -90,15 +93,26 @@ impl EventReader {
 }
 
 fn parse_event(r: &ByteRecord) -> Result<Event, Box<dyn Error>> {
-    let text = |i: usize| -> Result<&str, Box<dyn Error>> { Ok(std::str::from_utf8(r.get(i).unwrap_or_default())?) };
+    let text = |i: usize| -> Result<&str, Box<dyn Error>> {
+        Ok(std::str::from_utf8(r.get(i).unwrap_or_default())?)
+    };
     let id: u64 = text(0)?.parse()?;
     let customer: i64 = text(1)?.parse()?;
-    let mut event = Event::new(event_id(id), CustomerId(customer), text(2)?, parse_timestamp(text(3)?)?);
+    let mut event = Event::new(
+        event_id(id),
+        CustomerId(customer),
+        text(2)?,
+        parse_timestamp(text(3)?)?,
+    );
     event.page.path = text(4)?.to_owned();
     event.page.domain = text(5)?.to_owned();
     event.page.referrer = text(6)?.to_owned();
     let ip = text(7)?;
-    event.ip = if ip.is_empty() { None } else { Some(ip.parse::<IpAddr>()?) };
+    event.ip = if ip.is_empty() {
+        None
+    } else {
+        Some(ip.parse::<IpAddr>()?)
+    };
     event.geo.country = text(8)?.to_owned();
     event.device = Device::parse(text(9)?);
     Ok(event)
@@ -120,19 +134,24 @@ pub fn parse_timestamp(s: &str) -> Result<Timestamp, Box<dyn Error>> {
         return Ok(s.parse()?);
     }
     let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to]
-            .iter()
-            .try_fold(0_u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[from..to].iter().try_fold(0_u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     let parsed = (|| {
-        let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+        let date =
+            NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
         let (h, m, sec, micro) = (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 26)?);
         if h > 23 || m > 59 || sec > 59 {
             return None;
         }
         let day_secs = i64::from(h * 3600 + m * 60 + sec);
-        let days = date.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days();
-        Some(Timestamp::from_micros((days * 86_400 + day_secs) * 1_000_000 + i64::from(micro)))
+        let days = date
+            .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
+            .num_days();
+        Some(Timestamp::from_micros(
+            (days * 86_400 + day_secs) * 1_000_000 + i64::from(micro),
+        ))
     })();
     parsed.map_or_else(|| Ok(s.parse()?), Ok)
 }
@@ -148,7 +167,11 @@ mod tests {
             "1970-01-01T00:00:00.000000Z",
             "2024-02-29T12:34:56.000001Z",
         ] {
-            assert_eq!(parse_timestamp(s).unwrap(), s.parse::<Timestamp>().unwrap(), "{s}");
+            assert_eq!(
+                parse_timestamp(s).unwrap(),
+                s.parse::<Timestamp>().unwrap(),
+                "{s}"
+            );
         }
         assert!(parse_timestamp("2026-13-19T23:59:59.999999Z").is_err());
         assert_eq!(

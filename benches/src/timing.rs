@@ -47,7 +47,12 @@ where
     let start = Instant::now();
     let result = f().await;
     let warmup_ms = start.elapsed().as_secs_f64() * 1e3;
-    let runs = if warmup_ms > 5_000.0 { runs.min(3) } else { runs }.max(1);
+    let runs = if warmup_ms > 5_000.0 {
+        runs.min(3)
+    } else {
+        runs
+    }
+    .max(1);
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();

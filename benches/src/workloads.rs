@@ -3,7 +3,9 @@
 use std::error::Error;
 
 use chrono::{NaiveDate, TimeDelta};
-use engagement_core::report::{ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports};
+use engagement_core::report::{
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
+};
 use engagement_core::{
     BucketCountsQuery, CustomerStatus, Lookback, Milestones, RangeSpec, Timestamp, Viewer, names,
 };
@@ -43,7 +45,13 @@ pub async fn ranking(reports: &Reports, viewer: &Viewer, days: u16) -> Answer {
     };
     let request = EngagementRequest::new(viewer.workspace.clone()).with_range(range);
     let report = reports.engagement(viewer, &request).await?;
-    Ok(json!(report.rows.iter().map(|r| json!([r.customer_id.0, r.score])).collect::<Vec<_>>()))
+    Ok(json!(
+        report
+            .rows
+            .iter()
+            .map(|r| json!([r.customer_id.0, r.score]))
+            .collect::<Vec<_>>()
+    ))
 }
 
 /// Q3's request: active customers matching "an", 30 days, most views first, page 1 of 50.
@@ -57,7 +65,10 @@ pub fn activity_request(viewer: &Viewer) -> ActivityRequest {
 }
 
 /// Q3: the activity page (with its sparklines) as `{"page": …, "totals": …}`, and the page's ids.
-pub async fn activity(reports: &Reports, viewer: &Viewer) -> Result<(Value, Vec<i64>), Box<dyn Error + Send + Sync>> {
+pub async fn activity(
+    reports: &Reports,
+    viewer: &Viewer,
+) -> Result<(Value, Vec<i64>), Box<dyn Error + Send + Sync>> {
     let report = reports.activity(viewer, &activity_request(viewer)).await?;
     let iso = |t: Option<Timestamp>| t.map(|t| t.to_string());
     let page: Vec<Value> = report
@@ -65,11 +76,27 @@ pub async fn activity(reports: &Reports, viewer: &Viewer) -> Result<(Value, Vec<
         .iter()
         .map(|r| {
             let c = &r.counters;
-            json!([r.customer.id.0, c.views, c.confirmed, c.verified, c.checkout, c.orders, iso(c.last_click), iso(c.last_activity)])
+            json!([
+                r.customer.id.0,
+                c.views,
+                c.confirmed,
+                c.verified,
+                c.checkout,
+                c.orders,
+                iso(c.last_click),
+                iso(c.last_activity)
+            ])
         })
         .collect();
     let s = report.summary;
-    let totals = json!([report.total_rows, s.customers_with_views, s.views, s.verified, s.checkout, s.orders]);
+    let totals = json!([
+        report.total_rows,
+        s.customers_with_views,
+        s.views,
+        s.verified,
+        s.checkout,
+        s.orders
+    ]);
     let ids = report.rows.iter().map(|r| r.customer.id.0).collect();
     Ok((json!({ "page": page, "totals": totals }), ids))
 }
@@ -79,11 +106,18 @@ pub async fn activity(reports: &Reports, viewer: &Viewer) -> Result<(Value, Vec<
 pub async fn sparklines(reports: &Reports, viewer: &Viewer, ids: &[i64]) -> Answer {
     let first = date(11, 13);
     let query = BucketCountsQuery {
-        customers: ids.iter().copied().map(engagement_core::CustomerId).collect(),
+        customers: ids
+            .iter()
+            .copied()
+            .map(engagement_core::CustomerId)
+            .collect(),
         names: Milestones::default().views,
         edges: reports.zone().day_edges(first, date(11, 19)),
     };
-    let mut cells = reports.store().bucket_counts(&viewer.workspace, &query).await?;
+    let mut cells = reports
+        .store()
+        .bucket_counts(&viewer.workspace, &query)
+        .await?;
     cells.sort_by_key(|c| (c.customer, c.bucket));
     Ok(json!(
         cells
@@ -98,7 +132,8 @@ pub async fn sparklines(reports: &Reports, viewer: &Viewer, ids: &[i64]) -> Answ
 
 /// Q5/Q6's request: Page Viewed (on `domain` when given) over the last 14 days.
 pub fn page_views(viewer: &Viewer, domain: Option<&str>) -> EventLogRequest {
-    let mut request = EventLogRequest::new(viewer.workspace.clone()).with_names([names::PAGE_VIEWED]);
+    let mut request =
+        EventLogRequest::new(viewer.workspace.clone()).with_names([names::PAGE_VIEWED]);
     request.range = RangeSpec::last(Lookback::Days(14));
     request.domain = domain.map(str::to_owned);
     request
@@ -106,8 +141,14 @@ pub fn page_views(viewer: &Viewer, domain: Option<&str>) -> EventLogRequest {
 
 /// Q5: the first event-log page of 50 and the exact total as `{"page": [ids], "count": n}`.
 pub async fn log_page(reports: &Reports, viewer: &Viewer) -> Answer {
-    let page = reports.event_log(viewer, &page_views(viewer, Some("shop.acme.test"))).await?;
-    let ids: Vec<Option<u64>> = page.entries.iter().map(|e| numeric_id(&e.event.id)).collect();
+    let page = reports
+        .event_log(viewer, &page_views(viewer, Some("shop.acme.test")))
+        .await?;
+    let ids: Vec<Option<u64>> = page
+        .entries
+        .iter()
+        .map(|e| numeric_id(&e.event.id))
+        .collect();
     Ok(json!({ "page": ids, "count": page.total }))
 }
 
@@ -118,5 +159,7 @@ pub async fn funnel(reports: &Reports, viewer: &Viewer) -> Answer {
     request.range = days_before_now(date(10, 21));
     request.conversion_window = TimeDelta::days(7);
     let report = reports.funnel(viewer, &request).await?;
-    Ok(json!(report.steps.iter().map(|s| s.reached).collect::<Vec<_>>()))
+    Ok(json!(
+        report.steps.iter().map(|s| s.reached).collect::<Vec<_>>()
+    ))
 }

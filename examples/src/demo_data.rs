@@ -4,23 +4,52 @@
 
 use chrono::TimeDelta;
 use engagement_core::{
-    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventStore, Limits, Result, Timestamp, WorkspaceId,
-    names,
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventStore, Limits, Result,
+    Timestamp, WorkspaceId, names,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 const FIRST: [&str; 16] = [
-    "Anna", "Brian", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Kira", "Liam", "Mia",
-    "Noah", "Olivia", "Sebastián",
+    "Anna",
+    "Brian",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Sebastián",
 ];
 const LAST: [&str; 12] = [
-    "Smith", "García", "Müller", "Nguyen", "Okafor", "Rossi", "Tanaka", "Dubois", "Kowalski", "Silva", "Berg", "Khan",
+    "Smith", "García", "Müller", "Nguyen", "Okafor", "Rossi", "Tanaka", "Dubois", "Kowalski",
+    "Silva", "Berg", "Khan",
 ];
-const PATHS: [&str; 8] = ["/", "/pricing", "/blog/launch", "/docs/start", "/cart", "/checkout", "/account", "/products/42"];
+const PATHS: [&str; 8] = [
+    "/",
+    "/pricing",
+    "/blog/launch",
+    "/docs/start",
+    "/cart",
+    "/checkout",
+    "/account",
+    "/products/42",
+];
 const DOMAINS: [&str; 3] = ["www.acme.test", "shop.acme.test", "blog.acme.test"];
-const REFERRERS: [&str; 4] = ["", "https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/"];
+const REFERRERS: [&str; 4] = [
+    "",
+    "https://www.google.com/",
+    "https://news.ycombinator.com/",
+    "https://t.co/",
+];
 const COUNTRIES: [&str; 6] = ["US", "DE", "GB", "BR", "IN", "JP"];
 
 /// How much demo data to make.
@@ -46,10 +75,22 @@ pub fn customers(size: DemoSize) -> Vec<Customer> {
     (1..=i64::from(size.customers))
         .map(|id| {
             let i = id as usize;
-            let mut c = Customer::new(CustomerId(id), FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
+            let mut c = Customer::new(
+                CustomerId(id),
+                FIRST[i % FIRST.len()],
+                LAST[(i * 7) % LAST.len()],
+            );
             c.code = format!("C{id:05}");
-            c.email = format!("{}.{}{id}@example.com", c.first_name.to_lowercase(), c.last_name.to_lowercase());
-            c.status = if id % 9 == 0 { CustomerStatus::Inactive } else { CustomerStatus::Active };
+            c.email = format!(
+                "{}.{}{id}@example.com",
+                c.first_name.to_lowercase(),
+                c.last_name.to_lowercase()
+            );
+            c.status = if id % 9 == 0 {
+                CustomerStatus::Inactive
+            } else {
+                CustomerStatus::Active
+            };
             if id % 97 == 0 {
                 c.first_name = "adminplaceholder".into();
                 c.is_admin_placeholder = true;
@@ -63,7 +104,9 @@ pub fn customers(size: DemoSize) -> Vec<Customer> {
 pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
-    let start = now.checked_sub(TimeDelta::days(30)).unwrap_or(Timestamp::EPOCH);
+    let start = now
+        .checked_sub(TimeDelta::days(30))
+        .unwrap_or(Timestamp::EPOCH);
     for id in 1..=i64::from(size.customers) {
         // A skewed appetite: a few heavy users, a long tail.
         let appetite = (f64::from(size.daily_events) * 3.0 / (1.0 + (id as f64 / 20.0))).max(0.2);
@@ -86,7 +129,12 @@ pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
 ///
 /// # Errors
 /// Validation or store errors.
-pub async fn load(store: &dyn EventStore, workspace: &WorkspaceId, size: DemoSize, now: Timestamp) -> Result<u64> {
+pub async fn load(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    size: DemoSize,
+    now: Timestamp,
+) -> Result<u64> {
     store.upsert_customers(workspace, &customers(size)).await?;
     let events = events(size, now, 2026);
     let limits = Limits::default();
@@ -111,7 +159,13 @@ fn session_start(rng: &mut StdRng, start: Timestamp, now: Timestamp) -> Timestam
 }
 
 /// One visit: page views, sometimes the order-portal milestones, sometimes a funnel journey.
-fn session(rng: &mut StdRng, out: &mut Vec<Event>, customer: CustomerId, mut at: Timestamp, now: Timestamp) {
+fn session(
+    rng: &mut StdRng,
+    out: &mut Vec<Event>,
+    customer: CustomerId,
+    mut at: Timestamp,
+    now: Timestamp,
+) {
     let device = [Device::Desktop, Device::Mobile, Device::Tablet][rng.random_range(0..3)];
     let country = COUNTRIES[customer.0 as usize % COUNTRIES.len()];
     let mut push = |rng: &mut StdRng, at: Timestamp, name: &str| {
@@ -124,21 +178,34 @@ fn session(rng: &mut StdRng, out: &mut Vec<Event>, customer: CustomerId, mut at:
         e.page.referrer = REFERRERS[rng.random_range(0..REFERRERS.len())].into();
         e.geo.country = country.into();
         e.device = Some(device);
-        e.ip = Some(std::net::IpAddr::from([203, 0, 113, (customer.0 % 250) as u8]));
+        e.ip = Some(std::net::IpAddr::from([
+            203,
+            0,
+            113,
+            (customer.0 % 250) as u8,
+        ]));
         if name == names::MODAL_DISPLAYED {
-            e.metadata.insert(names::MODAL_NAME_KEY.into(), json!("newsletter"));
+            e.metadata
+                .insert(names::MODAL_NAME_KEY.into(), json!("newsletter"));
         }
         out.push(e);
     };
     let step = |rng: &mut StdRng, at: Timestamp| {
-        at.checked_add(TimeDelta::seconds(rng.random_range(5..600))).unwrap_or(now)
+        at.checked_add(TimeDelta::seconds(rng.random_range(5..600)))
+            .unwrap_or(now)
     };
     for _ in 0..rng.random_range(1..6) {
         push(rng, at, names::PAGE_VIEWED);
         at = step(rng, at);
     }
     if rng.random_bool(0.4) {
-        for name in [names::LINK_OPENED, names::CONFIRMED, names::VERIFIED, names::CHECKOUT_STARTED, names::ORDER_SUBMITTED] {
+        for name in [
+            names::LINK_OPENED,
+            names::CONFIRMED,
+            names::VERIFIED,
+            names::CHECKOUT_STARTED,
+            names::ORDER_SUBMITTED,
+        ] {
             push(rng, at, name);
             at = step(rng, at);
             if rng.random_bool(0.35) {
@@ -151,14 +218,17 @@ fn session(rng: &mut StdRng, out: &mut Vec<Event>, customer: CustomerId, mut at:
         at = step(rng, at);
         push(rng, at, names::REGISTERED);
         if rng.random_bool(0.4) {
-            let later = at.checked_add(TimeDelta::hours(rng.random_range(1..200))).unwrap_or(now);
+            let later = at
+                .checked_add(TimeDelta::hours(rng.random_range(1..200)))
+                .unwrap_or(now);
             push(rng, later, names::SUBSCRIBED);
         }
     }
     if rng.random_bool(0.05) {
         let mut e = Event::new("", customer, "Account Updated", at);
         e.actor = Actor::Staff;
-        e.metadata.insert("note".into(), json!("address corrected by support"));
+        e.metadata
+            .insert("note".into(), json!("address corrected by support"));
         out.push(e);
     }
 }
@@ -168,9 +238,14 @@ fn launch_spike(rng: &mut StdRng, out: &mut Vec<Event>, size: DemoSize, now: Tim
     let hour_ago = now.checked_sub(TimeDelta::hours(1)).unwrap_or(now);
     for n in 0..12 {
         let customer = CustomerId(i64::from(rng.random_range(1..=size.customers.max(1))));
-        let bursts = if n == 0 { 1_200 } else { rng.random_range(10..80) };
+        let bursts = if n == 0 {
+            1_200
+        } else {
+            rng.random_range(10..80)
+        };
         for _ in 0..bursts {
-            let at = Timestamp::from_micros(hour_ago.as_micros() + rng.random_range(0..3_600_000_000));
+            let at =
+                Timestamp::from_micros(hour_ago.as_micros() + rng.random_range(0..3_600_000_000));
             let mut e = Event::new("", customer, names::PAGE_VIEWED, at);
             e.page.domain = "shop.acme.test".into();
             e.page.path = "/launch".into();
@@ -186,13 +261,20 @@ mod tests {
     #[test]
     fn demo_data_is_deterministic_valid_and_sorted() {
         let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let size = DemoSize { customers: 40, daily_events: 2 };
+        let size = DemoSize {
+            customers: 40,
+            daily_events: 2,
+        };
         let a = events(size, now, 7);
         assert_eq!(a, events(size, now, 7));
         assert!(a.windows(2).all(|w| w[0].key() < w[1].key()));
         assert!(Limits::default().validate_batch(&a, now).is_ok());
         assert!(a.iter().any(|e| e.actor == Actor::Staff));
         assert!(a.iter().any(|e| e.name == names::SUBSCRIBED));
-        assert!(customers(size).iter().all(|c| c.is_admin_placeholder == (c.id.0 % 97 == 0)));
+        assert!(
+            customers(size)
+                .iter()
+                .all(|c| c.is_admin_placeholder == (c.id.0 % 97 == 0))
+        );
     }
 }

@@ -59,7 +59,10 @@ async fn main() -> BoxResult<()> {
     let viewer = Viewer::new(workspace.clone(), Role::Administrator);
     let (reports, viewer) = (&reports, &viewer);
     let mut record = |q: &str, answer: Value, t: Timing| {
-        println!("  {q:4} median {:10.2} ms (min {:.2}, max {:.2}, n={})", t.median_ms, t.min_ms, t.max_ms, t.runs);
+        println!(
+            "  {q:4} median {:10.2} ms (min {:.2}, max {:.2}, n={})",
+            t.median_ms, t.min_ms, t.max_ms, t.runs
+        );
         timings.insert(q.into(), t.to_json());
         answers.insert(q.into(), answer);
     };
@@ -92,7 +95,12 @@ fn open_backend(name: &str) -> BoxResult<Arc<dyn EventStore>> {
 
 /// Q8: customers.csv and events.csv into the store through validation and `append`, timed from
 /// the first byte read to the last batch stored.
-async fn load(store: &dyn EventStore, workspace: &WorkspaceId, data: &Path, batch: usize) -> BoxResult<Value> {
+async fn load(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    data: &Path,
+    batch: usize,
+) -> BoxResult<Value> {
     let start = Instant::now();
     let customers = read_customers(&data.join("customers.csv")).map_err(|e| e.to_string())?;
     for chunk in customers.chunks(10_000) {
@@ -135,9 +143,17 @@ async fn load(store: &dyn EventStore, workspace: &WorkspaceId, data: &Path, batc
     }))
 }
 
-fn write_results(args: &Args, timings: Map<String, Value>, answers: Map<String, Value>, extra: Map<String, Value>) -> BoxResult<PathBuf> {
+fn write_results(
+    args: &Args,
+    timings: Map<String, Value>,
+    answers: Map<String, Value>,
+    extra: Map<String, Value>,
+) -> BoxResult<PathBuf> {
     std::fs::create_dir_all("results")?;
-    let path = PathBuf::from(format!("results/engagement-{}_{}.json", args.backend, args.size));
+    let path = PathBuf::from(format!(
+        "results/engagement-{}_{}.json",
+        args.backend, args.size
+    ));
     let body = json!({ "timings": timings, "answers": answers, "extra": extra });
     std::fs::write(&path, serde_json::to_string_pretty(&body)?)?;
     Ok(path)

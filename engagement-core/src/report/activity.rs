@@ -77,13 +77,13 @@ impl ActivityRequest {
                 ),
             ));
         }
-        if let Some(term) = &self.search {
-            if term.contains(SEARCH_SEPARATOR) || term.chars().any(char::is_control) {
-                return Err(Error::invalid_query(
-                    "search",
-                    "the search term must not contain control characters",
-                ));
-            }
+        if let Some(term) = &self.search
+            && (term.contains(SEARCH_SEPARATOR) || term.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_query(
+                "search",
+                "the search term must not contain control characters",
+            ));
         }
         Ok(())
     }

@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use engagement_core::report::{ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports};
+use engagement_core::report::{
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
+};
 use engagement_core::{
     Clock, EventStore, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
 };
@@ -27,17 +29,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let admin = Viewer::new(workspace.clone(), Role::Administrator);
 
     let ranking = reports
-        .engagement(&admin, &EngagementRequest::new(workspace.clone()).with_range(RangeSpec::last(Lookback::Minutes60)))
+        .engagement(
+            &admin,
+            &EngagementRequest::new(workspace.clone())
+                .with_range(RangeSpec::last(Lookback::Minutes60)),
+        )
         .await?;
-    println!("Customer Engagement — last 60 min ({} to {})", ranking.period.window.from, ranking.period.window.to);
+    println!(
+        "Customer Engagement — last 60 min ({} to {})",
+        ranking.period.window.from, ranking.period.window.to
+    );
     println!("{:>4}  {:<28} {:>6}  band", "rank", "customer", "score");
     for row in ranking.rows.iter().take(10) {
-        let name = row.customer.as_ref().map(|c| c.full_name()).unwrap_or_default();
-        let flag = if row.investigate { "  ⚠ investigate" } else { "" };
-        println!("{:>4}  #{:<6} {:<20} {:>6}  {}{flag}", row.rank, row.customer_id, name, row.score, row.band.label());
+        let name = row
+            .customer
+            .as_ref()
+            .map(|c| c.full_name())
+            .unwrap_or_default();
+        let flag = if row.investigate {
+            "  ⚠ investigate"
+        } else {
+            ""
+        };
+        println!(
+            "{:>4}  #{:<6} {:<20} {:>6}  {}{flag}",
+            row.rank,
+            row.customer_id,
+            name,
+            row.score,
+            row.band.label()
+        );
     }
 
-    let activity = reports.activity(&admin, &ActivityRequest::new(workspace.clone())).await?;
+    let activity = reports
+        .activity(&admin, &ActivityRequest::new(workspace.clone()))
+        .await?;
     let s = activity.summary;
     println!(
         "\nCustomer Activity — last 30 days: {} customers with clicks, {} views, {} verified, {} checkouts, {} orders",
@@ -57,17 +83,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let log = reports.event_log(&admin, &EventLogRequest::new(workspace.clone())).await?;
+    let log = reports
+        .event_log(&admin, &EventLogRequest::new(workspace.clone()))
+        .await?;
     println!("\nEvent log — last 14 days: {} events; newest:", log.total);
     for entry in log.entries.iter().take(5) {
         let e = &entry.event;
-        println!("  {}  {:<16} #{:<5} {}{}", e.occurred_at, e.name, e.customer, e.page.domain, e.page.path);
+        println!(
+            "  {}  {:<16} #{:<5} {}{}",
+            e.occurred_at, e.name, e.customer, e.page.domain, e.page.path
+        );
     }
 
-    let funnel = reports.funnel(&admin, &FunnelRequest::new(workspace)).await?;
+    let funnel = reports
+        .funnel(&admin, &FunnelRequest::new(workspace))
+        .await?;
     println!("\nFunnel — last 30 days, 7 days to convert:");
     for step in &funnel.steps {
-        println!("  {:<12} {:>5} customers ({:>5.1}% of step 1)", step.name, step.reached, step.conversion_from_first * 100.0);
+        println!(
+            "  {:<12} {:>5} customers ({:>5.1}% of step 1)",
+            step.name,
+            step.reached,
+            step.conversion_from_first * 100.0
+        );
     }
     Ok(())
 }
