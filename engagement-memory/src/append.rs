@@ -5,7 +5,9 @@
 //! common case) are pushed at the end; a late event moves only the stored suffix after its
 //! place, so the cost of an out-of-order arrival is proportional to how late it is.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use hashbrown::HashMap;
 
 use engagement_core::{AppendOutcome, Event};
 
@@ -27,7 +29,7 @@ impl Workspace {
     pub(crate) fn append(&mut self, events: &[Event]) -> Result<AppendOutcome, MemoryError> {
         let mut outcome = AppendOutcome::default();
         let mut first_in_batch: HashMap<&str, &Event> = HashMap::new();
-        let mut fresh: Vec<(&Event, String)> = Vec::new();
+        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::new();
         for event in events {
             let id = event.id.as_str();
             let seen = match self.cols.ids.find(id) {
@@ -57,7 +59,7 @@ impl Workspace {
             });
         }
         // Nothing below fails: encode (interning only adds values) and splice.
-        let mut rows: Vec<Row> = fresh
+        let mut rows: Vec<Row<'_>> = fresh
             .iter()
             .map(|(event, json)| {
                 let customer = self.dir.dense_or_insert(event.customer);
@@ -73,7 +75,7 @@ impl Workspace {
     }
 
     /// Inserts sorted rows with ids not stored yet, keeping every index in step.
-    fn splice(&mut self, rows: Vec<Row>) {
+    fn splice(&mut self, rows: Vec<Row<'_>>) {
         let Some(first) = rows.first() else {
             return;
         };
@@ -98,7 +100,7 @@ impl Workspace {
 }
 
 /// Feeds the rows of two sorted runs to `sink` in merged order.
-fn merge_sorted(a: Vec<Row>, b: Vec<Row>, mut sink: impl FnMut(Row)) {
+fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>)) {
     let mut a = a.into_iter().peekable();
     let mut b = b.into_iter().peekable();
     loop {

@@ -1,5 +1,6 @@
 //! [`Columns`]: one workspace's events, time-ordered, one vector per field.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::ops::Range;
 
@@ -10,7 +11,7 @@ use crate::ids::IdColumn;
 
 /// One event in encoded form, as it moves in and out of the columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Row {
+pub(crate) struct Row<'a> {
     /// `occurred_at` in microseconds.
     pub(crate) at: i64,
     /// `received_at` in microseconds.
@@ -29,11 +30,11 @@ pub(crate) struct Row {
     pub(crate) ip: u32,
     /// Interned compact metadata JSON.
     pub(crate) meta: u32,
-    /// The event id.
-    pub(crate) id: String,
+    /// The event id (borrowed from an incoming event, owned when moved out of the columns).
+    pub(crate) id: Cow<'a, str>,
 }
 
-impl Row {
+impl Row<'_> {
     /// The log order: (occurred_at, id byte-wise).
     pub(crate) fn key_cmp(&self, other: &Self) -> Ordering {
         self.at
@@ -155,7 +156,7 @@ impl Columns {
     }
 
     /// Appends a row at the end, without indexing its id.
-    pub(crate) fn push(&mut self, row: &Row) {
+    pub(crate) fn push(&mut self, row: &Row<'_>) {
         self.at.push(row.at);
         self.received.push(row.received);
         self.customer.push(row.customer);
@@ -169,7 +170,7 @@ impl Columns {
     }
 
     /// Removes the events at `from..` and returns them as rows, in order.
-    pub(crate) fn split_off(&mut self, from: usize) -> Vec<Row> {
+    pub(crate) fn split_off(&mut self, from: usize) -> Vec<Row<'static>> {
         let ids = self.ids.split_off(from);
         let rows = ids
             .into_iter()
@@ -186,7 +187,7 @@ impl Columns {
                     geo: self.geo[p],
                     ip: self.ip[p],
                     meta: self.meta[p],
-                    id,
+                    id: Cow::Owned(id),
                 }
             })
             .collect();
@@ -251,7 +252,7 @@ pub(crate) fn partition_point(range: Range<usize>, mut less: impl FnMut(usize) -
 mod tests {
     use super::*;
 
-    fn row(at: i64, id: &str, customer: u32) -> Row {
+    fn row(at: i64, id: &str, customer: u32) -> Row<'static> {
         Row {
             at,
             received: at + 1,
@@ -262,7 +263,7 @@ mod tests {
             geo: 2,
             ip: 3,
             meta: 4,
-            id: id.into(),
+            id: Cow::Owned(id.into()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`Dictionaries`]: the interned values an encoded [`Row`] refers to, and the conversion
 //! between [`Event`] and [`Row`].
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use engagement_core::{CustomerId, Event, EventId, Geo, Metadata, Page, Timestamp};
@@ -37,16 +38,23 @@ pub(crate) struct Dictionaries {
 }
 
 /// Serializes metadata compactly (done before a batch mutates anything).
-pub(crate) fn metadata_json(metadata: &Metadata) -> Result<String, MemoryError> {
+pub(crate) fn metadata_json(metadata: &Metadata) -> Result<Cow<'static, str>, MemoryError> {
     if metadata.is_empty() {
-        return Ok(EMPTY_METADATA.to_owned());
+        return Ok(Cow::Borrowed(EMPTY_METADATA));
     }
-    serde_json::to_string(metadata).map_err(MemoryError::Metadata)
+    serde_json::to_string(metadata)
+        .map(Cow::Owned)
+        .map_err(MemoryError::Metadata)
 }
 
 impl Dictionaries {
     /// Encodes `event`, interning what is new.
-    pub(crate) fn encode(&mut self, event: &Event, customer: u32, metadata_json: &str) -> Row {
+    pub(crate) fn encode<'a>(
+        &mut self,
+        event: &'a Event,
+        customer: u32,
+        metadata_json: &str,
+    ) -> Row<'a> {
         let Page {
             url,
             path,
@@ -76,7 +84,7 @@ impl Dictionaries {
             geo: self.geos.intern(&geo),
             ip,
             meta: self.metadata.intern(metadata_json),
-            id: event.id.as_str().to_owned(),
+            id: Cow::Borrowed(event.id.as_str()),
         }
     }
 

@@ -5,7 +5,7 @@
 pub(crate) fn reserve<T>(v: &mut Vec<T>, additional: usize) {
     let needed = v.len().saturating_add(additional);
     if needed > v.capacity() {
-        let target = needed.max(v.len() + v.len() / 8).max(4);
+        let target = needed.max(v.len() + (v.len() / 8).max(4));
         v.reserve_exact(target - v.len());
     }
 }
@@ -30,7 +30,7 @@ mod tests {
         let mut v: Vec<u32> = Vec::new();
         for i in 0..100_000 {
             push(&mut v, i);
-            assert!(v.capacity() <= (v.len() + v.len() / 8).max(4) + 1);
+            assert!(v.capacity() <= v.len() + (v.len() / 8).max(4));
         }
         assert_eq!(v.len(), 100_000);
         assert_eq!(heap_bytes(&v), v.capacity() * 4);
