@@ -14,6 +14,8 @@ struct Progress {
     last_first: Option<i64>,
     /// Whether a step-2 event was seen.
     second: bool,
+    /// 1 + the index of the customer's journey in the answer (0: none).
+    journey: u32,
 }
 
 thread_local! {
@@ -62,7 +64,7 @@ impl Workspace {
                 };
                 input.entered += 1;
                 if state.second {
-                    progressed.push((self.dir.id(d as u32), d as u32));
+                    progressed.push((self.dir.id(d as u32), d));
                 } else if query
                     .open_since
                     .is_some_and(|since| last_first >= since.as_micros())
@@ -71,24 +73,34 @@ impl Workspace {
                 }
             }
             progressed.sort_unstable();
-            input.journeys = progressed
-                .into_iter()
-                .map(|(customer, d)| Journey {
+            for (i, &(_, d)) in progressed.iter().enumerate() {
+                progress[d].journey = i as u32 + 1;
+            }
+            let mut journeys: Vec<Journey> = progressed
+                .iter()
+                .map(|&(customer, _)| Journey {
                     customer,
-                    events: self
-                        .postings_in(d, &range)
-                        .iter()
-                        .filter_map(|&p| {
-                            let p = p as usize;
-                            Some(StepEvent {
-                                at: Timestamp::from_micros(cols.at[p]),
-                                id: EventId::new(cols.ids.get(p)),
-                                step: usize::from(step_of(p)?),
-                            })
-                        })
-                        .collect(),
+                    events: Vec::new(),
                 })
                 .collect();
+            // A second sequential pass (cheaper than walking postings scattered in the log)
+            // hands each journey its step events in log order.
+            if !journeys.is_empty() {
+                for p in range {
+                    let Some(step) = step_of(p) else {
+                        continue;
+                    };
+                    let journey = progress[cols.customer[p] as usize].journey;
+                    if let Some(j) = journey.checked_sub(1) {
+                        journeys[j as usize].events.push(StepEvent {
+                            at: Timestamp::from_micros(cols.at[p]),
+                            id: EventId::new(cols.ids.get(p)),
+                            step: usize::from(step),
+                        });
+                    }
+                }
+            }
+            input.journeys = journeys;
             input
         })
     }

@@ -206,18 +206,19 @@ impl EventStore for MemoryStore {
             let chunk = s.store.read(&s.workspace, |ws| {
                 ws.export_chunk(&s.filter, s.after.as_ref(), EXPORT_CHUNK)
             });
-            let items: Vec<Result<Event>> = match chunk {
+            let (events, failure) = match chunk {
                 Err(e) => {
                     s.done = true;
-                    vec![Err(e.into())]
+                    (Vec::new(), Some(Err(e.into())))
                 }
                 Ok(events) if events.is_empty() => return None,
                 Ok(events) => {
                     s.done = events.len() < EXPORT_CHUNK;
                     s.after = events.last().map(Event::key);
-                    events.into_iter().map(Ok).collect()
+                    (events, None)
                 }
             };
+            let items = events.into_iter().map(Ok).chain(failure);
             Some((stream::iter(items), s))
         })
         .flatten()
