@@ -1,0 +1,203 @@
+//! Idempotent, all-or-nothing appends that keep the columns in log order.
+//!
+//! A batch is first classified (new, duplicate, conflict) and encoded without touching the
+//! columns; only then is it sorted and spliced in. Events later than everything stored (the
+//! common case) are pushed at the end; a late event moves only the stored suffix after its
+//! place, so the cost of an out-of-order arrival is proportional to how late it is.
+
+use std::borrow::Cow;
+
+use hashbrown::HashMap;
+
+use engagement_core::{AppendOutcome, Event};
+
+use crate::columns::Row;
+use crate::dict::metadata_json;
+use crate::error::MemoryError;
+use crate::workspace::Workspace;
+
+/// How a batch item relates to what is stored and to earlier items of its batch.
+enum Seen<'a> {
+    /// Stored at this position.
+    Stored(usize),
+    /// Earlier in the batch.
+    Batch(&'a Event),
+}
+
+impl Workspace {
+    /// Stores the new events of `events`; see [`EventStore::append`](engagement_core::EventStore::append).
+    pub(crate) fn append(&mut self, events: &[Event]) -> Result<AppendOutcome, MemoryError> {
+        let mut outcome = AppendOutcome::default();
+        let mut first_in_batch: HashMap<&str, &Event> = HashMap::new();
+        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::new();
+        for event in events {
+            let id = event.id.as_str();
+            let seen = match self.cols.ids.find(id) {
+                Some(pos) => Some(Seen::Stored(pos)),
+                None => first_in_batch.get(id).map(|e| Seen::Batch(e)),
+            };
+            let same = match seen {
+                None => {
+                    first_in_batch.insert(id, event);
+                    fresh.push((event, metadata_json(&event.metadata)?));
+                    continue;
+                }
+                Some(Seen::Stored(pos)) => self.event_at(pos)?.same_payload(event),
+                Some(Seen::Batch(first)) => first.same_payload(event),
+            };
+            if same {
+                outcome.duplicates += 1;
+            } else {
+                outcome.conflicts.push(event.id.clone());
+            }
+        }
+        let held = self.cols.len();
+        if held + fresh.len() >= u32::MAX as usize {
+            return Err(MemoryError::Full {
+                held,
+                adding: fresh.len(),
+            });
+        }
+        // Nothing below fails: encode (interning only adds values) and splice.
+        let mut rows: Vec<Row<'_>> = fresh
+            .iter()
+            .map(|(event, json)| {
+                let customer = self.dir.dense_or_insert(event.customer);
+                self.dict.encode(event, customer, json)
+            })
+            .collect();
+        outcome.inserted = rows.len() as u64;
+        if !rows.is_sorted_by(|a, b| a.key_cmp(b).is_lt()) {
+            rows.sort_unstable_by(Row::key_cmp);
+        }
+        self.splice(rows);
+        Ok(outcome)
+    }
+
+    /// Inserts sorted rows with ids not stored yet, keeping every index in step.
+    fn splice(&mut self, rows: Vec<Row<'_>>) {
+        let Some(first) = rows.first() else {
+            return;
+        };
+        let len = self.cols.len();
+        let at_end = len == 0 || self.cols.cmp_key(len - 1, first.at, &first.id).is_lt();
+        let from = if at_end {
+            len
+        } else {
+            self.cols.lower_bound(first.at, &first.id)
+        };
+        let moved = self.cols.split_off(from);
+        for row in &moved {
+            self.dir.unpost_from(row.customer, from as u32);
+        }
+        self.cols.reserve(moved.len() + rows.len());
+        merge_sorted(moved, rows, |row| self.cols.push(&row));
+        self.cols.ids.index_from(from);
+        for pos in from..self.cols.len() {
+            self.dir.post(self.cols.customer[pos], pos as u32);
+        }
+    }
+}
+
+/// Feeds the rows of two sorted runs to `sink` in merged order.
+fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>)) {
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.key_cmp(y).is_lt(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        if let Some(row) = next {
+            sink(row);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::{CustomerId, Timestamp};
+
+    fn ev(id: &str, customer: i64, at: i64) -> Event {
+        Event::new(
+            id,
+            CustomerId(customer),
+            "Page Viewed",
+            Timestamp::from_micros(at),
+        )
+    }
+
+    fn check_invariants(ws: &Workspace) {
+        let n = ws.cols.len();
+        for p in 1..n {
+            assert!(
+                ws.cols
+                    .cmp_key(p - 1, ws.cols.at[p], ws.cols.ids.get(p))
+                    .is_lt()
+            );
+        }
+        for p in 0..n {
+            assert_eq!(ws.cols.ids.find(ws.cols.ids.get(p)), Some(p));
+        }
+        let mut posted = 0;
+        for d in 0..ws.dir.len() as u32 {
+            let list = &ws.dir.postings[d as usize];
+            assert!(list.is_sorted_by(|a, b| a < b));
+            assert!(list.iter().all(|&p| ws.cols.customer[p as usize] == d));
+            posted += list.len();
+        }
+        assert_eq!(posted, n);
+    }
+
+    #[test]
+    fn duplicates_and_conflicts_keep_the_first_write() {
+        let mut ws = Workspace::default();
+        let out = ws
+            .append(&[ev("a", 1, 10), ev("a", 1, 10), ev("b", 2, 5)])
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (2, 1));
+        let mut changed = ev("a", 1, 10);
+        changed.page.path = "/x".into();
+        let mut retry = ev("b", 2, 5);
+        retry.received_at = Timestamp::from_micros(99);
+        let out = ws.append(&[changed, retry, ev("c", 3, 1)]).unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 1));
+        assert_eq!(out.conflicts, [engagement_core::EventId::new("a")]);
+        assert_eq!(
+            ws.event_at(ws.cols.ids.find("a").unwrap()).unwrap(),
+            ev("a", 1, 10)
+        );
+        check_invariants(&ws);
+    }
+
+    #[test]
+    fn out_of_order_batches_stay_sorted_and_indexed() {
+        let mut ws = Workspace::default();
+        let mut expected = Vec::new();
+        for batch in 0..30i64 {
+            let events: Vec<Event> = (0..7i64)
+                .map(|i| {
+                    let at = (batch * 37 + i * 11) % 50;
+                    ev(&format!("e{batch}-{i}"), (batch + i) % 4, at)
+                })
+                .collect();
+            expected.extend(events.iter().map(|e| (e.occurred_at, e.id.clone())));
+            ws.append(&events).unwrap();
+            check_invariants(&ws);
+        }
+        expected.sort();
+        let stored: Vec<_> = (0..ws.cols.len())
+            .map(|p| {
+                (
+                    Timestamp::from_micros(ws.cols.at[p]),
+                    ws.cols.ids.get(p).into(),
+                )
+            })
+            .collect();
+        assert_eq!(stored, expected);
+    }
+}

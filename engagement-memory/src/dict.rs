@@ -1,0 +1,202 @@
+//! [`Dictionaries`]: the interned values an encoded [`Row`] refers to, and the conversion
+//! between [`Event`] and [`Row`].
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use engagement_core::{CustomerId, Event, EventId, Geo, Metadata, Page, Timestamp};
+
+use crate::columns::{Columns, Flags, IpKind, Row};
+use crate::error::MemoryError;
+use crate::intern::{StrInterner, ValueInterner};
+
+/// Position of the path in a page tuple (url, path, domain, referrer).
+pub(crate) const PATH: usize = 1;
+/// Domain.
+pub(crate) const DOMAIN: usize = 2;
+/// Referrer.
+pub(crate) const REFERRER: usize = 3;
+
+/// The compact JSON of empty metadata.
+const EMPTY_METADATA: &str = "{}";
+
+/// Every interned table of a workspace.
+#[derive(Debug, Default)]
+pub(crate) struct Dictionaries {
+    /// Event names.
+    pub(crate) names: StrInterner,
+    /// Page and geo text.
+    pub(crate) text: StrInterner,
+    /// (url, path, domain, referrer) as text numbers.
+    pub(crate) pages: ValueInterner<[u32; 4]>,
+    /// (country, region, city, zone) as text numbers.
+    pub(crate) geos: ValueInterner<[u32; 4]>,
+    /// IPv6 addresses.
+    pub(crate) ipv6: ValueInterner<[u8; 16]>,
+    /// Compact metadata JSON.
+    pub(crate) metadata: StrInterner,
+}
+
+/// Serializes metadata compactly (done before a batch mutates anything).
+pub(crate) fn metadata_json(metadata: &Metadata) -> Result<Cow<'static, str>, MemoryError> {
+    if metadata.is_empty() {
+        return Ok(Cow::Borrowed(EMPTY_METADATA));
+    }
+    serde_json::to_string(metadata)
+        .map(Cow::Owned)
+        .map_err(MemoryError::Metadata)
+}
+
+impl Dictionaries {
+    /// Encodes `event`, interning what is new.
+    pub(crate) fn encode<'a>(
+        &mut self,
+        event: &'a Event,
+        customer: u32,
+        metadata_json: &str,
+    ) -> Row<'a> {
+        let Page {
+            url,
+            path,
+            domain,
+            referrer,
+        } = &event.page;
+        let page = [url, path, domain, referrer].map(|s| self.text.intern(s));
+        let Geo {
+            country,
+            region,
+            city,
+            zone,
+        } = &event.geo;
+        let geo = [country, region, city, zone].map(|s| self.text.intern(s));
+        let (kind, ip) = match event.ip {
+            None => (IpKind::None, 0),
+            Some(IpAddr::V4(v4)) => (IpKind::V4, u32::from(v4)),
+            Some(IpAddr::V6(v6)) => (IpKind::V6, self.ipv6.intern(&v6.octets())),
+        };
+        Row {
+            at: event.occurred_at.as_micros(),
+            received: event.received_at.as_micros(),
+            customer,
+            name: self.names.intern(&event.name),
+            flags: Flags::new(event.actor, event.device, kind),
+            page: self.pages.intern(&page),
+            geo: self.geos.intern(&geo),
+            ip,
+            meta: self.metadata.intern(metadata_json),
+            id: Cow::Borrowed(event.id.as_str()),
+        }
+    }
+
+    /// The page tuple of the event at `pos`.
+    pub(crate) fn page_of(&self, cols: &Columns, pos: usize) -> [u32; 4] {
+        *self.pages.get(cols.page[pos])
+    }
+
+    /// The IP of the event at `pos`.
+    pub(crate) fn ip_of(&self, cols: &Columns, pos: usize) -> Option<IpAddr> {
+        let raw = cols.ip[pos];
+        match cols.flags(pos).ip_kind() {
+            IpKind::None => None,
+            IpKind::V4 => Some(IpAddr::V4(Ipv4Addr::from(raw))),
+            IpKind::V6 => Some(IpAddr::V6(Ipv6Addr::from(*self.ipv6.get(raw)))),
+        }
+    }
+
+    /// Rebuilds the event at `pos`, whose customer is `customer`.
+    pub(crate) fn decode(
+        &self,
+        cols: &Columns,
+        pos: usize,
+        customer: CustomerId,
+    ) -> Result<Event, MemoryError> {
+        let text = |i: u32| self.text.get(i).to_owned();
+        let [url, path, domain, referrer] = self.page_of(cols, pos);
+        let [country, region, city, zone] = *self.geos.get(cols.geo[pos]);
+        let json = self.metadata.get(cols.meta[pos]);
+        let metadata = if json == EMPTY_METADATA {
+            Metadata::new()
+        } else {
+            serde_json::from_str(json).map_err(MemoryError::Metadata)?
+        };
+        let flags = cols.flags(pos);
+        Ok(Event {
+            id: EventId::new(cols.ids.get(pos)),
+            customer,
+            actor: flags.actor(),
+            name: self.names.get(cols.name[pos]).to_owned(),
+            occurred_at: Timestamp::from_micros(cols.at[pos]),
+            received_at: Timestamp::from_micros(cols.received[pos]),
+            page: Page {
+                url: text(url),
+                path: text(path),
+                domain: text(domain),
+                referrer: text(referrer),
+            },
+            geo: Geo {
+                country: text(country),
+                region: text(region),
+                city: text(city),
+                zone: text(zone),
+            },
+            device: flags.device(),
+            ip: self.ip_of(cols, pos),
+            metadata,
+        })
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.names.heap_bytes()
+            + self.text.heap_bytes()
+            + self.pages.heap_bytes()
+            + self.geos.heap_bytes()
+            + self.ipv6.heap_bytes()
+            + self.metadata.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::{Actor, Device};
+    use serde_json::json;
+
+    #[test]
+    fn every_field_round_trips() {
+        let mut e = Event::new(
+            "id-1",
+            CustomerId(-4),
+            "👍 Liked",
+            Timestamp::from_micros(77),
+        );
+        e.actor = Actor::Staff;
+        e.received_at = Timestamp::from_micros(99);
+        e.page = Page {
+            url: "https://a.test/x".into(),
+            path: "/x".into(),
+            domain: "a.test".into(),
+            referrer: String::new(),
+        };
+        e.geo = Geo {
+            country: "DE".into(),
+            region: "BE".into(),
+            city: "Berlin".into(),
+            zone: "Europe/Berlin".into(),
+        };
+        e.device = Some(Device::Mobile);
+        e.metadata.insert("k".into(), json!({"n": [1, 2.5, "ü"]}));
+        let mut d = Dictionaries::default();
+        let mut cols = Columns::default();
+        for ip in [None, Some("10.1.2.3"), Some("2001:db8::1")] {
+            e.ip = ip.map(|s| s.parse().unwrap());
+            let json = metadata_json(&e.metadata).unwrap();
+            let row = d.encode(&e, 0, &json);
+            cols.push(&row);
+            let back = d.decode(&cols, cols.len() - 1, e.customer).unwrap();
+            assert_eq!(back, e);
+        }
+        assert_eq!(d.pages.len(), 1);
+        assert_eq!(metadata_json(&Metadata::new()).unwrap(), "{}");
+    }
+}

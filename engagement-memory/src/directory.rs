@@ -1,0 +1,191 @@
+//! [`Directory`]: customers by dense index, with their records and their event postings.
+
+use hashbrown::HashMap;
+
+use engagement_core::{Customer, CustomerId};
+
+use crate::grow;
+
+/// A customer record with what the activity report matches and sorts on, computed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    /// The record as upserted.
+    pub(crate) customer: Customer,
+    /// [`Customer::search_text`].
+    pub(crate) search: String,
+    /// The lower-cased full name (the name sort key).
+    pub(crate) sort_name: String,
+}
+
+impl Record {
+    /// Precomputes the search text and sort name of `customer`.
+    pub(crate) fn new(customer: Customer) -> Self {
+        Self {
+            search: customer.search_text(),
+            sort_name: customer.full_name().to_lowercase(),
+            customer,
+        }
+    }
+}
+
+/// Every customer a workspace has seen (in an event or a record), numbered densely.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    index: HashMap<i64, u32>,
+    ids: Vec<CustomerId>,
+    records: Vec<Option<Box<Record>>>,
+    /// Whether each customer is an admin placeholder (only customers with a record can be).
+    pub(crate) placeholder: Vec<bool>,
+    /// Each customer's event positions, ascending (so in log order).
+    pub(crate) postings: Vec<Vec<u32>>,
+}
+
+impl Directory {
+    /// How many customers are numbered.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The dense number of `id`, if seen.
+    pub(crate) fn dense(&self, id: CustomerId) -> Option<u32> {
+        self.index.get(&id.0).copied()
+    }
+
+    /// The dense number of `id`, numbering it when new.
+    pub(crate) fn dense_or_insert(&mut self, id: CustomerId) -> u32 {
+        if let Some(d) = self.dense(id) {
+            return d;
+        }
+        let d = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        self.index.insert(id.0, d);
+        self.ids.push(id);
+        self.records.push(None);
+        self.placeholder.push(false);
+        self.postings.push(Vec::new());
+        d
+    }
+
+    /// The customer id of dense number `d`.
+    pub(crate) fn id(&self, d: u32) -> CustomerId {
+        self.ids[d as usize]
+    }
+
+    /// The record of dense number `d`, if any.
+    pub(crate) fn record(&self, d: u32) -> Option<&Record> {
+        self.records[d as usize].as_deref()
+    }
+
+    /// The dense numbers of customers with a record.
+    pub(crate) fn with_records(&self) -> impl Iterator<Item = u32> + '_ {
+        self.records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_some())
+            .map(|(d, _)| d as u32)
+    }
+
+    /// Inserts or replaces a record.
+    pub(crate) fn upsert(&mut self, record: Record) {
+        let d = self.dense_or_insert(record.customer.id) as usize;
+        self.placeholder[d] = record.customer.is_admin_placeholder;
+        self.records[d] = Some(Box::new(record));
+    }
+
+    /// Removes the record of `d`; whether there was one.
+    pub(crate) fn remove_record(&mut self, d: u32) -> bool {
+        self.placeholder[d as usize] = false;
+        self.records[d as usize].take().is_some()
+    }
+
+    /// Adds event position `pos` at the end of `d`'s postings.
+    pub(crate) fn post(&mut self, d: u32, pos: u32) {
+        grow::push(&mut self.postings[d as usize], pos);
+    }
+
+    /// Forgets `d`'s postings at positions `from` and later.
+    pub(crate) fn unpost_from(&mut self, d: u32, from: u32) {
+        let list = &mut self.postings[d as usize];
+        let keep = list.partition_point(|&p| p < from);
+        list.truncate(keep);
+    }
+
+    /// Rewrites every posting after events were removed: `removed_before(p)` counts the removed
+    /// positions before `p`, `removed(p)` says whether `p` itself was removed.
+    pub(crate) fn renumber(
+        &mut self,
+        removed: impl Fn(u32) -> bool,
+        removed_before: impl Fn(u32) -> u32,
+    ) {
+        for list in &mut self.postings {
+            list.retain(|&p| !removed(p));
+            for p in list.iter_mut() {
+                *p -= removed_before(*p);
+            }
+        }
+    }
+
+    /// Heap bytes held (approximate for the hash index and records).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let index = self.index.capacity() * (std::mem::size_of::<(i64, u32)>() + 1);
+        let records: usize = self
+            .records
+            .iter()
+            .flatten()
+            .map(|r| {
+                let c = &r.customer;
+                std::mem::size_of::<Record>()
+                    + c.code.capacity()
+                    + c.first_name.capacity()
+                    + c.last_name.capacity()
+                    + c.email.capacity()
+                    + r.search.capacity()
+                    + r.sort_name.capacity()
+            })
+            .sum();
+        let postings: usize = self.postings.iter().map(grow::heap_bytes).sum();
+        index
+            + grow::heap_bytes(&self.ids)
+            + grow::heap_bytes(&self.records)
+            + grow::heap_bytes(&self.placeholder)
+            + grow::heap_bytes(&self.postings)
+            + postings
+            + records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_records_and_postings() {
+        let mut dir = Directory::default();
+        let a = dir.dense_or_insert(CustomerId(50));
+        let mut admin = Customer::new(CustomerId(-3), "Ann", "Lee");
+        admin.is_admin_placeholder = true;
+        dir.upsert(Record::new(admin));
+        let b = dir.dense(CustomerId(-3)).unwrap();
+        assert_eq!((a, b, dir.len()), (0, 1, 2));
+        assert!(dir.record(a).is_none());
+        assert_eq!(dir.record(b).unwrap().sort_name, "ann lee");
+        assert!(dir.placeholder[b as usize]);
+        assert_eq!(dir.with_records().collect::<Vec<_>>(), [b]);
+        for p in [0, 2, 5, 7] {
+            dir.post(a, p);
+        }
+        dir.unpost_from(a, 5);
+        assert_eq!(dir.postings[a as usize], [0, 2]);
+        dir.post(b, 3);
+        // Remove positions 0 and 3: 2 becomes 1.
+        dir.renumber(
+            |p| p == 0 || p == 3,
+            |p| u32::from(p > 0) + u32::from(p > 3),
+        );
+        assert_eq!(dir.postings[a as usize], [1]);
+        assert!(dir.postings[b as usize].is_empty());
+        assert!(dir.remove_record(b));
+        assert!(!dir.remove_record(b));
+        assert!(!dir.placeholder[b as usize]);
+        assert!(dir.heap_bytes() > 0);
+    }
+}

@@ -1,0 +1,196 @@
+//! [`Compiled`]: an [`EventFilter`] resolved against a workspace's dictionaries, and the two
+//! ways of finding its events (scanning the window, or walking the named customers' postings).
+
+use std::net::IpAddr;
+use std::ops::Range;
+
+use engagement_core::EventFilter;
+
+use crate::columns::IpKind;
+use crate::dict::{DOMAIN, PATH, REFERRER};
+use crate::workspace::Workspace;
+
+/// An event filter in terms of interned numbers. Values the workspace has never seen match
+/// nothing, exactly as [`EventFilter::matches`] would find no event equal to them.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    /// Positions of the window.
+    pub(crate) range: Range<usize>,
+    /// Matches no event at all.
+    nothing: bool,
+    /// Accepted names, by name number (`None`: any).
+    names: Option<Vec<bool>>,
+    /// The named customers that exist, ascending dense numbers (`None`: any).
+    customers: Option<Vec<u32>>,
+    /// Accepted actor codes as bits.
+    actors: u8,
+    /// The IP, as stored.
+    ip: Option<(IpKind, u32)>,
+    /// Wanted text numbers by page-tuple slot.
+    page: Vec<(usize, u32)>,
+}
+
+impl Compiled {
+    /// Resolves `filter` against `ws`.
+    pub(crate) fn new(ws: &Workspace, filter: &EventFilter) -> Self {
+        let mut nothing = false;
+        let names = filter.names.as_ref().map(|wanted| {
+            let mut set = vec![false; ws.dict.names.len()];
+            for name in wanted {
+                if let Some(i) = ws.dict.names.lookup(name) {
+                    set[i as usize] = true;
+                }
+            }
+            nothing |= !set.contains(&true);
+            set
+        });
+        let customers = filter.customers.as_ref().map(|ids| {
+            let mut dense: Vec<u32> = ids.iter().filter_map(|&c| ws.dir.dense(c)).collect();
+            dense.sort_unstable();
+            dense.dedup();
+            nothing |= dense.is_empty();
+            dense
+        });
+        let actors = filter.actors.as_ref().map_or(0b111, |actors| {
+            actors.iter().fold(0, |bits, a| bits | 1 << a.code())
+        });
+        nothing |= actors == 0;
+        let ip = filter.ip.map(|ip| match ip {
+            IpAddr::V4(v4) => Some((IpKind::V4, u32::from(v4))),
+            IpAddr::V6(v6) => ws.dict.ipv6.lookup(&v6.octets()).map(|i| (IpKind::V6, i)),
+        });
+        nothing |= ip == Some(None);
+        let mut page = Vec::new();
+        for (slot, wanted) in [
+            (PATH, &filter.path),
+            (DOMAIN, &filter.domain),
+            (REFERRER, &filter.referrer),
+        ] {
+            if let Some(text) = wanted {
+                match ws.dict.text.lookup(text) {
+                    Some(i) => page.push((slot, i)),
+                    None => nothing = true,
+                }
+            }
+        }
+        let range = if nothing {
+            0..0
+        } else {
+            ws.window(filter.window)
+        };
+        Self {
+            range,
+            nothing,
+            names,
+            customers,
+            actors,
+            ip: ip.flatten(),
+            page,
+        }
+    }
+
+    /// Whether the event at `pos` passes every part but the customer list.
+    fn passes(&self, ws: &Workspace, pos: usize) -> bool {
+        let cols = &ws.cols;
+        let flags = cols.flags(pos);
+        if self.actors & (1 << flags.actor_code()) == 0 {
+            return false;
+        }
+        if let Some(names) = &self.names
+            && !names.get(cols.name[pos] as usize).copied().unwrap_or(false)
+        {
+            return false;
+        }
+        if !self.page.is_empty() {
+            let tuple = ws.dict.page_of(cols, pos);
+            if self.page.iter().any(|&(slot, want)| tuple[slot] != want) {
+                return false;
+            }
+        }
+        self.ip
+            .is_none_or(|(kind, raw)| flags.ip_kind() == kind && cols.ip[pos] == raw)
+    }
+
+    /// Whether to walk postings rather than scan `span`.
+    fn via_postings(&self, ws: &Workspace, span: &Range<usize>) -> Option<&[u32]> {
+        let customers = self.customers.as_deref()?;
+        let mut candidates = 0;
+        for &d in customers {
+            candidates += ws.postings_in(d, span).len();
+            if candidates >= span.len() {
+                return None;
+            }
+        }
+        Some(customers)
+    }
+
+    /// A membership table of the named customers, for scanning.
+    fn customer_set(&self, ws: &Workspace) -> Option<Vec<bool>> {
+        self.customers.as_ref().map(|list| {
+            let mut set = vec![false; ws.dir.len()];
+            for &d in list {
+                set[d as usize] = true;
+            }
+            set
+        })
+    }
+
+    /// How many events in `span` match.
+    pub(crate) fn count(&self, ws: &Workspace, span: Range<usize>) -> u64 {
+        if self.nothing || span.is_empty() {
+            return 0;
+        }
+        if let Some(customers) = self.via_postings(ws, &span) {
+            return customers
+                .iter()
+                .flat_map(|&d| ws.postings_in(d, &span))
+                .filter(|&&p| self.passes(ws, p as usize))
+                .count() as u64;
+        }
+        let set = self.customer_set(ws);
+        span.filter(|&p| self.scan_match(ws, set.as_deref(), p))
+            .count() as u64
+    }
+
+    fn scan_match(&self, ws: &Workspace, set: Option<&[bool]>, pos: usize) -> bool {
+        set.is_none_or(|s| s[ws.cols.customer[pos] as usize]) && self.passes(ws, pos)
+    }
+
+    /// The first `limit` matching positions of `span`, newest first or oldest first.
+    pub(crate) fn positions(
+        &self,
+        ws: &Workspace,
+        span: Range<usize>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Vec<usize> {
+        if self.nothing || span.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        if let Some(customers) = self.via_postings(ws, &span) {
+            let mut found = Vec::new();
+            for &d in customers {
+                let list = ws.postings_in(d, &span).iter().map(|&p| p as usize);
+                let matching = |p: &usize| self.passes(ws, *p);
+                if newest_first {
+                    found.extend(list.rev().filter(matching).take(limit));
+                } else {
+                    found.extend(list.filter(matching).take(limit));
+                }
+            }
+            found.sort_unstable();
+            if newest_first {
+                found.reverse();
+            }
+            found.truncate(limit);
+            return found;
+        }
+        let set = self.customer_set(ws);
+        let matching = |p: &usize| self.scan_match(ws, set.as_deref(), *p);
+        if newest_first {
+            span.rev().filter(matching).take(limit).collect()
+        } else {
+            span.filter(matching).take(limit).collect()
+        }
+    }
+}
