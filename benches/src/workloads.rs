@@ -1,8 +1,10 @@
 //! Q1–Q7 of the shared benchmark, through the public report API.
 
 use std::error::Error;
+use std::path::Path;
 
 use chrono::{NaiveDate, TimeDelta};
+use engagement_core::csv::{CsvOptions, export_to_path};
 use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
@@ -150,6 +152,18 @@ pub async fn log_page(reports: &Reports, viewer: &Viewer) -> Answer {
         .map(|e| numeric_id(&e.event.id))
         .collect();
     Ok(json!({ "page": ids, "count": page.total }))
+}
+
+/// Q6: every Page Viewed of the last 14 days written as CSV to `path` through the library's
+/// streamed export; the number of rows.
+pub async fn export(
+    reports: &Reports,
+    viewer: &Viewer,
+    path: &Path,
+) -> Result<u64, Box<dyn Error + Send + Sync>> {
+    let (_, events) = reports.export_event_log(viewer, &page_views(viewer, None))?;
+    let no_metadata_columns: [&str; 0] = [];
+    Ok(export_to_path(events, path, no_metadata_columns, CsvOptions::default()).await?)
 }
 
 /// Q7: Page Viewed → Registered → Subscribed over 30 days, 7 days to convert, as

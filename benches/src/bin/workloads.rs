@@ -81,6 +81,26 @@ async fn main() -> BoxResult<()> {
     let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
     record("Q7", a?, t);
 
+    std::fs::create_dir_all("out")?;
+    let csv_path = PathBuf::from(format!(
+        "out/engagement-{}_q6_{}.csv",
+        args.backend, args.size
+    ));
+    let rss_before = rss_mib();
+    let (rows, t) = measure(args.runs.min(3), || {
+        workloads::export(reports, viewer, &csv_path)
+    })
+    .await;
+    let rows = rows?;
+    let mut q6 = t.to_json();
+    q6["rows"] = json!(rows);
+    q6["rows_per_s"] = json!((rows as f64 / (t.median_ms / 1e3)).round());
+    q6["file_bytes"] = json!(std::fs::metadata(&csv_path)?.len());
+    q6["rss_before_mib"] = json!(rss_before);
+    q6["peak_rss_mib"] = json!(peak_rss_mib());
+    record("Q6", json!({ "rows": rows }), t);
+    timings.insert("Q6".into(), q6);
+
     let out = write_results(&args, timings, answers, extra)?;
     println!("wrote {}", out.display());
     Ok(())
