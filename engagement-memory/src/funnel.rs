@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use engagement_core::{EventId, FunnelInput, FunnelQuery, Journey, StepEvent, Timestamp};
+use engagement_core::{FunnelInput, FunnelQuery, Journey, StepEvent, Timestamp};
 
 use crate::scratch::{Scratch, with_zeroed};
 use crate::workspace::Workspace;
@@ -94,7 +94,6 @@ impl Workspace {
                     if let Some(j) = journey.checked_sub(1) {
                         journeys[j as usize].events.push(StepEvent {
                             at: Timestamp::from_micros(cols.at[p]),
-                            id: EventId::new(cols.ids.get(p)),
                             step: usize::from(step),
                         });
                     }

@@ -431,17 +431,17 @@ pub struct FunnelQuery {
 pub struct Journey {
     /// The customer.
     pub customer: CustomerId,
-    /// Every step event of the customer in the window, in (at, id) order.
+    /// Every step event of the customer in the window, in (occurred_at, id) order: events of
+    /// the same microsecond are ordered by their ids, so the position carries the tie-break and
+    /// the ids themselves need not cross the trait.
     pub events: Vec<StepEvent>,
 }
 
 /// An event that is one of a funnel's steps.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StepEvent {
     /// When it happened.
     pub at: Timestamp,
-    /// Its id (ties within a microsecond are ordered by it).
-    pub id: EventId,
     /// 0-based index of the step its name matches.
     pub step: usize,
 }

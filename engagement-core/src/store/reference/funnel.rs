@@ -11,31 +11,37 @@ use crate::store::query::{FunnelInput, FunnelQuery, Journey, StepEvent};
 /// [`FunnelInput`]'s fields are documented: own events in the window whose name is a step
 /// (the first step with that name), grouped by customer.
 pub fn funnel_input(events: &[Event], query: &FunnelQuery) -> FunnelInput {
-    let mut by_customer: BTreeMap<CustomerId, Vec<StepEvent>> = BTreeMap::new();
+    let mut by_customer: BTreeMap<CustomerId, Vec<(&Event, usize)>> = BTreeMap::new();
     for event in events.iter().filter(|e| counted(e, query.window)) {
         if let Some(step) = query.steps.iter().position(|s| *s == event.name) {
             by_customer
                 .entry(event.customer)
                 .or_default()
-                .push(StepEvent {
-                    at: event.occurred_at,
-                    id: event.id.clone(),
-                    step,
-                });
+                .push((event, step));
         }
     }
     let mut input = FunnelInput::default();
     for (customer, mut steps) in by_customer {
-        let latest_entry = steps.iter().filter(|s| s.step == 0).map(|s| s.at).max();
+        let latest_entry = steps
+            .iter()
+            .filter(|(_, step)| *step == 0)
+            .map(|(e, _)| e.occurred_at)
+            .max();
         let Some(latest_entry) = latest_entry else {
             continue;
         };
         input.entered += 1;
-        if steps.iter().any(|s| s.step == 1) {
-            steps.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        if steps.iter().any(|(_, step)| *step == 1) {
+            steps.sort_by(|(a, _), (b, _)| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
             input.journeys.push(Journey {
                 customer,
-                events: steps,
+                events: steps
+                    .into_iter()
+                    .map(|(e, step)| StepEvent {
+                        at: e.occurred_at,
+                        step,
+                    })
+                    .collect(),
             });
         } else if query.open_since.is_some_and(|since| latest_entry >= since) {
             input.waiting += 1;
@@ -79,12 +85,13 @@ mod tests {
         let input = funnel_input(&events, &query(None));
         assert_eq!(input.entered, 1);
         assert_eq!(input.waiting, 0);
-        let got: Vec<(&str, usize)> = input.journeys[0]
+        let got: Vec<(i64, usize)> = input.journeys[0]
             .events
             .iter()
-            .map(|s| (s.id.as_str(), s.step))
+            .map(|s| (s.at.as_micros(), s.step))
             .collect();
-        assert_eq!(got, vec![("x", 1), ("y", 0), ("z", 1), ("w", 0)]);
+        // x, then y before z (same microsecond, smaller id), then w.
+        assert_eq!(got, vec![(1, 1), (5, 0), (5, 1), (9, 0)]);
     }
 
     #[test]
