@@ -118,7 +118,7 @@ pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
     }
     launch_spike(&mut rng, &mut out, size, now);
     out.retain(|e| e.occurred_at < now);
-    out.sort_by(|a, b| a.key().cmp(&b.key()));
+    out.sort_by_key(Event::key);
     for (n, e) in out.iter_mut().enumerate() {
         e.id = format!("demo-{n:07}").into();
     }
