@@ -1,0 +1,437 @@
+//! The reports facade end to end over the reference store: rules on top of the primitives.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeDelta};
+use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
+use engagement_core::report::{
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports, ScoreBand,
+};
+use engagement_core::{
+    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
+    FixedClock, Lookback, RangeSpec, ReferenceStore, ReportZone, Role, Timestamp, Viewer,
+    WorkspaceId, names,
+};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::new("acme").unwrap()
+}
+
+struct Fixture {
+    store: Arc<ReferenceStore>,
+    reports: Reports,
+    admin: Viewer,
+}
+
+async fn fixture(now: &str, zone: ReportZone) -> Fixture {
+    let store = Arc::new(ReferenceStore::default());
+    let reports = Reports::new(store.clone())
+        .with_clock(Arc::new(FixedClock::new(ts(now))))
+        .with_zone(zone);
+    Fixture {
+        store,
+        reports,
+        admin: Viewer::new(ws(), Role::Administrator),
+    }
+}
+
+fn event(id: &str, customer: i64, name: &str, at: Timestamp) -> Event {
+    Event::new(id, CustomerId(customer), name, at)
+}
+
+/// `n` events of `customer`, one second apart, ending just before `end`.
+fn burst(customer: i64, n: i64, end: Timestamp) -> Vec<Event> {
+    (1..=n)
+        .map(|i| {
+            let at = Timestamp::from_micros(end.as_micros() - i * 1_000_000);
+            event(
+                &format!("c{customer}-{i:05}"),
+                customer,
+                names::PAGE_VIEWED,
+                at,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ranking_bands_placeholders_and_drill_downs() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let now = ts("2026-11-20T12:00:00Z");
+    let mut placeholder = Customer::new(CustomerId(3), "adminplaceholder", "");
+    placeholder.is_admin_placeholder = true;
+    f.store
+        .upsert_customers(
+            &ws(),
+            &[Customer::new(CustomerId(1), "John", "Smith"), placeholder],
+        )
+        .await
+        .unwrap();
+    let mut events = burst(1, 1_000, now);
+    events.extend(burst(2, 50, now));
+    events.extend(burst(3, 400, now));
+    events.extend(burst(4, 9, now));
+    let mut staff = event(
+        "staff-1",
+        4,
+        "Account Updated",
+        Timestamp::from_micros(now.as_micros() - 5),
+    );
+    staff.actor = Actor::Staff;
+    events.push(staff);
+    f.store.append(&ws(), &events).await.unwrap();
+
+    let request = EngagementRequest::new(ws()).with_range(RangeSpec::last(Lookback::Minutes60));
+    let report = f.reports.engagement(&f.admin, &request).await.unwrap();
+    let rows: Vec<(u64, i64, u64, ScoreBand, bool)> = report
+        .rows
+        .iter()
+        .map(|r| (r.rank, r.customer_id.0, r.score, r.band, r.investigate))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, 1, 1_000, ScoreBand::VeryHigh, true),
+            (2, 2, 50, ScoreBand::High, false),
+            (3, 4, 9, ScoreBand::Low, false),
+        ]
+    );
+    assert_eq!(
+        report.rows[0].customer.as_ref().unwrap().full_name(),
+        "John Smith"
+    );
+    assert_eq!(report.period.window.to, now);
+
+    // Each score links to a log listing exactly the events counted.
+    for row in &report.rows {
+        let mut drill = row.drill_down.clone();
+        drill.page_size = 1_000;
+        let log = f.reports.event_log(&f.admin, &drill).await.unwrap();
+        assert_eq!(log.total, row.score, "drill-down of #{}", row.customer_id);
+        assert!(
+            log.entries
+                .iter()
+                .all(|e| e.event.customer == row.customer_id)
+        );
+    }
+
+    let standing = f
+        .reports
+        .customer_standing(
+            &f.admin,
+            &ws(),
+            RangeSpec::last(Lookback::Minutes60),
+            CustomerId(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(standing.standing.map(|s| (s.rank, s.score)), Some((3, 9)));
+    let placeholder = f
+        .reports
+        .customer_standing(
+            &f.admin,
+            &ws(),
+            RangeSpec::last(Lookback::Minutes60),
+            CustomerId(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(placeholder.standing, None);
+
+    let csv =
+        String::from_utf8(report.write_csv(Vec::new(), CsvOptions::default()).unwrap()).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(
+        report.csv_file_name(),
+        "engagement_2026-11-20_to_2026-11-20.csv"
+    );
+}
+
+#[tokio::test]
+async fn ranking_keeps_100_rows_of_150_ties_in_id_order() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let at = ts("2026-11-20T11:59:00Z");
+    let events: Vec<Event> = (0..150)
+        .map(|i| event(&format!("e{i}"), 1_000 - i, "X", at))
+        .collect();
+    f.store.append(&ws(), &events).await.unwrap();
+    let report = f
+        .reports
+        .engagement(&f.admin, &EngagementRequest::new(ws()))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = report.rows.iter().map(|r| r.customer_id.0).collect();
+    assert_eq!(ids, (851..=950).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn activity_summary_agrees_with_every_row_and_sparklines_are_local_days() {
+    // New York, the day after the November DST change (the 3rd has 25 hours).
+    let zone = ReportZone::parse("America/New_York").unwrap();
+    let f = fixture("2024-11-04T15:00:00Z", zone).await;
+    let customers: Vec<Customer> = (1..=30)
+        .map(|i| {
+            let mut c = Customer::new(CustomerId(i), format!("Name{i}"), "Tester");
+            c.status = if i % 3 == 0 {
+                CustomerStatus::Inactive
+            } else {
+                CustomerStatus::Active
+            };
+            c
+        })
+        .collect();
+    f.store.upsert_customers(&ws(), &customers).await.unwrap();
+    let mut events = Vec::new();
+    for i in 1..=20_i64 {
+        for k in 0..i {
+            // Link opens spread over the last days, in local time.
+            let at = Timestamp::from_micros(
+                ts("2024-11-04T14:00:00Z").as_micros() - k * 7 * 3_600_000_000,
+            );
+            events.push(event(&format!("v{i}-{k}"), i, names::LINK_OPENED, at));
+        }
+        events.push(event(
+            &format!("o{i}"),
+            i,
+            names::ORDER_SUBMITTED,
+            ts("2024-11-01T12:00:00Z"),
+        ));
+    }
+    // 23:59:59.999999 local on the 25-hour day stays on the 3rd.
+    events.push(event(
+        "edge",
+        1,
+        names::LINK_OPENED,
+        ts("2024-11-04T04:59:59.999999Z"),
+    ));
+    f.store.append(&ws(), &events).await.unwrap();
+
+    let mut request = ActivityRequest::new(ws());
+    request.range = RangeSpec::preset(CalendarPreset::LastDays(7));
+    request.page_size = 7;
+    let mut rows = Vec::new();
+    let first = f.reports.activity(&f.admin, &request).await.unwrap();
+    assert_eq!(first.total_rows, 30);
+    assert_eq!(first.page_count, 5);
+    for page in 1..=first.page_count {
+        request.page = page;
+        rows.extend(f.reports.activity(&f.admin, &request).await.unwrap().rows);
+    }
+    assert_eq!(rows.len(), 30);
+    let views: u64 = rows.iter().map(|r| r.counters.views).sum();
+    assert_eq!(first.summary.views, views);
+    assert_eq!(
+        first.summary.customers_with_views,
+        rows.iter().filter(|r| r.counters.views > 0).count() as u64
+    );
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].counters.views >= w[1].counters.views)
+    );
+
+    let all = f.reports.activity_all(&f.admin, &request).await.unwrap();
+    assert_eq!(all.rows.len(), 30);
+    let one = all
+        .rows
+        .iter()
+        .find(|r| r.customer.id == CustomerId(1))
+        .unwrap();
+    assert_eq!(
+        one.sparkline.first_day,
+        NaiveDate::from_ymd_opt(2024, 10, 29).unwrap()
+    );
+    assert_eq!(one.sparkline.counts.len(), 7);
+    let day_3 = one
+        .sparkline
+        .days()
+        .find(|(d, _)| d.to_string() == "2024-11-03")
+        .unwrap();
+    assert_eq!(day_3.1, 1, "the 23:59:59.999999 open stays on the 3rd");
+    for row in &all.rows {
+        assert_eq!(
+            row.sparkline.counts.iter().sum::<u64>(),
+            row.counters.views,
+            "#{}",
+            row.customer.id
+        );
+    }
+
+    request.status = Some(CustomerStatus::Inactive);
+    request.search = Some("NAME1".into());
+    let inactive = f.reports.activity_all(&f.admin, &request).await.unwrap();
+    let ids: Vec<i64> = inactive.rows.iter().map(|r| r.customer.id.0).collect();
+    let mut expected: Vec<i64> = vec![12, 15, 18];
+    expected.sort_by_key(|id| std::cmp::Reverse(*id));
+    assert_eq!(
+        ids, expected,
+        "inactive customers named Name1…, most views first"
+    );
+}
+
+#[tokio::test]
+async fn customer_detail_cards_trend_and_milestones() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    f.store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(5), "Ada", "Lovelace")])
+        .await
+        .unwrap();
+    let day = |d: u32| ts(&format!("2026-11-{d:02}T10:00:00Z"));
+    let events = vec![
+        event("1", 5, names::LINK_OPENED, day(19)),
+        event("2", 5, names::LINK_OPENED, day(20)),
+        event("3", 5, names::VERIFIED, day(18)),
+        event("4", 5, names::CHECKOUT_STARTED, day(19)),
+        event("5", 5, names::ORDER_SUBMITTED, day(20)),
+        event("6", 5, names::LINK_OPENED, ts("2026-10-01T10:00:00Z")), // outside 30 days
+    ];
+    f.store.append(&ws(), &events).await.unwrap();
+    let detail = f
+        .reports
+        .customer_detail(&f.admin, &ws(), CustomerId(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            detail.cards.views,
+            detail.cards.verified,
+            detail.cards.checkout,
+            detail.cards.orders
+        ),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(detail.trend.counts.len(), 14);
+    assert_eq!(detail.trend.latest(), 1);
+    let names: Vec<&str> = detail
+        .recent_milestones
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            names::ORDER_SUBMITTED,
+            names::CHECKOUT_STARTED,
+            names::VERIFIED
+        ]
+    );
+    assert!(matches!(
+        f.reports
+            .customer_detail(&f.admin, &ws(), CustomerId(6))
+            .await,
+        Err(Error::NotFound {
+            what: "customer",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn event_log_pages_join_customers_and_export_everything() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    f.store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "Old", "Name")])
+        .await
+        .unwrap();
+    let at = ts("2026-11-20T11:00:00Z");
+    let events: Vec<Event> = (0..23)
+        .map(|i| event(&format!("e{i:02}"), 1 + i % 2, names::PAGE_VIEWED, at))
+        .collect();
+    f.store.append(&ws(), &events).await.unwrap();
+    // A renamed customer shows the new name.
+    f.store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "New", "Name")])
+        .await
+        .unwrap();
+
+    let mut request = EventLogRequest::new(ws());
+    request.page_size = 5;
+    let mut seen = Vec::new();
+    loop {
+        let page = f.reports.event_log(&f.admin, &request).await.unwrap();
+        assert_eq!(page.total, 23);
+        for entry in &page.entries {
+            let expected = (entry.event.customer == CustomerId(1)).then(|| "New Name".to_owned());
+            assert_eq!(entry.customer.as_ref().map(Customer::full_name), expected);
+        }
+        seen.extend(page.entries.into_iter().map(|e| e.event.id));
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    let mut expected: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    expected.reverse();
+    assert_eq!(
+        seen, expected,
+        "newest first, ties by id descending, no gap or duplicate"
+    );
+
+    let detail = f
+        .reports
+        .event_detail(&f.admin, &ws(), &"e03".into())
+        .await
+        .unwrap();
+    assert_eq!(detail.event.customer, CustomerId(2));
+    assert!(matches!(
+        f.reports
+            .event_detail(&f.admin, &ws(), &"missing".into())
+            .await,
+        Err(Error::NotFound { what: "event", .. })
+    ));
+
+    let (period, stream) = f
+        .reports
+        .export_event_log(&f.admin, &EventLogRequest::new(ws()))
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("engagement-export-{}.csv", std::process::id()));
+    let no_metadata: [&str; 0] = [];
+    let rows = export_to_path(stream, &path, no_metadata, CsvOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(rows, 23);
+    assert_eq!(period.window.to, ts("2026-11-20T12:00:00Z"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(text.lines().count(), 24);
+}
+
+#[tokio::test]
+async fn funnel_counts_conversion_and_in_progress() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let t = |s: &str| ts(s);
+    let events = vec![
+        // 1 converts fully within 7 days.
+        event("1a", 1, names::PAGE_VIEWED, t("2026-11-01T10:00:00Z")),
+        event("1b", 1, names::REGISTERED, t("2026-11-02T10:00:00Z")),
+        event("1c", 1, names::SUBSCRIBED, t("2026-11-03T10:00:00Z")),
+        // 2 registers too late: dropped at step 1.
+        event("2a", 2, names::PAGE_VIEWED, t("2026-11-01T10:00:00Z")),
+        event("2b", 2, names::REGISTERED, t("2026-11-09T10:00:01Z")),
+        // 3 started yesterday: still in progress at step 1.
+        event("3a", 3, names::PAGE_VIEWED, t("2026-11-19T10:00:00Z")),
+        // 4 registered yesterday: in progress at step 2.
+        event("4a", 4, names::PAGE_VIEWED, t("2026-11-18T10:00:00Z")),
+        event("4b", 4, names::REGISTERED, t("2026-11-19T10:00:00Z")),
+    ];
+    f.store.append(&ws(), &events).await.unwrap();
+    let report = f
+        .reports
+        .funnel(&f.admin, &FunnelRequest::new(ws()))
+        .await
+        .unwrap();
+    let steps: Vec<(u64, u64, u64)> = report
+        .steps
+        .iter()
+        .map(|s| (s.reached, s.dropped, s.in_progress))
+        .collect();
+    assert_eq!(steps, vec![(4, 1, 1), (2, 0, 1), (1, 0, 0)]);
+    assert_eq!(
+        report.steps[2].median_time_to_convert,
+        Some(TimeDelta::days(2))
+    );
+    assert!((report.steps[1].conversion_from_first - 0.5).abs() < 1e-12);
+}
