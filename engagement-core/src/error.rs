@@ -89,6 +89,16 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The ingestion queue is full; the event was not queued. Retry later or use the waiting
+    /// `send`.
+    #[error("the ingestion queue is full ({capacity} events waiting); retry later")]
+    Full {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The ingestor has shut down and accepts nothing more.
+    #[error("the ingestor has shut down")]
+    Closed,
     /// Writing a CSV failed; the output is incomplete and must not be used.
     #[error("CSV output failed and is incomplete: {source}")]
     Csv {

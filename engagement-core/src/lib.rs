@@ -51,6 +51,8 @@ pub mod access;
 pub mod conformance;
 pub mod csv;
 mod error;
+#[cfg(feature = "ingest")]
+pub mod ingest;
 mod model;
 pub mod report;
 pub mod store;

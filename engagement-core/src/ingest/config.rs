@@ -1,0 +1,106 @@
+//! How the [`Ingestor`](super::Ingestor) batches, queues and retries.
+
+use std::time::Duration;
+
+use crate::model::validate::Limits;
+
+/// Settings of an [`Ingestor`](super::Ingestor).
+///
+/// ```
+/// use std::time::Duration;
+/// use engagement_core::ingest::IngestConfig;
+///
+/// let config = IngestConfig {
+///     max_batch: 500,
+///     max_age: Duration::from_millis(100),
+///     ..IngestConfig::default()
+/// };
+/// assert_eq!(config.queue_capacity, 100_000);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestConfig {
+    /// Flush a workspace's batch when it holds this many events (default 1,000).
+    pub max_batch: usize,
+    /// Flush a batch when its oldest event has waited this long (default 250 ms).
+    pub max_age: Duration,
+    /// Events accepted but not yet stored, at most (default 100,000). A full queue makes
+    /// [`send`](super::Ingestor::send) wait and [`try_send`](super::Ingestor::try_send) fail.
+    pub queue_capacity: usize,
+    /// How failed appends are retried.
+    pub retry: RetryPolicy,
+    /// Validation applied by `send` before an event is queued.
+    pub limits: Limits,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 1_000,
+            max_age: Duration::from_millis(250),
+            queue_capacity: 100_000,
+            retry: RetryPolicy::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Exponential backoff for failed appends. Retrying is safe because appends are idempotent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 8).
+    pub max_attempts: u32,
+    /// Wait before the second attempt (default 50 ms); doubled each time.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts (default 5 s).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (1-based), or `None` when no attempt is left.
+    pub fn backoff(&self, attempt: u32) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let factor = 2_u32.saturating_pow(attempt.saturating_sub(1));
+        Some(
+            self.initial_backoff
+                .saturating_mul(factor)
+                .min(self.max_backoff),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_then_stops() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        let waits: Vec<_> = (1..=5).map(|a| policy.backoff(a)).collect();
+        assert_eq!(
+            waits,
+            vec![
+                Some(Duration::from_millis(100)),
+                Some(Duration::from_millis(200)),
+                Some(Duration::from_millis(300)),
+                Some(Duration::from_millis(300)),
+                None
+            ]
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The ingestion pipeline: nothing accepted is lost, nothing is counted twice.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
+use engagement_core::{
+    CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, TimeWindow,
+    Timestamp, WorkspaceId, names,
+};
+use support::Faulty;
+use tokio::sync::Semaphore;
+
+fn now() -> Timestamp {
+    "2026-11-20T12:00:00Z".parse().unwrap()
+}
+
+fn ws(name: &str) -> WorkspaceId {
+    WorkspaceId::new(name).unwrap()
+}
+
+fn event(id: String, customer: i64) -> Event {
+    Event::new(id, CustomerId(customer), names::PAGE_VIEWED, now())
+}
+
+async fn stored(store: &dyn EventStore, workspace: &WorkspaceId) -> u64 {
+    let query = EventPageQuery {
+        filter: EventFilter::new(TimeWindow::ALL),
+        after: None,
+        limit: 1,
+    };
+    store.event_page(workspace, &query).await.unwrap().total
+}
+
+fn start(store: Arc<Faulty>, config: IngestConfig) -> Ingestor {
+    Ingestor::start(store, Arc::new(FixedClock::new(now())), config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_end_with_exact_counts_after_shutdown() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = Arc::new(start(store.clone(), IngestConfig::default()));
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let ingestor = ingestor.clone();
+            tokio::spawn(async move {
+                for i in 0..500 {
+                    let workspace = ws(if i % 2 == 0 { "even" } else { "odd" });
+                    ingestor
+                        .send(&workspace, event(format!("{task}-{i}"), task))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let ingestor = Arc::into_inner(ingestor).unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (
+            stats.accepted,
+            stats.inserted,
+            stats.duplicates,
+            stats.failed
+        ),
+        (8_000, 8_000, 0, 0)
+    );
+    assert_eq!(stored(&store.inner, &ws("even")).await, 4_000);
+    assert_eq!(stored(&store.inner, &ws("odd")).await, 4_000);
+}
+
+#[tokio::test]
+async fn a_resent_batch_is_not_counted_twice() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = start(store.clone(), IngestConfig::default());
+    for _round in 0..2 {
+        for i in 0..10 {
+            ingestor
+                .send(&ws("a"), event(format!("e{i}"), 1))
+                .await
+                .unwrap();
+        }
+        ingestor.flush().await.unwrap();
+    }
+    let mut changed = event("e0".into(), 1);
+    changed.page.path = "/other".into();
+    ingestor.send(&ws("a"), changed).await.unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (stats.inserted, stats.duplicates, stats.conflicts),
+        (10, 10, 1)
+    );
+    assert_eq!(stored(&store.inner, &ws("a")).await, 10);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_the_batch_lands() {
+    let store = Arc::new(Faulty::default());
+    store.failing_appends.store(2, Ordering::SeqCst);
+    let config = IngestConfig {
+        retry: RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let mut reports = ingestor.subscribe();
+    ingestor.send(&ws("a"), event("x".into(), 1)).await.unwrap();
+    ingestor.flush().await.unwrap();
+    let report = reports.recv().await.unwrap();
+    assert_eq!(report.attempts, 3);
+    assert_eq!(report.result.as_ref().map(|o| o.inserted).ok(), Some(1));
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.failed), (1, 0));
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_batch_that_keeps_failing_is_reported_not_hidden() {
+    let store = Arc::new(Faulty::default());
+    store.failing_appends.store(u32::MAX, Ordering::SeqCst);
+    let config = IngestConfig {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+        },
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store, config);
+    let mut reports = ingestor.subscribe();
+    ingestor.send(&ws("a"), event("x".into(), 1)).await.unwrap();
+    ingestor.flush().await.unwrap();
+    let report = reports.recv().await.unwrap();
+    assert!(matches!(
+        report.result.as_ref().map_err(|e| &**e),
+        Err(Error::Busy { .. })
+    ));
+    assert_eq!(ingestor.shutdown().await.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_flush_by_age_without_being_asked() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = start(store.clone(), IngestConfig::default());
+    ingestor.send(&ws("a"), event("x".into(), 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        stored(&store.inner, &ws("a")).await,
+        0,
+        "not yet 250 ms old"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(stored(&store.inner, &ws("a")).await, 1, "flushed by age");
+    ingestor.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_try_send_and_loses_nothing_accepted() {
+    let store = Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    });
+    let config = IngestConfig {
+        max_batch: 1,
+        queue_capacity: 2,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let mut accepted = 0;
+    let mut refused = 0;
+    for i in 0..10 {
+        match ingestor.try_send(&ws("a"), event(format!("e{i}"), 1)) {
+            Ok(()) => accepted += 1,
+            Err(Error::Full { capacity: 2 }) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused > 0, "a stuck store must fill the bounded queue");
+    if let Some(gate) = &store.gate {
+        gate.add_permits(1_000);
+    }
+    let stats = ingestor.shutdown().await;
+    assert_eq!(stats.accepted, accepted);
+    assert_eq!(stats.inserted, accepted);
+    assert_eq!(stored(&store.inner, &ws("a")).await, accepted);
+}
+
+#[tokio::test]
+async fn bad_events_are_refused_at_send() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = start(store.clone(), IngestConfig::default());
+    let mut blank = event("x".into(), 1);
+    blank.name = "  ".into();
+    assert!(matches!(
+        ingestor.send(&ws("a"), blank).await,
+        Err(Error::InvalidEvent { field: "name", .. })
+    ));
+    let stats = ingestor.shutdown().await;
+    assert_eq!(stats.accepted, 0);
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_ingestor_still_writes_what_it_accepted() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = start(store.clone(), IngestConfig::default());
+    for i in 0..5 {
+        ingestor
+            .send(&ws("a"), event(format!("e{i}"), 1))
+            .await
+            .unwrap();
+    }
+    drop(ingestor);
+    for _ in 0..100 {
+        if stored(&store.inner, &ws("a")).await == 5 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("events accepted before the drop were lost");
+}

@@ -1,0 +1,121 @@
+//! A store wrapper for tests that need a backend to misbehave in controlled ways.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use engagement_core::{
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
+    CustomerId, CustomerScore, Error, Event, EventFilter, EventId, EventPage, EventPageQuery,
+    EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore, ReferenceStore,
+    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+};
+use futures::stream::BoxStream;
+use tokio::sync::Semaphore;
+
+/// The reference store, with faults switched on by the test.
+#[derive(Debug)]
+pub(crate) struct Faulty {
+    /// The store that answers.
+    pub(crate) inner: ReferenceStore,
+    /// The next this-many appends fail with [`Error::Busy`] before touching the store.
+    pub(crate) failing_appends: AtomicU32,
+    /// Appends attempted, failed ones included.
+    pub(crate) append_calls: AtomicU64,
+    /// Every append waits for a permit here first (a slow or stuck database).
+    pub(crate) gate: Option<Semaphore>,
+    /// Added to every purge count (a backend that misreports).
+    pub(crate) purge_over_count: u64,
+}
+
+impl Default for Faulty {
+    fn default() -> Self {
+        Self {
+            inner: ReferenceStore::default(),
+            failing_appends: AtomicU32::new(0),
+            append_calls: AtomicU64::new(0),
+            gate: None,
+            purge_over_count: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("injected fault")]
+struct InjectedFault;
+
+#[async_trait]
+impl EventStore for Faulty {
+    async fn append(&self, ws: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
+        self.append_calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|e| Error::backend("faulty", e))?;
+        }
+        let fail = self
+            .failing_appends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Err(Error::Busy {
+                backend: "faulty",
+                source: Box::new(InjectedFault),
+            });
+        }
+        self.inner.append(ws, events).await
+    }
+    async fn upsert_customers(&self, ws: &WorkspaceId, customers: &[Customer]) -> Result<()> {
+        self.inner.upsert_customers(ws, customers).await
+    }
+    async fn customers(&self, ws: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+        self.inner.customers(ws, ids).await
+    }
+    async fn top_customers(
+        &self,
+        ws: &WorkspaceId,
+        query: &TopCustomersQuery,
+    ) -> Result<Vec<CustomerScore>> {
+        self.inner.top_customers(ws, query).await
+    }
+    async fn customer_rank(
+        &self,
+        ws: &WorkspaceId,
+        window: TimeWindow,
+        customer: CustomerId,
+    ) -> Result<Option<RankedScore>> {
+        self.inner.customer_rank(ws, window, customer).await
+    }
+    async fn activity_page(&self, ws: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
+        self.inner.activity_page(ws, query).await
+    }
+    async fn bucket_counts(
+        &self,
+        ws: &WorkspaceId,
+        query: &BucketCountsQuery,
+    ) -> Result<Vec<BucketCount>> {
+        self.inner.bucket_counts(ws, query).await
+    }
+    async fn event_page(&self, ws: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
+        self.inner.event_page(ws, query).await
+    }
+    async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
+        self.inner.event(ws, id).await
+    }
+    fn export(&self, ws: WorkspaceId, filter: EventFilter) -> BoxStream<'static, Result<Event>> {
+        self.inner.export(ws, filter)
+    }
+    async fn funnel_input(&self, ws: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
+        self.inner.funnel_input(ws, query).await
+    }
+    async fn purge(
+        &self,
+        ws: &WorkspaceId,
+        scope: PurgeScope,
+        dry_run: bool,
+    ) -> Result<PurgeOutcome> {
+        let mut outcome = self.inner.purge(ws, scope, dry_run).await?;
+        outcome.events += self.purge_over_count;
+        Ok(outcome)
+    }
+}
