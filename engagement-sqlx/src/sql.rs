@@ -1,0 +1,181 @@
+//! [`Sql`]: a statement under construction, its text and its bound arguments, independent of
+//! the database it will run on.
+//!
+//! Every value that comes from a caller goes through [`Sql::bind`]; only our own identifiers
+//! (checked table names) and fixed keywords are ever pushed as text.
+
+/// A bound argument, converted into the driver's own arguments by each dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+    /// A set of integers bound as one argument (a PostgreSQL array or a JSON array text).
+    IntSet(Vec<i64>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+/// How a dialect writes a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placeholder {
+    /// `?` (SQLite, MySQL).
+    Question,
+    /// `$1`, `$2`, … (PostgreSQL).
+    Dollar,
+}
+
+/// A statement: text with placeholders and the arguments they stand for.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    text: String,
+    args: Vec<Arg>,
+    placeholder: Placeholder,
+    persistent: bool,
+}
+
+impl Sql {
+    pub(crate) fn new(placeholder: Placeholder) -> Self {
+        Self {
+            text: String::with_capacity(256),
+            args: Vec::new(),
+            placeholder,
+            persistent: true,
+        }
+    }
+
+    /// Appends trusted text (keywords, checked identifiers).
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub(crate) fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
+        self.args.push(arg.into());
+        match self.placeholder {
+            Placeholder::Question => self.text.push('?'),
+            Placeholder::Dollar => {
+                self.text.push('$');
+                self.text.push_str(&self.args.len().to_string());
+            }
+        }
+        self
+    }
+
+    /// Appends `(?, ?, …)` binding every item.
+    pub(crate) fn bind_list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> &mut Self {
+        self.text.push('(');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(item);
+        }
+        self.text.push(')');
+        self
+    }
+
+    /// Marks a one-off statement (a large insert) that is not worth caching as prepared.
+    pub(crate) fn one_off(&mut self) -> &mut Self {
+        self.persistent = false;
+        self
+    }
+
+    pub(crate) fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
+    pub(crate) fn into_parts(self) -> (String, Vec<Arg>) {
+        (self.text, self.args)
+    }
+}
+
+/// A LIKE pattern matching `term` anywhere, with `!`, `%` and `_` escaped by `!`, to be used
+/// with `ESCAPE '!'`. (`!` rather than `\`: a backslash inside a string literal means different
+/// things under MySQL's sql modes; `!` means the same everywhere.) Backslashes are ordinary
+/// characters in the pattern.
+pub(crate) fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A JSON array of integers, the one-argument form of an id set (`json_each`, `JSON_TABLE`).
+pub(crate) fn json_array(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8 + 2);
+    out.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let mut q = Sql::new(Placeholder::Dollar);
+        q.push("a = ").bind(1_i64).push(" AND b IN ").bind_list(["x", "y"]);
+        assert_eq!(q.text(), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(q.arg_count(), 3);
+
+        let mut q = Sql::new(Placeholder::Question);
+        q.push("a = ").bind(1_i64).push(" AND b IN ").bind_list(["x", "y"]);
+        assert_eq!(q.text(), "a = ? AND b IN (?, ?)");
+        let (_, args) = q.into_parts();
+        assert_eq!(args[1], Arg::Text("x".into()));
+    }
+
+    #[test]
+    fn like_patterns_escape_their_wildcards() {
+        assert_eq!(contains_pattern("abc"), "%abc%");
+        assert_eq!(contains_pattern("50%_off!"), "%50!%!_off!!%");
+        assert_eq!(contains_pattern(r"a\b"), r"%a\b%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+
+    #[test]
+    fn id_sets_are_json_arrays() {
+        assert_eq!(json_array(&[]), "[]");
+        assert_eq!(json_array(&[1, -2, i64::MAX]), "[1,-2,9223372036854775807]");
+    }
+}
