@@ -18,6 +18,8 @@ pub use model::names;
 pub use model::validate::Limits;
 pub use store::EventStore;
 pub use store::query::*;
+pub use store::reference::ReferenceStore;
+pub use store::reference::eval as reference;
 pub use time::{
     CalendarPreset, Clock, FixedClock, Lookback, RangeSpec, ReportZone, SystemClock, TimeWindow,
     Timestamp,

@@ -84,10 +84,7 @@ impl EventFilter {
             want.is_none_or(|w| w == value)
         }
         self.window.contains(event.occurred_at)
-            && self
-                .names
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|n| *n == event.name))
+            && self.names.as_ref().is_none_or(|s| s.contains(&event.name))
             && any_of(&self.customers, &event.customer)
             && any_of(&self.actors, &event.actor)
             && self.ip.is_none_or(|ip| event.ip == Some(ip))

@@ -1,1 +1,0 @@
-//! The reference evaluator (written by the reference helper).
