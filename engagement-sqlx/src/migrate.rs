@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::error::{SqlError, SqlResult};
 
 /// One embedded migration. `{prefix}` in its script stands for the table prefix; statements are
-/// separated by `;` (scripts hold no `;` inside literals or comments).
+/// separated by `;` and whole-line `--` comments are dropped (scripts hold no `;` in literals).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -28,11 +28,17 @@ impl Migration {
 
     /// The script's statements with the prefix filled in.
     pub(crate) fn statements(&self, prefix: &str) -> impl Iterator<Item = String> {
-        let script = self.script.replace("{prefix}", prefix);
+        let script: String = self
+            .script
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         script
+            .replace("{prefix}", prefix)
             .split(';')
             .map(str::trim)
-            .filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--")))
+            .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect::<Vec<_>>()
             .into_iter()
@@ -115,7 +121,7 @@ mod tests {
     const SCRIPT: Migration = Migration {
         version: 1,
         description: "test",
-        script: "-- a comment\nCREATE TABLE {prefix}a (x BIGINT);\n\nCREATE INDEX {prefix}a_x ON {prefix}a (x);\n",
+        script: "-- a comment; with a semicolon\nCREATE TABLE {prefix}a (x BIGINT);\n\nCREATE INDEX {prefix}a_x ON {prefix}a (x);\n",
     };
 
     #[test]
@@ -124,7 +130,7 @@ mod tests {
         assert_eq!(
             statements,
             [
-                "-- a comment\nCREATE TABLE p_a (x BIGINT)",
+                "CREATE TABLE p_a (x BIGINT)",
                 "CREATE INDEX p_a_x ON p_a (x)"
             ]
         );

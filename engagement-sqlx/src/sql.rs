@@ -39,6 +39,7 @@ pub(crate) enum Placeholder {
     /// `?` (SQLite, MySQL).
     Question,
     /// `$1`, `$2`, … (PostgreSQL).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Dollar,
 }
 
@@ -99,10 +100,12 @@ impl Sql {
         self
     }
 
+    #[cfg(test)]
     pub(crate) fn arg_count(&self) -> usize {
         self.args.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn text(&self) -> &str {
         &self.text
     }

@@ -15,23 +15,27 @@ impl<D: Dialect> Engine<D> {
         query: &BucketCountsQuery,
     ) -> SqlResult<Vec<BucketCount>> {
         let edges = &query.edges;
-        let (Some(first), Some(last)) = (edges.first(), edges.last()) else {
+        let (Some(from), Some(to)) = (edges.iter().min(), edges.iter().max()) else {
             return Ok(Vec::new());
         };
-        if edges.len() < 2 || query.customers.is_empty() || query.names.is_empty() || first >= last {
+        if edges.len() < 2 || query.customers.is_empty() || query.names.is_empty() {
             return Ok(Vec::new());
         }
+        // Only the span the edges cover is read; each event goes to the first bucket
+        // `[edges[i], edges[i + 1])` holding it, whatever the order of the edges.
         let window = TimeWindow {
-            from: *first,
-            to: *last,
+            from: *from,
+            to: *to,
         };
         let mut sql = D::sql();
         sql.push("SELECT customer, bucket, COUNT(*) FROM (SELECT customer, CAST(CASE");
-        for (i, edge) in edges.iter().enumerate().skip(1) {
-            sql.push(" WHEN occurred_at < ")
-                .bind(edge.as_micros())
+        for (i, pair) in edges.windows(2).enumerate() {
+            sql.push(" WHEN occurred_at >= ")
+                .bind(pair[0].as_micros())
+                .push(" AND occurred_at < ")
+                .bind(pair[1].as_micros())
                 .push(" THEN ")
-                .bind(i64::try_from(i - 1).unwrap_or(i64::MAX));
+                .bind(i64::try_from(i).unwrap_or(i64::MAX));
         }
         sql.push(" END AS ")
             .push(D::INT)
@@ -43,7 +47,7 @@ impl<D: Dialect> Engine<D> {
         let ids: Vec<i64> = query.customers.iter().map(|c| c.0).collect();
         D::push_in_ids(&mut sql, "customer", &ids);
         push_in_texts(&mut sql, "name", &query.names);
-        sql.push(") x GROUP BY customer, bucket ORDER BY customer, bucket");
+        sql.push(") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket");
         let mut conn = self.acquire().await?;
         D::fetch_all(&mut conn, sql, "count events per bucket")
             .await?

@@ -21,7 +21,8 @@ impl<D: Dialect> Engine<D> {
         let Some(step1) = query.steps.first() else {
             return Ok(FunnelInput::default());
         };
-        let step2 = query.steps.get(1);
+        // A step named like step 1 can never be step 2 (events match the first step named so).
+        let step2 = query.steps.get(1).filter(|s| *s != step1);
 
         // entered: customers with a step-1 event; waiting: those of them without a step-2 event
         // whose latest step-1 event is at or after `open_since`.
