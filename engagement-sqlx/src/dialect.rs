@@ -47,20 +47,41 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]);
 
     /// Starts an `INSERT` into `table` (up to `VALUES `) that skips rows whose key exists.
-    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str);
+    /// The default is the `ON CONFLICT` form of SQLite and PostgreSQL.
+    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
+        sql.push("INSERT INTO ")
+            .push(table)
+            .push(" (")
+            .push(columns)
+            .push(") VALUES ");
+    }
 
     /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].
-    fn end_insert_ignoring(sql: &mut Sql);
+    fn end_insert_ignoring(sql: &mut Sql) {
+        sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
+    }
 
     /// Appends the clause that turns an `INSERT` into an upsert on `(workspace, id)` assigning
-    /// `columns`.
-    fn on_conflict_update(sql: &mut Sql, columns: &[&str]);
+    /// `columns` from the new row.
+    fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
+        sql.push(" ON CONFLICT (workspace, id) DO UPDATE SET ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(c).push(" = excluded.").push(c);
+        }
+    }
 
-    /// Checks, after an insert-ignore, that nothing but duplicate keys was skipped.
+    /// Checks, after an insert-ignore that skipped `skipped` rows, that nothing but existing
+    /// keys was skipped. (`ON CONFLICT DO NOTHING` skips nothing else, so the default is a no-op.)
     fn check_insert_ignored(
         conn: &mut Conn<Self>,
         skipped: u64,
-    ) -> impl Future<Output = SqlResult<()>> + Send;
+    ) -> impl Future<Output = SqlResult<()>> + Send {
+        let _ = (conn, skipped);
+        std::future::ready(Ok(()))
+    }
 
     /// Takes the lock that serialises migrations (named after the ledger table) for the rest of
     /// the transaction, waiting for another migrator to finish.
@@ -146,6 +167,39 @@ where
         .execute(conn)
         .await
 }
+
+/// The `fetch_all` and `execute` of a [`Dialect`] impl, the same for every driver once the
+/// driver's types are concrete (expanded inside each `impl Dialect`).
+macro_rules! driver_glue {
+    ($conn:ty, $row:ty) => {
+        async fn fetch_all(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<Vec<$row>> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_fetch_all::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
+                .await
+                .map_err($crate::error::SqlError::driver(context))
+        }
+
+        async fn execute(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<u64> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_execute::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err($crate::error::SqlError::driver(context))
+        }
+    };
+}
+
+pub(crate) use driver_glue;
 
 /// Adds one value to the driver's argument list (used by each dialect's `arguments`).
 pub(crate) fn add<A: Arguments, T>(args: &mut A, value: T) -> SqlResult<()>

@@ -20,10 +20,7 @@ impl Migration {
     /// A fingerprint of the script as shipped (FNV-1a, 64 bits, hex): a changed script is
     /// refused rather than silently skipped.
     pub(crate) fn checksum(&self) -> String {
-        let hash = self.script.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("{hash:016x}")
+        format!("{:016x}", fnv1a(self.script))
     }
 
     /// The script's statements with the prefix filled in.
@@ -106,6 +103,19 @@ impl<D: Dialect> Engine<D> {
             .await
             .map_err(SqlError::driver("commit the migrations"))
     }
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint (not a defence against tampering).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A 64-bit key naming the migration lock of a ledger table (PostgreSQL's advisory locks).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn lock_key(name: &str) -> i64 {
+    i64::from_ne_bytes(fnv1a(name).to_ne_bytes())
 }
 
 fn now_micros() -> i64 {

@@ -9,7 +9,7 @@ use sqlx::sqlite::{
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
-use crate::dialect::{Dialect, add, run_execute, run_fetch_all};
+use crate::dialect::{Dialect, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::Migration;
@@ -180,33 +180,6 @@ impl Dialect for SqliteDialect {
             .push("))");
     }
 
-    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
-        sql.push("INSERT INTO ")
-            .push(table)
-            .push(" (")
-            .push(columns)
-            .push(") VALUES ");
-    }
-
-    fn end_insert_ignoring(sql: &mut Sql) {
-        sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
-    }
-
-    fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
-        sql.push(" ON CONFLICT (workspace, id) DO UPDATE SET ");
-        for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push(c).push(" = excluded.").push(c);
-        }
-    }
-
-    async fn check_insert_ignored(_conn: &mut SqliteConnection, _skipped: u64) -> SqlResult<()> {
-        // ON CONFLICT DO NOTHING skips only rows whose key exists; other errors still fail.
-        Ok(())
-    }
-
     async fn lock_migrations(_conn: &mut SqliteConnection, _name: &str) -> SqlResult<()> {
         // BEGIN IMMEDIATE already holds the database's write lock.
         Ok(())
@@ -234,24 +207,5 @@ impl Dialect for SqliteDialect {
         sql.push(" LIMIT ").bind(limit).push(")");
     }
 
-    async fn fetch_all(
-        conn: &mut SqliteConnection,
-        sql: Sql,
-        context: &'static str,
-    ) -> SqlResult<Vec<SqliteRow>> {
-        let persistent = sql.is_persistent();
-        let (text, args) = sql.into_parts();
-        run_fetch_all(conn, text, Self::arguments(args)?, persistent)
-            .await
-            .map_err(SqlError::driver(context))
-    }
-
-    async fn execute(conn: &mut SqliteConnection, sql: Sql, context: &'static str) -> SqlResult<u64> {
-        let persistent = sql.is_persistent();
-        let (text, args) = sql.into_parts();
-        run_execute(conn, text, Self::arguments(args)?, persistent)
-            .await
-            .map(|done| done.rows_affected())
-            .map_err(SqlError::driver(context))
-    }
+    driver_glue!(SqliteConnection, SqliteRow);
 }
