@@ -26,6 +26,27 @@ pub(crate) enum SqlError {
     /// A bound argument the driver refused to encode.
     #[error("could not encode an argument: {0}")]
     Encode(#[source] sqlx::error::BoxDynError),
+    /// A named lock was not granted in time (another process holds it).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    #[error("the lock {name:?} was not granted in time: another process holds it")]
+    LockTimedOut {
+        /// The lock.
+        name: String,
+    },
+    /// An insert that may skip existing keys also skipped or altered rows for another reason.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    #[error(
+        "the insert raised {warnings} warnings for {skipped} existing keys; the first other one \
+         was {first}"
+    )]
+    IgnoredError {
+        /// Warnings the insert raised.
+        warnings: u64,
+        /// Rows it skipped as existing.
+        skipped: u64,
+        /// The first warning that is not a duplicate key.
+        first: String,
+    },
     /// The database holds migrations this version of the library does not know.
     #[error(
         "the database was migrated by a newer version (migration {version} is unknown to this \
@@ -56,6 +77,7 @@ impl SqlError {
             Self::Driver { source, .. } => {
                 matches!(source, sqlx::Error::PoolTimedOut) || busy(source)
             }
+            Self::LockTimedOut { .. } => true,
             _ => false,
         };
         if is_busy {

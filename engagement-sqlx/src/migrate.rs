@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dialect::{Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::engine::Engine;
 use crate::error::{SqlError, SqlResult};
 
@@ -49,20 +49,32 @@ impl<D: Dialect> Engine<D> {
         let ledger = &*self.tables.ledger;
         let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
         D::lock_migrations(&mut tx, ledger).await?;
+        // Release the lock whatever happened: on MySQL it belongs to the pooled connection.
+        let applied = self.apply(&mut tx, migrations).await;
+        let unlocked = D::unlock_migrations(&mut tx, ledger).await;
+        applied?;
+        unlocked?;
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("commit the migrations"))
+    }
 
+    /// Creates the ledger if needed, checks what it records and applies the rest.
+    async fn apply(&self, conn: &mut Conn<D>, migrations: &[Migration]) -> SqlResult<()> {
+        let ledger = &*self.tables.ledger;
         let mut create = D::sql();
         create.push("CREATE TABLE IF NOT EXISTS ").push(ledger).push(
             " (version BIGINT NOT NULL PRIMARY KEY, description VARCHAR(200) NOT NULL, \
              checksum VARCHAR(32) NOT NULL, applied_at BIGINT NOT NULL)",
         );
-        D::execute(&mut tx, create, "create the migration ledger").await?;
+        D::execute(conn, create, "create the migration ledger").await?;
 
         let mut select = D::sql();
         select
             .push("SELECT version, checksum FROM ")
             .push(ledger)
             .push(" ORDER BY version");
-        let applied = D::fetch_all(&mut tx, select, "read the migration ledger").await?;
+        let applied = D::fetch_all(conn, select, "read the migration ledger").await?;
         let mut done = Vec::with_capacity(applied.len());
         for row in &applied {
             let version = row.int(0)?;
@@ -81,7 +93,7 @@ impl<D: Dialect> Engine<D> {
             for statement in migration.statements(self.tables.prefix.as_str()) {
                 let mut sql = D::sql();
                 sql.push(&statement).one_off();
-                D::execute(&mut tx, sql, "apply a migration").await?;
+                D::execute(conn, sql, "apply a migration").await?;
             }
             let mut record = D::sql();
             record
@@ -96,12 +108,9 @@ impl<D: Dialect> Engine<D> {
                 .push(", ")
                 .bind(now_micros())
                 .push(")");
-            D::execute(&mut tx, record, "record a migration").await?;
+            D::execute(conn, record, "record a migration").await?;
         }
-        D::unlock_migrations(&mut tx, ledger).await?;
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("commit the migrations"))
+        Ok(())
     }
 }
 
