@@ -179,9 +179,14 @@ macro_rules! driver_glue {
         ) -> $crate::error::SqlResult<Vec<$row>> {
             let persistent = sql.is_persistent();
             let (text, args) = sql.into_parts();
-            $crate::dialect::run_fetch_all::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
-                .await
-                .map_err($crate::error::SqlError::driver(context))
+            $crate::dialect::run_fetch_all::<Self::DB>(
+                conn,
+                text,
+                Self::arguments(args)?,
+                persistent,
+            )
+            .await
+            .map_err($crate::error::SqlError::driver(context))
         }
 
         async fn execute(

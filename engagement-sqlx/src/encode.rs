@@ -47,7 +47,11 @@ pub(crate) const CUSTOMER_INSERT_COLUMNS: &str = "workspace, id, code, first_nam
 pub(crate) const CUSTOMER_BINDS: usize = 10;
 
 /// Appends `(?, …)` with one event's values.
-pub(crate) fn push_event_values(sql: &mut Sql, workspace: &WorkspaceId, e: &Event) -> SqlResult<()> {
+pub(crate) fn push_event_values(
+    sql: &mut Sql,
+    workspace: &WorkspaceId,
+    e: &Event,
+) -> SqlResult<()> {
     let metadata = serde_json::to_string(&e.metadata).map_err(|e| SqlError::Encode(e.into()))?;
     let values: [Arg; EVENT_BINDS] = [
         workspace.as_str().into(),
@@ -112,7 +116,8 @@ pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event>
         ip: ip
             .map(|ip| ip.parse::<IpAddr>().map_err(|e| corrupt("ip", e)))
             .transpose()?,
-        metadata: serde_json::from_str::<Metadata>(&metadata).map_err(|e| corrupt("metadata", e))?,
+        metadata: serde_json::from_str::<Metadata>(&metadata)
+            .map_err(|e| corrupt("metadata", e))?,
     })
 }
 

@@ -101,18 +101,45 @@ mod tests {
 
     #[test]
     fn pool_timeouts_are_busy_and_keep_their_source() {
-        let err = SqlError::driver("append")(sqlx::Error::PoolTimedOut).into_error("sqlite", |_| false);
-        assert!(matches!(err, Error::Busy { backend: "sqlite", .. }));
+        let err =
+            SqlError::driver("append")(sqlx::Error::PoolTimedOut).into_error("sqlite", |_| false);
+        assert!(matches!(
+            err,
+            Error::Busy {
+                backend: "sqlite",
+                ..
+            }
+        ));
         let source = err.source().expect("source kept");
         assert!(source.to_string().starts_with("append: "));
-        assert!(source.source().is_some(), "the driver error is kept as the source");
+        assert!(
+            source.source().is_some(),
+            "the driver error is kept as the source"
+        );
     }
 
     #[test]
     fn other_failures_are_backend_errors() {
-        let err = SqlError::driver("append")(sqlx::Error::RowNotFound).into_error("sqlite", |_| false);
-        assert!(matches!(err, Error::Backend { backend: "sqlite", .. }));
-        let err = SqlError::Corrupt { column: "actor", reason: "7".into() }.into_error("mysql", |_| true);
-        assert!(matches!(err, Error::Backend { backend: "mysql", .. }));
+        let err =
+            SqlError::driver("append")(sqlx::Error::RowNotFound).into_error("sqlite", |_| false);
+        assert!(matches!(
+            err,
+            Error::Backend {
+                backend: "sqlite",
+                ..
+            }
+        ));
+        let err = SqlError::Corrupt {
+            column: "actor",
+            reason: "7".into(),
+        }
+        .into_error("mysql", |_| true);
+        assert!(matches!(
+            err,
+            Error::Backend {
+                backend: "mysql",
+                ..
+            }
+        ));
     }
 }

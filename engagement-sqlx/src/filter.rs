@@ -56,7 +56,10 @@ pub(crate) fn push_event_filter<D: Dialect>(
         ("referrer", &filter.referrer),
     ] {
         if let Some(value) = value {
-            sql.push(" AND ").push(column).push(" = ").bind(value.as_str());
+            sql.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .bind(value.as_str());
         }
     }
 }

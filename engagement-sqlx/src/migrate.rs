@@ -63,10 +63,13 @@ impl<D: Dialect> Engine<D> {
     async fn apply(&self, conn: &mut Conn<D>, migrations: &[Migration]) -> SqlResult<()> {
         let ledger = &*self.tables.ledger;
         let mut create = D::sql();
-        create.push("CREATE TABLE IF NOT EXISTS ").push(ledger).push(
-            " (version BIGINT NOT NULL PRIMARY KEY, description VARCHAR(200) NOT NULL, \
+        create
+            .push("CREATE TABLE IF NOT EXISTS ")
+            .push(ledger)
+            .push(
+                " (version BIGINT NOT NULL PRIMARY KEY, description VARCHAR(200) NOT NULL, \
              checksum VARCHAR(32) NOT NULL, applied_at BIGINT NOT NULL)",
-        );
+            );
         D::execute(conn, create, "create the migration ledger").await?;
 
         let mut select = D::sql();

@@ -207,7 +207,12 @@ impl Dialect for MySqlDialect {
             .bind(MIGRATION_LOCK_SECS)
             .push(") AS SIGNED)");
         let rows = Self::fetch_all(conn, sql, "lock the migrations").await?;
-        match rows.first().map(|row| row.opt_int(0)).transpose()?.flatten() {
+        match rows
+            .first()
+            .map(|row| row.opt_int(0))
+            .transpose()?
+            .flatten()
+        {
             Some(1) => Ok(()),
             _ => Err(SqlError::LockTimedOut {
                 name: name.to_owned(),

@@ -142,7 +142,9 @@ impl Dialect for PostgresDialect {
         sql.push("SELECT pg_advisory_xact_lock(")
             .bind(lock_key(name))
             .push(")");
-        Self::execute(conn, sql, "lock the migrations").await.map(drop)
+        Self::execute(conn, sql, "lock the migrations")
+            .await
+            .map(drop)
     }
 
     async fn unlock_migrations(_conn: &mut PgConnection, _name: &str) -> SqlResult<()> {

@@ -97,7 +97,16 @@ mod tests {
 
     #[test]
     fn prefixes_are_checked() {
-        for bad in ["", "1abc", "Abc", "a-b", "a b", "a;drop", "é", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "1abc",
+            "Abc",
+            "a-b",
+            "a b",
+            "a;drop",
+            "é",
+            &"a".repeat(41),
+        ] {
             assert!(TablePrefix::new(bad).is_err(), "{bad:?}");
         }
         for good in ["a", "engagement_", "app2_", &"a".repeat(40)] {

@@ -37,6 +37,7 @@ impl From<&str> for Arg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Placeholder {
     /// `?` (SQLite, MySQL).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
     Question,
     /// `$1`, `$2`, … (PostgreSQL).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -82,7 +83,10 @@ impl Sql {
     }
 
     /// Appends `(?, ?, …)` binding every item.
-    pub(crate) fn bind_list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> &mut Self {
+    pub(crate) fn bind_list<A: Into<Arg>>(
+        &mut self,
+        items: impl IntoIterator<Item = A>,
+    ) -> &mut Self {
         self.text.push('(');
         for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
@@ -137,6 +141,7 @@ pub(crate) fn contains_pattern(term: &str) -> String {
 }
 
 /// A JSON array of integers, the one-argument form of an id set (`json_each`, `JSON_TABLE`).
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn json_array(ids: &[i64]) -> String {
     let mut out = String::with_capacity(ids.len() * 8 + 2);
     out.push('[');
@@ -157,12 +162,18 @@ mod tests {
     #[test]
     fn placeholders_follow_the_dialect() {
         let mut q = Sql::new(Placeholder::Dollar);
-        q.push("a = ").bind(1_i64).push(" AND b IN ").bind_list(["x", "y"]);
+        q.push("a = ")
+            .bind(1_i64)
+            .push(" AND b IN ")
+            .bind_list(["x", "y"]);
         assert_eq!(q.text(), "a = $1 AND b IN ($2, $3)");
         assert_eq!(q.arg_count(), 3);
 
         let mut q = Sql::new(Placeholder::Question);
-        q.push("a = ").bind(1_i64).push(" AND b IN ").bind_list(["x", "y"]);
+        q.push("a = ")
+            .bind(1_i64)
+            .push(" AND b IN ")
+            .bind_list(["x", "y"]);
         assert_eq!(q.text(), "a = ? AND b IN (?, ?)");
         let (_, args) = q.into_parts();
         assert_eq!(args[1], Arg::Text("x".into()));

@@ -78,8 +78,9 @@ impl SqliteStore {
     /// [`Error::InvalidQuery`] for a malformed URL, [`Error::Backend`] when the file cannot be
     /// opened.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| Error::invalid_query("url", format!("{url:?} is not a SQLite URL: {e}")))?;
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| {
+            Error::invalid_query("url", format!("{url:?} is not a SQLite URL: {e}"))
+        })?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = if in_memory {
             // Every connection to `:memory:` is its own database: keep one, forever.

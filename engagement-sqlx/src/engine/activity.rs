@@ -30,17 +30,27 @@ impl<D: Dialect> Engine<D> {
         page.push(", a.last_click, a.last_activity");
         self.push_rows(&mut page, workspace, query);
         page.push(" ORDER BY ");
-        let direction = if query.sort.descending { " DESC" } else { " ASC" };
+        let direction = if query.sort.descending {
+            " DESC"
+        } else {
+            " ASC"
+        };
         match query.sort.key {
             ActivitySortKey::Milestone(m) => {
-                page.push("COALESCE(a.").push(counter_column(m)).push(", 0)");
+                page.push("COALESCE(a.")
+                    .push(counter_column(m))
+                    .push(", 0)");
             }
             ActivitySortKey::LastClick => {
                 // Customers without one sort as the smallest value.
-                page.push("COALESCE(a.last_click, ").bind(Timestamp::MIN.as_micros()).push(")");
+                page.push("COALESCE(a.last_click, ")
+                    .bind(Timestamp::MIN.as_micros())
+                    .push(")");
             }
             ActivitySortKey::LastActivity => {
-                page.push("COALESCE(a.last_activity, ").bind(Timestamp::MIN.as_micros()).push(")");
+                page.push("COALESCE(a.last_activity, ")
+                    .bind(Timestamp::MIN.as_micros())
+                    .push(")");
             }
             ActivitySortKey::Name => {
                 page.push("c.sort_name");
@@ -56,8 +66,9 @@ impl<D: Dialect> Engine<D> {
             .bind(bigint(query.offset));
 
         let mut totals = D::sql();
-        totals.push("SELECT COUNT(*), ")
-            .push(&D::int("COALESCE(SUM(CASE WHEN a.views > 0 THEN 1 ELSE 0 END), 0)"));
+        totals.push("SELECT COUNT(*), ").push(&D::int(
+            "COALESCE(SUM(CASE WHEN a.views > 0 THEN 1 ELSE 0 END), 0)",
+        ));
         for counter in ["views", "verified", "checkout", "orders"] {
             totals
                 .push(", ")

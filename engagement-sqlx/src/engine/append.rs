@@ -13,7 +13,9 @@ use engagement_core::{AppendOutcome, Event, WorkspaceId};
 use super::Engine;
 use crate::chunk::rows_per_statement;
 use crate::dialect::{Conn, Dialect, begin};
-use crate::encode::{EVENT_BINDS, EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_from_row, push_event_values};
+use crate::encode::{
+    EVENT_BINDS, EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_from_row, push_event_values,
+};
 use crate::error::{SqlError, SqlResult};
 
 impl<D: Dialect> Engine<D> {

@@ -47,7 +47,9 @@ impl<D: Dialect> Engine<D> {
         let ids: Vec<i64> = query.customers.iter().map(|c| c.0).collect();
         D::push_in_ids(&mut sql, "customer", &ids);
         push_in_texts(&mut sql, "name", &query.names);
-        sql.push(") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket");
+        sql.push(
+            ") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket",
+        );
         let mut conn = self.acquire().await?;
         D::fetch_all(&mut conn, sql, "count events per bucket")
             .await?

@@ -21,7 +21,11 @@ impl<D: Dialect> Engine<D> {
     ) -> SqlResult<()> {
         // Last write wins: keep the last record of each id (an upsert may not touch a row twice).
         let mut seen = HashSet::with_capacity(customers.len());
-        let mut last: Vec<&Customer> = customers.iter().rev().filter(|c| seen.insert(c.id)).collect();
+        let mut last: Vec<&Customer> = customers
+            .iter()
+            .rev()
+            .filter(|c| seen.insert(c.id))
+            .collect();
         last.reverse();
         if last.is_empty() {
             return Ok(());

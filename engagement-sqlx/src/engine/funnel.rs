@@ -30,23 +30,38 @@ impl<D: Dialect> Engine<D> {
         counts.push("SELECT COUNT(*), ");
         match (query.open_since, step2) {
             (Some(since), _) => {
-                counts.push("CAST(COALESCE(SUM(CASE WHEN s.last_at >= ").bind(since.as_micros());
+                counts
+                    .push("CAST(COALESCE(SUM(CASE WHEN s.last_at >= ")
+                    .bind(since.as_micros());
                 if let Some(step2) = step2 {
                     counts.push(" AND NOT EXISTS (");
-                    self.push_customers_with(&mut counts, workspace, query, step2, Some("s.customer"));
+                    self.push_customers_with(
+                        &mut counts,
+                        workspace,
+                        query,
+                        step2,
+                        Some("s.customer"),
+                    );
                     counts.push(")");
                 }
-                counts.push(" THEN 1 ELSE 0 END), 0) AS ").push(D::INT).push(")");
+                counts
+                    .push(" THEN 1 ELSE 0 END), 0) AS ")
+                    .push(D::INT)
+                    .push(")");
             }
             (None, _) => {
                 counts.push("CAST(0 AS ").push(D::INT).push(")");
             }
         }
-        counts.push(" FROM (SELECT customer, MAX(occurred_at) AS last_at FROM ")
+        counts
+            .push(" FROM (SELECT customer, MAX(occurred_at) AS last_at FROM ")
             .push(&self.tables.events)
             .push(" WHERE ");
         push_counted(&mut counts, workspace, query.window);
-        counts.push(" AND name = ").bind(step1.as_str()).push(" GROUP BY customer) s");
+        counts
+            .push(" AND name = ")
+            .bind(step1.as_str())
+            .push(" GROUP BY customer) s");
 
         let mut journeys = None;
         if let Some(step2) = step2 {
@@ -83,14 +98,15 @@ impl<D: Dialect> Engine<D> {
         for row in &rows {
             let customer = CustomerId(row.int(0)?);
             let name = row.text(3)?;
-            let step = query
-                .steps
-                .iter()
-                .position(|s| *s == name)
-                .ok_or_else(|| SqlError::Corrupt {
-                    column: "name",
-                    reason: format!("{name:?} is not a step"),
-                })?;
+            let step =
+                query
+                    .steps
+                    .iter()
+                    .position(|s| *s == name)
+                    .ok_or_else(|| SqlError::Corrupt {
+                        column: "name",
+                        reason: format!("{name:?} is not a step"),
+                    })?;
             let event = StepEvent {
                 at: Timestamp::from_micros(row.int(1)?),
                 id: EventId::new(row.text(2)?),

@@ -1,7 +1,9 @@
 //! The event log: `event_page` (a keyset page and its exact count from one snapshot), `event`,
 //! and `export` (keyset chunks, each a short query on a pooled connection).
 
-use engagement_core::{Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId};
+use engagement_core::{
+    Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
+};
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 
@@ -79,7 +81,8 @@ impl<D: Dialect> Engine<D> {
             query.limit as u64,
         );
         let mut total = D::sql();
-        total.push("SELECT COUNT(*) FROM ")
+        total
+            .push("SELECT COUNT(*) FROM ")
             .push(&self.tables.events)
             .push(" WHERE ");
         push_event_filter::<D>(&mut total, workspace, &query.filter);
@@ -102,7 +105,11 @@ impl<D: Dialect> Engine<D> {
         })
     }
 
-    pub(crate) async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> SqlResult<Option<Event>> {
+    pub(crate) async fn event(
+        &self,
+        workspace: &WorkspaceId,
+        id: &EventId,
+    ) -> SqlResult<Option<Event>> {
         let mut sql = D::sql();
         sql.push("SELECT ")
             .push(EVENT_COLUMNS)
@@ -126,7 +133,14 @@ impl<D: Dialect> Engine<D> {
         after: Option<&EventKey>,
     ) -> SqlResult<Vec<Event>> {
         let mut sql = D::sql();
-        self.push_keyset(&mut sql, workspace, filter, after, Direction::Newer, EXPORT_CHUNK);
+        self.push_keyset(
+            &mut sql,
+            workspace,
+            filter,
+            after,
+            Direction::Newer,
+            EXPORT_CHUNK,
+        );
         let mut conn = self.acquire().await?;
         let rows = D::fetch_all(&mut conn, sql, "export events").await?;
         drop(conn);

@@ -41,7 +41,9 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// A pooled connection for statements that need no transaction.
-    pub(crate) async fn acquire(&self) -> crate::error::SqlResult<sqlx::pool::PoolConnection<D::DB>> {
+    pub(crate) async fn acquire(
+        &self,
+    ) -> crate::error::SqlResult<sqlx::pool::PoolConnection<D::DB>> {
         self.pool
             .acquire()
             .await

@@ -33,7 +33,8 @@ impl<D: Dialect> Engine<D> {
 
         if dry_run {
             let mut events = D::sql();
-            events.push("SELECT COUNT(*) FROM ")
+            events
+                .push("SELECT COUNT(*) FROM ")
                 .push(&self.tables.events)
                 .push(" WHERE workspace = ")
                 .bind(workspace.as_str())

@@ -82,4 +82,3 @@ impl<D: Dialect> Engine<D> {
             .transpose()
     }
 }
-
