@@ -1,7 +1,7 @@
 -- Events and customers. Timestamps are BIGINT microseconds since the epoch (UTC). All text is
 -- utf8mb4 (4-byte UTF-8) under utf8mb4_nopad_bin: compared by code point (the byte order of
 -- UTF-8) with trailing spaces significant, so ids order byte-wise and "a" and "a " are different
--- ids. Every index leads with the workspace.
+-- ids. Every index leads with the workspace and also carries the columns the aggregates read.
 CREATE TABLE {prefix}events (
     seq          BIGINT       NOT NULL AUTO_INCREMENT,
     workspace    VARCHAR(128) NOT NULL,
@@ -24,9 +24,9 @@ CREATE TABLE {prefix}events (
     metadata     MEDIUMTEXT   NOT NULL,
     PRIMARY KEY (seq),
     UNIQUE KEY {prefix}events_id (workspace, id),
-    KEY {prefix}events_time (workspace, occurred_at, id),
-    KEY {prefix}events_customer (workspace, customer, occurred_at),
-    KEY {prefix}events_name (workspace, name, occurred_at)
+    KEY {prefix}events_time (workspace, occurred_at, id, actor, customer, name),
+    KEY {prefix}events_customer (workspace, customer, occurred_at, actor, name),
+    KEY {prefix}events_name (workspace, name, occurred_at, actor, customer)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE {prefix}customers (

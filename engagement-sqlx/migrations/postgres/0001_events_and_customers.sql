@@ -23,9 +23,15 @@ CREATE TABLE {prefix}events (
     metadata     TEXT             NOT NULL,
     PRIMARY KEY (workspace, id)
 );
-CREATE INDEX {prefix}events_time ON {prefix}events (workspace, occurred_at, id);
-CREATE INDEX {prefix}events_customer ON {prefix}events (workspace, customer, occurred_at);
-CREATE INDEX {prefix}events_name ON {prefix}events (workspace, name, occurred_at);
+-- Each index also carries what the aggregates read (INCLUDE), so they can run as index-only
+-- scans: the time index serves the log's keyset order and the window-wide aggregates, the
+-- customer index the per-customer buckets and ranks, the name index the funnels.
+CREATE INDEX {prefix}events_time ON {prefix}events (workspace, occurred_at, id)
+    INCLUDE (actor, customer, name);
+CREATE INDEX {prefix}events_customer ON {prefix}events (workspace, customer, occurred_at)
+    INCLUDE (actor, name);
+CREATE INDEX {prefix}events_name ON {prefix}events (workspace, name, occurred_at)
+    INCLUDE (actor, customer);
 
 CREATE TABLE {prefix}customers (
     workspace            TEXT COLLATE "C" NOT NULL,

@@ -22,9 +22,12 @@ CREATE TABLE {prefix}events (
     metadata     TEXT     NOT NULL
 );
 CREATE UNIQUE INDEX {prefix}events_id ON {prefix}events (workspace, id);
-CREATE INDEX {prefix}events_time ON {prefix}events (workspace, occurred_at, id);
-CREATE INDEX {prefix}events_customer ON {prefix}events (workspace, customer, occurred_at);
-CREATE INDEX {prefix}events_name ON {prefix}events (workspace, name, occurred_at);
+-- Each index also carries what the aggregates read, so they run on the index alone: the time
+-- index serves the log's keyset order and the window-wide aggregates, the customer index the
+-- per-customer buckets and ranks, the name index the funnels.
+CREATE INDEX {prefix}events_time ON {prefix}events (workspace, occurred_at, id, actor, customer, name);
+CREATE INDEX {prefix}events_customer ON {prefix}events (workspace, customer, occurred_at, actor, name);
+CREATE INDEX {prefix}events_name ON {prefix}events (workspace, name, occurred_at, actor, customer);
 
 CREATE TABLE {prefix}customers (
     workspace            TEXT     NOT NULL,
