@@ -8,6 +8,10 @@ use sqlx::{
     Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
 
+use engagement_core::WorkspaceId;
+
+use crate::chunk::rows_per_statement;
+use crate::encode::EVENT_BINDS;
 use crate::error::{SqlError, SqlResult};
 use crate::sql::{Arg, Placeholder, Sql};
 
@@ -46,14 +50,30 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Appends `column IN <the set>` binding `ids` as one argument, whatever their number.
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]);
 
-    /// Starts an `INSERT` into `table` (up to `VALUES `) that skips rows whose key exists.
+    /// Events one insert statement carries.
+    const EVENTS_PER_INSERT: usize = rows_per_statement(Self::MAX_BINDS, EVENT_BINDS, 0);
+
+    /// Starts an `INSERT` into `table` (up to the rows) that skips rows whose key exists.
     /// The default is the `ON CONFLICT` form of SQLite and PostgreSQL.
     fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
         sql.push("INSERT INTO ")
             .push(table)
             .push(" (")
             .push(columns)
-            .push(") VALUES ");
+            .push(") ");
+    }
+
+    /// Appends the rows of an event insert, each the workspace and the values of
+    /// [`event_args`](crate::encode::event_args): by default `VALUES (…), (…)`, one placeholder
+    /// per value.
+    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+        sql.push("VALUES ");
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list(std::iter::once(Arg::from(workspace.as_str())).chain(row));
+        }
     }
 
     /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].

@@ -15,7 +15,7 @@ use crate::sql::{Arg, Sql};
 pub(crate) const EVENT_COLUMNS: &str = "id, customer, actor, name, occurred_at, received_at, \
      url, path, domain, referrer, country, region, city, zone, device, ip, metadata";
 
-/// The columns an event is written to, in [`push_event_values`] order.
+/// The columns an event is written to: the workspace, then [`event_args`] in order.
 pub(crate) const EVENT_INSERT_COLUMNS: &str = "workspace, id, customer, actor, name, \
      occurred_at, received_at, url, path, domain, referrer, country, region, city, zone, device, \
      ip, metadata";
@@ -46,15 +46,10 @@ pub(crate) const CUSTOMER_INSERT_COLUMNS: &str = "workspace, id, code, first_nam
 /// Bound arguments per upserted customer.
 pub(crate) const CUSTOMER_BINDS: usize = 10;
 
-/// Appends `(?, …)` with one event's values.
-pub(crate) fn push_event_values(
-    sql: &mut Sql,
-    workspace: &WorkspaceId,
-    e: &Event,
-) -> SqlResult<()> {
+/// One event's values for every column of [`EVENT_INSERT_COLUMNS`] but the workspace.
+pub(crate) fn event_args(e: &Event) -> SqlResult<[Arg; EVENT_BINDS - 1]> {
     let metadata = serde_json::to_string(&e.metadata).map_err(|e| SqlError::Encode(e.into()))?;
-    let values: [Arg; EVENT_BINDS] = [
-        workspace.as_str().into(),
+    Ok([
         e.id.as_str().into(),
         e.customer.0.into(),
         i64::from(e.actor.code()).into(),
@@ -72,9 +67,7 @@ pub(crate) fn push_event_values(
         Arg::OptInt(e.device.map(device_code)),
         Arg::OptText(e.ip.map(|ip| ip.to_string())),
         metadata.into(),
-    ];
-    sql.bind_list(values);
-    Ok(())
+    ])
 }
 
 /// The event whose [`EVENT_COLUMNS`] start at column `at`.

@@ -124,7 +124,10 @@ impl Dialect for MySqlDialect {
                 Arg::OptInt(v) => add(&mut out, v)?,
                 Arg::Text(v) => add(&mut out, v)?,
                 Arg::OptText(v) => add(&mut out, v)?,
-                Arg::IntSet(v) => add(&mut out, json_array(&v))?,
+                Arg::Ints(v) => add(&mut out, json_array(&v))?,
+                Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
+                    return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
+                }
             }
         }
         Ok(out)
@@ -143,7 +146,7 @@ impl Dialect for MySqlDialect {
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" IN (SELECT j.v FROM JSON_TABLE(")
-            .bind(Arg::IntSet(ids.to_vec()))
+            .bind(Arg::Ints(ids.to_vec()))
             .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
     }
 
@@ -152,7 +155,7 @@ impl Dialect for MySqlDialect {
             .push(table)
             .push(" (")
             .push(columns)
-            .push(") VALUES ");
+            .push(") ");
     }
 
     fn end_insert_ignoring(_sql: &mut Sql) {}

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use engagement_core::Result;
+use engagement_core::{Result, WorkspaceId};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use crate::dialect::{Dialect, add, driver_glue};
+use crate::encode::EVENT_BINDS;
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::{Migration, lock_key};
@@ -118,7 +119,10 @@ impl Dialect for PostgresDialect {
                 Arg::OptInt(v) => add(&mut out, v)?,
                 Arg::Text(v) => add(&mut out, v)?,
                 Arg::OptText(v) => add(&mut out, v)?,
-                Arg::IntSet(v) => add(&mut out, v)?,
+                Arg::Ints(v) => add(&mut out, v)?,
+                Arg::OptInts(v) => add(&mut out, v)?,
+                Arg::Texts(v) => add(&mut out, v)?,
+                Arg::OptTexts(v) => add(&mut out, v)?,
             }
         }
         Ok(out)
@@ -130,10 +134,31 @@ impl Dialect for PostgresDialect {
             if db.code().is_some_and(|c| c == "55P03" || c == "40P01"))
     }
 
+    // One array per column: the statement is the same whatever the number of rows, so it stays
+    // prepared, and PostgreSQL parses 18 parameters instead of 18 per row.
+    const EVENTS_PER_INSERT: usize = 5_000;
+
+    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+        sql.push("SELECT ")
+            .bind(workspace.as_str())
+            .push(", u.* FROM UNNEST(");
+        for (i, column) in Arg::columns(rows).into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let cast = match column {
+                Arg::Ints(_) | Arg::OptInts(_) => "::bigint[]",
+                _ => "::text[]",
+            };
+            sql.bind(column).push(cast);
+        }
+        sql.push(") AS u");
+    }
+
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" = ANY(")
-            .bind(Arg::IntSet(ids.to_vec()))
+            .bind(Arg::Ints(ids.to_vec()))
             .push(")");
     }
 

@@ -11,8 +11,66 @@ pub(crate) enum Arg {
     OptInt(Option<i64>),
     Text(String),
     OptText(Option<String>),
-    /// A set of integers bound as one argument (a PostgreSQL array or a JSON array text).
-    IntSet(Vec<i64>),
+    /// Integers bound as one argument: a PostgreSQL array, or elsewhere a JSON array text (an
+    /// id set).
+    Ints(Vec<i64>),
+    /// A column of nullable integers (PostgreSQL arrays only).
+    OptInts(Vec<Option<i64>>),
+    /// A column of text (PostgreSQL arrays only).
+    Texts(Vec<String>),
+    /// A column of nullable text (PostgreSQL arrays only).
+    OptTexts(Vec<Option<String>>),
+}
+
+impl Arg {
+    /// Roughly how many bytes the value takes on the wire.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        match self {
+            Self::Int(_) | Self::OptInt(_) => 8,
+            Self::Text(s) => s.len() + 4,
+            Self::OptText(s) => s.as_ref().map_or(4, |s| s.len() + 4),
+            Self::Ints(v) => v.len() * 8,
+            Self::OptInts(v) => v.len() * 8,
+            Self::Texts(v) => v.iter().map(|s| s.len() + 4).sum(),
+            Self::OptTexts(v) => v
+                .iter()
+                .map(|s| s.as_ref().map_or(4, |s| s.len() + 4))
+                .sum(),
+        }
+    }
+
+    /// Turns rows of scalar arguments into one array argument per column (all rows must have
+    /// the same kind of argument in a column), for `UNNEST`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn columns<const N: usize>(rows: Vec<[Arg; N]>) -> Vec<Arg> {
+        let mut columns: Vec<Arg> = match rows.first() {
+            Some(first) => first
+                .iter()
+                .map(|a| match a {
+                    Self::Int(_) | Self::Ints(_) => Self::Ints(Vec::with_capacity(rows.len())),
+                    Self::OptInt(_) | Self::OptInts(_) => Self::OptInts(Vec::new()),
+                    Self::Text(_) | Self::Texts(_) => Self::Texts(Vec::with_capacity(rows.len())),
+                    Self::OptText(_) | Self::OptTexts(_) => Self::OptTexts(Vec::new()),
+                })
+                .collect(),
+            None => return Vec::new(),
+        };
+        for row in rows {
+            for (column, arg) in columns.iter_mut().zip(row) {
+                match (column, arg) {
+                    (Self::Ints(c), Self::Int(v)) => c.push(v),
+                    (Self::OptInts(c), Self::OptInt(v)) => c.push(v),
+                    (Self::Texts(c), Self::Text(v)) => c.push(v),
+                    (Self::OptTexts(c), Self::OptText(v)) => c.push(v),
+                    (Self::OptInts(c), Self::Int(v)) => c.push(Some(v)),
+                    (Self::OptTexts(c), Self::Text(v)) => c.push(Some(v)),
+                    // Rows are built by one function, so their kinds never disagree.
+                    _ => {}
+                }
+            }
+        }
+        columns
+    }
 }
 
 impl From<i64> for Arg {
@@ -191,5 +249,26 @@ mod tests {
     fn id_sets_are_json_arrays() {
         assert_eq!(json_array(&[]), "[]");
         assert_eq!(json_array(&[1, -2, i64::MAX]), "[1,-2,9223372036854775807]");
+    }
+
+    #[test]
+    fn rows_transpose_into_columns() {
+        let rows = vec![
+            [Arg::Int(1), Arg::Text("a".into()), Arg::OptText(None)],
+            [
+                Arg::Int(2),
+                Arg::Text("b".into()),
+                Arg::OptText(Some("x".into())),
+            ],
+        ];
+        assert_eq!(
+            Arg::columns(rows),
+            [
+                Arg::Ints(vec![1, 2]),
+                Arg::Texts(vec!["a".into(), "b".into()]),
+                Arg::OptTexts(vec![None, Some("x".into())]),
+            ]
+        );
+        assert!(Arg::columns::<2>(Vec::new()).is_empty());
     }
 }

@@ -157,7 +157,10 @@ impl Dialect for SqliteDialect {
                 Arg::OptInt(v) => add(&mut out, v)?,
                 Arg::Text(v) => add(&mut out, v)?,
                 Arg::OptText(v) => add(&mut out, v)?,
-                Arg::IntSet(v) => add(&mut out, json_array(&v))?,
+                Arg::Ints(v) => add(&mut out, json_array(&v))?,
+                Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
+                    return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
+                }
             }
         }
         Ok(out)
@@ -177,7 +180,7 @@ impl Dialect for SqliteDialect {
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" IN (SELECT value FROM json_each(")
-            .bind(Arg::IntSet(ids.to_vec()))
+            .bind(Arg::Ints(ids.to_vec()))
             .push("))");
     }
 

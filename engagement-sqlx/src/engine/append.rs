@@ -11,12 +11,15 @@ use std::collections::HashMap;
 use engagement_core::{AppendOutcome, Event, WorkspaceId};
 
 use super::Engine;
-use crate::chunk::rows_per_statement;
+use crate::chunk::{chunk_len, rows_per_statement};
 use crate::dialect::{Conn, Dialect, begin};
-use crate::encode::{
-    EVENT_BINDS, EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_from_row, push_event_values,
-};
+use crate::encode::EVENT_BINDS;
+use crate::encode::{EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_args, event_from_row};
 use crate::error::{SqlError, SqlResult};
+use crate::sql::Arg;
+
+/// The most bytes of values one insert carries (under MySQL's default `max_allowed_packet`).
+const MAX_INSERT_BYTES: usize = 4 << 20;
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn append(
@@ -36,22 +39,27 @@ impl<D: Dialect> Engine<D> {
             });
         }
 
+        let mut rows = distinct
+            .iter()
+            .map(|e| event_args(e))
+            .collect::<SqlResult<Vec<_>>>()?;
+
         let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
         let mut inserted = 0_u64;
-        for chunk in distinct.chunks(rows_per_statement(D::MAX_BINDS, EVENT_BINDS, 0)) {
+        while !rows.is_empty() {
+            let take = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, row_bytes);
+            let chunk: Vec<_> = rows.drain(..take).collect();
+            let attempted = chunk.len() as u64;
             let mut sql = D::sql();
             D::insert_ignoring(&mut sql, &self.tables.events, EVENT_INSERT_COLUMNS);
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                push_event_values(&mut sql, workspace, e)?;
-            }
+            D::push_event_rows(&mut sql, workspace, chunk);
             D::end_insert_ignoring(&mut sql);
-            sql.one_off();
+            if take < D::EVENTS_PER_INSERT {
+                // Full-size chunks repeat in large batches and stay prepared; the rest do not.
+                sql.one_off();
+            }
             let n = D::execute(&mut tx, sql, "append events").await?;
-            D::check_insert_ignored(&mut tx, chunk.len() as u64 - n.min(chunk.len() as u64))
-                .await?;
+            D::check_insert_ignored(&mut tx, attempted - n.min(attempted)).await?;
             inserted += n;
         }
 
@@ -95,6 +103,11 @@ impl<D: Dialect> Engine<D> {
         }
         Ok(stored)
     }
+}
+
+/// The approximate size of one row's values.
+fn row_bytes(row: &[Arg; EVENT_BINDS - 1]) -> usize {
+    row.iter().map(Arg::approx_bytes).sum()
 }
 
 /// Compares every event of the batch with the one kept under its id: `inserted` of those with
