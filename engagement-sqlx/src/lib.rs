@@ -1,1 +1,88 @@
-//! SQL backends (placeholder until built).
+//! SQL backends for [`engagement_core`]: [`SqliteStore`] (feature `sqlite`, the default, with a
+//! bundled SQLite), `PostgresStore` (feature `postgres`) and `MySqlStore` (feature `mysql`,
+//! MySQL 8 or MariaDB 10.11+), each an [`EventStore`](engagement_core::EventStore) over a sqlx
+//! pool.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! use engagement_core::{CustomerId, Event, EventStore, TimeWindow, Timestamp, TopCustomersQuery,
+//!     WorkspaceId};
+//! use engagement_sqlx::SqliteStore;
+//!
+//! // A file works the same way: "sqlite://engagement.db".
+//! let store = SqliteStore::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//!
+//! let ws = WorkspaceId::new("acme")?;
+//! let at = |s: i64| Timestamp::from_micros(s * 1_000_000);
+//! let events = [
+//!     Event::new("e1", CustomerId(1), "Page Viewed", at(10)),
+//!     Event::new("e2", CustomerId(2), "Page Viewed", at(20)),
+//!     Event::new("e3", CustomerId(2), "Order Submitted", at(30)),
+//! ];
+//! let outcome = store.append(&ws, &events).await?;
+//! assert_eq!(outcome.inserted, 3);
+//! // Appends are idempotent on the event id.
+//! assert_eq!(store.append(&ws, &events).await?.duplicates, 3);
+//!
+//! let window = TimeWindow::new(at(0), at(60))?;
+//! let top = store.top_customers(&ws, &TopCustomersQuery { window, limit: 10 }).await?;
+//! assert_eq!(top[0].customer, CustomerId(2));
+//! assert_eq!(top[0].score, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Storage
+//!
+//! - [`migrate`](SqliteStore::migrate) creates the tables from migrations embedded per
+//!   dialect and records them in its own ledger table (`<prefix>schema_migrations`), never in
+//!   the `_sqlx_migrations` table of the host's own migrations. Tables carry a [`TablePrefix`]
+//!   (`engagement_` by default) so they sit beside the host's.
+//! - Timestamps are `BIGINT` microseconds since the epoch; every index leads with the
+//!   workspace; event ids are unique per workspace (the idempotency key) and compared byte-wise.
+//! - Every primitive runs as SQL (grouping, conditional aggregation, keyset pages, exact counts)
+//!   with every caller value bound; queries are built at run time, so the crate builds without a
+//!   database.
+//!
+//! # Testing against servers
+//!
+//! The PostgreSQL and MySQL suites run when `ENGAGEMENT_TEST_POSTGRES_URL` (for example
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and `ENGAGEMENT_TEST_MYSQL_URL` (for example
+//! `mysql://root@127.0.0.1:3306/test`) are set, each test binary in a fresh schema or database of
+//! its own; without them they print that they were skipped.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without a backend feature only the shared machinery is compiled, and nothing uses it.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+
+mod chunk;
+mod dialect;
+mod encode;
+mod engine;
+mod error;
+mod filter;
+mod migrate;
+mod prefix;
+mod sql;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use prefix::TablePrefix;
+/// The sqlx version the stores are built on, for building pools and options.
+pub use sqlx;
+
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;

@@ -1,0 +1,293 @@
+//! [`Dialect`]: what differs between SQLite, PostgreSQL and MySQL, so that every primitive is
+//! written once (in `engine`) and each database file only says how it differs.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use sqlx::{
+    Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
+};
+
+use engagement_core::WorkspaceId;
+
+use crate::chunk::rows_per_statement;
+use crate::encode::EVENT_BINDS;
+use crate::error::{SqlError, SqlResult};
+use crate::sql::{Arg, Placeholder, Sql};
+
+/// A database's connection type.
+pub(crate) type Conn<D> = <<D as Dialect>::DB as Database>::Connection;
+
+/// A database's SQL differences and driver glue.
+pub(crate) trait Dialect: Debug + Send + Sync + 'static {
+    /// The sqlx driver.
+    type DB: Database<Row = Self::Row>;
+    /// Its row type.
+    type Row: ReadRow;
+
+    /// The name used in errors ("sqlite", "postgres", "mysql").
+    const BACKEND: &'static str;
+    /// How placeholders are written.
+    const PLACEHOLDER: Placeholder;
+    /// The most bound arguments one statement may carry.
+    const MAX_BINDS: usize;
+    /// The type name a `CAST` to a 64-bit integer uses.
+    const INT: &'static str;
+    /// Starts a read-only transaction that sees one snapshot for all its statements.
+    const BEGIN_READ: &'static str;
+    /// Starts a write transaction (SQLite takes the write lock up front).
+    const BEGIN_WRITE: &'static str;
+
+    /// Converts our arguments into the driver's.
+    ///
+    /// # Errors
+    /// An argument the driver cannot encode.
+    fn arguments(args: Vec<Arg>) -> SqlResult<<Self::DB as Database>::Arguments>;
+
+    /// Whether a driver error means a lock could not be had in time.
+    fn is_busy(error: &sqlx::Error) -> bool;
+
+    /// Appends `column IN <the set>` binding `ids` as one argument, whatever their number.
+    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]);
+
+    /// Events one insert statement carries.
+    const EVENTS_PER_INSERT: usize = rows_per_statement(Self::MAX_BINDS, EVENT_BINDS, 0);
+
+    /// Starts an `INSERT` into `table` (up to the rows) that skips rows whose key exists.
+    /// The default is the `ON CONFLICT` form of SQLite and PostgreSQL.
+    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
+        sql.push("INSERT INTO ")
+            .push(table)
+            .push(" (")
+            .push(columns)
+            .push(") ");
+    }
+
+    /// Appends the rows of an event insert, each the workspace and the values of
+    /// [`event_args`](crate::encode::event_args): by default `VALUES (…), (…)`, one placeholder
+    /// per value.
+    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+        sql.push("VALUES ");
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list(std::iter::once(Arg::from(workspace.as_str())).chain(row));
+        }
+    }
+
+    /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].
+    fn end_insert_ignoring(sql: &mut Sql) {
+        sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
+    }
+
+    /// Appends the clause that turns an `INSERT` into an upsert on `(workspace, id)` assigning
+    /// `columns` from the new row.
+    fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
+        sql.push(" ON CONFLICT (workspace, id) DO UPDATE SET ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(c).push(" = excluded.").push(c);
+        }
+    }
+
+    /// Checks, after an insert-ignore that skipped `skipped` rows, that nothing but existing
+    /// keys was skipped. (`ON CONFLICT DO NOTHING` skips nothing else, so the default is a no-op.)
+    fn check_insert_ignored(
+        conn: &mut Conn<Self>,
+        skipped: u64,
+    ) -> impl Future<Output = SqlResult<()>> + Send {
+        let _ = (conn, skipped);
+        std::future::ready(Ok(()))
+    }
+
+    /// Takes the lock that serialises migrations (named after the ledger table) for the rest of
+    /// the transaction, waiting for another migrator to finish.
+    fn lock_migrations(
+        conn: &mut Conn<Self>,
+        name: &str,
+    ) -> impl Future<Output = SqlResult<()>> + Send;
+
+    /// Releases what [`Self::lock_migrations`] took, where the commit does not.
+    fn unlock_migrations(
+        conn: &mut Conn<Self>,
+        name: &str,
+    ) -> impl Future<Output = SqlResult<()>> + Send;
+
+    /// Appends a statement deleting at most `limit` events of `workspace` matching `condition`
+    /// (a closure appending a condition over unqualified columns).
+    fn delete_events_chunk(
+        sql: &mut Sql,
+        table: &str,
+        workspace: &str,
+        condition: &dyn Fn(&mut Sql),
+        limit: i64,
+    );
+
+    /// Runs `sql` and returns every row.
+    fn fetch_all(
+        conn: &mut Conn<Self>,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<Vec<Self::Row>>> + Send;
+
+    /// Runs `sql` and returns the number of rows it changed.
+    fn execute(
+        conn: &mut Conn<Self>,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<u64>> + Send;
+
+    /// A new statement in this dialect.
+    fn sql() -> Sql {
+        Sql::new(Self::PLACEHOLDER)
+    }
+
+    /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.
+    fn int(expr: &str) -> String {
+        format!("CAST({expr} AS {})", Self::INT)
+    }
+}
+
+/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
+/// concrete driver, where the driver's bounds are known).
+pub(crate) async fn run_fetch_all<DB>(
+    conn: &mut DB::Connection,
+    text: String,
+    args: DB::Arguments,
+    persistent: bool,
+) -> Result<Vec<DB::Row>, sqlx::Error>
+where
+    DB: Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+        .persistent(persistent)
+        .fetch_all(conn)
+        .await
+}
+
+/// Runs a statement and returns the driver's result (each dialect's `execute` calls this).
+pub(crate) async fn run_execute<DB>(
+    conn: &mut DB::Connection,
+    text: String,
+    args: DB::Arguments,
+    persistent: bool,
+) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+        .persistent(persistent)
+        .execute(conn)
+        .await
+}
+
+/// The `fetch_all` and `execute` of a [`Dialect`] impl, the same for every driver once the
+/// driver's types are concrete (expanded inside each `impl Dialect`).
+macro_rules! driver_glue {
+    ($conn:ty, $row:ty) => {
+        async fn fetch_all(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<Vec<$row>> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_fetch_all::<Self::DB>(
+                conn,
+                text,
+                Self::arguments(args)?,
+                persistent,
+            )
+            .await
+            .map_err($crate::error::SqlError::driver(context))
+        }
+
+        async fn execute(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<u64> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_execute::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err($crate::error::SqlError::driver(context))
+        }
+    };
+}
+
+pub(crate) use driver_glue;
+
+/// Adds one value to the driver's argument list (used by each dialect's `arguments`).
+pub(crate) fn add<A: Arguments, T>(args: &mut A, value: T) -> SqlResult<()>
+where
+    T: for<'q> sqlx::Encode<'q, A::Database> + Type<A::Database>,
+{
+    args.add(value).map_err(SqlError::Encode)
+}
+
+/// Begins a transaction with `statement`.
+pub(crate) async fn begin<D: Dialect>(
+    pool: &Pool<D::DB>,
+    statement: &'static str,
+) -> SqlResult<Transaction<'static, D::DB>> {
+    pool.begin_with(statement)
+        .await
+        .map_err(SqlError::driver("begin a transaction"))
+}
+
+/// Typed reads of one row's columns, the same on every database.
+pub(crate) trait ReadRow: Row {
+    fn int(&self, index: usize) -> SqlResult<i64>;
+    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>>;
+    fn small(&self, index: usize) -> SqlResult<i16>;
+    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>>;
+    fn text(&self, index: usize) -> SqlResult<String>;
+    fn opt_text(&self, index: usize) -> SqlResult<Option<String>>;
+}
+
+impl<R> ReadRow for R
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    i16: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
+    fn int(&self, index: usize) -> SqlResult<i64> {
+        get(self, index)
+    }
+    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>> {
+        get(self, index)
+    }
+    fn small(&self, index: usize) -> SqlResult<i16> {
+        get(self, index)
+    }
+    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>> {
+        get(self, index)
+    }
+    fn text(&self, index: usize) -> SqlResult<String> {
+        get(self, index)
+    }
+    fn opt_text(&self, index: usize) -> SqlResult<Option<String>> {
+        get(self, index)
+    }
+}
+
+fn get<R, T>(row: &R, index: usize) -> SqlResult<T>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    T: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
+    row.try_get(index)
+        .map_err(SqlError::driver("read a column"))
+}

@@ -1,0 +1,189 @@
+//! `activity_page`: customer rows with counters from conditional aggregation, a sorted page,
+//! and the total and summary over every matching row, from one snapshot.
+
+use engagement_core::{
+    ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
+    Milestone, Timestamp, WorkspaceId,
+};
+
+use super::{Engine, bigint, count};
+use crate::dialect::{Dialect, ReadRow, begin};
+use crate::encode::customer_from_row;
+use crate::error::{SqlError, SqlResult};
+use crate::filter::{narrows, push_counted, push_customer_filter, push_in_list};
+use crate::sql::Sql;
+
+/// Counter columns of the aggregate, in [`Milestone::ALL`] order.
+const COUNTERS: [&str; 5] = ["views", "confirmed", "verified", "checkout", "orders"];
+
+impl<D: Dialect> Engine<D> {
+    pub(crate) async fn activity_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &ActivityQuery,
+    ) -> SqlResult<ActivityPage> {
+        let mut page = D::sql();
+        page.push("SELECT c.id, c.code, c.first_name, c.last_name, c.email, c.status, c.is_admin_placeholder");
+        for counter in COUNTERS {
+            page.push(", COALESCE(a.").push(counter).push(", 0)");
+        }
+        page.push(", a.last_click, a.last_activity");
+        self.push_rows(&mut page, workspace, query);
+        page.push(" ORDER BY ");
+        let direction = if query.sort.descending {
+            " DESC"
+        } else {
+            " ASC"
+        };
+        match query.sort.key {
+            ActivitySortKey::Milestone(m) => {
+                page.push("COALESCE(a.")
+                    .push(counter_column(m))
+                    .push(", 0)");
+            }
+            ActivitySortKey::LastClick => {
+                // Customers without one sort as the smallest value.
+                page.push("COALESCE(a.last_click, ")
+                    .bind(Timestamp::MIN.as_micros())
+                    .push(")");
+            }
+            ActivitySortKey::LastActivity => {
+                page.push("COALESCE(a.last_activity, ")
+                    .bind(Timestamp::MIN.as_micros())
+                    .push(")");
+            }
+            ActivitySortKey::Name => {
+                page.push("c.sort_name");
+            }
+            ActivitySortKey::CustomerId => {
+                page.push("c.id");
+            }
+        }
+        page.push(direction)
+            .push(", c.id ASC LIMIT ")
+            .bind(bigint(query.limit))
+            .push(" OFFSET ")
+            .bind(bigint(query.offset));
+
+        let mut totals = D::sql();
+        totals.push("SELECT COUNT(*), ").push(&D::int(
+            "COALESCE(SUM(CASE WHEN a.views > 0 THEN 1 ELSE 0 END), 0)",
+        ));
+        for counter in ["views", "verified", "checkout", "orders"] {
+            totals
+                .push(", ")
+                .push(&D::int(&format!("COALESCE(SUM(a.{counter}), 0)")));
+        }
+        self.push_rows(&mut totals, workspace, query);
+
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let rows = D::fetch_all(&mut tx, page, "read the activity page").await?;
+        let sums = D::fetch_all(&mut tx, totals, "sum the activity rows").await?;
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the activity snapshot"))?;
+
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let mut n = [0_u64; 5];
+                for (i, slot) in n.iter_mut().enumerate() {
+                    *slot = count(row.int(7 + i)?)?;
+                }
+                Ok(ActivityRow {
+                    customer: customer_from_row(row, 0)?,
+                    counters: ActivityCounters {
+                        views: n[0],
+                        confirmed: n[1],
+                        verified: n[2],
+                        checkout: n[3],
+                        orders: n[4],
+                        last_click: row.opt_int(12)?.map(Timestamp::from_micros),
+                        last_activity: row.opt_int(13)?.map(Timestamp::from_micros),
+                    },
+                })
+            })
+            .collect::<SqlResult<Vec<_>>>()?;
+        let (total_rows, summary) = match sums.first() {
+            Some(row) => (
+                count(row.int(0)?)?,
+                ActivitySummary {
+                    customers_with_views: count(row.int(1)?)?,
+                    views: count(row.int(2)?)?,
+                    verified: count(row.int(3)?)?,
+                    checkout: count(row.int(4)?)?,
+                    orders: count(row.int(5)?)?,
+                },
+            ),
+            None => (0, ActivitySummary::default()),
+        };
+        Ok(ActivityPage {
+            rows,
+            total_rows,
+            summary,
+        })
+    }
+
+    /// Appends ` FROM customers c LEFT JOIN (<counters per customer>) a … WHERE <filter>`.
+    fn push_rows(&self, sql: &mut Sql, workspace: &WorkspaceId, query: &ActivityQuery) {
+        // A name mapped to several milestones counts toward the first (declaration order).
+        let mut taken: Vec<String> = Vec::new();
+        let mut names = Vec::with_capacity(5);
+        for m in Milestone::ALL {
+            let own: Vec<String> = query
+                .milestones
+                .names(m)
+                .iter()
+                .filter(|n| !taken.contains(n))
+                .cloned()
+                .collect();
+            taken.extend(own.iter().cloned());
+            names.push(own);
+        }
+
+        sql.push(" FROM ")
+            .push(&self.tables.customers)
+            .push(" c LEFT JOIN (SELECT customer");
+        for (counter, names) in COUNTERS.iter().zip(&names) {
+            sql.push(", CAST(");
+            if names.is_empty() {
+                sql.push("0");
+            } else {
+                sql.push("SUM(CASE WHEN ");
+                push_in_list(sql, "name", names);
+                sql.push(" THEN 1 ELSE 0 END)");
+            }
+            sql.push(" AS ").push(D::INT).push(") AS ").push(counter);
+        }
+        if names[0].is_empty() {
+            sql.push(", CAST(NULL AS ").push(D::INT).push(")");
+        } else {
+            sql.push(", MAX(CASE WHEN ");
+            push_in_list(sql, "name", &names[0]);
+            sql.push(" THEN occurred_at END)");
+        }
+        sql.push(" AS last_click, MAX(occurred_at) AS last_activity FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE ");
+        push_counted(sql, workspace, query.window);
+        if narrows(&query.customers) {
+            sql.push(" AND customer IN (SELECT f.id FROM ")
+                .push(&self.tables.customers)
+                .push(" f WHERE ");
+            push_customer_filter::<D>(sql, "f", workspace, &query.customers);
+            sql.push(")");
+        }
+        sql.push(" GROUP BY customer) a ON a.customer = c.id WHERE ");
+        push_customer_filter::<D>(sql, "c", workspace, &query.customers);
+    }
+}
+
+fn counter_column(m: Milestone) -> &'static str {
+    match m {
+        Milestone::Views => COUNTERS[0],
+        Milestone::Confirmed => COUNTERS[1],
+        Milestone::Verified => COUNTERS[2],
+        Milestone::Checkout => COUNTERS[3],
+        Milestone::Orders => COUNTERS[4],
+    }
+}

@@ -1,0 +1,197 @@
+//! The event log: `event_page` (a keyset page and its exact count from one snapshot), `event`,
+//! and `export` (keyset chunks, each a short query on a pooled connection).
+
+use engagement_core::{
+    Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
+};
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+
+use super::{Engine, bigint, count};
+use crate::dialect::{Dialect, ReadRow, begin};
+use crate::encode::{EVENT_COLUMNS, event_from_row};
+use crate::error::{SqlError, SqlResult};
+use crate::filter::push_event_filter;
+use crate::sql::Sql;
+
+/// Events per export chunk.
+const EXPORT_CHUNK: u64 = 2_000;
+
+/// Which way a keyset page runs.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// Newest first (the log).
+    Older,
+    /// Oldest first (the export).
+    Newer,
+}
+
+impl<D: Dialect> Engine<D> {
+    /// Appends a `SELECT` of the events after `after` in `direction`, at most `limit`.
+    fn push_keyset(
+        &self,
+        sql: &mut Sql,
+        workspace: &WorkspaceId,
+        filter: &EventFilter,
+        after: Option<&EventKey>,
+        direction: Direction,
+        limit: u64,
+    ) {
+        let (cmp, order) = match direction {
+            Direction::Older => (" < ", " DESC"),
+            Direction::Newer => (" > ", " ASC"),
+        };
+        sql.push("SELECT ")
+            .push(EVENT_COLUMNS)
+            .push(" FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE ");
+        push_event_filter::<D>(sql, workspace, filter);
+        if let Some(key) = after {
+            sql.push(" AND (occurred_at")
+                .push(cmp)
+                .bind(key.at.as_micros())
+                .push(" OR (occurred_at = ")
+                .bind(key.at.as_micros())
+                .push(" AND id")
+                .push(cmp)
+                .bind(key.id.as_str())
+                .push("))");
+        }
+        sql.push(" ORDER BY occurred_at")
+            .push(order)
+            .push(", id")
+            .push(order)
+            .push(" LIMIT ")
+            .bind(bigint(limit));
+    }
+
+    pub(crate) async fn event_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &EventPageQuery,
+    ) -> SqlResult<EventPage> {
+        let mut page = D::sql();
+        self.push_keyset(
+            &mut page,
+            workspace,
+            &query.filter,
+            query.after.as_ref(),
+            Direction::Older,
+            query.limit as u64,
+        );
+        let mut total = D::sql();
+        total
+            .push("SELECT COUNT(*) FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE ");
+        push_event_filter::<D>(&mut total, workspace, &query.filter);
+
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let rows = D::fetch_all(&mut tx, page, "read a page of the event log").await?;
+        let totals = D::fetch_all(&mut tx, total, "count the event log").await?;
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the event log snapshot"))?;
+        Ok(EventPage {
+            events: rows
+                .iter()
+                .map(|row| event_from_row(row, 0))
+                .collect::<SqlResult<_>>()?,
+            total: match totals.first() {
+                Some(row) => count(row.int(0)?)?,
+                None => 0,
+            },
+        })
+    }
+
+    pub(crate) async fn event(
+        &self,
+        workspace: &WorkspaceId,
+        id: &EventId,
+    ) -> SqlResult<Option<Event>> {
+        let mut sql = D::sql();
+        sql.push("SELECT ")
+            .push(EVENT_COLUMNS)
+            .push(" FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND id = ")
+            .bind(id.as_str());
+        let mut conn = self.acquire().await?;
+        let rows = D::fetch_all(&mut conn, sql, "read an event").await?;
+        rows.first().map(|row| event_from_row(row, 0)).transpose()
+    }
+
+    /// One export chunk: the events after `after`, oldest first. The connection goes back to
+    /// the pool before the chunk is handed out.
+    async fn export_chunk(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &EventFilter,
+        after: Option<&EventKey>,
+    ) -> SqlResult<Vec<Event>> {
+        let mut sql = D::sql();
+        self.push_keyset(
+            &mut sql,
+            workspace,
+            filter,
+            after,
+            Direction::Newer,
+            EXPORT_CHUNK,
+        );
+        let mut conn = self.acquire().await?;
+        let rows = D::fetch_all(&mut conn, sql, "export events").await?;
+        drop(conn);
+        rows.iter().map(|row| event_from_row(row, 0)).collect()
+    }
+
+    /// Every matching event, oldest first, fetched in keyset chunks as the consumer pulls.
+    pub(crate) fn export(
+        self,
+        workspace: WorkspaceId,
+        filter: EventFilter,
+    ) -> BoxStream<'static, engagement_core::Result<Event>> {
+        struct State<D: Dialect> {
+            engine: Engine<D>,
+            workspace: WorkspaceId,
+            filter: EventFilter,
+            after: Option<EventKey>,
+            done: bool,
+        }
+        let state = State {
+            engine: self,
+            workspace,
+            filter,
+            after: None,
+            done: false,
+        };
+        stream::unfold(state, |mut state| async move {
+            if state.done {
+                return None;
+            }
+            let chunk = state
+                .engine
+                .export_chunk(&state.workspace, &state.filter, state.after.as_ref())
+                .await;
+            let items: Vec<engagement_core::Result<Event>> = match chunk {
+                Ok(events) => {
+                    state.done = (events.len() as u64) < EXPORT_CHUNK;
+                    state.after = events.last().map(Event::key);
+                    if events.is_empty() {
+                        return None;
+                    }
+                    events.into_iter().map(Ok).collect()
+                }
+                Err(err) => {
+                    state.done = true;
+                    vec![Err(Self::error(err))]
+                }
+            };
+            Some((stream::iter(items), state))
+        })
+        .flatten()
+        .boxed()
+    }
+}

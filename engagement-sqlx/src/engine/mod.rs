@@ -1,0 +1,230 @@
+//! The primitives of [`EventStore`](engagement_core::EventStore), written once over a
+//! [`Dialect`] and pushed down into SQL. Each file holds one family of primitives.
+
+mod activity;
+mod append;
+mod buckets;
+mod customers;
+mod funnel;
+mod log;
+mod purge;
+mod ranking;
+
+use sqlx::Pool;
+
+use crate::dialect::Dialect;
+use crate::error::SqlError;
+use crate::prefix::{TablePrefix, Tables};
+
+/// A pool and the names of our tables: everything a primitive needs.
+#[derive(Debug)]
+pub(crate) struct Engine<D: Dialect> {
+    pub(crate) pool: Pool<D::DB>,
+    pub(crate) tables: Tables,
+}
+
+impl<D: Dialect> Clone for Engine<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            tables: self.tables.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> Engine<D> {
+    pub(crate) fn new(pool: Pool<D::DB>, prefix: TablePrefix) -> Self {
+        Self {
+            pool,
+            tables: Tables::new(prefix),
+        }
+    }
+
+    /// A pooled connection for statements that need no transaction.
+    pub(crate) async fn acquire(
+        &self,
+    ) -> crate::error::SqlResult<sqlx::pool::PoolConnection<D::DB>> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(SqlError::driver("acquire a connection"))
+    }
+
+    /// Appends ` NOT EXISTS (…)`: the customer is not an admin placeholder.
+    pub(crate) fn push_not_placeholder(
+        &self,
+        sql: &mut crate::sql::Sql,
+        workspace: &engagement_core::WorkspaceId,
+        customer: Who<'_>,
+    ) {
+        sql.push(" NOT EXISTS (SELECT 1 FROM ")
+            .push(&self.tables.customers)
+            .push(" p WHERE p.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND p.id = ");
+        match customer {
+            Who::Column(column) => sql.push(column),
+            Who::Id(id) => sql.bind(id),
+        };
+        sql.push(" AND p.is_admin_placeholder = 1)");
+    }
+
+    /// The library error for one of ours.
+    pub(crate) fn error(err: SqlError) -> engagement_core::Error {
+        err.into_error(D::BACKEND, D::is_busy)
+    }
+}
+
+/// A customer named by a column of the statement or by a bound id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    Column(&'a str),
+    Id(i64),
+}
+
+/// A count read from the database as a `u64`.
+pub(crate) fn count(value: i64) -> crate::error::SqlResult<u64> {
+    u64::try_from(value).map_err(|_| SqlError::Corrupt {
+        column: "count",
+        reason: format!("negative count {value}"),
+    })
+}
+
+/// A `u64` (limit, offset) as the `BIGINT` a statement binds.
+pub(crate) fn bigint(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Implements [`EventStore`](engagement_core::EventStore) for a store type holding an
+/// `engine: Engine<_>` field, converting errors at the edge.
+macro_rules! sql_event_store {
+    ($store:ty, $dialect:ty) => {
+        #[async_trait::async_trait]
+        impl engagement_core::EventStore for $store {
+            async fn append(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                events: &[engagement_core::Event],
+            ) -> engagement_core::Result<engagement_core::AppendOutcome> {
+                self.engine.append(workspace, events).await.map_err(Engine::<$dialect>::error)
+            }
+
+            async fn upsert_customers(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                customers: &[engagement_core::Customer],
+            ) -> engagement_core::Result<()> {
+                self.engine
+                    .upsert_customers(workspace, customers)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn customers(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                ids: &[engagement_core::CustomerId],
+            ) -> engagement_core::Result<Vec<engagement_core::Customer>> {
+                self.engine.customers(workspace, ids).await.map_err(Engine::<$dialect>::error)
+            }
+
+            async fn top_customers(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                query: &engagement_core::TopCustomersQuery,
+            ) -> engagement_core::Result<Vec<engagement_core::CustomerScore>> {
+                self.engine
+                    .top_customers(workspace, query)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn customer_rank(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                window: engagement_core::TimeWindow,
+                customer: engagement_core::CustomerId,
+            ) -> engagement_core::Result<Option<engagement_core::RankedScore>> {
+                self.engine
+                    .customer_rank(workspace, window, customer)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn activity_page(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                query: &engagement_core::ActivityQuery,
+            ) -> engagement_core::Result<engagement_core::ActivityPage> {
+                self.engine
+                    .activity_page(workspace, query)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn bucket_counts(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                query: &engagement_core::BucketCountsQuery,
+            ) -> engagement_core::Result<Vec<engagement_core::BucketCount>> {
+                self.engine
+                    .bucket_counts(workspace, query)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn event_page(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                query: &engagement_core::EventPageQuery,
+            ) -> engagement_core::Result<engagement_core::EventPage> {
+                self.engine
+                    .event_page(workspace, query)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn event(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                id: &engagement_core::EventId,
+            ) -> engagement_core::Result<Option<engagement_core::Event>> {
+                self.engine.event(workspace, id).await.map_err(Engine::<$dialect>::error)
+            }
+
+            fn export(
+                &self,
+                workspace: engagement_core::WorkspaceId,
+                filter: engagement_core::EventFilter,
+            ) -> futures::stream::BoxStream<'static, engagement_core::Result<engagement_core::Event>>
+            {
+                self.engine.clone().export(workspace, filter)
+            }
+
+            async fn funnel_input(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                query: &engagement_core::FunnelQuery,
+            ) -> engagement_core::Result<engagement_core::FunnelInput> {
+                self.engine
+                    .funnel_input(workspace, query)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+
+            async fn purge(
+                &self,
+                workspace: &engagement_core::WorkspaceId,
+                scope: engagement_core::PurgeScope,
+                dry_run: bool,
+            ) -> engagement_core::Result<engagement_core::PurgeOutcome> {
+                self.engine
+                    .purge(workspace, scope, dry_run)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_event_store;

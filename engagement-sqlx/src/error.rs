@@ -1,0 +1,145 @@
+//! The backend's private error and its conversion into [`engagement_core::Error`].
+
+use engagement_core::Error;
+
+/// What can go wrong inside a SQL backend. It reaches callers as the source of an
+/// [`Error::Backend`] or [`Error::Busy`], never flattened to a string.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SqlError {
+    /// The driver or the database failed.
+    #[error("{context}: {source}")]
+    Driver {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A stored value that cannot be turned back into the model (a row written by someone else).
+    #[error("stored value of column `{column}` is unreadable: {reason}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// A bound argument the driver refused to encode.
+    #[error("could not encode an argument: {0}")]
+    Encode(#[source] sqlx::error::BoxDynError),
+    /// A named lock was not granted in time (another process holds it).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    #[error("the lock {name:?} was not granted in time: another process holds it")]
+    LockTimedOut {
+        /// The lock.
+        name: String,
+    },
+    /// An insert that may skip existing keys also skipped or altered rows for another reason.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    #[error(
+        "the insert raised {warnings} warnings for {skipped} existing keys; the first other one \
+         was {first}"
+    )]
+    IgnoredError {
+        /// Warnings the insert raised.
+        warnings: u64,
+        /// Rows it skipped as existing.
+        skipped: u64,
+        /// The first warning that is not a duplicate key.
+        first: String,
+    },
+    /// The database holds migrations this version of the library does not know.
+    #[error(
+        "the database was migrated by a newer version (migration {version} is unknown to this \
+         one): upgrade engagement-sqlx"
+    )]
+    UnknownMigration {
+        /// The unknown version.
+        version: i64,
+    },
+    /// An applied migration's text differs from the one embedded in the library.
+    #[error("migration {version} was changed after it was applied (checksum mismatch)")]
+    ChangedMigration {
+        /// The changed version.
+        version: i64,
+    },
+}
+
+impl SqlError {
+    /// Wraps a driver error with what the store was doing.
+    pub(crate) fn driver(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Driver { context, source }
+    }
+
+    /// Converts into the library's error: [`Error::Busy`] when `busy` says the driver gave up
+    /// waiting for a lock or a pooled connection, [`Error::Backend`] otherwise.
+    pub(crate) fn into_error(self, backend: &'static str, busy: fn(&sqlx::Error) -> bool) -> Error {
+        let is_busy = match &self {
+            Self::Driver { source, .. } => {
+                matches!(source, sqlx::Error::PoolTimedOut) || busy(source)
+            }
+            Self::LockTimedOut { .. } => true,
+            _ => false,
+        };
+        if is_busy {
+            Error::Busy {
+                backend,
+                source: Box::new(self),
+            }
+        } else {
+            Error::backend(backend, self)
+        }
+    }
+}
+
+/// The result type inside the backend.
+pub(crate) type SqlResult<T> = Result<T, SqlError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn pool_timeouts_are_busy_and_keep_their_source() {
+        let err =
+            SqlError::driver("append")(sqlx::Error::PoolTimedOut).into_error("sqlite", |_| false);
+        assert!(matches!(
+            err,
+            Error::Busy {
+                backend: "sqlite",
+                ..
+            }
+        ));
+        let source = err.source().expect("source kept");
+        assert!(source.to_string().starts_with("append: "));
+        assert!(
+            source.source().is_some(),
+            "the driver error is kept as the source"
+        );
+    }
+
+    #[test]
+    fn other_failures_are_backend_errors() {
+        let err =
+            SqlError::driver("append")(sqlx::Error::RowNotFound).into_error("sqlite", |_| false);
+        assert!(matches!(
+            err,
+            Error::Backend {
+                backend: "sqlite",
+                ..
+            }
+        ));
+        let err = SqlError::Corrupt {
+            column: "actor",
+            reason: "7".into(),
+        }
+        .into_error("mysql", |_| true);
+        assert!(matches!(
+            err,
+            Error::Backend {
+                backend: "mysql",
+                ..
+            }
+        ));
+    }
+}

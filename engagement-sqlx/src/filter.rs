@@ -1,0 +1,118 @@
+//! Filters as SQL conditions, every value bound.
+
+use engagement_core::{CustomerFilter, EventFilter, TimeWindow, WorkspaceId};
+
+use crate::dialect::Dialect;
+use crate::encode::{actor_code, status_code};
+use crate::sql::{Sql, contains_pattern};
+
+/// Appends `workspace = ? AND occurred_at >= ? AND occurred_at < ?` over unqualified columns.
+pub(crate) fn push_scope(sql: &mut Sql, workspace: &WorkspaceId, window: TimeWindow) {
+    sql.push("workspace = ")
+        .bind(workspace.as_str())
+        .push(" AND occurred_at >= ")
+        .bind(window.from.as_micros())
+        .push(" AND occurred_at < ")
+        .bind(window.to.as_micros());
+}
+
+/// Appends the scope and ` AND actor = <customer>`: the events the aggregates count.
+pub(crate) fn push_counted(sql: &mut Sql, workspace: &WorkspaceId, window: TimeWindow) {
+    push_scope(sql, workspace, window);
+    sql.push(" AND actor = ")
+        .bind(actor_code(engagement_core::Actor::Customer));
+}
+
+/// Appends the conditions of an [`EventFilter`] over unqualified event columns, exactly as
+/// [`EventFilter::matches`] defines them (an empty selection matches nothing).
+pub(crate) fn push_event_filter<D: Dialect>(
+    sql: &mut Sql,
+    workspace: &WorkspaceId,
+    filter: &EventFilter,
+) {
+    push_scope(sql, workspace, filter.window);
+    if let Some(names) = &filter.names {
+        push_in_texts(sql, "name", names);
+    }
+    if let Some(customers) = &filter.customers {
+        sql.push(" AND ");
+        let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
+        D::push_in_ids(sql, "customer", &ids);
+    }
+    if let Some(actors) = &filter.actors {
+        if actors.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(" AND actor IN ")
+                .bind_list(actors.iter().map(|a| actor_code(*a)));
+        }
+    }
+    if let Some(ip) = filter.ip {
+        sql.push(" AND ip = ").bind(ip.to_string());
+    }
+    for (column, value) in [
+        ("path", &filter.path),
+        ("domain", &filter.domain),
+        ("referrer", &filter.referrer),
+    ] {
+        if let Some(value) = value {
+            sql.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .bind(value.as_str());
+        }
+    }
+}
+
+/// Appends ` AND column IN (?, …)`, or a condition that is never true for an empty list.
+pub(crate) fn push_in_texts(sql: &mut Sql, column: &str, values: &[String]) {
+    sql.push(" AND ");
+    push_in_list(sql, column, values);
+}
+
+/// Appends `column IN (?, …)`, or `1 = 0` for an empty list.
+pub(crate) fn push_in_list(sql: &mut Sql, column: &str, values: &[String]) {
+    if values.is_empty() {
+        sql.push("1 = 0");
+    } else {
+        sql.push(column)
+            .push(" IN ")
+            .bind_list(values.iter().map(String::as_str));
+    }
+}
+
+/// Whether a customer filter narrows anything.
+pub(crate) fn narrows(filter: &CustomerFilter) -> bool {
+    filter.search.is_some() || filter.status.is_some() || filter.ids.is_some()
+}
+
+/// Appends `<alias>.workspace = ?` and the conditions of a [`CustomerFilter`] on the customers
+/// table under `alias`, exactly as [`CustomerFilter::matches`] defines them.
+pub(crate) fn push_customer_filter<D: Dialect>(
+    sql: &mut Sql,
+    alias: &str,
+    workspace: &WorkspaceId,
+    filter: &CustomerFilter,
+) {
+    sql.push(alias)
+        .push(".workspace = ")
+        .bind(workspace.as_str());
+    if let Some(status) = filter.status {
+        sql.push(" AND ")
+            .push(alias)
+            .push(".status = ")
+            .bind(status_code(status));
+    }
+    if let Some(ids) = &filter.ids {
+        sql.push(" AND ");
+        let ids: Vec<i64> = ids.iter().map(|c| c.0).collect();
+        D::push_in_ids(sql, &format!("{alias}.id"), &ids);
+    }
+    if let Some(term) = &filter.search {
+        sql.push(" AND ")
+            .push(alias)
+            .push(".search_text LIKE ")
+            .bind(contains_pattern(&term.to_lowercase()))
+            .push(" ESCAPE '!'");
+    }
+}

@@ -1,0 +1,253 @@
+//! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
+
+use std::time::Duration;
+
+use engagement_core::Result;
+use sqlx::Row;
+use sqlx::mysql::{
+    MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow,
+};
+
+use crate::dialect::{Dialect, ReadRow, add, driver_glue};
+use crate::engine::{Engine, sql_event_store};
+use crate::error::{SqlError, SqlResult};
+use crate::migrate::Migration;
+use crate::prefix::TablePrefix;
+use crate::sql::{Arg, Placeholder, Sql, json_array};
+
+/// How long a call waits for a pooled connection before [`Busy`](engagement_core::Error::Busy).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `migrate` waits for another process's migration, in seconds.
+const MIGRATION_LOCK_SECS: i64 = 60;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events and customers",
+    script: include_str!("../migrations/mysql/0001_events_and_customers.sql"),
+}];
+
+/// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
+/// (InnoDB, utf8mb4).
+///
+/// Text is stored under `utf8mb4_nopad_bin` (MariaDB's binary, no-pad collation), so ids compare
+/// byte-wise and trailing spaces count. Reads that need one snapshot run in a
+/// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use engagement_sqlx::MySqlStore;
+///
+/// let store = MySqlStore::connect("mysql://root@127.0.0.1:3306/app").await?;
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MySqlStore {
+    engine: Engine<MySqlDialect>,
+}
+
+impl MySqlStore {
+    /// A store over the host's pool, with tables under the default prefix.
+    pub fn new(pool: MySqlPool) -> Self {
+        Self {
+            engine: Engine::new(pool, TablePrefix::default()),
+        }
+    }
+
+    /// The same store with its tables under `prefix`.
+    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
+        Self {
+            engine: Engine::new(self.engine.pool, prefix),
+        }
+    }
+
+    /// Connects a pool of up to 8 connections to `url`.
+    ///
+    /// # Errors
+    /// [`Error::Backend`](engagement_core::Error::Backend) when the server cannot be reached or
+    /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
+    /// be opened in time.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| Engine::<MySqlDialect>::error(SqlError::driver("connect")(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// Creates or upgrades the store's tables, under a named lock (`GET_LOCK`) so that
+    /// concurrent callers apply each migration once. The host's own migrations are not touched.
+    /// MySQL commits each `CREATE TABLE` at once: a failed migration is not rolled back.
+    ///
+    /// # Errors
+    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails or the database
+    /// was migrated by a newer version; [`Error::Busy`](engagement_core::Error::Busy) when another
+    /// migration held the lock for a minute.
+    pub async fn migrate(&self) -> Result<()> {
+        self.engine
+            .migrate(MIGRATIONS)
+            .await
+            .map_err(Engine::<MySqlDialect>::error)
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.engine.pool
+    }
+}
+
+sql_event_store!(MySqlStore, MySqlDialect);
+
+/// MySQL's SQL.
+#[derive(Debug)]
+pub(crate) struct MySqlDialect;
+
+impl Dialect for MySqlDialect {
+    type DB = sqlx::MySql;
+    type Row = MySqlRow;
+
+    const BACKEND: &'static str = "mysql";
+    const PLACEHOLDER: Placeholder = Placeholder::Question;
+    const MAX_BINDS: usize = 65_535;
+    const INT: &'static str = "SIGNED";
+    const BEGIN_READ: &'static str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+    const BEGIN_WRITE: &'static str = "START TRANSACTION";
+
+    fn arguments(args: Vec<Arg>) -> SqlResult<MySqlArguments> {
+        let mut out = MySqlArguments::default();
+        for arg in args {
+            match arg {
+                Arg::Int(v) => add(&mut out, v)?,
+                Arg::OptInt(v) => add(&mut out, v)?,
+                Arg::Text(v) => add(&mut out, v)?,
+                Arg::OptText(v) => add(&mut out, v)?,
+                Arg::Ints(v) => add(&mut out, json_array(&v))?,
+                Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
+                    return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_busy(error: &sqlx::Error) -> bool {
+        // ER_LOCK_WAIT_TIMEOUT and ER_LOCK_DEADLOCK.
+        match error {
+            sqlx::Error::Database(db) => db
+                .try_downcast_ref::<MySqlDatabaseError>()
+                .is_some_and(|e| matches!(e.number(), 1205 | 1213)),
+            _ => false,
+        }
+    }
+
+    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
+        sql.push(column)
+            .push(" IN (SELECT j.v FROM JSON_TABLE(")
+            .bind(Arg::Ints(ids.to_vec()))
+            .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
+    }
+
+    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
+        sql.push("INSERT IGNORE INTO ")
+            .push(table)
+            .push(" (")
+            .push(columns)
+            .push(") ");
+    }
+
+    fn end_insert_ignoring(_sql: &mut Sql) {}
+
+    fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
+        sql.push(" ON DUPLICATE KEY UPDATE ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(c).push(" = VALUES(").push(c).push(")");
+        }
+    }
+
+    async fn check_insert_ignored(conn: &mut MySqlConnection, skipped: u64) -> SqlResult<()> {
+        // INSERT IGNORE also turns errors (a value too long, out of range) into warnings; each
+        // skipped duplicate leaves exactly one, so any more means something else was ignored.
+        let rows = sqlx::raw_sql("SHOW COUNT(*) WARNINGS")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(SqlError::driver("check the insert's warnings"))?;
+        let warnings: u64 = match rows.first() {
+            Some(row) => row
+                .try_get(0)
+                .map_err(SqlError::driver("read the insert's warnings"))?,
+            None => 0,
+        };
+        if warnings > skipped {
+            let details = sqlx::raw_sql("SHOW WARNINGS")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(SqlError::driver("read the insert's warnings"))?;
+            let first = details
+                .iter()
+                .filter_map(|row| Some((row.try_get::<u32, _>(1).ok()?, row.text(2).ok()?)))
+                .find(|(code, _)| *code != 1062)
+                .map_or_else(String::new, |(code, message)| format!("{code}: {message}"));
+            return Err(SqlError::IgnoredError {
+                warnings,
+                skipped,
+                first,
+            });
+        }
+        Ok(())
+    }
+
+    async fn lock_migrations(conn: &mut MySqlConnection, name: &str) -> SqlResult<()> {
+        let mut sql = Self::sql();
+        sql.push("SELECT CAST(GET_LOCK(")
+            .bind(name)
+            .push(", ")
+            .bind(MIGRATION_LOCK_SECS)
+            .push(") AS SIGNED)");
+        let rows = Self::fetch_all(conn, sql, "lock the migrations").await?;
+        match rows
+            .first()
+            .map(|row| row.opt_int(0))
+            .transpose()?
+            .flatten()
+        {
+            Some(1) => Ok(()),
+            _ => Err(SqlError::LockTimedOut {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    async fn unlock_migrations(conn: &mut MySqlConnection, name: &str) -> SqlResult<()> {
+        let mut sql = Self::sql();
+        sql.push("SELECT CAST(RELEASE_LOCK(")
+            .bind(name)
+            .push(") AS SIGNED)");
+        Self::fetch_all(conn, sql, "unlock the migrations")
+            .await
+            .map(drop)
+    }
+
+    fn delete_events_chunk(
+        sql: &mut Sql,
+        table: &str,
+        workspace: &str,
+        condition: &dyn Fn(&mut Sql),
+        limit: i64,
+    ) {
+        sql.push("DELETE FROM ")
+            .push(table)
+            .push(" WHERE workspace = ")
+            .bind(workspace)
+            .push(" AND ");
+        condition(sql);
+        sql.push(" LIMIT ").bind(limit);
+    }
+
+    driver_glue!(MySqlConnection, MySqlRow);
+}

@@ -1,0 +1,215 @@
+//! [`PostgresStore`]: the backend that scales (feature `postgres`).
+
+use std::time::Duration;
+
+use engagement_core::{Result, WorkspaceId};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
+
+use crate::dialect::{Dialect, add, driver_glue};
+use crate::encode::EVENT_BINDS;
+use crate::engine::{Engine, sql_event_store};
+use crate::error::{SqlError, SqlResult};
+use crate::migrate::{Migration, lock_key};
+use crate::prefix::TablePrefix;
+use crate::sql::{Arg, Placeholder, Sql};
+
+/// How long a call waits for a pooled connection before [`Error::Busy`](engagement_core::Error::Busy).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events and customers",
+    script: include_str!("../migrations/postgres/0001_events_and_customers.sql"),
+}];
+
+/// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.
+///
+/// Tables are created in the connection's current schema (the first of its `search_path`),
+/// under the store's [`TablePrefix`]. Reads that need one snapshot (a page and its count) run in
+/// a `REPEATABLE READ, READ ONLY` transaction; an append is one transaction.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use engagement_sqlx::{PostgresStore, TablePrefix};
+///
+/// let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app")
+///     .await?
+///     .with_prefix(TablePrefix::new("analytics_")?);
+/// store.migrate().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    engine: Engine<PostgresDialect>,
+}
+
+impl PostgresStore {
+    /// A store over the host's pool, with tables under the default prefix.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            engine: Engine::new(pool, TablePrefix::default()),
+        }
+    }
+
+    /// The same store with its tables under `prefix`.
+    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
+        Self {
+            engine: Engine::new(self.engine.pool, prefix),
+        }
+    }
+
+    /// Connects a pool of up to 8 connections to `url`.
+    ///
+    /// # Errors
+    /// [`Error::Backend`](engagement_core::Error::Backend) when the server cannot be reached or
+    /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
+    /// be opened in time.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| Engine::<PostgresDialect>::error(SqlError::driver("connect")(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// Creates or upgrades the store's tables, under an advisory lock so that concurrent
+    /// callers apply each migration once. The host's own migrations are not touched.
+    ///
+    /// # Errors
+    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails or the database
+    /// was migrated by a newer version.
+    pub async fn migrate(&self) -> Result<()> {
+        self.engine
+            .migrate(MIGRATIONS)
+            .await
+            .map_err(Engine::<PostgresDialect>::error)
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.engine.pool
+    }
+}
+
+sql_event_store!(PostgresStore, PostgresDialect);
+
+/// PostgreSQL's SQL.
+#[derive(Debug)]
+pub(crate) struct PostgresDialect;
+
+impl Dialect for PostgresDialect {
+    type DB = sqlx::Postgres;
+    type Row = PgRow;
+
+    const BACKEND: &'static str = "postgres";
+    const PLACEHOLDER: Placeholder = Placeholder::Dollar;
+    const MAX_BINDS: usize = 65_535;
+    const INT: &'static str = "BIGINT";
+    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+    const BEGIN_WRITE: &'static str = "BEGIN";
+
+    fn arguments(args: Vec<Arg>) -> SqlResult<PgArguments> {
+        let mut out = PgArguments::default();
+        for arg in args {
+            match arg {
+                Arg::Int(v) => add(&mut out, v)?,
+                Arg::OptInt(v) => add(&mut out, v)?,
+                Arg::Text(v) => add(&mut out, v)?,
+                Arg::OptText(v) => add(&mut out, v)?,
+                Arg::Ints(v) => add(&mut out, v)?,
+                Arg::OptInts(v) => add(&mut out, v)?,
+                Arg::Texts(v) => add(&mut out, v)?,
+                Arg::OptTexts(v) => add(&mut out, v)?,
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_busy(error: &sqlx::Error) -> bool {
+        // lock_not_available (lock_timeout) and deadlock_detected.
+        matches!(error, sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| c == "55P03" || c == "40P01"))
+    }
+
+    // One array per column: the statement is the same whatever the number of rows, so it stays
+    // prepared, and PostgreSQL parses 18 parameters instead of 18 per row.
+    const EVENTS_PER_INSERT: usize = 5_000;
+
+    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+        sql.push("SELECT ")
+            .bind(workspace.as_str())
+            .push(", u.* FROM UNNEST(");
+        for (i, column) in Arg::columns(rows).into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let cast = match column {
+                Arg::Ints(_) | Arg::OptInts(_) => "::bigint[]",
+                _ => "::text[]",
+            };
+            sql.bind(column).push(cast);
+        }
+        sql.push(") AS u");
+    }
+
+    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
+        sql.push(column)
+            .push(" = ANY(")
+            .bind(Arg::Ints(ids.to_vec()))
+            .push(")");
+    }
+
+    async fn lock_migrations(conn: &mut PgConnection, name: &str) -> SqlResult<()> {
+        let mut sql = Self::sql();
+        sql.push("SELECT pg_advisory_xact_lock(")
+            .bind(lock_key(name))
+            .push(")");
+        Self::execute(conn, sql, "lock the migrations")
+            .await
+            .map(drop)
+    }
+
+    async fn unlock_migrations(_conn: &mut PgConnection, _name: &str) -> SqlResult<()> {
+        // The transaction-level advisory lock ends with the transaction.
+        Ok(())
+    }
+
+    fn delete_events_chunk(
+        sql: &mut Sql,
+        table: &str,
+        workspace: &str,
+        condition: &dyn Fn(&mut Sql),
+        limit: i64,
+    ) {
+        sql.push("DELETE FROM ")
+            .push(table)
+            .push(" WHERE workspace = ")
+            .bind(workspace)
+            .push(" AND id IN (SELECT id FROM ")
+            .push(table)
+            .push(" WHERE workspace = ")
+            .bind(workspace)
+            .push(" AND ");
+        condition(sql);
+        sql.push(" LIMIT ").bind(limit).push(")");
+    }
+
+    driver_glue!(PgConnection, PgRow);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_sets_bind_one_array() {
+        let mut sql = PostgresDialect::sql();
+        sql.push("SELECT 1 WHERE ");
+        PostgresDialect::push_in_ids(&mut sql, "customer", &(0..70_000).collect::<Vec<_>>());
+        assert_eq!(sql.text(), "SELECT 1 WHERE customer = ANY($1)");
+        assert_eq!(sql.arg_count(), 1);
+    }
+}

@@ -1,0 +1,215 @@
+//! [`SqliteStore`]: the embedded backend (feature `sqlite`, on by default, bundled SQLite).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use engagement_core::{Error, Result};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+
+use crate::dialect::{Dialect, add, driver_glue};
+use crate::engine::{Engine, sql_event_store};
+use crate::error::{SqlError, SqlResult};
+use crate::migrate::Migration;
+use crate::prefix::TablePrefix;
+use crate::sql::{Arg, Placeholder, Sql, json_array};
+
+/// How long a connection waits for another writer's lock before [`Error::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a pooled connection before [`Error::Busy`].
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events and customers",
+    script: include_str!("../migrations/sqlite/0001_events_and_customers.sql"),
+}];
+
+/// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the
+/// application, or memory for tests.
+///
+/// Writes take the write lock up front (`BEGIN IMMEDIATE`), so concurrent writers queue for the
+/// busy timeout instead of failing half-way; readers never block writers (WAL).
+///
+/// ```
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// use engagement_core::{CustomerId, Event, EventStore, Timestamp, WorkspaceId};
+/// use engagement_sqlx::SqliteStore;
+///
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// store.migrate().await?;
+/// let ws = WorkspaceId::new("acme")?;
+/// let e = Event::new("e1", CustomerId(7), "Page Viewed", Timestamp::from_micros(1));
+/// assert_eq!(store.append(&ws, &[e.clone()]).await?.inserted, 1);
+/// assert_eq!(store.event(&ws, &e.id).await?, Some(e));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    engine: Engine<SqliteDialect>,
+}
+
+impl SqliteStore {
+    /// A store over the host's pool, with tables under the default prefix.
+    ///
+    /// The pool's connections should use WAL and a busy timeout (see [`Self::options`]);
+    /// a pool over `sqlite::memory:` must keep exactly one connection open for its lifetime.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            engine: Engine::new(pool, TablePrefix::default()),
+        }
+    }
+
+    /// The same store with its tables under `prefix`.
+    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
+        Self {
+            engine: Engine::new(self.engine.pool, prefix),
+        }
+    }
+
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db` or
+    /// `sqlite::memory:`) with [`Self::options`] and a small pool.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] for a malformed URL, [`Error::Backend`] when the file cannot be
+    /// opened.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| {
+            Error::invalid_query("url", format!("{url:?} is not a SQLite URL: {e}"))
+        })?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            // Every connection to `:memory:` is its own database: keep one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(4)
+        }
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(Self::options(options, in_memory))
+        .await
+        .map_err(|e| Engine::<SqliteDialect>::error(SqlError::driver("open the database")(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// The connection settings the store relies on, applied to `options`: create the file if
+    /// missing, WAL journal (not for memory databases), `synchronous = NORMAL` and a busy timeout.
+    pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
+        let options = options
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+        if in_memory {
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal)
+        }
+    }
+
+    /// Creates or upgrades the store's tables. Safe to call at every start and from several
+    /// processes at once; the host's own migrations are not touched.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when a statement fails or the database was migrated by a newer version.
+    pub async fn migrate(&self) -> Result<()> {
+        self.engine
+            .migrate(MIGRATIONS)
+            .await
+            .map_err(Engine::<SqliteDialect>::error)
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.engine.pool
+    }
+}
+
+sql_event_store!(SqliteStore, SqliteDialect);
+
+/// SQLite's SQL.
+#[derive(Debug)]
+pub(crate) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    type DB = sqlx::Sqlite;
+    type Row = SqliteRow;
+
+    const BACKEND: &'static str = "sqlite";
+    const PLACEHOLDER: Placeholder = Placeholder::Question;
+    const MAX_BINDS: usize = 32_766;
+    const INT: &'static str = "BIGINT";
+    // A deferred transaction keeps one snapshot from its first read (WAL).
+    const BEGIN_READ: &'static str = "BEGIN";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
+    fn arguments(args: Vec<Arg>) -> SqlResult<SqliteArguments> {
+        let mut out = SqliteArguments::default();
+        for arg in args {
+            match arg {
+                Arg::Int(v) => add(&mut out, v)?,
+                Arg::OptInt(v) => add(&mut out, v)?,
+                Arg::Text(v) => add(&mut out, v)?,
+                Arg::OptText(v) => add(&mut out, v)?,
+                Arg::Ints(v) => add(&mut out, json_array(&v))?,
+                Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
+                    return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_busy(error: &sqlx::Error) -> bool {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        match error {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+            _ => false,
+        }
+    }
+
+    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
+        sql.push(column)
+            .push(" IN (SELECT value FROM json_each(")
+            .bind(Arg::Ints(ids.to_vec()))
+            .push("))");
+    }
+
+    async fn lock_migrations(_conn: &mut SqliteConnection, _name: &str) -> SqlResult<()> {
+        // BEGIN IMMEDIATE already holds the database's write lock.
+        Ok(())
+    }
+
+    async fn unlock_migrations(_conn: &mut SqliteConnection, _name: &str) -> SqlResult<()> {
+        Ok(())
+    }
+
+    fn delete_events_chunk(
+        sql: &mut Sql,
+        table: &str,
+        workspace: &str,
+        condition: &dyn Fn(&mut Sql),
+        limit: i64,
+    ) {
+        sql.push("DELETE FROM ")
+            .push(table)
+            .push(" WHERE seq IN (SELECT seq FROM ")
+            .push(table)
+            .push(" WHERE workspace = ")
+            .bind(workspace)
+            .push(" AND ");
+        condition(sql);
+        sql.push(" LIMIT ").bind(limit).push(")");
+    }
+
+    driver_glue!(SqliteConnection, SqliteRow);
+}

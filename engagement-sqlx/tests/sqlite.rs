@@ -1,0 +1,201 @@
+//! The conformance suite and the differential test against the reference, on SQLite: one
+//! database file (WAL) per test binary, shared by every case (each case uses its own workspace).
+
+#![cfg(feature = "sqlite")]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use engagement_sqlx::SqliteStore;
+
+/// The database of this test binary, under Cargo's temporary directory for tests; files of
+/// earlier runs are removed the first time.
+fn database() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("engagement-sqlx-sqlite");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test database directory");
+        dir.join(format!("conformance-{}.db", std::process::id()))
+    })
+}
+
+async fn store() -> SqliteStore {
+    let url = format!("sqlite://{}", database().display());
+    let store = SqliteStore::connect(&url)
+        .await
+        .expect("open the SQLite test database");
+    store
+        .migrate()
+        .await
+        .expect("migrate the SQLite test database");
+    store
+}
+
+engagement_core::conformance_tests!(store);
+
+/// What only SQLite shows: the file, the ledger, prefixes and the write lock.
+mod sqlite_only {
+    use std::time::Duration;
+
+    use engagement_core::{
+        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, TimeWindow, Timestamp,
+        WorkspaceId,
+    };
+    use engagement_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use engagement_sqlx::sqlx::{Connection, Executor, Row, SqliteConnection};
+    use engagement_sqlx::{SqliteStore, TablePrefix};
+
+    fn events(prefix: &str, n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let at = Timestamp::from_micros(i64::try_from(i).unwrap_or(0));
+                Event::new(format!("{prefix}-{i:05}"), CustomerId(1), "Page Viewed", at)
+            })
+            .collect()
+    }
+
+    async fn total(store: &dyn EventStore, ws: &WorkspaceId) -> u64 {
+        let query = EventPageQuery {
+            filter: EventFilter::new(TimeWindow::ALL),
+            after: None,
+            limit: 0,
+        };
+        store.event_page(ws, &query).await.expect("count").total
+    }
+
+    fn file(name: &str) -> String {
+        let path = super::database().with_file_name(format!("{name}-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        format!("sqlite://{}", path.display())
+    }
+
+    #[tokio::test]
+    async fn migrations_keep_their_own_ledger() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("first migrate");
+        store.migrate().await.expect("second migrate is a no-op");
+        let tables: Vec<String> = engagement_sqlx::sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        assert_eq!(
+            tables,
+            [
+                "engagement_customers",
+                "engagement_events",
+                "engagement_schema_migrations"
+            ]
+        );
+        let applied: i64 =
+            engagement_sqlx::sqlx::query("SELECT COUNT(*) FROM engagement_schema_migrations")
+                .fetch_one(store.pool())
+                .await
+                .expect("read the ledger")
+                .get(0);
+        assert_eq!(applied, 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_migration_is_refused() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("migrate");
+        engagement_sqlx::sqlx::query("UPDATE engagement_schema_migrations SET checksum = 'x'")
+            .execute(store.pool())
+            .await
+            .expect("tamper with the ledger");
+        match store.migrate().await {
+            Err(Error::Backend {
+                backend: "sqlite",
+                source,
+            }) => {
+                assert!(source.to_string().contains("changed"), "{source}");
+            }
+            other => panic!("expected a backend error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn prefixes_keep_stores_apart() {
+        let default = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        let other = default
+            .clone()
+            .with_prefix(TablePrefix::new("other_").expect("prefix"));
+        default.migrate().await.expect("migrate default");
+        other.migrate().await.expect("migrate other");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        default.append(&ws, &events("a", 3)).await.expect("append");
+        assert_eq!(total(&default, &ws).await, 3);
+        assert_eq!(total(&other, &ws).await, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_all_land() {
+        let store = SqliteStore::connect(&file("concurrent"))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, ws) = (store.clone(), ws.clone());
+                tokio::spawn(async move {
+                    for chunk in events(&format!("t{t}"), 200).chunks(50) {
+                        store
+                            .append(&ws, chunk)
+                            .await
+                            .expect("append under contention");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(total(&store, &ws).await, 1_600);
+    }
+
+    #[tokio::test]
+    async fn a_held_write_lock_is_busy_and_writes_nothing() {
+        let url = file("busy");
+        let options: SqliteConnectOptions = url.parse().expect("url");
+        let options = SqliteStore::options(options, false).busy_timeout(Duration::from_millis(50));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone())
+            .await
+            .expect("open");
+        let store = SqliteStore::new(pool);
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+
+        let mut holder = SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        holder
+            .execute("BEGIN IMMEDIATE")
+            .await
+            .expect("take the write lock");
+        match store.append(&ws, &events("b", 2)).await {
+            Err(Error::Busy {
+                backend: "sqlite", ..
+            }) => {}
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        holder.execute("ROLLBACK").await.expect("release the lock");
+        assert_eq!(total(&store, &ws).await, 0, "a busy append writes nothing");
+        assert_eq!(
+            store
+                .append(&ws, &events("b", 2))
+                .await
+                .expect("retry")
+                .inserted,
+            2
+        );
+    }
+}
