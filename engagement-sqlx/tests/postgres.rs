@@ -84,8 +84,13 @@ engagement_core::conformance_tests!(suite::store);
 #[cfg(not(all(engagement_test_postgres, feature = "postgres")))]
 #[test]
 fn postgres_suite_skipped() {
-    eprintln!(
+    let message = String::from(
         "skipped: set ENGAGEMENT_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) \
-         and enable the `postgres` feature to run the PostgreSQL conformance suite"
+         and enable the `postgres` feature to run the PostgreSQL conformance suite",
     );
+    assert!(
+        std::env::var_os("ENGAGEMENT_REQUIRE_SERVERS").is_none(),
+        "ENGAGEMENT_REQUIRE_SERVERS is set, so the suite must run: {message}"
+    );
+    eprintln!("{message}");
 }

@@ -3,7 +3,7 @@
 //! customers that have both a step-1 and a step-2 event. Core does the step matching.
 
 use engagement_core::{
-    CustomerId, EventId, FunnelInput, FunnelQuery, Journey, StepEvent, Timestamp, WorkspaceId,
+    CustomerId, FunnelInput, FunnelQuery, Journey, StepEvent, Timestamp, WorkspaceId,
 };
 
 use super::{Engine, count};
@@ -66,7 +66,7 @@ impl<D: Dialect> Engine<D> {
         let mut journeys = None;
         if let Some(step2) = step2 {
             let mut sql = D::sql();
-            sql.push("SELECT customer, occurred_at, id, name FROM ")
+            sql.push("SELECT customer, occurred_at, name FROM ")
                 .push(&self.tables.events)
                 .push(" WHERE ");
             push_counted(&mut sql, workspace, query.window);
@@ -97,7 +97,7 @@ impl<D: Dialect> Engine<D> {
         let mut out: Vec<Journey> = Vec::new();
         for row in &rows {
             let customer = CustomerId(row.int(0)?);
-            let name = row.text(3)?;
+            let name = row.text(2)?;
             let step =
                 query
                     .steps
@@ -109,7 +109,6 @@ impl<D: Dialect> Engine<D> {
                     })?;
             let event = StepEvent {
                 at: Timestamp::from_micros(row.int(1)?),
-                id: EventId::new(row.text(2)?),
                 step,
             };
             match out.last_mut() {
