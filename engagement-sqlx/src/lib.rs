@@ -68,6 +68,7 @@ mod filter;
 mod migrate;
 mod prefix;
 mod sql;
+mod url;
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -79,6 +80,7 @@ mod sqlite;
 pub use prefix::TablePrefix;
 /// The sqlx version the stores are built on, for building pools and options.
 pub use sqlx;
+pub use url::connect;
 
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

@@ -4,8 +4,8 @@
 
 use chrono::TimeDelta;
 use engagement_core::{
-    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventStore, Limits, Result,
-    Timestamp, WorkspaceId, names,
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventFilter, EventPageQuery,
+    EventStore, Limits, Result, TimeWindow, Timestamp, WorkspaceId, names,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -120,7 +120,7 @@ pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
     out.retain(|e| e.occurred_at < now);
     out.sort_by_key(Event::key);
     for (n, e) in out.iter_mut().enumerate() {
-        e.id = format!("demo-{n:07}").into();
+        e.id = format!("demo-{seed}-{n:07}").into();
     }
     out
 }
@@ -144,6 +144,26 @@ pub async fn load(
         inserted += store.append(workspace, chunk).await?.inserted;
     }
     Ok(inserted)
+}
+
+/// Whether the workspace has any event in the hour before `now` (else the demo loads data).
+///
+/// # Errors
+/// Store errors.
+pub async fn is_fresh(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    now: Timestamp,
+) -> Result<bool> {
+    let hour_ago = now
+        .checked_sub(TimeDelta::hours(1))
+        .unwrap_or(Timestamp::EPOCH);
+    let query = EventPageQuery {
+        filter: EventFilter::new(TimeWindow::new(hour_ago, now)?),
+        after: None,
+        limit: 1,
+    };
+    Ok(store.event_page(workspace, &query).await?.total > 0)
 }
 
 /// A start time with a daily rhythm (busier 9:00–21:00 UTC).

@@ -27,9 +27,13 @@ struct Args {
     /// Folder holding customers.csv and events.csv (written by gen.py).
     #[arg(long)]
     data: PathBuf,
-    /// Backend: memory.
+    /// Backend: memory, sqlite, postgres or mysql.
     #[arg(long)]
     backend: String,
+    /// Database URL of a SQL backend (sqlite defaults to the file db/engagement-sqlite_SIZE.db,
+    /// created afresh).
+    #[arg(long)]
+    db_url: Option<String>,
     /// Size label used in the results file name (e.g. 1m, 10m).
     #[arg(long)]
     size: String,
@@ -44,7 +48,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> BoxResult<()> {
     let args = Args::parse();
-    let store = open_backend(&args.backend)?;
+    let store = open_backend(&args).await?;
     let workspace = WorkspaceId::new("bench")?;
     let mut timings = Map::new();
     let mut answers = Map::new();
@@ -106,11 +110,28 @@ async fn main() -> BoxResult<()> {
     Ok(())
 }
 
-fn open_backend(name: &str) -> BoxResult<Arc<dyn EventStore>> {
-    match name {
-        "memory" => Ok(Arc::new(engagement_memory::MemoryStore::new())),
-        other => Err(format!("unknown backend {other:?}: use memory").into()),
-    }
+async fn open_backend(args: &Args) -> BoxResult<Arc<dyn EventStore>> {
+    let url = match (args.backend.as_str(), &args.db_url) {
+        ("memory", _) => return Ok(Arc::new(engagement_memory::MemoryStore::new())),
+        ("sqlite", None) => {
+            std::fs::create_dir_all("db")?;
+            let file = format!("db/engagement-sqlite_{}.db", args.size);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
+            format!("sqlite://{file}")
+        }
+        ("sqlite" | "postgres" | "mysql", Some(url)) => url.clone(),
+        (other, None) if other == "postgres" || other == "mysql" => {
+            return Err(format!("--backend {other} needs --db-url").into());
+        }
+        (other, _) => {
+            return Err(
+                format!("unknown backend {other:?}: use memory, sqlite, postgres or mysql").into(),
+            );
+        }
+    };
+    Ok(engagement_sqlx::connect(&url).await?)
 }
 
 /// Q8: customers.csv and events.csv into the store through validation and `append`, timed from

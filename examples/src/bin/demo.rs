@@ -2,8 +2,12 @@
 //!
 //! Run with: cargo run -p engagement-examples --bin demo
 //!
-//! It creates demo data on first run (customers, thirty days of events, a launch spike in the
-//! last hour), then prints the engagement ranking of the last 60 minutes, the customer activity
+//! The store is the embedded default, a SQLite file `engagement-demo.db` in the current folder;
+//! pass another URL to use another (`memory`, `sqlite://FILE`, `postgres://…`, `mysql://…`):
+//! `cargo run -p engagement-examples --bin demo -- postgres://postgres@127.0.0.1/postgres`.
+//!
+//! It creates demo data when the workspace has nothing from the last hour (customers, thirty
+//! days of events, a launch spike in the last hour), then prints the engagement ranking of the last 60 minutes, the customer activity
 //! page, the newest events of the log and the Page Viewed → Registered → Subscribed funnel.
 #![allow(clippy::print_stdout)]
 
@@ -19,11 +23,22 @@ use engagement_examples::demo_data::{self, DemoSize};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let store: Arc<dyn EventStore> = Arc::new(engagement_memory::MemoryStore::new());
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sqlite://engagement-demo.db".into());
+    let store: Arc<dyn EventStore> = if url == "memory" {
+        Arc::new(engagement_memory::MemoryStore::new())
+    } else {
+        engagement_sqlx::connect(&url).await?
+    };
     let workspace = WorkspaceId::new("demo")?;
     let now = SystemClock.now();
-    let loaded = demo_data::load(store.as_ref(), &workspace, DemoSize::default(), now).await?;
-    println!("Loaded {loaded} demo events.\n");
+    if demo_data::is_fresh(store.as_ref(), &workspace, now).await? {
+        println!("Using the demo data already in {url}.\n");
+    } else {
+        let loaded = demo_data::load(store.as_ref(), &workspace, DemoSize::default(), now).await?;
+        println!("Loaded {loaded} demo events into {url}.\n");
+    }
 
     let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
     let admin = Viewer::new(workspace.clone(), Role::Administrator);

@@ -1,0 +1,56 @@
+//! [`connect`]: open and migrate whichever store a URL names.
+
+use std::sync::Arc;
+
+use engagement_core::{Error, EventStore, Result};
+
+/// Opens the store a URL names and brings its schema up to date: `sqlite://FILE` (or
+/// `sqlite::memory:`), `postgres://…` / `postgresql://…`, `mysql://…` / `mariadb://…`, each
+/// available when its feature is enabled.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let store = engagement_sqlx::connect("sqlite::memory:").await?;
+/// assert!(format!("{store:?}").contains("Sqlite"));
+/// assert!(engagement_sqlx::connect("oracle://db").await.is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidQuery`] for a scheme that is unknown or whose feature is disabled;
+/// connection and migration errors of the store.
+pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => {
+            let store = crate::SqliteStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            let store = crate::PostgresStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => {
+            let store = crate::MySqlStore::connect(&url.replacen("mariadb:", "mysql:", 1)).await?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
+        _ => Err(Error::invalid_query(
+            "url",
+            format!(
+                "{scheme:?} is not a store this build opens: use sqlite://FILE, postgres://… or \
+                 mysql://… (with the matching feature of engagement-sqlx)"
+            ),
+        )),
+    }
+}
