@@ -9,12 +9,17 @@ use engagement_core::{Error, EventStore, Result};
 /// available when its feature is enabled.
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// use engagement_core::{EventFilter, EventStore, TimeWindow, WorkspaceId};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
 /// let store = engagement_sqlx::connect("sqlite::memory:").await?;
-/// assert!(format!("{store:?}").contains("Sqlite"));
+/// let ws = WorkspaceId::new("acme")?;
+/// let page = engagement_core::EventPageQuery { filter: EventFilter::new(TimeWindow::ALL), after: None, limit: 10 };
+/// assert_eq!(store.event_page(&ws, &page).await?.total, 0);
 /// assert!(engagement_sqlx::connect("oracle://db").await.is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # }).unwrap();
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
