@@ -99,7 +99,7 @@ impl ActivityRequest {
 }
 
 /// Daily counts for a run of local days.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailySeries {
     /// The first local date.
     pub first_day: NaiveDate,

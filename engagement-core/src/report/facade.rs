@@ -204,11 +204,12 @@ impl Reports {
         viewer: &Viewer,
         request: &ActivityRequest,
     ) -> Result<ActivityReport> {
-        self.policy
-            .check(viewer, &request.workspace, ReportKind::Activity)?;
-        request.validate()?;
-        let offset = (request.page - 1).saturating_mul(request.page_size);
-        self.activity_rows(request, offset, request.page_size).await
+        let offset = request
+            .page
+            .saturating_sub(1)
+            .saturating_mul(request.page_size);
+        self.activity_rows(viewer, request, offset, request.page_size)
+            .await
     }
 
     /// Every row matching the activity filters (for "Export all results"), from one snapshot.
@@ -220,18 +221,20 @@ impl Reports {
         viewer: &Viewer,
         request: &ActivityRequest,
     ) -> Result<ActivityReport> {
-        self.policy
-            .check(viewer, &request.workspace, ReportKind::Activity)?;
-        request.validate()?;
-        self.activity_rows(request, 0, u64::MAX).await
+        self.activity_rows(viewer, request, 0, u64::MAX).await
     }
 
+    /// Checks access and the request, then one snapshot of rows `offset..offset + limit`.
     async fn activity_rows(
         &self,
+        viewer: &Viewer,
         request: &ActivityRequest,
         offset: u64,
         limit: u64,
     ) -> Result<ActivityReport> {
+        self.policy
+            .check(viewer, &request.workspace, ReportKind::Activity)?;
+        request.validate()?;
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
         let query = ActivityQuery {
@@ -248,20 +251,9 @@ impl Reports {
         };
         let page = self.store.activity_page(&request.workspace, &query).await?;
         let ids: Vec<CustomerId> = page.rows.iter().map(|r| r.customer.id).collect();
-        let (first_day, edges) =
-            activity::trailing_days(&self.zone, period.window, activity::SPARKLINE_DAYS);
-        let cells = self
-            .store
-            .bucket_counts(
-                &request.workspace,
-                &BucketCountsQuery {
-                    customers: ids.clone(),
-                    names: self.milestones.views.clone(),
-                    edges: edges.clone(),
-                },
-            )
+        let series = self
+            .daily_views(&request.workspace, &ids, &period, activity::SPARKLINE_DAYS)
             .await?;
-        let series = activity::series_for(&ids, &cells, first_day, edges.len().saturating_sub(1));
         let rows = page
             .rows
             .into_iter()
@@ -281,6 +273,26 @@ impl Reports {
             page_count: activity::page_count(page.total_rows, request.page_size),
             summary: page.summary,
         })
+    }
+
+    /// Daily link opens of `customers` over the last `days` local days of the period, one
+    /// series per customer in the order given.
+    async fn daily_views(
+        &self,
+        workspace: &WorkspaceId,
+        customers: &[CustomerId],
+        period: &ReportPeriod,
+        days: u16,
+    ) -> Result<Vec<activity::DailySeries>> {
+        let (first_day, edges) = activity::trailing_days(&self.zone, period.window, days);
+        let buckets = edges.len().saturating_sub(1);
+        let query = BucketCountsQuery {
+            customers: customers.to_vec(),
+            names: self.milestones.views.clone(),
+            edges,
+        };
+        let cells = self.store.bucket_counts(workspace, &query).await?;
+        Ok(activity::series_for(customers, &cells, first_day, buckets))
     }
 
     /// The customer detail panel: 30-day cards, a 14-day daily trend, recent milestones.
@@ -329,30 +341,11 @@ impl Reports {
             )
             .await?;
         let cards = page.rows.first().map(|r| r.counters).unwrap_or_default();
-        let (first_day, edges) =
-            activity::trailing_days(&self.zone, period.window, activity::TREND_DAYS);
-        let cells = self
-            .store
-            .bucket_counts(
-                workspace,
-                &BucketCountsQuery {
-                    customers: vec![customer],
-                    names: self.milestones.views.clone(),
-                    edges: edges.clone(),
-                },
-            )
-            .await?;
-        let trend = activity::series_for(
-            &[customer],
-            &cells,
-            first_day,
-            edges.len().saturating_sub(1),
-        )
-        .pop()
-        .unwrap_or_else(|| activity::DailySeries {
-            first_day,
-            counts: Vec::new(),
-        });
+        let trend = self
+            .daily_views(workspace, &[customer], &period, activity::TREND_DAYS)
+            .await?
+            .pop()
+            .unwrap_or_default();
         let recent_milestones = self.recent_milestones(workspace, customer, &period).await?;
         Ok(CustomerDetail {
             customer: record,
