@@ -15,6 +15,7 @@ use engagement_benches::timing::{Timing, measure, peak_rss_mib, rss_mib};
 use engagement_benches::workloads::{self, now};
 use engagement_core::report::Reports;
 use engagement_core::{EventStore, FixedClock, Limits, Role, Viewer, WorkspaceId};
+use engagement_memory::MemoryStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value, json};
 
@@ -44,14 +45,16 @@ struct Args {
 #[tokio::main]
 async fn main() -> BoxResult<()> {
     let args = Args::parse();
-    let store = open_backend(&args.backend)?;
+    let (store, memory) = open_backend(&args.backend)?;
     let workspace = WorkspaceId::new("bench")?;
     let mut timings = Map::new();
     let mut answers = Map::new();
     let mut extra = Map::new();
 
     let loaded = load(store.as_ref(), &workspace, &args.data, args.batch).await?;
+    let loaded_rows = loaded["rows"].as_u64().unwrap_or(0);
     timings.insert("Q8".into(), loaded);
+    let resident_bytes = memory.as_ref().map(MemoryStore::resident_bytes);
     extra.insert("rss_after_load_mib".into(), json!(rss_mib()));
 
     let clock = Arc::new(FixedClock::new(now()));
@@ -80,12 +83,22 @@ async fn main() -> BoxResult<()> {
     record("Q5", a?, t);
     let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
     record("Q7", a?, t);
+    let (a, t) = measure(args.runs, || workloads::funnel_input(reports, viewer)).await;
+    extra.insert("Q7_funnel_input".into(), t.to_json());
+    extra.insert("Q7_journeys".into(), a?);
 
     std::fs::create_dir_all("out")?;
     let csv_path = PathBuf::from(format!(
         "out/engagement-{}_q6_{}.csv",
         args.backend, args.size
     ));
+    if let Some(bytes) = resident_bytes {
+        extra.insert(
+            "bytes_per_event".into(),
+            json!((bytes as f64 / loaded_rows.max(1) as f64 * 10.0).round() / 10.0),
+        );
+        extra.insert("resident_mib".into(), json!(bytes as f64 / 1048576.0));
+    }
     let rss_before = rss_mib();
     let (rows, t) = measure(args.runs.min(3), || {
         workloads::export(reports, viewer, &csv_path)
@@ -106,9 +119,13 @@ async fn main() -> BoxResult<()> {
     Ok(())
 }
 
-fn open_backend(name: &str) -> BoxResult<Arc<dyn EventStore>> {
+/// The store to run on, and the same store as a [`MemoryStore`] when it is one (for its size).
+fn open_backend(name: &str) -> BoxResult<(Arc<dyn EventStore>, Option<MemoryStore>)> {
     match name {
-        "memory" => Ok(Arc::new(engagement_memory::MemoryStore::new())),
+        "memory" => {
+            let store = MemoryStore::new();
+            Ok((Arc::new(store.clone()), Some(store)))
+        }
         other => Err(format!("unknown backend {other:?}: use memory").into()),
     }
 }
