@@ -40,6 +40,17 @@ struct Args {
     /// Events per append batch while loading.
     #[arg(long, default_value_t = 10_000)]
     batch: usize,
+    /// Run only these workloads (comma-separated, e.g. Q3,Q7) and write no results file:
+    /// for profiling one path. Q8 (the load) always runs.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    /// Whether workload `q` is to run.
+    fn wants(&self, q: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(q))
+    }
 }
 
 #[tokio::main]
@@ -70,35 +81,56 @@ async fn main() -> BoxResult<()> {
         answers.insert(q.into(), answer);
     };
 
-    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 1)).await;
-    record("Q1", a?, t);
-    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 28)).await;
-    record("Q2", a?, t);
-    let (a, t) = measure(args.runs, || workloads::activity(reports, viewer)).await;
-    let (q3, ids) = a?;
-    record("Q3", q3, t);
-    let (a, t) = measure(args.runs, || workloads::sparklines(reports, viewer, &ids)).await;
-    record("Q4", a?, t);
-    let (a, t) = measure(args.runs, || workloads::log_page(reports, viewer)).await;
-    record("Q5", a?, t);
-    let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
-    record("Q7", a?, t);
-    let (a, t) = measure(args.runs, || workloads::funnel_input(reports, viewer)).await;
-    extra.insert("Q7_funnel_input".into(), t.to_json());
-    extra.insert("Q7_journeys".into(), a?);
-
+    if args.wants("Q1") {
+        let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 1)).await;
+        record("Q1", a?, t);
+    }
+    if args.wants("Q2") {
+        let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 28)).await;
+        record("Q2", a?, t);
+    }
+    if args.wants("Q3") || args.wants("Q4") {
+        let (a, t) = measure(args.runs, || workloads::activity(reports, viewer)).await;
+        let (q3, ids) = a?;
+        record("Q3", q3, t);
+        let (a, t) = measure(args.runs, || workloads::sparklines(reports, viewer, &ids)).await;
+        record("Q4", a?, t);
+    }
+    if args.wants("Q5") {
+        let (a, t) = measure(args.runs, || workloads::log_page(reports, viewer)).await;
+        record("Q5", a?, t);
+    }
+    if args.wants("Q7") {
+        let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
+        record("Q7", a?, t);
+        let (a, t) = measure(args.runs, || workloads::funnel_input(reports, viewer)).await;
+        println!(
+            "       funnel_input alone {:.2} ms (min {:.2})",
+            t.median_ms, t.min_ms
+        );
+        extra.insert("Q7_funnel_input".into(), t.to_json());
+        extra.insert("Q7_journeys".into(), a?);
+    }
+    if let Some(bytes) = resident_bytes {
+        let per_event = bytes as f64 / loaded_rows.max(1) as f64;
+        println!(
+            "  resident {:.0} MiB = {per_event:.1} bytes/event",
+            bytes as f64 / 1048576.0
+        );
+        extra.insert(
+            "bytes_per_event".into(),
+            json!((per_event * 10.0).round() / 10.0),
+        );
+        extra.insert("resident_mib".into(), json!(bytes as f64 / 1048576.0));
+    }
+    if !args.wants("Q6") {
+        return Ok(());
+    }
     std::fs::create_dir_all("out")?;
     let csv_path = PathBuf::from(format!(
         "out/engagement-{}_q6_{}.csv",
         args.backend, args.size
     ));
-    if let Some(bytes) = resident_bytes {
-        extra.insert(
-            "bytes_per_event".into(),
-            json!((bytes as f64 / loaded_rows.max(1) as f64 * 10.0).round() / 10.0),
-        );
-        extra.insert("resident_mib".into(), json!(bytes as f64 / 1048576.0));
-    }
     let rss_before = rss_mib();
     let (rows, t) = measure(args.runs.min(3), || {
         workloads::export(reports, viewer, &csv_path)
@@ -114,6 +146,9 @@ async fn main() -> BoxResult<()> {
     record("Q6", json!({ "rows": rows }), t);
     timings.insert("Q6".into(), q6);
 
+    if !args.only.is_empty() {
+        return Ok(());
+    }
     let out = write_results(&args, timings, answers, extra)?;
     println!("wrote {}", out.display());
     Ok(())
