@@ -76,8 +76,8 @@ mod tests {
     use super::*;
     use engagement_core::{
         ActivityQuery, ActivitySort, Actor, Customer, CustomerFilter, CustomerId, Event,
-        EventStore, FunnelQuery, Milestones, ReferenceStore, TimeWindow, Timestamp,
-        TopCustomersQuery, WorkspaceId,
+        EventFilter, EventPageQuery, EventStore, FunnelQuery, Milestones, ReferenceStore,
+        TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
     };
     use futures::executor::block_on;
     use proptest::prelude::*;
@@ -110,6 +110,7 @@ mod tests {
                 .map(|(i, &(c, n, t, actor))| {
                     let mut e = Event::new(format!("e{i:03}"), CustomerId(c), NAMES[n], Timestamp::from_micros(t));
                     e.actor = Actor::ALL[actor];
+                    e.page.domain = ["a.test", "b.test"][(c as usize + n) % 2].into();
                     e
                 })
                 .collect();
@@ -125,6 +126,13 @@ mod tests {
                 offset: 0,
                 limit: 10,
             };
+            let mut log = EventPageQuery {
+                filter: EventFilter::new(window(a, b)),
+                after: None,
+                limit: 5,
+            };
+            log.filter.names = Some(vec![NAMES[0].into(), NAMES[1].into()]);
+            log.filter.domain = Some("a.test".into());
             let ranking = TopCustomersQuery { window: window(a, b), limit: 10 };
             let funnel = FunnelQuery {
                 window: window(a, b),
@@ -139,6 +147,10 @@ mod tests {
                 prop_assert_eq!(
                     memory.activity_page(&ws, &activity).await.unwrap(),
                     reference.activity_page(&ws, &activity).await.unwrap()
+                );
+                prop_assert_eq!(
+                    memory.event_page(&ws, &log).await.unwrap(),
+                    reference.event_page(&ws, &log).await.unwrap()
                 );
                 prop_assert_eq!(
                     memory.top_customers(&ws, &ranking).await.unwrap(),
