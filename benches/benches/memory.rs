@@ -108,7 +108,11 @@ fn queries(c: &mut Criterion) {
     g.bench_function("funnel_input_30d", |b| {
         let q = FunnelQuery {
             window: days(30),
-            steps: vec!["Page Viewed".into(), "Registered".into(), "Subscribed".into()],
+            steps: vec![
+                "Page Viewed".into(),
+                "Registered".into(),
+                "Subscribed".into(),
+            ],
             open_since: Some(Timestamp::from_micros(NOW_MICROS - 7 * DAY)),
         };
         b.iter(|| block_on(store.funnel_input(ws, black_box(&q))))
@@ -125,8 +129,9 @@ fn queries(c: &mut Criterion) {
         })
     });
     g.bench_function("export_csv_14d", |b| {
-        let reports = Reports::new(Arc::new(store.clone()))
-            .with_clock(Arc::new(FixedClock::new(Timestamp::from_micros(NOW_MICROS))));
+        let reports = Reports::new(Arc::new(store.clone())).with_clock(Arc::new(FixedClock::new(
+            Timestamp::from_micros(NOW_MICROS),
+        )));
         let viewer = Viewer::new(ws.clone(), Role::Administrator);
         b.iter(|| {
             let (_, events) = reports

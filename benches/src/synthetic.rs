@@ -105,7 +105,9 @@ impl Synthetic {
             })
             .collect();
         let start = NOW_MICROS as u64 - SPAN_MICROS;
-        let mut times: Vec<u64> = (0..events).map(|_| start + rng.below(SPAN_MICROS)).collect();
+        let mut times: Vec<u64> = (0..events)
+            .map(|_| start + rng.below(SPAN_MICROS))
+            .collect();
         times.sort_unstable();
         let events = times
             .into_iter()
@@ -134,8 +136,13 @@ impl Synthetic {
                 if rng.below(100) >= 45 {
                     e.page.referrer = referrers[1 + rng.below(49) as usize].clone();
                 }
-                let home = 0x0B00_0000 + (customer as u32).wrapping_mul(2_654_435_761) % 0xD000_0000;
-                let ip = if rng.below(5) == 0 { rng.next() as u32 } else { home };
+                let home =
+                    0x0B00_0000 + (customer as u32).wrapping_mul(2_654_435_761) % 0xD000_0000;
+                let ip = if rng.below(5) == 0 {
+                    rng.next() as u32
+                } else {
+                    home
+                };
                 e.ip = Some(IpAddr::V4(Ipv4Addr::from(ip)));
                 e.geo.country = ["US", "GB", "DE", "FR", "NL"][customer as usize % 5].into();
                 e.device = Some(Device::ALL[rng.below(3) as usize]);
@@ -160,7 +167,11 @@ mod tests {
         assert_eq!(a.events, b.events);
         assert_eq!(a.customers.len(), 500);
         assert!(a.events.is_sorted_by_key(|e| (e.occurred_at, e.id.clone())));
-        let top = a.events.iter().filter(|e| e.customer == CustomerId(1)).count();
+        let top = a
+            .events
+            .iter()
+            .filter(|e| e.customer == CustomerId(1))
+            .count();
         assert!(top > 5_000 / 500 * 5, "customer 1 has {top} events");
         let views = a.events.iter().filter(|e| e.name == "Page Viewed").count();
         assert!((2_500..3_000).contains(&views), "{views} page views");
