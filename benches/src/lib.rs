@@ -5,5 +5,6 @@
 //! in the peers' format, so `compare.py` checks our answers beside theirs.
 
 pub mod dataset;
+pub mod synthetic;
 pub mod timing;
 pub mod workloads;

@@ -9,7 +9,8 @@ use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
 use engagement_core::{
-    BucketCountsQuery, CustomerStatus, Lookback, Milestones, RangeSpec, Timestamp, Viewer, names,
+    BucketCountsQuery, CustomerStatus, FunnelQuery, Lookback, Milestones, RangeSpec, TimeWindow,
+    Timestamp, Viewer, names,
 };
 use serde_json::{Value, json};
 
@@ -17,6 +18,9 @@ use crate::dataset::numeric_id;
 
 /// The benchmark's "now": 2026-11-20T00:00:00Z.
 pub const NOW_MICROS: i64 = 1_795_132_800_000_000;
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The benchmark's fixed instant.
 pub fn now() -> Timestamp {
@@ -132,6 +136,27 @@ pub async fn sparklines(reports: &Reports, viewer: &Viewer, ids: &[i64]) -> Answ
     ))
 }
 
+/// The store's share of Q7: only [`EventStore::funnel_input`](engagement_core::EventStore::funnel_input)
+/// for Q7's window and steps (the report evaluates the journeys afterwards); the number of
+/// journeys.
+pub async fn funnel_input(reports: &Reports, viewer: &Viewer) -> Answer {
+    let request = funnel_request(viewer);
+    let window = TimeWindow::new(
+        Timestamp::from_micros(NOW_MICROS - 30 * DAY_MICROS),
+        Timestamp::from_micros(NOW_MICROS),
+    )?;
+    let query = FunnelQuery {
+        window,
+        steps: request.steps,
+        open_since: None,
+    };
+    let input = reports
+        .store()
+        .funnel_input(&viewer.workspace, &query)
+        .await?;
+    Ok(json!(input.journeys.len()))
+}
+
 /// Q5/Q6's request: Page Viewed (on `domain` when given) over the last 14 days.
 pub fn page_views(viewer: &Viewer, domain: Option<&str>) -> EventLogRequest {
     let mut request =
@@ -166,13 +191,17 @@ pub async fn export(
     Ok(export_to_path(events, path, no_metadata_columns, CsvOptions::default()).await?)
 }
 
-/// Q7: Page Viewed → Registered → Subscribed over 30 days, 7 days to convert, as
-/// `[step1, step2, step3]`.
-pub async fn funnel(reports: &Reports, viewer: &Viewer) -> Answer {
+/// Q7's request: Page Viewed → Registered → Subscribed over 30 days, 7 days to convert.
+pub fn funnel_request(viewer: &Viewer) -> FunnelRequest {
     let mut request = FunnelRequest::new(viewer.workspace.clone());
     request.range = days_before_now(date(10, 21));
     request.conversion_window = TimeDelta::days(7);
-    let report = reports.funnel(viewer, &request).await?;
+    request
+}
+
+/// Q7: the funnel report as `[step1, step2, step3]`.
+pub async fn funnel(reports: &Reports, viewer: &Viewer) -> Answer {
+    let report = reports.funnel(viewer, &funnel_request(viewer)).await?;
     Ok(json!(
         report.steps.iter().map(|s| s.reached).collect::<Vec<_>>()
     ))

@@ -9,49 +9,100 @@ use engagement_core::{
     CustomerFilter, Milestone, Milestones, Timestamp,
 };
 
+use crate::parallel::scan_parts;
 use crate::ranking::top_k;
 use crate::scratch::{Scratch, with_zeroed};
 use crate::workspace::Workspace;
 
-/// Counters in their compact, per-thread form.
-#[derive(Debug, Clone, Copy, Default)]
-struct Tally {
-    counts: [u32; 5],
-    last_click: Option<i64>,
-    last_activity: Option<i64>,
+/// The counters of a list of customers, column by column: the latest-activity column, which
+/// every event touches, stays small enough for the cache.
+#[derive(Debug, Clone, Default)]
+struct Tallies {
+    counts: Vec<[u32; 5]>,
+    /// [`encode`]d instants (0: none).
+    last_click: Vec<u64>,
+    last_activity: Vec<u64>,
+}
+
+/// An instant as a non-zero number that orders like it (every event lies before a window's
+/// end, so `at < i64::MAX` and the result cannot overflow).
+fn encode(at: i64) -> u64 {
+    ((at as u64) ^ (1 << 63)) + 1
+}
+
+/// The instant of a non-zero [`encode`]d number.
+fn decode(v: u64) -> Option<Timestamp> {
+    v.checked_sub(1)
+        .map(|v| Timestamp::from_micros((v ^ (1 << 63)) as i64))
 }
 
 thread_local! {
-    static TALLIES: Scratch<Tally> = const { RefCell::new(Vec::new()) };
+    /// 1 + each customer's index in the listed customers (0: not listed).
+    static SLOTS: Scratch<u32> = const { RefCell::new(Vec::new()) };
 }
 
 /// "No milestone" in the name table.
 const NONE: u8 = u8::MAX;
 
-impl Tally {
-    /// Counts one event toward milestone number `milestone` (or none), as
-    /// [`ActivityCounters::record`] does.
-    fn record(&mut self, milestone: u8, at: i64) {
-        self.last_activity = self.last_activity.max(Some(at));
-        if let Some(count) = self.counts.get_mut(usize::from(milestone)) {
+impl Tallies {
+    /// Zeroed counters for `n` customers.
+    fn new(n: usize) -> Self {
+        Self {
+            counts: vec![[0; 5]; n],
+            last_click: vec![0; n],
+            last_activity: vec![0; n],
+        }
+    }
+
+    /// Counts one event of customer `i` toward milestone number `milestone` (or none), as
+    /// [`ActivityCounters::record`] does. Each customer's events must come in time order, so
+    /// the latest instants are simply the last ones seen.
+    fn record(&mut self, i: usize, milestone: u8, at: i64) {
+        let at = encode(at);
+        debug_assert!(self.last_activity[i] <= at);
+        self.last_activity[i] = at;
+        if let Some(count) = self.counts[i].get_mut(usize::from(milestone)) {
             *count += 1;
             if milestone == 0 {
-                self.last_click = self.last_click.max(Some(at));
+                self.last_click[i] = at;
             }
         }
     }
 
-    fn counters(&self) -> ActivityCounters {
-        let [views, confirmed, verified, checkout, orders] = self.counts.map(u64::from);
+    /// Adds the tallies of a later part of the window.
+    fn merge_later(&mut self, later: &Tallies) {
+        for (sum, part) in self.counts.iter_mut().zip(&later.counts) {
+            for (s, n) in sum.iter_mut().zip(part) {
+                *s += n;
+            }
+        }
+        for (mine, theirs) in [
+            (&mut self.last_click, &later.last_click),
+            (&mut self.last_activity, &later.last_activity),
+        ] {
+            for (m, &t) in mine.iter_mut().zip(theirs) {
+                *m = (*m).max(t);
+            }
+        }
+    }
+
+    /// The counters of customer `i`.
+    fn counters(&self, i: usize) -> ActivityCounters {
+        let [views, confirmed, verified, checkout, orders] = self.counts[i].map(u64::from);
         ActivityCounters {
             views,
             confirmed,
             verified,
             checkout,
             orders,
-            last_click: self.last_click.map(Timestamp::from_micros),
-            last_activity: self.last_activity.map(Timestamp::from_micros),
+            last_click: decode(self.last_click[i]),
+            last_activity: decode(self.last_activity[i]),
         }
+    }
+
+    /// Every customer's counters, in order.
+    fn into_counters(self) -> Vec<ActivityCounters> {
+        (0..self.counts.len()).map(|i| self.counters(i)).collect()
     }
 }
 
@@ -139,36 +190,49 @@ impl Workspace {
             })
             .collect();
         let cols = &self.cols;
-        let record = |tally: &mut Tally, p: usize| {
+        let record = |tallies: &mut Tallies, i: usize, p: usize| {
             if cols.flags(p).by_customer() {
-                tally.record(table[cols.name[p] as usize], cols.at[p]);
+                tallies.record(i, table[cols.name[p] as usize], cols.at[p]);
             }
         };
+        // The customers' whole postings bound their events in the window; summing the lengths
+        // reads no posting, so deciding costs nothing next to either path.
         let mut via_postings = 0usize;
         let few = listed.iter().all(|&d| {
-            via_postings += self.postings_in(d, &range).len();
-            via_postings < range.len() / 2
+            via_postings += self.dir.postings[d as usize].len();
+            via_postings < range.len() / 4
         });
         if few {
-            return listed
-                .iter()
-                .map(|&d| {
-                    let mut tally = Tally::default();
-                    for &p in self.postings_in(d, &range) {
-                        record(&mut tally, p as usize);
-                    }
-                    tally.counters()
-                })
-                .collect();
-        }
-        with_zeroed(&TALLIES, self.dir.len(), |tallies| {
-            for p in range {
-                record(&mut tallies[cols.customer[p] as usize], p);
+            let mut tallies = Tallies::new(listed.len());
+            for (i, &d) in listed.iter().enumerate() {
+                for &p in self.postings_in(d, &range) {
+                    record(&mut tallies, i, p as usize);
+                }
             }
-            listed
-                .iter()
-                .map(|&d| tallies[d as usize].counters())
-                .collect()
+            return tallies.into_counters();
+        }
+        // One scan of the window (split over the cores), counting only the listed customers'
+        // events into tables of the listed customers.
+        with_zeroed(&SLOTS, self.dir.len(), |slots| {
+            for (i, &d) in listed.iter().enumerate() {
+                slots[d as usize] = i as u32 + 1;
+            }
+            let slots = &*slots;
+            let parts = scan_parts(range, |part| {
+                let mut tallies = Tallies::new(listed.len());
+                for p in part {
+                    if let Some(i) = slots[cols.customer[p] as usize].checked_sub(1) {
+                        record(&mut tallies, i as usize, p);
+                    }
+                }
+                tallies
+            });
+            let mut parts = parts.into_iter();
+            let mut total = parts.next().unwrap_or_default();
+            for later in parts {
+                total.merge_later(&later);
+            }
+            total.into_counters()
         })
     }
 

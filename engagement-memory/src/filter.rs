@@ -8,6 +8,7 @@ use engagement_core::EventFilter;
 
 use crate::columns::IpKind;
 use crate::dict::{DOMAIN, PATH, REFERRER};
+use crate::parallel::scan_parts;
 use crate::workspace::Workspace;
 
 /// An event filter in terms of interned numbers. Values the workspace has never seen match
@@ -28,6 +29,9 @@ pub(crate) struct Compiled {
     ip: Option<(IpKind, u32)>,
     /// Wanted text numbers by page-tuple slot.
     page: Vec<(usize, u32)>,
+    /// The page tuples that pass `page`, one bit each, when the window is long enough to
+    /// repay checking every tuple once (a bit test per event instead of a tuple lookup).
+    page_set: Option<Vec<u64>>,
 }
 
 impl Compiled {
@@ -78,6 +82,17 @@ impl Compiled {
         } else {
             ws.window(filter.window)
         };
+        let tuples = ws.dict.pages.len();
+        let page_set = (!page.is_empty() && range.len() >= tuples / 4).then(|| {
+            let mut set = vec![0u64; tuples.div_ceil(64)];
+            for t in 0..tuples {
+                let tuple = ws.dict.pages.get(t as u32);
+                if page.iter().all(|&(slot, want)| tuple[slot] == want) {
+                    set[t / 64] |= 1 << (t % 64);
+                }
+            }
+            set
+        });
         Self {
             range,
             nothing,
@@ -86,6 +101,7 @@ impl Compiled {
             actors,
             ip: ip.flatten(),
             page,
+            page_set,
         }
     }
 
@@ -101,7 +117,15 @@ impl Compiled {
         {
             return false;
         }
-        if !self.page.is_empty() {
+        if let Some(set) = &self.page_set {
+            let t = cols.page[pos] as usize;
+            if set
+                .get(t / 64)
+                .is_none_or(|bits| bits & (1 << (t % 64)) == 0)
+            {
+                return false;
+            }
+        } else if !self.page.is_empty() {
             let tuple = ws.dict.page_of(cols, pos);
             if self.page.iter().any(|&(slot, want)| tuple[slot] != want) {
                 return false;
@@ -148,8 +172,12 @@ impl Compiled {
                 .count() as u64;
         }
         let set = self.customer_set(ws);
-        span.filter(|&p| self.scan_match(ws, set.as_deref(), p))
-            .count() as u64
+        let set = set.as_deref();
+        scan_parts(span, |part| {
+            part.filter(|&p| self.scan_match(ws, set, p)).count() as u64
+        })
+        .into_iter()
+        .sum()
     }
 
     fn scan_match(&self, ws: &Workspace, set: Option<&[bool]>, pos: usize) -> bool {

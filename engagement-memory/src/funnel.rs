@@ -1,4 +1,9 @@
 //! What a funnel needs: who entered, who could progress (with their step events), who waits.
+//!
+//! Two sequential passes over the window: the first tallies each customer's step events into a
+//! compact per-customer slot (16 bytes, so the table stays in cache), the second copies the
+//! step events of the customers who could progress into one buffer grouped by customer (each
+//! customer's run was sized by the first pass), from which every journey takes its slice.
 
 use std::cell::RefCell;
 
@@ -10,13 +15,22 @@ use crate::workspace::Workspace;
 /// A customer's progress while scanning the window.
 #[derive(Debug, Clone, Copy, Default)]
 struct Progress {
-    /// The latest step-1 event, if any.
-    last_first: Option<i64>,
-    /// Whether a step-2 event was seen.
-    second: bool,
-    /// 1 + the index of the customer's journey in the answer (0: none).
-    journey: u32,
+    /// The latest step-1 event (meaningful when [`HAS_FIRST`] is set).
+    last_first: i64,
+    /// Pass 1: step events seen. Pass 2: where the customer's next step event goes in the
+    /// buffer.
+    cursor: u32,
+    /// Pass 1: [`HAS_FIRST`] and [`HAS_SECOND`]. Pass 2: [`JOURNEY`] when the customer could
+    /// progress.
+    state: u32,
 }
+
+/// A step-1 event was seen.
+const HAS_FIRST: u32 = 1;
+/// A step-2 event was seen.
+const HAS_SECOND: u32 = 2;
+/// Both: the customer has a journey.
+const JOURNEY: u32 = HAS_FIRST | HAS_SECOND;
 
 thread_local! {
     static PROGRESS: Scratch<Progress> = const { RefCell::new(Vec::new()) };
@@ -47,59 +61,77 @@ impl Workspace {
         };
         with_zeroed(&PROGRESS, self.dir.len(), |progress| {
             for p in range.clone() {
-                match step_of(p) {
-                    Some(0) => {
-                        let slot = &mut progress[cols.customer[p] as usize];
-                        slot.last_first = slot.last_first.max(Some(cols.at[p]));
+                let Some(step) = step_of(p) else {
+                    continue;
+                };
+                let slot = &mut progress[cols.customer[p] as usize];
+                slot.cursor += 1;
+                match step {
+                    0 if slot.state & HAS_FIRST == 0 => {
+                        slot.state |= HAS_FIRST;
+                        slot.last_first = cols.at[p];
                     }
-                    Some(1) => progress[cols.customer[p] as usize].second = true,
+                    0 => slot.last_first = slot.last_first.max(cols.at[p]),
+                    1 => slot.state |= HAS_SECOND,
                     _ => {}
                 }
             }
             let mut input = FunnelInput::default();
             let mut progressed = Vec::new();
-            for (d, state) in progress.iter().enumerate() {
-                let Some(last_first) = state.last_first else {
+            for (d, slot) in progress.iter_mut().enumerate() {
+                if slot.state & HAS_FIRST == 0 {
                     continue;
-                };
+                }
                 input.entered += 1;
-                if state.second {
+                if slot.state == JOURNEY {
                     progressed.push((self.dir.id(d as u32), d));
                 } else if query
                     .open_since
-                    .is_some_and(|since| last_first >= since.as_micros())
+                    .is_some_and(|since| slot.last_first >= since.as_micros())
                 {
                     input.waiting += 1;
                 }
             }
             progressed.sort_unstable();
-            for (i, &(_, d)) in progressed.iter().enumerate() {
-                progress[d].journey = i as u32 + 1;
+            // Each journey's run in the buffer, in answer order.
+            let mut runs = Vec::with_capacity(progressed.len());
+            let mut total = 0u32;
+            for &(_, d) in &progressed {
+                let count = progress[d].cursor;
+                runs.push(total as usize..(total + count) as usize);
+                progress[d].cursor = total;
+                total += count;
             }
-            let mut journeys: Vec<Journey> = progressed
-                .iter()
-                .map(|&(customer, _)| Journey {
-                    customer,
-                    events: Vec::new(),
-                })
-                .collect();
-            // A second sequential pass (cheaper than walking postings scattered in the log)
-            // hands each journey its step events in log order.
-            if !journeys.is_empty() {
+            if !progressed.is_empty() {
+                let mut buffer = vec![
+                    StepEvent {
+                        at: Timestamp::MIN,
+                        step: 0,
+                    };
+                    total as usize
+                ];
                 for p in range {
                     let Some(step) = step_of(p) else {
                         continue;
                     };
-                    let journey = progress[cols.customer[p] as usize].journey;
-                    if let Some(j) = journey.checked_sub(1) {
-                        journeys[j as usize].events.push(StepEvent {
+                    let slot = &mut progress[cols.customer[p] as usize];
+                    if slot.state == JOURNEY {
+                        buffer[slot.cursor as usize] = StepEvent {
                             at: Timestamp::from_micros(cols.at[p]),
                             step: usize::from(step),
-                        });
+                        };
+                        slot.cursor += 1;
                     }
                 }
+                input.journeys = progressed
+                    .iter()
+                    .zip(runs)
+                    .map(|(&(customer, _), run)| Journey {
+                        customer,
+                        events: buffer[run].to_vec(),
+                    })
+                    .collect();
             }
-            input.journeys = journeys;
             input
         })
     }

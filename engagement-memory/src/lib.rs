@@ -55,6 +55,7 @@ mod grow;
 mod ids;
 mod intern;
 mod log;
+mod parallel;
 mod purge;
 mod ranking;
 mod scratch;

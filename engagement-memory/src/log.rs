@@ -37,13 +37,17 @@ impl Workspace {
             .transpose()
     }
 
-    /// Up to `limit` events matching `filter` strictly after `after`, oldest first.
+    /// Fills `out` (emptied first, its allocation reused) with up to `limit` events matching
+    /// `filter` strictly after `after`, newest first, so that popping from the end yields them
+    /// oldest first.
     pub(crate) fn export_chunk(
         &self,
         filter: &EventFilter,
         after: Option<&EventKey>,
         limit: usize,
-    ) -> Result<Vec<Event>, MemoryError> {
+        out: &mut Vec<Event>,
+    ) -> Result<(), MemoryError> {
+        out.clear();
         let compiled = Compiled::new(self, filter);
         let range = compiled.range.clone();
         let start = match after {
@@ -57,10 +61,11 @@ impl Workspace {
             }
             None => range.start,
         };
-        compiled
-            .positions(self, start..range.end, limit, false)
-            .into_iter()
-            .map(|p| self.event_at(p))
-            .collect()
+        let positions = compiled.positions(self, start..range.end, limit, false);
+        out.reserve(positions.len());
+        for p in positions.into_iter().rev() {
+            out.push(self.event_at(p)?);
+        }
+        Ok(())
     }
 }

@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use futures::StreamExt;
-use futures::stream::{self, BoxStream};
+use futures::stream::{BoxStream, Stream, StreamExt};
 use parking_lot::RwLock;
 
 use engagement_core::{
@@ -19,8 +20,9 @@ use engagement_core::{
 use crate::directory::Record;
 use crate::workspace::Workspace;
 
-/// Events an export reads per lock acquisition.
-const EXPORT_CHUNK: usize = 4096;
+/// Events an export reads per lock acquisition (a chunk of rebuilt events stays within a
+/// core's cache until the consumer takes them).
+const EXPORT_CHUNK: usize = 1024;
 
 /// An exact, in-memory [`EventStore`]: each workspace's events in time-ordered columns with
 /// interned values, per-customer postings and an id index. Cloning is cheap and shares the data.
@@ -95,13 +97,54 @@ impl MemoryStore {
     }
 }
 
-/// Where an export stands between chunks.
-struct ExportState {
+/// An export in progress: the events of the current chunk (newest first, popped from the
+/// end), and the key to resume after.
+///
+/// Reading a chunk is synchronous (a read lock, no I/O), so the stream reads the next chunk
+/// inside `poll_next` and never returns `Pending`.
+struct ExportStream {
     store: MemoryStore,
     workspace: WorkspaceId,
     filter: EventFilter,
     after: Option<EventKey>,
+    chunk: Vec<Event>,
     done: bool,
+}
+
+impl Stream for ExportStream {
+    type Item = Result<Event>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Event>>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(event) = this.chunk.pop() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let ExportStream {
+                store,
+                workspace,
+                filter,
+                after,
+                chunk,
+                done,
+            } = this;
+            let read = store.read(workspace, |ws| {
+                ws.export_chunk(filter, after.as_ref(), EXPORT_CHUNK, chunk)
+            });
+            if let Err(e) = read {
+                *done = true;
+                chunk.clear();
+                return Poll::Ready(Some(Err(e.into())));
+            }
+            *done = chunk.len() < EXPORT_CHUNK;
+            if let Some(last) = chunk.first() {
+                *after = Some(last.key());
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -192,36 +235,14 @@ impl EventStore for MemoryStore {
         workspace: WorkspaceId,
         filter: EventFilter,
     ) -> BoxStream<'static, Result<Event>> {
-        let state = ExportState {
+        ExportStream {
             store: self.clone(),
             workspace,
             filter,
             after: None,
+            chunk: Vec::new(),
             done: false,
-        };
-        stream::unfold(state, |mut s| async move {
-            if s.done {
-                return None;
-            }
-            let chunk = s.store.read(&s.workspace, |ws| {
-                ws.export_chunk(&s.filter, s.after.as_ref(), EXPORT_CHUNK)
-            });
-            let (events, failure) = match chunk {
-                Err(e) => {
-                    s.done = true;
-                    (Vec::new(), Some(Err(e.into())))
-                }
-                Ok(events) if events.is_empty() => return None,
-                Ok(events) => {
-                    s.done = events.len() < EXPORT_CHUNK;
-                    s.after = events.last().map(Event::key);
-                    (events, None)
-                }
-            };
-            let items = events.into_iter().map(Ok).chain(failure);
-            Some((stream::iter(items), s))
-        })
-        .flatten()
+        }
         .boxed()
     }
 

@@ -15,6 +15,7 @@ use engagement_benches::timing::{Timing, measure, peak_rss_mib, rss_mib};
 use engagement_benches::workloads::{self, now};
 use engagement_core::report::Reports;
 use engagement_core::{EventStore, FixedClock, Limits, Role, Viewer, WorkspaceId};
+use engagement_memory::MemoryStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value, json};
 
@@ -43,19 +44,32 @@ struct Args {
     /// Events per append batch while loading.
     #[arg(long, default_value_t = 10_000)]
     batch: usize,
+    /// Run only these workloads (comma-separated, e.g. Q3,Q7) and write no results file:
+    /// for profiling one path. Q8 (the load) always runs.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    /// Whether workload `q` is to run.
+    fn wants(&self, q: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(q))
+    }
 }
 
 #[tokio::main]
 async fn main() -> BoxResult<()> {
     let args = Args::parse();
-    let store = open_backend(&args).await?;
+    let (store, memory) = open_backend(&args).await?;
     let workspace = WorkspaceId::new("bench")?;
     let mut timings = Map::new();
     let mut answers = Map::new();
     let mut extra = Map::new();
 
     let loaded = load(store.as_ref(), &workspace, &args.data, args.batch).await?;
+    let loaded_rows = loaded["rows"].as_u64().unwrap_or(0);
     timings.insert("Q8".into(), loaded);
+    let resident_bytes = memory.as_ref().map(MemoryStore::resident_bytes);
     extra.insert("rss_after_load_mib".into(), json!(rss_mib()));
 
     let clock = Arc::new(FixedClock::new(now()));
@@ -71,20 +85,51 @@ async fn main() -> BoxResult<()> {
         answers.insert(q.into(), answer);
     };
 
-    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 1)).await;
-    record("Q1", a?, t);
-    let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 28)).await;
-    record("Q2", a?, t);
-    let (a, t) = measure(args.runs, || workloads::activity(reports, viewer)).await;
-    let (q3, ids) = a?;
-    record("Q3", q3, t);
-    let (a, t) = measure(args.runs, || workloads::sparklines(reports, viewer, &ids)).await;
-    record("Q4", a?, t);
-    let (a, t) = measure(args.runs, || workloads::log_page(reports, viewer)).await;
-    record("Q5", a?, t);
-    let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
-    record("Q7", a?, t);
-
+    if args.wants("Q1") {
+        let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 1)).await;
+        record("Q1", a?, t);
+    }
+    if args.wants("Q2") {
+        let (a, t) = measure(args.runs, || workloads::ranking(reports, viewer, 28)).await;
+        record("Q2", a?, t);
+    }
+    if args.wants("Q3") || args.wants("Q4") {
+        let (a, t) = measure(args.runs, || workloads::activity(reports, viewer)).await;
+        let (q3, ids) = a?;
+        record("Q3", q3, t);
+        let (a, t) = measure(args.runs, || workloads::sparklines(reports, viewer, &ids)).await;
+        record("Q4", a?, t);
+    }
+    if args.wants("Q5") {
+        let (a, t) = measure(args.runs, || workloads::log_page(reports, viewer)).await;
+        record("Q5", a?, t);
+    }
+    if args.wants("Q7") {
+        let (a, t) = measure(args.runs, || workloads::funnel(reports, viewer)).await;
+        record("Q7", a?, t);
+        let (a, t) = measure(args.runs, || workloads::funnel_input(reports, viewer)).await;
+        println!(
+            "       funnel_input alone {:.2} ms (min {:.2})",
+            t.median_ms, t.min_ms
+        );
+        extra.insert("Q7_funnel_input".into(), t.to_json());
+        extra.insert("Q7_journeys".into(), a?);
+    }
+    if let Some(bytes) = resident_bytes {
+        let per_event = bytes as f64 / loaded_rows.max(1) as f64;
+        println!(
+            "  resident {:.0} MiB = {per_event:.1} bytes/event",
+            bytes as f64 / 1048576.0
+        );
+        extra.insert(
+            "bytes_per_event".into(),
+            json!((per_event * 10.0).round() / 10.0),
+        );
+        extra.insert("resident_mib".into(), json!(bytes as f64 / 1048576.0));
+    }
+    if !args.wants("Q6") {
+        return Ok(());
+    }
     std::fs::create_dir_all("out")?;
     let csv_path = PathBuf::from(format!(
         "out/engagement-{}_q6_{}.csv",
@@ -105,14 +150,21 @@ async fn main() -> BoxResult<()> {
     record("Q6", json!({ "rows": rows }), t);
     timings.insert("Q6".into(), q6);
 
+    if !args.only.is_empty() {
+        return Ok(());
+    }
     let out = write_results(&args, timings, answers, extra)?;
     println!("wrote {}", out.display());
     Ok(())
 }
 
-async fn open_backend(args: &Args) -> BoxResult<Arc<dyn EventStore>> {
+/// The store to run on, and the same store as a [`MemoryStore`] when it is one (for its size).
+async fn open_backend(args: &Args) -> BoxResult<(Arc<dyn EventStore>, Option<MemoryStore>)> {
     let url = match (args.backend.as_str(), &args.db_url) {
-        ("memory", _) => return Ok(Arc::new(engagement_memory::MemoryStore::new())),
+        ("memory", _) => {
+            let store = MemoryStore::new();
+            return Ok((Arc::new(store.clone()), Some(store)));
+        }
         ("sqlite", None) => {
             std::fs::create_dir_all("db")?;
             let file = format!("db/engagement-sqlite_{}.db", args.size);
@@ -126,13 +178,10 @@ async fn open_backend(args: &Args) -> BoxResult<Arc<dyn EventStore>> {
             return Err(format!("--backend {other} needs --db-url").into());
         }
         (other, _) => {
-            return Err(format!(
-                "unknown backend {other:?}: use memory, sqlite, postgres or mysql"
-            )
-            .into());
+            return Err(format!("unknown backend {other:?}: use memory, sqlite, postgres or mysql").into());
         }
     };
-    Ok(engagement_sqlx::connect(&url).await?)
+    Ok((engagement_sqlx::connect(&url).await?, None))
 }
 
 /// Q8: customers.csv and events.csv into the store through validation and `append`, timed from
