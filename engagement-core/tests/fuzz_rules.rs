@@ -371,7 +371,7 @@ proptest! {
         let mut e = Event::new("e1", CustomerId(1), "Page Viewed", now());
         e.metadata.insert(key.clone(), value.clone());
         let (nul, depth) = nul_and_depth(&value);
-        let ok = !nul && !key.contains('\0') && depth + 1 <= Limits::default().max_metadata_depth && serde_json::to_vec(&e.metadata).map_or(0, |v| v.len()) <= 16 * 1024;
+        let ok = !nul && !key.contains('\0') && depth < Limits::default().max_metadata_depth && serde_json::to_vec(&e.metadata).map_or(0, |v| v.len()) <= 16 * 1024;
         match Limits::default().validate_event(0, &e, now()) {
             Ok(()) => prop_assert!(ok, "{:?} was accepted", json!({ key: value })),
             Err(Error::InvalidEvent { field: "metadata", .. }) => prop_assert!(!ok, "{:?} was refused", json!({ key: value })),

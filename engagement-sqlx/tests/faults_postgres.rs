@@ -219,4 +219,39 @@ mod faults {
         locker.close().await.expect("release the lock");
         still_serves(&store as &dyn EventStore, &ws, 3_000).await;
     }
+
+    /// Case 10: one row of a 10,000-event batch fails in the database (a NUL byte, which
+    /// PostgreSQL text refuses; validation would have caught it, so this bypasses it): nothing
+    /// of the batch is stored, and the corrected batch lands exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_row_fails_the_whole_batch() {
+        let store = pg::store(2, Duration::from_secs(10)).await;
+        let ws = workspace("pg-row-failure");
+        let mut batch = views("r", 10_000, 0);
+        let last = batch.len() - 1;
+        batch[last].name = "Page\0Viewed".into();
+        let failed = store.append(&ws, &batch).await;
+        assert!(
+            matches!(
+                failed,
+                Err(engagement_core::Error::Backend {
+                    backend: "postgres",
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        assert_eq!(
+            super::reliability::count(&store, &ws).await.expect("count"),
+            0,
+            "nothing of the batch is stored"
+        );
+        batch[last].name = engagement_core::names::PAGE_VIEWED.into();
+        let landed = store
+            .append(&ws, &batch)
+            .await
+            .expect("the corrected batch");
+        assert_eq!((landed.inserted, landed.duplicates), (10_000, 0));
+        still_serves(&store, &ws, 10_000).await;
+    }
 }

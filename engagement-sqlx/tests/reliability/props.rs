@@ -61,7 +61,7 @@ pub(crate) trait AsyncProperty<S, T> {
 /// Both answers succeeded and are equal.
 fn same<T: PartialEq + Debug>(
     what: &str,
-    asked: &dyn Debug,
+    asked: &(dyn Debug + Sync),
     got: Result<T>,
     want: Result<T>,
 ) -> Outcome {
