@@ -109,6 +109,12 @@ pub(crate) fn push_customer_filter<D: Dialect>(
         D::push_in_ids(sql, &format!("{alias}.id"), &ids);
     }
     if let Some(term) = &filter.search {
+        // Stored text never holds NUL (validation refuses it), so such a term matches nothing;
+        // SQLite's LIKE would stop reading the pattern at the NUL and match everything.
+        if term.contains('\0') {
+            sql.push(" AND 1 = 0");
+            return;
+        }
         sql.push(" AND ")
             .push(alias)
             .push(".search_text LIKE ")

@@ -170,8 +170,9 @@ fn check_duration(window: TimeWindow, cap: Option<i64>) -> Result<TimeWindow> {
     let length = window.to.since(window.from);
     match cap {
         Some(max_days) if length > TimeDelta::days(max_days) => {
+            // Rounded up without overflow: the length can be as long as `i64::MAX` µs.
             let micros = length.num_microseconds().unwrap_or(i64::MAX);
-            let days = (micros + DAY_MICROS - 1) / DAY_MICROS;
+            let days = micros / DAY_MICROS + i64::from(micros % DAY_MICROS != 0);
             Err(Error::RangeTooLong { days, max_days })
         }
         _ => Ok(window),
@@ -194,12 +195,16 @@ fn preset_dates(
         }
         CalendarPreset::ThisWeek => {
             let first = zone.week_start_of(today);
-            (first, first + Days::new(6))
+            let last = first
+                .checked_add_days(Days::new(6))
+                .ok_or_else(out_of_range)?;
+            (first, last)
         }
         CalendarPreset::ThisMonth => {
             let first = today.with_day(1).ok_or_else(out_of_range)?;
-            let last = (first + Months::new(1))
-                .pred_opt()
+            let last = first
+                .checked_add_months(Months::new(1))
+                .and_then(|next| next.pred_opt())
                 .ok_or_else(out_of_range)?;
             (first, last)
         }

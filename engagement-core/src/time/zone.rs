@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Weekday};
+use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,15 @@ impl ReportZone {
 
     /// The local calendar date at an instant.
     pub fn date_of(&self, at: Timestamp) -> NaiveDate {
-        at.to_datetime().with_timezone(&self.tz).date_naive()
+        self.wall_time(at).date()
+    }
+
+    /// The local wall time at an instant; at the ends of chrono's calendar, where the local
+    /// time would leave it, the UTC wall time instead (never a panic).
+    fn wall_time(&self, at: Timestamp) -> NaiveDateTime {
+        let utc = at.to_datetime().naive_utc();
+        let offset = self.tz.offset_from_utc_datetime(&utc).fix();
+        utc.checked_add_offset(offset).unwrap_or(utc)
     }
 
     /// The first instant of a local date: its midnight, or — where midnight does not exist —
@@ -109,12 +117,14 @@ impl ReportZone {
         edges
     }
 
-    /// The first day of the week that holds `date`.
+    /// The first day of the week that holds `date` (the first representable date when that
+    /// week begins before it).
     pub fn week_start_of(&self, date: NaiveDate) -> NaiveDate {
         let back = (7 + date.weekday().num_days_from_monday()
             - self.week_start.num_days_from_monday())
             % 7;
-        date - chrono::Days::new(u64::from(back))
+        date.checked_sub_days(chrono::Days::new(u64::from(back)))
+            .unwrap_or(NaiveDate::MIN)
     }
 
     fn first_instant_at_or_after(&self, local: NaiveDateTime) -> Timestamp {
@@ -134,10 +144,7 @@ impl ReportZone {
         let (mut lo, mut hi) = (naive_utc - span, naive_utc + span);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let wall = Timestamp::from_micros(mid)
-                .to_datetime()
-                .with_timezone(&self.tz)
-                .naive_local();
+            let wall = self.wall_time(Timestamp::from_micros(mid));
             if wall >= local {
                 hi = mid;
             } else {

@@ -1,0 +1,125 @@
+//! Fault injection on MySQL / MariaDB (cases 30–32 of `bad-inputs.md`): the connection killed
+//! with `KILL <id>` in the middle of an export chunk query, every pooled connection busy, an
+//! export dropped early.
+//!
+//! Runs when `ENGAGEMENT_TEST_MYSQL_URL` is set and the `mysql` feature is on; otherwise one
+//! test says it was skipped (and fails when `ENGAGEMENT_REQUIRE_SERVERS` is set).
+
+#[allow(dead_code)]
+mod common;
+mod reliability;
+
+#[cfg(not(all(engagement_test_mysql, feature = "mysql")))]
+#[test]
+fn mysql_faults_skipped() {
+    reliability::skip_or_fail("ENGAGEMENT_TEST_MYSQL_URL", "mysql", "MySQL/MariaDB fault");
+}
+
+#[cfg(all(engagement_test_mysql, feature = "mysql"))]
+mod faults {
+    use std::time::{Duration, Instant};
+
+    use engagement_core::EventStore;
+    use engagement_sqlx::MySqlStore;
+    use engagement_sqlx::sqlx::mysql::MySqlPool;
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row, query, raw_sql};
+
+    use super::reliability::faults::{after_kill, bounded, drain, dropped_export, pool_exhaustion};
+    use super::reliability::{my, views, workspace};
+
+    /// A store whose pool holds a single connection, and that connection's thread id.
+    async fn single(acquire: Duration) -> (MySqlStore, u64) {
+        let store = my::store(1, acquire).await;
+        let id: u64 = query("SELECT CONNECTION_ID()")
+            .fetch_one(store.pool())
+            .await
+            .expect("connection id")
+            .get(0);
+        (store, id)
+    }
+
+    /// Waits until thread `id` waits for a lock (`LOCK TABLES` from another connection).
+    async fn wait_until_blocked(admin: &MySqlPool, id: u64) {
+        let started = Instant::now();
+        loop {
+            let state: Option<String> =
+                query("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?")
+                    .bind(id)
+                    .fetch_optional(admin)
+                    .await
+                    .expect("read the process list")
+                    .and_then(|row| row.get(0));
+            if state.is_some_and(|s| s.to_lowercase().contains("lock")) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the export never reached the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Case 30: the connection is killed while its export chunk query waits on a table lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_killed_inside_an_export_query_ends_it_with_a_typed_error() {
+        let (store, id) = single(Duration::from_secs(10)).await;
+        let ws = workspace("my-kill-inside");
+        store
+            .append(&ws, &views("k", 5_000, 0))
+            .await
+            .expect("append");
+        let admin = my::admin().await;
+
+        let mut locker = MySqlConnection::connect_with(&my::server().database(my::database()))
+            .await
+            .expect("connect");
+        raw_sql("LOCK TABLES engagement_events WRITE")
+            .execute(&mut locker)
+            .await
+            .expect("lock the events table");
+        let export = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { drain(&store, &ws).await })
+        };
+        wait_until_blocked(&admin, id).await;
+        raw_sql(AssertSqlSafe(format!("KILL {id}")))
+            .execute(&admin)
+            .await
+            .expect("KILL");
+        let result = bounded("the killed export", export)
+            .await
+            .expect("the export task");
+        raw_sql("UNLOCK TABLES")
+            .execute(&mut locker)
+            .await
+            .expect("unlock");
+        locker.close().await.expect("close");
+        after_kill(&store, &ws, "mysql", 5_000, result).await;
+    }
+
+    /// Case 32 on MySQL / MariaDB.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_connection_busy_is_a_typed_timeout() {
+        let acquire = Duration::from_millis(300);
+        let store = my::store(2, acquire).await;
+        pool_exhaustion(&store, store.pool(), "mysql", acquire).await;
+    }
+
+    /// Case 31 on MySQL / MariaDB, on a pool of one connection: after the dropped export that
+    /// connection is not inside a transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_export_gives_its_connection_back_clean() {
+        let (store, _) = single(Duration::from_secs(10)).await;
+        dropped_export(&store).await;
+        let open: u64 = query("SELECT @@in_transaction")
+            .fetch_one(store.pool())
+            .await
+            .expect("read @@in_transaction")
+            .get(0);
+        assert_eq!(
+            open, 0,
+            "the pooled connection is left inside a transaction"
+        );
+    }
+}

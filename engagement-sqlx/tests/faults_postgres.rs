@@ -1,0 +1,257 @@
+//! Fault injection on PostgreSQL (cases 30–32 of `bad-inputs.md`): the connection killed with
+//! `pg_terminate_backend` in the middle of an export (inside a chunk query, and between
+//! chunks), every pooled connection busy, an export dropped early or cancelled mid-query.
+//!
+//! Runs when `ENGAGEMENT_TEST_POSTGRES_URL` is set and the `postgres` feature is on; otherwise
+//! one test says it was skipped (and fails when `ENGAGEMENT_REQUIRE_SERVERS` is set).
+
+#[allow(dead_code)]
+mod common;
+mod reliability;
+
+#[cfg(not(all(engagement_test_postgres, feature = "postgres")))]
+#[test]
+fn postgres_faults_skipped() {
+    reliability::skip_or_fail(
+        "ENGAGEMENT_TEST_POSTGRES_URL",
+        "postgres",
+        "PostgreSQL fault",
+    );
+}
+
+#[cfg(all(engagement_test_postgres, feature = "postgres"))]
+mod faults {
+    use std::time::{Duration, Instant};
+
+    use engagement_core::EventStore;
+    use engagement_sqlx::PostgresStore;
+    use engagement_sqlx::sqlx::postgres::PgPool;
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, PgConnection, Row, query, raw_sql};
+
+    use super::reliability::faults::{
+        after_kill, bounded, drain, dropped_export, pool_exhaustion, still_serves,
+    };
+    use super::reliability::{pg, views, workspace};
+
+    /// A store whose pool holds a single connection, and that connection's server pid.
+    async fn single(acquire: Duration) -> (PostgresStore, i32) {
+        let store = pg::store(1, acquire).await;
+        let pid: i32 = query("SELECT pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .expect("pid")
+            .get(0);
+        (store, pid)
+    }
+
+    /// A second connection (outside the store's pool) holding an exclusive lock on the events
+    /// table until it is closed.
+    async fn lock_events() -> PgConnection {
+        let mut conn = PgConnection::connect_with(&pg::options())
+            .await
+            .expect("connect");
+        raw_sql(AssertSqlSafe(format!(
+            "BEGIN; LOCK TABLE {}.engagement_events IN ACCESS EXCLUSIVE MODE",
+            pg::schema()
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("lock the events table");
+        conn
+    }
+
+    /// Waits until `pid` is blocked on a lock.
+    async fn wait_until_blocked(admin: &PgPool, pid: i32) {
+        let started = Instant::now();
+        loop {
+            let waiting: Option<String> =
+                query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1")
+                    .bind(pid)
+                    .fetch_optional(admin)
+                    .await
+                    .expect("read pg_stat_activity")
+                    .and_then(|row| row.get(0));
+            if waiting.as_deref() == Some("Lock") {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the export never reached the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn terminate(admin: &PgPool, pid: i32) {
+        let done: bool = query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(admin)
+            .await
+            .expect("pg_terminate_backend")
+            .get(0);
+        assert!(done, "the backend {pid} was not terminated");
+    }
+
+    /// Case 30: the connection is killed while its export chunk query runs (held on a lock).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_killed_inside_an_export_query_ends_it_with_a_typed_error() {
+        let (store, pid) = single(Duration::from_secs(10)).await;
+        let ws = workspace("pg-kill-inside");
+        store
+            .append(&ws, &views("k", 5_000, 0))
+            .await
+            .expect("append");
+        let admin = pg::admin().await;
+
+        let locker = lock_events().await;
+        let export = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { drain(&store, &ws).await })
+        };
+        wait_until_blocked(&admin, pid).await;
+        terminate(&admin, pid).await;
+        let result = bounded("the killed export", export)
+            .await
+            .expect("the export task");
+        locker.close().await.expect("release the lock");
+        after_kill(&store, &ws, "postgres", 5_000, result).await;
+    }
+
+    /// Case 30, between chunks: the idle pooled connection is killed after the first chunk was
+    /// read. The export either ends with a typed error or — because the pool replaces the dead
+    /// connection and the export resumes from its keyset — yields every event exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_killed_between_export_chunks_loses_and_repeats_nothing() {
+        use futures::StreamExt;
+        let (store, pid) = single(Duration::from_secs(10)).await;
+        let ws = workspace("pg-kill-between");
+        let written = views("b", 5_000, 0);
+        store.append(&ws, &written).await.expect("append");
+        let admin = pg::admin().await;
+
+        let mut stream = store.export(
+            ws.clone(),
+            engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
+        );
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            events.push(stream.next().await.expect("a row").expect("an event"));
+        }
+        terminate(&admin, pid).await;
+        let mut error = None;
+        while let Some(item) = bounded("the rest of the export", stream.next()).await {
+            match item {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        match error {
+            None => assert_eq!(
+                events, written,
+                "a completed export holds every event once, in order"
+            ),
+            Some(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        engagement_core::Error::Backend {
+                            backend: "postgres",
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
+                assert!(events.len() < written.len());
+            }
+        }
+        still_serves(&store, &ws, 5_000).await;
+    }
+
+    /// Case 32 on PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_connection_busy_is_a_typed_timeout() {
+        let acquire = Duration::from_millis(300);
+        let store = pg::store(2, acquire).await;
+        pool_exhaustion(&store, store.pool(), "postgres", acquire).await;
+    }
+
+    /// Case 31 on PostgreSQL, on a pool of one connection: after the dropped export the
+    /// server sees that connection idle, not inside a transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_export_gives_its_connection_back_clean() {
+        let (store, pid) = single(Duration::from_secs(10)).await;
+        dropped_export(&store).await;
+        let admin = pg::admin().await;
+        let state: Option<String> = query("SELECT state FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_optional(&admin)
+            .await
+            .expect("read pg_stat_activity")
+            .and_then(|row| row.get(0));
+        assert!(
+            matches!(state.as_deref(), None | Some("idle")),
+            "the pooled connection is {state:?}"
+        );
+    }
+
+    /// Case 31, harder: the consumer gives up while an export chunk query is blocked. The lock
+    /// released, the pool serves the next report in bounded time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_export_cancelled_mid_query_leaves_the_pool_usable() {
+        let (store, pid) = single(Duration::from_secs(10)).await;
+        let ws = workspace("pg-cancel");
+        store
+            .append(&ws, &views("c", 3_000, 0))
+            .await
+            .expect("append");
+        let admin = pg::admin().await;
+        let locker = lock_events().await;
+        let export = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { drain(&store, &ws).await })
+        };
+        wait_until_blocked(&admin, pid).await;
+        export.abort();
+        assert!(export.await.is_err_and(|e| e.is_cancelled()));
+        locker.close().await.expect("release the lock");
+        still_serves(&store as &dyn EventStore, &ws, 3_000).await;
+    }
+
+    /// Case 10: one row of a 10,000-event batch fails in the database (a NUL byte, which
+    /// PostgreSQL text refuses; validation would have caught it, so this bypasses it): nothing
+    /// of the batch is stored, and the corrected batch lands exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_row_fails_the_whole_batch() {
+        let store = pg::store(2, Duration::from_secs(10)).await;
+        let ws = workspace("pg-row-failure");
+        let mut batch = views("r", 10_000, 0);
+        let last = batch.len() - 1;
+        batch[last].name = "Page\0Viewed".into();
+        let failed = store.append(&ws, &batch).await;
+        assert!(
+            matches!(
+                failed,
+                Err(engagement_core::Error::Backend {
+                    backend: "postgres",
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        assert_eq!(
+            super::reliability::count(&store, &ws).await.expect("count"),
+            0,
+            "nothing of the batch is stored"
+        );
+        batch[last].name = engagement_core::names::PAGE_VIEWED.into();
+        let landed = store
+            .append(&ws, &batch)
+            .await
+            .expect("the corrected batch");
+        assert_eq!((landed.inserted, landed.duplicates), (10_000, 0));
+        still_serves(&store, &ws, 10_000).await;
+    }
+}
