@@ -55,6 +55,7 @@ mod error;
 pub mod ingest;
 mod model;
 pub mod report;
+pub mod retention;
 pub mod store;
 pub mod time;
 
