@@ -51,6 +51,7 @@ pub mod access;
 pub mod conformance;
 pub mod csv;
 mod error;
+pub mod import;
 #[cfg(feature = "ingest")]
 pub mod ingest;
 mod model;
