@@ -50,6 +50,8 @@ pub mod access;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod csv;
+#[cfg(feature = "enrich")]
+pub mod enrich;
 mod error;
 pub mod import;
 #[cfg(feature = "ingest")]
