@@ -68,7 +68,15 @@ impl<R: Read> Iterator for CsvLines<R> {
                     .deserialize::<ImportRecord>(Some(headers))
                     .map_err(|e| LineErrorKind::Malformed {
                         reason: match e.kind() {
-                            csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+                            csv::ErrorKind::Deserialize { err, .. } => {
+                                let column = err
+                                    .field()
+                                    .and_then(|i| headers.get(usize::try_from(i).ok()?));
+                                match column {
+                                    Some(name) => format!("column `{name}`: {}", err.kind()),
+                                    None => err.kind().to_string(),
+                                }
+                            }
                             _ => e.to_string(),
                         },
                     })
