@@ -288,10 +288,12 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // Commands are taken from the queue in chunks: one wake-up per chunk, not per event.
+        let mut commands = Vec::with_capacity(RECV_CHUNK);
         loop {
             let deadline = self.batcher.next_deadline();
-            let command = tokio::select! {
-                command = rx.recv() => command,
+            let received = tokio::select! {
+                n = rx.recv_many(&mut commands, RECV_CHUNK) => n,
                 () = sleep_until(deadline) => {
                     for batch in self.batcher.due(Instant::now()) {
                         self.write(batch, rx.len()).await;
@@ -299,19 +301,21 @@ impl Worker {
                     continue;
                 }
             };
-            match command {
-                Some(Command::Event(workspace, event)) => {
-                    if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
-                        self.write(batch, rx.len()).await;
+            if received == 0 {
+                self.write_all(0).await;
+                return;
+            }
+            for command in commands.drain(..) {
+                match command {
+                    Command::Event(workspace, event) => {
+                        if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
+                            self.write(batch, rx.len()).await;
+                        }
                     }
-                }
-                Some(Command::Flush(ack)) => {
-                    self.write_all(rx.len()).await;
-                    let _ = ack.send(());
-                }
-                None => {
-                    self.write_all(0).await;
-                    return;
+                    Command::Flush(ack) => {
+                        self.write_all(rx.len()).await;
+                        let _ = ack.send(());
+                    }
                 }
             }
         }
@@ -409,6 +413,9 @@ impl Worker {
         c.max_flush_latency_us.fetch_max(micros, Ordering::Relaxed);
     }
 }
+
+/// Most commands taken from the queue at once.
+const RECV_CHUNK: usize = 1_024;
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
