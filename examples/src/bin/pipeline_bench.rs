@@ -5,7 +5,9 @@
 //! Run with: cargo run --release -p engagement-examples --bin pipeline_bench -- --store memory
 //!
 //! `--store` takes `memory`, `sqlite://FILE` (a fresh file is best: `sqlite:///tmp/pipe.db`) or
-//! `postgres://…`; `--events N` (all senders together), `--senders N`. While the senders run, a
+//! `postgres://…`; `--events N` (all senders together), `--senders N`, `--rate EVENTS_PER_S`
+//! (offered load; without it the senders go as fast as the bounded queue lets them, and the
+//! latency measured is that of a full queue). While the senders run, a
 //! probe sends one event at a time for a customer of its own into the same workspace and polls
 //! the event log, filtered to that customer, until the exact total counts it: that wait is one
 //! send-to-visible sample. The figures are printed as one JSON line at the end.
@@ -34,6 +36,10 @@ struct Args {
     /// Concurrent sending tasks.
     #[arg(long, default_value_t = 4)]
     senders: u64,
+    /// Offered load in events per second, all senders together (default: as fast as the
+    /// queue takes them, which measures a saturated pipeline whose latency is the queue's).
+    #[arg(long)]
+    rate: Option<f64>,
     /// The workspace written to (a fresh name per run avoids counting old events).
     #[arg(long)]
     workspace: Option<String>,
@@ -131,8 +137,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| {
             let ingestor = ingestor.clone();
             let workspace = workspace.clone();
+            let interval = args
+                .rate
+                .map(|rate| Duration::from_secs_f64(args.senders.max(1) as f64 / rate));
             tokio::spawn(async move {
                 for i in 0..per_sender {
+                    if let Some(interval) = interval
+                        && i % 100 == 0
+                    {
+                        let due = started + interval.mul_f64(i as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
                     let e = event(format!("{s}-{i}"), (i % 50_000) as i64, &SystemClock);
                     ingestor.send(&workspace, e).await?;
                 }
@@ -157,6 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "store": args.store.split("://").next(),
         "events": total,
         "senders": args.senders,
+        "offered_rate": args.rate,
         "events_per_s_sent": (total as f64 / sent_in.as_secs_f64()).round(),
         "events_per_s_stored": (total as f64 / stored_in.as_secs_f64()).round(),
         "seconds": stored_in.as_secs_f64(),
