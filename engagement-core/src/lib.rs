@@ -50,11 +50,15 @@ pub mod access;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod csv;
+#[cfg(feature = "enrich")]
+pub mod enrich;
 mod error;
+pub mod import;
 #[cfg(feature = "ingest")]
 pub mod ingest;
 mod model;
 pub mod report;
+pub mod retention;
 pub mod store;
 pub mod time;
 

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
+use engagement_core::report::{EngagementRequest, EventLogRequest, Reports};
 use engagement_core::{
-    CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, TimeWindow,
-    Timestamp, WorkspaceId, names,
+    CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, Role,
+    TimeWindow, Timestamp, Viewer, WorkspaceId, names,
 };
 use support::Faulty;
 use tokio::sync::Semaphore;
@@ -47,7 +49,7 @@ async fn concurrent_senders_end_with_exact_counts_after_shutdown() {
         .map(|task| {
             let ingestor = ingestor.clone();
             tokio::spawn(async move {
-                for i in 0..500 {
+                for i in 0..1_000 {
                     let workspace = ws(if i % 2 == 0 { "even" } else { "odd" });
                     ingestor
                         .send(&workspace, event(format!("{task}-{i}"), task))
@@ -69,10 +71,10 @@ async fn concurrent_senders_end_with_exact_counts_after_shutdown() {
             stats.duplicates,
             stats.failed
         ),
-        (8_000, 8_000, 0, 0)
+        (16_000, 16_000, 0, 0)
     );
-    assert_eq!(stored(&store.inner, &ws("even")).await, 4_000);
-    assert_eq!(stored(&store.inner, &ws("odd")).await, 4_000);
+    assert_eq!(stored(&store.inner, &ws("even")).await, 8_000);
+    assert_eq!(stored(&store.inner, &ws("odd")).await, 8_000);
 }
 
 #[tokio::test]
@@ -228,4 +230,142 @@ async fn dropping_the_ingestor_still_writes_what_it_accepted() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("events accepted before the drop were lost");
+}
+
+#[test]
+fn a_crash_after_a_flush_loses_nothing_that_was_flushed() {
+    let store = Arc::new(Faulty::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ingestor = start(store.clone(), IngestConfig::default());
+        for i in 0..2_500 {
+            ingestor
+                .send(&ws("a"), event(format!("e{i}"), i % 7))
+                .await
+                .unwrap();
+        }
+        ingestor.flush().await.unwrap();
+        // Accepted after the flush: may be lost by the crash, must not be half-written.
+        for i in 2_500..2_600 {
+            ingestor
+                .send(&ws("a"), event(format!("e{i}"), 1))
+                .await
+                .unwrap();
+        }
+        // The process dies: the ingestor is never shut down nor dropped.
+        std::mem::forget(ingestor);
+    });
+    // Dropping the runtime kills the background task wherever it is.
+    drop(runtime);
+    let after = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let total = after.block_on(stored(&store.inner, &ws("a")));
+    assert!(
+        (2_500..=2_600).contains(&total),
+        "{total} events stored; every flushed one must be"
+    );
+    for i in (0..2_500).step_by(97) {
+        let id = format!("e{i}").into();
+        assert!(
+            after
+                .block_on(store.inner.event(&ws("a"), &id))
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_writes_every_open_batch_whatever_its_age() {
+    let store = Arc::new(Faulty::default());
+    let config = IngestConfig {
+        max_batch: 1_000,
+        max_age: Duration::from_secs(3_600),
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    for w in ["a", "b", "c"] {
+        for i in 0..1_234 {
+            ingestor
+                .send(&ws(w), event(format!("{w}{i}"), i))
+                .await
+                .unwrap();
+        }
+    }
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted), (3 * 1_234, 3 * 1_234));
+    for w in ["a", "b", "c"] {
+        assert_eq!(stored(&store.inner, &ws(w)).await, 1_234);
+    }
+    assert_eq!(
+        stats.batches, 6,
+        "one full batch and one remainder per workspace"
+    );
+}
+
+#[tokio::test]
+async fn reports_say_up_to_when_ingested_data_is_complete() {
+    let store = Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    });
+    let clock = Arc::new(FixedClock::new(now()));
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default());
+    let reports = Reports::new(store.clone())
+        .with_clock(clock.clone())
+        .with_freshness(Arc::new(ingestor.freshness()));
+    let manager = Viewer::new(ws("a"), Role::Manager);
+    let log = EventLogRequest::new(ws("a"));
+
+    let idle = reports.event_log(&manager, &log).await.unwrap();
+    assert_eq!(
+        idle.complete_up_to,
+        Some(now()),
+        "nothing pending: complete up to now"
+    );
+
+    let mut late = event("late".into(), 1);
+    late.occurred_at = now().checked_sub(TimeDelta::minutes(1)).unwrap();
+    ingestor.send(&ws("a"), late).await.unwrap();
+    let later = now().checked_add(TimeDelta::seconds(5)).unwrap();
+    clock.set(later);
+    let waiting = reports.event_log(&manager, &log).await.unwrap();
+    assert_eq!(
+        waiting.total, 0,
+        "the store is stuck, the event is not visible"
+    );
+    assert_eq!(
+        waiting.complete_up_to,
+        Some(now()),
+        "the watermark waits for the event accepted at {}",
+        now()
+    );
+    let ranking = reports
+        .engagement(&manager, &EngagementRequest::new(ws("a")))
+        .await
+        .unwrap();
+    assert_eq!(ranking.complete_up_to, Some(now()));
+
+    if let Some(gate) = &store.gate {
+        gate.add_permits(100);
+    }
+    ingestor.flush().await.unwrap();
+    let visible = reports.event_log(&manager, &log).await.unwrap();
+    assert_eq!(visible.total, 1);
+    assert_eq!(visible.complete_up_to, Some(later));
+
+    let without = Reports::new(store.clone()).with_clock(clock);
+    assert_eq!(
+        without
+            .event_log(&manager, &log)
+            .await
+            .unwrap()
+            .complete_up_to,
+        None
+    );
+    ingestor.shutdown().await;
 }

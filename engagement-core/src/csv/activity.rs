@@ -217,6 +217,7 @@ mod tests {
             request: ActivityRequest::new(WorkspaceId::new("w").unwrap()),
             period: p,
             generated_at: t("2026-03-02T19:00:00Z"),
+            complete_up_to: None,
             rows: vec![row(5, d(2026, 2, 24), vec![0, 1, 2, 3, 4, 5, 6])],
             total_rows: 1,
             page_count: 1,

@@ -76,6 +76,7 @@ mod tests {
                 zone: ReportZone::utc(),
             },
             generated_at: to,
+            complete_up_to: None,
             rows,
         }
     }

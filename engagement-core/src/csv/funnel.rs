@@ -90,6 +90,7 @@ mod tests {
                 zone: ReportZone::utc(),
             },
             generated_at: to,
+            complete_up_to: None,
             steps: vec![
                 step("Page Viewed", 4, None),
                 step("-Registered", 2, Some(90_061_000_001)),

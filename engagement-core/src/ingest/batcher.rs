@@ -41,10 +41,13 @@ impl Batcher {
         event: Event,
         now: Instant,
     ) -> Option<Batch> {
-        let open = self.open.entry(workspace.clone()).or_insert_with(|| Open {
-            events: Vec::new(),
-            since: now,
-        });
+        let open = match self.open.get_mut(&workspace) {
+            Some(open) => open,
+            None => self.open.entry(workspace.clone()).or_insert_with(|| Open {
+                events: Vec::with_capacity(self.max_batch.min(4_096)),
+                since: now,
+            }),
+        };
         open.events.push(event);
         if open.events.len() >= self.max_batch {
             let open = self.open.remove(&workspace)?;

@@ -25,6 +25,7 @@
 
 mod batcher;
 mod config;
+mod freshness;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,8 @@ use tokio::time::Instant;
 
 use batcher::{Batch, Batcher};
 pub use config::{IngestConfig, RetryPolicy};
+pub use freshness::Freshness;
+use freshness::InFlight;
 
 use crate::error::{Error, Result};
 use crate::model::event::Event;
@@ -75,6 +78,11 @@ pub struct IngestStats {
     pub failed: u64,
     /// Batches written (or given up).
     pub batches: u64,
+    /// The longest time one batch took to be written, retries included, in microseconds.
+    pub max_flush_latency_us: u64,
+    /// The time all batches took to be written, added up, in microseconds (divide by
+    /// `batches` for the mean).
+    pub total_flush_latency_us: u64,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +93,8 @@ struct Counters {
     conflicts: AtomicU64,
     failed: AtomicU64,
     batches: AtomicU64,
+    max_flush_latency_us: AtomicU64,
+    total_flush_latency_us: AtomicU64,
 }
 
 impl Counters {
@@ -97,6 +107,8 @@ impl Counters {
             conflicts: get(&self.conflicts),
             failed: get(&self.failed),
             batches: get(&self.batches),
+            max_flush_latency_us: get(&self.max_flush_latency_us),
+            total_flush_latency_us: get(&self.total_flush_latency_us),
         }
     }
 }
@@ -128,6 +140,7 @@ pub struct Ingestor {
     config: IngestConfig,
     counters: Arc<Counters>,
     reports: broadcast::Sender<BatchReport>,
+    in_flight: Arc<InFlight>,
 }
 
 impl Ingestor {
@@ -139,12 +152,14 @@ impl Ingestor {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let (reports, _) = broadcast::channel(1_024);
         let counters = Arc::new(Counters::default());
+        let in_flight = Arc::new(InFlight::default());
         let worker = Worker {
             store,
             batcher: Batcher::new(config.max_batch, config.max_age),
             retry: config.retry,
             counters: counters.clone(),
             reports: reports.clone(),
+            in_flight: in_flight.clone(),
         };
         let task = tokio::spawn(worker.run(rx));
         Self {
@@ -154,13 +169,16 @@ impl Ingestor {
             config,
             counters,
             reports,
+            in_flight,
         }
     }
 
+    /// Validates the event and stamps its `received_at`, registering it as in flight.
     fn accept(&self, mut event: Event) -> Result<Event> {
-        let now = self.clock.now();
-        self.config.limits.validate_event(0, &event, now)?;
-        event.received_at = now;
+        self.config
+            .limits
+            .validate_event(0, &event, self.clock.now())?;
+        event.received_at = self.in_flight.admit(&*self.clock);
         Ok(event)
     }
 
@@ -171,10 +189,16 @@ impl Ingestor {
     /// [`Error::Closed`] when the ingestor has stopped.
     pub async fn send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
         let event = self.accept(event)?;
-        self.tx
+        let received_at = event.received_at;
+        if self
+            .tx
             .send(Command::Event(workspace.clone(), event))
             .await
-            .map_err(|_| Error::Closed)?;
+            .is_err()
+        {
+            self.in_flight.release(received_at);
+            return Err(Error::Closed);
+        }
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -187,8 +211,10 @@ impl Ingestor {
     /// ingestor has stopped.
     pub fn try_send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
         let event = self.accept(event)?;
+        let received_at = event.received_at;
         self.tx
             .try_send(Command::Event(workspace.clone(), event))
+            .inspect_err(|_| self.in_flight.release(received_at))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => Error::Full {
                     capacity: self.config.queue_capacity,
@@ -215,6 +241,16 @@ impl Ingestor {
     /// Events accepted but not yet handed to the store's `append`.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// A handle on the freshness watermark, to give to
+    /// [`Reports::with_freshness`](crate::report::Reports::with_freshness). It stays valid
+    /// (and keeps reading "now" once everything is stored) after the ingestor shuts down.
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            in_flight: self.in_flight.clone(),
+            clock: self.clock.clone(),
+        }
     }
 
     /// Running totals.
@@ -247,84 +283,77 @@ struct Worker {
     retry: RetryPolicy,
     counters: Arc<Counters>,
     reports: broadcast::Sender<BatchReport>,
+    in_flight: Arc<InFlight>,
 }
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // Commands are taken from the queue in chunks: one wake-up per chunk, not per event.
+        let mut commands = Vec::with_capacity(RECV_CHUNK);
         loop {
             let deadline = self.batcher.next_deadline();
-            let command = tokio::select! {
-                command = rx.recv() => command,
+            let received = tokio::select! {
+                n = rx.recv_many(&mut commands, RECV_CHUNK) => n,
                 () = sleep_until(deadline) => {
                     for batch in self.batcher.due(Instant::now()) {
-                        self.write(batch).await;
+                        self.write(batch, rx.len()).await;
                     }
                     continue;
                 }
             };
-            match command {
-                Some(Command::Event(workspace, event)) => {
-                    if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
-                        self.write(batch).await;
+            if received == 0 {
+                self.write_all(0).await;
+                return;
+            }
+            for command in commands.drain(..) {
+                match command {
+                    Command::Event(workspace, event) => {
+                        if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
+                            self.write(batch, rx.len()).await;
+                        }
                     }
-                }
-                Some(Command::Flush(ack)) => {
-                    self.write_all().await;
-                    let _ = ack.send(());
-                }
-                None => {
-                    self.write_all().await;
-                    return;
+                    Command::Flush(ack) => {
+                        self.write_all(rx.len()).await;
+                        let _ = ack.send(());
+                    }
                 }
             }
         }
     }
 
-    async fn write_all(&mut self) {
+    async fn write_all(&mut self, queue_depth: usize) {
         for batch in self.batcher.drain() {
-            self.write(batch).await;
+            self.write(batch, queue_depth).await;
         }
     }
 
-    async fn write(&self, (workspace, events): Batch) {
+    /// Appends one batch with retries, then accounts for it: counters, freshness, a
+    /// [`BatchReport`], and one `tracing` event carrying the pipeline's metrics.
+    async fn write(&self, (workspace, events): Batch, queue_depth: usize) {
         let started = Instant::now();
-        let span =
-            tracing::info_span!("ingest.flush", workspace = %workspace, events = events.len());
-        let _enter = span.enter();
-        let mut attempts = 0;
-        let result = loop {
-            attempts += 1;
-            match self.store.append(&workspace, &events).await {
-                Ok(outcome) => break Ok(outcome),
-                Err(error) => match self.retry.backoff(attempts) {
-                    Some(wait) => {
-                        tracing::warn!(%error, attempts, ?wait, "append failed; retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                    None => break Err(Arc::new(error)),
-                },
-            }
-        };
-        let c = &self.counters;
-        c.batches.fetch_add(1, Ordering::Relaxed);
-        match &result {
-            Ok(o) => {
-                c.inserted.fetch_add(o.inserted, Ordering::Relaxed);
-                c.duplicates.fetch_add(o.duplicates, Ordering::Relaxed);
-                c.conflicts
-                    .fetch_add(o.conflicts.len() as u64, Ordering::Relaxed);
-            }
-            Err(error) => {
-                c.failed.fetch_add(events.len() as u64, Ordering::Relaxed);
-                tracing::error!(%error, attempts, "append failed after every retry; batch dropped");
-            }
-        }
-        let latency = started.elapsed();
-        tracing::debug!(
-            latency_ms = latency.as_secs_f64() * 1e3,
-            pending = self.batcher.pending(),
-            "batch written"
+        let span = tracing::debug_span!(
+            "ingest.flush",
+            workspace = %workspace,
+            batch_size = events.len(),
+            queue_depth,
         );
+        let (attempts, result) =
+            tracing::Instrument::instrument(self.append(&workspace, &events), span.clone()).await;
+        let latency = started.elapsed();
+        self.in_flight.release_all(&events);
+        self.account(&events, &result, latency);
+        span.in_scope(|| {
+            tracing::debug!(
+                histogram.ingest_batch_size = events.len() as u64,
+                histogram.ingest_flush_latency_ms = latency.as_secs_f64() * 1e3,
+                histogram.ingest_queue_depth = queue_depth as u64,
+                monotonic_counter.ingest_events_written = events.len() as u64,
+                attempts,
+                pending = self.batcher.pending(),
+                ok = result.is_ok(),
+                "batch written"
+            );
+        });
         let _ = self.reports.send(BatchReport {
             workspace,
             events: events.len(),
@@ -333,7 +362,60 @@ impl Worker {
             result,
         });
     }
+
+    /// Appends with exponential backoff until it succeeds or the policy gives up.
+    async fn append(
+        &self,
+        workspace: &WorkspaceId,
+        events: &[Event],
+    ) -> (u32, std::result::Result<AppendOutcome, Arc<Error>>) {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.store.append(workspace, events).await {
+                Ok(outcome) => return (attempts, Ok(outcome)),
+                Err(error) => match self.retry.backoff(attempts) {
+                    Some(wait) => {
+                        tracing::warn!(%error, attempts, ?wait, "append failed; retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => {
+                        tracing::error!(%error, attempts, "append failed after every retry; batch dropped");
+                        return (attempts, Err(Arc::new(error)));
+                    }
+                },
+            }
+        }
+    }
+
+    fn account(
+        &self,
+        events: &[Event],
+        result: &std::result::Result<AppendOutcome, Arc<Error>>,
+        latency: Duration,
+    ) {
+        let c = &self.counters;
+        c.batches.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(o) => {
+                c.inserted.fetch_add(o.inserted, Ordering::Relaxed);
+                c.duplicates.fetch_add(o.duplicates, Ordering::Relaxed);
+                c.conflicts
+                    .fetch_add(o.conflicts.len() as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                c.failed.fetch_add(events.len() as u64, Ordering::Relaxed);
+            }
+        }
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        c.total_flush_latency_us
+            .fetch_add(micros, Ordering::Relaxed);
+        c.max_flush_latency_us.fetch_max(micros, Ordering::Relaxed);
+    }
 }
+
+/// Most commands taken from the queue at once.
+const RECV_CHUNK: usize = 1_024;
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

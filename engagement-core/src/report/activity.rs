@@ -139,6 +139,11 @@ pub struct ActivityReport {
     pub period: ReportPeriod,
     /// When it was computed.
     pub generated_at: Timestamp,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// The rows of the page.
     pub rows: Vec<ActivityReportRow>,
     /// Rows matching the filters on all pages.
@@ -171,6 +176,11 @@ pub struct CustomerDetail {
     pub period: ReportPeriod,
     /// When it was computed.
     pub generated_at: Timestamp,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// Views, verified, checkout and orders over the period (the summary cards).
     pub cards: ActivityCounters,
     /// Daily link opens over the last 14 days.

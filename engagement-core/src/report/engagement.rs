@@ -82,6 +82,11 @@ pub struct EngagementReport {
     pub period: ReportPeriod,
     /// When it was computed.
     pub generated_at: Timestamp,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// The rows, by score descending then customer id ascending.
     pub rows: Vec<EngagementRow>,
 }
@@ -93,6 +98,11 @@ pub struct CustomerStanding {
     pub customer_id: CustomerId,
     /// The span it covers.
     pub period: ReportPeriod,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// Rank and score; `None` when the customer did nothing in the window (or is a placeholder).
     pub standing: Option<RankedScore>,
     /// How the score reads, when there is one.

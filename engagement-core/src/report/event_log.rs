@@ -140,6 +140,11 @@ pub struct EventLogPage {
     pub period: ReportPeriod,
     /// When it was computed.
     pub generated_at: Timestamp,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// The events, newest first.
     pub entries: Vec<LogEntry>,
     /// Every event the filters match (all pages).

@@ -11,6 +11,7 @@ use super::engagement::{
     self, CustomerStanding, EngagementReport, EngagementRequest, MAX_RANKING_DAYS, MAX_RANKING_ROWS,
 };
 use super::event_log::{self, EventLogPage, EventLogRequest, LogEntry};
+use super::freshness::FreshnessSource;
 use super::funnel::{self, FunnelReport, FunnelRequest};
 use super::{BandThresholds, ReportPeriod};
 use crate::access::{AccessPolicy, ReportKind, Viewer};
@@ -63,6 +64,7 @@ pub struct Reports {
     policy: AccessPolicy,
     bands: BandThresholds,
     milestones: Milestones,
+    freshness: Option<Arc<dyn FreshnessSource>>,
 }
 
 impl Reports {
@@ -76,6 +78,7 @@ impl Reports {
             policy: AccessPolicy::default(),
             bands: BandThresholds::default(),
             milestones: Milestones::default(),
+            freshness: None,
         }
     }
 
@@ -102,6 +105,20 @@ impl Reports {
     /// The same reports with the host's own event names for the activity milestones.
     pub fn with_milestones(self, milestones: Milestones) -> Self {
         Self { milestones, ..self }
+    }
+
+    /// The same reports stamping each report's `complete_up_to` from `source` (for example
+    /// the `Freshness` handle of the ingestor that feeds the store).
+    pub fn with_freshness(self, source: Arc<dyn FreshnessSource>) -> Self {
+        Self {
+            freshness: Some(source),
+            ..self
+        }
+    }
+
+    /// The freshness watermark now, read before a report asks the store.
+    fn watermark(&self) -> Option<Timestamp> {
+        self.freshness.as_ref().map(|f| f.complete_up_to())
     }
 
     /// The store the reports read.
@@ -153,6 +170,7 @@ impl Reports {
         }
         let now = self.clock.now();
         let period = self.period(request.range, now, Some(MAX_RANKING_DAYS))?;
+        let complete_up_to = self.watermark();
         let query = TopCustomersQuery {
             window: period.window,
             limit: request.limit,
@@ -165,6 +183,7 @@ impl Reports {
             request: request.clone(),
             period,
             generated_at: now,
+            complete_up_to,
             rows,
         })
     }
@@ -183,6 +202,7 @@ impl Reports {
         self.policy
             .check(viewer, workspace, ReportKind::Engagement)?;
         let period = self.period(range, self.clock.now(), Some(MAX_RANKING_DAYS))?;
+        let complete_up_to = self.watermark();
         let standing = self
             .store
             .customer_rank(workspace, period.window, customer)
@@ -190,6 +210,7 @@ impl Reports {
         Ok(CustomerStanding {
             customer_id: customer,
             period,
+            complete_up_to,
             band: standing.map(|s| self.bands.band(s.score)),
             standing,
         })
@@ -237,6 +258,7 @@ impl Reports {
         request.validate()?;
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
+        let complete_up_to = self.watermark();
         let query = ActivityQuery {
             window: period.window,
             customers: CustomerFilter {
@@ -268,6 +290,7 @@ impl Reports {
             request: request.clone(),
             period,
             generated_at: now,
+            complete_up_to,
             rows,
             total_rows: page.total_rows,
             page_count: activity::page_count(page.total_rows, request.page_size),
@@ -307,6 +330,7 @@ impl Reports {
         customer: CustomerId,
     ) -> Result<CustomerDetail> {
         self.policy.check(viewer, workspace, ReportKind::Activity)?;
+        let complete_up_to = self.watermark();
         let record = self
             .store
             .customers(workspace, &[customer])
@@ -351,6 +375,7 @@ impl Reports {
             customer: record,
             period,
             generated_at: now,
+            complete_up_to,
             cards,
             trend,
             recent_milestones,
@@ -416,6 +441,7 @@ impl Reports {
         request.validate()?;
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
+        let complete_up_to = self.watermark();
         let page = self
             .store
             .event_page(
@@ -440,6 +466,7 @@ impl Reports {
             request: request.clone(),
             period,
             generated_at: now,
+            complete_up_to,
             entries: event_log::join_customers(page.events, &customers),
             total: page.total,
             next,
@@ -508,6 +535,7 @@ impl Reports {
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
         let window = period.window;
+        let complete_up_to = self.watermark();
         let open_since = (now < window.to).then(|| {
             now.checked_sub(request.conversion_window)
                 .unwrap_or(Timestamp::MIN)
@@ -530,6 +558,7 @@ impl Reports {
             request: request.clone(),
             period,
             generated_at: now,
+            complete_up_to,
             steps,
         })
     }

@@ -113,6 +113,11 @@ pub struct FunnelReport {
     pub period: ReportPeriod,
     /// When it was computed.
     pub generated_at: Timestamp,
+    /// Every event accepted before this instant is included (see
+    /// [`FreshnessSource`](crate::report::FreshnessSource)); `None` when the reports have no
+    /// freshness source.
+    #[serde(default)]
+    pub complete_up_to: Option<Timestamp>,
     /// One entry per step; `reached` never increases from one step to the next.
     pub steps: Vec<FunnelStep>,
 }

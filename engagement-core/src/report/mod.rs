@@ -5,6 +5,7 @@ mod bands;
 mod engagement;
 mod event_log;
 mod facade;
+mod freshness;
 mod funnel;
 mod period;
 
@@ -20,6 +21,7 @@ pub use engagement::{
 };
 pub use event_log::{DEFAULT_LOG_PAGE, EventLogPage, EventLogRequest, LogEntry, MAX_LOG_PAGE};
 pub use facade::Reports;
+pub use freshness::FreshnessSource;
 pub use funnel::{
     FunnelReport, FunnelRequest, FunnelStep, MAX_FUNNEL_STEPS, evaluate as evaluate_funnel,
 };

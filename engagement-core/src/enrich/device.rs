@@ -1,0 +1,80 @@
+//! The device class from a User-Agent, with the `woothee` parser (its data is compiled in).
+
+use crate::model::event::Device;
+
+/// The device class a User-Agent names: `None` for crawlers, appliances and anything unknown.
+///
+/// `woothee` tells a PC from a smartphone or feature phone; it does not tell tablets apart, so
+/// the usual rule is applied on top: an iPad, an Android device without the `Mobile` token, or
+/// a User-Agent saying `Tablet` is a tablet.
+///
+/// ```
+/// use engagement_core::Device;
+/// use engagement_core::enrich::device_class;
+///
+/// let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+/// assert_eq!(device_class(iphone), Some(Device::Mobile));
+/// assert_eq!(device_class("Googlebot/2.1 (+http://www.google.com/bot.html)"), None);
+/// ```
+pub fn device_class(user_agent: &str) -> Option<Device> {
+    let parsed = woothee::parser::Parser::new().parse(user_agent)?;
+    match parsed.category {
+        "pc" => Some(Device::Desktop),
+        "mobilephone" => Some(Device::Mobile),
+        "smartphone" => {
+            let tablet = parsed.os == "iPad"
+                || (parsed.os == "Android" && !user_agent.contains("Mobile"))
+                || user_agent.contains("Tablet");
+            Some(if tablet {
+                Device::Tablet
+            } else {
+                Device::Mobile
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_user_agents_get_their_class() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+                Some(Device::Desktop),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+                Some(Device::Desktop),
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+                Some(Device::Desktop),
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
+                Some(Device::Mobile),
+            ),
+            (
+                "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+                Some(Device::Tablet),
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+                Some(Device::Tablet),
+            ),
+            (
+                "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+                None,
+            ),
+            ("", None),
+            ("\u{0}\u{1}garbage", None),
+        ];
+        for (ua, expected) in cases {
+            assert_eq!(device_class(ua), expected, "{ua}");
+        }
+    }
+}

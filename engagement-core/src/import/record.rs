@@ -1,0 +1,123 @@
+//! One imported line, in the flat shape both readers accept, and its conversion to an [`Event`].
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::LineErrorKind;
+use crate::model::event::{Actor, Device, Event};
+use crate::model::ids::CustomerId;
+use crate::time::Timestamp;
+
+/// The columns (CSV) or keys (NDJSON) of an imported event. They are the columns of the
+/// event-log CSV export ([`EVENT_LOG_COLUMNS`](crate::csv::EVENT_LOG_COLUMNS)), so an export
+/// imports back; `id`/`customer` are accepted for `event_id`/`customer_id`, and an extra
+/// `user_agent` feeds enrichment. Only `event_id`, `customer_id`, `name` and `occurred_at`
+/// are required.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ImportRecord {
+    #[serde(alias = "id")]
+    event_id: String,
+    #[serde(alias = "customer")]
+    customer_id: i64,
+    name: String,
+    occurred_at: String,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    referrer: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    zone: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    ip: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    pub(crate) user_agent: Option<String>,
+}
+
+fn text(value: Option<String>) -> String {
+    value.unwrap_or_default()
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl ImportRecord {
+    /// The event this line describes; shape errors only (validation comes later).
+    pub(crate) fn into_event(self) -> Result<Event, LineErrorKind> {
+        let bad = |field: &'static str, reason: String| LineErrorKind::Field { field, reason };
+        let occurred_at: Timestamp = self.occurred_at.parse().map_err(|_| {
+            bad(
+                "occurred_at",
+                format!("{:?} is not an RFC 3339 instant", self.occurred_at),
+            )
+        })?;
+        let actor = match present(&self.actor) {
+            None => Actor::Customer,
+            Some(a) => Actor::ALL
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(a))
+                .ok_or_else(|| bad("actor", format!("{a:?} is not customer, staff or system")))?,
+        };
+        let device =
+            match present(&self.device) {
+                None => None,
+                Some(d) => Some(Device::parse(d).ok_or_else(|| {
+                    bad("device", format!("{d:?} is not Desktop, Mobile or Tablet"))
+                })?),
+            };
+        let ip = match present(&self.ip) {
+            None => None,
+            Some(ip) => Some(
+                ip.parse::<IpAddr>()
+                    .map_err(|_| bad("ip", format!("{ip:?} is not an IP address")))?,
+            ),
+        };
+        let metadata = match self.metadata {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(Value::String(s)) if s.trim().is_empty() => serde_json::Map::new(),
+            Some(Value::String(s)) => match serde_json::from_str(&s) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err(bad("metadata", "metadata must be a JSON object".into())),
+            },
+            Some(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
+        };
+        let mut event = Event::new(
+            self.event_id,
+            CustomerId(self.customer_id),
+            self.name,
+            occurred_at,
+        );
+        event.actor = actor;
+        event.device = device;
+        event.ip = ip;
+        event.metadata = metadata;
+        event.page.url = text(self.url);
+        event.page.path = text(self.path);
+        event.page.domain = text(self.domain);
+        event.page.referrer = text(self.referrer);
+        event.geo.country = text(self.country);
+        event.geo.region = text(self.region);
+        event.geo.city = text(self.city);
+        event.geo.zone = text(self.zone);
+        Ok(event)
+    }
+}

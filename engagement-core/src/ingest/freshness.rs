@@ -1,0 +1,126 @@
+//! [`Freshness`]: the instant before which everything the ingestor accepted is stored.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::model::event::Event;
+use crate::report::FreshnessSource;
+use crate::time::{Clock, Timestamp};
+
+/// Pending events are counted per millisecond of `received_at` (rounded down), so the map stays
+/// small and the watermark is never later than the true one.
+const BUCKET_MICROS: i64 = 1_000;
+
+fn bucket(at: Timestamp) -> i64 {
+    at.as_micros().div_euclid(BUCKET_MICROS) * BUCKET_MICROS
+}
+
+/// Events accepted but not yet stored, counted per `received_at` bucket.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    pending: Mutex<BTreeMap<i64, u64>>,
+}
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<i64, u64>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads "now" from `clock` and registers one event received then, in one step, so no
+    /// watermark read after this call can pass the returned instant before the event is stored.
+    pub(crate) fn admit(&self, clock: &dyn Clock) -> Timestamp {
+        let mut pending = self.lock();
+        let now = clock.now();
+        *pending.entry(bucket(now)).or_default() += 1;
+        now
+    }
+
+    /// Forgets one event admitted at `received_at` (stored, given up, or never queued).
+    pub(crate) fn release(&self, received_at: Timestamp) {
+        Self::release_in(&mut self.lock(), received_at);
+    }
+
+    /// Forgets every event of a batch that has been written (or given up).
+    pub(crate) fn release_all(&self, events: &[Event]) {
+        let mut pending = self.lock();
+        for event in events {
+            Self::release_in(&mut pending, event.received_at);
+        }
+    }
+
+    fn release_in(pending: &mut BTreeMap<i64, u64>, received_at: Timestamp) {
+        let key = bucket(received_at);
+        if let Some(count) = pending.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                pending.remove(&key);
+            }
+        }
+    }
+
+    fn watermark(&self, clock: &dyn Clock) -> Timestamp {
+        let pending = self.lock();
+        match pending.first_key_value() {
+            Some((&oldest, _)) => Timestamp::from_micros(oldest),
+            None => clock.now(),
+        }
+    }
+}
+
+/// A cheap, cloneable handle on an [`Ingestor`](super::Ingestor)'s watermark: every event it
+/// accepted with a `received_at` strictly before [`complete_up_to`](Self::complete_up_to) has
+/// been handed to the store and the store's `append` has returned. It is the oldest
+/// `received_at` still queued, batched or being written (rounded down to the millisecond), or
+/// "now" when nothing is pending.
+///
+/// Give it to [`Reports::with_freshness`](crate::report::Reports::with_freshness) so every report
+/// says up to when its data is complete. A batch that failed every retry is counted in
+/// [`IngestStats::failed`](super::IngestStats::failed) and no longer holds the watermark back.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub(crate) in_flight: Arc<InFlight>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Freshness {
+    /// The watermark now.
+    pub fn complete_up_to(&self) -> Timestamp {
+        self.in_flight.watermark(&*self.clock)
+    }
+}
+
+impl FreshnessSource for Freshness {
+    fn complete_up_to(&self) -> Timestamp {
+        Freshness::complete_up_to(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::CustomerId;
+    use crate::time::FixedClock;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_watermark_is_the_oldest_pending_millisecond_else_now() {
+        let clock = FixedClock::new(at("2026-11-20T12:00:00.000700Z"));
+        let in_flight = InFlight::default();
+        let first = in_flight.admit(&clock);
+        clock.set(at("2026-11-20T12:00:05Z"));
+        let second = in_flight.admit(&clock);
+        assert_eq!(in_flight.watermark(&clock), at("2026-11-20T12:00:00Z"));
+
+        let mut event = Event::new("e", CustomerId(1), "X", first);
+        event.received_at = first;
+        in_flight.release_all(&[event]);
+        assert_eq!(in_flight.watermark(&clock), second);
+
+        in_flight.release(second);
+        clock.set(at("2026-11-20T12:00:09Z"));
+        assert_eq!(in_flight.watermark(&clock), at("2026-11-20T12:00:09Z"));
+    }
+}

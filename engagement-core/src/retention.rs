@@ -1,0 +1,213 @@
+//! Retention: how long a workspace keeps its events, and the purge that enforces it.
+//!
+//! The rule is calendar-based in the workspace's zone: "keep 13 months" keeps every event at or
+//! after local midnight of the same date 13 months ago and deletes everything strictly before.
+//! The deleting is done by [`EventStore::purge`], which works in bounded chunks.
+//!
+//! ```
+//! use engagement_core::retention::{self, RetentionPolicy};
+//! use engagement_core::{CustomerId, Event, EventStore, ReferenceStore, WorkspaceId, names};
+//!
+//! # futures::executor::block_on(async {
+//! let store = ReferenceStore::default();
+//! let ws = WorkspaceId::new("acme")?;
+//! let old = Event::new("old", CustomerId(1), names::PAGE_VIEWED, "2025-01-01T00:00:00Z".parse()?);
+//! let new = Event::new("new", CustomerId(1), names::PAGE_VIEWED, "2026-11-01T00:00:00Z".parse()?);
+//! store.append(&ws, &[old, new]).await?;
+//!
+//! let policy = RetentionPolicy::months(13);
+//! let now = "2026-11-20T12:00:00Z".parse()?;
+//! let preview = retention::enforce(&store, &ws, &policy, now, true).await?;
+//! assert_eq!((preview.removed.events, preview.dry_run), (1, true));
+//! let done = retention::enforce(&store, &ws, &policy, now, false).await?;
+//! assert_eq!(done.cutoff, Some("2025-10-20T00:00:00Z".parse()?));
+//! assert!(store.event(&ws, &"old".into()).await?.is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use chrono::{Days, Months};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::ids::{CustomerId, WorkspaceId};
+use crate::store::EventStore;
+use crate::store::query::{PurgeOutcome, PurgeScope};
+use crate::time::{ReportZone, Timestamp};
+
+/// How much history to keep, counted in local calendar units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Keep {
+    /// Whole calendar months (a month back from the 31st is the last day of the shorter month).
+    Months(u32),
+    /// Whole local days.
+    Days(u32),
+}
+
+/// A workspace's retention rule: how much to keep, read in the workspace's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// How much history is kept.
+    pub keep: Keep,
+    /// The zone whose local midnight the cutoff falls on.
+    pub zone: ReportZone,
+}
+
+impl RetentionPolicy {
+    /// Keep `months` calendar months, in UTC.
+    pub fn months(months: u32) -> Self {
+        Self {
+            keep: Keep::Months(months),
+            zone: ReportZone::utc(),
+        }
+    }
+
+    /// Keep `days` local days, in UTC.
+    pub fn days(days: u32) -> Self {
+        Self {
+            keep: Keep::Days(days),
+            zone: ReportZone::utc(),
+        }
+    }
+
+    /// The same policy read in the workspace's zone.
+    pub fn in_zone(self, zone: ReportZone) -> Self {
+        Self { zone, ..self }
+    }
+
+    /// The first instant kept: local midnight of today's date moved back by the policy.
+    /// Events strictly before it are removed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] when the policy reaches before the calendar's start.
+    pub fn cutoff(&self, now: Timestamp) -> Result<Timestamp> {
+        let today = self.zone.date_of(now);
+        let first_kept = match self.keep {
+            Keep::Months(n) => today.checked_sub_months(Months::new(n)),
+            Keep::Days(n) => today.checked_sub_days(Days::new(u64::from(n))),
+        }
+        .ok_or_else(|| {
+            Error::invalid_query(
+                "keep",
+                format!("{:?} reaches before the calendar", self.keep),
+            )
+        })?;
+        Ok(self.zone.day_start(first_kept))
+    }
+}
+
+/// What a retention run or an erasure removed (or, on a dry run, would remove).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    /// Events before this instant were removed; `None` for an erasure.
+    pub cutoff: Option<Timestamp>,
+    /// The erased customer, for an erasure.
+    pub customer: Option<CustomerId>,
+    /// Whether nothing was deleted, only counted.
+    pub dry_run: bool,
+    /// What the store removed.
+    pub removed: PurgeOutcome,
+}
+
+/// Deletes every event of the workspace strictly before the policy's cutoff at `now`, in the
+/// store's bounded chunks; with `dry_run`, only counts them.
+///
+/// # Errors
+/// [`Error::InvalidQuery`] for a policy reaching before the calendar; a store failure (chunks
+/// already deleted stay deleted, and a rerun reaches the same state).
+pub async fn enforce(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<RetentionReport> {
+    let cutoff = policy.cutoff(now)?;
+    let removed = store
+        .purge(workspace, PurgeScope::Before { cutoff }, dry_run)
+        .await?;
+    Ok(RetentionReport {
+        cutoff: Some(cutoff),
+        customer: None,
+        dry_run,
+        removed,
+    })
+}
+
+/// Removes every event and the record of one customer (an erasure request); with `dry_run`,
+/// only counts them.
+///
+/// # Errors
+/// A store failure.
+pub async fn erase_customer(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    customer: CustomerId,
+    dry_run: bool,
+) -> Result<RetentionReport> {
+    let removed = store
+        .purge(workspace, PurgeScope::Customer { customer }, dry_run)
+        .await?;
+    Ok(RetentionReport {
+        cutoff: None,
+        customer: Some(customer),
+        dry_run,
+        removed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_cutoff_is_local_midnight_of_the_same_date_months_back() {
+        let now = at("2026-11-20T12:00:00Z");
+        assert_eq!(
+            RetentionPolicy::months(13).cutoff(now).unwrap(),
+            at("2025-10-20T00:00:00Z")
+        );
+        let berlin = ReportZone::parse("Europe/Berlin").unwrap();
+        assert_eq!(
+            RetentionPolicy::months(13)
+                .in_zone(berlin)
+                .cutoff(now)
+                .unwrap(),
+            at("2025-10-19T22:00:00Z"),
+            "Berlin midnight on 2025-10-20 is CEST (UTC+2)"
+        );
+        // 20:00 UTC on the 20th is already the 21st in Tokyo.
+        let tokyo = ReportZone::parse("Asia/Tokyo").unwrap();
+        assert_eq!(
+            RetentionPolicy::days(1)
+                .in_zone(tokyo)
+                .cutoff(at("2026-11-20T20:00:00Z"))
+                .unwrap(),
+            at("2026-11-19T15:00:00Z"),
+            "21 November in Tokyo, so the 20th (Tokyo) is kept"
+        );
+    }
+
+    #[test]
+    fn a_month_back_from_the_31st_is_the_end_of_the_shorter_month() {
+        let now = at("2026-03-31T08:00:00Z");
+        assert_eq!(
+            RetentionPolicy::months(1).cutoff(now).unwrap(),
+            at("2026-02-28T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_policy_before_the_calendar_is_refused() {
+        let err = RetentionPolicy::months(u32::MAX).cutoff(at("2026-03-31T08:00:00Z"));
+        assert!(matches!(
+            err,
+            Err(Error::InvalidQuery { field: "keep", .. })
+        ));
+    }
+}

@@ -1,0 +1,198 @@
+//! Bulk import: good lines are stored, bad ones are listed with their line numbers.
+
+use engagement_core::csv::{CsvOptions, EventLogCsv};
+use engagement_core::import::{
+    self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, LineErrorKind, NdjsonLines,
+};
+use engagement_core::{
+    Actor, CustomerId, Device, Event, EventFilter, EventStore, ReferenceStore, TimeWindow,
+    Timestamp, WorkspaceId, names,
+};
+use futures::TryStreamExt;
+
+fn now() -> Timestamp {
+    "2026-11-20T00:00:00Z".parse().unwrap()
+}
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::new("acme").unwrap()
+}
+
+async fn run<I>(store: &ReferenceStore, lines: I, options: &ImportOptions) -> ImportReport
+where
+    I: IntoIterator<Item = Result<ImportLine, LineError>>,
+    I::IntoIter: Send,
+{
+    import::import(store, &ws(), lines, options, now(), &mut |_| {})
+        .await
+        .unwrap()
+}
+
+async fn stored(store: &ReferenceStore) -> Vec<Event> {
+    store
+        .export(ws(), EventFilter::new(TimeWindow::ALL))
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+const MIXED_CSV: &str = "event_id,customer_id,name,occurred_at,path,device,ip,metadata\n\
+e1,1,Page Viewed,2026-11-19T10:00:00Z,/a,Mobile,81.2.69.142,\n\
+e2,one,Page Viewed,2026-11-19T10:00:00Z,/a,,,\n\
+e3,2,Modal Displayed,2026-11-19T10:01:00Z,/b,,,\"{\"\"modal\"\":\n\"\"meter\"\"}\"\n\
+e4,2,Page Viewed,2026-11-19T10:02:00Z,/c,Phone,,\n\
+e5,3,Page Viewed,2030-01-01T00:00:00Z,/d,,,\n\
+e6,3,Subscribed,2026-11-19T10:03:00Z,/e,tablet,::1,\n";
+
+#[tokio::test]
+async fn bad_csv_lines_are_listed_and_the_good_ones_stored() {
+    let store = ReferenceStore::default();
+    let report = run(
+        &store,
+        CsvLines::new(MIXED_CSV.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        (report.lines, report.inserted, report.rejected),
+        (6, 3, 3),
+        "{:?}",
+        report.errors
+    );
+    assert!(!report.stopped);
+    let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+    // e3's quoted metadata spans lines 4 and 5, so e4 is on line 6 and e5 on line 7.
+    assert_eq!(lines, [3, 6, 7]);
+    assert!(matches!(
+        report.errors[0].kind,
+        LineErrorKind::Malformed { .. }
+    ));
+    assert!(matches!(
+        report.errors[1].kind,
+        LineErrorKind::Field {
+            field: "device",
+            ..
+        }
+    ));
+    assert!(matches!(
+        report.errors[2].kind,
+        LineErrorKind::Field {
+            field: "occurred_at",
+            ..
+        }
+    ));
+
+    let events = stored(&store).await;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e3", "e6"]);
+    assert_eq!(events[0].device, Some(Device::Mobile));
+    assert_eq!(events[0].ip, Some("81.2.69.142".parse().unwrap()));
+    assert_eq!(events[0].received_at, now());
+    assert_eq!(events[1].name, names::MODAL_DISPLAYED);
+    assert_eq!(events[1].metadata["modal"], "meter");
+    assert_eq!(events[2].device, Some(Device::Tablet));
+}
+
+#[tokio::test]
+async fn stop_on_error_keeps_the_lines_before_and_nothing_after() {
+    let store = ReferenceStore::default();
+    let options = ImportOptions {
+        stop_on_error: true,
+        ..ImportOptions::default()
+    };
+    let report = run(&store, CsvLines::new(MIXED_CSV.as_bytes()), &options).await;
+    assert!(report.stopped);
+    assert_eq!((report.lines, report.inserted, report.rejected), (2, 1, 1));
+    assert_eq!(report.errors[0].line, 3);
+    assert_eq!(stored(&store).await.len(), 1);
+}
+
+#[tokio::test]
+async fn ndjson_lines_with_blank_and_broken_ones() {
+    let data = b"{\"event_id\":\"n1\",\"customer_id\":4,\"name\":\"Page Viewed\",\"occurred_at\":\"2026-11-19T09:00:00+02:00\",\"actor\":\"staff\",\"metadata\":{\"k\":[1,2]}}\n\
+\n\
+{\"event_id\":\"n2\",\"customer_id\":4,\"name\":\"\xff\xfe\",\"occurred_at\":\"2026-11-19T09:00:00Z\"}\n\
+not json\n\
+{\"id\":\"n3\",\"customer\":5,\"name\":\"Registered\",\"occurred_at\":\"2026-11-19T09:30:00Z\",\"metadata\":[1]}\n\
+{\"id\":\"n4\",\"customer\":5,\"name\":\"  \",\"occurred_at\":\"2026-11-19T09:30:00Z\"}\n\
+{\"id\":\"n5\",\"customer\":5,\"name\":\"Registered\",\"occurred_at\":\"2026-11-19T09:31:00Z\"}";
+    let store = ReferenceStore::default();
+    let report = run(
+        &store,
+        NdjsonLines::new(&data[..]),
+        &ImportOptions::default(),
+    )
+    .await;
+    let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 4, 5, 6]);
+    assert!(matches!(
+        report.errors[3].kind,
+        LineErrorKind::Field { field: "name", .. }
+    ));
+    assert_eq!((report.lines, report.inserted), (6, 2));
+    let events = stored(&store).await;
+    assert_eq!(events[0].actor, Actor::Staff);
+    assert_eq!(
+        events[0].occurred_at,
+        "2026-11-19T07:00:00Z".parse().unwrap()
+    );
+    assert_eq!(events[0].metadata["k"], serde_json::json!([1, 2]));
+    assert_eq!(events[1].id.as_str(), "n5");
+}
+
+#[tokio::test]
+async fn a_reimport_counts_duplicates_not_new_events() {
+    let store = ReferenceStore::default();
+    let options = ImportOptions {
+        batch_size: 2,
+        ..ImportOptions::default()
+    };
+    let mut progress_calls = 0;
+    let first = import::import(
+        &store,
+        &ws(),
+        CsvLines::new(MIXED_CSV.as_bytes()),
+        &options,
+        now(),
+        &mut |r| {
+            assert!(r.inserted <= 3);
+            progress_calls += 1;
+        },
+    )
+    .await
+    .unwrap();
+    assert!(progress_calls >= 2);
+    let second = run(&store, CsvLines::new(MIXED_CSV.as_bytes()), &options).await;
+    assert_eq!((first.inserted, first.duplicates), (3, 0));
+    assert_eq!((second.inserted, second.duplicates), (0, 3));
+    assert_eq!(stored(&store).await.len(), 3);
+}
+
+#[tokio::test]
+async fn an_event_log_export_imports_back_unchanged() {
+    let mut original = Event::new("x,1", CustomerId(9), names::PAGE_VIEWED, now());
+    original.occurred_at = "2026-11-19T12:34:56.123456Z".parse().unwrap();
+    original.actor = Actor::System;
+    original.page.url = "https://shop.acme.test/p?q=1".into();
+    original.page.path = "/p".into();
+    original.page.domain = "shop.acme.test".into();
+    original.geo.country = "SE".into();
+    original.geo.city = "Linköping".into();
+    original.device = Some(Device::Desktop);
+    original.ip = Some("2001:db8::1".parse().unwrap());
+    original.metadata.insert("plan".into(), "pro".into());
+    let mut csv = EventLogCsv::new(Vec::new(), CsvOptions::default()).unwrap();
+    csv.write_event(&original).unwrap();
+    let bytes = csv.finish().unwrap();
+
+    let store = ReferenceStore::default();
+    let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
+    assert_eq!(
+        (report.inserted, report.rejected),
+        (1, 0),
+        "{:?}",
+        report.errors
+    );
+    let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
+    assert!(back.same_payload(&original), "{back:?}");
+}

@@ -1,0 +1,90 @@
+//! The ingestion pipeline reports its metrics through `tracing`: batch sizes, queue depth and
+//! flush latency, one event per batch written.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use engagement_core::ingest::{IngestConfig, Ingestor};
+use engagement_core::{CustomerId, Event, FixedClock, Timestamp, WorkspaceId, names};
+use support::Faulty;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event as TracingEvent, Metadata, Subscriber};
+
+/// Fields of every event named "batch written", as text.
+#[derive(Debug, Default, Clone)]
+struct Recorder {
+    batches: Arc<Mutex<Vec<HashMap<String, String>>>>,
+}
+
+struct Fields(HashMap<String, String>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &TracingEvent<'_>) {
+        let mut fields = Fields(HashMap::new());
+        event.record(&mut fields);
+        if fields.0.get("message").map(String::as_str) == Some("batch written") {
+            self.batches.lock().unwrap().push(fields.0);
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn every_batch_reports_its_size_queue_depth_and_latency() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stats = runtime.block_on(async {
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let config = IngestConfig {
+            max_batch: 40,
+            ..IngestConfig::default()
+        };
+        let ingestor = Ingestor::start(
+            Arc::new(Faulty::default()),
+            Arc::new(FixedClock::new(now)),
+            config,
+        );
+        let ws = WorkspaceId::new("a").unwrap();
+        for i in 0..100 {
+            let event = Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now);
+            ingestor.send(&ws, event).await.unwrap();
+        }
+        ingestor.shutdown().await
+    });
+    let batches = recorder.batches.lock().unwrap().clone();
+    let sizes: Vec<&str> = batches
+        .iter()
+        .map(|b| b["histogram.ingest_batch_size"].as_str())
+        .collect();
+    assert_eq!(sizes, ["40", "40", "20"]);
+    for batch in &batches {
+        assert!(batch.contains_key("histogram.ingest_queue_depth"));
+        let latency: f64 = batch["histogram.ingest_flush_latency_ms"].parse().unwrap();
+        assert!(latency >= 0.0);
+        assert_eq!(batch["ok"], "true");
+    }
+    assert_eq!(stats.batches, 3);
+    assert!(stats.max_flush_latency_us <= stats.total_flush_latency_us);
+}

@@ -1,0 +1,192 @@
+//! The ingestion pipeline's throughput and freshness: events per second sustained through the
+//! `Ingestor` at its default settings (batches of 1,000 or 250 ms), and the time from `send` to
+//! the event being counted by an event-log page (p50, p99, max), on any store.
+//!
+//! Run with: cargo run --release -p engagement-examples --bin pipeline_bench -- --store memory
+//!
+//! `--store` takes `memory`, `sqlite://FILE` (a fresh file is best: `sqlite:///tmp/pipe.db`) or
+//! `postgres://…`; `--events N` (all senders together), `--senders N`, `--rate EVENTS_PER_S`
+//! (offered load; without it the senders go as fast as the bounded queue lets them, and the
+//! latency measured is that of a full queue). While the senders run, a
+//! probe sends one event at a time for a customer of its own into the same workspace and polls
+//! the event log, filtered to that customer, until the exact total counts it: that wait is one
+//! send-to-visible sample. The figures are printed as one JSON line at the end.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use engagement_core::ingest::{IngestConfig, Ingestor};
+use engagement_core::{
+    Clock, CustomerId, Device, Event, EventFilter, EventPageQuery, EventStore, SystemClock,
+    TimeWindow, WorkspaceId, names,
+};
+
+/// Measure the ingestion pipeline.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The store: `memory`, `sqlite://FILE` or `postgres://…`.
+    #[arg(long, default_value = "memory")]
+    store: String,
+    /// Events to send, all senders together.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Concurrent sending tasks.
+    #[arg(long, default_value_t = 4)]
+    senders: u64,
+    /// Offered load in events per second, all senders together (default: as fast as the
+    /// queue takes them, which measures a saturated pipeline whose latency is the queue's).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The workspace written to (a fresh name per run avoids counting old events).
+    #[arg(long)]
+    workspace: Option<String>,
+}
+
+const PROBE: CustomerId = CustomerId(-1);
+
+fn event(id: String, customer: i64, clock: &SystemClock) -> Event {
+    let mut e = Event::new(id, CustomerId(customer), names::PAGE_VIEWED, clock.now());
+    e.page.path = "/articles/rust".into();
+    e.page.domain = "shop.acme.test".into();
+    e.page.url = "https://shop.acme.test/articles/rust".into();
+    e.device = Some(Device::Mobile);
+    e.geo.country = "SE".into();
+    e
+}
+
+/// Sends probes one at a time until `stop`, returning each one's send-to-visible time.
+async fn probe(
+    ingestor: Arc<Ingestor>,
+    store: Arc<dyn EventStore>,
+    workspace: WorkspaceId,
+    stop: Arc<AtomicBool>,
+) -> Vec<Duration> {
+    let mut filter = EventFilter::new(TimeWindow::ALL);
+    filter.customers = Some(vec![PROBE]);
+    let query = EventPageQuery {
+        filter,
+        after: None,
+        limit: 1,
+    };
+    let mut samples = Vec::new();
+    let mut sent = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let probe = event(format!("probe-{sent}"), PROBE.0, &SystemClock);
+        if ingestor.send(&workspace, probe).await.is_err() {
+            break;
+        }
+        sent += 1;
+        loop {
+            match store.event_page(&workspace, &query).await {
+                Ok(page) if page.total >= sent => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) => {
+                    eprintln!("probe query failed: {e}");
+                    return samples;
+                }
+            }
+        }
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    samples
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let store: Arc<dyn EventStore> = if args.store == "memory" {
+        Arc::new(engagement_memory::MemoryStore::new())
+    } else {
+        engagement_sqlx::connect(&args.store).await?
+    };
+    let clock = Arc::new(SystemClock);
+    let workspace = WorkspaceId::new(
+        args.workspace
+            .clone()
+            .unwrap_or_else(|| format!("pipe-{}", clock.now().as_micros())),
+    )?;
+    let ingestor = Arc::new(Ingestor::start(
+        store.clone(),
+        clock.clone(),
+        IngestConfig::default(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let prober = tokio::spawn(probe(
+        ingestor.clone(),
+        store.clone(),
+        workspace.clone(),
+        stop.clone(),
+    ));
+
+    let started = Instant::now();
+    let per_sender = args.events / args.senders.max(1);
+    let senders: Vec<_> = (0..args.senders.max(1))
+        .map(|s| {
+            let ingestor = ingestor.clone();
+            let workspace = workspace.clone();
+            let interval = args
+                .rate
+                .map(|rate| Duration::from_secs_f64(args.senders.max(1) as f64 / rate));
+            tokio::spawn(async move {
+                for i in 0..per_sender {
+                    if let Some(interval) = interval
+                        && i % 100 == 0
+                    {
+                        let due = started + interval.mul_f64(i as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let e = event(format!("{s}-{i}"), (i % 50_000) as i64, &SystemClock);
+                    ingestor.send(&workspace, e).await?;
+                }
+                Ok::<(), engagement_core::Error>(())
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await??;
+    }
+    let sent_in = started.elapsed();
+    ingestor.flush().await?;
+    let stored_in = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = prober.await?;
+    let ingestor = Arc::into_inner(ingestor).ok_or("the ingestor is still shared")?;
+    let stats = ingestor.shutdown().await;
+    samples.sort();
+
+    let total = per_sender * args.senders.max(1);
+    let line = serde_json::json!({
+        "store": args.store.split("://").next(),
+        "events": total,
+        "senders": args.senders,
+        "offered_rate": args.rate,
+        "events_per_s_sent": (total as f64 / sent_in.as_secs_f64()).round(),
+        "events_per_s_stored": (total as f64 / stored_in.as_secs_f64()).round(),
+        "seconds": stored_in.as_secs_f64(),
+        "batches": stats.batches,
+        "mean_flush_ms": stats.total_flush_latency_us as f64 / stats.batches.max(1) as f64 / 1e3,
+        "max_flush_ms": stats.max_flush_latency_us as f64 / 1e3,
+        "failed": stats.failed,
+        "probes": samples.len(),
+        "send_to_visible_ms": {
+            "p50": percentile(&samples, 50.0),
+            "p99": percentile(&samples, 99.0),
+            "max": samples.last().map(|d| d.as_secs_f64() * 1e3),
+        },
+    });
+    println!("{line}");
+    Ok(())
+}
