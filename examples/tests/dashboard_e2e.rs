@@ -67,16 +67,19 @@ impl Shots {
     }
 }
 
+/// The text of the first element matching `css`, waiting (and retrying across page loads)
+/// until there is one.
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .expect("element text")
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {css} on the page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn sign_in(client: &Client, base: &str, path: &str, role: &str) {
@@ -99,6 +102,13 @@ async fn sign_in(client: &Client, base: &str, path: &str, role: &str) {
         .click()
         .await
         .expect("signed in");
+    wait_until("the page after signing in", || async {
+        client
+            .current_url()
+            .await
+            .is_ok_and(|u| !u.path().starts_with("/login"))
+    })
+    .await;
 }
 
 fn downloaded_csv(dir: &Path) -> Option<PathBuf> {

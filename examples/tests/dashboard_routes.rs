@@ -44,7 +44,7 @@ async fn get(app: &Router, uri: &str, role: &str) -> Reply {
     send(app, request).await
 }
 
-fn header<'a>(reply: &'a Reply, name: header::HeaderName) -> &'a str {
+fn header(reply: &Reply, name: header::HeaderName) -> &str {
     reply.headers.get(name).unwrap().to_str().unwrap()
 }
 

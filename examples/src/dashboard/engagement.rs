@@ -184,15 +184,13 @@ fn controls(params: &Params, report: Option<&EngagementReport>) -> Markup {
 fn table(params: &Params, report: &EngagementReport) -> Markup {
     let sort_link = |key: &str| {
         let current = params.sort.as_deref().unwrap_or("score") == key;
-        let dir = if current && params.descending() {
-            "asc"
-        } else if current {
-            "desc"
-        } else if key == "score" {
-            "desc"
+        // A click on the current column flips it; another column starts in its natural order.
+        let descending = if current {
+            !params.descending()
         } else {
-            "asc"
+            key == "score"
         };
+        let dir = if descending { "desc" } else { "asc" };
         params.link(
             "/engagement",
             &[("sort", Some(key.into())), ("dir", Some(dir.into()))],

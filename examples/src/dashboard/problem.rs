@@ -47,8 +47,8 @@ pub(crate) fn forbidden(session: &Session, error: &Error) -> Response {
             h2 { "You do not have access to the " (report) " report" }
             p { "Signed in as " strong { (session.role_label()) } " in workspace " strong { (session.workspace.as_str()) } "." }
             p { (error.to_string()) }
-            p { "Managers and administrators can open this report. "
-                a href="/login" { "Sign in with another role" } }
+            p { "Ask a workspace administrator for access, or "
+                a href="/login" { "Sign in with another role" } "." }
         }
     };
     let html = page("Access denied", Some(session), Nav::None, body);

@@ -75,10 +75,10 @@ pub(crate) fn funnel_chart(steps: &[FunnelStep]) -> Markup {
     let bar_h = 34.0;
     let height = (steps.len() as f64 * (bar_h + 14.0) + 10.0).max(40.0);
     html! {
-        svg.funnel width="720" height=(height) viewBox=(format!("0 0 720 {height}")) role="img" aria-label="funnel steps" {
+        svg.funnel width="760" height=(height) viewBox=(format!("0 0 760 {height}")) role="img" aria-label="funnel steps" {
             @for (i, step) in steps.iter().enumerate() {
                 @let y = 6.0 + i as f64 * (bar_h + 14.0);
-                @let width = (step.reached as f64 / first * 480.0).max(2.0);
+                @let width = (step.reached as f64 / first * 440.0).max(2.0);
                 text x="0" y=(format!("{:.1}", y + 21.0)) { (step.name) }
                 rect x="180" y=(format!("{y:.1}")) width=(format!("{width:.1}")) height=(bar_h) rx="3" fill="#60a5fa" {}
                 text x=(format!("{:.1}", 186.0 + width)) y=(format!("{:.1}", y + 21.0)) {

@@ -2,12 +2,13 @@
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// One block per count, scaled so the largest count is a full block; zero is the lowest block.
+/// One block per count, scaled so the largest count is a full block; only zero is the lowest
+/// block, so a quiet day still shows above an empty one.
 ///
 /// ```
 /// use engagement_examples::terminal::sparkline;
 ///
-/// assert_eq!(sparkline(&[0, 1, 2, 4, 8]), "▁▁▂▄█");
+/// assert_eq!(sparkline(&[0, 1, 2, 4, 8]), "▁▂▃▅█");
 /// assert_eq!(sparkline(&[0, 0]), "▁▁");
 /// ```
 pub fn sparkline(counts: &[u64]) -> String {
