@@ -135,15 +135,56 @@ pub async fn load(
     size: DemoSize,
     now: Timestamp,
 ) -> Result<u64> {
+    load_with_progress(store, workspace, size, now, |_| {}).await
+}
+
+/// The seed of a load at `now`: one per hour, so a reload an hour later writes a fresh set of
+/// events (new ids) instead of colliding with the old ones.
+pub fn seed_for(now: Timestamp) -> u64 {
+    now.as_micros().div_euclid(3_600_000_000).unsigned_abs()
+}
+
+/// Progress of [`load_with_progress`], reported after the customers and after every batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// Events written so far (new or already there).
+    pub done: u64,
+    /// Events to write in all.
+    pub total: u64,
+    /// Events that were new so far.
+    pub inserted: u64,
+}
+
+/// Events per appended batch.
+pub const BATCH: usize = 5_000;
+
+/// Loads the demo workspace into `store` like [`load`], calling `progress` as it goes.
+///
+/// # Errors
+/// Validation or store errors.
+pub async fn load_with_progress(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+    size: DemoSize,
+    now: Timestamp,
+    mut progress: impl FnMut(LoadProgress),
+) -> Result<u64> {
     store.upsert_customers(workspace, &customers(size)).await?;
-    let events = events(size, now, 2026);
+    let events = events(size, now, seed_for(now));
+    let mut state = LoadProgress {
+        done: 0,
+        total: events.len() as u64,
+        inserted: 0,
+    };
+    progress(state);
     let limits = Limits::default();
-    let mut inserted = 0;
-    for chunk in events.chunks(5_000) {
+    for chunk in events.chunks(BATCH) {
         limits.validate_batch(chunk, now)?;
-        inserted += store.append(workspace, chunk).await?.inserted;
+        state.inserted += store.append(workspace, chunk).await?.inserted;
+        state.done += chunk.len() as u64;
+        progress(state);
     }
-    Ok(inserted)
+    Ok(state.inserted)
 }
 
 /// Whether the workspace has any event in the hour before `now` (else the demo loads data).

@@ -1,3 +1,8 @@
-//! Shared pieces of the example binaries: realistic demo data.
+//! Shared pieces of the example binaries: realistic demo data, opening a store by URL, time
+//! ranges as text, terminal tables and the web dashboard.
 
+pub mod dashboard;
 pub mod demo_data;
+pub mod range_text;
+pub mod store_url;
+pub mod terminal;

@@ -1,0 +1,245 @@
+//! The engagement reports in the terminal: the engagement ranking, the customer activity page,
+//! the event log and a funnel, as tables with coloured score bands and Unicode sparklines, with
+//! every option of the product documents and a `--csv FILE` export.
+//!
+//! Run with: cargo run -p engagement-examples --bin report -- engagement --range 60m
+//!
+//! More: `report activity --range this-week --status active --search smith`,
+//! `report events --customer 12 --range custom --from 2026-03-01 --to 2026-03-07 --csv log.csv`,
+//! `report funnel --steps "Page Viewed,Registered,Subscribed"`; `--store`, `--zone`, `--role`
+//! and `--workspace` work everywhere. Errors print one line and exit with status 1.
+#![allow(clippy::print_stdout)]
+
+mod args;
+mod print;
+
+use std::process::ExitCode;
+
+use args::{ActorArg, Cli, Command, RangeArgs, StatusArg};
+use chrono::TimeDelta;
+use clap::Parser;
+use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
+use engagement_core::report::{
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
+};
+use engagement_core::{
+    Actor, CalendarPreset, Clock, CustomerId, CustomerStatus, Error, EventId, Lookback, RangeSpec,
+    ReportZone, Role, SystemClock, Viewer, WorkspaceId, names,
+};
+use engagement_examples::dashboard::{activity_sort, parse_cursor};
+use engagement_examples::demo_data::{self, DemoSize};
+use engagement_examples::range_text::parse_range;
+use engagement_examples::store_url;
+use print::Printer;
+
+type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{line} (see `report --help`)");
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&*e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its sources on one line.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
+}
+
+fn range(args: &RangeArgs, default: RangeSpec) -> engagement_core::Result<RangeSpec> {
+    parse_range(
+        args.range.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+        default,
+    )
+}
+
+async fn run(cli: Cli) -> AnyResult {
+    let zone = ReportZone::parse(&cli.zone)?;
+    let workspace = WorkspaceId::new(cli.workspace.clone())?;
+    let viewer = Viewer::new(workspace.clone(), Role::from_name(&cli.role));
+    let store = store_url::open(&cli.store).await?;
+    if store_url::is_ephemeral(&cli.store) {
+        let n = demo_data::load(
+            store.as_ref(),
+            &workspace,
+            DemoSize::default(),
+            SystemClock.now(),
+        )
+        .await?;
+        eprintln!("{} starts empty: loaded {n} demo events.", cli.store);
+    }
+    let reports = Reports::new(store).with_zone(zone);
+    let out = Printer::new(cli.no_color);
+    let csv = cli.csv.as_deref();
+    match cli.command {
+        Command::Engagement {
+            range: r,
+            search,
+            limit,
+        } => {
+            let mut request = EngagementRequest::new(workspace)
+                .with_range(range(&r, RangeSpec::last(Lookback::Minutes15))?);
+            request.limit = limit;
+            let mut report = reports.engagement(&viewer, &request).await?;
+            if let Some(term) = search.as_deref().filter(|t| !t.trim().is_empty()) {
+                report.rows.retain(|row| row.matches(term));
+            }
+            out.engagement(&report);
+            if let Some(path) = csv {
+                write_report(&report, path)?;
+            }
+        }
+        Command::Activity {
+            range: r,
+            search,
+            status,
+            sort,
+            asc,
+            page,
+            page_size,
+            all,
+            customer,
+        } => {
+            if let Some(id) = customer {
+                let detail = reports
+                    .customer_detail(&viewer, &workspace, CustomerId(id))
+                    .await?;
+                out.customer_detail(&detail);
+                return Ok(());
+            }
+            let mut request = ActivityRequest::new(workspace);
+            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)))?;
+            request.search = search;
+            request.status = match status {
+                StatusArg::All => None,
+                StatusArg::Active => Some(CustomerStatus::Active),
+                StatusArg::Inactive => Some(CustomerStatus::Inactive),
+            };
+            request.sort = activity_sort(&sort, !asc)?;
+            request.page = page;
+            request.page_size = page_size;
+            let report = reports.activity(&viewer, &request).await?;
+            out.activity(&report);
+            if let Some(path) = csv {
+                if all {
+                    write_report(&reports.activity_all(&viewer, &request).await?, path)?;
+                } else {
+                    write_report(&report, path)?;
+                }
+            }
+        }
+        Command::Events {
+            range: r,
+            name,
+            customer,
+            actor,
+            ip,
+            path,
+            domain,
+            referrer,
+            after,
+            page_size,
+            event,
+        } => {
+            if let Some(id) = event {
+                let entry = reports
+                    .event_detail(&viewer, &workspace, &EventId::new(id))
+                    .await?;
+                out.event_detail(&entry, reports.zone());
+                return Ok(());
+            }
+            let mut request = EventLogRequest::new(workspace)
+                .with_range(range(&r, RangeSpec::last(Lookback::Days(14)))?);
+            if let Some(name) = name {
+                request = request.with_names([name]);
+            }
+            if let Some(id) = customer {
+                request = request.for_customer(CustomerId(id));
+            }
+            if let Some(actor) = actor {
+                request = request.with_actors(vec![match actor {
+                    ActorArg::Customer => Actor::Customer,
+                    ActorArg::Staff => Actor::Staff,
+                    ActorArg::System => Actor::System,
+                }]);
+            }
+            request.ip = ip;
+            request.path = path;
+            request.domain = domain;
+            request.referrer = referrer;
+            request.after = after.as_deref().map(parse_cursor).transpose()?;
+            request.page_size = page_size;
+            let page = reports.event_log(&viewer, &request).await?;
+            out.event_log(&page);
+            if let Some(file) = csv {
+                let (_, events) = reports.export_event_log(&viewer, &request)?;
+                let rows =
+                    export_to_path(events, file, [names::MODAL_NAME_KEY], CsvOptions::default())
+                        .await?;
+                eprintln!(
+                    "Wrote the complete filtered log ({rows} events) to {}.",
+                    file.display()
+                );
+            }
+        }
+        Command::Funnel {
+            range: r,
+            steps,
+            window_days,
+        } => {
+            let mut request = FunnelRequest::new(workspace);
+            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)))?;
+            if let Some(steps) = steps {
+                request.steps = steps.split(',').map(|s| s.trim().to_owned()).collect();
+            }
+            request.conversion_window = TimeDelta::try_days(window_days).ok_or_else(|| {
+                Error::invalid_query("window_days", "the conversion window is too long")
+            })?;
+            let report = reports.funnel(&viewer, &request).await?;
+            out.funnel(&report);
+            if let Some(path) = csv {
+                write_report(&report, path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a whole report as CSV to `path` and says so (with the seed's file name).
+fn write_report(report: &impl CsvReport, path: &std::path::Path) -> AnyResult {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut file = report.write_csv(file, CsvOptions::default())?;
+    std::io::Write::flush(&mut file)?;
+    eprintln!(
+        "Wrote {} (the dashboard names this download {}).",
+        path.display(),
+        report.csv_file_name()
+    );
+    Ok(())
+}

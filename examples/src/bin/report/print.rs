@@ -1,0 +1,327 @@
+//! Printing the reports as terminal tables.
+
+use std::io::IsTerminal;
+
+use engagement_core::report::{
+    ActivityReport, CustomerDetail, EngagementReport, EventLogPage, FunnelReport, LogEntry,
+    ReportPeriod, ScoreBand,
+};
+use engagement_core::{ReportZone, Timestamp};
+use engagement_examples::dashboard::cursor_text;
+use engagement_examples::range_text::range_label;
+use engagement_examples::terminal::{Align, Cell, Colour, Table, sparkline};
+
+/// Prints reports, coloured when stdout is a terminal (and neither `--no-color` nor `NO_COLOR`).
+pub(crate) struct Printer {
+    colour: bool,
+}
+
+fn time(at: Timestamp, zone: &ReportZone) -> String {
+    at.to_datetime()
+        .with_timezone(&zone.tz)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+fn time_or_dash(at: Option<Timestamp>, zone: &ReportZone) -> String {
+    at.map_or_else(|| "—".into(), |t| time(t, zone))
+}
+
+fn band_colour(band: ScoreBand) -> Colour {
+    match band {
+        ScoreBand::Low => Colour::Green,
+        ScoreBand::Medium => Colour::Cyan,
+        ScoreBand::High => Colour::Yellow,
+        _ => Colour::Red,
+    }
+}
+
+impl Printer {
+    pub(crate) fn new(no_color: bool) -> Self {
+        Self {
+            colour: !no_color
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn title(&self, title: &str, period: &ReportPeriod) {
+        let heading = format!("{title} — {}", range_label(&period.spec));
+        if self.colour {
+            println!("\x1b[1m{heading}\x1b[0m");
+        } else {
+            println!("{heading}");
+        }
+        println!(
+            "From {} to {} (zone {})\n",
+            time(period.window.from, &period.zone),
+            time(period.window.to, &period.zone),
+            period.zone
+        );
+    }
+
+    fn table(&self, table: &Table) {
+        print!("{}", table.render(self.colour));
+    }
+
+    pub(crate) fn engagement(&self, report: &EngagementReport) {
+        self.title("Customer Engagement", &report.period);
+        let mut t = Table::new([
+            ("#", Align::Right),
+            ("Customer ID", Align::Right),
+            ("Name", Align::Left),
+            ("Engagement Score", Align::Right),
+            ("Band", Align::Left),
+        ]);
+        for row in &report.rows {
+            let colour = band_colour(row.band);
+            let band = if row.investigate {
+                format!("{} ⚠ investigate", row.band.label())
+            } else {
+                row.band.label().to_owned()
+            };
+            t.row([
+                Cell::new(row.rank.to_string()),
+                Cell::new(format!("#{}", row.customer_id)),
+                Cell::new(
+                    row.customer
+                        .as_ref()
+                        .map_or_else(|| "(unknown)".into(), |c| c.full_name()),
+                ),
+                Cell::coloured(row.score.to_string(), colour),
+                Cell::coloured(band, colour),
+            ]);
+        }
+        self.table(&t);
+        println!(
+            "\n{} customers (top 100, admin placeholders excluded).",
+            report.rows.len()
+        );
+    }
+
+    pub(crate) fn activity(&self, report: &ActivityReport) {
+        self.title("Customer Activity", &report.period);
+        let s = report.summary;
+        println!(
+            "Customers with clicks {} · Total views {} · Verified {} · Checkout started {} · Orders submitted {}\n",
+            s.customers_with_views, s.views, s.verified, s.checkout, s.orders
+        );
+        let zone = &report.period.zone;
+        let mut t = Table::new([
+            ("Customer", Align::Left),
+            ("Email", Align::Left),
+            ("Status", Align::Left),
+            ("Last click", Align::Left),
+            ("Views", Align::Right),
+            ("7-day trend", Align::Left),
+            ("Confirmed", Align::Right),
+            ("Verified", Align::Right),
+            ("Checkout", Align::Right),
+            ("Orders", Align::Right),
+            ("Recent activity", Align::Left),
+        ]);
+        for row in &report.rows {
+            let c = &row.counters;
+            let status = row.customer.status.as_str();
+            t.row([
+                Cell::new(format!(
+                    "{} {}",
+                    row.customer.full_name(),
+                    row.customer.code
+                )),
+                Cell::coloured(row.customer.email.clone(), Colour::Dim),
+                if status == "active" {
+                    Cell::coloured("Active", Colour::Green)
+                } else {
+                    Cell::coloured("Inactive", Colour::Dim)
+                },
+                Cell::new(time_or_dash(c.last_click, zone)),
+                Cell::new(c.views.to_string()),
+                Cell::coloured(
+                    format!(
+                        "{} {}",
+                        sparkline(&row.sparkline.counts),
+                        row.sparkline.latest()
+                    ),
+                    Colour::Cyan,
+                ),
+                Cell::new(c.confirmed.to_string()),
+                Cell::new(c.verified.to_string()),
+                Cell::new(c.checkout.to_string()),
+                Cell::new(c.orders.to_string()),
+                Cell::new(time_or_dash(c.last_activity, zone)),
+            ]);
+        }
+        self.table(&t);
+        println!(
+            "\nPage {} of {} · {} customers (--page N for another page).",
+            report.request.page,
+            report.page_count.max(1),
+            report.total_rows
+        );
+    }
+
+    pub(crate) fn customer_detail(&self, d: &CustomerDetail) {
+        self.title(
+            &format!("Customer #{} {}", d.customer.id, d.customer.full_name()),
+            &d.period,
+        );
+        println!(
+            "Views {} · Verified {} · Checkout {} · Orders {}",
+            d.cards.views, d.cards.verified, d.cards.checkout, d.cards.orders
+        );
+        println!(
+            "14-day trend from {}: {} ({})\n",
+            d.trend.first_day,
+            sparkline(&d.trend.counts),
+            d.trend
+                .counts
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let mut t = Table::new([("Recent milestone", Align::Left), ("Time", Align::Left)]);
+        for m in &d.recent_milestones {
+            t.row([
+                Cell::new(m.name.clone()),
+                Cell::new(time(m.at, &d.period.zone)),
+            ]);
+        }
+        self.table(&t);
+    }
+
+    pub(crate) fn event_log(&self, page: &EventLogPage) {
+        self.title("Event Log", &page.period);
+        let zone = &page.period.zone;
+        let mut t = Table::new([
+            ("Time", Align::Left),
+            ("Event", Align::Left),
+            ("Customer ID", Align::Right),
+            ("Actor", Align::Left),
+            ("Path", Align::Left),
+            ("Country", Align::Left),
+            ("Device", Align::Left),
+            ("Event ID", Align::Left),
+        ]);
+        for entry in &page.entries {
+            let e = &entry.event;
+            t.row([
+                Cell::new(time(e.occurred_at, zone)),
+                Cell::new(e.name.clone()),
+                Cell::new(e.customer.to_string()),
+                Cell::new(e.actor.as_str()),
+                Cell::new(e.page.path.clone()),
+                Cell::new(e.geo.country.clone()),
+                Cell::new(e.device.map_or("—", |d| d.as_str())),
+                Cell::coloured(e.id.as_str(), Colour::Dim),
+            ]);
+        }
+        self.table(&t);
+        println!(
+            "\n{} events match; {} shown.",
+            page.total,
+            page.entries.len()
+        );
+        if let Some(next) = &page.next {
+            println!("Next page: --after '{}'", cursor_text(next));
+        }
+    }
+
+    pub(crate) fn event_detail(&self, entry: &LogEntry, zone: &ReportZone) {
+        let e = &entry.event;
+        println!(
+            "{} at {} ({})",
+            e.name,
+            time(e.occurred_at, zone),
+            e.actor.as_str()
+        );
+        let dash = |s: &str| {
+            if s.is_empty() {
+                "—".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        let name = entry
+            .customer
+            .as_ref()
+            .map_or("—".into(), |c| c.full_name());
+        let email = entry
+            .customer
+            .as_ref()
+            .map_or("—".into(), |c| dash(&c.email));
+        let sections: [(&str, Vec<(&str, String)>); 3] = [
+            (
+                "Customer",
+                vec![
+                    ("ID", e.customer.to_string()),
+                    ("Name", name),
+                    ("Email", email),
+                    ("IP", e.ip.map_or("—".into(), |ip| ip.to_string())),
+                ],
+            ),
+            (
+                "Geo",
+                vec![
+                    ("Country", dash(&e.geo.country)),
+                    (
+                        "Region · City",
+                        format!("{} · {}", dash(&e.geo.region), dash(&e.geo.city)),
+                    ),
+                    ("Timezone", dash(&e.geo.zone)),
+                ],
+            ),
+            (
+                "Page",
+                vec![
+                    ("URL", dash(&e.page.url)),
+                    ("Path", dash(&e.page.path)),
+                    ("Domain", dash(&e.page.domain)),
+                    ("Referrer", dash(&e.page.referrer)),
+                ],
+            ),
+        ];
+        for (title, fields) in sections {
+            println!("\n{title}");
+            for (k, v) in fields {
+                println!("  {k:<14} {v}");
+            }
+        }
+        println!("\nMetadata");
+        for (k, v) in &e.metadata {
+            println!("  {k:<14} {v}");
+        }
+    }
+
+    pub(crate) fn funnel(&self, report: &FunnelReport) {
+        self.title("Funnel", &report.period);
+        let mut t = Table::new([
+            ("Step", Align::Left),
+            ("Customers", Align::Right),
+            ("", Align::Left),
+            ("% of step 1", Align::Right),
+            ("% of previous", Align::Right),
+            ("Dropped", Align::Right),
+            ("In progress", Align::Right),
+        ]);
+        let first = report.steps.first().map_or(0, |s| s.reached).max(1);
+        for (i, s) in report.steps.iter().enumerate() {
+            let width = (s.reached * 30).div_ceil(first) as usize;
+            t.row([
+                Cell::new(format!("{}. {}", i + 1, s.name)),
+                Cell::new(s.reached.to_string()),
+                Cell::coloured("█".repeat(width), Colour::Cyan),
+                Cell::new(format!("{:.1}%", s.conversion_from_first * 100.0)),
+                Cell::new(format!("{:.1}%", s.conversion_from_previous * 100.0)),
+                Cell::new(s.dropped.to_string()),
+                Cell::new(s.in_progress.to_string()),
+            ]);
+        }
+        self.table(&t);
+        println!(
+            "\nSteps count within {} days of step 1.",
+            report.request.conversion_window.num_days()
+        );
+    }
+}

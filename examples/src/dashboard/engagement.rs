@@ -1,0 +1,252 @@
+//! The engagement report page (seed 000): quick-range buttons and Custom Range, the exact
+//! window, a sortable and searchable table of up to 100 customers, the CSV button.
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use engagement_core::report::{EngagementReport, EngagementRequest, EngagementRow};
+use engagement_core::{Lookback, RangeSpec, Result};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::csv_response;
+use super::event_log::event_log_link;
+use super::layout::{Nav, custom_dates, href, page as shell, window_line};
+use super::problem::{failed_page, plain};
+use super::session::Session;
+use crate::range_text::{QUICK_RANGES, parse_range, range_parts};
+
+const TITLE: &str = "Customer Engagement";
+
+/// The page's query: range, custom dates, table search and order.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct Params {
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+}
+
+impl Params {
+    fn request(&self, session: &Session) -> Result<EngagementRequest> {
+        let range = parse_range(
+            self.range.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            RangeSpec::last(Lookback::Minutes15),
+        )?;
+        Ok(EngagementRequest::new(session.workspace.clone()).with_range(range))
+    }
+
+    fn range_name(&self) -> String {
+        match self.range.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => r.to_ascii_lowercase(),
+            _ if self.from.is_some() || self.to.is_some() => "custom".into(),
+            _ => "15m".into(),
+        }
+    }
+
+    fn link(&self, path: &str, changes: &[(&str, Option<String>)]) -> String {
+        let mut pairs = vec![
+            ("range", self.range.clone()),
+            ("from", self.from.clone()),
+            ("to", self.to.clone()),
+            ("q", self.q.clone()),
+            ("sort", self.sort.clone()),
+            ("dir", self.dir.clone()),
+        ];
+        for (k, v) in changes {
+            if let Some(slot) = pairs.iter_mut().find(|(name, _)| name == k) {
+                slot.1 = v.clone();
+            }
+        }
+        href(path, &pairs)
+    }
+
+    fn descending(&self) -> bool {
+        match self.dir.as_deref() {
+            Some("asc") => false,
+            Some("desc") => true,
+            // Scores read best highest first; names and ids read A→Z.
+            _ => matches!(self.sort.as_deref(), None | Some("score" | "rank")),
+        }
+    }
+
+    /// The rows the table shows: searched, then ordered.
+    fn shape(&self, report: &mut EngagementReport) {
+        if let Some(term) = self.q.as_deref().filter(|t| !t.trim().is_empty()) {
+            report.rows.retain(|row| row.matches(term));
+        }
+        let name = |r: &EngagementRow| {
+            r.customer
+                .as_ref()
+                .map(|c| c.full_name().to_lowercase())
+                .unwrap_or_default()
+        };
+        match self.sort.as_deref() {
+            Some("customer") => report.rows.sort_by_key(|r| r.customer_id),
+            Some("name") => report.rows.sort_by(|a, b| {
+                name(a)
+                    .cmp(&name(b))
+                    .then(a.customer_id.cmp(&b.customer_id))
+            }),
+            // The ranking's own order: score descending, then customer id.
+            _ => report.rows.sort_by_key(|r| r.rank),
+        }
+        let by_score = matches!(self.sort.as_deref(), None | Some("score" | "rank"));
+        if by_score != self.descending() {
+            report.rows.reverse();
+        }
+    }
+}
+
+/// `GET /engagement`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<Params>,
+) -> Response {
+    let result = match params.request(&session) {
+        Ok(request) => state.reports.engagement(&session.viewer(), &request).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(mut report) => {
+            params.shape(&mut report);
+            let body = html! {
+                (controls(&params, Some(&report)))
+                (table(&params, &report))
+            };
+            Html(shell(TITLE, Some(&session), Nav::Engagement, body).into_string()).into_response()
+        }
+        Err(e) => failed_page(
+            &session,
+            TITLE,
+            Nav::Engagement,
+            controls(&params, None),
+            &e,
+        ),
+    }
+}
+
+/// `GET /engagement.csv`: the rows the page shows, under the seed's file name.
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<Params>,
+) -> Response {
+    let result = async {
+        let request = params.request(&session)?;
+        let mut report = state
+            .reports
+            .engagement(&session.viewer(), &request)
+            .await?;
+        params.shape(&mut report);
+        csv_response::report(&report)
+    }
+    .await;
+    result.unwrap_or_else(|e| plain(&session, &e))
+}
+
+/// The header section: time-range buttons, the custom-range form, the exact window.
+fn controls(params: &Params, report: Option<&EngagementReport>) -> Markup {
+    let range = params.range_name();
+    let (from, to) = match (&params.from, &params.to) {
+        (None, None) => custom_dates(report.map(|r| &r.period), &range),
+        _ => (params.from.clone(), params.to.clone()),
+    };
+    html! {
+        div.toolbar.ranges {
+            @for (name, label) in QUICK_RANGES {
+                a.btn.active[range == name] href=(href("/engagement", &[("range", Some(name.into()))])) { (label) }
+            }
+            a.btn.active[range == "custom"] href="/engagement?range=custom" { "Custom Range" }
+        }
+        @if range == "custom" {
+            form.filters method="get" action="/engagement" {
+                input type="hidden" name="range" value="custom";
+                label { "From Date" input type="date" name="from" value=[from]; }
+                label { "To Date" input type="date" name="to" value=[to]; }
+                button.primary type="submit" { "Update Date Range" }
+                a.btn href="/engagement" { "Reset" }
+                span.muted { "Blank From is yesterday, blank To is today; at most 4 weeks." }
+            }
+        }
+        @if let Some(report) = report {
+            (window_line(&report.period))
+        }
+    }
+}
+
+/// The table with its search box, CSV button and sortable headers.
+fn table(params: &Params, report: &EngagementReport) -> Markup {
+    let sort_link = |key: &str| {
+        let current = params.sort.as_deref().unwrap_or("score") == key;
+        // A click on the current column flips it; another column starts in its natural order.
+        let descending = if current {
+            !params.descending()
+        } else {
+            key == "score"
+        };
+        let dir = if descending { "desc" } else { "asc" };
+        params.link(
+            "/engagement",
+            &[("sort", Some(key.into())), ("dir", Some(dir.into()))],
+        )
+    };
+    let (range, from, to) = range_parts(&report.period.spec);
+    html! {
+        div.toolbar {
+            form method="get" action="/engagement" {
+                input type="hidden" name="range" value=(range);
+                @if let Some(from) = &from { input type="hidden" name="from" value=(from); }
+                @if let Some(to) = &to { input type="hidden" name="to" value=(to); }
+                input type="search" name="q" placeholder="Search customers" value=[params.q.as_deref()] data-filter-table="ranking";
+                " " button type="submit" { "Search" }
+            }
+            a.btn.primary.csv href=(params.link("/engagement.csv", &[])) download=(csv_name(report)) { "CSV" }
+            span.muted { (report.rows.len()) " customers · top 100 · admin placeholders excluded" }
+        }
+        table #ranking {
+            thead { tr {
+                th.num { a href=(sort_link("score")) { "#" } }
+                th { a href=(sort_link("customer")) { "Customer ID" } }
+                th { a href=(sort_link("name")) { "Name" } }
+                th.num { a href=(sort_link("score")) { "Engagement Score" } }
+                th { "Band" }
+            } }
+            tbody {
+                @for row in &report.rows {
+                    tr {
+                        td.num { (row.rank) }
+                        td { a href=(format!("/customers/{}", row.customer_id)) { "#" (row.customer_id) } }
+                        td { a href=(format!("/customers/{}", row.customer_id)) {
+                            (row.customer.as_ref().map(|c| c.full_name()).unwrap_or_else(|| "(unknown customer)".into()))
+                        } }
+                        td.num { a.score href=(event_log_link(&row.drill_down)) title="Open the events counted" { (row.score) } }
+                        td {
+                            span class=(format!("badge band-{}", band_class(row))) { (row.band.label()) }
+                            @if row.investigate { " " span.flag title="1000+ events: automation, errors or a loop?" { "⚠ investigate" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if report.rows.is_empty() {
+            p.muted { "No customer activity in this window. Try a longer range." }
+        }
+    }
+}
+
+fn csv_name(report: &EngagementReport) -> String {
+    engagement_core::csv::CsvReport::csv_file_name(report)
+}
+
+fn band_class(row: &EngagementRow) -> String {
+    serde_json::to_value(row.band)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

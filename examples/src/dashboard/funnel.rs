@@ -1,0 +1,198 @@
+//! The funnel page: steps, conversion window and range, a step chart and the step table.
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::TimeDelta;
+use engagement_core::report::{FunnelReport, FunnelRequest};
+use engagement_core::{CalendarPreset, Error, RangeSpec, Result, WorkspaceId};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::csv_response;
+use super::layout::{Nav, custom_dates, href, page as shell, range_fields, window_line};
+use super::problem::{failed_page, plain};
+use super::session::Session;
+use super::svg;
+use crate::range_text::{PRESETS, parse_range};
+
+const TITLE: &str = "Funnel";
+
+/// The page's query: steps (comma-separated), conversion window in days, range.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct Params {
+    steps: Option<String>,
+    window_days: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl Params {
+    fn request(&self, workspace: WorkspaceId) -> Result<FunnelRequest> {
+        let mut request = FunnelRequest::new(workspace);
+        request.range = parse_range(
+            self.range.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            RangeSpec::preset(CalendarPreset::LastDays(30)),
+        )?;
+        if let Some(steps) = self.steps.as_deref().filter(|s| !s.trim().is_empty()) {
+            request.steps = steps.split(',').map(|s| s.trim().to_owned()).collect();
+        }
+        if let Some(days) = self.window_days.as_deref().filter(|s| !s.trim().is_empty()) {
+            let days: i64 = days.trim().parse().map_err(|_| {
+                Error::invalid_query(
+                    "conversion_window",
+                    format!("{days:?} is not a number of days"),
+                )
+            })?;
+            request.conversion_window = TimeDelta::try_days(days).ok_or_else(|| {
+                Error::invalid_query("conversion_window", "the conversion window is too long")
+            })?;
+        }
+        Ok(request)
+    }
+
+    fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("steps", self.steps.clone()),
+            ("window_days", self.window_days.clone()),
+            ("range", self.range.clone()),
+            ("from", self.from.clone()),
+            ("to", self.to.clone()),
+        ]
+    }
+}
+
+/// `GET /funnel`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<Params>,
+) -> Response {
+    let result = match params.request(session.workspace.clone()) {
+        Ok(request) => state.reports.funnel(&session.viewer(), &request).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(report) => {
+            let body = html! { (form(&params, Some(&report))) (chart(&params, &report)) };
+            Html(shell(TITLE, Some(&session), Nav::Funnel, body).into_string()).into_response()
+        }
+        Err(e) => failed_page(&session, TITLE, Nav::Funnel, form(&params, None), &e),
+    }
+}
+
+/// `GET /funnel.csv`.
+pub(crate) async fn csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<Params>,
+) -> Response {
+    let result = async {
+        let request = params.request(session.workspace.clone())?;
+        let report = state.reports.funnel(&session.viewer(), &request).await?;
+        csv_response::report(&report)
+    }
+    .await;
+    result.unwrap_or_else(|e| plain(&session, &e))
+}
+
+fn form(params: &Params, report: Option<&FunnelReport>) -> Markup {
+    let steps = report.map_or_else(
+        || params.steps.clone().unwrap_or_default(),
+        |r| r.request.steps.join(", "),
+    );
+    let days = report.map_or_else(
+        || params.window_days.clone().unwrap_or_default(),
+        |r| r.request.conversion_window.num_days().to_string(),
+    );
+    let range = params
+        .range
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or("last-30-days");
+    let (from, to) = match (&params.from, &params.to) {
+        (None, None) => custom_dates(report.map(|r| &r.period), range),
+        _ => (params.from.clone(), params.to.clone()),
+    };
+    html! {
+        form.filters method="get" action="/funnel" {
+            label { "Steps (comma-separated, in order)" input name="steps" size="44" value=(steps); }
+            label { "Days to convert" input type="number" min="1" name="window_days" size="4" value=(days); }
+            (range_fields(&PRESETS, range, from.as_deref(), to.as_deref()))
+            button.primary type="submit" { "Update" }
+            a.btn href="/funnel" { "Reset" }
+        }
+        @if let Some(report) = report { (window_line(&report.period)) }
+    }
+}
+
+fn chart(params: &Params, report: &FunnelReport) -> Markup {
+    html! {
+        div.toolbar { a.btn.primary href=(href("/funnel.csv", &params.pairs())) download { "CSV" } }
+        (svg::funnel_chart(&report.steps))
+        table #funnel {
+            thead { tr {
+                th { "Step" } th.num { "Customers" } th.num { "% of step 1" } th.num { "% of previous" }
+                th.num { "Dropped" } th.num { "In progress" } th { "Median time to convert" }
+            } }
+            tbody {
+                @for (i, step) in report.steps.iter().enumerate() {
+                    tr {
+                        td { (i + 1) ". " (step.name) }
+                        td.num { (step.reached) }
+                        td.num { (format!("{:.1}%", step.conversion_from_first * 100.0)) }
+                        td.num { (format!("{:.1}%", step.conversion_from_previous * 100.0)) }
+                        td.num { (step.dropped) }
+                        td.num { (step.in_progress) }
+                        td { (step.median_time_to_convert.map_or_else(|| "—".to_owned(), human)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A duration as a person reads it: `3d 4h`, `2h 5m`, `45s`.
+fn human(d: TimeDelta) -> String {
+    let secs = d.num_seconds();
+    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m {}s", secs % 60),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_largest_units() {
+        assert_eq!(human(TimeDelta::seconds(45)), "45s");
+        assert_eq!(human(TimeDelta::seconds(125)), "2m 5s");
+        assert_eq!(human(TimeDelta::minutes(125)), "2h 5m");
+        assert_eq!(human(TimeDelta::hours(76)), "3d 4h");
+    }
+
+    #[test]
+    fn steps_and_window_come_from_the_form() {
+        let params = Params {
+            steps: Some("Page Viewed, Registered".into()),
+            window_days: Some("3".into()),
+            ..Params::default()
+        };
+        let request = params.request(WorkspaceId::new("w").unwrap()).unwrap();
+        assert_eq!(request.steps, vec!["Page Viewed", "Registered"]);
+        assert_eq!(request.conversion_window, TimeDelta::days(3));
+        let bad = Params {
+            window_days: Some("a week".into()),
+            ..Params::default()
+        };
+        assert!(bad.request(WorkspaceId::new("w").unwrap()).is_err());
+    }
+}

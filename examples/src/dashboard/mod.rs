@@ -1,0 +1,60 @@
+//! The web dashboard: the seed pages — the engagement report, the customer activity page, the
+//! event log — and a funnel, server-rendered over any store.
+//!
+//! [`router`] builds the axum app over a [`Reports`] facade; the `dashboard` binary serves it.
+//! Every page takes the role and workspace from the request ([`Session`]: a demo login's
+//! cookies, or `role`/`workspace` query parameters), and the reports refuse a customer-service
+//! user before any query, which the pages show as a 403 page.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /engagement`, `GET /engagement.csv` | the engagement ranking and its CSV |
+//! | `GET /activity`, `GET /activity.csv?scope=page\|all` | customer activity, its two exports; `customer=ID` opens the detail panel |
+//! | `GET /customers/{id}` | one customer's detail (where a name links) |
+//! | `GET /events`, `GET /events.csv` | the event log; `event=ID` opens the detail panel; the export streams the complete filtered log |
+//! | `GET /funnel`, `GET /funnel.csv` | a funnel with its step chart |
+//! | `GET /login`, `POST /login` | the demo sign-in |
+
+mod activity;
+mod csv_response;
+mod engagement;
+mod event_log;
+mod funnel;
+mod layout;
+mod problem;
+mod session;
+mod svg;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::get;
+use engagement_core::report::Reports;
+
+pub use activity::activity_sort;
+pub use event_log::{cursor_text, event_log_link, parse_cursor};
+pub use session::{DEMO_WORKSPACE, Session};
+
+/// The dashboard's shared state: the reports over the store.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The reports every page asks.
+    pub reports: Reports,
+}
+
+/// The dashboard app over `reports` (its store, clock and zone).
+pub fn router(reports: Reports) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/engagement") }))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/engagement", get(engagement::page))
+        .route("/engagement.csv", get(engagement::csv))
+        .route("/activity", get(activity::page))
+        .route("/activity.csv", get(activity::csv))
+        .route("/customers/{id}", get(activity::customer))
+        .route("/events", get(event_log::page))
+        .route("/events.csv", get(event_log::csv))
+        .route("/funnel", get(funnel::page))
+        .route("/funnel.csv", get(funnel::csv))
+        .fallback(problem::not_found)
+        .with_state(AppState { reports })
+}

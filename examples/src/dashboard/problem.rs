@@ -1,0 +1,93 @@
+//! How failures reach the person: a 403 page for a refused role, the error on the page for
+//! bad input (with the seed's wording), a plain page for the rest.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use engagement_core::Error;
+use maud::html;
+
+use super::layout::{Nav, error_banner, page};
+use super::session::Session;
+
+/// The status an error answers with.
+pub(crate) fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::InvalidRange { .. }
+        | Error::RangeTooLong { .. }
+        | Error::InvalidQuery { .. }
+        | Error::UnknownTimeZone { .. }
+        | Error::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
+        Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What a person reads about an error: the seed's sentence for a too-long range, the error's
+/// own message otherwise.
+pub(crate) fn message_of(error: &Error) -> String {
+    match error {
+        Error::RangeTooLong { days, max_days } => format!(
+            "Date Range must be less than 4 weeks. You asked for {days} days; choose at most \
+             {max_days}, split the analysis into smaller ranges, or use a quick range."
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The page for a refused viewer.
+pub(crate) fn forbidden(session: &Session, error: &Error) -> Response {
+    let report = match error {
+        Error::Forbidden { report, .. } => report.to_string(),
+        _ => "this".into(),
+    };
+    let body = html! {
+        div.forbidden {
+            h2 { "You do not have access to the " (report) " report" }
+            p { "Signed in as " strong { (session.role_label()) } " in workspace " strong { (session.workspace.as_str()) } "." }
+            p { (error.to_string()) }
+            p { "Ask a workspace administrator for access, or "
+                a href="/login" { "Sign in with another role" } "." }
+        }
+    };
+    let html = page("Access denied", Some(session), Nav::None, body);
+    (StatusCode::FORBIDDEN, Html(html.into_string())).into_response()
+}
+
+/// A report page that could not be computed: the page's own controls, then the error.
+pub(crate) fn failed_page(
+    session: &Session,
+    title: &str,
+    nav: Nav,
+    controls: maud::Markup,
+    error: &Error,
+) -> Response {
+    if matches!(error, Error::Forbidden { .. }) {
+        return forbidden(session, error);
+    }
+    let body = html! { (controls) (error_banner(&message_of(error))) };
+    let html = page(title, Some(session), nav, body);
+    (status_of(error), Html(html.into_string())).into_response()
+}
+
+/// An error answering a download or a panel: the 403 page or a plain error page.
+pub(crate) fn plain(session: &Session, error: &Error) -> Response {
+    if matches!(error, Error::Forbidden { .. }) {
+        return forbidden(session, error);
+    }
+    let html = page(
+        "Something went wrong",
+        Some(session),
+        Nav::None,
+        error_banner(&message_of(error)),
+    );
+    (status_of(error), Html(html.into_string())).into_response()
+}
+
+/// The page for an unknown address.
+pub(crate) async fn not_found() -> Response {
+    let body = html! { p { "There is no page here. " a href="/engagement" { "Go to the engagement report" } } };
+    let html = page("Page not found", None, Nav::None, body);
+    (StatusCode::NOT_FOUND, Html(html.into_string())).into_response()
+}

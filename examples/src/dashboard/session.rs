@@ -1,0 +1,195 @@
+//! Who is asking: the role and workspace of a request, from query parameters (`role`,
+//! `workspace`) or the demo login's cookies, and the demo login itself.
+
+use axum::extract::{Form, FromRequestParts};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use engagement_core::{Role, Viewer, WorkspaceId};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{Nav, error_banner, page};
+
+/// The workspace the demo data is in, and the login form's default.
+pub const DEMO_WORKSPACE: &str = "demo";
+
+/// The roles the login form offers: (value, label).
+const ROLES: [(&str, &str); 4] = [
+    ("manager", "Manager"),
+    ("administrator", "Administrator"),
+    ("platform-admin", "Platform admin (Kiva Admin)"),
+    ("customer-service", "Customer service"),
+];
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The only workspace the user reads.
+    pub workspace: WorkspaceId,
+    /// The user's role, as the host's session would carry it.
+    pub role: Role,
+}
+
+impl Session {
+    /// The viewer the reports check.
+    pub fn viewer(&self) -> Viewer {
+        Viewer::new(self.workspace.clone(), self.role.clone())
+    }
+
+    pub(crate) fn role_label(&self) -> String {
+        match &self.role {
+            Role::Unknown(name) => name.clone(),
+            Role::CustomerService => "Customer service".into(),
+            Role::Manager => "Manager".into(),
+            Role::Administrator => "Administrator".into(),
+            Role::PlatformAdmin => "Platform admin".into(),
+        }
+    }
+}
+
+/// A value of a `name=value; …` cookie header, URL-decoded.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| decode(v))
+}
+
+fn decode(value: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={value}"))
+        .ok()?
+        .pop()
+        .map(|(_, v)| v)
+}
+
+fn encode(value: &str) -> String {
+    serde_urlencoded::to_string([("v", value)])
+        .unwrap_or_default()
+        .trim_start_matches("v=")
+        .to_owned()
+}
+
+/// A query parameter, URL-decoded.
+fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    let query = parts.uri.query()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.trim().is_empty())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pick = |name: &str| query_param(parts, name).or_else(|| cookie(&parts.headers, name));
+        let Some(role) = pick("role") else {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            return Err(
+                Redirect::to(&super::layout::href("/login", &[("next", Some(next))]))
+                    .into_response(),
+            );
+        };
+        let workspace = pick("workspace").unwrap_or_else(|| DEMO_WORKSPACE.into());
+        let workspace = WorkspaceId::new(workspace).map_err(|e| {
+            let body = page(
+                "Bad workspace",
+                None,
+                Nav::None,
+                error_banner(&e.to_string()),
+            );
+            (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response()
+        })?;
+        Ok(Self {
+            workspace,
+            role: Role::from_name(&role),
+        })
+    }
+}
+
+/// What `GET /login` reads.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+}
+
+/// The demo login form.
+pub(crate) async fn login_form(
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Html<String> {
+    let next = q.next.unwrap_or_default();
+    let body = html! {
+        p.muted { "A demo sign-in: the dashboard trusts the role you pick, as a host app would trust its own session." }
+        form.login method="post" action="/login" {
+            label { "Role " select name="role" {
+                @for (value, label) in ROLES { option value=(value) { (label) } }
+            } }
+            label { "Workspace " input name="workspace" value=(DEMO_WORKSPACE); }
+            input type="hidden" name="next" value=(next);
+            button.primary type="submit" { "Sign in" }
+        }
+    };
+    Html(page("Sign in", None, Nav::None, body).into_string())
+}
+
+/// What `POST /login` receives.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginForm {
+    role: String,
+    workspace: String,
+    next: Option<String>,
+}
+
+/// Sets the session cookies and goes on to `next` (a local path) or the engagement report.
+pub(crate) async fn login(Form(form): Form<LoginForm>) -> Response {
+    if let Err(e) = WorkspaceId::new(form.workspace.trim()) {
+        let body = page("Sign in", None, Nav::None, error_banner(&e.to_string()));
+        return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
+    }
+    let next = form
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/login"))
+        .unwrap_or_else(|| "/engagement".into());
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("role", form.role.trim()),
+        ("workspace", form.workspace.trim()),
+    ] {
+        let cookie = format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", encode(value));
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&next) {
+        headers.insert(LOCATION, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_round_trip_through_encoding() {
+        let mut headers = HeaderMap::new();
+        let raw = format!("a=1; workspace={}; role=manager", encode("acme; east"));
+        headers.insert(COOKIE, HeaderValue::from_str(&raw).unwrap());
+        assert_eq!(cookie(&headers, "workspace").as_deref(), Some("acme; east"));
+        assert_eq!(cookie(&headers, "role").as_deref(), Some("manager"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! Opening the store a `--store` URL names, the in-memory one included.
+
+use std::sync::Arc;
+
+use engagement_core::{EventStore, Result};
+
+/// The embedded default: a SQLite file in the current folder, shared by every example.
+pub const DEFAULT_STORE: &str = "sqlite://engagement-demo.db";
+
+/// Opens (and migrates) the store `url` names: `memory` for a fresh in-memory store,
+/// `sqlite://FILE`, `sqlite::memory:`, `postgres://…` or `mysql://…`.
+///
+/// # Errors
+/// [`engagement_core::Error::InvalidQuery`] for an unknown scheme; connection and migration
+/// errors of the store.
+pub async fn open(url: &str) -> Result<Arc<dyn EventStore>> {
+    if url.trim().eq_ignore_ascii_case("memory") {
+        Ok(Arc::new(engagement_memory::MemoryStore::new()))
+    } else {
+        engagement_sqlx::connect(url.trim()).await
+    }
+}
+
+/// Whether `url` names a store that starts empty every time (so the examples fill it).
+pub fn is_ephemeral(url: &str) -> bool {
+    let url = url.trim().to_ascii_lowercase();
+    url == "memory" || url.contains(":memory:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_urls_are_ephemeral() {
+        assert!(is_ephemeral("memory"));
+        assert!(is_ephemeral("sqlite::memory:"));
+        assert!(!is_ephemeral(DEFAULT_STORE));
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused() {
+        let err = open("oracle://db").await.unwrap_err();
+        assert!(matches!(err, engagement_core::Error::InvalidQuery { .. }));
+        assert!(open("memory").await.is_ok());
+    }
+}

@@ -1,0 +1,495 @@
+//! Handler tests for every dashboard route, over a MemoryStore with demo data and a fixed clock.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use engagement_core::csv::ENGAGEMENT_COLUMNS;
+use engagement_core::report::{ActivityRequest, Reports};
+use engagement_core::{Role, Viewer, WorkspaceId};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+
+async fn app() -> (Router, Reports) {
+    common::demo_app(NOW.parse().unwrap()).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+/// GET `uri` signed in (by cookie) as `role` of workspace demo.
+async fn get(app: &Router, uri: &str, role: &str) -> Reply {
+    let request = Request::get(uri)
+        .header(header::COOKIE, format!("role={role}; workspace=demo"))
+        .body(Body::empty())
+        .unwrap();
+    send(app, request).await
+}
+
+fn header(reply: &Reply, name: header::HeaderName) -> &str {
+    reply.headers.get(name).unwrap().to_str().unwrap()
+}
+
+/// The `href` of the first link with `class="{class}"`, HTML-unescaped.
+fn link_with_class(body: &str, class: &str) -> String {
+    let at = body
+        .find(&format!("class=\"{class}\""))
+        .unwrap_or_else(|| panic!("no .{class} in page"));
+    let start = body[at..].find("href=\"").unwrap() + at + 6;
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].replace("&amp;", "&")
+}
+
+fn csv_lines(body: &str) -> Vec<&str> {
+    body.split("\r\n").filter(|l| !l.is_empty()).collect()
+}
+
+#[tokio::test]
+async fn without_a_session_pages_send_you_to_the_login() {
+    let (app, _) = app().await;
+    let reply = send(
+        &app,
+        Request::get("/activity?q=x").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        header(&reply, header::LOCATION),
+        "/login?next=%2Factivity%3Fq%3Dx"
+    );
+    let form = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("name=\"role\"") && form.body.contains("Customer service"));
+}
+
+#[tokio::test]
+async fn the_login_sets_the_session_cookies_and_goes_on() {
+    let (app, _) = app().await;
+    let request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("role=manager&workspace=demo&next=%2Fevents"))
+        .unwrap();
+    let reply = send(&app, request).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(header(&reply, header::LOCATION), "/events");
+    let cookies: Vec<&str> = reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(cookies.iter().any(|c| c.starts_with("role=manager;")));
+    assert!(cookies.iter().any(|c| c.starts_with("workspace=demo;")));
+    // An outside address is not followed.
+    let request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(
+            "role=manager&workspace=demo&next=%2F%2Fevil.test",
+        ))
+        .unwrap();
+    assert_eq!(
+        header(&send(&app, request).await, header::LOCATION),
+        "/engagement"
+    );
+}
+
+#[tokio::test]
+async fn the_engagement_report_shows_the_window_and_links_scores_to_exactly_their_events() {
+    let (app, _) = app().await;
+    let page = get(&app, "/engagement?range=60m", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Customer Engagement",
+        "15 min",
+        "48 hours",
+        "Custom Range",
+        "2026-11-20 11:00:00 UTC",
+        "2026-11-20 12:00:00 UTC",
+        "badge band-",
+        "engagement_2026-11-20_to_2026-11-20.csv",
+    ] {
+        assert!(page.body.contains(text), "missing {text:?}");
+    }
+    // The launch spike's automated customer is flagged.
+    assert!(page.body.contains("investigate"));
+    // The top score links to the log of that customer's own events in that window.
+    let score_at = page.body.find("class=\"score\"").unwrap();
+    let score: u64 = page.body[score_at..]
+        .split('>')
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let link = link_with_class(&page.body, "score");
+    assert!(
+        link.starts_with("/events?range=between&from=2026-11-20T11"),
+        "{link}"
+    );
+    assert!(link.contains("actor=customer"), "{link}");
+    let log = get(&app, &link, "manager").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(
+        log.body
+            .contains(&format!("<strong>{score}</strong> events")),
+        "the log behind a score of {score} lists another number of events"
+    );
+}
+
+#[tokio::test]
+async fn the_engagement_table_searches_and_sorts() {
+    let (app, reports) = app().await;
+    let viewer = Viewer::new(WorkspaceId::new("demo").unwrap(), Role::Manager);
+    let report = reports
+        .engagement(
+            &viewer,
+            &engagement_core::report::EngagementRequest::new(viewer.workspace.clone()).with_range(
+                engagement_core::RangeSpec::last(engagement_core::Lookback::Hours24),
+            ),
+        )
+        .await
+        .unwrap();
+    let name = report.rows[0].customer.as_ref().unwrap().full_name();
+    let page = get(
+        &app,
+        &format!("/engagement?range=24h&q={}", name.replace(' ', "+")),
+        "manager",
+    )
+    .await;
+    let rows = page.body.matches("<tr><td class=\"num\">").count();
+    let expected = report.rows.iter().filter(|r| r.matches(&name)).count();
+    assert_eq!(rows, expected);
+    // Ascending score puts the smallest score first.
+    let asc = get(&app, "/engagement?range=24h&sort=score&dir=asc", "manager").await;
+    let first_rank = report.rows.last().unwrap().rank;
+    assert!(
+        asc.body
+            .contains(&format!("<tr><td class=\"num\">{first_rank}</td>")),
+        "ascending order does not start with rank {first_rank}"
+    );
+}
+
+#[tokio::test]
+async fn a_five_week_custom_range_shows_the_seed_message() {
+    let (app, _) = app().await;
+    let page = get(
+        &app,
+        "/engagement?range=custom&from=2026-10-01&to=2026-11-05",
+        "manager",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("Date Range must be less than 4 weeks"));
+    // The form stays, filled in, so the range can be fixed.
+    assert!(page.body.contains("value=\"2026-10-01\""));
+    assert!(page.body.contains("Update Date Range"));
+}
+
+#[tokio::test]
+async fn the_custom_range_form_defaults_to_yesterday_through_today() {
+    let (app, _) = app().await;
+    let page = get(&app, "/engagement?range=custom", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("value=\"2026-11-19\""));
+    assert!(page.body.contains("value=\"2026-11-20\""));
+    assert!(page.body.contains("2026-11-19 00:00:00 UTC"));
+}
+
+#[tokio::test]
+async fn the_engagement_csv_carries_the_seed_file_name() {
+    let (app, _) = app().await;
+    let reply = get(
+        &app,
+        "/engagement.csv?range=custom&from=2026-11-14&to=2026-11-20",
+        "administrator",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        header(&reply, header::CONTENT_TYPE),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        header(&reply, header::CONTENT_DISPOSITION),
+        "attachment; filename=\"engagement_2026-11-14_to_2026-11-20.csv\""
+    );
+    let lines = csv_lines(&reply.body);
+    assert!(lines[0].starts_with(&format!("\"{}\"", ENGAGEMENT_COLUMNS[0])));
+    assert!(lines.len() > 2 && lines.len() <= 101);
+}
+
+#[tokio::test]
+async fn customer_service_gets_a_clear_403_everywhere() {
+    let (app, _) = app().await;
+    for uri in [
+        "/engagement",
+        "/engagement.csv",
+        "/activity",
+        "/activity.csv",
+        "/customers/1",
+        "/events",
+        "/events.csv",
+        "/events?event=x",
+        "/funnel",
+        "/funnel.csv",
+    ] {
+        let reply = get(&app, uri, "customer-service").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(reply.body.contains("Access denied"), "{uri}");
+        assert!(reply.body.contains("Sign in with another role"), "{uri}");
+    }
+    // The activity page is for workspace admins only (seed 001): a manager is refused too.
+    let reply = get(&app, "/activity", "manager").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.body.contains("customer activity"));
+}
+
+#[tokio::test]
+async fn the_role_can_come_from_the_query() {
+    let (app, _) = app().await;
+    let reply = send(
+        &app,
+        Request::get("/funnel?role=admin&workspace=demo")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains("Administrator"));
+}
+
+#[tokio::test]
+async fn the_activity_page_has_counters_sparklines_pages_and_a_detail_panel() {
+    let (app, reports) = app().await;
+    let admin = Viewer::new(WorkspaceId::new("demo").unwrap(), Role::Administrator);
+    let report = reports
+        .activity(&admin, &ActivityRequest::new(admin.workspace.clone()))
+        .await
+        .unwrap();
+    let page = get(&app, "/activity", "administrator").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for label in [
+        "Customers with clicks",
+        "Total views",
+        "Verified",
+        "Checkout started",
+        "Orders submitted",
+        "Export current page",
+        "Export all results",
+        "7-day trend",
+    ] {
+        assert!(page.body.contains(label), "missing {label:?}");
+    }
+    assert!(page.body.contains(&format!(
+        "<div class=\"counter\"><b>{}</b><span>Total views</span>",
+        report.summary.views
+    )));
+    assert_eq!(page.body.matches("<svg class=\"sparkline\"").count(), 25);
+    assert!(page.body.contains(&format!(
+        "Page 1 of {} · {} customers",
+        report.page_count, report.total_rows
+    )));
+    // A row opens the detail panel.
+    let first = &report.rows[0].customer;
+    let panel = get(
+        &app,
+        &format!("/activity?customer={}", first.id),
+        "administrator",
+    )
+    .await;
+    assert_eq!(panel.status, StatusCode::OK);
+    assert!(panel.body.contains("id=\"customer-detail\""));
+    assert!(panel.body.contains(&first.full_name()));
+    assert!(panel.body.contains("14-day trend"));
+    assert!(panel.body.contains("<svg class=\"trend\""));
+    assert!(panel.body.contains("Recent events"));
+    // Filters: search, status, sort, page.
+    let inactive = get(
+        &app,
+        "/activity?status=inactive&sort=name&dir=asc",
+        "administrator",
+    )
+    .await;
+    assert!(!inactive.body.contains("class=\"badge status-active\""));
+    assert!(inactive.body.contains("class=\"badge status-inactive\""));
+    let page2 = get(&app, "/activity?page=2", "administrator").await;
+    assert!(page2.body.contains("Page 2 of"));
+    assert!(page2.body.contains("« Previous"));
+}
+
+#[tokio::test]
+async fn the_activity_exports_name_the_file_after_the_day() {
+    let (app, _) = app().await;
+    let page = get(&app, "/activity.csv?scope=page", "administrator").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        header(&page, header::CONTENT_TYPE),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        header(&page, header::CONTENT_DISPOSITION),
+        "attachment; filename=\"customer-activity-2026-11-20.csv\""
+    );
+    assert_eq!(csv_lines(&page.body).len(), 26);
+    let all = get(&app, "/activity.csv?scope=all", "administrator").await;
+    assert_eq!(
+        header(&all, header::CONTENT_DISPOSITION),
+        "attachment; filename=\"customer-activity-2026-11-20.csv\""
+    );
+    // 60 customers less the placeholder, all active in 30 days or not: every row is there.
+    let html = get(&app, "/activity", "administrator").await;
+    let total: usize = html
+        .body
+        .split(" customers</span>")
+        .next()
+        .unwrap()
+        .rsplit("· ")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(csv_lines(&all.body).len(), total + 1);
+}
+
+#[tokio::test]
+async fn customer_pages_show_the_detail_or_404() {
+    let (app, _) = app().await;
+    let page = get(&app, "/customers/3", "administrator").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Customer #3"));
+    assert!(page.body.contains("14-day trend"));
+    let missing = get(&app, "/customers/999999", "administrator").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("not found"));
+}
+
+#[tokio::test]
+async fn the_event_log_filters_pages_and_opens_an_event() {
+    let (app, _) = app().await;
+    let page = get(&app, "/events", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Event name",
+        "Customer ID",
+        "IP address",
+        "Page path",
+        "Page domain",
+        "Page referrer",
+        "showing 1–50",
+        "Next page",
+    ] {
+        assert!(page.body.contains(text), "missing {text:?}");
+    }
+    let next = link_with_class(&page.body, "btn next");
+    let page2 = get(&app, &next, "manager").await;
+    assert!(page2.body.contains("showing 51–100"));
+    assert!(page2.body.contains("« First page"));
+    // The launch path only has the launch spike's page views.
+    let launch = get(&app, "/events?path=%2Flaunch&name=Page+Viewed", "manager").await;
+    assert!(launch.body.contains("/launch"));
+    assert!(!launch.body.contains("/pricing"));
+    // A row opens the detail panel with its four sections.
+    let row_at = page.body.find("<tr data-href=\"").unwrap() + 15;
+    let open =
+        page.body[row_at..row_at + page.body[row_at..].find('"').unwrap()].replace("&amp;", "&");
+    let panel = get(&app, &open, "manager").await;
+    assert_eq!(panel.status, StatusCode::OK);
+    for section in [
+        "<h3>Customer</h3>",
+        "<h3>Geo</h3>",
+        "<h3>Page</h3>",
+        "<h3>Metadata</h3>",
+    ] {
+        assert!(panel.body.contains(section), "missing {section}");
+    }
+    let bad = get(&app, "/events?ip=not-an-ip", "manager").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("is not an IP address"));
+    let unknown = get(&app, "/events?event=no-such-event", "manager").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_event_log_export_is_the_complete_filtered_log() {
+    let (app, _) = app().await;
+    let page = get(&app, "/events?name=Page+Viewed&range=48h", "manager").await;
+    let total: usize = page
+        .body
+        .split("<strong>")
+        .nth(3)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total > 50, "the filter should span several pages");
+    let export = get(&app, "/events.csv?name=Page+Viewed&range=48h", "manager").await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(
+        header(&export, header::CONTENT_TYPE),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        header(&export, header::CONTENT_DISPOSITION),
+        "attachment; filename=\"event-log_2026-11-18_to_2026-11-20.csv\""
+    );
+    let lines = csv_lines(&export.body);
+    assert_eq!(lines.len(), total + 1, "header plus every matching event");
+    assert!(lines[1..].iter().all(|l| l.contains("\"Page Viewed\"")));
+}
+
+#[tokio::test]
+async fn the_funnel_page_draws_its_steps() {
+    let (app, _) = app().await;
+    let page = get(&app, "/funnel", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg class=\"funnel\""));
+    for step in ["1. Page Viewed", "2. Registered", "3. Subscribed"] {
+        assert!(page.body.contains(step), "missing {step}");
+    }
+    let custom = get(
+        &app,
+        "/funnel?steps=Page+Viewed%2C+Modal+Displayed&window_days=1",
+        "manager",
+    )
+    .await;
+    assert!(custom.body.contains("2. Modal Displayed"));
+    let bad = get(&app, "/funnel?steps=Page+Viewed", "manager").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("2 to 8 steps"));
+    let csv = get(&app, "/funnel.csv", "manager").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        header(&csv, header::CONTENT_DISPOSITION),
+        "attachment; filename=\"funnel_2026-10-22_to_2026-11-20.csv\""
+    );
+    assert_eq!(csv_lines(&csv.body).len(), 4);
+}
+
+#[tokio::test]
+async fn unknown_addresses_are_404_and_the_root_goes_to_the_report() {
+    let (app, _) = app().await;
+    let missing = get(&app, "/nope", "manager").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let root = get(&app, "/", "manager").await;
+    assert_eq!(header(&root, header::LOCATION), "/engagement");
+}
