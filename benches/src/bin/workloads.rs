@@ -178,7 +178,10 @@ async fn open_backend(args: &Args) -> BoxResult<(Arc<dyn EventStore>, Option<Mem
             return Err(format!("--backend {other} needs --db-url").into());
         }
         (other, _) => {
-            return Err(format!("unknown backend {other:?}: use memory, sqlite, postgres or mysql").into());
+            return Err(format!(
+                "unknown backend {other:?}: use memory, sqlite, postgres or mysql"
+            )
+            .into());
         }
     };
     Ok((engagement_sqlx::connect(&url).await?, None))

@@ -88,7 +88,8 @@ pub fn event_log_chunks<K: Into<String>>(
             Export {
                 csv,
                 buffer,
-                events,
+                // Fused: a source that ended is never polled again (many streams panic if it is).
+                events: events.fuse().boxed(),
                 chunk,
             }
         });
