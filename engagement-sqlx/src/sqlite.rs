@@ -21,18 +21,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call waits for a pooled connection before [`Error::Busy`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "events and customers",
-        script: include_str!("../migrations/sqlite/0001_events_and_customers.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "daily rollup",
-        script: include_str!("../migrations/sqlite/0002_daily_rollup.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events and customers",
+    script: include_str!("../migrations/sqlite/0001_events_and_customers.sql"),
+}];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the
 /// application, or memory for tests.
@@ -107,17 +100,12 @@ impl SqliteStore {
     }
 
     /// The connection settings the store relies on, applied to `options`: create the file if
-    /// missing, WAL journal (not for memory databases), `synchronous = NORMAL`, a busy timeout,
-    /// a page cache of 256 MiB and memory-mapped reads of up to 1 GiB per connection (both
-    /// upper bounds, used as the database grows), temporary sorts in memory.
+    /// missing, WAL journal (not for memory databases), `synchronous = NORMAL` and a busy timeout.
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let options = options
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(SqliteSynchronous::Normal)
-            .pragma("cache_size", "-262144")
-            .pragma("mmap_size", "1073741824")
-            .pragma("temp_store", "MEMORY");
+            .synchronous(SqliteSynchronous::Normal);
         if in_memory {
             options
         } else {
@@ -205,15 +193,22 @@ impl Dialect for SqliteDialect {
         Ok(())
     }
 
-    // Writers hold the database's lock for the whole transaction: nothing to lock row by row.
-    const LOCKING_READ: &'static str = "";
-
-    fn end_rollup_upsert(sql: &mut Sql, table: &str) {
-        sql.push(" ON CONFLICT (workspace, customer, day, name) DO UPDATE SET n = ")
+    fn delete_events_chunk(
+        sql: &mut Sql,
+        table: &str,
+        workspace: &str,
+        condition: &dyn Fn(&mut Sql),
+        limit: i64,
+    ) {
+        sql.push("DELETE FROM ")
             .push(table)
-            .push(".n + excluded.n, last_at = MAX(")
+            .push(" WHERE seq IN (SELECT seq FROM ")
             .push(table)
-            .push(".last_at, excluded.last_at)");
+            .push(" WHERE workspace = ")
+            .bind(workspace)
+            .push(" AND ");
+        condition(sql);
+        sql.push(" LIMIT ").bind(limit).push(")");
     }
 
     driver_glue!(SqliteConnection, SqliteRow);

@@ -9,7 +9,6 @@ mod funnel;
 mod log;
 mod purge;
 mod ranking;
-mod rollup;
 
 use sqlx::Pool;
 
