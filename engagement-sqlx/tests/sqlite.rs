@@ -16,7 +16,28 @@ fn database() -> &'static PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("engagement-sqlx-sqlite");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the test database directory");
-        dir.join(format!("conformance-{}.db", std::process::id()))
+        let path = dir.join(format!("conformance-{}.db", std::process::id()));
+        // Migrate once, before the cases run concurrently, so no case waits on another's
+        // schema lock past the busy timeout on a loaded machine.
+        let url = format!("sqlite://{}", path.display());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("build a runtime for the test setup")
+                .block_on(async {
+                    let store = SqliteStore::connect(&url)
+                        .await
+                        .expect("open the SQLite test database");
+                    store
+                        .migrate()
+                        .await
+                        .expect("migrate the SQLite test database");
+                })
+        })
+        .join()
+        .expect("the migration thread panicked");
+        path
     })
 }
 
