@@ -53,6 +53,10 @@ use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 
+mod process_tz;
+
+pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
+
 use crate::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivitySort, ActivitySortKey, Actor,
     AppendOutcome, BucketCount, BucketCountsQuery, Customer, CustomerFilter, CustomerId,
@@ -104,6 +108,11 @@ macro_rules! conformance_tests {
         #[test]
         fn differential_against_reference() {
             $crate::conformance::differential($setup);
+        }
+
+        #[test]
+        fn time_cases_ignore_the_process_tz() {
+            $crate::conformance::rerun_under_process_zones(&$crate::conformance::TIME_CASES);
         }
     };
     (@cases $setup:expr; $($case:ident),+ $(,)?) => {$(

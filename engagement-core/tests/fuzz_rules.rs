@@ -406,3 +406,15 @@ fn named_examples() {
     let zone = ReportZone::parse("Not/AZone");
     assert!(matches!(zone, Err(Error::UnknownTimeZone { .. })));
 }
+
+/// Case 24: the time rules give the same answers whatever the process's `TZ` says.
+#[cfg(feature = "conformance")]
+#[test]
+fn time_rules_ignore_the_process_tz() {
+    engagement_core::conformance::rerun_under_process_zones(&[
+        "range_specs_resolve_or_refuse",
+        "custom_ranges_are_judged_in_local_days",
+        "day_edges_cover_each_local_day_once",
+        "timestamps_survive_any_offset",
+    ]);
+}

@@ -196,3 +196,167 @@ async fn an_event_log_export_imports_back_unchanged() {
     let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
     assert!(back.same_payload(&original), "{back:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fuzzing (issue 7, part 5): random bytes never panic a reader, and random events survive an
+// export → import round trip exactly.
+
+mod fuzz {
+    use std::net::IpAddr;
+
+    use engagement_core::csv::{CsvOptions, EventLogCsv};
+    use engagement_core::import::{CsvLines, ImportLine, ImportOptions, LineError, NdjsonLines};
+    use engagement_core::{Actor, CustomerId, Device, Event, ReferenceStore, Timestamp};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use serde_json::Value;
+
+    use super::{now, run, stored};
+
+    /// What a reader must always do with any input: number lines upwards, stop after an
+    /// unreadable source, and never panic.
+    fn assert_well_formed(items: &[Result<ImportLine, LineError>]) {
+        let mut last = 0;
+        for (i, item) in items.iter().enumerate() {
+            let line = match item {
+                Ok(ok) => ok.line,
+                Err(e) => e.line,
+            };
+            assert!(line >= 1 && line >= last, "line numbers go up: {items:?}");
+            last = line;
+            if let Err(e) = item {
+                let fatal = e.to_string().contains("cannot read further");
+                assert!(
+                    !fatal || i + 1 == items.len(),
+                    "nothing after a fatal error"
+                );
+            }
+        }
+    }
+
+    /// Text with every character CSV and formulas care about, and none that validation refuses.
+    fn arb_text() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 ,;\"'=+@/\\-é😀]{0,12}"
+    }
+
+    fn arb_word() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9,\"'=+@/\\-é😀][a-zA-Z0-9 ,\"'=+@/\\-é😀]{0,10}[a-zA-Z0-9,\"'=+@/\\-é😀]"
+    }
+
+    fn arb_event() -> impl Strategy<Value = Event> {
+        (
+            (
+                arb_word(),
+                1_i64..1_000_000,
+                arb_word(),
+                0_i64..30 * 86_400_000_000,
+            ),
+            (
+                select(Actor::ALL.to_vec()),
+                [arb_text(), arb_text(), arb_text(), arb_text()],
+            ),
+            [arb_text(), arb_text(), arb_text(), arb_text()],
+            proptest::option::of(select(vec![
+                Device::Desktop,
+                Device::Mobile,
+                Device::Tablet,
+            ])),
+            proptest::option::of(any::<IpAddr>()),
+            proptest::collection::btree_map("[a-z]{1,6}", arb_text(), 0..3),
+        )
+            .prop_map(
+                |((id, customer, name, ago), (actor, page), geo, device, ip, meta)| {
+                    let at = Timestamp::from_micros(now().as_micros() - 1 - ago);
+                    let mut event = Event::new(id, CustomerId(customer), name, at);
+                    event.actor = actor;
+                    let [url, path, domain, referrer] = page;
+                    (event.page.url, event.page.path, event.page.domain) = (url, path, domain);
+                    event.page.referrer = referrer;
+                    let [country, region, city, zone] = geo;
+                    (event.geo.country, event.geo.region) = (country, region);
+                    (event.geo.city, event.geo.zone) = (city, zone);
+                    event.device = device;
+                    event.ip = ip;
+                    event.metadata = meta.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+                    event
+                },
+            )
+    }
+
+    fn export_csv(events: &[Event]) -> Vec<u8> {
+        let options = CsvOptions::default().with_formula_guard(false);
+        let mut csv = EventLogCsv::new(Vec::new(), options).unwrap();
+        for event in events {
+            csv.write_event(event).unwrap();
+        }
+        csv.finish().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_bytes_read_as_csv_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let items: Vec<_> = CsvLines::new(&bytes[..]).collect();
+            assert_well_formed(&items);
+        }
+
+        #[test]
+        fn any_text_reads_as_ndjson_without_panic(text in "(\\PC|[{}\\[\\]\":,\n])*") {
+            let items: Vec<_> = NdjsonLines::new(text.as_bytes()).collect();
+            assert_well_formed(&items);
+        }
+
+        #[test]
+        fn csv_like_rows_read_without_panic(rows in proptest::collection::vec("[a-z0-9,\"\n\r:.TZ{} -]{0,30}", 0..8)) {
+            let text = format!("event_id,customer_id,name,occurred_at,metadata\n{}", rows.join("\n"));
+            let items: Vec<_> = CsvLines::new(text.as_bytes()).collect();
+            assert_well_formed(&items);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every field of every event comes back as it was exported (formula guard off, as for
+        /// a machine reader), whatever quotes, commas, formula characters and non-ASCII it holds.
+        #[test]
+        fn exported_events_import_back_exactly(events in proptest::collection::vec(arb_event(), 1..8)) {
+            let events: Vec<Event> = events
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut e)| { e.id = format!("{i}:{}", e.id).into(); e })
+                .collect();
+            let bytes = export_csv(&events);
+            let store = ReferenceStore::default();
+            let report = futures::executor::block_on(run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()));
+            prop_assert_eq!(report.inserted, events.len() as u64, "{:?}", report.errors);
+            let back = futures::executor::block_on(stored(&store));
+            for event in &events {
+                let found = back.iter().find(|b| b.id == event.id);
+                prop_assert!(found.is_some_and(|b| b.same_payload(event)), "{event:?} came back as {found:?}");
+            }
+        }
+
+        /// Bad lines among good ones cost only themselves, and are reported by line number.
+        #[test]
+        fn bad_lines_cost_only_themselves(events in proptest::collection::vec((arb_event(), any::<bool>()), 1..10)) {
+            let mut text = String::from("event_id,customer_id,name,occurred_at\n");
+            let mut bad_lines = Vec::new();
+            for (i, (event, good)) in events.iter().enumerate() {
+                let customer = if *good { event.customer.0.to_string() } else { format!("#{}", event.customer.0) };
+                text.push_str(&format!("e{i},{customer},Page Viewed,{}\n", event.occurred_at));
+                if !good {
+                    bad_lines.push(i as u64 + 2);
+                }
+            }
+            let store = ReferenceStore::default();
+            let report = futures::executor::block_on(run(&store, CsvLines::new(text.as_bytes()), &ImportOptions::default()));
+            let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+            prop_assert_eq!(lines, bad_lines.clone());
+            prop_assert_eq!(report.inserted as usize, events.len() - bad_lines.len());
+            let kept = futures::executor::block_on(stored(&store));
+            prop_assert_eq!(kept.len(), events.len() - bad_lines.len());
+        }
+    }
+}

@@ -145,3 +145,12 @@ async fn erasure_removes_one_customer_and_nothing_else() {
     );
     assert_eq!(ids(&store, &ws("b")).await.len(), events.len());
 }
+
+/// Case 24: retention cutoffs and what they delete ignore the process's `TZ`.
+#[cfg(feature = "conformance")]
+#[test]
+fn retention_ignores_the_process_tz() {
+    engagement_core::conformance::rerun_under_process_zones(&[
+        "retention_deletes_exactly_the_events_before_the_cutoff",
+    ]);
+}
