@@ -8,14 +8,15 @@ use std::sync::OnceLock;
 
 use engagement_sqlx::SqliteStore;
 
-/// The database of this test binary, under Cargo's temporary directory for tests; files of
-/// earlier runs are removed the first time.
+/// The database of this test process, under Cargo's temporary directory for tests; files that
+/// earlier runs left and nobody touched for an hour are removed the first time. (Other
+/// processes of this binary may be running: the process-`TZ` case reruns cases in children.)
 fn database() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("engagement-sqlx-sqlite");
-        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the test database directory");
+        remove_stale_files(&dir);
         let path = dir.join(format!("conformance-{}.db", std::process::id()));
         // Migrate once, before the cases run concurrently, so no case waits on another's
         // schema lock past the busy timeout on a loaded machine.
@@ -39,6 +40,19 @@ fn database() -> &'static PathBuf {
         .expect("the migration thread panicked");
         path
     })
+}
+
+fn remove_stale_files(dir: &std::path::Path) {
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < an_hour_ago);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 async fn store() -> SqliteStore {
