@@ -119,12 +119,19 @@ impl Ingestor {
         }
     }
 
-    /// Validates the event and stamps its `received_at`, registering it as in flight.
+    /// Stamps the event's `received_at`, registering it as in flight, and validates it against
+    /// that same instant (one clock read per event); a bad event is forgotten at once.
     fn accept(&self, mut event: Event) -> Result<Event> {
-        self.config
+        let received_at = self.in_flight.admit(&*self.clock);
+        if let Err(e) = self
+            .config
             .limits
-            .validate_event(0, &event, self.clock.now())?;
-        event.received_at = self.in_flight.admit(&*self.clock);
+            .validate_event(0, &event, received_at)
+        {
+            self.in_flight.release(received_at, 1);
+            return Err(e);
+        }
+        event.received_at = received_at;
         Ok(event)
     }
 
@@ -203,12 +210,19 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(());
         }
-        let now = self.clock.now();
-        for (index, event) in events.iter().enumerate() {
-            self.config.limits.validate_event(index, event, now)?;
-        }
-        let received_at = self.in_flight.admit_many(&*self.clock, events.len() as u64);
-        for event in &mut events {
+        let received_at = self
+            .in_flight
+            .admit_many(&*self.clock, events.len() as u64);
+        for (index, event) in events.iter_mut().enumerate() {
+            if let Err(e) = self
+                .config
+                .limits
+                .validate_event(index, event, received_at)
+            {
+                self.in_flight
+                    .release(received_at, events.len() as u64);
+                return Err(e);
+            }
             event.received_at = received_at;
         }
         let part = self.room.capacity.min(u32::MAX as usize);

@@ -91,15 +91,17 @@ impl Worker {
             self.room
                 .permits
                 .add_permits(commands.iter().map(Command::events).sum());
+            // One clock read per chunk: its events arrived together.
+            let now = Instant::now();
             for command in commands.drain(..) {
                 match command {
                     Command::Event(workspace, event) => {
-                        if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
+                        if let Some(batch) = self.batcher.push(workspace, event, now) {
                             self.dispatch(batch).await;
                         }
                     }
                     Command::Events(workspace, events) => {
-                        for batch in self.batcher.push_many(workspace, events, Instant::now()) {
+                        for batch in self.batcher.push_many(workspace, events, now) {
                             self.dispatch(batch).await;
                         }
                     }
