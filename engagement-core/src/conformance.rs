@@ -54,15 +54,15 @@ use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 
+use crate::ingest::{IngestConfig, Ingestor};
 use crate::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivitySort, ActivitySortKey, Actor,
     AppendOutcome, BucketCount, BucketCountsQuery, Customer, CustomerFilter, CustomerId,
     CustomerScore, CustomerStatus, Device, Event, EventFilter, EventId, EventKey, EventPageQuery,
-    EventStore, FixedClock, FunnelQuery, Geo, Metadata, Milestone, Milestones, Page, PurgeOutcome, PurgeScope,
-    RankedScore, ReferenceStore, ReportZone, Result, TimeWindow, Timestamp, TopCustomersQuery,
-    WorkspaceId, names, reference,
+    EventStore, FixedClock, FunnelQuery, Geo, Metadata, Milestone, Milestones, Page, PurgeOutcome,
+    PurgeScope, RankedScore, ReferenceStore, ReportZone, Result, TimeWindow, Timestamp,
+    TopCustomersQuery, WorkspaceId, names, reference,
 };
-use crate::ingest::{IngestConfig, Ingestor};
 
 /// Stamps out one named test per conformance case, plus the differential property test, for
 /// the store that `$setup` builds.
@@ -1942,8 +1942,20 @@ pub async fn ingestor_concurrent_senders_count_exactly<S: EventStore>(store: S) 
     let stats = ingestor.shutdown().await;
     let sent = TASKS * EACH;
     assert_eq!(
-        (stats.accepted, stats.inserted, stats.duplicates, stats.conflicts, stats.failed),
-        (sent as u64 + 4 * RESENT as u64, sent as u64, 4 * RESENT as u64, 0, 0),
+        (
+            stats.accepted,
+            stats.inserted,
+            stats.duplicates,
+            stats.conflicts,
+            stats.failed
+        ),
+        (
+            sent as u64 + 4 * RESENT as u64,
+            sent as u64,
+            4 * RESENT as u64,
+            0,
+            0
+        ),
         "accepted, inserted, duplicates, conflicts, failed"
     );
     let (_, total) = page(&*store, &ws, &EventFilter::new(TimeWindow::ALL), 1).await;

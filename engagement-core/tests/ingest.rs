@@ -484,7 +484,10 @@ async fn shutdown_waits_for_the_batches_in_flight() {
         gate.add_permits(1_000);
     }
     let stats = shutdown.await.unwrap();
-    assert_eq!((stats.accepted, stats.inserted, stats.batches), (450, 450, 5));
+    assert_eq!(
+        (stats.accepted, stats.inserted, stats.batches),
+        (450, 450, 5)
+    );
     assert_eq!(stored(&store.inner, &ws("a")).await, 450);
 }
 
@@ -518,7 +521,10 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
     };
     let ingestor = start(store.clone(), config);
     let mut reports = ingestor.subscribe();
-    ingestor.send(&ws("a"), event("first".into(), 1)).await.unwrap();
+    ingestor
+        .send(&ws("a"), event("first".into(), 1))
+        .await
+        .unwrap();
     let batch = (0..1_000).map(|i| event(format!("e{i}"), i)).collect();
     ingestor.send_many(&ws("a"), batch).await.unwrap();
     let stats = ingestor.shutdown().await;
@@ -528,6 +534,10 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
         sizes.push(report.events);
     }
     sizes.sort_unstable();
-    assert_eq!(sizes, [101, 300, 300, 300], "full batches, then the rest at shutdown");
+    assert_eq!(
+        sizes,
+        [101, 300, 300, 300],
+        "full batches, then the rest at shutdown"
+    );
     assert_eq!(stored(&store.inner, &ws("a")).await, 1_001);
 }

@@ -78,12 +78,10 @@ impl Batcher {
 
     fn open_for(&mut self, workspace: &WorkspaceId, now: Instant) -> &mut Open {
         let max_batch = self.max_batch;
-        self.open
-            .entry(workspace.clone())
-            .or_insert_with(|| Open {
-                events: Vec::with_capacity(max_batch.min(4_096)),
-                since: now,
-            })
+        self.open.entry(workspace.clone()).or_insert_with(|| Open {
+            events: Vec::with_capacity(max_batch.min(4_096)),
+            since: now,
+        })
     }
 
     /// Removes and returns every batch whose oldest event has waited `max_age` by `now`.

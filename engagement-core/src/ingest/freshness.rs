@@ -153,7 +153,11 @@ mod tests {
             event
         };
         in_flight.release_all(&[stamped(first), stamped(second), stamped(first)]);
-        assert_eq!(in_flight.watermark(&clock), first, "one event of 12:00:00 is left");
+        assert_eq!(
+            in_flight.watermark(&clock),
+            first,
+            "one event of 12:00:00 is left"
+        );
         in_flight.release_all(&[stamped(first), stamped(second)]);
         assert_eq!(in_flight.watermark(&clock), clock.now());
     }

@@ -44,8 +44,8 @@ use batcher::Batcher;
 pub use config::{IngestConfig, RetryPolicy};
 pub use freshness::Freshness;
 use freshness::InFlight;
-pub use stats::{BatchReport, IngestStats};
 use stats::Counters;
+pub use stats::{BatchReport, IngestStats};
 use worker::{Command, Room, Worker};
 
 use crate::error::{Error, Result};
@@ -123,11 +123,7 @@ impl Ingestor {
     /// that same instant (one clock read per event); a bad event is forgotten at once.
     fn accept(&self, mut event: Event) -> Result<Event> {
         let received_at = self.in_flight.admit(&*self.clock);
-        if let Err(e) = self
-            .config
-            .limits
-            .validate_event(0, &event, received_at)
-        {
+        if let Err(e) = self.config.limits.validate_event(0, &event, received_at) {
             self.in_flight.release(received_at, 1);
             return Err(e);
         }
@@ -210,17 +206,10 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(());
         }
-        let received_at = self
-            .in_flight
-            .admit_many(&*self.clock, events.len() as u64);
+        let received_at = self.in_flight.admit_many(&*self.clock, events.len() as u64);
         for (index, event) in events.iter_mut().enumerate() {
-            if let Err(e) = self
-                .config
-                .limits
-                .validate_event(index, event, received_at)
-            {
-                self.in_flight
-                    .release(received_at, events.len() as u64);
+            if let Err(e) = self.config.limits.validate_event(index, event, received_at) {
+                self.in_flight.release(received_at, events.len() as u64);
                 return Err(e);
             }
             event.received_at = received_at;

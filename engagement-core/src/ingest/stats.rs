@@ -83,8 +83,7 @@ impl Counters {
     /// Counts one more append in flight; returns how many are in flight now.
     pub(crate) fn append_started(&self) -> u64 {
         let now = self.appends_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max_appends_in_flight
-            .fetch_max(now, Ordering::Relaxed);
+        self.max_appends_in_flight.fetch_max(now, Ordering::Relaxed);
         now
     }
 

@@ -68,6 +68,9 @@ mod tests {
         let before = Timestamp::from_datetime(&chrono::Utc::now());
         let now = SystemClock.now();
         let after = Timestamp::from_datetime(&chrono::Utc::now());
-        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
     }
 }
