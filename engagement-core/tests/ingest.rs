@@ -370,6 +370,48 @@ async fn reports_say_up_to_when_ingested_data_is_complete() {
     ingestor.shutdown().await;
 }
 
+/// A store whose appends wait until [`release`] is called.
+fn stuck_store() -> Arc<Faulty> {
+    Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    })
+}
+
+/// Lets every append waiting on a [`stuck_store`] (and the next ones) through.
+fn release(store: &Faulty) {
+    if let Some(gate) = &store.gate {
+        gate.add_permits(1_000);
+    }
+}
+
+/// An ingestor over a [`stuck_store`] that was sent `n` events `e0`, `e1`, … (customer 1,
+/// workspace `a`) in batches of `max_batch`, once `limit` appends (the most allowed) are stuck.
+async fn appends_stuck_in_flight(
+    max_batch: usize,
+    limit: usize,
+    n: usize,
+) -> (Arc<Faulty>, Ingestor) {
+    let store = stuck_store();
+    let config = IngestConfig {
+        max_batch,
+        max_concurrent_appends: limit,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    for i in 0..n {
+        ingestor
+            .send(&ws("a"), event(format!("e{i}"), 1))
+            .await
+            .unwrap();
+    }
+    assert!(
+        eventually(|| store.append_calls.load(Ordering::SeqCst) == limit as u64).await,
+        "{limit} batches must be handed to the stuck store"
+    );
+    (store, ingestor)
+}
+
 /// Waits (a bounded number of scheduler turns) until `done` holds.
 async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..1_000 {
@@ -383,35 +425,14 @@ async fn eventually(mut done: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_more_appends_run_at_once_than_configured() {
-    let store = Arc::new(Faulty {
-        gate: Some(Semaphore::new(0)),
-        ..Faulty::default()
-    });
-    let config = IngestConfig {
-        max_batch: 10,
-        max_concurrent_appends: 3,
-        ..IngestConfig::default()
-    };
-    let ingestor = start(store.clone(), config);
-    for i in 0..100 {
-        ingestor
-            .send(&ws("a"), event(format!("e{i}"), 1))
-            .await
-            .unwrap();
-    }
-    assert!(
-        eventually(|| store.append_calls.load(Ordering::SeqCst) == 3).await,
-        "three batches must be handed to the stuck store"
-    );
+    let (store, ingestor) = appends_stuck_in_flight(10, 3, 100).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(
         store.append_calls.load(Ordering::SeqCst),
         3,
         "no fourth append while three are stuck"
     );
-    if let Some(gate) = &store.gate {
-        gate.add_permits(1_000);
-    }
+    release(&store);
     let stats = ingestor.shutdown().await;
     assert_eq!(
         (stats.inserted, stats.batches, stats.max_appends_in_flight),
@@ -457,32 +478,14 @@ async fn every_batch_in_flight_together_gets_its_own_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_the_batches_in_flight() {
-    let store = Arc::new(Faulty {
-        gate: Some(Semaphore::new(0)),
-        ..Faulty::default()
-    });
-    let config = IngestConfig {
-        max_batch: 100,
-        max_concurrent_appends: 4,
-        ..IngestConfig::default()
-    };
-    let ingestor = start(store.clone(), config);
-    for i in 0..450 {
-        ingestor
-            .send(&ws("a"), event(format!("e{i}"), 1))
-            .await
-            .unwrap();
-    }
-    assert!(eventually(|| store.append_calls.load(Ordering::SeqCst) == 4).await);
+    let (store, ingestor) = appends_stuck_in_flight(100, 4, 450).await;
     let shutdown = tokio::spawn(ingestor.shutdown());
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
         !shutdown.is_finished(),
         "shutdown returned with four batches still being written"
     );
-    if let Some(gate) = &store.gate {
-        gate.add_permits(1_000);
-    }
+    release(&store);
     let stats = shutdown.await.unwrap();
     assert_eq!(
         (stats.accepted, stats.inserted, stats.batches),
