@@ -43,6 +43,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -57,13 +58,14 @@ mod process_tz;
 
 pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
 
+use crate::ingest::{IngestConfig, Ingestor};
 use crate::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivitySort, ActivitySortKey, Actor,
     AppendOutcome, BucketCount, BucketCountsQuery, Customer, CustomerFilter, CustomerId,
     CustomerScore, CustomerStatus, Device, Event, EventFilter, EventId, EventKey, EventPageQuery,
-    EventStore, FunnelQuery, Geo, Metadata, Milestone, Milestones, Page, PurgeOutcome, PurgeScope,
-    RankedScore, ReferenceStore, ReportZone, Result, TimeWindow, Timestamp, TopCustomersQuery,
-    WorkspaceId, names, reference,
+    EventStore, FixedClock, FunnelQuery, Geo, Metadata, Milestone, Milestones, Page, PurgeOutcome,
+    PurgeScope, RankedScore, ReferenceStore, ReportZone, Result, TimeWindow, Timestamp,
+    TopCustomersQuery, WorkspaceId, names, reference,
 };
 
 /// Stamps out one named test per conformance case, plus the differential property test, for
@@ -104,6 +106,9 @@ macro_rules! conformance_tests {
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
         );
+        $crate::conformance_tests!(@owned $setup;
+            ingestor_concurrent_senders_count_exactly,
+        );
 
         #[test]
         fn differential_against_reference() {
@@ -121,6 +126,15 @@ macro_rules! conformance_tests {
             $crate::conformance::run(async {
                 let store = ($setup)().await;
                 $crate::conformance::$case(&store).await;
+            });
+        }
+    )+};
+    (@owned $setup:expr; $($case:ident),+ $(,)?) => {$(
+        #[test]
+        fn $case() {
+            $crate::conformance::run(async {
+                let store = ($setup)().await;
+                $crate::conformance::$case(store).await;
             });
         }
     )+};
@@ -1890,6 +1904,75 @@ pub async fn large_batch_appends_atomically(store: &dyn EventStore) {
         Some(template.name),
         "the first write of big-03500"
     );
+}
+
+/// 16 tasks send 10,000 events each through an [`Ingestor`] at its default settings (several
+/// appends in flight at once); four of them send their first 1,000 again as one batch. Every
+/// event is stored exactly once and the ingestor's counts say so.
+///
+/// The case owns the store (the ingestor needs it behind an `Arc`), so the macro hands it over
+/// by value.
+pub async fn ingestor_concurrent_senders_count_exactly<S: EventStore>(store: S) {
+    const TASKS: i64 = 16;
+    const EACH: i64 = 10_000;
+    const RESENT: i64 = 1_000;
+    let ws = fresh_workspace("ingestor_concurrent_senders_count_exactly");
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let clock = Arc::new(FixedClock::new(micros(base(), DAY)));
+    let ingestor = Arc::new(Ingestor::start(
+        store.clone(),
+        clock,
+        IngestConfig::default(),
+    ));
+    let id = |task: i64, i: i64| format!("sender-{task}-{i}");
+    let senders: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let ingestor = ingestor.clone();
+            let ws = ws.clone();
+            tokio::spawn(async move {
+                let event = |i| ev(&id(task, i), task, names::PAGE_VIEWED, micros(base(), i));
+                for i in 0..EACH {
+                    ok("send", ingestor.send(&ws, event(i)).await);
+                }
+                if task < 4 {
+                    let again = (0..RESENT).map(event).collect();
+                    ok("send_many", ingestor.send_many(&ws, again).await);
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender
+            .await
+            .unwrap_or_else(|e| panic!("a sender failed: {e}"));
+    }
+    let ingestor = Arc::into_inner(ingestor)
+        .unwrap_or_else(|| panic!("every sender has ended, the ingestor is no longer shared"));
+    let stats = ingestor.shutdown().await;
+    let sent = TASKS * EACH;
+    assert_eq!(
+        (
+            stats.accepted,
+            stats.inserted,
+            stats.duplicates,
+            stats.conflicts,
+            stats.failed
+        ),
+        (
+            sent as u64 + 4 * RESENT as u64,
+            sent as u64,
+            4 * RESENT as u64,
+            0,
+            0
+        ),
+        "accepted, inserted, duplicates, conflicts, failed"
+    );
+    let (_, total) = page(&*store, &ws, &EventFilter::new(TimeWindow::ALL), 1).await;
+    assert_eq!(total, sent as u64, "events stored");
+    let mut one = EventFilter::new(TimeWindow::ALL);
+    one.customers = Some(vec![CustomerId(7)]);
+    let (_, of_one) = page(&*store, &ws, &one, 1).await;
+    assert_eq!(of_one, EACH as u64, "events of one sender");
 }
 
 /// Filters and lookups with 70,000 customer ids answer correctly (no bind-limit failure).

@@ -369,3 +369,178 @@ async fn reports_say_up_to_when_ingested_data_is_complete() {
     );
     ingestor.shutdown().await;
 }
+
+/// A store whose appends wait until [`release`] is called.
+fn stuck_store() -> Arc<Faulty> {
+    Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    })
+}
+
+/// Lets every append waiting on a [`stuck_store`] (and the next ones) through.
+fn release(store: &Faulty) {
+    if let Some(gate) = &store.gate {
+        gate.add_permits(1_000);
+    }
+}
+
+/// An ingestor over a [`stuck_store`] that was sent `n` events `e0`, `e1`, … (customer 1,
+/// workspace `a`) in batches of `max_batch`, once `limit` appends (the most allowed) are stuck.
+async fn appends_stuck_in_flight(
+    max_batch: usize,
+    limit: usize,
+    n: usize,
+) -> (Arc<Faulty>, Ingestor) {
+    let store = stuck_store();
+    let config = IngestConfig {
+        max_batch,
+        max_concurrent_appends: limit,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    for i in 0..n {
+        ingestor
+            .send(&ws("a"), event(format!("e{i}"), 1))
+            .await
+            .unwrap();
+    }
+    assert!(
+        eventually(|| store.append_calls.load(Ordering::SeqCst) == limit as u64).await,
+        "{limit} batches must be handed to the stuck store"
+    );
+    (store, ingestor)
+}
+
+/// Waits (a bounded number of scheduler turns) until `done` holds.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..1_000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    done()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_appends_run_at_once_than_configured() {
+    let (store, ingestor) = appends_stuck_in_flight(10, 3, 100).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        store.append_calls.load(Ordering::SeqCst),
+        3,
+        "no fourth append while three are stuck"
+    );
+    release(&store);
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (stats.inserted, stats.batches, stats.max_appends_in_flight),
+        (100, 10, 3)
+    );
+    assert_eq!(stored(&store.inner, &ws("a")).await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_batch_in_flight_together_gets_its_own_report() {
+    let store = Arc::new(Faulty::default());
+    let config = IngestConfig {
+        max_batch: 50,
+        max_concurrent_appends: 8,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let mut reports = ingestor.subscribe();
+    for i in 0..1_000 {
+        let workspace = ws(if i % 4 == 0 { "a" } else { "b" });
+        ingestor
+            .send(&workspace, event(format!("e{i}"), i))
+            .await
+            .unwrap();
+    }
+    let stats = ingestor.shutdown().await;
+    let mut per_workspace = std::collections::BTreeMap::<String, (usize, u64)>::new();
+    while let Ok(report) = reports.recv().await {
+        let inserted = report.result.as_ref().map(|o| o.inserted).unwrap();
+        assert_eq!(inserted, report.events as u64, "a batch of fresh events");
+        let seen = per_workspace
+            .entry(report.workspace.as_str().to_owned())
+            .or_default();
+        seen.0 += report.events;
+        seen.1 += 1;
+    }
+    assert_eq!(
+        per_workspace.into_iter().collect::<Vec<_>>(),
+        [("a".to_owned(), (250, 5)), ("b".to_owned(), (750, 15))]
+    );
+    assert_eq!((stats.batches, stats.inserted), (20, 1_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_batches_in_flight() {
+    let (store, ingestor) = appends_stuck_in_flight(100, 4, 450).await;
+    let shutdown = tokio::spawn(ingestor.shutdown());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown returned with four batches still being written"
+    );
+    release(&store);
+    let stats = shutdown.await.unwrap();
+    assert_eq!(
+        (stats.accepted, stats.inserted, stats.batches),
+        (450, 450, 5)
+    );
+    assert_eq!(stored(&store.inner, &ws("a")).await, 450);
+}
+
+#[tokio::test]
+async fn send_many_refuses_the_whole_batch_for_one_bad_event() {
+    let store = Arc::new(Faulty::default());
+    let ingestor = start(store.clone(), IngestConfig::default());
+    let mut batch: Vec<Event> = (0..5).map(|i| event(format!("e{i}"), 1)).collect();
+    batch[3].name = String::new();
+    assert!(matches!(
+        ingestor.send_many(&ws("a"), batch).await,
+        Err(Error::InvalidEvent {
+            index: 3,
+            field: "name",
+            ..
+        })
+    ));
+    ingestor.send_many(&ws("a"), Vec::new()).await.unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!(stats.accepted, 0);
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
+    let store = Arc::new(Faulty::default());
+    let config = IngestConfig {
+        max_batch: 300,
+        queue_capacity: 250,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let mut reports = ingestor.subscribe();
+    ingestor
+        .send(&ws("a"), event("first".into(), 1))
+        .await
+        .unwrap();
+    let batch = (0..1_000).map(|i| event(format!("e{i}"), i)).collect();
+    ingestor.send_many(&ws("a"), batch).await.unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted), (1_001, 1_001));
+    let mut sizes = Vec::new();
+    while let Ok(report) = reports.recv().await {
+        sizes.push(report.events);
+    }
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        [101, 300, 300, 300],
+        "full batches, then the rest at shutdown"
+    );
+    assert_eq!(stored(&store.inner, &ws("a")).await, 1_001);
+}

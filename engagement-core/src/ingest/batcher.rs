@@ -41,19 +41,47 @@ impl Batcher {
         event: Event,
         now: Instant,
     ) -> Option<Batch> {
-        let open = match self.open.get_mut(&workspace) {
-            Some(open) => open,
-            None => self.open.entry(workspace.clone()).or_insert_with(|| Open {
-                events: Vec::with_capacity(self.max_batch.min(4_096)),
-                since: now,
-            }),
-        };
+        let max_batch = self.max_batch;
+        let open = self.open_for(&workspace, now);
         open.events.push(event);
-        if open.events.len() >= self.max_batch {
+        if open.events.len() >= max_batch {
             let open = self.open.remove(&workspace)?;
             return Some((workspace, open.events));
         }
         None
+    }
+
+    /// Adds events in order, filling the workspace's open batch and closing one batch per
+    /// `max_batch` events; returns the batches closed (the remainder stays open). Each event
+    /// is moved once, whatever the number of batches.
+    pub(crate) fn push_many(
+        &mut self,
+        workspace: WorkspaceId,
+        events: Vec<Event>,
+        now: Instant,
+    ) -> Vec<Batch> {
+        let max_batch = self.max_batch;
+        let mut closed = Vec::new();
+        let mut events = events.into_iter();
+        while events.len() > 0 {
+            let open = self.open_for(&workspace, now);
+            let room = max_batch - open.events.len();
+            open.events.extend(events.by_ref().take(room));
+            if open.events.len() >= max_batch
+                && let Some(open) = self.open.remove(&workspace)
+            {
+                closed.push((workspace.clone(), open.events));
+            }
+        }
+        closed
+    }
+
+    fn open_for(&mut self, workspace: &WorkspaceId, now: Instant) -> &mut Open {
+        let max_batch = self.max_batch;
+        self.open.entry(workspace.clone()).or_insert_with(|| Open {
+            events: Vec::with_capacity(max_batch.min(4_096)),
+            since: now,
+        })
     }
 
     /// Removes and returns every batch whose oldest event has waited `max_age` by `now`.
@@ -115,6 +143,23 @@ mod tests {
         let (w, events) = b.push(ws("a"), ev("3"), now).unwrap();
         assert_eq!((w, events.len()), (ws("a"), 2));
         assert_eq!(b.pending(), 1);
+    }
+
+    #[test]
+    fn many_events_fill_the_open_batch_then_close_full_ones() {
+        let now = Instant::now();
+        let mut b = Batcher::new(3, Duration::from_secs(1));
+        assert!(b.push(ws("a"), ev("0"), now).is_none());
+        let many = (1..=7).map(|i| ev(&i.to_string())).collect();
+        let closed = b.push_many(ws("a"), many, now);
+        let ids: Vec<Vec<&str>> = closed
+            .iter()
+            .map(|(_, events)| events.iter().map(|e| e.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [["0", "1", "2"], ["3", "4", "5"]]);
+        assert_eq!(b.pending(), 2);
+        assert!(b.push_many(ws("a"), Vec::new(), now).is_empty());
+        assert_eq!(b.drain().len(), 1);
     }
 
     #[test]

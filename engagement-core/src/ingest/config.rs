@@ -16,6 +16,7 @@ use crate::model::validate::Limits;
 ///     ..IngestConfig::default()
 /// };
 /// assert_eq!(config.queue_capacity, 100_000);
+/// assert_eq!(config.max_concurrent_appends, 4);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestConfig {
@@ -23,9 +24,17 @@ pub struct IngestConfig {
     pub max_batch: usize,
     /// Flush a batch when its oldest event has waited this long (default 250 ms).
     pub max_age: Duration,
-    /// Events accepted but not yet stored, at most (default 100,000). A full queue makes
-    /// [`send`](super::Ingestor::send) wait and [`try_send`](super::Ingestor::try_send) fail.
+    /// Events queued and not yet taken into a batch, at most (default 100,000). A full queue
+    /// makes [`send`](super::Ingestor::send) wait and [`try_send`](super::Ingestor::try_send)
+    /// fail. Beyond the queue, memory holds at most one open batch per workspace and
+    /// `max_concurrent_appends` batches being written.
     pub queue_capacity: usize,
+    /// Batches being appended at once, at most (default 4). Batches of one workspace may then
+    /// land out of order, which changes nothing for distinct event ids (appends are idempotent
+    /// and counted per batch); when one id is sent twice with different payloads in batches
+    /// that are in flight together, either write may be the one kept. Set 1 to append batches
+    /// strictly one after another.
+    pub max_concurrent_appends: usize,
     /// How failed appends are retried.
     pub retry: RetryPolicy,
     /// Validation applied by `send` before an event is queued.
@@ -38,6 +47,7 @@ impl Default for IngestConfig {
             max_batch: 1_000,
             max_age: Duration::from_millis(250),
             queue_capacity: 100_000,
+            max_concurrent_appends: 4,
             retry: RetryPolicy::default(),
             limits: Limits::default(),
         }

@@ -29,29 +29,45 @@ impl InFlight {
     /// Reads "now" from `clock` and registers one event received then, in one step, so no
     /// watermark read after this call can pass the returned instant before the event is stored.
     pub(crate) fn admit(&self, clock: &dyn Clock) -> Timestamp {
+        self.admit_many(clock, 1)
+    }
+
+    /// [`admit`](Self::admit) for `events` events received at the same instant, in one step.
+    pub(crate) fn admit_many(&self, clock: &dyn Clock, events: u64) -> Timestamp {
         let mut pending = self.lock();
         let now = clock.now();
-        *pending.entry(bucket(now)).or_default() += 1;
+        *pending.entry(bucket(now)).or_default() += events;
         now
     }
 
-    /// Forgets one event admitted at `received_at` (stored, given up, or never queued).
-    pub(crate) fn release(&self, received_at: Timestamp) {
-        Self::release_in(&mut self.lock(), received_at);
+    /// Forgets `events` events admitted at `received_at` (stored, given up, or never queued).
+    pub(crate) fn release(&self, received_at: Timestamp, events: u64) {
+        Self::release_in(&mut self.lock(), bucket(received_at), events);
     }
 
-    /// Forgets every event of a batch that has been written (or given up).
+    /// Forgets every event of a batch that has been written (or given up). Events admitted in
+    /// the same millisecond sit next to each other in a batch, so they are released per run.
     pub(crate) fn release_all(&self, events: &[Event]) {
         let mut pending = self.lock();
-        for event in events {
-            Self::release_in(&mut pending, event.received_at);
+        let mut run: Option<(i64, u64)> = None;
+        for key in events.iter().map(|e| bucket(e.received_at)) {
+            match &mut run {
+                Some((at, n)) if *at == key => *n += 1,
+                _ => {
+                    if let Some((at, n)) = run.replace((key, 1)) {
+                        Self::release_in(&mut pending, at, n);
+                    }
+                }
+            }
+        }
+        if let Some((at, n)) = run {
+            Self::release_in(&mut pending, at, n);
         }
     }
 
-    fn release_in(pending: &mut BTreeMap<i64, u64>, received_at: Timestamp) {
-        let key = bucket(received_at);
+    fn release_in(pending: &mut BTreeMap<i64, u64>, key: i64, events: u64) {
         if let Some(count) = pending.get_mut(&key) {
-            *count -= 1;
+            *count = count.saturating_sub(events);
             if *count == 0 {
                 pending.remove(&key);
             }
@@ -119,8 +135,30 @@ mod tests {
         in_flight.release_all(&[event]);
         assert_eq!(in_flight.watermark(&clock), second);
 
-        in_flight.release(second);
+        in_flight.release(second, 1);
         clock.set(at("2026-11-20T12:00:09Z"));
         assert_eq!(in_flight.watermark(&clock), at("2026-11-20T12:00:09Z"));
+    }
+
+    #[test]
+    fn a_batch_releases_exactly_the_events_it_holds() {
+        let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
+        let in_flight = InFlight::default();
+        let first = in_flight.admit_many(&clock, 3);
+        clock.set(at("2026-11-20T12:00:01Z"));
+        let second = in_flight.admit_many(&clock, 2);
+        let stamped = |received_at| {
+            let mut event = Event::new("e", CustomerId(1), "X", first);
+            event.received_at = received_at;
+            event
+        };
+        in_flight.release_all(&[stamped(first), stamped(second), stamped(first)]);
+        assert_eq!(
+            in_flight.watermark(&clock),
+            first,
+            "one event of 12:00:00 is left"
+        );
+        in_flight.release_all(&[stamped(first), stamped(second)]);
+        assert_eq!(in_flight.watermark(&clock), clock.now());
     }
 }

@@ -1,5 +1,5 @@
-//! The ingestion pipeline: validate at once, batch by size and age, append with retries,
-//! apply backpressure, flush everything accepted on shutdown.
+//! The ingestion pipeline: validate at once, batch by size and age, append with retries (several
+//! batches at once), apply backpressure, flush everything accepted on shutdown.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -12,129 +12,64 @@
 //! let ingestor = Ingestor::start(store.clone(), Arc::new(FixedClock::new(now)), IngestConfig::default());
 //! let ws = WorkspaceId::new("acme")?;
 //! ingestor.send(&ws, Event::new("e1", CustomerId(7), names::PAGE_VIEWED, now)).await?;
+//! // A host that already holds a batch hands it over in one call.
+//! let batch = (2..=3).map(|i| Event::new(format!("e{i}"), CustomerId(7), names::PAGE_VIEWED, now));
+//! ingestor.send_many(&ws, batch.collect()).await?;
 //! // A bad event is refused at once and never queued.
-//! assert!(ingestor.send(&ws, Event::new("e2", CustomerId(7), " ", now)).await.is_err());
+//! assert!(ingestor.send(&ws, Event::new("e4", CustomerId(7), " ", now)).await.is_err());
 //!
 //! let stats = ingestor.shutdown().await;
-//! assert_eq!((stats.accepted, stats.inserted), (1, 1));
+//! assert_eq!((stats.accepted, stats.inserted), (3, 3));
 //! assert!(store.event(&ws, &"e1".into()).await?.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod appender;
 mod batcher;
 mod config;
 mod freshness;
+mod stats;
+mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
-use batcher::{Batch, Batcher};
+use appender::Appender;
+use batcher::Batcher;
 pub use config::{IngestConfig, RetryPolicy};
 pub use freshness::Freshness;
 use freshness::InFlight;
+use stats::Counters;
+pub use stats::{BatchReport, IngestStats};
+use worker::{Command, Room, Worker};
 
 use crate::error::{Error, Result};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 use crate::store::EventStore;
-use crate::store::query::AppendOutcome;
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 
-/// What happened to one batch.
-#[derive(Debug, Clone)]
-pub struct BatchReport {
-    /// The workspace written to.
-    pub workspace: WorkspaceId,
-    /// Events in the batch.
-    pub events: usize,
-    /// Append attempts made (1 when the first succeeded).
-    pub attempts: u32,
-    /// Time from the batch being closed to it being stored (or given up).
-    pub latency: Duration,
-    /// The store's outcome, or the last error once every attempt failed.
-    pub result: std::result::Result<AppendOutcome, Arc<Error>>,
-}
-
-/// Running totals since the ingestor started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct IngestStats {
-    /// Events that passed validation and were queued.
-    pub accepted: u64,
-    /// Events newly stored.
-    pub inserted: u64,
-    /// Events whose id was already stored with the same payload.
-    pub duplicates: u64,
-    /// Events whose id was already stored with another payload (the first write was kept).
-    pub conflicts: u64,
-    /// Events of batches that still failed after every retry.
-    pub failed: u64,
-    /// Batches written (or given up).
-    pub batches: u64,
-    /// The longest time one batch took to be written, retries included, in microseconds.
-    pub max_flush_latency_us: u64,
-    /// The time all batches took to be written, added up, in microseconds (divide by
-    /// `batches` for the mean).
-    pub total_flush_latency_us: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    accepted: AtomicU64,
-    inserted: AtomicU64,
-    duplicates: AtomicU64,
-    conflicts: AtomicU64,
-    failed: AtomicU64,
-    batches: AtomicU64,
-    max_flush_latency_us: AtomicU64,
-    total_flush_latency_us: AtomicU64,
-}
-
-impl Counters {
-    fn snapshot(&self) -> IngestStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        IngestStats {
-            accepted: get(&self.accepted),
-            inserted: get(&self.inserted),
-            duplicates: get(&self.duplicates),
-            conflicts: get(&self.conflicts),
-            failed: get(&self.failed),
-            batches: get(&self.batches),
-            max_flush_latency_us: get(&self.max_flush_latency_us),
-            total_flush_latency_us: get(&self.total_flush_latency_us),
-        }
-    }
-}
-
-#[allow(
-    clippy::large_enum_variant,
-    reason = "events are the hot path; boxing each one would add an allocation per event"
-)]
-enum Command {
-    Event(WorkspaceId, Event),
-    Flush(oneshot::Sender<()>),
-}
-
-/// Accepts events one at a time and writes them to the store in batches.
+/// Accepts events one at a time (or a batch at a time) and writes them to the store in batches.
 ///
 /// [`send`](Self::send) validates the event against [`IngestConfig::limits`] and stamps its
 /// `received_at`; a bad event is refused there and then, nothing queued. Accepted events are
 /// grouped per workspace and appended when a batch reaches [`IngestConfig::max_batch`] events or
-/// its oldest event has waited [`IngestConfig::max_age`]. Failed appends are retried with
-/// backoff (appends are idempotent, so a retry never counts twice). The queue is bounded: `send`
-/// waits for room, [`try_send`](Self::try_send) returns [`Error::Full`]. [`shutdown`](Self::shutdown)
-/// writes everything accepted before it returns; dropping the ingestor closes the queue and the
-/// background task still writes what it holds.
+/// its oldest event has waited [`IngestConfig::max_age`]; up to
+/// [`IngestConfig::max_concurrent_appends`] batches are appended at once while the next ones
+/// are built. Failed appends are retried with backoff (appends are idempotent, so a retry never
+/// counts twice). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
+/// returns [`Error::Full`]. [`shutdown`](Self::shutdown) writes everything accepted before it
+/// returns; dropping the ingestor closes the queue and the background task still writes what it
+/// holds.
 #[derive(Debug)]
 pub struct Ingestor {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::UnboundedSender<Command>,
+    room: Arc<Room>,
     task: JoinHandle<()>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
@@ -149,21 +84,32 @@ impl Ingestor {
     /// # Panics
     /// Outside a Tokio runtime (as `tokio::spawn` does).
     pub fn start(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: IngestConfig) -> Self {
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let capacity = config.queue_capacity.clamp(1, Semaphore::MAX_PERMITS);
+        let room = Arc::new(Room {
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        });
         let (reports, _) = broadcast::channel(1_024);
         let counters = Arc::new(Counters::default());
         let in_flight = Arc::new(InFlight::default());
         let worker = Worker {
-            store,
             batcher: Batcher::new(config.max_batch, config.max_age),
-            retry: config.retry,
-            counters: counters.clone(),
-            reports: reports.clone(),
-            in_flight: in_flight.clone(),
+            appender: Arc::new(Appender {
+                store,
+                retry: config.retry,
+                counters: counters.clone(),
+                reports: reports.clone(),
+                in_flight: in_flight.clone(),
+            }),
+            max_appends: config.max_concurrent_appends.max(1),
+            room: room.clone(),
+            appends: JoinSet::new(),
         };
         let task = tokio::spawn(worker.run(rx));
         Self {
             tx,
+            room,
             task,
             clock,
             config,
@@ -173,13 +119,29 @@ impl Ingestor {
         }
     }
 
-    /// Validates the event and stamps its `received_at`, registering it as in flight.
+    /// Stamps the event's `received_at`, registering it as in flight, and validates it against
+    /// that same instant (one clock read per event); a bad event is forgotten at once.
     fn accept(&self, mut event: Event) -> Result<Event> {
-        self.config
-            .limits
-            .validate_event(0, &event, self.clock.now())?;
-        event.received_at = self.in_flight.admit(&*self.clock);
+        let received_at = self.in_flight.admit(&*self.clock);
+        if let Err(e) = self.config.limits.validate_event(0, &event, received_at) {
+            self.in_flight.release(received_at, 1);
+            return Err(e);
+        }
+        event.received_at = received_at;
         Ok(event)
+    }
+
+    /// Queues events that hold their queue room already; gives the room back when closed.
+    fn enqueue(&self, command: Command, events: usize, received_at: Timestamp) -> Result<()> {
+        if self.tx.send(command).is_err() {
+            self.room.permits.add_permits(events);
+            self.in_flight.release(received_at, events as u64);
+            return Err(Error::Closed);
+        }
+        self.counters
+            .accepted
+            .fetch_add(events as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Validates and queues one event, waiting while the queue is full.
@@ -190,17 +152,18 @@ impl Ingestor {
     pub async fn send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
         let event = self.accept(event)?;
         let received_at = event.received_at;
-        if self
-            .tx
-            .send(Command::Event(workspace.clone(), event))
-            .await
-            .is_err()
-        {
-            self.in_flight.release(received_at);
-            return Err(Error::Closed);
+        let room = match self.room.permits.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => self.room.permits.acquire().await,
+        };
+        match room {
+            Ok(permit) => permit.forget(),
+            Err(_) => {
+                self.in_flight.release(received_at, 1);
+                return Err(Error::Closed);
+            }
         }
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        self.enqueue(Command::Event(workspace.clone(), event), 1, received_at)
     }
 
     /// Validates and queues one event without waiting.
@@ -212,20 +175,87 @@ impl Ingestor {
     pub fn try_send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
         let event = self.accept(event)?;
         let received_at = event.received_at;
-        self.tx
-            .try_send(Command::Event(workspace.clone(), event))
-            .inspect_err(|_| self.in_flight.release(received_at))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Error::Full {
-                    capacity: self.config.queue_capacity,
-                },
-                mpsc::error::TrySendError::Closed(_) => Error::Closed,
-            })?;
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        match self.room.permits.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(e) => {
+                self.in_flight.release(received_at, 1);
+                return Err(match e {
+                    tokio::sync::TryAcquireError::NoPermits => Error::Full {
+                        capacity: self.room.capacity,
+                    },
+                    tokio::sync::TryAcquireError::Closed => Error::Closed,
+                });
+            }
+        }
+        self.enqueue(Command::Event(workspace.clone(), event), 1, received_at)
+    }
+
+    /// Validates a whole batch, then queues it, waiting while the queue is full: for a host
+    /// that already holds events in batches, one call, one clock read and one queue entry per
+    /// batch instead of per event. Every event gets the same `received_at`. The events join the
+    /// workspace's open batch in order, exactly as if sent one by one.
+    ///
+    /// A batch larger than [`IngestConfig::queue_capacity`] is queued in parts, each waiting
+    /// for room.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] (its `index` is the event's position in `events`) when any event
+    /// fails validation: nothing of the batch is queued. [`Error::Closed`] when the ingestor
+    /// has stopped (only the parts queued before, if any, will be written).
+    pub async fn send_many(&self, workspace: &WorkspaceId, mut events: Vec<Event>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let received_at = self.in_flight.admit_many(&*self.clock, events.len() as u64);
+        for (index, event) in events.iter_mut().enumerate() {
+            if let Err(e) = self.config.limits.validate_event(index, event, received_at) {
+                self.in_flight.release(received_at, events.len() as u64);
+                return Err(e);
+            }
+            event.received_at = received_at;
+        }
+        let part = self.room.capacity.min(u32::MAX as usize);
+        if events.len() <= part {
+            return self.queue_part(workspace, events, received_at, 0).await;
+        }
+        let mut rest = events.into_iter();
+        while rest.len() > 0 {
+            let events = rest.by_ref().take(part).collect();
+            self.queue_part(workspace, events, received_at, rest.len())
+                .await?;
+        }
         Ok(())
     }
 
-    /// Writes every event accepted so far, whatever the age of its batch, and waits for it.
+    /// Waits for room for `events` (at most the queue's capacity) and queues them; when the
+    /// ingestor has stopped, forgets them and the `unsent` events of the batch after them.
+    async fn queue_part(
+        &self,
+        workspace: &WorkspaceId,
+        events: Vec<Event>,
+        received_at: Timestamp,
+        unsent: usize,
+    ) -> Result<()> {
+        let n = events.len();
+        let permits = u32::try_from(n).unwrap_or(u32::MAX);
+        let queued = match self.room.permits.acquire_many(permits).await {
+            Ok(permit) => {
+                permit.forget();
+                self.enqueue(Command::Events(workspace.clone(), events), n, received_at)
+            }
+            Err(_) => {
+                self.in_flight.release(received_at, n as u64);
+                Err(Error::Closed)
+            }
+        };
+        if queued.is_err() {
+            self.in_flight.release(received_at, unsent as u64);
+        }
+        queued
+    }
+
+    /// Writes every event accepted so far, whatever the age of its batch, and waits for it
+    /// (and for every append already in flight).
     ///
     /// # Errors
     /// [`Error::Closed`] when the ingestor has stopped.
@@ -233,14 +263,13 @@ impl Ingestor {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Command::Flush(ack))
-            .await
             .map_err(|_| Error::Closed)?;
         done.await.map_err(|_| Error::Closed)
     }
 
-    /// Events accepted but not yet handed to the store's `append`.
+    /// Events queued and not yet taken into a batch.
     pub fn queued(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.room.used()
     }
 
     /// A handle on the freshness watermark, to give to
@@ -264,7 +293,8 @@ impl Ingestor {
         self.reports.subscribe()
     }
 
-    /// Stops accepting, writes everything accepted, and returns the final totals.
+    /// Stops accepting, writes everything accepted (waiting for every append in flight), and
+    /// returns the final totals.
     pub async fn shutdown(self) -> IngestStats {
         let Self {
             tx, task, counters, ..
@@ -274,152 +304,5 @@ impl Ingestor {
             tracing::error!(error = %e, "the ingestion task ended abnormally");
         }
         counters.snapshot()
-    }
-}
-
-struct Worker {
-    store: Arc<dyn EventStore>,
-    batcher: Batcher,
-    retry: RetryPolicy,
-    counters: Arc<Counters>,
-    reports: broadcast::Sender<BatchReport>,
-    in_flight: Arc<InFlight>,
-}
-
-impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        // Commands are taken from the queue in chunks: one wake-up per chunk, not per event.
-        let mut commands = Vec::with_capacity(RECV_CHUNK);
-        loop {
-            let deadline = self.batcher.next_deadline();
-            let received = tokio::select! {
-                n = rx.recv_many(&mut commands, RECV_CHUNK) => n,
-                () = sleep_until(deadline) => {
-                    for batch in self.batcher.due(Instant::now()) {
-                        self.write(batch, rx.len()).await;
-                    }
-                    continue;
-                }
-            };
-            if received == 0 {
-                self.write_all(0).await;
-                return;
-            }
-            for command in commands.drain(..) {
-                match command {
-                    Command::Event(workspace, event) => {
-                        if let Some(batch) = self.batcher.push(workspace, event, Instant::now()) {
-                            self.write(batch, rx.len()).await;
-                        }
-                    }
-                    Command::Flush(ack) => {
-                        self.write_all(rx.len()).await;
-                        let _ = ack.send(());
-                    }
-                }
-            }
-        }
-    }
-
-    async fn write_all(&mut self, queue_depth: usize) {
-        for batch in self.batcher.drain() {
-            self.write(batch, queue_depth).await;
-        }
-    }
-
-    /// Appends one batch with retries, then accounts for it: counters, freshness, a
-    /// [`BatchReport`], and one `tracing` event carrying the pipeline's metrics.
-    async fn write(&self, (workspace, events): Batch, queue_depth: usize) {
-        let started = Instant::now();
-        let span = tracing::debug_span!(
-            "ingest.flush",
-            workspace = %workspace,
-            batch_size = events.len(),
-            queue_depth,
-        );
-        let (attempts, result) =
-            tracing::Instrument::instrument(self.append(&workspace, &events), span.clone()).await;
-        let latency = started.elapsed();
-        self.in_flight.release_all(&events);
-        self.account(&events, &result, latency);
-        span.in_scope(|| {
-            tracing::debug!(
-                histogram.ingest_batch_size = events.len() as u64,
-                histogram.ingest_flush_latency_ms = latency.as_secs_f64() * 1e3,
-                histogram.ingest_queue_depth = queue_depth as u64,
-                monotonic_counter.ingest_events_written = events.len() as u64,
-                attempts,
-                pending = self.batcher.pending(),
-                ok = result.is_ok(),
-                "batch written"
-            );
-        });
-        let _ = self.reports.send(BatchReport {
-            workspace,
-            events: events.len(),
-            attempts,
-            latency,
-            result,
-        });
-    }
-
-    /// Appends with exponential backoff until it succeeds or the policy gives up.
-    async fn append(
-        &self,
-        workspace: &WorkspaceId,
-        events: &[Event],
-    ) -> (u32, std::result::Result<AppendOutcome, Arc<Error>>) {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.store.append(workspace, events).await {
-                Ok(outcome) => return (attempts, Ok(outcome)),
-                Err(error) => match self.retry.backoff(attempts) {
-                    Some(wait) => {
-                        tracing::warn!(%error, attempts, ?wait, "append failed; retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                    None => {
-                        tracing::error!(%error, attempts, "append failed after every retry; batch dropped");
-                        return (attempts, Err(Arc::new(error)));
-                    }
-                },
-            }
-        }
-    }
-
-    fn account(
-        &self,
-        events: &[Event],
-        result: &std::result::Result<AppendOutcome, Arc<Error>>,
-        latency: Duration,
-    ) {
-        let c = &self.counters;
-        c.batches.fetch_add(1, Ordering::Relaxed);
-        match result {
-            Ok(o) => {
-                c.inserted.fetch_add(o.inserted, Ordering::Relaxed);
-                c.duplicates.fetch_add(o.duplicates, Ordering::Relaxed);
-                c.conflicts
-                    .fetch_add(o.conflicts.len() as u64, Ordering::Relaxed);
-            }
-            Err(_) => {
-                c.failed.fetch_add(events.len() as u64, Ordering::Relaxed);
-            }
-        }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        c.total_flush_latency_us
-            .fetch_add(micros, Ordering::Relaxed);
-        c.max_flush_latency_us.fetch_max(micros, Ordering::Relaxed);
-    }
-}
-
-/// Most commands taken from the queue at once.
-const RECV_CHUNK: usize = 1_024;
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

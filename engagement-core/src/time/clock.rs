@@ -16,8 +16,14 @@ pub trait Clock: Debug + Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// The system time, read as microseconds since the epoch (no calendar conversion: the
+    /// ingestion path reads it once per event).
     fn now(&self) -> Timestamp {
-        Timestamp::from_datetime(&chrono::Utc::now())
+        let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => Timestamp::from_micros(micros(after)),
+            Err(before) => Timestamp::from_micros(-micros(before.duration())),
+        }
     }
 }
 
@@ -50,5 +56,21 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_micros(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_agrees_with_the_calendar_clock() {
+        let before = Timestamp::from_datetime(&chrono::Utc::now());
+        let now = SystemClock.now();
+        let after = Timestamp::from_datetime(&chrono::Utc::now());
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
     }
 }

@@ -8,9 +8,16 @@
 //! `postgres://…`; `--events N` (all senders together), `--senders N`, `--rate EVENTS_PER_S`
 //! (offered load; without it the senders go as fast as the bounded queue lets them, and the
 //! latency measured is that of a full queue). While the senders run, a
-//! probe sends one event at a time for a customer of its own into the same workspace and polls
-//! the event log, filtered to that customer, until the exact total counts it: that wait is one
-//! send-to-visible sample. The figures are printed as one JSON line at the end.
+//! probe sends one event at a time for a customer of its own into the same workspace, waits for
+//! the ingestor's freshness watermark to pass it, and then queries the event log, filtered to
+//! that customer, until the exact total counts it: that wait is one send-to-visible sample
+//! (`--probe query` skips the watermark and polls the query every millisecond, as earlier
+//! versions did). The figures are printed as one JSON line at the end.
+//!
+//! `--batch N` makes the senders hand over `N` events per `send_many` call instead of one
+//! `send` per event; `--appends N` sets `IngestConfig::max_concurrent_appends`. `--raw` skips
+//! the `Ingestor`: the senders call the store's `append` directly with batches of 1,000, which
+//! measures the store's own append rate (the ceiling of any pipeline in front of it).
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -43,6 +50,18 @@ struct Args {
     /// The workspace written to (a fresh name per run avoids counting old events).
     #[arg(long)]
     workspace: Option<String>,
+    /// Events per `send_many` call (1: one `send` per event).
+    #[arg(long, default_value_t = 1)]
+    batch: u64,
+    /// Batches appended at once (default: `IngestConfig`'s).
+    #[arg(long)]
+    appends: Option<usize>,
+    /// Append batches of 1,000 straight to the store, without the `Ingestor`.
+    #[arg(long)]
+    raw: bool,
+    /// How the probe waits for its event to be visible.
+    #[arg(long, value_enum, default_value_t = ProbeBy::Watermark)]
+    probe: ProbeBy,
 }
 
 const PROBE: CustomerId = CustomerId(-1);
@@ -57,13 +76,26 @@ fn event(id: String, customer: i64, clock: &SystemClock) -> Event {
     e
 }
 
+/// How the probe learns that its event is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProbeBy {
+    /// Wait (cheaply) for the ingestor's freshness watermark to pass the send, then confirm
+    /// with the event-log query (normally once).
+    Watermark,
+    /// Repeat the event-log query every millisecond until it counts the event. On a saturated
+    /// pipeline this polls hundreds of times per sample and takes CPU from the pipeline.
+    Query,
+}
+
 /// Sends probes one at a time until `stop`, returning each one's send-to-visible time.
 async fn probe(
     ingestor: Arc<Ingestor>,
     store: Arc<dyn EventStore>,
     workspace: WorkspaceId,
     stop: Arc<AtomicBool>,
+    by: ProbeBy,
 ) -> Vec<Duration> {
+    let freshness = ingestor.freshness();
     let mut filter = EventFilter::new(TimeWindow::ALL);
     filter.customers = Some(vec![PROBE]);
     let query = EventPageQuery {
@@ -80,6 +112,10 @@ async fn probe(
             break;
         }
         sent += 1;
+        let sent_at = SystemClock.now();
+        while by == ProbeBy::Watermark && freshness.complete_up_to() <= sent_at {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         loop {
             match store.event_page(&workspace, &query).await {
                 Ok(page) if page.total >= sent => break,
@@ -104,6 +140,81 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
 }
 
+/// Events per `append` call in `--raw` mode: the ingestor's default batch size.
+const RAW_BATCH: u64 = 1_000;
+
+/// Where the senders deliver their events.
+#[derive(Clone)]
+enum Sink {
+    /// Through the ingestor, `send` per event (batch 1) or `send_many` per batch.
+    Ingestor(Arc<Ingestor>, u64),
+    /// Straight to the store's `append`.
+    Store(Arc<dyn EventStore>),
+}
+
+impl Sink {
+    fn chunk(&self) -> u64 {
+        match self {
+            Self::Ingestor(_, batch) => (*batch).max(1),
+            Self::Store(_) => RAW_BATCH,
+        }
+    }
+
+    async fn deliver(
+        &self,
+        workspace: &WorkspaceId,
+        events: Vec<Event>,
+    ) -> engagement_core::Result<()> {
+        match self {
+            Self::Ingestor(ingestor, 1) => {
+                for event in events {
+                    ingestor.send(workspace, event).await?;
+                }
+                Ok(())
+            }
+            Self::Ingestor(ingestor, _) => ingestor.send_many(workspace, events).await,
+            Self::Store(store) => store.append(workspace, &events).await.map(drop),
+        }
+    }
+}
+
+/// One sender: `count` events, in chunks of the sink's size, paced to `interval` per event
+/// when given.
+async fn sender(
+    sink: Sink,
+    workspace: WorkspaceId,
+    sender: u64,
+    count: u64,
+    interval: Option<Duration>,
+    started: Instant,
+) -> engagement_core::Result<()> {
+    let chunk = sink.chunk();
+    let mut next_pause = 0;
+    let mut i = 0;
+    while i < count {
+        if let Some(interval) = interval
+            && i >= next_pause
+        {
+            tokio::time::sleep_until((started + interval.mul_f64(i as f64)).into()).await;
+            next_pause = i + 100;
+        }
+        let n = chunk.min(count - i);
+        if chunk == 1
+            && let Sink::Ingestor(ingestor, _) = &sink
+        {
+            let e = event(format!("{sender}-{i}"), (i % 50_000) as i64, &SystemClock);
+            ingestor.send(&workspace, e).await?;
+        } else {
+            let events = (i..i + n)
+                .map(|i| event(format!("{sender}-{i}"), (i % 50_000) as i64, &SystemClock))
+                .collect();
+            sink.deliver(&workspace, events).await?;
+        }
+        i += n;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
@@ -118,41 +229,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .clone()
             .unwrap_or_else(|| format!("pipe-{}", clock.now().as_micros())),
     )?;
+    let mut config = IngestConfig::default();
+    if let Some(appends) = args.appends {
+        config.max_concurrent_appends = appends;
+    }
     let ingestor = Arc::new(Ingestor::start(
         store.clone(),
         clock.clone(),
-        IngestConfig::default(),
+        config.clone(),
     ));
     let stop = Arc::new(AtomicBool::new(false));
-    let prober = tokio::spawn(probe(
-        ingestor.clone(),
-        store.clone(),
-        workspace.clone(),
-        stop.clone(),
-    ));
+    let prober = (!args.raw).then(|| {
+        tokio::spawn(probe(
+            ingestor.clone(),
+            store.clone(),
+            workspace.clone(),
+            stop.clone(),
+            args.probe,
+        ))
+    });
+    let sink = if args.raw {
+        Sink::Store(store.clone())
+    } else {
+        Sink::Ingestor(ingestor.clone(), args.batch)
+    };
 
     let started = Instant::now();
-    let per_sender = args.events / args.senders.max(1);
-    let senders: Vec<_> = (0..args.senders.max(1))
+    let senders_n = args.senders.max(1);
+    let per_sender = args.events / senders_n;
+    let interval = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(senders_n as f64 / rate));
+    let senders: Vec<_> = (0..senders_n)
         .map(|s| {
-            let ingestor = ingestor.clone();
-            let workspace = workspace.clone();
-            let interval = args
-                .rate
-                .map(|rate| Duration::from_secs_f64(args.senders.max(1) as f64 / rate));
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    if let Some(interval) = interval
-                        && i % 100 == 0
-                    {
-                        let due = started + interval.mul_f64(i as f64);
-                        tokio::time::sleep_until(due.into()).await;
-                    }
-                    let e = event(format!("{s}-{i}"), (i % 50_000) as i64, &SystemClock);
-                    ingestor.send(&workspace, e).await?;
-                }
-                Ok::<(), engagement_core::Error>(())
-            })
+            tokio::spawn(sender(
+                sink.clone(),
+                workspace.clone(),
+                s,
+                per_sender,
+                interval,
+                started,
+            ))
         })
         .collect();
     for sender in senders {
@@ -162,21 +279,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ingestor.flush().await?;
     let stored_in = started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let mut samples = prober.await?;
+    let mut samples = match prober {
+        Some(prober) => prober.await?,
+        None => Vec::new(),
+    };
+    drop(sink);
     let ingestor = Arc::into_inner(ingestor).ok_or("the ingestor is still shared")?;
     let stats = ingestor.shutdown().await;
     samples.sort();
 
-    let total = per_sender * args.senders.max(1);
+    let total = per_sender * senders_n;
     let line = serde_json::json!({
         "store": args.store.split("://").next(),
+        "mode": if args.raw { "raw append" } else { "ingestor" },
         "events": total,
         "senders": args.senders,
+        "batch": if args.raw { RAW_BATCH } else { args.batch },
+        "max_concurrent_appends": config.max_concurrent_appends,
         "offered_rate": args.rate,
+        "probe": if args.raw { None } else { Some(format!("{:?}", args.probe)) },
         "events_per_s_sent": (total as f64 / sent_in.as_secs_f64()).round(),
         "events_per_s_stored": (total as f64 / stored_in.as_secs_f64()).round(),
         "seconds": stored_in.as_secs_f64(),
         "batches": stats.batches,
+        "max_appends_in_flight": stats.max_appends_in_flight,
         "mean_flush_ms": stats.total_flush_latency_us as f64 / stats.batches.max(1) as f64 / 1e3,
         "max_flush_ms": stats.max_flush_latency_us as f64 / 1e3,
         "failed": stats.failed,

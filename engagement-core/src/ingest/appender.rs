@@ -1,0 +1,99 @@
+//! Writing one closed batch: append with retries, then account for it (counters, freshness,
+//! a [`BatchReport`], one `tracing` event with the pipeline's metrics).
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::batcher::Batch;
+use super::config::RetryPolicy;
+use super::freshness::InFlight;
+use super::stats::{BatchReport, Counters};
+use crate::error::Error;
+use crate::model::event::Event;
+use crate::model::ids::WorkspaceId;
+use crate::store::EventStore;
+use crate::store::query::AppendOutcome;
+
+/// What every append task shares.
+pub(crate) struct Appender {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) reports: broadcast::Sender<BatchReport>,
+    pub(crate) in_flight: Arc<InFlight>,
+}
+
+/// The state of the pipeline when a batch was handed to an append, for its metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Depths {
+    /// Events queued and not yet taken into a batch.
+    pub(crate) queue: usize,
+    /// Events in batches still open.
+    pub(crate) pending: usize,
+}
+
+impl Appender {
+    /// Appends one batch with retries, then accounts for it.
+    pub(crate) async fn write(&self, (workspace, events): Batch, depths: Depths) {
+        let started = Instant::now();
+        let appends_in_flight = self.counters.append_started();
+        let span = tracing::debug_span!(
+            "ingest.flush",
+            workspace = %workspace,
+            batch_size = events.len(),
+            queue_depth = depths.queue,
+        );
+        let (attempts, result) =
+            tracing::Instrument::instrument(self.append(&workspace, &events), span.clone()).await;
+        let latency = started.elapsed();
+        self.in_flight.release_all(&events);
+        self.counters.append_ended(events.len(), &result, latency);
+        span.in_scope(|| {
+            tracing::debug!(
+                histogram.ingest_batch_size = events.len() as u64,
+                histogram.ingest_flush_latency_ms = latency.as_secs_f64() * 1e3,
+                histogram.ingest_queue_depth = depths.queue as u64,
+                histogram.ingest_appends_in_flight = appends_in_flight,
+                monotonic_counter.ingest_events_written = events.len() as u64,
+                attempts,
+                pending = depths.pending,
+                ok = result.is_ok(),
+                "batch written"
+            );
+        });
+        let _ = self.reports.send(BatchReport {
+            workspace,
+            events: events.len(),
+            attempts,
+            latency,
+            result,
+        });
+    }
+
+    /// Appends with exponential backoff until it succeeds or the policy gives up.
+    async fn append(
+        &self,
+        workspace: &WorkspaceId,
+        events: &[Event],
+    ) -> (u32, std::result::Result<AppendOutcome, Arc<Error>>) {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.store.append(workspace, events).await {
+                Ok(outcome) => return (attempts, Ok(outcome)),
+                Err(error) => match self.retry.backoff(attempts) {
+                    Some(wait) => {
+                        tracing::warn!(%error, attempts, ?wait, "append failed; retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => {
+                        tracing::error!(%error, attempts, "append failed after every retry; batch dropped");
+                        return (attempts, Err(Arc::new(error)));
+                    }
+                },
+            }
+        }
+    }
+}
