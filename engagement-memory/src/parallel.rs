@@ -28,13 +28,30 @@ fn cores() -> usize {
     })
 }
 
+/// Customers (or other per-item work of a few cache misses) worth a thread of their own.
+pub(crate) const MIN_ITEMS_PER_PART: usize = if cfg!(test) { 2 } else { 1 << 13 };
+
+/// How many parts [`scan_parts`] splits a scan of `len` events into.
+pub(crate) fn parts_for(len: usize) -> usize {
+    cores().min(len / MIN_EVENTS_PER_PART).max(1)
+}
+
 /// Runs `scan` over consecutive parts of `range` (one per core, when the range is long
 /// enough) and returns the partial results in range order.
 pub(crate) fn scan_parts<T: Send>(
     range: Range<usize>,
     scan: impl Fn(Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    let parts = cores().min(range.len() / MIN_EVENTS_PER_PART).max(1);
+    split(range, MIN_EVENTS_PER_PART, scan)
+}
+
+/// [`scan_parts`] for work of any kind: parts of at least `min_per_part` items.
+pub(crate) fn split<T: Send>(
+    range: Range<usize>,
+    min_per_part: usize,
+    scan: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let parts = cores().min(range.len() / min_per_part.max(1)).max(1);
     if parts == 1 {
         return vec![scan(range)];
     }

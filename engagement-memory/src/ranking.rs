@@ -2,10 +2,13 @@
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::ops::Range;
 
 use engagement_core::{CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery};
 
+use crate::columns::Flags;
+use crate::parallel::{parts_for, scan_parts};
 use crate::scratch::{Scratch, with_zeroed};
 use crate::workspace::Workspace;
 
@@ -36,14 +39,74 @@ pub(crate) fn top_k<T>(
     items
 }
 
+/// The best `limit` (score, customer) pairs offered so far, in ranking order: a heap whose
+/// top is the worst kept pair, so most offers are turned away by one comparison of scores.
+struct Best {
+    limit: usize,
+    heap: BinaryHeap<(Reverse<u32>, CustomerId)>,
+}
+
+impl Best {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            heap: BinaryHeap::with_capacity(limit.min(1 << 16) + 1),
+        }
+    }
+
+    /// Offers a customer's score (the id is only looked up when the score can make the cut).
+    fn offer(&mut self, score: u32, id: impl FnOnce() -> CustomerId) {
+        if self.heap.len() == self.limit
+            && self
+                .heap
+                .peek()
+                .is_some_and(|&(Reverse(worst), _)| score < worst)
+        {
+            return;
+        }
+        self.heap.push((Reverse(score), id()));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+    }
+
+    /// The kept pairs, best first.
+    fn into_sorted(self) -> Vec<(u32, CustomerId)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(Reverse(score), id)| (score, id))
+            .collect()
+    }
+}
+
 impl Workspace {
-    /// Counts each customer's own events in `range` into `counts` (indexed by dense number).
+    /// Counts each customer's own events in `range` into `counts` (indexed by dense number),
+    /// over the cores when the range is long.
     fn count_scores(&self, range: Range<usize>, counts: &mut [u32]) {
+        if parts_for(range.len()) == 1 {
+            self.count_part(range, counts);
+            return;
+        }
+        let parts = scan_parts(range, |part| {
+            let mut own = vec![0; counts.len()];
+            self.count_part(part, &mut own);
+            own
+        });
+        for part in parts {
+            for (sum, n) in counts.iter_mut().zip(part) {
+                *sum += n;
+            }
+        }
+    }
+
+    /// [`count_scores`](Self::count_scores) on the calling thread.
+    fn count_part(&self, range: Range<usize>, counts: &mut [u32]) {
         let customers = &self.cols.customer[range.clone()];
         let flags = &self.cols.flags[range];
         for (&c, &f) in customers.iter().zip(flags) {
             if let Some(slot) = counts.get_mut(c as usize) {
-                *slot += u32::from(crate::columns::Flags(f).by_customer());
+                *slot += u32::from(Flags(f).by_customer());
             }
         }
     }
@@ -54,13 +117,13 @@ impl Workspace {
         if query.limit == 0 || range.is_empty() {
             return Vec::new();
         }
-        let scored = with_zeroed(&COUNTS, self.dir.len(), |counts| {
+        let best = with_zeroed(&COUNTS, self.dir.len(), |counts| {
             self.count_scores(range.clone(), counts);
-            let mut scored = Vec::new();
+            let mut best = Best::new(query.limit);
             let mut take = |d: usize, counts: &mut [u32]| {
                 let score = std::mem::take(&mut counts[d]);
                 if score > 0 && !self.dir.placeholder[d] {
-                    scored.push((score, self.dir.id(d as u32)));
+                    best.offer(score, || self.dir.id(d as u32));
                 }
             };
             if range.len() < counts.len() {
@@ -73,9 +136,9 @@ impl Workspace {
                     take(d, counts);
                 }
             }
-            scored
+            best
         });
-        top_k(scored, query.limit, ranking_order)
+        best.into_sorted()
             .into_iter()
             .map(|(score, customer)| CustomerScore {
                 customer,
