@@ -40,43 +40,61 @@ pub(crate) fn top_k<T>(
 }
 
 /// The best `limit` (score, customer) pairs offered so far, in ranking order: a heap whose
-/// top is the worst kept pair, so most offers are turned away by one comparison of scores.
+/// top is the worst kept pair, so that most offers are turned away by one comparison with
+/// [`floor`](Self::floor).
 struct Best {
     limit: usize,
     heap: BinaryHeap<(Reverse<u32>, CustomerId)>,
+    /// No score below this can make the cut (the worst kept score once `limit` are kept).
+    floor: u32,
+}
+
+thread_local! {
+    /// The heap's storage, reused across queries.
+    static HEAP: Scratch<(Reverse<u32>, CustomerId)> = const { RefCell::new(Vec::new()) };
 }
 
 impl Best {
+    /// An empty selection, on the thread's reused storage.
     fn new(limit: usize) -> Self {
+        let mut storage = HEAP.with(|cell| cell.take());
+        storage.clear();
         Self {
             limit,
-            heap: BinaryHeap::with_capacity(limit.min(1 << 16) + 1),
+            heap: BinaryHeap::from(storage),
+            floor: 1,
         }
     }
 
     /// Offers a customer's score (the id is only looked up when the score can make the cut).
+    #[inline]
     fn offer(&mut self, score: u32, id: impl FnOnce() -> CustomerId) {
-        if self.heap.len() == self.limit
-            && self
-                .heap
-                .peek()
-                .is_some_and(|&(Reverse(worst), _)| score < worst)
-        {
+        if score < self.floor {
             return;
         }
         self.heap.push((Reverse(score), id()));
         if self.heap.len() > self.limit {
             self.heap.pop();
         }
+        if self.heap.len() == self.limit
+            && let Some(&(Reverse(worst), _)) = self.heap.peek()
+        {
+            self.floor = worst;
+        }
     }
 
-    /// The kept pairs, best first.
-    fn into_sorted(self) -> Vec<(u32, CustomerId)> {
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|(Reverse(score), id)| (score, id))
-            .collect()
+    /// The kept pairs as scores, best first (the storage goes back to the thread).
+    fn into_scores(self) -> Vec<CustomerScore> {
+        let sorted = self.heap.into_sorted_vec();
+        let scores = sorted
+            .iter()
+            .map(|&(Reverse(score), customer)| CustomerScore {
+                customer,
+                score: u64::from(score),
+            })
+            .collect();
+        HEAP.with(|cell| cell.replace(sorted));
+        scores
     }
 }
 
@@ -120,31 +138,26 @@ impl Workspace {
         let best = with_zeroed(&COUNTS, self.dir.len(), |counts| {
             self.count_scores(range.clone(), counts);
             let mut best = Best::new(query.limit);
-            let mut take = |d: usize, counts: &mut [u32]| {
-                let score = std::mem::take(&mut counts[d]);
-                if score > 0 && !self.dir.placeholder[d] {
-                    best.offer(score, || self.dir.id(d as u32));
-                }
-            };
+            let placeholder = &self.dir.placeholder;
             if range.len() < counts.len() {
-                // Few events: visit only the customers that have some (take() zeroes each).
+                // Few events: visit only the customers that have some, zeroing each visited.
                 for &c in &self.cols.customer[range] {
-                    take(c as usize, counts);
+                    let d = c as usize;
+                    let score = std::mem::take(&mut counts[d]);
+                    if !placeholder[d] {
+                        best.offer(score, || self.dir.id(c));
+                    }
                 }
             } else {
-                for d in 0..counts.len() {
-                    take(d, counts);
+                for (d, (&score, &skip)) in counts.iter().zip(placeholder).enumerate() {
+                    if !skip {
+                        best.offer(score, || self.dir.id(d as u32));
+                    }
                 }
             }
             best
         });
-        best.into_sorted()
-            .into_iter()
-            .map(|(score, customer)| CustomerScore {
-                customer,
-                score: u64::from(score),
-            })
-            .collect()
+        best.into_scores()
     }
 
     /// See [`EventStore::customer_rank`](engagement_core::EventStore::customer_rank).
