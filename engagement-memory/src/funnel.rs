@@ -2,15 +2,16 @@
 //!
 //! Two passes over the window, each split over the cores. The first tallies, per part, each
 //! customer's step events into a compact per-customer slot (16 bytes, so the table stays in
-//! cache). Every journey's events are then allocated at their final size and cut into one
-//! run per part (each part's count of the customer's events), and the second pass writes each
-//! step event straight into its customer's run: no event is copied twice.
+//! cache); every journey's events are then allocated at their final size. Writing each event
+//! straight to its journey would scatter the writes over every journey at once (a cache miss
+//! each), so the second pass stages them in buckets of a few hundred journeys (a few
+//! sequential streams), and each bucket is then written out while its journeys stay in cache.
 
 use std::ops::Range;
 
 use engagement_core::{CustomerId, FunnelInput, FunnelQuery, Journey, StepEvent, Timestamp};
 
-use crate::parallel::{MIN_EVENTS_PER_PART, each_part, part_bounds};
+use crate::parallel::{MIN_EVENTS_PER_PART, MIN_ITEMS_PER_PART, each_part, part_bounds};
 use crate::workspace::Workspace;
 
 /// A customer's step events in one part of the window.
@@ -33,6 +34,17 @@ const JOURNEY: u32 = HAS_FIRST | HAS_SECOND;
 
 /// "Not a step" in the name table.
 const NONE: u8 = u8::MAX;
+
+/// Journeys whose events one bucket stages: writing a bucket out stays within the cache.
+const JOURNEYS_PER_BUCKET: usize = 512;
+
+/// A step event on its way to its journey.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    at: i64,
+    journey: u32,
+    step: u8,
+}
 
 /// "No journey" in the table of journey numbers.
 const NO_JOURNEY: u32 = u32::MAX;
@@ -133,52 +145,69 @@ impl Workspace {
                 }
             })
             .collect();
-        let runs = runs_by_part(&mut journeys, &progressed, &tallies);
+        // Pass 2: each part stages its step events by bucket of journeys, each bucket
+        // sized exactly from the part's tallies.
+        let buckets = journeys.len().div_ceil(JOURNEYS_PER_BUCKET);
+        let sizes = tallies.iter().map(|part| {
+            let mut sizes = vec![0; buckets];
+            for (j, &(_, d)) in progressed.iter().enumerate() {
+                sizes[j / JOURNEYS_PER_BUCKET] += part[d as usize].count as usize;
+            }
+            sizes
+        });
         let journey_of = &journey_of;
-        each_part(
-            bounds.into_iter().zip(runs),
-            |part: Range<usize>, mut runs| {
+        let staged = each_part(
+            bounds.into_iter().zip(sizes),
+            |part: Range<usize>, sizes| {
+                let mut staged: Vec<Vec<Staged>> =
+                    sizes.into_iter().map(Vec::with_capacity).collect();
                 for p in part {
                     let Some(step) = step_of(p) else {
                         continue;
                     };
-                    let j = journey_of[cols.customer[p] as usize];
-                    let Some(run) = runs.get_mut(j as usize) else {
-                        continue;
-                    };
-                    if let Some((slot, rest)) = std::mem::take(run).split_first_mut() {
-                        *slot = StepEvent {
-                            at: Timestamp::from_micros(cols.at[p]),
-                            step: usize::from(step),
-                        };
-                        *run = rest;
+                    let journey = journey_of[cols.customer[p] as usize];
+                    if let Some(bucket) = staged.get_mut(journey as usize / JOURNEYS_PER_BUCKET) {
+                        bucket.push(Staged {
+                            at: cols.at[p],
+                            journey,
+                            step,
+                        });
                     }
                 }
+                staged
             },
         );
+        // Then bucket by bucket (split over the cores), the parts in order, every event goes
+        // to the next free place of its journey.
+        let bucket_parts =
+            part_bounds(0..buckets, MIN_ITEMS_PER_PART.div_ceil(JOURNEYS_PER_BUCKET));
+        let mut rest = journeys.as_mut_slice();
+        let mut shares = Vec::with_capacity(bucket_parts.len());
+        for part in &bucket_parts {
+            let n = (part.len() * JOURNEYS_PER_BUCKET).min(rest.len());
+            let (share, after) = std::mem::take(&mut rest).split_at_mut(n);
+            shares.push(share);
+            rest = after;
+        }
+        let staged = &staged;
+        each_part(bucket_parts.into_iter().zip(shares), |part, share| {
+            let mut filled = [0u32; JOURNEYS_PER_BUCKET];
+            for (b, bucket) in part.zip(share.chunks_mut(JOURNEYS_PER_BUCKET)) {
+                filled.fill(0);
+                let first = b * JOURNEYS_PER_BUCKET;
+                for e in staged.iter().flat_map(|buckets| &buckets[b]) {
+                    let i = e.journey as usize - first;
+                    if let Some(slot) = bucket[i].events.get_mut(filled[i] as usize) {
+                        *slot = StepEvent {
+                            at: Timestamp::from_micros(e.at),
+                            step: usize::from(e.step),
+                        };
+                    }
+                    filled[i] += 1;
+                }
+            }
+        });
         input.journeys = journeys;
         input
     }
-}
-
-/// Cuts every journey's events into one run per part of the window, sized by that part's
-/// count of the customer's step events: `runs[part][journey]`.
-fn runs_by_part<'a>(
-    journeys: &'a mut [Journey],
-    progressed: &[(CustomerId, u32)],
-    tallies: &[Vec<Progress>],
-) -> Vec<Vec<&'a mut [StepEvent]>> {
-    let mut runs: Vec<Vec<&mut [StepEvent]>> = tallies
-        .iter()
-        .map(|_| Vec::with_capacity(journeys.len()))
-        .collect();
-    for (journey, &(_, d)) in journeys.iter_mut().zip(progressed) {
-        let mut rest = journey.events.as_mut_slice();
-        for (part, part_runs) in tallies.iter().zip(&mut runs) {
-            let (run, after) = rest.split_at_mut(part[d as usize].count as usize);
-            part_runs.push(run);
-            rest = after;
-        }
-    }
-    runs
 }

@@ -510,12 +510,12 @@ mod tests {
             let mut best: Option<(usize, Vec<Option<TimeDelta>>, Timestamp)> = None;
             for (start, first) in events.iter().enumerate().filter(|(_, e)| e.step == 0) {
                 let (mut at, mut furthest, mut times) = (start, 1, vec![None; k]);
-                for s in 1..k {
+                for (s, time) in times.iter_mut().enumerate().skip(1) {
                     match (at + 1..events.len()).find(|&p| events[p].step == s) {
                         Some(p) if events[p].at <= first.at.checked_add(w).unwrap() => {
                             at = p;
                             furthest = s + 1;
-                            times[s] = Some(events[p].at.since(first.at));
+                            *time = Some(events[p].at.since(first.at));
                         }
                         _ => break,
                     }
