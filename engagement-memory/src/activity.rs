@@ -9,62 +9,80 @@ use engagement_core::{
     CustomerFilter, Milestone, Milestones, Timestamp,
 };
 
-use crate::parallel::scan_parts;
+use crate::columns::{Columns, Flags};
+use crate::parallel::{MIN_ITEMS_PER_PART, scan_parts, split};
 use crate::ranking::top_k;
 use crate::scratch::{Scratch, with_zeroed};
 use crate::workspace::Workspace;
 
-/// The counters of a list of customers, column by column: the latest-activity column, which
-/// every event touches, stays small enough for the cache.
-#[derive(Debug, Clone, Default)]
-struct Tallies {
-    counts: Vec<[u32; 5]>,
-    /// [`encode`]d instants (0: none).
-    last_click: Vec<u64>,
-    last_activity: Vec<u64>,
-}
-
-/// An instant as a non-zero number that orders like it (every event lies before a window's
-/// end, so `at < i64::MAX` and the result cannot overflow).
-fn encode(at: i64) -> u64 {
-    ((at as u64) ^ (1 << 63)) + 1
-}
-
-/// The instant of a non-zero [`encode`]d number.
-fn decode(v: u64) -> Option<Timestamp> {
-    v.checked_sub(1)
-        .map(|v| Timestamp::from_micros((v ^ (1 << 63)) as i64))
-}
-
-thread_local! {
-    /// 1 + each customer's index in the listed customers (0: not listed).
-    static SLOTS: Scratch<u32> = const { RefCell::new(Vec::new()) };
-}
+/// Counters a slot keeps, one per milestone.
+const MILESTONES: usize = Milestone::ALL.len();
 
 /// "No milestone" in the name table.
 const NONE: u8 = u8::MAX;
 
+/// Events a scan classifies before it applies their counts: the staged counts stay in the
+/// first-level cache.
+const BLOCK: usize = 2048;
+
+/// The milestone counters and latest link open of a list of customers, by slot: slot `i + 1`
+/// is the `i`-th listed customer, slot 0 takes what counts for nobody, so that counting needs
+/// no branch. The latest link open is kept as a position: a scan reads no timestamp.
+#[derive(Debug, Clone, Default)]
+struct Tallies {
+    counts: Vec<[u32; MILESTONES]>,
+    /// 1 + the position of the latest link open (0: none).
+    last_click: Vec<u32>,
+}
+
+thread_local! {
+    /// Each customer's slot in the listed customers (0: not listed).
+    static SLOTS: Scratch<u32> = const { RefCell::new(Vec::new()) };
+}
+
 impl Tallies {
-    /// Zeroed counters for `n` customers.
+    /// Zeroed counters for `n` listed customers (and the sink slot).
     fn new(n: usize) -> Self {
         Self {
-            counts: vec![[0; 5]; n],
-            last_click: vec![0; n],
-            last_activity: vec![0; n],
+            counts: vec![[0; MILESTONES]; n + 1],
+            last_click: vec![0; n + 1],
         }
     }
 
-    /// Counts one event of customer `i` toward milestone number `milestone` (or none), as
-    /// [`ActivityCounters::record`] does. Each customer's events must come in time order, so
-    /// the latest instants are simply the last ones seen.
-    fn record(&mut self, i: usize, milestone: u8, at: i64) {
-        let at = encode(at);
-        debug_assert!(self.last_activity[i] <= at);
-        self.last_activity[i] = at;
-        if let Some(count) = self.counts[i].get_mut(usize::from(milestone)) {
+    /// Counts the event at `pos` for `slot` toward milestone number `milestone` (a number
+    /// past the milestones counts nothing). Each slot's events must come in log order, so the
+    /// latest link open is simply the last one seen.
+    fn record(&mut self, slot: usize, milestone: u8, pos: usize) {
+        if let Some(count) = self.counts[slot].get_mut(usize::from(milestone)) {
             *count += 1;
-            if milestone == 0 {
-                self.last_click[i] = at;
+        }
+        // Positions are below u32::MAX (appends refuse more), so `pos + 1` fits.
+        self.last_click[if milestone == 0 { slot } else { 0 }] = pos as u32 + 1;
+    }
+
+    /// Records the customers' own milestone events of `range`, in order, for the slot `slots`
+    /// gives their customer (`milestones` maps name numbers to milestone numbers).
+    ///
+    /// Block by block: a first loop reads the name, flags and customer columns and stages the
+    /// customers' own milestone events without a branch; a second loop counts the staged
+    /// events, the only ones that touch the per-customer tables.
+    fn scan(&mut self, cols: &Columns, range: Range<usize>, slots: &[u32], milestones: &[u8]) {
+        let mut staged = [0u64; BLOCK];
+        for start in range.clone().step_by(BLOCK) {
+            let block = start..(start + BLOCK).min(range.end);
+            let events = cols.customer[block.clone()]
+                .iter()
+                .zip(&cols.flags[block.clone()])
+                .zip(&cols.name[block]);
+            let mut n = 0;
+            for (i, ((&c, &f), &name)) in events.enumerate() {
+                let milestone = milestones[name as usize];
+                staged[n] = u64::from(c) << 32 | u64::from(milestone) << 16 | i as u64;
+                n += usize::from((milestone != NONE) & Flags(f).by_customer());
+            }
+            for &e in &staged[..n] {
+                let slot = slots[(e >> 32) as usize] as usize;
+                self.record(slot, (e >> 16) as u8, start + (e & 0xffff) as usize);
             }
         }
     }
@@ -76,33 +94,9 @@ impl Tallies {
                 *s += n;
             }
         }
-        for (mine, theirs) in [
-            (&mut self.last_click, &later.last_click),
-            (&mut self.last_activity, &later.last_activity),
-        ] {
-            for (m, &t) in mine.iter_mut().zip(theirs) {
-                *m = (*m).max(t);
-            }
+        for (m, &t) in self.last_click.iter_mut().zip(&later.last_click) {
+            *m = (*m).max(t);
         }
-    }
-
-    /// The counters of customer `i`.
-    fn counters(&self, i: usize) -> ActivityCounters {
-        let [views, confirmed, verified, checkout, orders] = self.counts[i].map(u64::from);
-        ActivityCounters {
-            views,
-            confirmed,
-            verified,
-            checkout,
-            orders,
-            last_click: decode(self.last_click[i]),
-            last_activity: decode(self.last_activity[i]),
-        }
-    }
-
-    /// Every customer's counters, in order.
-    fn into_counters(self) -> Vec<ActivityCounters> {
-        (0..self.counts.len()).map(|i| self.counters(i)).collect()
     }
 }
 
@@ -169,12 +163,19 @@ impl Workspace {
                 dense.dedup();
                 dense
             }
-            None => self.dir.with_records().filter(|&d| passes(d)).collect(),
+            // Each record is a few cache misses away: split over the cores.
+            None => split(0..self.dir.len(), MIN_ITEMS_PER_PART, |part| {
+                part.map(|d| d as u32)
+                    .filter(|&d| passes(d))
+                    .collect::<Vec<_>>()
+            })
+            .concat(),
         }
     }
 
-    /// The counters of each customer of `listed` over `range`: from their postings when they
-    /// are few, else from one scan of the window.
+    /// The counters of each customer of `listed` over `range`: the milestone counts from their
+    /// postings when they are few, else from one scan of the window; the latest events from
+    /// the end of their postings.
     fn tallies(
         &self,
         listed: &[u32],
@@ -190,11 +191,6 @@ impl Workspace {
             })
             .collect();
         let cols = &self.cols;
-        let record = |tallies: &mut Tallies, i: usize, p: usize| {
-            if cols.flags(p).by_customer() {
-                tallies.record(i, table[cols.name[p] as usize], cols.at[p]);
-            }
-        };
         // The customers' whole postings bound their events in the window; summing the lengths
         // reads no posting, so deciding costs nothing next to either path.
         let mut via_postings = 0usize;
@@ -202,38 +198,77 @@ impl Workspace {
             via_postings += self.dir.postings[d as usize].len();
             via_postings < range.len() / 4
         });
-        if few {
+        let tallies = if few {
             let mut tallies = Tallies::new(listed.len());
             for (i, &d) in listed.iter().enumerate() {
                 for &p in self.postings_in(d, &range) {
-                    record(&mut tallies, i, p as usize);
+                    let p = p as usize;
+                    let slot = if cols.flags(p).by_customer() {
+                        i + 1
+                    } else {
+                        0
+                    };
+                    tallies.record(slot, table[cols.name[p] as usize], p);
                 }
             }
-            return tallies.into_counters();
-        }
-        // One scan of the window (split over the cores), counting only the listed customers'
-        // events into tables of the listed customers.
-        with_zeroed(&SLOTS, self.dir.len(), |slots| {
-            for (i, &d) in listed.iter().enumerate() {
-                slots[d as usize] = i as u32 + 1;
-            }
-            let slots = &*slots;
-            let parts = scan_parts(range, |part| {
-                let mut tallies = Tallies::new(listed.len());
-                for p in part {
-                    if let Some(i) = slots[cols.customer[p] as usize].checked_sub(1) {
-                        record(&mut tallies, i as usize, p);
-                    }
+            tallies
+        } else {
+            // One scan of the window, split over the cores.
+            with_zeroed(&SLOTS, self.dir.len(), |slots| {
+                for (i, &d) in listed.iter().enumerate() {
+                    slots[d as usize] = i as u32 + 1;
                 }
-                tallies
-            });
-            let mut parts = parts.into_iter();
-            let mut total = parts.next().unwrap_or_default();
-            for later in parts {
-                total.merge_later(&later);
-            }
-            total.into_counters()
-        })
+                let slots = &*slots;
+                let mut parts = scan_parts(range.clone(), |part| {
+                    let mut tallies = Tallies::new(listed.len());
+                    tallies.scan(cols, part, slots, &table);
+                    tallies
+                })
+                .into_iter();
+                let mut total = parts.next().unwrap_or_else(|| Tallies::new(listed.len()));
+                for later in parts {
+                    total.merge_later(&later);
+                }
+                total
+            })
+        };
+        // Each customer's latest events are a few cache misses away: split over the cores.
+        let instant = |pos: usize| Timestamp::from_micros(cols.at[pos]);
+        let counters = split(0..listed.len(), MIN_ITEMS_PER_PART, |part| {
+            part.map(|i| {
+                let [views, confirmed, verified, checkout, orders] =
+                    tallies.counts[i + 1].map(u64::from);
+                let last_click = (tallies.last_click[i + 1] as usize).checked_sub(1);
+                ActivityCounters {
+                    views,
+                    confirmed,
+                    verified,
+                    checkout,
+                    orders,
+                    last_click: last_click.map(instant),
+                    last_activity: self.last_own_event(listed[i], &range).map(instant),
+                }
+            })
+            .collect::<Vec<_>>()
+        });
+        counters.concat()
+    }
+
+    /// The position of customer `d`'s latest own event in `range`: the end of their postings
+    /// (where a window reaching the present needs no search), stepping back over events of
+    /// staff or the system.
+    fn last_own_event(&self, d: u32, range: &Range<usize>) -> Option<usize> {
+        let list = &self.dir.postings[d as usize];
+        let end = match list.last() {
+            Some(&last) if (last as usize) < range.end => list.len(),
+            _ => list.partition_point(|&p| (p as usize) < range.end),
+        };
+        list[..end]
+            .iter()
+            .rev()
+            .map(|&p| p as usize)
+            .take_while(|&p| p >= range.start)
+            .find(|&p| self.cols.flags(p).by_customer())
     }
 
     /// The order of the table: the sort key in its direction, ties by customer id ascending.

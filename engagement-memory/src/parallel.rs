@@ -10,7 +10,10 @@ use std::thread;
 
 /// Scans shorter than this run on the calling thread: starting a thread costs more than
 /// scanning this many events. (Tiny in unit tests, so that their small workspaces split.)
-const MIN_EVENTS_PER_PART: usize = if cfg!(test) { 2 } else { 1 << 18 };
+pub(crate) const MIN_EVENTS_PER_PART: usize = if cfg!(test) { 2 } else { 1 << 18 };
+
+/// Customers (or other items of a few cache misses each) worth a thread of their own.
+pub(crate) const MIN_ITEMS_PER_PART: usize = if cfg!(test) { 2 } else { 1 << 13 };
 
 /// Most parts a scan is split into.
 const MAX_PARTS: usize = 8;
@@ -28,39 +31,62 @@ fn cores() -> usize {
     })
 }
 
+/// How many parts [`scan_parts`] splits a scan of `len` events into.
+pub(crate) fn parts_for(len: usize) -> usize {
+    part_bounds(0..len, MIN_EVENTS_PER_PART).len()
+}
+
+/// Consecutive parts of `range`, one per core when each gets at least `min_per_part` items
+/// (one part otherwise, even when `range` is empty).
+pub(crate) fn part_bounds(range: Range<usize>, min_per_part: usize) -> Vec<Range<usize>> {
+    let parts = cores().min(range.len() / min_per_part.max(1)).max(1);
+    let step = range.len().div_ceil(parts).max(1);
+    (0..parts)
+        .map(|i| {
+            let start = (range.start + i * step).min(range.end);
+            start..(start + step).min(range.end)
+        })
+        .collect()
+}
+
 /// Runs `scan` over consecutive parts of `range` (one per core, when the range is long
 /// enough) and returns the partial results in range order.
 pub(crate) fn scan_parts<T: Send>(
     range: Range<usize>,
     scan: impl Fn(Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    let parts = cores().min(range.len() / MIN_EVENTS_PER_PART).max(1);
-    if parts == 1 {
-        return vec![scan(range)];
-    }
-    let step = range.len().div_ceil(parts);
-    let bounds: Vec<Range<usize>> = (0..parts)
-        .map(|i| {
-            let start = range.start + i * step;
-            start..(start + step).min(range.end)
-        })
-        .collect();
-    let scan = &scan;
+    split(range, MIN_EVENTS_PER_PART, scan)
+}
+
+/// [`scan_parts`] for work of any kind: parts of at least `min_per_part` items.
+pub(crate) fn split<T: Send>(
+    range: Range<usize>,
+    min_per_part: usize,
+    scan: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let parts = part_bounds(range, min_per_part)
+        .into_iter()
+        .map(|part| (part, ()));
+    each_part(parts, |part, ()| scan(part))
+}
+
+/// Runs `work` on each part with the state handed to it (the first part on the calling
+/// thread, the others on scoped threads) and returns the results in order.
+pub(crate) fn each_part<S: Send, T: Send>(
+    parts: impl IntoIterator<Item = (Range<usize>, S)>,
+    work: impl Fn(Range<usize>, S) -> T + Sync,
+) -> Vec<T> {
+    let mut parts = parts.into_iter();
+    let Some((first, first_state)) = parts.next() else {
+        return Vec::new();
+    };
+    let work = &work;
     thread::scope(|s| {
-        let (first, rest) = bounds
-            .split_first()
-            .map_or((None, &[][..]), |(f, r)| (Some(f), r));
-        let handles: Vec<_> = rest
-            .iter()
-            .map(|part| {
-                let part = part.clone();
-                s.spawn(move || scan(part))
-            })
+        let handles: Vec<_> = parts
+            .map(|(part, state)| s.spawn(move || work(part, state)))
             .collect();
-        let mut results = Vec::with_capacity(parts);
-        if let Some(first) = first {
-            results.push(scan(first.clone()));
-        }
+        let mut results = Vec::with_capacity(handles.len() + 1);
+        results.push(work(first, first_state));
         for handle in handles {
             match handle.join() {
                 Ok(result) => results.push(result),

@@ -2,10 +2,13 @@
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::ops::Range;
 
 use engagement_core::{CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery};
 
+use crate::columns::Flags;
+use crate::parallel::{parts_for, scan_parts};
 use crate::scratch::{Scratch, with_zeroed};
 use crate::workspace::Workspace;
 
@@ -36,14 +39,92 @@ pub(crate) fn top_k<T>(
     items
 }
 
+/// The best `limit` (score, customer) pairs offered so far, in ranking order: a heap whose
+/// top is the worst kept pair, so that most offers are turned away by one comparison with
+/// [`floor`](Self::floor).
+struct Best {
+    limit: usize,
+    heap: BinaryHeap<(Reverse<u32>, CustomerId)>,
+    /// No score below this can make the cut (the worst kept score once `limit` are kept).
+    floor: u32,
+}
+
+thread_local! {
+    /// The heap's storage, reused across queries.
+    static HEAP: Scratch<(Reverse<u32>, CustomerId)> = const { RefCell::new(Vec::new()) };
+}
+
+impl Best {
+    /// An empty selection, on the thread's reused storage.
+    fn new(limit: usize) -> Self {
+        let mut storage = HEAP.with(|cell| cell.take());
+        storage.clear();
+        Self {
+            limit,
+            heap: BinaryHeap::from(storage),
+            floor: 1,
+        }
+    }
+
+    /// Offers a customer's score (the id is only looked up when the score can make the cut).
+    #[inline]
+    fn offer(&mut self, score: u32, id: impl FnOnce() -> CustomerId) {
+        if score < self.floor {
+            return;
+        }
+        self.heap.push((Reverse(score), id()));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+        if self.heap.len() == self.limit
+            && let Some(&(Reverse(worst), _)) = self.heap.peek()
+        {
+            self.floor = worst;
+        }
+    }
+
+    /// The kept pairs as scores, best first (the storage goes back to the thread).
+    fn into_scores(self) -> Vec<CustomerScore> {
+        let sorted = self.heap.into_sorted_vec();
+        let scores = sorted
+            .iter()
+            .map(|&(Reverse(score), customer)| CustomerScore {
+                customer,
+                score: u64::from(score),
+            })
+            .collect();
+        HEAP.with(|cell| cell.replace(sorted));
+        scores
+    }
+}
+
 impl Workspace {
-    /// Counts each customer's own events in `range` into `counts` (indexed by dense number).
+    /// Counts each customer's own events in `range` into `counts` (indexed by dense number),
+    /// over the cores when the range is long.
     fn count_scores(&self, range: Range<usize>, counts: &mut [u32]) {
+        if parts_for(range.len()) == 1 {
+            self.count_part(range, counts);
+            return;
+        }
+        let parts = scan_parts(range, |part| {
+            let mut own = vec![0; counts.len()];
+            self.count_part(part, &mut own);
+            own
+        });
+        for part in parts {
+            for (sum, n) in counts.iter_mut().zip(part) {
+                *sum += n;
+            }
+        }
+    }
+
+    /// [`count_scores`](Self::count_scores) on the calling thread.
+    fn count_part(&self, range: Range<usize>, counts: &mut [u32]) {
         let customers = &self.cols.customer[range.clone()];
         let flags = &self.cols.flags[range];
         for (&c, &f) in customers.iter().zip(flags) {
             if let Some(slot) = counts.get_mut(c as usize) {
-                *slot += u32::from(crate::columns::Flags(f).by_customer());
+                *slot += u32::from(Flags(f).by_customer());
             }
         }
     }
@@ -54,34 +135,29 @@ impl Workspace {
         if query.limit == 0 || range.is_empty() {
             return Vec::new();
         }
-        let scored = with_zeroed(&COUNTS, self.dir.len(), |counts| {
+        let best = with_zeroed(&COUNTS, self.dir.len(), |counts| {
             self.count_scores(range.clone(), counts);
-            let mut scored = Vec::new();
-            let mut take = |d: usize, counts: &mut [u32]| {
-                let score = std::mem::take(&mut counts[d]);
-                if score > 0 && !self.dir.placeholder[d] {
-                    scored.push((score, self.dir.id(d as u32)));
-                }
-            };
+            let mut best = Best::new(query.limit);
+            let placeholder = &self.dir.placeholder;
             if range.len() < counts.len() {
-                // Few events: visit only the customers that have some (take() zeroes each).
+                // Few events: visit only the customers that have some, zeroing each visited.
                 for &c in &self.cols.customer[range] {
-                    take(c as usize, counts);
+                    let d = c as usize;
+                    let score = std::mem::take(&mut counts[d]);
+                    if !placeholder[d] {
+                        best.offer(score, || self.dir.id(c));
+                    }
                 }
             } else {
-                for d in 0..counts.len() {
-                    take(d, counts);
+                for (d, (&score, &skip)) in counts.iter().zip(placeholder).enumerate() {
+                    if !skip {
+                        best.offer(score, || self.dir.id(d as u32));
+                    }
                 }
             }
-            scored
+            best
         });
-        top_k(scored, query.limit, ranking_order)
-            .into_iter()
-            .map(|(score, customer)| CustomerScore {
-                customer,
-                score: u64::from(score),
-            })
-            .collect()
+        best.into_scores()
     }
 
     /// See [`EventStore::customer_rank`](engagement_core::EventStore::customer_rank).

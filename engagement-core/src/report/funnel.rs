@@ -127,10 +127,29 @@ pub struct FunnelReport {
 struct Progress {
     /// 1-based furthest step.
     furthest: usize,
-    /// Time from step 1 to step `j` (index `j - 1`) for the earliest step-1 event reaching `j`.
-    times: Vec<Option<TimeDelta>>,
     /// Latest step-1 event.
     last_start: Timestamp,
+}
+
+/// Buffers [`progress`] reuses from one journey to the next (one entry per step).
+#[derive(Debug)]
+struct Scratch {
+    /// Per step, where the search for its next event stands.
+    cursor: Vec<usize>,
+    /// Time from step 1 to step `j` (index `j - 1`) for one step-1 event.
+    times: Vec<Option<TimeDelta>>,
+    /// The same for the earliest step-1 event reaching `j`: the journey's answer.
+    best_times: Vec<Option<TimeDelta>>,
+}
+
+impl Scratch {
+    fn new(k: usize) -> Self {
+        Self {
+            cursor: vec![0; k],
+            times: vec![None; k],
+            best_times: vec![None; k],
+        }
+    }
 }
 
 /// Evaluates a funnel from the store's [`FunnelInput`]: a pure function of its arguments.
@@ -148,14 +167,15 @@ pub fn evaluate(
     let mut in_progress = vec![0_u64; k];
     let mut durations: Vec<Vec<TimeDelta>> = vec![Vec::new(); k];
     let mut journey_entries = 0_u64;
+    let mut scratch = Scratch::new(k);
     for journey in &input.journeys {
-        let Some(p) = progress(journey, k, conversion_window) else {
+        let Some(p) = progress(journey, conversion_window, &mut scratch) else {
             continue;
         };
         journey_entries += 1;
         for j in 0..p.furthest {
             reached[j] += 1;
-            if let Some(d) = p.times[j] {
+            if let Some(d) = scratch.best_times[j] {
                 durations[j].push(d);
             }
         }
@@ -191,20 +211,22 @@ pub fn evaluate(
 
 /// Follows, from every step-1 event, the earliest continuation: the first step-2 event after
 /// it, then the first step-3 event after that, … while each lies within the conversion window.
-/// `None` when the journey holds no step-1 event.
-fn progress(journey: &Journey, k: usize, conversion_window: TimeDelta) -> Option<Progress> {
+/// `None` when the journey holds no step-1 event; otherwise the times of the earliest step-1
+/// event reaching each step are left in `scratch.best_times`.
+///
+/// One cursor per step finds "the first event of step `s` after position `p`". A later step-1
+/// event never continues earlier than an earlier one does, step by step, so every cursor only
+/// moves forward: a journey costs one pass per step, and nothing is allocated. Once a step-1
+/// event completes the funnel, later ones can change nothing but the latest start.
+fn progress(
+    journey: &Journey,
+    conversion_window: TimeDelta,
+    scratch: &mut Scratch,
+) -> Option<Progress> {
     let events = &journey.events;
-    // next[s][p]: index of the first event of step s at a position after p.
-    let mut next = vec![vec![None; events.len() + 1]; k];
-    for p in (0..events.len()).rev() {
-        for (s, row) in next.iter_mut().enumerate() {
-            row[p] = if events.get(p + 1).is_some_and(|e| e.step == s) {
-                Some(p + 1)
-            } else {
-                row[p + 1]
-            };
-        }
-    }
+    let k = scratch.cursor.len();
+    scratch.cursor.fill(0);
+    scratch.best_times.fill(None);
     let mut best: Option<Progress> = None;
     for (start, first) in events.iter().enumerate().filter(|(_, e)| e.step == 0) {
         let deadline = first
@@ -212,29 +234,40 @@ fn progress(journey: &Journey, k: usize, conversion_window: TimeDelta) -> Option
             .checked_add(conversion_window)
             .unwrap_or(Timestamp::MAX);
         let mut at = start;
-        let mut times = vec![None; k];
+        let times = &mut scratch.times;
+        times.fill(None);
         let mut furthest = 1;
-        for (s, row) in next.iter().enumerate().skip(1) {
-            match row[at] {
-                Some(p) if events[p].at <= deadline => {
-                    at = p;
+        for (s, next) in scratch.cursor.iter_mut().enumerate().skip(1) {
+            *next = (*next).max(at + 1);
+            while events.get(*next).is_some_and(|e| e.step != s) {
+                *next += 1;
+            }
+            match events.get(*next) {
+                Some(e) if e.at <= deadline => {
+                    at = *next;
                     furthest = s + 1;
-                    times[s] = Some(events[p].at.since(first.at));
+                    times[s] = Some(e.at.since(first.at));
                 }
                 _ => break,
             }
         }
-        let entry = best.get_or_insert_with(|| Progress {
+        let entry = best.get_or_insert(Progress {
             furthest: 0,
-            times: vec![None; k],
             last_start: first.at,
         });
         entry.last_start = entry.last_start.max(first.at);
         entry.furthest = entry.furthest.max(furthest);
-        for (slot, t) in entry.times.iter_mut().zip(times) {
+        for (slot, &t) in scratch.best_times.iter_mut().zip(times.iter()) {
             if slot.is_none() {
                 *slot = t;
             }
+        }
+        if entry.furthest == k {
+            let later_starts = events[start + 1..].iter().filter(|e| e.step == 0);
+            if let Some(latest) = later_starts.map(|e| e.at).max() {
+                entry.last_start = entry.last_start.max(latest);
+            }
+            break;
         }
     }
     best
@@ -464,6 +497,60 @@ mod tests {
                 .iter()
                 .enumerate()
                 .any(|(i, e)| e.step == 0 && go(events, i + 1, 1, e.at.as_micros(), target, w))
+        }
+
+        /// The earliest continuation of every step-1 event, followed literally (a fresh search
+        /// for each step of each start): (furthest step, times of the earliest start reaching
+        /// each step, latest start).
+        fn literal(
+            events: &[StepEvent],
+            k: usize,
+            w: TimeDelta,
+        ) -> Option<(usize, Vec<Option<TimeDelta>>, Timestamp)> {
+            let mut best: Option<(usize, Vec<Option<TimeDelta>>, Timestamp)> = None;
+            for (start, first) in events.iter().enumerate().filter(|(_, e)| e.step == 0) {
+                let (mut at, mut furthest, mut times) = (start, 1, vec![None; k]);
+                for (s, time) in times.iter_mut().enumerate().skip(1) {
+                    match (at + 1..events.len()).find(|&p| events[p].step == s) {
+                        Some(p) if events[p].at <= first.at.checked_add(w).unwrap() => {
+                            at = p;
+                            furthest = s + 1;
+                            *time = Some(events[p].at.since(first.at));
+                        }
+                        _ => break,
+                    }
+                }
+                let (f, t, last) = best.get_or_insert((0, vec![None; k], first.at));
+                *f = (*f).max(furthest);
+                *last = (*last).max(first.at);
+                for (slot, x) in t.iter_mut().zip(times) {
+                    if slot.is_none() {
+                        *slot = x;
+                    }
+                }
+            }
+            best
+        }
+
+        proptest! {
+            #[test]
+            fn forward_cursors_follow_the_definition(
+                raw in proptest::collection::vec((0_i64..60, 0_usize..4), 0..40),
+                k in 2_usize..=4,
+                w in 1_i64..30,
+            ) {
+                let events: Vec<(Timestamp, EventId, usize)> = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step % k))
+                    .collect();
+                let j = journey(1, events);
+                let w = TimeDelta::microseconds(w);
+                let mut scratch = Scratch::new(k);
+                let got = progress(&j, w, &mut scratch)
+                    .map(|p| (p.furthest, scratch.best_times.clone(), p.last_start));
+                prop_assert_eq!(got, literal(&j.events, k, w));
+            }
         }
 
         proptest! {
