@@ -20,11 +20,18 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events and customers",
-    script: include_str!("../migrations/mysql/0001_events_and_customers.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events and customers",
+        script: include_str!("../migrations/mysql/0001_events_and_customers.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "daily rollup",
+        script: include_str!("../migrations/mysql/0002_daily_rollup.sql"),
+    },
+];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
 /// (InnoDB, utf8mb4).
@@ -233,20 +240,14 @@ impl Dialect for MySqlDialect {
             .map(drop)
     }
 
-    fn delete_events_chunk(
-        sql: &mut Sql,
-        table: &str,
-        workspace: &str,
-        condition: &dyn Fn(&mut Sql),
-        limit: i64,
-    ) {
-        sql.push("DELETE FROM ")
-            .push(table)
-            .push(" WHERE workspace = ")
-            .bind(workspace)
-            .push(" AND ");
-        condition(sql);
-        sql.push(" LIMIT ").bind(limit);
+    // MySQL 8 has no `INSERT … RETURNING` (MariaDB has): `append` reads the existing ids first
+    // and fails as busy (nothing written) if a concurrent append took one meanwhile.
+    const RETURNS_INSERTED: bool = false;
+    // Next-key locks on a range of a table shared by workspaces deadlock concurrent writers.
+    const LOCKING_READ: &'static str = "";
+
+    fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
+        sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");
     }
 
     driver_glue!(MySqlConnection, MySqlRow);

@@ -21,11 +21,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call waits for a pooled connection before [`Error::Busy`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events and customers",
-    script: include_str!("../migrations/sqlite/0001_events_and_customers.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events and customers",
+        script: include_str!("../migrations/sqlite/0001_events_and_customers.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "daily rollup",
+        script: include_str!("../migrations/sqlite/0002_daily_rollup.sql"),
+    },
+];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the
 /// application, or memory for tests.
@@ -193,22 +200,15 @@ impl Dialect for SqliteDialect {
         Ok(())
     }
 
-    fn delete_events_chunk(
-        sql: &mut Sql,
-        table: &str,
-        workspace: &str,
-        condition: &dyn Fn(&mut Sql),
-        limit: i64,
-    ) {
-        sql.push("DELETE FROM ")
+    // Writers hold the database's lock for the whole transaction: nothing to lock row by row.
+    const LOCKING_READ: &'static str = "";
+
+    fn end_rollup_upsert(sql: &mut Sql, table: &str) {
+        sql.push(" ON CONFLICT (workspace, customer, day, name) DO UPDATE SET n = ")
             .push(table)
-            .push(" WHERE seq IN (SELECT seq FROM ")
+            .push(".n + excluded.n, last_at = MAX(")
             .push(table)
-            .push(" WHERE workspace = ")
-            .bind(workspace)
-            .push(" AND ");
-        condition(sql);
-        sql.push(" LIMIT ").bind(limit).push(")");
+            .push(".last_at, excluded.last_at)");
     }
 
     driver_glue!(SqliteConnection, SqliteRow);

@@ -109,6 +109,7 @@ mod sqlite_only {
             tables,
             [
                 "engagement_customers",
+                "engagement_daily",
                 "engagement_events",
                 "engagement_schema_migrations"
             ]
@@ -119,7 +120,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 2);
     }
 
     #[tokio::test]
