@@ -37,7 +37,13 @@ const MIGRATIONS: &[Migration] = &[
 /// (InnoDB, utf8mb4).
 ///
 /// Text is stored under `utf8mb4_nopad_bin` (MariaDB's binary, no-pad collation), so ids compare
-/// byte-wise and trailing spaces count. Reads that need one snapshot run in a
+/// byte-wise and trailing spaces count.
+///
+/// **MySQL 8 limitation:** MySQL 8 has no `utf8mb4_nopad_bin`; its byte-wise no-pad collation is
+/// `utf8mb4_0900_bin`, which MariaDB lacks, and its `utf8mb4_bin` pads (so `"a"` and `"a "`
+/// would be the same id). The migrations are written for MariaDB (the server the suites run on)
+/// and fail on MySQL 8 with an unknown-collation error; MySQL 8 also lacks `INSERT … RETURNING`,
+/// which is why appends read the existing ids first on this backend. Reads that need one snapshot run in a
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction.
 ///
 /// ```no_run

@@ -107,12 +107,17 @@ impl SqliteStore {
     }
 
     /// The connection settings the store relies on, applied to `options`: create the file if
-    /// missing, WAL journal (not for memory databases), `synchronous = NORMAL` and a busy timeout.
+    /// missing, WAL journal (not for memory databases), `synchronous = NORMAL`, a busy timeout,
+    /// a page cache of 256 MiB and memory-mapped reads of up to 1 GiB per connection (both
+    /// upper bounds, used as the database grows), temporary sorts in memory.
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let options = options
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("cache_size", "-262144")
+            .pragma("mmap_size", "1073741824")
+            .pragma("temp_store", "MEMORY");
         if in_memory {
             options
         } else {
