@@ -100,17 +100,17 @@ impl<D: Dialect> Engine<D> {
                 inserted.extend(events);
             }
         }
-        self.roll_up(&mut tx, workspace, &inserted).await?;
-        let inserted = inserted.len() as u64;
-
-        let outcome = if inserted == distinct.len() as u64 {
+        let count = inserted.len() as u64;
+        let outcome = if count == distinct.len() as u64 {
             // Every first occurrence is what is stored now.
-            classify(events, inserted, |id| first.get(id).copied())
+            classify(events, count, |id| first.get(id).copied())
         } else {
             let ids: Vec<&str> = distinct.iter().map(|e| e.id.as_str()).collect();
             let stored = self.stored(&mut tx, workspace, &ids).await?;
-            classify(events, inserted, |id| stored.get(id))
+            classify(events, count, |id| stored.get(id))
         };
+        // Last before the commit: the rollup rows stay locked as briefly as possible.
+        self.roll_up(&mut tx, workspace, &inserted).await?;
         tx.commit()
             .await
             .map_err(SqlError::driver("commit the append"))?;

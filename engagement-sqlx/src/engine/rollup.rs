@@ -6,7 +6,7 @@
 //! exact whatever the order, repetition or lateness of the events. The aggregates read it for the
 //! whole UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use engagement_core::{Actor, Event, TimeWindow, WorkspaceId};
 
@@ -143,13 +143,18 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Adds the counted events among `inserted` (all newly stored) to the rollup.
+    ///
+    /// The rows are upserted in key order (customer, day, name), and `append` runs this as the
+    /// last statement before its commit: concurrent appends touching the same rollup rows then
+    /// lock them in the same order and wait for each other instead of deadlocking, and each
+    /// holds its row locks only for the moment between its upsert and its commit.
     pub(crate) async fn roll_up(
         &self,
         conn: &mut Conn<D>,
         workspace: &WorkspaceId,
         inserted: &[&Event],
     ) -> SqlResult<()> {
-        let mut cells: HashMap<(i64, i64, &str), (i64, i64)> = HashMap::new();
+        let mut cells: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
         for e in inserted {
             let at = e.occurred_at.as_micros();
             let Some(day) = day_of(at) else { continue };
