@@ -80,6 +80,10 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
     }
 
+    /// Appends what makes the planner read a table through `index` (after the table name):
+    /// nothing by default, where the planner's statistics choose well.
+    fn push_index_hint(_sql: &mut Sql, _index: &str) {}
+
     /// Whether an insert-ignore can end in `RETURNING id` naming the rows it inserted; without
     /// it, `append` first reads the ids that exist.
     const RETURNS_INSERTED: bool = true;

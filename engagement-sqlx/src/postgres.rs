@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "daily rollup",
         script: include_str!("../migrations/postgres/0002_daily_rollup.sql"),
     },
+    Migration {
+        version: 3,
+        description: "customer index in journey order",
+        script: include_str!("../migrations/postgres/0003_customer_index_in_journey_order.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

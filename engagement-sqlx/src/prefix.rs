@@ -77,6 +77,8 @@ pub(crate) struct Tables {
     pub(crate) events: Arc<str>,
     pub(crate) customers: Arc<str>,
     pub(crate) daily: Arc<str>,
+    /// The events' index by (customer, time, id).
+    pub(crate) events_by_customer: Arc<str>,
     pub(crate) ledger: Arc<str>,
 }
 
@@ -87,6 +89,7 @@ impl Tables {
             events: name("events"),
             customers: name("customers"),
             daily: name("daily"),
+            events_by_customer: name("events_customer"),
             ledger: name("schema_migrations"),
             prefix,
         }

@@ -120,7 +120,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 2);
+        assert_eq!(applied, 3);
     }
 
     #[tokio::test]
