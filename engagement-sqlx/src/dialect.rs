@@ -63,10 +63,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             .push(") ");
     }
 
-    /// Appends the rows of an event insert, each the workspace and the values of
-    /// [`event_args`](crate::encode::event_args): by default `VALUES (…), (…)`, one placeholder
-    /// per value.
-    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+    /// Appends the rows of an insert, each the workspace and then `N` values (every row the
+    /// same kinds of value): by default `VALUES (…), (…)`, one placeholder per value.
+    fn push_rows<const N: usize>(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; N]>) {
         sql.push("VALUES ");
         for (i, row) in rows.into_iter().enumerate() {
             if i > 0 {
@@ -79,6 +78,27 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].
     fn end_insert_ignoring(sql: &mut Sql) {
         sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
+    }
+
+    /// Appends what makes the planner read a table through `index` (after the table name):
+    /// nothing by default, where the planner's statistics choose well.
+    fn push_index_hint(_sql: &mut Sql, _index: &str) {}
+
+    /// Whether an insert-ignore can end in `RETURNING id` naming the rows it inserted; without
+    /// it, `append` first reads the ids that exist.
+    const RETURNS_INSERTED: bool = true;
+
+    /// What ends a `SELECT` that locks the rows it reads until the transaction ends.
+    const LOCKING_READ: &'static str = " FOR UPDATE";
+
+    /// Appends what turns an insert into the rollup (`table`) into an upsert adding the counts
+    /// and keeping the later `last_at`.
+    fn end_rollup_upsert(sql: &mut Sql, table: &str) {
+        sql.push(" ON CONFLICT (workspace, customer, day, name) DO UPDATE SET n = ")
+            .push(table)
+            .push(".n + excluded.n, last_at = GREATEST(")
+            .push(table)
+            .push(".last_at, excluded.last_at)");
     }
 
     /// Appends the clause that turns an `INSERT` into an upsert on `(workspace, id)` assigning
@@ -115,16 +135,6 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         conn: &mut Conn<Self>,
         name: &str,
     ) -> impl Future<Output = SqlResult<()>> + Send;
-
-    /// Appends a statement deleting at most `limit` events of `workspace` matching `condition`
-    /// (a closure appending a condition over unqualified columns).
-    fn delete_events_chunk(
-        sql: &mut Sql,
-        table: &str,
-        workspace: &str,
-        condition: &dyn Fn(&mut Sql),
-        limit: i64,
-    );
 
     /// Runs `sql` and returns every row.
     fn fetch_all(

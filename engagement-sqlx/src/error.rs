@@ -47,6 +47,14 @@ pub(crate) enum SqlError {
         /// The first warning that is not a duplicate key.
         first: String,
     },
+    /// Another append stored some of the batch's ids between our read of the existing ids and
+    /// our insert (MySQL): nothing was written, and a retry sees them.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    #[error("a concurrent append stored {taken} of the batch's ids first; retry the append")]
+    ConcurrentAppend {
+        /// Ids taken meanwhile.
+        taken: u64,
+    },
     /// The database holds migrations this version of the library does not know.
     #[error(
         "the database was migrated by a newer version (migration {version} is unknown to this \
@@ -77,7 +85,7 @@ impl SqlError {
             Self::Driver { source, .. } => {
                 matches!(source, sqlx::Error::PoolTimedOut) || busy(source)
             }
-            Self::LockTimedOut { .. } => true,
+            Self::LockTimedOut { .. } | Self::ConcurrentAppend { .. } => true,
             _ => false,
         };
         if is_busy {

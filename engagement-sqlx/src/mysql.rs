@@ -20,17 +20,35 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events and customers",
-    script: include_str!("../migrations/mysql/0001_events_and_customers.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events and customers",
+        script: include_str!("../migrations/mysql/0001_events_and_customers.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "daily rollup",
+        script: include_str!("../migrations/mysql/0002_daily_rollup.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "customer index in journey order",
+        script: include_str!("../migrations/mysql/0003_customer_index_in_journey_order.sql"),
+    },
+];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
 /// (InnoDB, utf8mb4).
 ///
 /// Text is stored under `utf8mb4_nopad_bin` (MariaDB's binary, no-pad collation), so ids compare
-/// byte-wise and trailing spaces count. Reads that need one snapshot run in a
+/// byte-wise and trailing spaces count.
+///
+/// **MySQL 8 limitation:** MySQL 8 has no `utf8mb4_nopad_bin`; its byte-wise no-pad collation is
+/// `utf8mb4_0900_bin`, which MariaDB lacks, and its `utf8mb4_bin` pads (so `"a"` and `"a "`
+/// would be the same id). The migrations are written for MariaDB (the server the suites run on)
+/// and fail on MySQL 8 with an unknown-collation error; MySQL 8 also lacks `INSERT … RETURNING`,
+/// which is why appends read the existing ids first on this backend. Reads that need one snapshot run in a
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction.
 ///
 /// ```no_run
@@ -143,6 +161,11 @@ impl Dialect for MySqlDialect {
         }
     }
 
+    fn push_index_hint(sql: &mut Sql, index: &str) {
+        // InnoDB may otherwise pick the time index and sort every step event of the window.
+        sql.push(" FORCE INDEX (").push(index).push(")");
+    }
+
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" IN (SELECT j.v FROM JSON_TABLE(")
@@ -233,20 +256,14 @@ impl Dialect for MySqlDialect {
             .map(drop)
     }
 
-    fn delete_events_chunk(
-        sql: &mut Sql,
-        table: &str,
-        workspace: &str,
-        condition: &dyn Fn(&mut Sql),
-        limit: i64,
-    ) {
-        sql.push("DELETE FROM ")
-            .push(table)
-            .push(" WHERE workspace = ")
-            .bind(workspace)
-            .push(" AND ");
-        condition(sql);
-        sql.push(" LIMIT ").bind(limit);
+    // MySQL 8 has no `INSERT … RETURNING` (MariaDB has): `append` reads the existing ids first
+    // and fails as busy (nothing written) if a concurrent append took one meanwhile.
+    const RETURNS_INSERTED: bool = false;
+    // Next-key locks on a range of a table shared by workspaces deadlock concurrent writers.
+    const LOCKING_READ: &'static str = "";
+
+    fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
+        sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");
     }
 
     driver_glue!(MySqlConnection, MySqlRow);

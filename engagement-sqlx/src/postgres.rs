@@ -6,7 +6,6 @@ use engagement_core::{Result, WorkspaceId};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use crate::dialect::{Dialect, add, driver_glue};
-use crate::encode::EVENT_BINDS;
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::{Migration, lock_key};
@@ -16,11 +15,23 @@ use crate::sql::{Arg, Placeholder, Sql};
 /// How long a call waits for a pooled connection before [`Error::Busy`](engagement_core::Error::Busy).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events and customers",
-    script: include_str!("../migrations/postgres/0001_events_and_customers.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events and customers",
+        script: include_str!("../migrations/postgres/0001_events_and_customers.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "daily rollup",
+        script: include_str!("../migrations/postgres/0002_daily_rollup.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "customer index in journey order",
+        script: include_str!("../migrations/postgres/0003_customer_index_in_journey_order.sql"),
+    },
+];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.
 ///
@@ -138,7 +149,7 @@ impl Dialect for PostgresDialect {
     // prepared, and PostgreSQL parses 18 parameters instead of 18 per row.
     const EVENTS_PER_INSERT: usize = 5_000;
 
-    fn push_event_rows(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; EVENT_BINDS - 1]>) {
+    fn push_rows<const N: usize>(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; N]>) {
         sql.push("SELECT ")
             .bind(workspace.as_str())
             .push(", u.* FROM UNNEST(");
@@ -175,26 +186,6 @@ impl Dialect for PostgresDialect {
     async fn unlock_migrations(_conn: &mut PgConnection, _name: &str) -> SqlResult<()> {
         // The transaction-level advisory lock ends with the transaction.
         Ok(())
-    }
-
-    fn delete_events_chunk(
-        sql: &mut Sql,
-        table: &str,
-        workspace: &str,
-        condition: &dyn Fn(&mut Sql),
-        limit: i64,
-    ) {
-        sql.push("DELETE FROM ")
-            .push(table)
-            .push(" WHERE workspace = ")
-            .bind(workspace)
-            .push(" AND id IN (SELECT id FROM ")
-            .push(table)
-            .push(" WHERE workspace = ")
-            .bind(workspace)
-            .push(" AND ");
-        condition(sql);
-        sql.push(" LIMIT ").bind(limit).push(")");
     }
 
     driver_glue!(PgConnection, PgRow);

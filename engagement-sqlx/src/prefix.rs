@@ -76,6 +76,9 @@ pub(crate) struct Tables {
     pub(crate) prefix: TablePrefix,
     pub(crate) events: Arc<str>,
     pub(crate) customers: Arc<str>,
+    pub(crate) daily: Arc<str>,
+    /// The events' index by (customer, time, id).
+    pub(crate) events_by_customer: Arc<str>,
     pub(crate) ledger: Arc<str>,
 }
 
@@ -85,6 +88,8 @@ impl Tables {
         Self {
             events: name("events"),
             customers: name("customers"),
+            daily: name("daily"),
+            events_by_customer: name("events_customer"),
             ledger: name("schema_migrations"),
             prefix,
         }
@@ -119,6 +124,7 @@ mod tests {
         let t = Tables::new(TablePrefix::new("x_").unwrap());
         assert_eq!(&*t.events, "x_events");
         assert_eq!(&*t.customers, "x_customers");
+        assert_eq!(&*t.daily, "x_daily");
         assert_eq!(&*t.ledger, "x_schema_migrations");
     }
 }

@@ -123,6 +123,7 @@ mod sqlite_only {
             tables,
             [
                 "engagement_customers",
+                "engagement_daily",
                 "engagement_events",
                 "engagement_schema_migrations"
             ]
@@ -133,7 +134,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 3);
     }
 
     #[tokio::test]

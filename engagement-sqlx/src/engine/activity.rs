@@ -6,12 +6,29 @@ use engagement_core::{
     Milestone, Timestamp, WorkspaceId,
 };
 
+use super::rollup::Columns;
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::customer_from_row;
 use crate::error::{SqlError, SqlResult};
-use crate::filter::{narrows, push_counted, push_customer_filter, push_in_list};
+use crate::filter::{narrows, push_customer_filter, push_in_list};
 use crate::sql::Sql;
+
+/// What the counters read: counts and latest instants, of a rollup row or of one raw event.
+const ACTIVITY_COLUMNS: Columns = Columns {
+    rollup: "customer, name, n, last_at",
+    raw: "customer, name, 1 AS n, occurred_at AS last_at",
+};
+
+/// The total and the summary bar over every matching row, in [`ActivitySummary`] order.
+const TOTALS: [&str; 6] = [
+    "COUNT(*)",
+    "SUM(CASE WHEN COALESCE(a.views, 0) > 0 THEN 1 ELSE 0 END)",
+    "SUM(COALESCE(a.views, 0))",
+    "SUM(COALESCE(a.verified, 0))",
+    "SUM(COALESCE(a.checkout, 0))",
+    "SUM(COALESCE(a.orders, 0))",
+];
 
 /// Counter columns of the aggregate, in [`Milestone::ALL`] order.
 const COUNTERS: [&str; 5] = ["views", "confirmed", "verified", "checkout", "orders"];
@@ -28,6 +45,11 @@ impl<D: Dialect> Engine<D> {
             page.push(", COALESCE(a.").push(counter).push(", 0)");
         }
         page.push(", a.last_click, a.last_activity");
+        // The totals ride along as window aggregates over every matching row (computed before
+        // the LIMIT), so the counters are aggregated once for the page and its summary.
+        for total in TOTALS {
+            page.push(", ").push(&D::int(&format!("{total} OVER ()")));
+        }
         self.push_rows(&mut page, workspace, query);
         page.push(" ORDER BY ");
         let direction = if query.sort.descending {
@@ -65,23 +87,45 @@ impl<D: Dialect> Engine<D> {
             .push(" OFFSET ")
             .bind(bigint(query.offset));
 
-        let mut totals = D::sql();
-        totals.push("SELECT COUNT(*), ").push(&D::int(
-            "COALESCE(SUM(CASE WHEN a.views > 0 THEN 1 ELSE 0 END), 0)",
-        ));
-        for counter in ["views", "verified", "checkout", "orders"] {
-            totals
-                .push(", ")
-                .push(&D::int(&format!("COALESCE(SUM(a.{counter}), 0)")));
-        }
-        self.push_rows(&mut totals, workspace, query);
-
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
         let rows = D::fetch_all(&mut tx, page, "read the activity page").await?;
-        let sums = D::fetch_all(&mut tx, totals, "sum the activity rows").await?;
+        // A page past the end carries no totals: only then are they summed on their own.
+        let (sums, at) = if rows.is_empty() {
+            let mut totals = D::sql();
+            totals.push("SELECT ");
+            for (i, total) in TOTALS.into_iter().enumerate() {
+                if i > 0 {
+                    totals.push(", ");
+                }
+                totals.push(&D::int(&format!("COALESCE({total}, 0)")));
+            }
+            self.push_rows(&mut totals, workspace, query);
+            let sums = D::fetch_all(&mut tx, totals, "sum the activity rows").await?;
+            (sums, 0)
+        } else {
+            (Vec::new(), 14)
+        };
         tx.commit()
             .await
             .map_err(SqlError::driver("end the activity snapshot"))?;
+        let totals_row = if rows.is_empty() {
+            sums.first()
+        } else {
+            rows.first()
+        };
+        let (total_rows, summary) = match totals_row {
+            Some(row) => (
+                count(row.int(at)?)?,
+                ActivitySummary {
+                    customers_with_views: count(row.int(at + 1)?)?,
+                    views: count(row.int(at + 2)?)?,
+                    verified: count(row.int(at + 3)?)?,
+                    checkout: count(row.int(at + 4)?)?,
+                    orders: count(row.int(at + 5)?)?,
+                },
+            ),
+            None => (0, ActivitySummary::default()),
+        };
 
         let rows = rows
             .iter()
@@ -104,19 +148,6 @@ impl<D: Dialect> Engine<D> {
                 })
             })
             .collect::<SqlResult<Vec<_>>>()?;
-        let (total_rows, summary) = match sums.first() {
-            Some(row) => (
-                count(row.int(0)?)?,
-                ActivitySummary {
-                    customers_with_views: count(row.int(1)?)?,
-                    views: count(row.int(2)?)?,
-                    verified: count(row.int(3)?)?,
-                    checkout: count(row.int(4)?)?,
-                    orders: count(row.int(5)?)?,
-                },
-            ),
-            None => (0, ActivitySummary::default()),
-        };
         Ok(ActivityPage {
             rows,
             total_rows,
@@ -151,7 +182,7 @@ impl<D: Dialect> Engine<D> {
             } else {
                 sql.push("SUM(CASE WHEN ");
                 push_in_list(sql, "name", names);
-                sql.push(" THEN 1 ELSE 0 END)");
+                sql.push(" THEN n ELSE 0 END)");
             }
             sql.push(" AS ").push(D::INT).push(") AS ").push(counter);
         }
@@ -160,19 +191,24 @@ impl<D: Dialect> Engine<D> {
         } else {
             sql.push(", MAX(CASE WHEN ");
             push_in_list(sql, "name", &names[0]);
-            sql.push(" THEN occurred_at END)");
+            sql.push(" THEN last_at END)");
         }
-        sql.push(" AS last_click, MAX(occurred_at) AS last_activity FROM ")
-            .push(&self.tables.events)
-            .push(" WHERE ");
-        push_counted(sql, workspace, query.window);
-        if narrows(&query.customers) {
-            sql.push(" AND customer IN (SELECT f.id FROM ")
+        sql.push(" AS last_click, MAX(last_at) AS last_activity FROM (");
+        let narrowing = |sql: &mut Sql| {
+            sql.push("customer IN (SELECT f.id FROM ")
                 .push(&self.tables.customers)
                 .push(" f WHERE ");
             push_customer_filter::<D>(sql, "f", workspace, &query.customers);
             sql.push(")");
-        }
+        };
+        self.push_counted_parts(
+            sql,
+            workspace,
+            query.window,
+            ACTIVITY_COLUMNS,
+            narrows(&query.customers).then_some(&narrowing as &dyn Fn(&mut Sql)),
+        );
+        sql.push(") u");
         sql.push(" GROUP BY customer) a ON a.customer = c.id WHERE ");
         push_customer_filter::<D>(sql, "c", workspace, &query.customers);
     }

@@ -1,18 +1,20 @@
 //! `append`: batched, idempotent, all-or-nothing.
 //!
 //! The first occurrence of each id is inserted with the dialect's insert-ignore, in chunks under
-//! the bind limit, inside one write transaction. When every id was new and none repeats, that is
-//! the whole answer. Otherwise the rows now stored under the batch's ids are read back (inside the
+//! the bind limit, inside one write transaction; `RETURNING id` (or, on MySQL, a read of the
+//! existing ids before the insert) says which rows this append stored, and exactly those are
+//! added to the daily rollup in the same transaction. When every id was new and none repeats,
+//! that is the whole answer. Otherwise the rows now stored under the batch's ids are read back (inside the
 //! same transaction) and every event of the batch is compared with the row that was kept:
 //! a different payload is a conflict, the same payload is either the one inserted or a duplicate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use engagement_core::{AppendOutcome, Event, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::{chunk_len, rows_per_statement};
-use crate::dialect::{Conn, Dialect, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::encode::EVENT_BINDS;
 use crate::encode::{EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_args, event_from_row};
 use crate::error::{SqlError, SqlResult};
@@ -41,40 +43,103 @@ impl<D: Dialect> Engine<D> {
 
         let mut rows = distinct
             .iter()
-            .map(|e| event_args(e))
+            .map(|e| Ok((*e, event_args(e)?)))
             .collect::<SqlResult<Vec<_>>>()?;
 
         let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
-        let mut inserted = 0_u64;
+        let mut inserted: Vec<&Event> = Vec::with_capacity(distinct.len());
         while !rows.is_empty() {
-            let take = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, row_bytes);
-            let chunk: Vec<_> = rows.drain(..take).collect();
-            let attempted = chunk.len() as u64;
+            let take = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, |(_, r)| {
+                row_bytes(r)
+            });
+            let mut chunk: Vec<_> = rows.drain(..take).collect();
+            if !D::RETURNS_INSERTED {
+                let existing = self.existing_ids(&mut tx, workspace, &chunk).await?;
+                chunk.retain(|(e, _)| !existing.contains(e.id.as_str()));
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
+            let events: Vec<&Event> = chunk.iter().map(|(e, _)| *e).collect();
+            let attempted = chunk.len();
             let mut sql = D::sql();
             D::insert_ignoring(&mut sql, &self.tables.events, EVENT_INSERT_COLUMNS);
-            D::push_event_rows(&mut sql, workspace, chunk);
+            D::push_rows(
+                &mut sql,
+                workspace,
+                chunk.into_iter().map(|(_, r)| r).collect(),
+            );
             D::end_insert_ignoring(&mut sql);
             if take < D::EVENTS_PER_INSERT {
                 // Full-size chunks repeat in large batches and stay prepared; the rest do not.
                 sql.one_off();
             }
-            let n = D::execute(&mut tx, sql, "append events").await?;
-            D::check_insert_ignored(&mut tx, attempted - n.min(attempted)).await?;
-            inserted += n;
+            if D::RETURNS_INSERTED {
+                sql.push(" RETURNING id");
+                let returned = D::fetch_all(&mut tx, sql, "append events").await?;
+                if returned.len() == attempted {
+                    inserted.extend(events);
+                } else {
+                    let ids = returned
+                        .iter()
+                        .map(|row| row.text(0))
+                        .collect::<SqlResult<HashSet<String>>>()?;
+                    inserted.extend(events.into_iter().filter(|e| ids.contains(e.id.as_str())));
+                }
+            } else {
+                let n = D::execute(&mut tx, sql, "append events").await?;
+                D::check_insert_ignored(&mut tx, attempted as u64 - n.min(attempted as u64))
+                    .await?;
+                if n != attempted as u64 {
+                    // Which of them is unknown, so neither is the rollup's delta: give up (the
+                    // transaction rolls back) and let the caller retry.
+                    return Err(SqlError::ConcurrentAppend {
+                        taken: attempted as u64 - n.min(attempted as u64),
+                    });
+                }
+                inserted.extend(events);
+            }
         }
-
-        let outcome = if inserted == distinct.len() as u64 {
+        let count = inserted.len() as u64;
+        let outcome = if count == distinct.len() as u64 {
             // Every first occurrence is what is stored now.
-            classify(events, inserted, |id| first.get(id).copied())
+            classify(events, count, |id| first.get(id).copied())
         } else {
             let ids: Vec<&str> = distinct.iter().map(|e| e.id.as_str()).collect();
             let stored = self.stored(&mut tx, workspace, &ids).await?;
-            classify(events, inserted, |id| stored.get(id))
+            classify(events, count, |id| stored.get(id))
         };
+        // Last before the commit: the rollup rows stay locked as briefly as possible.
+        self.roll_up(&mut tx, workspace, &inserted).await?;
         tx.commit()
             .await
             .map_err(SqlError::driver("commit the append"))?;
         Ok(outcome)
+    }
+
+    /// The ids among the chunk's that the workspace holds (read without locks: next-key locks
+    /// on absent keys deadlock concurrent appends, so a race is detected after the insert).
+    async fn existing_ids(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        chunk: &[(&Event, [Arg; EVENT_BINDS - 1])],
+    ) -> SqlResult<HashSet<String>> {
+        let mut existing = HashSet::new();
+        for part in chunk.chunks(rows_per_statement(D::MAX_BINDS, 1, 1)) {
+            let mut sql = D::sql();
+            sql.push("SELECT id FROM ")
+                .push(&self.tables.events)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND id IN ")
+                .bind_list(part.iter().map(|(e, _)| e.id.as_str()))
+                .one_off();
+            for row in D::fetch_all(conn, sql, "read existing ids").await? {
+                existing.insert(row.text(0)?);
+            }
+        }
+        Ok(existing)
     }
 
     /// The stored events among `ids`, by id.

@@ -1,8 +1,10 @@
 //! `bucket_counts`: events per customer and bucket, the bucket found by a `CASE` over the
-//! edges the caller resolved, grouped in SQL.
+//! edges the caller resolved, grouped in SQL: over the daily rollup when every edge starts a UTC
+//! day, over the events otherwise.
 
 use engagement_core::{BucketCount, BucketCountsQuery, CustomerId, TimeWindow, WorkspaceId};
 
+use super::rollup::day_of;
 use super::{Engine, count};
 use crate::dialect::{Dialect, ReadRow};
 use crate::error::{SqlError, SqlResult};
@@ -27,22 +29,46 @@ impl<D: Dialect> Engine<D> {
             from: *from,
             to: *to,
         };
+        // Buckets of whole UTC days are sums of rollup rows; any other edges count raw events.
+        let whole_days = edges
+            .iter()
+            .all(|e| day_of(e.as_micros()) == Some(e.as_micros()));
+        let (time, n) = if whole_days {
+            ("day", "n")
+        } else {
+            ("occurred_at", "1")
+        };
         let mut sql = D::sql();
-        sql.push("SELECT customer, bucket, COUNT(*) FROM (SELECT customer, CAST(CASE");
+        sql.push("SELECT customer, bucket, ")
+            .push(&D::int("SUM(n)"))
+            .push(" FROM (SELECT customer, ")
+            .push(n)
+            .push(" AS n, CAST(CASE");
         for (i, pair) in edges.windows(2).enumerate() {
-            sql.push(" WHEN occurred_at >= ")
+            sql.push(" WHEN ")
+                .push(time)
+                .push(" >= ")
                 .bind(pair[0].as_micros())
-                .push(" AND occurred_at < ")
+                .push(" AND ")
+                .push(time)
+                .push(" < ")
                 .bind(pair[1].as_micros())
                 .push(" THEN ")
                 .bind(i64::try_from(i).unwrap_or(i64::MAX));
         }
-        sql.push(" END AS ")
-            .push(D::INT)
-            .push(") AS bucket FROM ")
-            .push(&self.tables.events)
-            .push(" WHERE ");
-        push_counted(&mut sql, workspace, window);
+        sql.push(" END AS ").push(D::INT).push(") AS bucket FROM ");
+        if whole_days {
+            sql.push(&self.tables.daily)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND day >= ")
+                .bind(window.from.as_micros())
+                .push(" AND day < ")
+                .bind(window.to.as_micros());
+        } else {
+            sql.push(&self.tables.events).push(" WHERE ");
+            push_counted(&mut sql, workspace, window);
+        }
         sql.push(" AND ");
         let ids: Vec<i64> = query.customers.iter().map(|c| c.0).collect();
         D::push_in_ids(&mut sql, "customer", &ids);

@@ -15,7 +15,7 @@ use crate::filter::push_event_filter;
 use crate::sql::Sql;
 
 /// Events per export chunk.
-const EXPORT_CHUNK: u64 = 2_000;
+const EXPORT_CHUNK: u64 = 10_000;
 
 /// Which way a keyset page runs.
 #[derive(Debug, Clone, Copy)]
@@ -37,9 +37,9 @@ impl<D: Dialect> Engine<D> {
         direction: Direction,
         limit: u64,
     ) {
-        let (cmp, order) = match direction {
-            Direction::Older => (" < ", " DESC"),
-            Direction::Newer => (" > ", " ASC"),
+        let (cmp, cmp_or_equal, order) = match direction {
+            Direction::Older => (" < ", " <= ", " DESC"),
+            Direction::Newer => (" > ", " >= ", " ASC"),
         };
         sql.push("SELECT ")
             .push(EVENT_COLUMNS)
@@ -48,15 +48,19 @@ impl<D: Dialect> Engine<D> {
             .push(" WHERE ");
         push_event_filter::<D>(sql, workspace, filter);
         if let Some(key) = after {
-            sql.push(" AND (occurred_at")
+            // `(occurred_at, id) <cmp> key`, written with a plain bound on `occurred_at` first
+            // so that every engine seeks the index to the key instead of scanning from the
+            // window's edge (which made each export chunk cost as much as all before it).
+            sql.push(" AND occurred_at")
+                .push(cmp_or_equal)
+                .bind(key.at.as_micros())
+                .push(" AND (occurred_at")
                 .push(cmp)
                 .bind(key.at.as_micros())
-                .push(" OR (occurred_at = ")
-                .bind(key.at.as_micros())
-                .push(" AND id")
+                .push(" OR id")
                 .push(cmp)
                 .bind(key.id.as_str())
-                .push("))");
+                .push(")");
         }
         sql.push(" ORDER BY occurred_at")
             .push(order)

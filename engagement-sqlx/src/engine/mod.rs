@@ -9,6 +9,7 @@ mod funnel;
 mod log;
 mod purge;
 mod ranking;
+mod rollup;
 
 use sqlx::Pool;
 

@@ -1,10 +1,15 @@
-//! `purge`: deletes in bounded chunks (each its own statement), so an interrupted purge leaves
-//! a consistent state and a rerun finishes it; a dry run only counts.
+//! `purge`: deletes in bounded chunks, each its own transaction that also recomputes the daily
+//! rollup of the customer-days it touched, so an interrupted purge leaves a consistent state and
+//! a rerun finishes it; a dry run only counts.
 
-use engagement_core::{PurgeOutcome, PurgeScope, WorkspaceId};
+use std::collections::BTreeSet;
 
+use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
+
+use super::rollup::day_of;
 use super::{Engine, count};
 use crate::dialect::{Dialect, ReadRow, begin};
+use crate::encode::actor_code;
 use crate::error::{SqlError, SqlResult};
 use crate::sql::Sql;
 
@@ -61,29 +66,73 @@ impl<D: Dialect> Engine<D> {
             return Ok(PurgeOutcome { events, customers });
         }
 
-        let mut conn = self.acquire().await?;
         let mut events = 0;
         loop {
-            let mut sql = D::sql();
-            D::delete_events_chunk(
-                &mut sql,
-                &self.tables.events,
-                workspace.as_str(),
-                &condition,
-                PURGE_CHUNK,
-            );
-            let deleted = D::execute(&mut conn, sql, "purge events").await?;
+            let deleted = self.purge_chunk(workspace, &condition).await?;
             events += deleted;
             if deleted < PURGE_CHUNK as u64 {
                 break;
             }
         }
+        let mut conn = self.acquire().await?;
         let mut customers = 0;
         if let Some(id) = customer {
             let sql = self.customer_statement("DELETE FROM ", workspace, id);
             customers = D::execute(&mut conn, sql, "purge a customer").await?;
         }
         Ok(PurgeOutcome { events, customers })
+    }
+
+    /// Deletes at most [`PURGE_CHUNK`] events matching `condition` and recomputes the rollup of
+    /// every customer-day they counted in, in one transaction; the number deleted.
+    async fn purge_chunk(
+        &self,
+        workspace: &WorkspaceId,
+        condition: &(dyn Fn(&mut Sql) + Sync),
+    ) -> SqlResult<u64> {
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let mut select = D::sql();
+        select
+            .push("SELECT id, customer, actor, occurred_at FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND ");
+        condition(&mut select);
+        select
+            .push(" LIMIT ")
+            .bind(PURGE_CHUNK)
+            .push(D::LOCKING_READ);
+        let rows = D::fetch_all(&mut tx, select, "find events to purge").await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut days = BTreeSet::new();
+        for row in &rows {
+            ids.push(row.text(0)?);
+            let counted = row.small(2)? == actor_code(Actor::Customer) as i16;
+            if let (true, Some(day)) = (counted, day_of(row.int(3)?)) {
+                days.insert((row.int(1)?, day));
+            }
+        }
+        if !ids.is_empty() {
+            let mut delete = D::sql();
+            delete
+                .push("DELETE FROM ")
+                .push(&self.tables.events)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND id IN ")
+                .bind_list(ids.iter().map(String::as_str))
+                .one_off();
+            D::execute(&mut tx, delete, "purge events").await?;
+        }
+        for (customer, day) in days {
+            self.recompute_day(&mut tx, workspace, customer, day)
+                .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("commit a purge chunk"))?;
+        Ok(ids.len() as u64)
     }
 
     /// `<head> customers WHERE workspace = ? AND id = ?`.

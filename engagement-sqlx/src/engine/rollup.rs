@@ -1,0 +1,303 @@
+//! The daily rollup (`<prefix>daily`): per workspace, customer, UTC day and event name, the
+//! number of counted events (actor = customer) and the latest of them.
+//!
+//! [`append`](Engine::append) adds what it inserted and [`purge`](Engine::purge) recomputes the
+//! customer-days it touched, each in the transaction that changes the events, so the rollup is
+//! exact whatever the order, repetition or lateness of the events. The aggregates read it for the
+//! whole UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
+
+use std::collections::BTreeMap;
+
+use engagement_core::{Actor, Event, TimeWindow, WorkspaceId};
+
+use super::Engine;
+use crate::chunk::rows_per_statement;
+use crate::dialect::{Conn, Dialect};
+use crate::encode::actor_code;
+use crate::error::SqlResult;
+use crate::filter::push_counted;
+use crate::sql::{Arg, Sql};
+
+/// One UTC day in microseconds.
+pub(crate) const DAY: i64 = 86_400_000_000;
+
+/// The span of time the rollup covers (about ±136,000 years, whole days): events outside it are
+/// only ever read raw, so day arithmetic never overflows.
+const COVERED: (i64, i64) = (-DAY * 50_000_000, DAY * 50_000_000);
+
+/// Bound arguments per rollup row besides the workspace.
+const ROLLUP_BINDS: usize = 5;
+
+/// The start of the UTC day holding `at`, if the rollup covers it.
+pub(crate) fn day_of(at: i64) -> Option<i64> {
+    (COVERED.0..COVERED.1)
+        .contains(&at)
+        .then(|| at - at.rem_euclid(DAY))
+}
+
+/// A window split into whole UTC days read from the rollup and the raw edges around them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Split {
+    /// `[first, last)` day starts read from the rollup, if the window holds a whole day.
+    pub(crate) days: Option<(i64, i64)>,
+    /// The rest of the window, read from the events.
+    pub(crate) edges: Vec<TimeWindow>,
+}
+
+impl Split {
+    pub(crate) fn new(window: TimeWindow) -> Self {
+        let (from, to) = (window.from.as_micros(), window.to.as_micros());
+        let first = from.clamp(COVERED.0, COVERED.1);
+        let first = match first.rem_euclid(DAY) {
+            0 => first,
+            r => first - r + DAY,
+        };
+        let last = to.clamp(COVERED.0, COVERED.1);
+        let last = last - last.rem_euclid(DAY);
+        if from >= to || first >= last {
+            return Self {
+                days: None,
+                edges: if from < to { vec![window] } else { Vec::new() },
+            };
+        }
+        let edge = |a: i64, b: i64| TimeWindow {
+            from: engagement_core::Timestamp::from_micros(a),
+            to: engagement_core::Timestamp::from_micros(b),
+        };
+        let mut edges = Vec::new();
+        if from < first {
+            edges.push(edge(from, first));
+        }
+        if last < to {
+            edges.push(edge(last, to));
+        }
+        Self {
+            days: Some((first, last)),
+            edges,
+        }
+    }
+}
+
+/// What a union of rollup rows and raw events selects: the same columns from both.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Columns {
+    /// The select list over the rollup (`customer`, `day`, `name`, `n`, `last_at`).
+    pub(crate) rollup: &'static str,
+    /// The same list over the events (`customer`, `occurred_at`, `name`, `1`, `occurred_at`).
+    pub(crate) raw: &'static str,
+}
+
+impl<D: Dialect> Engine<D> {
+    /// Appends `SELECT <columns> FROM daily … UNION ALL SELECT <columns> FROM events …`: the
+    /// counted events of `window`, whole days from the rollup and the edges raw, each part
+    /// narrowed by `extra` (a condition over `customer` and `name`).
+    pub(crate) fn push_counted_parts(
+        &self,
+        sql: &mut Sql,
+        workspace: &WorkspaceId,
+        window: TimeWindow,
+        columns: Columns,
+        extra: Option<&dyn Fn(&mut Sql)>,
+    ) {
+        let split = Split::new(window);
+        let mut first = true;
+        if let Some((from, to)) = split.days {
+            sql.push("SELECT ")
+                .push(columns.rollup)
+                .push(" FROM ")
+                .push(&self.tables.daily)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND day >= ")
+                .bind(from)
+                .push(" AND day < ")
+                .bind(to);
+            if let Some(extra) = extra {
+                sql.push(" AND ");
+                extra(sql);
+            }
+            first = false;
+        }
+        // An empty window still yields a statement (that matches nothing).
+        let edges = if split.edges.is_empty() && first {
+            vec![window]
+        } else {
+            split.edges
+        };
+        for edge in edges {
+            if !first {
+                sql.push(" UNION ALL ");
+            }
+            first = false;
+            sql.push("SELECT ")
+                .push(columns.raw)
+                .push(" FROM ")
+                .push(&self.tables.events)
+                .push(" WHERE ");
+            push_counted(sql, workspace, edge);
+            if let Some(extra) = extra {
+                sql.push(" AND ");
+                extra(sql);
+            }
+        }
+    }
+
+    /// Adds the counted events among `inserted` (all newly stored) to the rollup.
+    ///
+    /// The rows are upserted in key order (customer, day, name), and `append` runs this as the
+    /// last statement before its commit: concurrent appends touching the same rollup rows then
+    /// lock them in the same order and wait for each other instead of deadlocking, and each
+    /// holds its row locks only for the moment between its upsert and its commit.
+    pub(crate) async fn roll_up(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        inserted: &[&Event],
+    ) -> SqlResult<()> {
+        let mut cells: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
+        for e in inserted {
+            let at = e.occurred_at.as_micros();
+            let Some(day) = day_of(at) else { continue };
+            if e.actor != Actor::Customer {
+                continue;
+            }
+            let cell = cells
+                .entry((e.customer.0, day, e.name.as_str()))
+                .or_insert((0, at));
+            cell.0 += 1;
+            cell.1 = cell.1.max(at);
+        }
+        let mut rows: Vec<[Arg; ROLLUP_BINDS]> = cells
+            .into_iter()
+            .map(|((customer, day, name), (n, last))| {
+                [
+                    customer.into(),
+                    day.into(),
+                    name.into(),
+                    n.into(),
+                    last.into(),
+                ]
+            })
+            .collect();
+        let per_statement =
+            D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, ROLLUP_BINDS + 1, 0));
+        while !rows.is_empty() {
+            let take = rows.len().min(per_statement);
+            let chunk: Vec<_> = rows.drain(..take).collect();
+            let mut sql = D::sql();
+            sql.push("INSERT INTO ")
+                .push(&self.tables.daily)
+                .push(" (workspace, customer, day, name, n, last_at) ");
+            D::push_rows(&mut sql, workspace, chunk);
+            D::end_rollup_upsert(&mut sql, &self.tables.daily);
+            if take < per_statement {
+                sql.one_off();
+            }
+            D::execute(conn, sql, "roll up the appended events").await?;
+        }
+        Ok(())
+    }
+
+    /// Recomputes the rollup rows of one customer and day from the events (after a purge).
+    pub(crate) async fn recompute_day(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        customer: i64,
+        day: i64,
+    ) -> SqlResult<()> {
+        let mut delete = D::sql();
+        delete
+            .push("DELETE FROM ")
+            .push(&self.tables.daily)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND customer = ")
+            .bind(customer)
+            .push(" AND day = ")
+            .bind(day);
+        D::execute(conn, delete, "clear a rolled-up day").await?;
+        let mut insert = D::sql();
+        insert
+            .push("INSERT INTO ")
+            .push(&self.tables.daily)
+            .push(" (workspace, customer, day, name, n, last_at) SELECT workspace, customer, ")
+            .bind(day)
+            .push(", name, COUNT(*), MAX(occurred_at) FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND customer = ")
+            .bind(customer)
+            .push(" AND actor = ")
+            .bind(actor_code(Actor::Customer))
+            .push(" AND occurred_at >= ")
+            .bind(day)
+            .push(" AND occurred_at < ")
+            .bind(day + DAY)
+            .push(" GROUP BY workspace, customer, name");
+        D::execute(conn, insert, "recompute a rolled-up day").await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::Timestamp;
+
+    fn window(from: i64, to: i64) -> TimeWindow {
+        TimeWindow {
+            from: Timestamp::from_micros(from),
+            to: Timestamp::from_micros(to),
+        }
+    }
+
+    #[test]
+    fn whole_days_come_from_the_rollup_and_edges_from_the_events() {
+        let h = DAY / 24;
+        assert_eq!(
+            Split::new(window(0, 3 * DAY)),
+            Split {
+                days: Some((0, 3 * DAY)),
+                edges: vec![]
+            }
+        );
+        assert_eq!(
+            Split::new(window(-h, 2 * DAY + h)),
+            Split {
+                days: Some((0, 2 * DAY)),
+                edges: vec![window(-h, 0), window(2 * DAY, 2 * DAY + h)]
+            }
+        );
+        // Less than a whole day: all raw.
+        assert_eq!(
+            Split::new(window(h, DAY + h)),
+            Split {
+                days: None,
+                edges: vec![window(h, DAY + h)]
+            }
+        );
+        assert_eq!(
+            Split::new(window(5, 5)),
+            Split {
+                days: None,
+                edges: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn extreme_windows_never_overflow() {
+        let split = Split::new(window(i64::MIN, i64::MAX));
+        assert_eq!(split.days, Some(COVERED));
+        assert_eq!(
+            split.edges,
+            vec![window(i64::MIN, COVERED.0), window(COVERED.1, i64::MAX)]
+        );
+        assert_eq!(day_of(i64::MIN), None);
+        assert_eq!(day_of(i64::MAX), None);
+        assert_eq!(day_of(-1), Some(-DAY));
+        assert_eq!(day_of(DAY + 1), Some(DAY));
+    }
+}
