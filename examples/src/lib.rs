@@ -6,3 +6,8 @@ pub mod demo_data;
 pub mod range_text;
 pub mod store_url;
 pub mod terminal;
+
+/// The README's embed example, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
