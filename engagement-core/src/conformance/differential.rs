@@ -1,0 +1,294 @@
+//! Differential property tests: the backend answers exactly what the reference answers.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use futures::StreamExt;
+use proptest::prelude::*;
+use proptest::sample::subsequence;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use super::generators::{
+    ID_POOL, POOL_NAMES, anchors, arb_activity, arb_batches, arb_customer_ids, arb_customers,
+    arb_filter, arb_instant, arb_window,
+};
+use super::runtime;
+use super::support::fresh_workspace;
+use crate::{
+    ActivityQuery, BucketCountsQuery, Customer, CustomerId, Event, EventFilter, EventId,
+    EventPageQuery, EventStore, FunnelQuery, PurgeScope, ReferenceStore, Result, TimeWindow,
+    TopCustomersQuery, WorkspaceId,
+};
+
+/// One read of every kind the differential test compares.
+#[derive(Debug, Clone)]
+enum Read {
+    Top(TopCustomersQuery),
+    Rank(TimeWindow, CustomerId),
+    Activity(ActivityQuery),
+    Buckets(BucketCountsQuery),
+    Pages(EventPageQuery),
+    Export(EventFilter),
+    Funnel(FunnelQuery),
+    Event(EventId),
+}
+
+fn arb_read() -> impl Strategy<Value = Read> {
+    let names = || {
+        subsequence(POOL_NAMES.to_vec(), 0..=3)
+            .prop_map(|n| n.into_iter().map(String::from).collect())
+    };
+    prop_oneof![
+        (arb_window(), 0..8_usize)
+            .prop_map(|(window, limit)| Read::Top(TopCustomersQuery { window, limit })),
+        (arb_window(), 0..=7_i64).prop_map(|(w, c)| Read::Rank(w, CustomerId(c))),
+        arb_activity().prop_map(Read::Activity),
+        (arb_customer_ids(), names(), subsequence(anchors(), 0..=5)).prop_map(
+            |(customers, names, edges)| {
+                Read::Buckets(BucketCountsQuery {
+                    customers,
+                    names,
+                    edges,
+                })
+            }
+        ),
+        (arb_filter(), 1..6_usize).prop_map(|(filter, limit)| Read::Pages(EventPageQuery {
+            filter,
+            after: None,
+            limit
+        })),
+        arb_filter().prop_map(Read::Export),
+        (
+            arb_window(),
+            subsequence(POOL_NAMES.to_vec(), 2..=4).prop_shuffle(),
+            proptest::option::of(arb_instant())
+        )
+            .prop_map(|(window, steps, open_since)| Read::Funnel(FunnelQuery {
+                window,
+                steps: steps.into_iter().map(String::from).collect(),
+                open_since,
+            })),
+        (0..ID_POOL + 1).prop_map(|id| Read::Event(EventId::from(format!("e{id:02}")))),
+    ]
+}
+
+/// A random workspace history, reads, and a purge.
+#[derive(Debug, Clone)]
+struct Scenario {
+    batches: Vec<Vec<Event>>,
+    upserts: Vec<Vec<Customer>>,
+    reads: Vec<Read>,
+    purge: PurgeScope,
+    dry_run: bool,
+}
+
+fn arb_scenario() -> impl Strategy<Value = Scenario> {
+    let purge = prop_oneof![
+        arb_instant().prop_map(|cutoff| PurgeScope::Before { cutoff }),
+        (0..=6_i64).prop_map(|c| PurgeScope::Customer {
+            customer: CustomerId(c)
+        }),
+    ];
+    (
+        arb_batches(),
+        proptest::collection::vec(arb_customers(), 0..3),
+        proptest::collection::vec(arb_read(), 1..12),
+        purge,
+        proptest::bool::weighted(0.3),
+    )
+        .prop_map(|(batches, upserts, reads, purge, dry_run)| Scenario {
+            batches,
+            upserts,
+            reads,
+            purge,
+            dry_run,
+        })
+}
+
+/// Both answers succeeded and are equal, or a failure saying what differs.
+fn agree<T: PartialEq + Debug>(
+    what: &str,
+    asked: &(dyn Debug + Sync),
+    got: Result<T>,
+    want: Result<T>,
+) -> std::result::Result<(), TestCaseError> {
+    let want =
+        want.map_err(|e| TestCaseError::fail(format!("the reference {what} failed: {e}")))?;
+    let got = got.map_err(|e| TestCaseError::fail(format!("{what} failed for {asked:?}: {e}")))?;
+    if got == want {
+        Ok(())
+    } else {
+        Err(TestCaseError::fail(format!(
+            "{what} differs from the reference for {asked:?}\n  backend:   {got:?}\n  reference: {want:?}"
+        )))
+    }
+}
+
+async fn collect_export(
+    store: &dyn EventStore,
+    ws: &WorkspaceId,
+    filter: &EventFilter,
+) -> Result<Vec<Event>> {
+    let items: Vec<Result<Event>> = store.export(ws.clone(), filter.clone()).collect().await;
+    items.into_iter().collect()
+}
+
+async fn read_agrees(
+    store: &dyn EventStore,
+    oracle: &ReferenceStore,
+    ws: &WorkspaceId,
+    read: &Read,
+) -> std::result::Result<(), TestCaseError> {
+    match read {
+        Read::Top(q) => agree(
+            "top_customers",
+            q,
+            store.top_customers(ws, q).await,
+            oracle.top_customers(ws, q).await,
+        ),
+        Read::Rank(w, c) => agree(
+            "customer_rank",
+            &(w, c),
+            store.customer_rank(ws, *w, *c).await,
+            oracle.customer_rank(ws, *w, *c).await,
+        ),
+        Read::Activity(q) => agree(
+            "activity_page",
+            q,
+            store.activity_page(ws, q).await,
+            oracle.activity_page(ws, q).await,
+        ),
+        Read::Buckets(q) => agree(
+            "bucket_counts",
+            q,
+            store.bucket_counts(ws, q).await,
+            oracle.bucket_counts(ws, q).await,
+        ),
+        Read::Pages(q) => {
+            let mut q = q.clone();
+            // Each page moves the cursor past at least one event; more pages than events
+            // means the backend's pages do not advance.
+            for _ in 0..=ID_POOL {
+                let want = oracle.event_page(ws, &q).await;
+                let next = want
+                    .as_ref()
+                    .ok()
+                    .and_then(|p| p.events.last())
+                    .map(Event::key);
+                agree("event_page", &q, store.event_page(ws, &q).await, want)?;
+                match next {
+                    Some(key) => q.after = Some(key),
+                    None => return Ok(()),
+                }
+            }
+            Err(TestCaseError::fail(format!(
+                "event_page never reached the end: {q:?}"
+            )))
+        }
+        Read::Export(f) => agree(
+            "export",
+            f,
+            collect_export(store, ws, f).await,
+            collect_export(oracle, ws, f).await,
+        ),
+        Read::Funnel(q) => agree(
+            "funnel_input",
+            q,
+            store.funnel_input(ws, q).await,
+            oracle.funnel_input(ws, q).await,
+        ),
+        Read::Event(id) => agree(
+            "event",
+            id,
+            store.event(ws, id).await,
+            oracle.event(ws, id).await,
+        ),
+    }
+}
+
+/// Plays one scenario on the backend (in a fresh workspace) and on a fresh reference store.
+async fn scenario_agrees(
+    store: &dyn EventStore,
+    s: &Scenario,
+) -> std::result::Result<(), TestCaseError> {
+    let ws = fresh_workspace("differential");
+    let oracle = ReferenceStore::new();
+    for batch in &s.batches {
+        agree(
+            "append",
+            batch,
+            store.append(&ws, batch).await,
+            oracle.append(&ws, batch).await,
+        )?;
+    }
+    for records in &s.upserts {
+        agree(
+            "upsert_customers",
+            records,
+            store.upsert_customers(&ws, records).await,
+            oracle.upsert_customers(&ws, records).await,
+        )?;
+    }
+    let everyone: Vec<CustomerId> = (0..=7).map(CustomerId).collect();
+    let all = EventFilter::new(TimeWindow::ALL);
+    for read in &s.reads {
+        read_agrees(store, &oracle, &ws, read).await?;
+    }
+    let asked = (s.purge, s.dry_run);
+    agree(
+        "purge",
+        &asked,
+        store.purge(&ws, s.purge, s.dry_run).await,
+        oracle.purge(&ws, s.purge, s.dry_run).await,
+    )?;
+    agree(
+        "export after purge",
+        &asked,
+        collect_export(store, &ws, &all).await,
+        collect_export(&oracle, &ws, &all).await,
+    )?;
+    agree(
+        "customers after purge",
+        &asked,
+        store.customers(&ws, &everyone).await,
+        oracle.customers(&ws, &everyone).await,
+    )?;
+    for read in &s.reads {
+        read_agrees(store, &oracle, &ws, read).await?;
+    }
+    Ok(())
+}
+
+/// The differential property test: random workspace histories (see [`arb_batches`]) and random
+/// queries of every primitive, played on the store that `setup` builds and on a
+/// [`ReferenceStore`]; every answer must be identical, before and after a random purge.
+///
+/// `setup` runs once, on the runtime the cases run on; each case uses a fresh workspace. The
+/// number of cases is `PROPTEST_CASES` from the environment, 24 by default.
+///
+/// # Panics
+/// With the shrunk failing scenario and the first answer that differs.
+pub fn differential<S, Fut>(setup: impl FnOnce() -> Fut)
+where
+    S: EventStore,
+    Fut: Future<Output = S>,
+{
+    let runtime = runtime();
+    let store = runtime.block_on(setup());
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&arb_scenario(), |scenario| {
+        runtime.block_on(scenario_agrees(&store, &scenario))
+    });
+    if let Err(failure) = result {
+        panic!("the backend disagrees with the reference: {failure}");
+    }
+}

@@ -1,0 +1,291 @@
+//! The event log: keyset pages, filters, lookups by id and exports.
+
+use std::net::IpAddr;
+
+use futures::StreamExt;
+
+use super::support::{
+    DAY, HOUR, append, base, by, day, ev, export, export_all, fresh_workspace, full_event, ids_of,
+    micros, ok, page,
+};
+use crate::{
+    Actor, CustomerId, Event, EventFilter, EventId, EventKey, EventPageQuery, EventStore, Page,
+    TimeWindow, names,
+};
+
+/// 1,000 events in the same microsecond, read newest first in pages of 7 while new events
+/// arrive: each original event is seen exactly once, in strictly descending (time, id) order.
+pub async fn event_page_keyset_survives_appends(store: &dyn EventStore) {
+    let ws = fresh_workspace("event_page_keyset_survives_appends");
+    let at = micros(base(), 12 * HOUR);
+    let mut events: Vec<Event> = (0..1_000)
+        .map(|i| {
+            ev(
+                &format!("k{:04}", (i * 379) % 1_000),
+                i % 13,
+                names::PAGE_VIEWED,
+                at,
+            )
+        })
+        .collect();
+    events.rotate_left(417);
+    for chunk in events.chunks(250) {
+        append(store, &ws, chunk).await;
+    }
+    let filter = EventFilter::new(day());
+    let mut after: Option<EventKey> = None;
+    let mut seen: Vec<EventKey> = Vec::new();
+    let mut stored = 1_000_u64;
+    for round in 0..1_000 {
+        let query = EventPageQuery {
+            filter: filter.clone(),
+            after: after.clone(),
+            limit: 7,
+        };
+        let page = ok("event_page", store.event_page(&ws, &query).await);
+        assert_eq!(page.total, stored, "total on page {round}");
+        assert!(page.events.len() <= 7, "page {round} is over its limit");
+        let Some(last) = page.events.last() else {
+            break;
+        };
+        after = Some(last.key());
+        seen.extend(page.events.iter().map(Event::key));
+        // One event newer than every cursor (never seen) and one older than all (seen at the end).
+        let newer = ev(&format!("k9999-{round:04}"), 1, names::PAGE_VIEWED, at);
+        let older = ev(
+            &format!("older-{round:04}"),
+            1,
+            names::PAGE_VIEWED,
+            micros(at, -1),
+        );
+        append(store, &ws, &[newer, older]).await;
+        stored += 2;
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "keys strictly descending, no repeats"
+    );
+    let originals: Vec<String> = seen
+        .iter()
+        .filter(|k| k.at == at)
+        .map(|k| k.id.to_string())
+        .collect();
+    let want: Vec<String> = (0..1_000).rev().map(|i| format!("k{i:04}")).collect();
+    assert_eq!(originals, want, "every original event exactly once");
+    assert!(
+        seen.iter().all(|k| !k.id.as_str().starts_with("k9999")),
+        "no event newer than the cursor"
+    );
+}
+
+fn filter_events() -> Vec<Event> {
+    let mut e1 = ev("f1", 1, names::PAGE_VIEWED, micros(base(), HOUR));
+    e1.ip = Some(IpAddr::from([10, 0, 0, 1]));
+    e1.page = Page {
+        url: "https://x.com/a".into(),
+        path: "/a".into(),
+        domain: "x.com".into(),
+        referrer: String::new(),
+    };
+    let mut e2 = by(
+        Actor::Staff,
+        ev("f2", 2, names::LINK_OPENED, micros(base(), 2 * HOUR)),
+    );
+    e2.ip = Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]));
+    e2.page = Page {
+        url: "https://y.com/b".into(),
+        path: "/b".into(),
+        domain: "y.com".into(),
+        referrer: "https://google.com/".into(),
+    };
+    let mut e3 = by(
+        Actor::System,
+        ev("f3", 1, names::LINK_OPENED, micros(base(), 3 * HOUR)),
+    );
+    e3.page = Page {
+        url: "https://y.com/a".into(),
+        path: "/a".into(),
+        domain: "y.com".into(),
+        referrer: String::new(),
+    };
+    let mut e4 = ev("f4", 3, names::ORDER_SUBMITTED, micros(base(), 4 * HOUR));
+    e4.ip = Some(IpAddr::from([10, 0, 0, 1]));
+    e4.page = Page {
+        url: "https://x.com/c".into(),
+        path: "/c".into(),
+        domain: "x.com".into(),
+        referrer: "https://t.co/".into(),
+    };
+    vec![e1, e2, e3, e4]
+}
+
+/// Every filter field selects exactly its events, with the exact total; an empty list selects
+/// nothing and an empty referrer selects direct traffic.
+pub async fn event_page_filters_every_field(store: &dyn EventStore) {
+    let ws = fresh_workspace("event_page_filters_every_field");
+    append(store, &ws, &filter_events()).await;
+    let f = || EventFilter::new(day());
+    let with = |change: &dyn Fn(&mut EventFilter)| {
+        let mut filter = f();
+        change(&mut filter);
+        filter
+    };
+    let cases: Vec<(EventFilter, Vec<&str>)> = vec![
+        (f(), vec!["f4", "f3", "f2", "f1"]),
+        (f().with_names([names::LINK_OPENED]), vec!["f3", "f2"]),
+        (
+            f().with_names([names::LINK_OPENED, names::ORDER_SUBMITTED]),
+            vec!["f4", "f3", "f2"],
+        ),
+        (f().with_names(Vec::<String>::new()), vec![]),
+        (f().with_customers(vec![CustomerId(1)]), vec!["f3", "f1"]),
+        (f().with_customers(vec![]), vec![]),
+        (
+            f().with_actors(vec![Actor::Staff, Actor::System]),
+            vec!["f3", "f2"],
+        ),
+        (f().with_actors(vec![]), vec![]),
+        (
+            with(&|q| q.ip = Some(IpAddr::from([10, 0, 0, 1]))),
+            vec!["f4", "f1"],
+        ),
+        (
+            with(&|q| q.ip = Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]))),
+            vec!["f2"],
+        ),
+        (with(&|q| q.path = Some("/a".into())), vec!["f3", "f1"]),
+        (with(&|q| q.domain = Some("y.com".into())), vec!["f3", "f2"]),
+        (
+            with(&|q| q.referrer = Some(String::new())),
+            vec!["f3", "f1"],
+        ),
+        (
+            with(&|q| q.referrer = Some("https://t.co/".into())),
+            vec!["f4"],
+        ),
+        (with(&|q| q.path = Some("/A".into())), vec![]),
+        (
+            with(&|q| {
+                q.customers = Some(vec![CustomerId(1)]);
+                q.referrer = Some(String::new());
+                q.actors = Some(vec![Actor::Customer]);
+            }),
+            vec!["f1"],
+        ),
+    ];
+    for (filter, want) in cases {
+        let (events, total) = page(store, &ws, &filter, 10).await;
+        assert_eq!(
+            (ids_of(&events), total),
+            (want.clone(), want.len() as u64),
+            "event_page with {filter:?}"
+        );
+        let (first, total) = page(store, &ws, &filter, 1).await;
+        assert_eq!(
+            (first.len(), total),
+            (want.len().min(1), want.len() as u64),
+            "a page of 1 keeps the total"
+        );
+        let oldest_first: Vec<Event> = export(store, &ws, filter.clone()).await;
+        let mut want_oldest = want.clone();
+        want_oldest.reverse();
+        assert_eq!(ids_of(&oldest_first), want_oldest, "export with {filter:?}");
+    }
+}
+
+/// An event is found by id in its own workspace only.
+pub async fn event_by_id_is_scoped(store: &dyn EventStore) {
+    let a = fresh_workspace("event_by_id_is_scoped-a");
+    let b = fresh_workspace("event_by_id_is_scoped-b");
+    let e = full_event();
+    append(store, &a, std::slice::from_ref(&e)).await;
+    assert_eq!(
+        ok("event", store.event(&a, &e.id).await),
+        Some(e.clone()),
+        "own workspace"
+    );
+    assert_eq!(
+        ok("event", store.event(&b, &e.id).await),
+        None,
+        "other workspace"
+    );
+    assert_eq!(
+        ok("event", store.event(&a, &EventId::from("missing")).await),
+        None,
+        "unknown id"
+    );
+}
+
+/// An export of more events than any reasonable chunk yields every matching event once, in
+/// (occurred_at, id) order, whatever order they were appended in.
+pub async fn export_streams_everything_in_order(store: &dyn EventStore) {
+    let ws = fresh_workspace("export_streams_everything_in_order");
+    let mut events: Vec<Event> = (0..2_600)
+        .map(|i| {
+            let at = micros(base(), (i % 3) * HOUR); // three instants, many ties
+            let e = ev(
+                &format!("x{:05}", (i * 7_919) % 2_600),
+                i % 17,
+                names::PAGE_VIEWED,
+                at,
+            );
+            if i % 10 == 0 { by(Actor::Staff, e) } else { e }
+        })
+        .collect();
+    events.push(ev("outside", 1, names::PAGE_VIEWED, micros(base(), DAY)));
+    for chunk in events.chunks(900).rev() {
+        append(store, &ws, chunk).await;
+    }
+    let filter = EventFilter::new(day()).with_actors(vec![Actor::Customer]);
+    let got = export(store, &ws, filter.clone()).await;
+    let mut want: Vec<Event> = events
+        .iter()
+        .filter(|e| filter.matches(e))
+        .cloned()
+        .collect();
+    want.sort_by_key(Event::key);
+    assert_eq!(got.len(), 2_340, "customer events of the day");
+    assert!(
+        got == want,
+        "export order or content differs (first difference at {:?})",
+        got.iter().zip(&want).position(|(g, w)| g != w)
+    );
+}
+
+/// Dropping an export stream after 10 items leaves the store fully usable.
+pub async fn dropped_export_leaves_store_usable(store: &dyn EventStore) {
+    let ws = fresh_workspace("dropped_export_leaves_store_usable");
+    let events: Vec<Event> = (0..3_000)
+        .map(|i| {
+            ev(
+                &format!("d{i:05}"),
+                i % 5,
+                names::PAGE_VIEWED,
+                micros(base(), i),
+            )
+        })
+        .collect();
+    append(store, &ws, &events).await;
+    for _ in 0..3 {
+        let mut stream = store.export(ws.clone(), EventFilter::new(TimeWindow::ALL));
+        for (i, want) in events.iter().take(10).enumerate() {
+            let item = stream.next().await;
+            let got = item.map(|r| ok("export item", r));
+            assert_eq!(got.as_ref(), Some(want), "export item {i}");
+        }
+        drop(stream);
+    }
+    let extra = ev("d-after", 1, names::PAGE_VIEWED, micros(base(), HOUR));
+    assert_eq!(
+        append(store, &ws, &[extra]).await.inserted,
+        1,
+        "append after dropped exports"
+    );
+    let (_, total) = page(store, &ws, &EventFilter::new(TimeWindow::ALL), 5).await;
+    assert_eq!(total, 3_001, "event_page after dropped exports");
+    assert_eq!(
+        export_all(store, &ws).await.len(),
+        3_001,
+        "a full export after dropped ones"
+    );
+}

@@ -1,0 +1,195 @@
+//! Size limits: large batches, concurrent senders, huge id lists.
+
+use std::sync::Arc;
+
+use super::support::{
+    DAY, activity, activity_query, append, base, cells, customer, day, ev, export, export_all,
+    fresh_workspace, full_event, ids_of, micros, ok, page, row_ids, upsert,
+};
+use crate::ingest::{IngestConfig, Ingestor};
+use crate::{
+    AppendOutcome, BucketCountsQuery, CustomerId, Event, EventFilter, EventId, EventStore,
+    FixedClock, TimeWindow, names,
+};
+
+/// 7,000 events with every column set (beyond a 65,535 bind-parameter limit at ~15 columns)
+/// are stored by one append, and re-sent they are all duplicates.
+pub async fn large_batch_appends_atomically(store: &dyn EventStore) {
+    let ws = fresh_workspace("large_batch_appends_atomically");
+    let template = full_event();
+    let events: Vec<Event> = (0..7_000)
+        .map(|i| {
+            let mut e = template.clone();
+            e.id = EventId::from(format!("big-{i:05}"));
+            e.customer = CustomerId(i % 97);
+            e.occurred_at = micros(base(), i);
+            e.received_at = micros(base(), i + 1);
+            e
+        })
+        .collect();
+    let want = AppendOutcome {
+        inserted: 7_000,
+        duplicates: 0,
+        conflicts: vec![],
+    };
+    assert_eq!(append(store, &ws, &events).await, want, "one large batch");
+    let (_, total) = page(store, &ws, &EventFilter::new(TimeWindow::ALL), 1).await;
+    assert_eq!(total, 7_000);
+    let want = AppendOutcome {
+        inserted: 0,
+        duplicates: 7_000,
+        conflicts: vec![],
+    };
+    assert_eq!(
+        append(store, &ws, &events).await,
+        want,
+        "the large batch again"
+    );
+    let mut mixed: Vec<Event> = events[3_500..].to_vec();
+    mixed.extend((7_000..10_500).map(|i| {
+        let mut e = events[0].clone();
+        e.id = EventId::from(format!("big-{i:05}"));
+        e
+    }));
+    mixed[0].name = "Changed".into();
+    let want = AppendOutcome {
+        inserted: 3_500,
+        duplicates: 3_499,
+        conflicts: vec![EventId::from("big-03500")],
+    };
+    assert_eq!(
+        append(store, &ws, &mixed).await,
+        want,
+        "half new, one conflict"
+    );
+    assert_eq!(export_all(store, &ws).await.len(), 10_500);
+    let kept = ok("event", store.event(&ws, &EventId::from("big-03500")).await);
+    assert_eq!(
+        kept.map(|e| e.name),
+        Some(template.name),
+        "the first write of big-03500"
+    );
+}
+
+/// 16 tasks send 10,000 events each through an [`Ingestor`] at its default settings (several
+/// appends in flight at once); four of them send their first 1,000 again as one batch. Every
+/// event is stored exactly once and the ingestor's counts say so.
+///
+/// The case owns the store (the ingestor needs it behind an `Arc`), so the macro hands it over
+/// by value.
+pub async fn ingestor_concurrent_senders_count_exactly<S: EventStore>(store: S) {
+    const TASKS: i64 = 16;
+    const EACH: i64 = 10_000;
+    const RESENT: i64 = 1_000;
+    let ws = fresh_workspace("ingestor_concurrent_senders_count_exactly");
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let clock = Arc::new(FixedClock::new(micros(base(), DAY)));
+    let ingestor = Arc::new(Ingestor::start(
+        store.clone(),
+        clock,
+        IngestConfig::default(),
+    ));
+    let id = |task: i64, i: i64| format!("sender-{task}-{i}");
+    let senders: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let ingestor = ingestor.clone();
+            let ws = ws.clone();
+            tokio::spawn(async move {
+                let event = |i| ev(&id(task, i), task, names::PAGE_VIEWED, micros(base(), i));
+                for i in 0..EACH {
+                    ok("send", ingestor.send(&ws, event(i)).await);
+                }
+                if task < 4 {
+                    let again = (0..RESENT).map(event).collect();
+                    ok("send_many", ingestor.send_many(&ws, again).await);
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender
+            .await
+            .unwrap_or_else(|e| panic!("a sender failed: {e}"));
+    }
+    let ingestor = Arc::into_inner(ingestor)
+        .unwrap_or_else(|| panic!("every sender has ended, the ingestor is no longer shared"));
+    let stats = ingestor.shutdown().await;
+    let sent = TASKS * EACH;
+    assert_eq!(
+        (
+            stats.accepted,
+            stats.inserted,
+            stats.duplicates,
+            stats.conflicts,
+            stats.failed
+        ),
+        (
+            sent as u64 + 4 * RESENT as u64,
+            sent as u64,
+            4 * RESENT as u64,
+            0,
+            0
+        ),
+        "accepted, inserted, duplicates, conflicts, failed"
+    );
+    let (_, total) = page(&*store, &ws, &EventFilter::new(TimeWindow::ALL), 1).await;
+    assert_eq!(total, sent as u64, "events stored");
+    let mut one = EventFilter::new(TimeWindow::ALL);
+    one.customers = Some(vec![CustomerId(7)]);
+    let (_, of_one) = page(&*store, &ws, &one, 1).await;
+    assert_eq!(of_one, EACH as u64, "events of one sender");
+}
+
+/// Filters and lookups with 70,000 customer ids answer correctly (no bind-limit failure).
+pub async fn huge_id_lists_work(store: &dyn EventStore) {
+    let ws = fresh_workspace("huge_id_lists_work");
+    let events = vec![
+        ev("h1", 5, names::LINK_OPENED, micros(base(), 1)),
+        ev("h2", 69_999, names::LINK_OPENED, micros(base(), 2)),
+        ev("h3", 80_000, names::LINK_OPENED, micros(base(), 3)),
+    ];
+    append(store, &ws, &events).await;
+    upsert(
+        store,
+        &ws,
+        &[
+            customer(5, "A", "A"),
+            customer(69_999, "B", "B"),
+            customer(80_000, "C", "C"),
+        ],
+    )
+    .await;
+    let ids: Vec<CustomerId> = (1..=70_000).map(CustomerId).collect();
+    let filter = EventFilter::new(day()).with_customers(ids.clone());
+    let (got, total) = page(store, &ws, &filter, 10).await;
+    assert_eq!((ids_of(&got), total), (vec!["h2", "h1"], 2), "event_page");
+    assert_eq!(
+        ids_of(&export(store, &ws, filter).await),
+        vec!["h1", "h2"],
+        "export"
+    );
+    let query = BucketCountsQuery {
+        customers: ids.clone(),
+        names: vec![names::LINK_OPENED.into()],
+        edges: vec![day().from, day().to],
+    };
+    let got = ok("bucket_counts", store.bucket_counts(&ws, &query).await);
+    assert_eq!(
+        cells(&got),
+        vec![(5, 0, 1), (69_999, 0, 1)],
+        "bucket_counts"
+    );
+    let mut q = activity_query(day());
+    q.customers.ids = Some(ids.clone());
+    assert_eq!(
+        row_ids(&activity(store, &ws, &q).await),
+        vec![5, 69_999],
+        "activity ids filter"
+    );
+    let found = ok("customers", store.customers(&ws, &ids).await);
+    assert_eq!(
+        found.iter().map(|c| c.id.0).collect::<Vec<_>>(),
+        vec![5, 69_999],
+        "customers"
+    );
+}

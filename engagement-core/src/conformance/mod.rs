@@ -1,0 +1,158 @@
+//! The shared backend test suite: one `pub async fn` per case of the
+//! [`EventStore`](crate::EventStore) contract, differential property tests against
+//! [`ReferenceStore`](crate::ReferenceStore), and [`conformance_tests!`](crate::conformance_tests) to run them all.
+//!
+//! Every case works in its own fresh workspace (named after the case plus a nonce), never
+//! assumes the store is empty, and panics with a message saying what went wrong, so one database
+//! can be shared by every case and every test run. A backend runs the whole suite in one line,
+//! handing over an async constructor:
+//!
+//! ```
+//! use engagement_core::{ReferenceStore, conformance_tests};
+//!
+//! // In a backend's `tests/conformance.rs`; a SQL backend would connect and migrate here.
+//! conformance_tests!(|| async { ReferenceStore::default() });
+//!
+//! // A store behind `Arc<dyn EventStore>` works the same.
+//! mod shared {
+//!     use std::sync::Arc;
+//!     use engagement_core::{EventStore, ReferenceStore, conformance_tests};
+//!     conformance_tests!(|| async { Arc::new(ReferenceStore::default()) as Arc<dyn EventStore> });
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The macro stamps out plain `#[test]` functions that each build a Tokio current-thread
+//! runtime through [`run`] (what `#[tokio::test]` does), so a backend's tests need no direct
+//! Tokio dependency and no crate-path attribute.
+//!
+//! A single case can also be called directly:
+//!
+//! ```
+//! use engagement_core::{ReferenceStore, conformance};
+//!
+//! conformance::run(async {
+//!     conformance::append_is_idempotent(&ReferenceStore::default()).await;
+//! });
+//! ```
+//!
+//! The [`differential`] test plays 24 random scenarios on the backend and on the reference
+//! (set `PROPTEST_CASES` to change the number). Its generators (`arb_*`) are public, so other
+//! property tests can reuse them.
+
+use std::future::Future;
+
+mod activity;
+mod append;
+mod customers;
+mod differential;
+mod event_log;
+mod funnel;
+mod generators;
+mod limits;
+mod process_tz;
+mod purge;
+mod ranking;
+mod support;
+mod tenancy;
+
+pub use activity::*;
+pub use append::*;
+pub use customers::*;
+pub use differential::differential;
+pub use event_log::*;
+pub use funnel::*;
+pub use generators::{arb_batches, arb_customers, arb_events, arb_filter, arb_instant, arb_window};
+pub use limits::*;
+pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
+pub use purge::*;
+pub use ranking::*;
+pub use tenancy::*;
+
+/// Stamps out one named test per conformance case, plus the differential property test, for
+/// the store that `$setup` builds.
+///
+/// `$setup` is anything callable with no arguments that returns a future of the store (any type
+/// implementing [`EventStore`](crate::EventStore), including `Arc<dyn EventStore>`), typically
+/// `|| async { MyStore::connect(url).await.expect("connect") }`. It is called once per test,
+/// inside a fresh Tokio current-thread runtime (see [`conformance::run`](crate::conformance::run)).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($setup:expr) => {
+        $crate::conformance_tests!(@cases $setup;
+            append_is_idempotent,
+            append_conflict_keeps_first_write,
+            every_field_round_trips,
+            tenants_are_isolated,
+            windows_are_half_open,
+            ranking_ties_break_by_customer_id,
+            ranking_counts_only_customers_own_events,
+            customer_rank_agrees_with_ranking,
+            activity_counts_milestones,
+            activity_search_is_literal,
+            activity_filters_status_and_ids,
+            activity_sorts_by_every_key,
+            activity_pages_concatenate,
+            bucket_counts_follow_local_days,
+            event_page_keyset_survives_appends,
+            event_page_filters_every_field,
+            event_by_id_is_scoped,
+            export_streams_everything_in_order,
+            dropped_export_leaves_store_usable,
+            funnel_input_follows_its_definition,
+            purge_before_cutoff,
+            purge_customer_erases_only_that_workspace,
+            large_batch_appends_atomically,
+            huge_id_lists_work,
+            upsert_customers_last_write_wins,
+            customers_returns_found_in_id_order,
+        );
+        $crate::conformance_tests!(@owned $setup;
+            ingestor_concurrent_senders_count_exactly,
+        );
+
+        #[test]
+        fn differential_against_reference() {
+            $crate::conformance::differential($setup);
+        }
+
+        #[test]
+        fn time_cases_ignore_the_process_tz() {
+            $crate::conformance::rerun_under_process_zones(&$crate::conformance::TIME_CASES);
+        }
+    };
+    (@cases $setup:expr; $($case:ident),+ $(,)?) => {$(
+        #[test]
+        fn $case() {
+            $crate::conformance::run(async {
+                let store = ($setup)().await;
+                $crate::conformance::$case(&store).await;
+            });
+        }
+    )+};
+    (@owned $setup:expr; $($case:ident),+ $(,)?) => {$(
+        #[test]
+        fn $case() {
+            $crate::conformance::run(async {
+                let store = ($setup)().await;
+                $crate::conformance::$case(store).await;
+            });
+        }
+    )+};
+}
+
+/// Runs a future to completion on a fresh Tokio current-thread runtime with time and I/O
+/// enabled: what `#[tokio::test]` does, without the attribute's crate-path requirement.
+///
+/// # Panics
+/// When the runtime cannot be built, or when the future panics.
+pub fn run<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build a Tokio runtime for the conformance suite: {e}"))
+}
