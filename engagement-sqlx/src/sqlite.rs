@@ -233,5 +233,13 @@ impl Dialect for SqliteDialect {
             .push(".last_at, excluded.last_at)");
     }
 
+    fn json_rows_open(columns: &str) -> Option<String> {
+        // sqlx copies every column of every row and hands rows over one by one from its
+        // worker thread: for large reads one aggregated text is several times cheaper.
+        Some(format!(
+            "SELECT json_group_array(json_array({columns})) FROM ("
+        ))
+    }
+
     driver_glue!(SqliteConnection, SqliteRow);
 }
