@@ -119,7 +119,7 @@ impl SqliteStore {
     /// upper bounds, used as the database grows), temporary sorts in memory, and a WAL
     /// checkpointed every 64 MiB instead of SQLite's 4 MiB: a batch of appended events dirties
     /// pages all over the indexes, and checkpointing after every batch wrote (and synced) the
-    /// same index pages into the database again and again (2.7× slower loads at 1M events).
+    /// same index pages into the database again and again (loads of 1M events 1.3–2.7× slower).
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let options = options
             .create_if_missing(true)
