@@ -155,6 +155,13 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         Sql::new(Self::PLACEHOLDER)
     }
 
+    /// The opening of a statement returning the rows of the `SELECT` that follows (closed by
+    /// `) AS chunk`) as one JSON text, an array of `[columns…]` arrays; `None` where rows are
+    /// read one by one. The aggregate's order is not relied upon.
+    fn json_rows_open(_columns: &str) -> Option<String> {
+        None
+    }
+
     /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.
     fn int(expr: &str) -> String {
         format!("CAST({expr} AS {})", Self::INT)
@@ -255,7 +262,7 @@ pub(crate) async fn begin<D: Dialect>(
 }
 
 /// Typed reads of one row's columns, the same on every database.
-pub(crate) trait ReadRow: Row {
+pub(crate) trait ReadRow {
     fn int(&self, index: usize) -> SqlResult<i64>;
     fn opt_int(&self, index: usize) -> SqlResult<Option<i64>>;
     fn small(&self, index: usize) -> SqlResult<i16>;

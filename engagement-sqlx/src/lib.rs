@@ -65,6 +65,7 @@ mod encode;
 mod engine;
 mod error;
 mod filter;
+mod json_rows;
 mod migrate;
 mod prefix;
 mod sql;

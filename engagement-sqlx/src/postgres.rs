@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer index in journey order",
         script: include_str!("../migrations/postgres/0003_customer_index_in_journey_order.sql"),
     },
+    Migration {
+        version: 4,
+        description: "name index in export order",
+        script: include_str!("../migrations/postgres/0004_name_index_in_export_order.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

@@ -20,6 +20,8 @@ use crate::sql::{Arg, Placeholder, Sql, json_array};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call waits for a pooled connection before [`Error::Busy`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// WAL pages (4 KiB each) after which a commit checkpoints: 64 MiB.
+const WAL_CHECKPOINT_PAGES: &str = "16384";
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -114,7 +116,10 @@ impl SqliteStore {
     /// The connection settings the store relies on, applied to `options`: create the file if
     /// missing, WAL journal (not for memory databases), `synchronous = NORMAL`, a busy timeout,
     /// a page cache of 256 MiB and memory-mapped reads of up to 1 GiB per connection (both
-    /// upper bounds, used as the database grows), temporary sorts in memory.
+    /// upper bounds, used as the database grows), temporary sorts in memory, and a WAL
+    /// checkpointed every 64 MiB instead of SQLite's 4 MiB: a batch of appended events dirties
+    /// pages all over the indexes, and checkpointing after every batch wrote (and synced) the
+    /// same index pages into the database again and again (loads of 1M events 1.3–2.7× slower).
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let options = options
             .create_if_missing(true)
@@ -122,7 +127,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .pragma("cache_size", "-262144")
             .pragma("mmap_size", "1073741824")
-            .pragma("temp_store", "MEMORY");
+            .pragma("temp_store", "MEMORY")
+            .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES);
         if in_memory {
             options
         } else {
@@ -225,6 +231,14 @@ impl Dialect for SqliteDialect {
             .push(".n + excluded.n, last_at = MAX(")
             .push(table)
             .push(".last_at, excluded.last_at)");
+    }
+
+    fn json_rows_open(columns: &str) -> Option<String> {
+        // sqlx copies every column of every row and hands rows over one by one from its
+        // worker thread: for large reads one aggregated text is several times cheaper.
+        Some(format!(
+            "SELECT json_group_array(json_array({columns})) FROM ("
+        ))
     }
 
     driver_glue!(SqliteConnection, SqliteRow);

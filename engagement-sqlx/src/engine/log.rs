@@ -12,6 +12,7 @@ use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::push_event_filter;
+use crate::json_rows::json_rows;
 use crate::sql::Sql;
 
 /// Events per export chunk.
@@ -136,7 +137,11 @@ impl<D: Dialect> Engine<D> {
         filter: &EventFilter,
         after: Option<&EventKey>,
     ) -> SqlResult<Vec<Event>> {
+        let open = D::json_rows_open(EVENT_COLUMNS);
         let mut sql = D::sql();
+        if let Some(open) = &open {
+            sql.push(open);
+        }
         self.push_keyset(
             &mut sql,
             workspace,
@@ -146,9 +151,25 @@ impl<D: Dialect> Engine<D> {
             EXPORT_CHUNK,
         );
         let mut conn = self.acquire().await?;
+        if open.is_none() {
+            let rows = D::fetch_all(&mut conn, sql, "export events").await?;
+            drop(conn);
+            return rows.iter().map(|row| event_from_row(row, 0)).collect();
+        }
+        sql.push(") AS chunk");
         let rows = D::fetch_all(&mut conn, sql, "export events").await?;
         drop(conn);
-        rows.iter().map(|row| event_from_row(row, 0)).collect()
+        let text = match rows.first() {
+            Some(row) => row.opt_text(0)?,
+            None => None,
+        };
+        let mut events = json_rows(text.as_deref())?
+            .iter()
+            .map(|row| event_from_row(row, 0))
+            .collect::<SqlResult<Vec<_>>>()?;
+        // The statement's order, which an aggregate need not keep (already sorted: cheap).
+        events.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+        Ok(events)
     }
 
     /// Every matching event, oldest first, fetched in keyset chunks as the consumer pulls.
