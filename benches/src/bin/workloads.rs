@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use engagement_benches::dataset::{EventReader, read_customers};
+use engagement_benches::dataset::{PipelinedReader, read_customers};
 use engagement_benches::timing::{Timing, measure, peak_rss_mib, rss_mib};
 use engagement_benches::workloads::{self, now};
 use engagement_core::report::Reports;
@@ -206,11 +206,12 @@ async fn load(
         ProgressStyle::with_template("loading {bar:40} {percent:>3}% {msg} ({elapsed})")
             .map_err(|e| e.to_string())?,
     );
-    let mut reader = EventReader::open(&events_path).map_err(|e| e.to_string())?;
+    // Parsing (on the reader's thread) overlaps with validating and appending (here).
+    let mut reader = PipelinedReader::open(&events_path, batch).map_err(|e| e.to_string())?;
     let limits = Limits::default();
     let (mut rows, mut inserted) = (0_u64, 0_u64);
     loop {
-        let events = reader.next_batch(batch).map_err(|e| e.to_string())?;
+        let (events, position) = reader.next_batch().map_err(|e| e.to_string())?;
         if events.is_empty() {
             break;
         }
@@ -218,7 +219,8 @@ async fn load(
         let outcome = store.append(workspace, &events).await?;
         rows += events.len() as u64;
         inserted += outcome.inserted;
-        bar.set_position(reader.position());
+        reader.recycle(events);
+        bar.set_position(position);
         bar.set_message(format!("{rows} events"));
     }
     bar.finish();
