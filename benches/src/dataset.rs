@@ -10,7 +10,9 @@ use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
 use csv::{ByteRecord, ReaderBuilder};
-use engagement_core::{Customer, CustomerId, CustomerStatus, Device, Event, EventId, Timestamp};
+use engagement_core::{
+    Customer, CustomerId, CustomerStatus, Device, Event, EventId, Limits, Timestamp,
+};
 
 /// Width of the zero-padded event ids, so byte order equals the generator's numeric order.
 const ID_WIDTH: usize = 10;
@@ -103,8 +105,8 @@ impl EventReader {
 /// A batch of events and the bytes of the file read once it was parsed.
 type ReadBatch = (Vec<Event>, u64);
 
-/// Reads `events.csv` on a thread of its own, a batch at a time, so parsing overlaps with
-/// whatever the caller does with the previous batch. Batches handed back through
+/// Reads and validates `events.csv` on a thread of its own, a batch at a time, so parsing and
+/// validation overlap with whatever the caller does with the previous batch (appending it). Batches handed back through
 /// [`recycle`](Self::recycle) are refilled, so their text buffers are reused.
 #[derive(Debug)]
 pub struct PipelinedReader {
@@ -117,11 +119,17 @@ impl PipelinedReader {
     /// Batches read ahead at most.
     const AHEAD: usize = 2;
 
-    /// Opens `events.csv` and starts reading it, `batch` events at a time.
+    /// Opens `events.csv` and starts reading it, `batch` events at a time, each batch checked
+    /// by `limits` as of `now`.
     ///
     /// # Errors
     /// I/O errors opening the file.
-    pub fn open(path: &Path, batch: usize) -> Result<Self, Box<dyn Error>> {
+    pub fn open(
+        path: &Path,
+        batch: usize,
+        limits: Limits,
+        now: Timestamp,
+    ) -> Result<Self, Box<dyn Error>> {
         let mut reader = EventReader::open(path)?;
         let (full, batches) = sync_channel(Self::AHEAD);
         let (empties, spare) = sync_channel::<Vec<Event>>(Self::AHEAD + 2);
@@ -130,6 +138,7 @@ impl PipelinedReader {
                 let mut events = spare.try_recv().unwrap_or_default();
                 let read = reader
                     .fill(&mut events, batch)
+                    .and_then(|()| Ok(limits.validate_batch(&events, now)?))
                     .map(|()| (events, reader.position()))
                     .map_err(|e| e.to_string());
                 let last = read.as_ref().map_or(true, |(events, _)| events.is_empty());
@@ -148,7 +157,7 @@ impl PipelinedReader {
     /// The next batch and the bytes read so far; an empty batch once the file is done.
     ///
     /// # Errors
-    /// Malformed rows (with the line number) and I/O errors.
+    /// Malformed rows (with the line number), invalid events and I/O errors.
     pub fn next_batch(&mut self) -> Result<ReadBatch, Box<dyn Error>> {
         if let Ok(read) = self.batches.recv() {
             return Ok(read?);

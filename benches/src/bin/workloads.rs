@@ -206,16 +206,15 @@ async fn load(
         ProgressStyle::with_template("loading {bar:40} {percent:>3}% {msg} ({elapsed})")
             .map_err(|e| e.to_string())?,
     );
-    // Parsing (on the reader's thread) overlaps with validating and appending (here).
-    let mut reader = PipelinedReader::open(&events_path, batch).map_err(|e| e.to_string())?;
-    let limits = Limits::default();
+    // Parsing and validation (on the reader's thread) overlap with appending (here).
+    let mut reader = PipelinedReader::open(&events_path, batch, Limits::default(), now())
+        .map_err(|e| e.to_string())?;
     let (mut rows, mut inserted) = (0_u64, 0_u64);
     loop {
         let (events, position) = reader.next_batch().map_err(|e| e.to_string())?;
         if events.is_empty() {
             break;
         }
-        limits.validate_batch(&events, now())?;
         let outcome = store.append(workspace, &events).await?;
         rows += events.len() as u64;
         inserted += outcome.inserted;
