@@ -161,11 +161,17 @@ impl<W: io::Write> CsvWriter<W> {
                     self.buf.push(b'"');
                 }
                 None => {
-                    push_field(&mut self.buf, formatted(&mut self.scratch, format_args!("{at}")));
+                    push_field(
+                        &mut self.buf,
+                        formatted(&mut self.scratch, format_args!("{at}")),
+                    );
                 }
             },
             Cell::Float(x) => {
-                push_field(&mut self.buf, formatted(&mut self.scratch, format_args!("{x}")));
+                push_field(
+                    &mut self.buf,
+                    formatted(&mut self.scratch, format_args!("{x}")),
+                );
             }
             Cell::Date(d) => push_field(
                 &mut self.buf,
