@@ -317,6 +317,30 @@ mod tests {
         assert!(!path.exists());
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failing_disk_is_a_csv_error_from_the_formatting_thread() {
+        // Every write to /dev/full fails with "no space left on device".
+        let full = File::options().write(true).open("/dev/full").unwrap();
+        let csv = EventLogCsv::new(full, CsvOptions::default()).unwrap();
+        let mut formatter = Formatter::spawn(csv).unwrap();
+        let mut outcome = Ok(());
+        // Enough rows to fill the writer's buffer several times over.
+        for chunk in 0..40 {
+            let batch = (0..BATCH_EVENTS as i64)
+                .map(|i| ev(chunk * 10_000 + i).unwrap())
+                .collect();
+            outcome = formatter.send(batch);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let err = outcome
+            .and_then(|()| formatter.finish().map(drop))
+            .unwrap_err();
+        assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
     #[test]
     fn an_unwritable_path_is_a_csv_error() {
         let (path, _) = paths("unwritable");
