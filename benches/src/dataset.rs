@@ -5,10 +5,14 @@ use std::fs::File;
 use std::io::BufReader;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use chrono::NaiveDate;
 use csv::{ByteRecord, ReaderBuilder};
-use engagement_core::{Customer, CustomerId, CustomerStatus, Device, Event, EventId, Timestamp};
+use engagement_core::{
+    Customer, CustomerId, CustomerStatus, Device, Event, EventId, Limits, Timestamp,
+};
 
 /// Width of the zero-padded event ids, so byte order equals the generator's numeric order.
 const ID_WIDTH: usize = 10;
@@ -76,44 +80,134 @@ impl EventReader {
         self.reader.position().byte()
     }
 
-    /// The next `n` events (fewer at the end, none when done).
+    /// Replaces the events of `batch` with the next `n` (fewer at the end, none when done),
+    /// reusing the text buffers of the events it held.
     ///
     /// # Errors
     /// I/O errors and malformed rows (with the line number).
-    pub fn next_batch(&mut self, n: usize) -> Result<Vec<Event>, Box<dyn Error>> {
-        let mut batch = Vec::with_capacity(n);
-        while batch.len() < n && self.reader.read_byte_record(&mut self.record)? {
+    pub fn fill(&mut self, batch: &mut Vec<Event>, n: usize) -> Result<(), Box<dyn Error>> {
+        let mut filled = 0;
+        while filled < n && self.reader.read_byte_record(&mut self.record)? {
             self.line += 1;
-            let event = parse_event(&self.record)
+            let event = parse_event(&self.record, batch.get_mut(filled))
                 .map_err(|e| format!("events.csv line {}: {e}", self.line))?;
-            batch.push(event);
+            match batch.get_mut(filled) {
+                Some(slot) => *slot = event,
+                None => batch.push(event),
+            }
+            filled += 1;
         }
-        Ok(batch)
+        batch.truncate(filled);
+        Ok(())
     }
 }
 
-fn parse_event(r: &ByteRecord) -> Result<Event, Box<dyn Error>> {
+/// A batch of events and the bytes of the file read once it was parsed.
+type ReadBatch = (Vec<Event>, u64);
+
+/// Reads and validates `events.csv` on a thread of its own, a batch at a time, so parsing and
+/// validation overlap with whatever the caller does with the previous batch (appending it). Batches handed back through
+/// [`recycle`](Self::recycle) are refilled, so their text buffers are reused.
+#[derive(Debug)]
+pub struct PipelinedReader {
+    batches: Receiver<Result<ReadBatch, String>>,
+    empties: SyncSender<Vec<Event>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PipelinedReader {
+    /// Batches read ahead at most.
+    const AHEAD: usize = 2;
+
+    /// Opens `events.csv` and starts reading it, `batch` events at a time, each batch checked
+    /// by `limits` as of `now`.
+    ///
+    /// # Errors
+    /// I/O errors opening the file.
+    pub fn open(
+        path: &Path,
+        batch: usize,
+        limits: Limits,
+        now: Timestamp,
+    ) -> Result<Self, Box<dyn Error>> {
+        let mut reader = EventReader::open(path)?;
+        let (full, batches) = sync_channel(Self::AHEAD);
+        let (empties, spare) = sync_channel::<Vec<Event>>(Self::AHEAD + 2);
+        let thread = std::thread::spawn(move || {
+            loop {
+                let mut events = spare.try_recv().unwrap_or_default();
+                let read = reader
+                    .fill(&mut events, batch)
+                    .and_then(|()| Ok(limits.validate_batch(&events, now)?))
+                    .map(|()| (events, reader.position()))
+                    .map_err(|e| e.to_string());
+                let last = read.as_ref().map_or(true, |(events, _)| events.is_empty());
+                if full.send(read).is_err() || last {
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            batches,
+            empties,
+            thread: Some(thread),
+        })
+    }
+
+    /// The next batch and the bytes read so far; an empty batch once the file is done.
+    ///
+    /// # Errors
+    /// Malformed rows (with the line number), invalid events and I/O errors.
+    pub fn next_batch(&mut self) -> Result<ReadBatch, Box<dyn Error>> {
+        if let Ok(read) = self.batches.recv() {
+            return Ok(read?);
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().map_err(|_| "the reading thread panicked")?;
+        }
+        Ok((Vec::new(), 0))
+    }
+
+    /// Hands a consumed batch back for refilling.
+    pub fn recycle(&self, batch: Vec<Event>) {
+        // When the reader has stopped or holds enough spares the batch is simply dropped.
+        let _ = self.empties.try_send(batch);
+    }
+}
+
+/// Parses one row, reusing the text buffers of `old` when given.
+fn parse_event(r: &ByteRecord, mut old: Option<&mut Event>) -> Result<Event, Box<dyn Error>> {
     let text = |i: usize| -> Result<&str, Box<dyn Error>> {
         Ok(std::str::from_utf8(r.get(i).unwrap_or_default())?)
     };
+    let mut refill = |field: fn(&mut Event) -> &mut String, value: &str| {
+        let mut out = old
+            .as_deref_mut()
+            .map(|e| std::mem::take(field(e)))
+            .unwrap_or_default();
+        out.clear();
+        out.push_str(value);
+        out
+    };
     let id: u64 = text(0)?.parse()?;
     let customer: i64 = text(1)?.parse()?;
+    let name = refill(|e| &mut e.name, text(2)?);
     let mut event = Event::new(
         event_id(id),
         CustomerId(customer),
-        text(2)?,
+        name,
         parse_timestamp(text(3)?)?,
     );
-    event.page.path = text(4)?.to_owned();
-    event.page.domain = text(5)?.to_owned();
-    event.page.referrer = text(6)?.to_owned();
+    event.page.path = refill(|e| &mut e.page.path, text(4)?);
+    event.page.domain = refill(|e| &mut e.page.domain, text(5)?);
+    event.page.referrer = refill(|e| &mut e.page.referrer, text(6)?);
     let ip = text(7)?;
     event.ip = if ip.is_empty() {
         None
     } else {
         Some(ip.parse::<IpAddr>()?)
     };
-    event.geo.country = text(8)?.to_owned();
+    event.geo.country = refill(|e| &mut e.geo.country, text(8)?);
     event.device = Device::parse(text(9)?);
     Ok(event)
 }

@@ -75,6 +75,13 @@ pub fn peak_rss_mib() -> Option<f64> {
     status_kib("VmHWM:").map(|kib| kib as f64 / 1024.0)
 }
 
+/// Resets this process's peak resident memory to its current resident memory (Linux: writing
+/// `5` to `/proc/self/clear_refs`), so that [`peak_rss_mib`] afterwards measures one phase;
+/// whether it worked.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Current resident memory of this process, in MiB (Linux `VmRSS`); `None` elsewhere.
 pub fn rss_mib() -> Option<f64> {
     status_kib("VmRSS:").map(|kib| kib as f64 / 1024.0)

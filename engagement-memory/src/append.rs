@@ -28,8 +28,9 @@ impl Workspace {
     /// Stores the new events of `events`; see [`EventStore::append`](engagement_core::EventStore::append).
     pub(crate) fn append(&mut self, events: &[Event]) -> Result<AppendOutcome, MemoryError> {
         let mut outcome = AppendOutcome::default();
-        let mut first_in_batch: HashMap<&str, &Event> = HashMap::new();
-        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::new();
+        // Sized for the whole batch up front: growing it step by step rehashes every id again.
+        let mut first_in_batch: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
+        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::with_capacity(events.len());
         for event in events {
             let id = event.id.as_str();
             let seen = match self.cols.ids.find(id) {

@@ -2,9 +2,11 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::{self, JoinHandle};
 
 use futures::{Stream, StreamExt};
 
@@ -22,9 +24,14 @@ use crate::model::event::Event;
 /// completes, the partial file is removed and `path` is left as it was: a failed export never
 /// leaves a complete-looking file.
 ///
-/// **This blocks**: the file is written with `std::fs` between awaits (the core crate depends on
-/// no runtime). Writes are buffered, so each is short, but on an async runtime run it where a
-/// blocking call is acceptable (a blocking-task thread, a job runner).
+/// The source is polled here; its events go in batches of 1024 to a thread of the export's own
+/// that formats them and writes the file in blocks of about 1 MiB, so reading the source and
+/// writing the file use two cores. At most a few batches are in flight: memory stays bounded
+/// whatever the number of events.
+///
+/// **This blocks**: handing a batch over waits while the formatting thread is behind (the core
+/// crate depends on no runtime). On an async runtime run it where a blocking call is acceptable
+/// (a blocking-task thread, a job runner).
 ///
 /// # Errors
 /// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)
@@ -53,20 +60,121 @@ pub async fn export_to_path<K: Into<String>>(
     let path = path.as_ref();
     let partial = PartialFile::new(path);
     let file = File::create(&partial.path).map_err(csv_io_error)?;
-    let mut csv = EventLogCsv::with_metadata_columns(BufWriter::new(file), metadata_keys, options)?;
+    let csv = EventLogCsv::with_metadata_columns(file, metadata_keys, options)?;
+    let mut formatter = Formatter::spawn(csv)?;
     let mut events = pin!(events);
+    let mut batch = formatter.spare();
     while let Some(event) = events.next().await {
-        csv.write_event(&event?)?;
+        batch.push(event?);
+        if batch.len() == BATCH_EVENTS {
+            let full = std::mem::replace(&mut batch, formatter.spare());
+            formatter.send(full)?;
+        }
     }
-    let rows = csv.rows();
-    let file = csv
-        .finish()?
-        .into_inner()
-        .map_err(|e| csv_io_error(e.into_error()))?;
+    if !batch.is_empty() {
+        formatter.send(batch)?;
+    }
+    let (rows, file) = formatter.finish()?;
     file.sync_all().map_err(csv_io_error)?;
     drop(file);
     partial.commit(path)?;
     Ok(rows)
+}
+
+/// Events handed to the formatting thread at a time.
+const BATCH_EVENTS: usize = 1024;
+
+/// Batches in flight to the formatting thread at most (memory stays bounded).
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// What the formatting thread ends with: the rows written and the file, or the first error.
+type Formatted = Result<(u64, File)>;
+
+/// The thread that formats batches of events as CSV rows and writes them to the file.
+///
+/// Written batches come back through [`spare`](Self::spare), so their events are freed (and
+/// their memory reused) by the thread that allocated them, which glibc's allocator does much
+/// faster than freeing across threads. Dropped without [`finish`](Self::finish), the thread ends
+/// after the batches already handed over; the export then removes the partial file anyway.
+#[derive(Debug)]
+struct Formatter {
+    batches: Option<SyncSender<Vec<Event>>>,
+    written: Receiver<Vec<Event>>,
+    thread: Option<JoinHandle<Formatted>>,
+}
+
+impl Formatter {
+    /// Starts the thread writing through `csv`.
+    fn spawn(mut csv: EventLogCsv<File>) -> Result<Self> {
+        let (batches, received) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT);
+        let (done, written) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT + 1);
+        let thread = thread::Builder::new()
+            .name("engagement-csv-export".into())
+            .spawn(move || {
+                for batch in received {
+                    for event in &batch {
+                        csv.write_event(event)?;
+                    }
+                    // When the sender is gone or has enough spares, the batch is freed here.
+                    let _ = done.try_send(batch);
+                }
+                let rows = csv.rows();
+                Ok((rows, csv.finish()?))
+            })
+            .map_err(csv_io_error)?;
+        Ok(Self {
+            batches: Some(batches),
+            written,
+            thread: Some(thread),
+        })
+    }
+
+    /// An empty batch to fill: a written one (its events freed here) or a new one.
+    fn spare(&self) -> Vec<Event> {
+        match self.written.try_recv() {
+            Ok(mut batch) => {
+                batch.clear();
+                batch
+            }
+            Err(_) => Vec::with_capacity(BATCH_EVENTS),
+        }
+    }
+
+    /// Hands over a batch.
+    ///
+    /// # Errors
+    /// The thread's error when it has stopped on one.
+    fn send(&mut self, batch: Vec<Event>) -> Result<()> {
+        let sent = self
+            .batches
+            .as_ref()
+            .is_some_and(|batches| batches.send(batch).is_ok());
+        if sent {
+            return Ok(());
+        }
+        self.finish()?;
+        Err(csv_io_error(io::Error::other(
+            "the CSV formatting thread stopped early",
+        )))
+    }
+
+    /// Waits for every batch to be written; the rows written and the file.
+    ///
+    /// # Errors
+    /// The first error the thread met.
+    fn finish(&mut self) -> Formatted {
+        self.batches = None;
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| {
+                Err(csv_io_error(io::Error::other(
+                    "the CSV formatting thread panicked",
+                )))
+            }),
+            None => Err(csv_io_error(io::Error::other(
+                "the CSV formatting thread already stopped",
+            ))),
+        }
+    }
 }
 
 /// `<path>.partial`, removed when dropped unless committed.
@@ -207,6 +315,30 @@ mod tests {
         drop(export);
         assert!(!partial.exists());
         assert!(!path.exists());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failing_disk_is_a_csv_error_from_the_formatting_thread() {
+        // Every write to /dev/full fails with "no space left on device".
+        let full = File::options().write(true).open("/dev/full").unwrap();
+        let csv = EventLogCsv::new(full, CsvOptions::default()).unwrap();
+        let mut formatter = Formatter::spawn(csv).unwrap();
+        let mut outcome = Ok(());
+        // Enough rows to fill the writer's buffer several times over.
+        for chunk in 0..40 {
+            let batch = (0..BATCH_EVENTS as i64)
+                .map(|i| ev(chunk * 10_000 + i).unwrap())
+                .collect();
+            outcome = formatter.send(batch);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let err = outcome
+            .and_then(|()| formatter.finish().map(drop))
+            .unwrap_err();
+        assert!(matches!(err, Error::Csv { .. }), "{err}");
     }
 
     #[test]

@@ -28,6 +28,14 @@ const FORMULA_STARTS: [char; 11] = [
 /// assert!(!needs_formula_guard(""));
 /// ```
 pub fn needs_formula_guard(text: &str) -> bool {
+    // Most text starts with an ASCII byte that is neither a trigger nor white space: decided by
+    // that byte alone.
+    match text.as_bytes().first() {
+        None => return false,
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n') => return true,
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => return false,
+        Some(_) => {}
+    }
     for c in text.chars() {
         if FORMULA_STARTS.contains(&c) {
             return true;

@@ -79,13 +79,17 @@ impl Cell<'_> {
     }
 }
 
+/// Bytes a [`CsvWriter`] holds before it passes them to its output in one write.
+const FLUSH_AT: usize = 1 << 20;
+
 /// Writes rows of [`Cell`]s as RFC 4180 CSV (CRLF line ends, `"` quoting) to any
 /// [`io::Write`], guarding text cells as its [`CsvOptions`] say.
 ///
 /// Every text cell is quoted so that a spreadsheet splitting on another separator (`;` in many
-/// locales) cannot start a new cell inside it; numbers are left bare. Memory stays constant:
-/// rows go to the underlying writer through a fixed buffer. Every row must have as many cells
-/// as the first.
+/// locales) cannot start a new cell inside it; numbers are left bare (exactly the `csv` crate's
+/// `QuoteStyle::NonNumeric`: a cell is bare when it parses as a number). Memory stays constant:
+/// rows go to the underlying writer in blocks of up to about 1 MiB. Every row must have as many
+/// cells as the first.
 ///
 /// ```
 /// use engagement_core::csv::{Cell, CsvOptions, CsvWriter};
@@ -99,21 +103,25 @@ impl Cell<'_> {
 /// ```
 #[derive(Debug)]
 pub struct CsvWriter<W: io::Write> {
-    inner: ::csv::Writer<W>,
+    out: W,
+    buf: Vec<u8>,
     options: CsvOptions,
+    /// Cells written in the current row.
+    cells: usize,
+    /// Cells of the first row, once it has ended.
+    width: Option<usize>,
     scratch: String,
 }
 
 impl<W: io::Write> CsvWriter<W> {
     /// A writer over `out`.
     pub fn new(out: W, options: CsvOptions) -> Self {
-        let inner = ::csv::WriterBuilder::new()
-            .terminator(::csv::Terminator::CRLF)
-            .quote_style(::csv::QuoteStyle::NonNumeric)
-            .from_writer(out);
         Self {
-            inner,
+            out,
+            buf: Vec::new(),
             options,
+            cells: 0,
+            width: None,
             scratch: String::new(),
         }
     }
@@ -128,29 +136,49 @@ impl<W: io::Write> CsvWriter<W> {
     /// # Errors
     /// [`Error::Csv`] when the underlying writer fails.
     pub fn write_cell(&mut self, cell: Cell<'_>) -> Result<()> {
-        self.scratch.clear();
-        let field: &str = match cell {
+        if self.cells > 0 {
+            self.buf.push(b',');
+        }
+        self.cells += 1;
+        match cell {
             Cell::Text(text) if self.options.formula_guard && needs_formula_guard(text) => {
+                self.scratch.clear();
                 self.scratch.push(GUARD_PREFIX);
                 self.scratch.push_str(text);
-                &self.scratch
+                push_field(&mut self.buf, &self.scratch);
             }
-            Cell::Text(text) => text,
-            Cell::Empty => "",
-            Cell::Bool(b) => {
-                if b {
-                    "true"
-                } else {
-                    "false"
+            Cell::Text(text) => push_field(&mut self.buf, text),
+            Cell::Empty => self.buf.extend_from_slice(b"\"\""),
+            Cell::Bool(true) => self.buf.extend_from_slice(b"\"true\""),
+            Cell::Bool(false) => self.buf.extend_from_slice(b"\"false\""),
+            Cell::Int(n) => push_int(&mut self.buf, n < 0, n.unsigned_abs()),
+            Cell::Uint(n) => push_int(&mut self.buf, false, n),
+            Cell::Time(at) => match time_text(at) {
+                Some(text) => {
+                    // Never a number (it holds `T`), so always quoted; never holds a quote.
+                    self.buf.push(b'"');
+                    self.buf.extend_from_slice(&text);
+                    self.buf.push(b'"');
                 }
+                None => {
+                    push_field(
+                        &mut self.buf,
+                        formatted(&mut self.scratch, format_args!("{at}")),
+                    );
+                }
+            },
+            Cell::Float(x) => {
+                push_field(
+                    &mut self.buf,
+                    formatted(&mut self.scratch, format_args!("{x}")),
+                );
             }
-            Cell::Int(n) => formatted(&mut self.scratch, format_args!("{n}")),
-            Cell::Uint(n) => formatted(&mut self.scratch, format_args!("{n}")),
-            Cell::Float(x) => formatted(&mut self.scratch, format_args!("{x}")),
-            Cell::Time(at) => formatted(&mut self.scratch, format_args!("{at}")),
-            Cell::Date(d) => formatted(&mut self.scratch, format_args!("{}", d.format("%Y-%m-%d"))),
-        };
-        Ok(self.inner.write_field(field)?)
+            Cell::Date(d) => push_field(
+                &mut self.buf,
+                formatted(&mut self.scratch, format_args!("{}", d.format("%Y-%m-%d"))),
+            ),
+        }
+        Ok(())
     }
 
     /// Ends the current row.
@@ -159,7 +187,21 @@ impl<W: io::Write> CsvWriter<W> {
     /// [`Error::Csv`] when the underlying writer fails or the row has a different number of
     /// cells than the first.
     pub fn end_row(&mut self) -> Result<()> {
-        Ok(self.inner.write_record(None::<&[u8]>)?)
+        let cells = std::mem::take(&mut self.cells);
+        match self.width {
+            None => self.width = Some(cells),
+            Some(width) if width != cells => {
+                return Err(csv_invalid(format!(
+                    "found a row with {cells} cells, but the first row has {width}"
+                )));
+            }
+            Some(_) => {}
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        if self.buf.len() >= FLUSH_AT {
+            self.write_buffer()?;
+        }
+        Ok(())
     }
 
     /// Writes a whole row.
@@ -186,28 +228,125 @@ impl<W: io::Write> CsvWriter<W> {
     /// # Errors
     /// [`Error::Csv`] when the underlying writer fails.
     pub fn flush(&mut self) -> Result<()> {
-        self.inner.flush().map_err(csv_io_error)
+        self.write_buffer()?;
+        self.out.flush().map_err(csv_io_error)
     }
 
     /// The underlying writer (rows still buffered here are not in it yet; see
     /// [`flush`](Self::flush)).
     pub fn get_ref(&self) -> &W {
-        self.inner.get_ref()
+        &self.out
     }
 
     /// Flushes everything and hands back the underlying writer.
     ///
     /// # Errors
     /// [`Error::Csv`] when the final flush fails; the output is then incomplete.
-    pub fn finish(self) -> Result<W> {
-        self.inner
-            .into_inner()
-            .map_err(|e| csv_io_error(e.into_error()))
+    pub fn finish(mut self) -> Result<W> {
+        self.flush()?;
+        Ok(self.out)
     }
+
+    /// Passes the buffered bytes to the underlying writer.
+    fn write_buffer(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf).map_err(csv_io_error)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Appends `field` bare when it reads as a number, otherwise quoted with its quotes doubled
+/// (the `csv` crate's `QuoteStyle::NonNumeric`).
+fn push_field(buf: &mut Vec<u8>, field: &str) {
+    if is_numeric(field) {
+        buf.extend_from_slice(field.as_bytes());
+        return;
+    }
+    buf.push(b'"');
+    for (i, part) in field.split('"').enumerate() {
+        if i > 0 {
+            buf.extend_from_slice(b"\"\"");
+        }
+        buf.extend_from_slice(part.as_bytes());
+    }
+    buf.push(b'"');
+}
+
+/// Whether `field` parses as an `f64` or an `i128` (what `csv` treats as numeric). Both parsers
+/// only accept text starting with a digit, a sign, `.`, or the `inf`/`nan` spellings, so every
+/// other first byte answers at once.
+fn is_numeric(field: &str) -> bool {
+    matches!(
+        field.as_bytes().first(),
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N')
+    ) && (field.parse::<f64>().is_ok() || field.parse::<i128>().is_ok())
+}
+
+/// Appends an integer (`-` when `negative`, then `magnitude` in decimal).
+fn push_int(buf: &mut Vec<u8>, negative: bool, magnitude: u64) {
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut n = magnitude;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        buf.push(b'-');
+    }
+    buf.extend_from_slice(&digits[at..]);
+}
+
+/// `at` as [`Timestamp`]'s `Display` writes it (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) when its year is
+/// 1000–9999; `None` otherwise.
+pub(crate) fn time_text(at: Timestamp) -> Option<[u8; 27]> {
+    const DAY: i64 = 86_400_000_000;
+    /// 1000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds.
+    const RANGE: std::ops::Range<i64> = -30_610_224_000_000_000..253_402_300_800_000_000;
+    let micros = at.as_micros();
+    if !RANGE.contains(&micros) {
+        return None;
+    }
+    let (days, in_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+    // Days to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = in_day / 1_000_000;
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (at, width, n) in [
+        (0, 4, year),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, secs / 3_600),
+        (14, 2, secs / 60 % 60),
+        (17, 2, secs % 60),
+        (20, 6, in_day % 1_000_000),
+    ] {
+        let mut n = n;
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    Some(text)
 }
 
 /// `args` formatted into the (cleared) scratch buffer.
 fn formatted<'s>(scratch: &'s mut String, args: std::fmt::Arguments<'_>) -> &'s str {
+    scratch.clear();
     // Writing into a String cannot fail.
     let _ = scratch.write_fmt(args);
     scratch
@@ -226,6 +365,8 @@ pub(crate) fn csv_invalid(message: String) -> Error {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Parses CSV bytes back into rows of strings with the `csv` crate.
@@ -326,6 +467,59 @@ pub(crate) mod tests {
         let bytes = w.finish().unwrap();
         let inner = &bytes[1..bytes.len() - 3];
         assert_eq!(inner, text.as_bytes());
+    }
+
+    /// What the `csv` crate writes for `fields` as one row (`QuoteStyle::NonNumeric`, CRLF):
+    /// the reference for the hand-written quoting.
+    fn csv_crate_row(fields: &[String]) -> Vec<u8> {
+        let mut w = ::csv::WriterBuilder::new()
+            .terminator(::csv::Terminator::CRLF)
+            .quote_style(::csv::QuoteStyle::NonNumeric)
+            .from_writer(Vec::new());
+        w.write_record(fields).unwrap();
+        w.into_inner().unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn text_is_written_as_the_csv_crate_writes_it(
+            fields in proptest::collection::vec(
+                prop_oneof![
+                    any::<String>(),
+                    "[-+.0-9eE\"a-zA-Z, \r\n]{0,8}",
+                    any::<f64>().prop_map(|x| x.to_string()),
+                    any::<i128>().prop_map(|n| n.to_string()),
+                    proptest::sample::select(vec!["inf", "-Infinity", "NaN", "+nan", "1e5", ".5", "5.", "."])
+                        .prop_map(str::to_owned),
+                ],
+                1..6,
+            ),
+        ) {
+            let mut w = CsvWriter::new(Vec::new(), CsvOptions::default().with_formula_guard(false));
+            w.write_row(fields.iter().map(|f| Cell::Text(f))).unwrap();
+            prop_assert_eq!(w.finish().unwrap(), csv_crate_row(&fields));
+        }
+
+        #[test]
+        fn typed_cells_are_written_as_their_display_text(
+            micros in any::<i64>(),
+            near in -40_000_000_000_000_000_i64..260_000_000_000_000_000,
+            int in any::<i64>(),
+            uint in any::<u64>(),
+            float in any::<f64>(),
+        ) {
+            let (a, b) = (Timestamp::from_micros(micros), Timestamp::from_micros(near));
+            let mut w = CsvWriter::new(Vec::new(), CsvOptions::default());
+            w.write_row([
+                Cell::Time(a), Cell::Time(b), Cell::Int(int), Cell::Uint(uint), Cell::Float(float),
+                Cell::Bool(true), Cell::Bool(false), Cell::Empty,
+            ]).unwrap();
+            let texts = [
+                a.to_string(), b.to_string(), int.to_string(), uint.to_string(),
+                float.to_string(), "true".into(), "false".into(), String::new(),
+            ];
+            prop_assert_eq!(w.finish().unwrap(), csv_crate_row(&texts));
+        }
     }
 
     #[test]

@@ -151,6 +151,11 @@ pub(crate) fn check_text(value: &str, max_bytes: usize) -> std::result::Result<(
             value.len()
         ));
     }
+    // ASCII text (the common case) is checked byte by byte; its only control characters are
+    // below space and DEL.
+    if value.is_ascii() && !value.bytes().any(|b| b < b' ' || b == 0x7f) {
+        return Ok(());
+    }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(format!("contains the control character {c:?}"));
     }
