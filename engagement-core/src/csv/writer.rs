@@ -151,8 +151,12 @@ impl<W: io::Write> CsvWriter<W> {
             Cell::Empty => self.buf.extend_from_slice(b"\"\""),
             Cell::Bool(true) => self.buf.extend_from_slice(b"\"true\""),
             Cell::Bool(false) => self.buf.extend_from_slice(b"\"false\""),
-            Cell::Int(n) => push_int(&mut self.buf, n < 0, n.unsigned_abs()),
-            Cell::Uint(n) => push_int(&mut self.buf, false, n),
+            Cell::Int(n) => self
+                .buf
+                .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            Cell::Uint(n) => self
+                .buf
+                .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
             Cell::Time(at) => match time_text(at) {
                 Some(text) => {
                     // Never a number (it holds `T`), so always quoted; never holds a quote.
@@ -284,28 +288,9 @@ fn is_numeric(field: &str) -> bool {
     ) && (field.parse::<f64>().is_ok() || field.parse::<i128>().is_ok())
 }
 
-/// Appends an integer (`-` when `negative`, then `magnitude` in decimal).
-fn push_int(buf: &mut Vec<u8>, negative: bool, magnitude: u64) {
-    let mut digits = [0_u8; 20];
-    let mut at = digits.len();
-    let mut n = magnitude;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        buf.push(b'-');
-    }
-    buf.extend_from_slice(&digits[at..]);
-}
-
 /// `at` as [`Timestamp`]'s `Display` writes it (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) when its year is
 /// 1000–9999; `None` otherwise.
-pub(crate) fn time_text(at: Timestamp) -> Option<[u8; 27]> {
+fn time_text(at: Timestamp) -> Option<[u8; 27]> {
     const DAY: i64 = 86_400_000_000;
     /// 1000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds.
     const RANGE: std::ops::Range<i64> = -30_610_224_000_000_000..253_402_300_800_000_000;
