@@ -105,8 +105,12 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
-/// Both answers succeeded and are equal, or a failure saying what differs.
-fn agree<T: PartialEq + Debug>(
+/// Both answers succeeded and are equal, or a failure saying what differs: the comparison of
+/// every differential property, public so that a backend's own property tests report alike.
+///
+/// # Errors
+/// A [`TestCaseError`] when either answer failed or they differ (`asked` says for what query).
+pub fn agree<T: PartialEq + Debug>(
     what: &str,
     asked: &(dyn Debug + Sync),
     got: Result<T>,
@@ -124,13 +128,49 @@ fn agree<T: PartialEq + Debug>(
     }
 }
 
-async fn collect_export(
+/// Every event an export of `filter` yields, or its first error.
+///
+/// # Errors
+/// The first error the export stream yields.
+pub async fn collect_export(
     store: &dyn EventStore,
     ws: &WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<Event>> {
     let items: Vec<Result<Event>> = store.export(ws.clone(), filter.clone()).collect().await;
     items.into_iter().collect()
+}
+
+/// Reads the log from `query` page after page (each page after the previous one's last event)
+/// on the backend and on the reference until the reference's pages end; every page must agree.
+///
+/// # Errors
+/// A [`TestCaseError`] when a page differs, either store fails, or the pages do not end within
+/// `max_pages`.
+pub async fn pages_agree(
+    store: &dyn EventStore,
+    oracle: &ReferenceStore,
+    ws: &WorkspaceId,
+    query: &EventPageQuery,
+    max_pages: usize,
+) -> std::result::Result<(), TestCaseError> {
+    let mut q = query.clone();
+    for _ in 0..max_pages {
+        let want = oracle.event_page(ws, &q).await;
+        let next = want
+            .as_ref()
+            .ok()
+            .and_then(|p| p.events.last())
+            .map(Event::key);
+        agree("event_page", &q, store.event_page(ws, &q).await, want)?;
+        match next {
+            Some(key) => q.after = Some(key),
+            None => return Ok(()),
+        }
+    }
+    Err(TestCaseError::fail(format!(
+        "event_page never reached the end in {max_pages} pages: {q:?}"
+    )))
 }
 
 async fn read_agrees(
@@ -164,27 +204,9 @@ async fn read_agrees(
             store.bucket_counts(ws, q).await,
             oracle.bucket_counts(ws, q).await,
         ),
-        Read::Pages(q) => {
-            let mut q = q.clone();
-            // Each page moves the cursor past at least one event; more pages than events
-            // means the backend's pages do not advance.
-            for _ in 0..=ID_POOL {
-                let want = oracle.event_page(ws, &q).await;
-                let next = want
-                    .as_ref()
-                    .ok()
-                    .and_then(|p| p.events.last())
-                    .map(Event::key);
-                agree("event_page", &q, store.event_page(ws, &q).await, want)?;
-                match next {
-                    Some(key) => q.after = Some(key),
-                    None => return Ok(()),
-                }
-            }
-            Err(TestCaseError::fail(format!(
-                "event_page never reached the end: {q:?}"
-            )))
-        }
+        // Each page moves the cursor past at least one event; more pages than events means the
+        // backend's pages do not advance.
+        Read::Pages(q) => pages_agree(store, oracle, ws, q, ID_POOL as usize + 1).await,
         Read::Export(f) => agree(
             "export",
             f,

@@ -4,14 +4,15 @@
 use std::fmt::Debug;
 use std::future::Future;
 
-use engagement_core::conformance::{arb_batches, arb_customers, arb_filter, arb_instant};
+use engagement_core::conformance::{
+    agree, arb_batches, arb_customers, arb_filter, arb_instant, collect_export, pages_agree,
+};
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, BucketCountsQuery, Customer, CustomerFilter,
     CustomerId, Event, EventFilter, EventId, EventPageQuery, EventStore, FunnelQuery, Milestones,
     PurgeScope, ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
     names,
 };
-use futures::StreamExt;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -56,67 +57,6 @@ pub(crate) fn check<S, Fut, T, P>(
 pub(crate) trait AsyncProperty<S, T> {
     /// Checks the property on one input.
     fn check(&self, store: &S, input: &T) -> impl Future<Output = Outcome>;
-}
-
-/// Both answers succeeded and are equal.
-fn same<T: PartialEq + Debug>(
-    what: &str,
-    asked: &(dyn Debug + Sync),
-    got: Result<T>,
-    want: Result<T>,
-) -> Outcome {
-    let want =
-        want.map_err(|e| TestCaseError::fail(format!("the reference {what} failed: {e}")))?;
-    let got = got.map_err(|e| TestCaseError::fail(format!("{what} failed for {asked:?}: {e}")))?;
-    if got == want {
-        Ok(())
-    } else {
-        Err(TestCaseError::fail(format!(
-            "{what} differs for {asked:?}\n  backend:   {got:?}\n  reference: {want:?}"
-        )))
-    }
-}
-
-async fn export(
-    store: &dyn EventStore,
-    ws: &WorkspaceId,
-    filter: &EventFilter,
-) -> Result<Vec<Event>> {
-    let items: Vec<Result<Event>> = store.export(ws.clone(), filter.clone()).collect().await;
-    items.into_iter().collect()
-}
-
-/// Every page of the log over `filter`, pages of 5, checked page by page.
-async fn pages_agree(
-    store: &dyn EventStore,
-    oracle: &ReferenceStore,
-    ws: &WorkspaceId,
-    filter: &EventFilter,
-) -> Outcome {
-    let mut query = EventPageQuery {
-        filter: filter.clone(),
-        after: None,
-        limit: 5,
-    };
-    for _ in 0..64 {
-        let want = oracle.event_page(ws, &query).await;
-        let next = want
-            .as_ref()
-            .ok()
-            .and_then(|p| p.events.last())
-            .map(Event::key);
-        same(
-            "event_page",
-            &query,
-            store.event_page(ws, &query).await,
-            want,
-        )?;
-        match next {
-            Some(key) => query.after = Some(key),
-            None => return Ok(()),
-        }
-    }
-    Err(TestCaseError::fail("event_page never reached the end"))
 }
 
 fn activity_all(customers: CustomerFilter) -> ActivityQuery {
@@ -173,24 +113,29 @@ async fn workspace_agrees(
     filter: &EventFilter,
 ) -> Outcome {
     let all = EventFilter::new(TimeWindow::ALL);
-    same(
+    agree(
         "export",
         &all,
-        export(store, ws, &all).await,
-        export(oracle, ws, &all).await,
+        collect_export(store, ws, &all).await,
+        collect_export(oracle, ws, &all).await,
     )?;
-    same(
+    agree(
         "export",
         filter,
-        export(store, ws, filter).await,
-        export(oracle, ws, filter).await,
+        collect_export(store, ws, filter).await,
+        collect_export(oracle, ws, filter).await,
     )?;
-    pages_agree(store, oracle, ws, filter).await?;
+    let first = EventPageQuery {
+        filter: filter.clone(),
+        after: None,
+        limit: 5,
+    };
+    pages_agree(store, oracle, ws, &first, 64).await?;
     let top = TopCustomersQuery {
         window: TimeWindow::ALL,
         limit: 100,
     };
-    same(
+    agree(
         "top_customers",
         &top,
         store.top_customers(ws, &top).await,
@@ -198,7 +143,7 @@ async fn workspace_agrees(
     )?;
     let everyone: Vec<CustomerId> = (0..=7).map(CustomerId).collect();
     for &c in &everyone {
-        same(
+        agree(
             "customer_rank",
             &c,
             store.customer_rank(ws, TimeWindow::ALL, c).await,
@@ -206,7 +151,7 @@ async fn workspace_agrees(
         )?;
     }
     let activity = activity_all(CustomerFilter::default());
-    same(
+    agree(
         "activity_page",
         &activity,
         store.activity_page(ws, &activity).await,
@@ -228,7 +173,7 @@ async fn workspace_agrees(
             edges
         },
     };
-    same(
+    agree(
         "bucket_counts",
         &buckets,
         store.bucket_counts(ws, &buckets).await,
@@ -245,7 +190,7 @@ async fn workspace_agrees(
         .to_vec(),
         open_since: Some(filter.window.from),
     };
-    same(
+    agree(
         "funnel_input",
         &funnel,
         store.funnel_input(ws, &funnel).await,
@@ -253,14 +198,14 @@ async fn workspace_agrees(
     )?;
     for n in 0..33 {
         let id = EventId::from(format!("e{n:02}"));
-        same(
+        agree(
             "event",
             &id,
             store.event(ws, &id).await,
             oracle.event(ws, &id).await,
         )?;
     }
-    same(
+    agree(
         "customers",
         &everyone,
         store.customers(ws, &everyone).await,
@@ -284,7 +229,7 @@ impl<S: EventStore> AsyncProperty<S, Tenants> for Isolation {
         for round in 0..rounds {
             for ((ws, oracle), (batches, _)) in wss.iter().zip(&oracles).zip(&t.histories) {
                 if let Some(batch) = batches.get(round) {
-                    same(
+                    agree(
                         "append",
                         batch,
                         store.append(ws, batch).await,
@@ -294,7 +239,7 @@ impl<S: EventStore> AsyncProperty<S, Tenants> for Isolation {
             }
         }
         for ((ws, oracle), (_, records)) in wss.iter().zip(&oracles).zip(&t.histories) {
-            same(
+            agree(
                 "upsert_customers",
                 records,
                 store.upsert_customers(ws, records).await,
@@ -305,7 +250,7 @@ impl<S: EventStore> AsyncProperty<S, Tenants> for Isolation {
             workspace_agrees(store, oracle, ws, &t.filter).await?;
         }
         let asked = t.purge;
-        same(
+        agree(
             "purge",
             &asked,
             store.purge(&wss[0], t.purge, false).await,
@@ -442,7 +387,7 @@ fn literal<T: PartialEq + Debug>(
         Err(
             engagement_core::Error::Backend { .. } | engagement_core::Error::InvalidQuery { .. },
         ) if may_refuse(term) => Ok(()),
-        got => same(what, &term, got, want),
+        got => agree(what, &term, got, want),
     }
 }
 
@@ -456,13 +401,13 @@ impl<S: EventStore> AsyncProperty<S, Literals> for LiteralFilters {
     async fn check(&self, store: &S, l: &Literals) -> Outcome {
         let ws = super::workspace("literal");
         let oracle = ReferenceStore::new();
-        same(
+        agree(
             "append",
             &l.events,
             store.append(&ws, &l.events).await,
             oracle.append(&ws, &l.events).await,
         )?;
-        same(
+        agree(
             "upsert_customers",
             &l.customers,
             store.upsert_customers(&ws, &l.customers).await,
@@ -488,8 +433,8 @@ impl<S: EventStore> AsyncProperty<S, Literals> for LiteralFilters {
                 literal(
                     "export",
                     value,
-                    export(store, &ws, &filter).await,
-                    export(&oracle, &ws, &filter).await,
+                    collect_export(store, &ws, &filter).await,
+                    collect_export(&oracle, &ws, &filter).await,
                 )?;
                 let query = EventPageQuery {
                     filter,
@@ -505,14 +450,14 @@ impl<S: EventStore> AsyncProperty<S, Literals> for LiteralFilters {
             }
         }
         let all = EventFilter::new(TimeWindow::ALL);
-        same(
+        agree(
             "export after the searches",
             &all,
-            export(store, &ws, &all).await,
-            export(&oracle, &ws, &all).await,
+            collect_export(store, &ws, &all).await,
+            collect_export(&oracle, &ws, &all).await,
         )?;
         let ids: Vec<CustomerId> = (1..=4).map(CustomerId).collect();
-        same(
+        agree(
             "customers after the searches",
             &ids,
             store.customers(&ws, &ids).await,
