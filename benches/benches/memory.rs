@@ -124,7 +124,7 @@ fn queries(c: &mut Criterion) {
             block_on(
                 store
                     .export(ws.clone(), filter.clone())
-                    .fold(0usize, |n, e| async move { n + usize::from(e.is_ok()) }),
+                    .fold(0usize, |n, b| async move { n + b.map_or(0, |b| b.len()) }),
             )
         })
     });
@@ -134,14 +134,13 @@ fn queries(c: &mut Criterion) {
         )));
         let viewer = Viewer::new(ws.clone(), Role::Administrator);
         b.iter(|| {
-            let (_, events) = reports
+            let (_, mut batches) = reports
                 .export_event_log(&viewer, &page_views(&viewer, None))
                 .expect("export starts");
             block_on(async {
                 let mut csv = EventLogCsv::new(std::io::sink(), CsvOptions::default())?;
-                let mut events = events;
-                while let Some(event) = events.next().await {
-                    csv.write_event(&event?)?;
+                while let Some(batch) = batches.next().await {
+                    csv.write_batch(&batch?)?;
                 }
                 Ok::<_, engagement_core::Error>(csv.rows())
             })

@@ -64,6 +64,7 @@ pub mod time;
 
 pub use access::{AccessPolicy, ReportKind, Role, Viewer};
 pub use error::{BoxError, Error, ForbiddenReason, Result};
+pub use model::batch::{EventBatch, EventBatchIter, EventRef};
 pub use model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR};
 pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
 pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};

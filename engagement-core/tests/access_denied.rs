@@ -8,9 +8,10 @@ use engagement_core::report::{
 };
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Error, Event, EventFilter, EventId, EventPage, EventPageQuery,
-    EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeOutcome, PurgeScope,
-    RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery, Viewer, WorkspaceId,
+    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
+    EventPageQuery, EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeOutcome,
+    PurgeScope, RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery, Viewer,
+    WorkspaceId,
 };
 use futures::stream::BoxStream;
 
@@ -60,7 +61,7 @@ impl EventStore for UntouchableStore {
     async fn event(&self, _: &WorkspaceId, _: &EventId) -> Result<Option<Event>> {
         panic!("event reached the store")
     }
-    fn export(&self, _: WorkspaceId, _: EventFilter) -> BoxStream<'static, Result<Event>> {
+    fn export(&self, _: WorkspaceId, _: EventFilter) -> BoxStream<'static, Result<EventBatch>> {
         panic!("export reached the store")
     }
     async fn funnel_input(&self, _: &WorkspaceId, _: &FunnelQuery) -> Result<FunnelInput> {

@@ -4,6 +4,7 @@ use engagement_core::csv::{CsvOptions, EventLogCsv};
 use engagement_core::import::{
     self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, LineErrorKind, NdjsonLines,
 };
+use engagement_core::store::export_events;
 use engagement_core::{
     Actor, CustomerId, Device, Event, EventFilter, EventStore, ReferenceStore, TimeWindow,
     Timestamp, WorkspaceId, names,
@@ -29,8 +30,7 @@ where
 }
 
 async fn stored(store: &ReferenceStore) -> Vec<Event> {
-    store
-        .export(ws(), EventFilter::new(TimeWindow::ALL))
+    export_events(store.export(ws(), EventFilter::new(TimeWindow::ALL)))
         .try_collect()
         .await
         .unwrap()

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use engagement_core::{CustomerId, Event, EventId, Geo, Metadata, Page, Timestamp};
+use engagement_core::{CustomerId, Event, EventRef, Geo, Metadata, Page, Timestamp};
 
 use crate::columns::{Columns, Flags, IpKind, Row};
 use crate::error::MemoryError;
@@ -103,6 +103,39 @@ impl Dictionaries {
         }
     }
 
+    /// The event at `pos`, whose customer is `customer`, borrowed from the columns and the
+    /// dictionaries.
+    pub(crate) fn view<'a>(
+        &'a self,
+        cols: &'a Columns,
+        pos: usize,
+        customer: CustomerId,
+    ) -> EventRef<'a> {
+        let text = |i: u32| self.text.get(i);
+        let [url, path, domain, referrer] = self.page_of(cols, pos).map(text);
+        let [country, region, city, zone] = self.geos.get(cols.geo[pos]).map(text);
+        let flags = cols.flags(pos);
+        EventRef {
+            id: cols.ids.get(pos),
+            customer,
+            actor: flags.actor(),
+            name: self.names.get(cols.name[pos]),
+            occurred_at: Timestamp::from_micros(cols.at[pos]),
+            received_at: Timestamp::from_micros(cols.received[pos]),
+            url,
+            path,
+            domain,
+            referrer,
+            country,
+            region,
+            city,
+            zone,
+            device: flags.device(),
+            ip: self.ip_of(cols, pos),
+            metadata: self.metadata.get(cols.meta[pos]),
+        }
+    }
+
     /// Rebuilds the event at `pos`, whose customer is `customer`.
     pub(crate) fn decode(
         &self,
@@ -110,39 +143,9 @@ impl Dictionaries {
         pos: usize,
         customer: CustomerId,
     ) -> Result<Event, MemoryError> {
-        let text = |i: u32| self.text.get(i).to_owned();
-        let [url, path, domain, referrer] = self.page_of(cols, pos);
-        let [country, region, city, zone] = *self.geos.get(cols.geo[pos]);
-        let json = self.metadata.get(cols.meta[pos]);
-        let metadata = if json == EMPTY_METADATA {
-            Metadata::new()
-        } else {
-            serde_json::from_str(json).map_err(MemoryError::Metadata)?
-        };
-        let flags = cols.flags(pos);
-        Ok(Event {
-            id: EventId::new(cols.ids.get(pos)),
-            customer,
-            actor: flags.actor(),
-            name: self.names.get(cols.name[pos]).to_owned(),
-            occurred_at: Timestamp::from_micros(cols.at[pos]),
-            received_at: Timestamp::from_micros(cols.received[pos]),
-            page: Page {
-                url: text(url),
-                path: text(path),
-                domain: text(domain),
-                referrer: text(referrer),
-            },
-            geo: Geo {
-                country: text(country),
-                region: text(region),
-                city: text(city),
-                zone: text(zone),
-            },
-            device: flags.device(),
-            ip: self.ip_of(cols, pos),
-            metadata,
-        })
+        self.view(cols, pos, customer)
+            .to_event()
+            .map_err(MemoryError::Metadata)
     }
 
     /// Heap bytes held.

@@ -1,7 +1,9 @@
 //! The event log: keyset pages newest first with an exact total, single events, and the
 //! bounded chunks an export reads.
 
-use engagement_core::{Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery};
+use engagement_core::{
+    Event, EventBatch, EventFilter, EventId, EventKey, EventPage, EventPageQuery,
+};
 
 use crate::error::MemoryError;
 use crate::filter::Compiled;
@@ -37,16 +39,15 @@ impl Workspace {
             .transpose()
     }
 
-    /// Fills `out` (emptied first, its allocation reused) with up to `limit` events matching
-    /// `filter` strictly after `after`, newest first, so that popping from the end yields them
-    /// oldest first.
+    /// Fills `out` (emptied first, its buffers reused) with up to `limit` events matching
+    /// `filter` strictly after `after`, oldest first.
     pub(crate) fn export_chunk(
         &self,
         filter: &EventFilter,
         after: Option<&EventKey>,
         limit: usize,
-        out: &mut Vec<Event>,
-    ) -> Result<(), MemoryError> {
+        out: &mut EventBatch,
+    ) {
         out.clear();
         let compiled = Compiled::new(self, filter);
         let range = compiled.range.clone();
@@ -61,11 +62,9 @@ impl Workspace {
             }
             None => range.start,
         };
-        let positions = compiled.positions(self, start..range.end, limit, false);
-        out.reserve(positions.len());
-        for p in positions.into_iter().rev() {
-            out.push(self.event_at(p)?);
+        for p in compiled.positions(self, start..range.end, limit, false) {
+            let customer = self.dir.id(self.cols.customer[p]);
+            out.push(self.dict.view(&self.cols, p, customer));
         }
-        Ok(())
     }
 }

@@ -12,17 +12,17 @@ use parking_lot::RwLock;
 
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery,
-    EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore, Result,
-    TimeWindow, TopCustomersQuery, WorkspaceId,
+    CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventKey, EventPage,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
+    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 use crate::directory::Record;
 use crate::workspace::Workspace;
 
-/// Events an export reads per lock acquisition (a chunk of rebuilt events stays within a
-/// core's cache until the consumer takes them).
-const EXPORT_CHUNK: usize = 1024;
+/// Events an export reads per lock acquisition: one batch, small enough to stay in a core's
+/// cache until the consumer takes it.
+const EXPORT_CHUNK: usize = 2048;
 
 /// An exact, in-memory [`EventStore`]: each workspace's events in time-ordered columns with
 /// interned values, per-customer postings and an id index. Cloning is cheap and shares the data.
@@ -97,53 +97,39 @@ impl MemoryStore {
     }
 }
 
-/// An export in progress: the events of the current chunk (newest first, popped from the
-/// end), and the key to resume after.
+/// An export in progress: the key to resume after, and how much text an event held in the
+/// last batch (to size the next one).
 ///
-/// Reading a chunk is synchronous (a read lock, no I/O), so the stream reads the next chunk
+/// Reading a batch is synchronous (a read lock, no I/O), so the stream reads the next batch
 /// inside `poll_next` and never returns `Pending`.
 struct ExportStream {
     store: MemoryStore,
     workspace: WorkspaceId,
     filter: EventFilter,
     after: Option<EventKey>,
-    chunk: Vec<Event>,
+    text_per_event: usize,
     done: bool,
 }
 
 impl Stream for ExportStream {
-    type Item = Result<Event>;
+    type Item = Result<EventBatch>;
 
-    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Event>>> {
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<EventBatch>>> {
         let this = self.get_mut();
-        loop {
-            if let Some(event) = this.chunk.pop() {
-                return Poll::Ready(Some(Ok(event)));
-            }
-            if this.done {
-                return Poll::Ready(None);
-            }
-            let ExportStream {
-                store,
-                workspace,
-                filter,
-                after,
-                chunk,
-                done,
-            } = this;
-            let read = store.read(workspace, |ws| {
-                ws.export_chunk(filter, after.as_ref(), EXPORT_CHUNK, chunk)
-            });
-            if let Err(e) = read {
-                *done = true;
-                chunk.clear();
-                return Poll::Ready(Some(Err(e.into())));
-            }
-            *done = chunk.len() < EXPORT_CHUNK;
-            if let Some(last) = chunk.first() {
-                *after = Some(last.key());
-            }
+        if this.done {
+            return Poll::Ready(None);
         }
+        let mut batch = EventBatch::with_capacity(EXPORT_CHUNK, this.text_per_event);
+        this.store.read(&this.workspace, |ws| {
+            ws.export_chunk(&this.filter, this.after.as_ref(), EXPORT_CHUNK, &mut batch);
+        });
+        this.done = batch.len() < EXPORT_CHUNK;
+        let Some(last) = batch.last() else {
+            return Poll::Ready(None);
+        };
+        this.after = Some(last.key());
+        this.text_per_event = batch.text_len() / batch.len() + 1;
+        Poll::Ready(Some(Ok(batch)))
     }
 }
 
@@ -234,13 +220,13 @@ impl EventStore for MemoryStore {
         &self,
         workspace: WorkspaceId,
         filter: EventFilter,
-    ) -> BoxStream<'static, Result<Event>> {
+    ) -> BoxStream<'static, Result<EventBatch>> {
         ExportStream {
             store: self.clone(),
             workspace,
             filter,
             after: None,
-            chunk: Vec::new(),
+            text_per_event: 160,
             done: false,
         }
         .boxed()
@@ -307,7 +293,9 @@ mod tests {
         let store = MemoryStore::new();
         let first = events("b", EXPORT_CHUNK * 2 + 10, 100);
         store.append(&ws(), &first).await.unwrap();
-        let mut stream = store.export(ws(), EventFilter::new(TimeWindow::ALL));
+        let mut stream = engagement_core::store::export_events(
+            store.export(ws(), EventFilter::new(TimeWindow::ALL)),
+        );
         let mut seen = Vec::new();
         while seen.len() < EXPORT_CHUNK + 5 {
             seen.push(stream.try_next().await.unwrap().unwrap());

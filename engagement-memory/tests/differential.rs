@@ -1,6 +1,7 @@
 //! Differential tests: random workspaces answered by `MemoryStore` and by the reference
 //! evaluator must agree exactly on every primitive, including after purges.
 
+use engagement_core::conformance::collect_export;
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, CustomerStatus, Device, Event, EventFilter, EventId,
@@ -8,7 +9,6 @@ use engagement_core::{
     TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
 };
 use engagement_memory::MemoryStore;
-use futures::TryStreamExt;
 use futures::executor::block_on;
 use proptest::prelude::*;
 
@@ -217,16 +217,8 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
                 _ => break,
             }
         }
-        let m: Vec<Event> = memory
-            .export(ws.clone(), filter.clone())
-            .try_collect()
-            .await
-            .unwrap();
-        let r: Vec<Event> = reference
-            .export(ws.clone(), filter.clone())
-            .try_collect()
-            .await
-            .unwrap();
+        let m = collect_export(memory, ws, filter).await.unwrap();
+        let r = collect_export(reference, ws, filter).await.unwrap();
         assert_eq!(m, r, "export");
     }
     for id in 0..41 {

@@ -269,6 +269,10 @@ pub(crate) trait ReadRow {
     fn opt_small(&self, index: usize) -> SqlResult<Option<i16>>;
     fn text(&self, index: usize) -> SqlResult<String>;
     fn opt_text(&self, index: usize) -> SqlResult<Option<String>>;
+    /// The text column `index`, borrowed from the row.
+    fn str(&self, index: usize) -> SqlResult<&str>;
+    /// The nullable text column `index`, borrowed from the row.
+    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>>;
 }
 
 impl<R> ReadRow for R
@@ -278,6 +282,7 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     i16: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
     fn int(&self, index: usize) -> SqlResult<i64> {
         get(self, index)
@@ -296,6 +301,14 @@ where
     }
     fn opt_text(&self, index: usize) -> SqlResult<Option<String>> {
         get(self, index)
+    }
+    fn str(&self, index: usize) -> SqlResult<&str> {
+        self.try_get(index)
+            .map_err(SqlError::driver("read a column"))
+    }
+    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
+        self.try_get(index)
+            .map_err(SqlError::driver("read a column"))
     }
 }
 

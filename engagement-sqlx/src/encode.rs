@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use engagement_core::{
-    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventId, Geo, Metadata, Page,
-    Timestamp, WorkspaceId,
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventRef, Metadata, Timestamp,
+    WorkspaceId,
 };
 
 use crate::dialect::ReadRow;
@@ -72,32 +72,42 @@ pub(crate) fn event_args(e: &Event) -> SqlResult<[Arg; EVENT_BINDS - 1]> {
 
 /// The event whose [`EVENT_COLUMNS`] start at column `at`.
 pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event> {
+    event_ref_from_row(row, at)?
+        .to_event()
+        .map_err(|e| corrupt("metadata", e))
+}
+
+/// The event whose [`EVENT_COLUMNS`] start at column `at`, its text borrowed from the row.
+///
+/// # Errors
+/// [`SqlError::Corrupt`] when a code, the IP or the metadata is not what `append` writes.
+pub(crate) fn event_ref_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
     let actor = row.small(at + 2)?;
     let device = row.opt_small(at + 14)?;
-    let ip = row.opt_text(at + 15)?;
-    let metadata = row.text(at + 16)?;
-    Ok(Event {
-        id: EventId::new(row.text(at)?),
+    let ip = row.opt_str(at + 15)?;
+    let metadata = row.str(at + 16)?;
+    if metadata != "{}" {
+        // Checked here so that a corrupt row fails the read, as it would as an `Event`.
+        serde_json::from_str::<Metadata>(metadata).map_err(|e| corrupt("metadata", e))?;
+    }
+    Ok(EventRef {
+        id: row.str(at)?,
         customer: CustomerId(row.int(at + 1)?),
         actor: u8::try_from(actor)
             .ok()
             .and_then(Actor::from_code)
             .ok_or_else(|| corrupt("actor", actor))?,
-        name: row.text(at + 3)?,
+        name: row.str(at + 3)?,
         occurred_at: Timestamp::from_micros(row.int(at + 4)?),
         received_at: Timestamp::from_micros(row.int(at + 5)?),
-        page: Page {
-            url: row.text(at + 6)?,
-            path: row.text(at + 7)?,
-            domain: row.text(at + 8)?,
-            referrer: row.text(at + 9)?,
-        },
-        geo: Geo {
-            country: row.text(at + 10)?,
-            region: row.text(at + 11)?,
-            city: row.text(at + 12)?,
-            zone: row.text(at + 13)?,
-        },
+        url: row.str(at + 6)?,
+        path: row.str(at + 7)?,
+        domain: row.str(at + 8)?,
+        referrer: row.str(at + 9)?,
+        country: row.str(at + 10)?,
+        region: row.str(at + 11)?,
+        city: row.str(at + 12)?,
+        zone: row.str(at + 13)?,
         device: device
             .map(|d| {
                 usize::try_from(d)
@@ -109,8 +119,7 @@ pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event>
         ip: ip
             .map(|ip| ip.parse::<IpAddr>().map_err(|e| corrupt("ip", e)))
             .transpose()?,
-        metadata: serde_json::from_str::<Metadata>(&metadata)
-            .map_err(|e| corrupt("metadata", e))?,
+        metadata,
     })
 }
 

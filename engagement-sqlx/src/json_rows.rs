@@ -48,10 +48,9 @@ fn as_small(value: &Value) -> SqlResult<i16> {
     i16::try_from(int).map_err(|_| corrupt(format!("{int} is not a small integer")))
 }
 
-fn as_text(value: &Value) -> SqlResult<String> {
+fn as_str(value: &Value) -> SqlResult<&str> {
     value
         .as_str()
-        .map(str::to_owned)
         .ok_or_else(|| corrupt(format!("{value} is not text")))
 }
 
@@ -69,10 +68,16 @@ impl ReadRow for JsonRow {
         self.opt_column(index)?.map(as_small).transpose()
     }
     fn text(&self, index: usize) -> SqlResult<String> {
-        as_text(self.column(index)?)
+        self.str(index).map(str::to_owned)
     }
     fn opt_text(&self, index: usize) -> SqlResult<Option<String>> {
-        self.opt_column(index)?.map(as_text).transpose()
+        Ok(self.opt_str(index)?.map(str::to_owned))
+    }
+    fn str(&self, index: usize) -> SqlResult<&str> {
+        as_str(self.column(index)?)
+    }
+    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
+        self.opt_column(index)?.map(as_str).transpose()
     }
 }
 

@@ -129,10 +129,10 @@ mod faults {
         store.append(&ws, &written).await.expect("append");
         let admin = pg::admin().await;
 
-        let mut stream = store.export(
+        let mut stream = engagement_core::store::export_events(store.export(
             ws.clone(),
             engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
-        );
+        ));
         let mut events = Vec::new();
         for _ in 0..10 {
             events.push(stream.next().await.expect("a row").expect("an event"));

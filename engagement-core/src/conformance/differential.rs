@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 
-use futures::StreamExt;
+use futures::TryStreamExt;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -137,8 +137,9 @@ pub async fn collect_export(
     ws: &WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<Event>> {
-    let items: Vec<Result<Event>> = store.export(ws.clone(), filter.clone()).collect().await;
-    items.into_iter().collect()
+    crate::store::export_events(store.export(ws.clone(), filter.clone()))
+        .try_collect()
+        .await
 }
 
 /// Reads the log from `query` page after page (each page after the previous one's last event)

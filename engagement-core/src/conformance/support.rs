@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::{
     ActivityPage, ActivityQuery, ActivitySort, ActivitySortKey, Actor, AppendOutcome, BucketCount,
-    Customer, CustomerFilter, CustomerId, CustomerScore, Device, Event, EventFilter,
+    Customer, CustomerFilter, CustomerId, CustomerScore, Device, Event, EventBatch, EventFilter,
     EventPageQuery, EventStore, Geo, Milestones, Page, Result, TimeWindow, Timestamp,
     TopCustomersQuery, WorkspaceId,
 };
@@ -111,11 +111,19 @@ pub(super) async fn export(
     ws: &WorkspaceId,
     filter: EventFilter,
 ) -> Vec<Event> {
-    let items: Vec<Result<Event>> = store.export(ws.clone(), filter).collect().await;
-    items
-        .into_iter()
-        .map(|item| ok("export item", item))
-        .collect()
+    let batches: Vec<Result<EventBatch>> = store.export(ws.clone(), filter).collect().await;
+    let mut events = Vec::new();
+    for batch in batches {
+        let batch = ok("export batch", batch);
+        assert!(!batch.is_empty(), "export batches are never empty");
+        events.extend(ok(
+            "exported metadata",
+            batch
+                .to_events()
+                .map_err(|e| crate::Error::backend("export", e)),
+        ));
+    }
+    events
 }
 
 pub(super) async fn export_all(store: &dyn EventStore, ws: &WorkspaceId) -> Vec<Event> {

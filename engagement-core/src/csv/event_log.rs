@@ -1,4 +1,4 @@
-//! The event log as CSV, one event at a time.
+//! The event log as CSV, one event (or one batch of events) at a time.
 
 use std::fmt::Write as _;
 use std::io;
@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::writer::csv_invalid;
 use super::{Cell, CsvOptions, CsvReport, CsvWriter, event_log_file_name};
 use crate::error::{Error, Result};
-use crate::model::event::Event;
+use crate::model::batch::{EMPTY_METADATA, EventBatch, EventRef};
+use crate::model::event::{Event, Metadata};
 use crate::report::EventLogPage;
 
 /// The columns every event-log CSV has, in order. Caller-chosen metadata columns follow,
@@ -120,51 +121,89 @@ impl<W: io::Write> EventLogCsv<W> {
     /// # Errors
     /// [`Error::Csv`] when `out` fails.
     pub fn write_event(&mut self, event: &Event) -> Result<()> {
+        if event.metadata.is_empty() {
+            return self.write_fields(EventRef::of(event, EMPTY_METADATA), Some(&event.metadata));
+        }
+        let mut json = std::mem::take(&mut self.json);
+        let written = json_text(&mut json, &event.metadata)
+            .and_then(|text| self.write_fields(EventRef::of(event, text), Some(&event.metadata)));
+        self.json = json;
+        written
+    }
+
+    /// Writes one borrowed event (a row of an [`EventBatch`](crate::EventBatch)) as one row.
+    /// Its metadata JSON is written as it is, and parsed only when the writer has metadata
+    /// columns.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] when `out` fails, or when the writer has metadata columns and the
+    /// event's metadata is not a JSON object.
+    pub fn write_row(&mut self, event: EventRef<'_>) -> Result<()> {
+        if self.metadata_keys.is_empty() {
+            return self.write_fields(event, None);
+        }
+        let metadata = event.parse_metadata().map_err(|e| {
+            csv_invalid(format!(
+                "metadata of event {:?} is not a JSON object: {e}",
+                event.id
+            ))
+        })?;
+        self.write_fields(event, Some(&metadata))
+    }
+
+    /// Writes every event of `batch`, in order.
+    ///
+    /// # Errors
+    /// As [`write_row`](Self::write_row); the rows before the failing one are written.
+    pub fn write_batch(&mut self, batch: &EventBatch) -> Result<()> {
+        batch.iter().try_for_each(|event| self.write_row(event))
+    }
+
+    /// Writes the row of `event`, taking the metadata columns from `metadata` (`None` only when
+    /// there are no metadata columns).
+    fn write_fields(&mut self, event: EventRef<'_>, metadata: Option<&Metadata>) -> Result<()> {
         let csv = &mut self.csv;
-        csv.write_cell(Cell::Text(event.id.as_str()))?;
+        csv.write_cell(Cell::Text(event.id))?;
         csv.write_cell(Cell::Time(event.occurred_at))?;
         csv.write_cell(Cell::Int(event.customer.0))?;
         csv.write_cell(Cell::Text(event.actor.as_str()))?;
-        csv.write_cell(Cell::Text(&event.name))?;
+        csv.write_cell(Cell::Text(event.name))?;
         for text in [
-            &event.page.url,
-            &event.page.path,
-            &event.page.domain,
-            &event.page.referrer,
-            &event.geo.country,
-            &event.geo.region,
-            &event.geo.city,
-            &event.geo.zone,
+            event.url,
+            event.path,
+            event.domain,
+            event.referrer,
+            event.country,
+            event.region,
+            event.city,
+            event.zone,
         ] {
             csv.write_cell(Cell::Text(text))?;
         }
         csv.write_cell(event.device.map_or(Cell::Empty, |d| Cell::Text(d.as_str())))?;
         match event.ip {
-            Some(ip) => {
+            Some(IpAddr::V4(v4)) => {
+                let (text, len) = ipv4_text(v4);
+                csv.write_plain_text(&text[..len]);
+            }
+            Some(ip @ IpAddr::V6(_)) => {
                 self.text.clear();
-                match ip {
-                    IpAddr::V4(v4) => write_ipv4(&mut self.text, v4),
-                    IpAddr::V6(_) => {
-                        let _ = write!(self.text, "{ip}");
-                    }
-                }
-                csv.write_cell(Cell::Text(&self.text))?;
+                let _ = write!(self.text, "{ip}");
+                csv.write_plain_text(self.text.as_bytes());
             }
             None => csv.write_cell(Cell::Empty)?,
         }
-        if event.metadata.is_empty() {
-            csv.write_cell(Cell::Text(EMPTY_JSON_OBJECT))?;
-        } else {
-            csv.write_cell(Cell::Text(json_text(&mut self.json, &event.metadata)?))?;
-        }
-        for key in &self.metadata_keys {
-            let cell = match event.metadata.get(key) {
-                None => Cell::Empty,
-                Some(Value::String(s)) => Cell::Text(s),
-                Some(Value::Number(n)) => number_cell(n),
-                Some(other) => Cell::Text(json_text(&mut self.json, other)?),
-            };
-            csv.write_cell(cell)?;
+        csv.write_cell(Cell::Text(event.metadata))?;
+        if let Some(metadata) = metadata {
+            for key in &self.metadata_keys {
+                let cell = match metadata.get(key) {
+                    None => Cell::Empty,
+                    Some(Value::String(s)) => Cell::Text(s),
+                    Some(Value::Number(n)) => number_cell(n),
+                    Some(other) => Cell::Text(json_text(&mut self.json, other)?),
+                };
+                csv.write_cell(cell)?;
+            }
         }
         csv.end_row()?;
         self.rows += 1;
@@ -216,23 +255,27 @@ impl CsvReport for EventLogPage {
     }
 }
 
-/// Empty metadata as compact JSON.
-const EMPTY_JSON_OBJECT: &str = "{}";
-
-/// Appends `ip` in dotted decimal, as its `Display` writes it.
-fn write_ipv4(out: &mut String, ip: Ipv4Addr) {
+/// `ip` in dotted decimal, as its `Display` writes it: the text and its length.
+fn ipv4_text(ip: Ipv4Addr) -> ([u8; 15], usize) {
+    let mut text = [0; 15];
+    let mut len = 0;
     for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            text[len] = b'.';
+            len += 1;
         }
         if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
+            text[len] = b'0' + octet / 100;
+            len += 1;
         }
         if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
         }
-        out.push(char::from(b'0' + octet % 10));
+        text[len] = b'0' + octet % 10;
+        len += 1;
     }
+    (text, len)
 }
 
 /// A JSON number as a typed cell, written raw.
@@ -439,9 +482,9 @@ mod tests {
         #[test]
         fn fast_ips_write_what_display_writes(ip in any::<u32>()) {
             let ip = Ipv4Addr::from(ip);
-            let mut fast = String::new();
-            write_ipv4(&mut fast, ip);
-            prop_assert_eq!(fast, ip.to_string());
+            let (text, len) = ipv4_text(ip);
+            let display = ip.to_string();
+            prop_assert_eq!(&text[..len], display.as_bytes());
         }
 
         #[test]
@@ -481,6 +524,43 @@ mod tests {
             prop_assert_eq!(&row[2], &customer.to_string());
             let meta: Metadata = serde_json::from_str(&row[15]).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(meta, e.metadata);
+        }
+            #[test]
+        fn a_batch_writes_the_bytes_its_events_write(
+            ids in proptest::collection::vec("[0-9a-z=\"]{0,6}", 1..12),
+            v6 in any::<u128>(),
+            v4 in any::<u32>(),
+            micros in proptest::collection::vec(-40_000_000_000_000_000_i64..260_000_000_000_000_000, 1..12),
+        ) {
+            let events: Vec<Event> = ids
+                .iter()
+                .zip(micros.iter().cycle())
+                .enumerate()
+                .map(|(i, (id, at))| {
+                    let mut e = Event::new(id.as_str(), CustomerId(i as i64), id.as_str(), Timestamp::from_micros(*at));
+                    e.page.domain = id.repeat(2);
+                    e.ip = match i % 3 {
+                        0 => None,
+                        1 => Some(IpAddr::V4(Ipv4Addr::from(v4))),
+                        _ => Some(IpAddr::V6(Ipv6Addr::from(v6))),
+                    };
+                    if i % 2 == 1 {
+                        e.metadata.insert("k".into(), Value::String(id.clone()));
+                        e.metadata.insert("n".into(), serde_json::json!([i, 0.5]));
+                    }
+                    e
+                })
+                .collect();
+            for keys in [vec![], vec!["k", "n", "missing"]] {
+                let mut one_by_one = EventLogCsv::with_metadata_columns(Vec::new(), keys.clone(), CsvOptions::default())?;
+                for e in &events {
+                    one_by_one.write_event(e)?;
+                }
+                let mut batched = EventLogCsv::with_metadata_columns(Vec::new(), keys, CsvOptions::default())?;
+                batched.write_batch(&EventBatch::from_events(&events))?;
+                prop_assert_eq!(batched.rows(), events.len() as u64);
+                prop_assert_eq!(batched.finish()?, one_by_one.finish()?);
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 
 use super::{CsvOptions, EventLogCsv};
 use crate::error::Result;
-use crate::model::event::Event;
+use crate::model::batch::EventBatch;
 
 /// When a chunk is cut: after `rows` events or once about `bytes` bytes are pending, whichever
 /// comes first. Memory stays bounded by one chunk whatever the number of events.
@@ -47,12 +47,12 @@ impl ChunkSize {
     }
 }
 
-/// Turns a stream of events (such as the one
+/// Turns a stream of event batches (such as the one
 /// [`Reports::export_event_log`](crate::report::Reports::export_event_log) returns) into a
 /// stream of CSV chunks for an HTTP body: the header and the rows in order, with the columns of
 /// [`EventLogCsv::with_metadata_columns`].
 ///
-/// Events are pulled only as chunks are consumed, so a slow client slows the source instead of
+/// Batches are pulled only as chunks are consumed, so a slow client slows the source instead of
 /// filling memory, and dropping the output stream drops the source.
 ///
 /// If the source yields an `Err`, the output yields that `Err` and ends: rows still pending are
@@ -62,11 +62,13 @@ impl ChunkSize {
 /// ```
 /// use futures::{StreamExt, TryStreamExt, stream};
 /// use engagement_core::csv::{ChunkSize, CsvOptions, event_log_chunks};
-/// use engagement_core::{CustomerId, Event, Timestamp};
+/// use engagement_core::{CustomerId, Event, EventBatch, Timestamp};
 ///
-/// let events = (0..3).map(|i| Ok(Event::new(format!("e{i}"), CustomerId(i), "Page Viewed", Timestamp::EPOCH)));
+/// let events: Vec<Event> = (0..3)
+///     .map(|i| Event::new(format!("e{i}"), CustomerId(i), "Page Viewed", Timestamp::EPOCH))
+///     .collect();
 /// let chunks = event_log_chunks(
-///     stream::iter(events).boxed(),
+///     stream::iter([Ok(EventBatch::from_events(&events))]).boxed(),
 ///     Vec::<String>::new(),
 ///     CsvOptions::default(),
 ///     ChunkSize::new(2, 64 * 1024),
@@ -77,7 +79,7 @@ impl ChunkSize {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn event_log_chunks<K: Into<String>>(
-    events: BoxStream<'static, Result<Event>>,
+    batches: BoxStream<'static, Result<EventBatch>>,
     metadata_keys: impl IntoIterator<Item = K>,
     options: CsvOptions,
     chunk: ChunkSize,
@@ -89,7 +91,9 @@ pub fn event_log_chunks<K: Into<String>>(
                 csv,
                 buffer,
                 // Fused: a source that ended is never polled again (many streams panic if it is).
-                events: events.fuse().boxed(),
+                batches: batches.fuse().boxed(),
+                pending: EventBatch::new(),
+                next: 0,
                 chunk,
             }
         });
@@ -106,11 +110,15 @@ pub fn event_log_chunks<K: Into<String>>(
     })
 }
 
-/// A running export: the writer, the bytes it has produced, and the events still to come.
+/// A running export: the writer, the bytes it has produced, the batch being written and the
+/// batches still to come.
 struct Export {
     csv: EventLogCsv<ChunkBuffer>,
     buffer: ChunkBuffer,
-    events: BoxStream<'static, Result<Event>>,
+    batches: BoxStream<'static, Result<EventBatch>>,
+    /// The batch being written, from event `next` on.
+    pending: EventBatch,
+    next: usize,
     chunk: ChunkSize,
 }
 
@@ -118,8 +126,19 @@ impl Export {
     /// The next chunk; `None` once everything has been handed out.
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
         let mut rows = 0;
-        while let Some(event) = self.events.next().await {
-            self.csv.write_event(&event?)?;
+        loop {
+            let Some(event) = self.pending.get(self.next) else {
+                match self.batches.next().await {
+                    Some(batch) => {
+                        self.pending = batch?;
+                        self.next = 0;
+                        continue;
+                    }
+                    None => break,
+                }
+            };
+            self.next += 1;
+            self.csv.write_row(event)?;
             // Moving each row into the buffer keeps the byte count exact.
             self.csv.flush()?;
             rows += 1;
@@ -169,6 +188,7 @@ mod tests {
     use super::*;
     use crate::csv::writer::tests::parse;
     use crate::error::Error;
+    use crate::model::event::Event;
     use crate::model::ids::CustomerId;
     use crate::time::Timestamp;
 
@@ -183,8 +203,28 @@ mod tests {
         e
     }
 
-    fn source(items: Vec<Result<Event>>) -> BoxStream<'static, Result<Event>> {
-        stream::iter(items).boxed()
+    /// The items as a batch stream: runs of events in batches of up to 7, errors as they are.
+    fn source(items: Vec<Result<Event>>) -> BoxStream<'static, Result<EventBatch>> {
+        let mut batches = Vec::new();
+        let mut run = EventBatch::new();
+        for item in items {
+            match item {
+                Ok(event) => run.push_event(&event),
+                Err(e) => {
+                    if !run.is_empty() {
+                        batches.push(Ok(std::mem::take(&mut run)));
+                    }
+                    batches.push(Err(e));
+                }
+            }
+            if run.len() == 7 {
+                batches.push(Ok(std::mem::take(&mut run)));
+            }
+        }
+        if !run.is_empty() {
+            batches.push(Ok(run));
+        }
+        stream::iter(batches).boxed()
     }
 
     fn collect(s: impl Stream<Item = Result<Vec<u8>>>) -> Vec<Result<Vec<u8>>> {

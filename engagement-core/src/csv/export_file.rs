@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 
 use futures::{Stream, StreamExt};
@@ -13,10 +13,12 @@ use futures::{Stream, StreamExt};
 use super::writer::csv_io_error;
 use super::{CsvOptions, EventLogCsv};
 use crate::error::Result;
-use crate::model::event::Event;
+use crate::model::batch::EventBatch;
 
-/// Writes every event of `events` to a CSV file at `path` (columns as
-/// [`EventLogCsv::with_metadata_columns`]) and returns the number of events written.
+/// Writes every event of `batches` (such as the stream
+/// [`Reports::export_event_log`](crate::report::Reports::export_event_log) returns) to a CSV
+/// file at `path` (columns as [`EventLogCsv::with_metadata_columns`]) and returns the number of
+/// events written.
 ///
 /// The rows go to `<path>.partial` as they arrive; only when the source has ended and the file
 /// is flushed and synced to disk is it renamed to `path` (replacing any file there). If anything
@@ -24,10 +26,10 @@ use crate::model::event::Event;
 /// completes, the partial file is removed and `path` is left as it was: a failed export never
 /// leaves a complete-looking file.
 ///
-/// The source is polled here; its events go in batches of 1024 to a thread of the export's own
-/// that formats them and writes the file in blocks of about 1 MiB, so reading the source and
-/// writing the file use two cores. At most a few batches are in flight: memory stays bounded
-/// whatever the number of events.
+/// The source is polled here; its batches go to a thread of the export's own that formats them
+/// and writes the file in blocks of about 1 MiB, so reading the source and writing the file use
+/// two cores. At most a few batches are in flight: memory stays bounded whatever the number of
+/// events.
 ///
 /// **This blocks**: handing a batch over waits while the formatting thread is behind (the core
 /// crate depends on no runtime). On an async runtime run it where a blocking call is acceptable
@@ -36,23 +38,25 @@ use crate::model::event::Event;
 /// # Errors
 /// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)
 /// when a metadata key is listed twice; [`Error::Csv`](crate::Error::Csv) when the file cannot
-/// be created, written, synced or renamed.
+/// be created, written, synced or renamed, or when metadata columns are asked for and an
+/// event's metadata is not a JSON object.
 ///
 /// ```
-/// use futures::{StreamExt, stream};
+/// use futures::stream;
 /// use engagement_core::csv::{CsvOptions, export_to_path};
-/// use engagement_core::{CustomerId, Event, Timestamp};
+/// use engagement_core::{CustomerId, Event, EventBatch, Timestamp};
 ///
 /// let path = std::env::temp_dir().join(format!("doc-export-{}.csv", std::process::id()));
-/// let events = stream::iter([Ok(Event::new("e1", CustomerId(1), "Page Viewed", Timestamp::EPOCH))]);
-/// let rows = futures::executor::block_on(export_to_path(events, &path, ["plan"], CsvOptions::default()))?;
+/// let event = Event::new("e1", CustomerId(1), "Page Viewed", Timestamp::EPOCH);
+/// let batches = stream::iter([Ok(EventBatch::from_events([&event]))]);
+/// let rows = futures::executor::block_on(export_to_path(batches, &path, ["plan"], CsvOptions::default()))?;
 /// assert_eq!(rows, 1);
 /// assert!(std::fs::read_to_string(&path)?.starts_with("\"event_id\",\"occurred_at\""));
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn export_to_path<K: Into<String>>(
-    events: impl Stream<Item = Result<Event>>,
+    batches: impl Stream<Item = Result<EventBatch>>,
     path: impl AsRef<Path>,
     metadata_keys: impl IntoIterator<Item = K>,
     options: CsvOptions,
@@ -62,17 +66,9 @@ pub async fn export_to_path<K: Into<String>>(
     let file = File::create(&partial.path).map_err(csv_io_error)?;
     let csv = EventLogCsv::with_metadata_columns(file, metadata_keys, options)?;
     let mut formatter = Formatter::spawn(csv)?;
-    let mut events = pin!(events);
-    let mut batch = formatter.spare();
-    while let Some(event) = events.next().await {
-        batch.push(event?);
-        if batch.len() == BATCH_EVENTS {
-            let full = std::mem::replace(&mut batch, formatter.spare());
-            formatter.send(full)?;
-        }
-    }
-    if !batch.is_empty() {
-        formatter.send(batch)?;
+    let mut batches = pin!(batches);
+    while let Some(batch) = batches.next().await {
+        formatter.send(batch?)?;
     }
     let (rows, file) = formatter.finish()?;
     file.sync_all().map_err(csv_io_error)?;
@@ -80,9 +76,6 @@ pub async fn export_to_path<K: Into<String>>(
     partial.commit(path)?;
     Ok(rows)
 }
-
-/// Events handed to the formatting thread at a time.
-const BATCH_EVENTS: usize = 1024;
 
 /// Batches in flight to the formatting thread at most (memory stays bounded).
 const BATCHES_IN_FLIGHT: usize = 4;
@@ -92,31 +85,23 @@ type Formatted = Result<(u64, File)>;
 
 /// The thread that formats batches of events as CSV rows and writes them to the file.
 ///
-/// Written batches come back through [`spare`](Self::spare), so their events are freed (and
-/// their memory reused) by the thread that allocated them, which glibc's allocator does much
-/// faster than freeing across threads. Dropped without [`finish`](Self::finish), the thread ends
-/// after the batches already handed over; the export then removes the partial file anyway.
+/// Dropped without [`finish`](Self::finish), the thread ends after the batches already handed
+/// over; the export then removes the partial file anyway.
 #[derive(Debug)]
 struct Formatter {
-    batches: Option<SyncSender<Vec<Event>>>,
-    written: Receiver<Vec<Event>>,
+    batches: Option<SyncSender<EventBatch>>,
     thread: Option<JoinHandle<Formatted>>,
 }
 
 impl Formatter {
     /// Starts the thread writing through `csv`.
     fn spawn(mut csv: EventLogCsv<File>) -> Result<Self> {
-        let (batches, received) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT);
-        let (done, written) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT + 1);
+        let (batches, received) = sync_channel::<EventBatch>(BATCHES_IN_FLIGHT);
         let thread = thread::Builder::new()
             .name("engagement-csv-export".into())
             .spawn(move || {
                 for batch in received {
-                    for event in &batch {
-                        csv.write_event(event)?;
-                    }
-                    // When the sender is gone or has enough spares, the batch is freed here.
-                    let _ = done.try_send(batch);
+                    csv.write_batch(&batch)?;
                 }
                 let rows = csv.rows();
                 Ok((rows, csv.finish()?))
@@ -124,27 +109,15 @@ impl Formatter {
             .map_err(csv_io_error)?;
         Ok(Self {
             batches: Some(batches),
-            written,
             thread: Some(thread),
         })
-    }
-
-    /// An empty batch to fill: a written one (its events freed here) or a new one.
-    fn spare(&self) -> Vec<Event> {
-        match self.written.try_recv() {
-            Ok(mut batch) => {
-                batch.clear();
-                batch
-            }
-            Err(_) => Vec::with_capacity(BATCH_EVENTS),
-        }
     }
 
     /// Hands over a batch.
     ///
     /// # Errors
     /// The thread's error when it has stopped on one.
-    fn send(&mut self, batch: Vec<Event>) -> Result<()> {
+    fn send(&mut self, batch: EventBatch) -> Result<()> {
         let sent = self
             .batches
             .as_ref()
@@ -224,6 +197,7 @@ mod tests {
     use super::*;
     use crate::csv::writer::tests::parse;
     use crate::error::Error;
+    use crate::model::event::Event;
     use crate::model::ids::CustomerId;
     use crate::time::Timestamp;
 
@@ -237,20 +211,30 @@ mod tests {
         (path, partial)
     }
 
-    fn ev(i: i64) -> Result<Event> {
-        Ok(Event::new(
+    fn ev(i: i64) -> Event {
+        Event::new(
             format!("e{i}"),
             CustomerId(i),
             "@Name",
             Timestamp::from_micros(i),
-        ))
+        )
+    }
+
+    /// Events `events` in batches of up to 300.
+    fn batches(events: std::ops::Range<i64>) -> impl Iterator<Item = Result<EventBatch>> {
+        let all: Vec<Event> = events.map(ev).collect();
+        let batches: Vec<_> = all
+            .chunks(300)
+            .map(|c| Ok(EventBatch::from_events(c)))
+            .collect();
+        batches.into_iter()
     }
 
     #[test]
     fn a_complete_export_appears_under_its_name() {
         let (path, partial) = paths("complete");
         let rows = block_on(export_to_path(
-            stream::iter((0..1_000).map(ev)),
+            stream::iter(batches(0..1_000)),
             &path,
             Vec::<String>::new(),
             CsvOptions::default(),
@@ -269,10 +253,9 @@ mod tests {
     fn a_failed_export_leaves_no_file_and_keeps_the_old_one() {
         let (path, partial) = paths("failed");
         fs::write(&path, "previous export").unwrap();
-        let items = (0..500)
-            .map(ev)
+        let items = batches(0..500)
             .chain([Err(Error::backend("test", io::Error::other("killed")))])
-            .chain((500..600).map(ev));
+            .chain(batches(500..600));
         let err = block_on(export_to_path(
             stream::iter(items),
             &path,
@@ -298,7 +281,7 @@ mod tests {
     #[test]
     fn a_dropped_export_removes_its_partial_file() {
         let (path, partial) = paths("dropped");
-        let events = stream::iter((0..3).map(ev)).chain(stream::pending());
+        let events = stream::iter(batches(0..3)).chain(stream::pending());
         let mut export = Box::pin(export_to_path(
             events,
             &path,
@@ -327,10 +310,8 @@ mod tests {
         let mut outcome = Ok(());
         // Enough rows to fill the writer's buffer several times over.
         for chunk in 0..40 {
-            let batch = (0..BATCH_EVENTS as i64)
-                .map(|i| ev(chunk * 10_000 + i).unwrap())
-                .collect();
-            outcome = formatter.send(batch);
+            let events: Vec<Event> = (0..1_024).map(|i| ev(chunk * 10_000 + i)).collect();
+            outcome = formatter.send(EventBatch::from_events(&events));
             if outcome.is_err() {
                 break;
             }
@@ -346,7 +327,7 @@ mod tests {
         let (path, _) = paths("unwritable");
         let path = path.join("no-such-dir").join("x.csv");
         let err = block_on(export_to_path(
-            stream::iter((0..1).map(ev)),
+            stream::iter(batches(0..1)),
             &path,
             Vec::<String>::new(),
             CsvOptions::default(),

@@ -111,6 +111,7 @@ pub struct CsvWriter<W: io::Write> {
     /// Cells of the first row, once it has ended.
     width: Option<usize>,
     scratch: String,
+    time: TimeText,
 }
 
 impl<W: io::Write> CsvWriter<W> {
@@ -123,6 +124,7 @@ impl<W: io::Write> CsvWriter<W> {
             cells: 0,
             width: None,
             scratch: String::new(),
+            time: TimeText::default(),
         }
     }
 
@@ -157,7 +159,7 @@ impl<W: io::Write> CsvWriter<W> {
             Cell::Uint(n) => self
                 .buf
                 .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-            Cell::Time(at) => match time_text(at) {
+            Cell::Time(at) => match self.time.format(at) {
                 Some(text) => {
                     // Never a number (it holds `T`), so always quoted; never holds a quote.
                     self.buf.push(b'"');
@@ -183,6 +185,18 @@ impl<W: io::Write> CsvWriter<W> {
             ),
         }
         Ok(())
+    }
+
+    /// Writes one cell of text that the caller knows is neither a number nor in need of the
+    /// formula guard (an IP address, which starts with a digit or a hex letter and holds a dot
+    /// or a colon), quoted as a text cell: the same bytes as `write_cell(Cell::Text(text))`
+    /// without checking.
+    pub(crate) fn write_plain_text(&mut self, text: &[u8]) {
+        if self.cells > 0 {
+            self.buf.push(b',');
+        }
+        self.cells += 1;
+        push_quoted(&mut self.buf, text);
     }
 
     /// Ends the current row.
@@ -268,38 +282,89 @@ fn push_field(buf: &mut Vec<u8>, field: &str) {
         buf.extend_from_slice(field.as_bytes());
         return;
     }
+    push_quoted(buf, field.as_bytes());
+}
+
+/// Appends `bytes` quoted, with its quotes doubled.
+fn push_quoted(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.reserve(bytes.len() + 2);
     buf.push(b'"');
-    for (i, part) in field.split('"').enumerate() {
-        if i > 0 {
-            buf.extend_from_slice(b"\"\"");
-        }
-        buf.extend_from_slice(part.as_bytes());
+    let mut rest = bytes;
+    while let Some(quote) = rest.iter().position(|&b| b == b'"') {
+        buf.extend_from_slice(&rest[..=quote]);
+        buf.push(b'"');
+        rest = &rest[quote + 1..];
     }
+    buf.extend_from_slice(rest);
     buf.push(b'"');
 }
 
 /// Whether `field` parses as an `f64` or an `i128` (what `csv` treats as numeric). Both parsers
 /// only accept text starting with a digit, a sign, `.`, or the `inf`/`nan` spellings, so every
-/// other first byte answers at once.
+/// other first byte answers at once; plain digits (ids, codes) are a number without parsing.
 fn is_numeric(field: &str) -> bool {
-    matches!(
-        field.as_bytes().first(),
-        Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N')
-    ) && (field.parse::<f64>().is_ok() || field.parse::<i128>().is_ok())
+    let bytes = field.as_bytes();
+    match bytes.first() {
+        Some(b'0'..=b'9') if bytes.iter().all(u8::is_ascii_digit) => true,
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N') => {
+            field.parse::<f64>().is_ok() || field.parse::<i128>().is_ok()
+        }
+        _ => false,
+    }
 }
 
-/// `at` as [`Timestamp`]'s `Display` writes it (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) when its year is
-/// 1000–9999; `None` otherwise.
-fn time_text(at: Timestamp) -> Option<[u8; 27]> {
-    const DAY: i64 = 86_400_000_000;
-    /// 1000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds.
-    const RANGE: std::ops::Range<i64> = -30_610_224_000_000_000..253_402_300_800_000_000;
-    let micros = at.as_micros();
-    if !RANGE.contains(&micros) {
-        return None;
+/// Formats instants as [`Timestamp`]'s `Display` writes them (`YYYY-MM-DDTHH:MM:SS.ffffffZ`),
+/// keeping the date of the last day it wrote: an export in time order converts a calendar date
+/// once a day instead of once a row.
+#[derive(Debug, Clone)]
+struct TimeText {
+    /// The day (since the epoch) `date` holds.
+    day: i64,
+    date: [u8; 10],
+}
+
+impl Default for TimeText {
+    fn default() -> Self {
+        Self {
+            day: i64::MIN,
+            date: [0; 10],
+        }
     }
-    let (days, in_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
-    // Days to a civil date (H. Hinnant's algorithm).
+}
+
+impl TimeText {
+    /// `at` as text when its year is 1000–9999; `None` otherwise.
+    fn format(&mut self, at: Timestamp) -> Option<[u8; 27]> {
+        const DAY: i64 = 86_400_000_000;
+        /// 1000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds.
+        const RANGE: std::ops::Range<i64> = -30_610_224_000_000_000..253_402_300_800_000_000;
+        let micros = at.as_micros();
+        if !RANGE.contains(&micros) {
+            return None;
+        }
+        let (day, in_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+        if day != self.day {
+            self.day = day;
+            self.date = date_text(day);
+        }
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        text[..10].copy_from_slice(&self.date);
+        let secs = in_day / 1_000_000;
+        for (at, width, n) in [
+            (11, 2, secs / 3_600),
+            (14, 2, secs / 60 % 60),
+            (17, 2, secs % 60),
+            (20, 6, in_day % 1_000_000),
+        ] {
+            write_digits(&mut text[at..at + width], n);
+        }
+        Some(text)
+    }
+}
+
+/// The civil date of `days` since the epoch as `YYYY-MM-DD` (years 0–9999; H. Hinnant's
+/// algorithm).
+fn date_text(days: i64) -> [u8; 10] {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -309,24 +374,19 @@ fn time_text(at: Timestamp) -> Option<[u8; 27]> {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let secs = in_day / 1_000_000;
-    let mut text = *b"0000-00-00T00:00:00.000000Z";
-    for (at, width, n) in [
-        (0, 4, year),
-        (5, 2, month),
-        (8, 2, day),
-        (11, 2, secs / 3_600),
-        (14, 2, secs / 60 % 60),
-        (17, 2, secs % 60),
-        (20, 6, in_day % 1_000_000),
-    ] {
-        let mut n = n;
-        for slot in text[at..at + width].iter_mut().rev() {
-            *slot = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
+    let mut text = *b"0000-00-00";
+    write_digits(&mut text[0..4], year);
+    write_digits(&mut text[5..7], month);
+    write_digits(&mut text[8..10], day);
+    text
+}
+
+/// Writes the last `slots.len()` decimal digits of `n` (non-negative) into `slots`.
+fn write_digits(slots: &mut [u8], mut n: i64) {
+    for slot in slots.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
     }
-    Some(text)
 }
 
 /// `args` formatted into the (cleared) scratch buffer.

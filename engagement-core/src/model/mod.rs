@@ -1,5 +1,6 @@
 //! The domain: workspaces, customers, events and their validation.
 
+pub(crate) mod batch;
 pub(crate) mod customer;
 pub(crate) mod event;
 pub(crate) mod ids;

@@ -16,6 +16,7 @@ use super::funnel::{self, FunnelReport, FunnelRequest};
 use super::{BandThresholds, ReportPeriod};
 use crate::access::{AccessPolicy, ReportKind, Viewer};
 use crate::error::{Error, Result};
+use crate::model::batch::EventBatch;
 use crate::model::event::{Actor, Event};
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::EventStore;
@@ -503,7 +504,10 @@ impl Reports {
     }
 
     /// Every event the log request matches (ignoring its cursor and page size), oldest first,
-    /// streamed from the store in bounded chunks. Feed it to [`crate::csv::EventLogCsv`].
+    /// streamed from the store in batches of a bounded size. Feed it to
+    /// [`export_to_path`](crate::csv::export_to_path) or
+    /// [`event_log_chunks`](crate::csv::event_log_chunks); [`export_events`](crate::store::export_events)
+    /// turns it into owned events.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; range errors. Store failures arrive as an
@@ -512,7 +516,7 @@ impl Reports {
         &self,
         viewer: &Viewer,
         request: &EventLogRequest,
-    ) -> Result<(ReportPeriod, BoxStream<'static, Result<Event>>)> {
+    ) -> Result<(ReportPeriod, BoxStream<'static, Result<EventBatch>>)> {
         self.policy
             .check(viewer, &request.workspace, ReportKind::EventLog)?;
         let period = self.period(request.range, self.clock.now(), None)?;

@@ -7,9 +7,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
+use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::error::Result;
+use crate::model::batch::EventBatch;
 use crate::model::customer::Customer;
 use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
@@ -137,14 +138,15 @@ pub trait EventStore: Debug + Send + Sync + 'static {
     /// A backend failure.
     async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>>;
 
-    /// Every event matching the filter, oldest first, as a stream that the backend fills in
-    /// bounded chunks (no connection or lock is held while the consumer is slow). A failure ends
-    /// the stream with an `Err` item, so an incomplete export is always detectable.
+    /// Every event matching the filter, oldest first, as a stream of non-empty batches that the
+    /// backend fills one bounded chunk at a time (no connection or lock is held while the
+    /// consumer is slow). A failure ends the stream with an `Err` item, so an incomplete export
+    /// is always detectable. [`export_events`] turns the batches into owned events.
     fn export(
         &self,
         workspace: WorkspaceId,
         filter: EventFilter,
-    ) -> BoxStream<'static, Result<Event>>;
+    ) -> BoxStream<'static, Result<EventBatch>>;
 
     /// What a funnel over the steps needs; see [`FunnelInput`] for exactly which events.
     ///
@@ -200,7 +202,7 @@ macro_rules! forward_event_store {
             async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
                 (**self).event(workspace, id).await
             }
-            fn export(&self, workspace: WorkspaceId, filter: EventFilter) -> BoxStream<'static, Result<Event>> {
+            fn export(&self, workspace: WorkspaceId, filter: EventFilter) -> BoxStream<'static, Result<EventBatch>> {
                 (**self).export(workspace, filter)
             }
             async fn funnel_input(&self, workspace: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
@@ -214,3 +216,48 @@ macro_rules! forward_event_store {
 }
 
 forward_event_store!(Arc, Box);
+
+/// The events of an [`EventStore::export`] stream as owned [`Event`]s, in order, for callers
+/// that want events rather than batches (tests, small exports). An `Err` item ends the stream,
+/// as in the source.
+///
+/// ```
+/// use futures::{StreamExt, TryStreamExt};
+/// use engagement_core::store::export_events;
+/// use engagement_core::{CustomerId, Event, EventFilter, EventStore, ReferenceStore, TimeWindow, Timestamp, WorkspaceId};
+///
+/// # futures::executor::block_on(async {
+/// let store = ReferenceStore::default();
+/// let ws = WorkspaceId::new("acme")?;
+/// store.append(&ws, &[Event::new("e1", CustomerId(1), "Page Viewed", Timestamp::EPOCH)]).await?;
+/// let events: Vec<Event> = export_events(store.export(ws, EventFilter::new(TimeWindow::ALL)))
+///     .try_collect()
+///     .await?;
+/// assert_eq!(events.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub fn export_events(
+    batches: BoxStream<'static, Result<EventBatch>>,
+) -> BoxStream<'static, Result<Event>> {
+    batches
+        .scan(false, |failed, batch| {
+            if *failed {
+                return futures::future::ready(None);
+            }
+            let items: Vec<Result<Event>> = match batch.and_then(|batch| {
+                batch
+                    .to_events()
+                    .map_err(|e| crate::Error::backend("export", e))
+            }) {
+                Ok(events) => events.into_iter().map(Ok).collect(),
+                Err(e) => {
+                    *failed = true;
+                    vec![Err(e)]
+                }
+            };
+            futures::future::ready(Some(stream::iter(items)))
+        })
+        .flatten()
+        .boxed()
+}

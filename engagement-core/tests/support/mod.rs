@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use async_trait::async_trait;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Error, Event, EventFilter, EventId, EventPage, EventPageQuery,
-    EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore, ReferenceStore,
-    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
+    ReferenceStore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 use futures::stream::BoxStream;
 use tokio::sync::Semaphore;
@@ -102,7 +102,11 @@ impl EventStore for Faulty {
     async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
         self.inner.event(ws, id).await
     }
-    fn export(&self, ws: WorkspaceId, filter: EventFilter) -> BoxStream<'static, Result<Event>> {
+    fn export(
+        &self,
+        ws: WorkspaceId,
+        filter: EventFilter,
+    ) -> BoxStream<'static, Result<EventBatch>> {
         self.inner.export(ws, filter)
     }
     async fn funnel_input(&self, ws: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {

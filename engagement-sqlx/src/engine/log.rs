@@ -2,14 +2,14 @@
 //! and `export` (keyset chunks, each a short query on a pooled connection).
 
 use engagement_core::{
-    Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
+    Event, EventBatch, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
 };
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
-use crate::encode::{EVENT_COLUMNS, event_from_row};
+use crate::encode::{EVENT_COLUMNS, event_from_row, event_ref_from_row};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::push_event_filter;
 use crate::json_rows::json_rows;
@@ -17,6 +17,9 @@ use crate::sql::Sql;
 
 /// Events per export chunk.
 const EXPORT_CHUNK: u64 = 10_000;
+
+/// Bytes of text an exported event is expected to hold (a batch's first allocation).
+const TEXT_PER_EVENT: usize = 160;
 
 /// Which way a keyset page runs.
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +139,7 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         filter: &EventFilter,
         after: Option<&EventKey>,
-    ) -> SqlResult<Vec<Event>> {
+    ) -> SqlResult<EventBatch> {
         let open = D::json_rows_open(EVENT_COLUMNS);
         let mut sql = D::sql();
         if let Some(open) = &open {
@@ -154,7 +157,11 @@ impl<D: Dialect> Engine<D> {
         if open.is_none() {
             let rows = D::fetch_all(&mut conn, sql, "export events").await?;
             drop(conn);
-            return rows.iter().map(|row| event_from_row(row, 0)).collect();
+            let mut batch = EventBatch::with_capacity(rows.len(), TEXT_PER_EVENT);
+            for row in &rows {
+                batch.push(event_ref_from_row(row, 0)?);
+            }
+            return Ok(batch);
         }
         sql.push(") AS chunk");
         let rows = D::fetch_all(&mut conn, sql, "export events").await?;
@@ -163,13 +170,18 @@ impl<D: Dialect> Engine<D> {
             Some(row) => row.opt_text(0)?,
             None => None,
         };
-        let mut events = json_rows(text.as_deref())?
+        let rows = json_rows(text.as_deref())?;
+        let mut events = rows
             .iter()
-            .map(|row| event_from_row(row, 0))
+            .map(|row| event_ref_from_row(row, 0))
             .collect::<SqlResult<Vec<_>>>()?;
         // The statement's order, which an aggregate need not keep (already sorted: cheap).
-        events.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-        Ok(events)
+        events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
+        let mut batch = EventBatch::with_capacity(events.len(), TEXT_PER_EVENT);
+        for event in events {
+            batch.push(event);
+        }
+        Ok(batch)
     }
 
     /// Every matching event, oldest first, fetched in keyset chunks as the consumer pulls.
@@ -177,7 +189,7 @@ impl<D: Dialect> Engine<D> {
         self,
         workspace: WorkspaceId,
         filter: EventFilter,
-    ) -> BoxStream<'static, engagement_core::Result<Event>> {
+    ) -> BoxStream<'static, engagement_core::Result<EventBatch>> {
         struct State<D: Dialect> {
             engine: Engine<D>,
             workspace: WorkspaceId,
@@ -200,23 +212,18 @@ impl<D: Dialect> Engine<D> {
                 .engine
                 .export_chunk(&state.workspace, &state.filter, state.after.as_ref())
                 .await;
-            let items: Vec<engagement_core::Result<Event>> = match chunk {
-                Ok(events) => {
-                    state.done = (events.len() as u64) < EXPORT_CHUNK;
-                    state.after = events.last().map(Event::key);
-                    if events.is_empty() {
-                        return None;
-                    }
-                    events.into_iter().map(Ok).collect()
+            match chunk {
+                Ok(batch) => {
+                    state.done = (batch.len() as u64) < EXPORT_CHUNK;
+                    state.after = Some(batch.last()?.key());
+                    Some((Ok(batch), state))
                 }
                 Err(err) => {
                     state.done = true;
-                    vec![Err(Self::error(err))]
+                    Some((Err(Self::error(err)), state))
                 }
-            };
-            Some((stream::iter(items), state))
+            }
         })
-        .flatten()
         .boxed()
     }
 }

@@ -107,7 +107,10 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 events: &[engagement_core::Event],
             ) -> engagement_core::Result<engagement_core::AppendOutcome> {
-                self.engine.append(workspace, events).await.map_err(Engine::<$dialect>::error)
+                self.engine
+                    .append(workspace, events)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
             }
 
             async fn upsert_customers(
@@ -126,7 +129,10 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 ids: &[engagement_core::CustomerId],
             ) -> engagement_core::Result<Vec<engagement_core::Customer>> {
-                self.engine.customers(workspace, ids).await.map_err(Engine::<$dialect>::error)
+                self.engine
+                    .customers(workspace, ids)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
             }
 
             async fn top_customers(
@@ -190,15 +196,20 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 id: &engagement_core::EventId,
             ) -> engagement_core::Result<Option<engagement_core::Event>> {
-                self.engine.event(workspace, id).await.map_err(Engine::<$dialect>::error)
+                self.engine
+                    .event(workspace, id)
+                    .await
+                    .map_err(Engine::<$dialect>::error)
             }
 
             fn export(
                 &self,
                 workspace: engagement_core::WorkspaceId,
                 filter: engagement_core::EventFilter,
-            ) -> futures::stream::BoxStream<'static, engagement_core::Result<engagement_core::Event>>
-            {
+            ) -> futures::stream::BoxStream<
+                'static,
+                engagement_core::Result<engagement_core::EventBatch>,
+            > {
                 self.engine.clone().export(workspace, filter)
             }
 

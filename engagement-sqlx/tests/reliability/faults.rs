@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use engagement_core::store::export_events;
 use engagement_core::{
     Error, Event, EventFilter, EventPageQuery, EventStore, TimeWindow, TopCustomersQuery,
     WorkspaceId,
@@ -21,7 +22,7 @@ pub(crate) async fn bounded<T>(what: &str, work: impl Future<Output = T>) -> T {
 
 /// Collects an export until its end or its first error; a clean end is `None`.
 pub(crate) async fn drain(store: &dyn EventStore, ws: &WorkspaceId) -> (Vec<Event>, Option<Error>) {
-    let mut stream = store.export(ws.clone(), EventFilter::new(TimeWindow::ALL));
+    let mut stream = export_events(store.export(ws.clone(), EventFilter::new(TimeWindow::ALL)));
     let mut events = Vec::new();
     while let Some(item) = stream.next().await {
         match item {
@@ -117,7 +118,7 @@ pub(crate) async fn dropped_export(store: &dyn EventStore) -> WorkspaceId {
         .append(&ws, &views("d", 5_000, 0))
         .await
         .expect("append");
-    let mut stream = store.export(ws.clone(), EventFilter::new(TimeWindow::ALL));
+    let mut stream = export_events(store.export(ws.clone(), EventFilter::new(TimeWindow::ALL)));
     for _ in 0..10 {
         bounded("an export row", stream.next())
             .await

@@ -352,11 +352,12 @@ async fn check_end_state(store: &dyn EventStore, ws: &WorkspaceId, plan: &Plan, 
         "the log total"
     );
 
-    let exported: Vec<Event> = store
-        .export(ws.clone(), EventFilter::new(TimeWindow::ALL))
-        .map(|item| item.expect("export item"))
-        .collect()
-        .await;
+    let exported: Vec<Event> = engagement_core::store::export_events(
+        store.export(ws.clone(), EventFilter::new(TimeWindow::ALL)),
+    )
+    .map(|item| item.expect("export item"))
+    .collect()
+    .await;
     let ids: BTreeSet<&str> = exported.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(
         exported.len() as u64,

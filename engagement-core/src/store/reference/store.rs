@@ -8,6 +8,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 
 use super::{Directory, activity, funnel, log, ranking, writes};
 use crate::error::Result;
+use crate::model::batch::EventBatch;
 use crate::model::customer::Customer;
 use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
@@ -18,6 +19,9 @@ use crate::store::query::{
     RankedScore, TopCustomersQuery,
 };
 use crate::time::TimeWindow;
+
+/// Events per exported batch: small, so that consumers meet batch edges in small tests.
+const EXPORT_BATCH: usize = 64;
 
 /// The oracle backend: events and customers in memory, every primitive answered by the plain
 /// functions of [`reference`](crate::reference).
@@ -182,15 +186,19 @@ impl EventStore for ReferenceStore {
         Ok(self.read(workspace, |data| log::event(&data.events, id)))
     }
 
-    /// Snapshots the matching events under the lock, then streams the copy: a slow consumer
-    /// holds nothing.
+    /// Snapshots the matching events under the lock, then streams the copy in batches of
+    /// 64 events: a slow consumer holds nothing.
     fn export(
         &self,
         workspace: WorkspaceId,
         filter: EventFilter,
-    ) -> BoxStream<'static, Result<Event>> {
+    ) -> BoxStream<'static, Result<EventBatch>> {
         let events = self.read(&workspace, |data| log::export(&data.events, &filter));
-        stream::iter(events.into_iter().map(Ok)).boxed()
+        let batches: Vec<Result<EventBatch>> = events
+            .chunks(EXPORT_BATCH)
+            .map(|chunk| Ok(EventBatch::from_events(chunk)))
+            .collect();
+        stream::iter(batches).boxed()
     }
 
     async fn funnel_input(
@@ -268,7 +276,11 @@ mod tests {
             cutoff: Timestamp::MAX,
         };
         assert_eq!(block_on(store.purge(&w, scope, false)).unwrap().events, 3);
-        let got: Vec<Event> = block_on(stream.map(|r| r.unwrap()).collect::<Vec<_>>());
+        let got: Vec<Event> = block_on(
+            crate::store::export_events(stream)
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>(),
+        );
         assert_eq!(got, events);
     }
 
