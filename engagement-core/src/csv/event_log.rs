@@ -223,6 +223,15 @@ impl<W: io::Write> EventLogCsv<W> {
         self.csv.flush()
     }
 
+    /// Hands over what was written so far (the header included, if not handed over yet) and
+    /// goes on writing into `fresh`.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] when writing the buffered rows fails.
+    pub(crate) fn replace_output(&mut self, fresh: W) -> Result<W> {
+        self.csv.replace_output(fresh)
+    }
+
     /// The output (rows may still be buffered; see [`flush`](Self::flush)).
     pub fn get_ref(&self) -> &W {
         self.csv.get_ref()

@@ -2,22 +2,20 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::thread::{self, JoinHandle};
 
 use futures::{Stream, StreamExt};
 
+use super::CsvOptions;
+use super::export_pipeline::Pipeline;
 use super::writer::csv_io_error;
-use super::{CsvOptions, EventLogCsv};
 use crate::error::Result;
 use crate::model::batch::EventBatch;
 
 /// Writes every event of `batches` (such as the stream
 /// [`Reports::export_event_log`](crate::report::Reports::export_event_log) returns) to a CSV
-/// file at `path` (columns as [`EventLogCsv::with_metadata_columns`]) and returns the number of
+/// file at `path` (columns as [`EventLogCsv::with_metadata_columns`](super::EventLogCsv::with_metadata_columns)) and returns the number of
 /// events written.
 ///
 /// The rows go to `<path>.partial` as they arrive; only when the source has ended and the file
@@ -26,10 +24,10 @@ use crate::model::batch::EventBatch;
 /// completes, the partial file is removed and `path` is left as it was: a failed export never
 /// leaves a complete-looking file.
 ///
-/// The source is polled here; its batches go to a thread of the export's own that formats them
-/// and writes the file in blocks of about 1 MiB, so reading the source and writing the file use
-/// two cores. At most a few batches are in flight: memory stays bounded whatever the number of
-/// events.
+/// The source is polled here; its batches are formatted on threads of the export's own (one per
+/// core), written to the file in order in large blocks, and synced to disk every 64 MiB while
+/// the export runs, so that the final sync only waits for the tail. At most a few batches are
+/// alive at once: memory stays bounded whatever the number of events.
 ///
 /// **This blocks**: handing a batch over waits while the formatting thread is behind (the core
 /// crate depends on no runtime). On an async runtime run it where a blocking call is acceptable
@@ -62,92 +60,19 @@ pub async fn export_to_path<K: Into<String>>(
     options: CsvOptions,
 ) -> Result<u64> {
     let path = path.as_ref();
+    let metadata_keys: Vec<String> = metadata_keys.into_iter().map(Into::into).collect();
     let partial = PartialFile::new(path);
     let file = File::create(&partial.path).map_err(csv_io_error)?;
-    let csv = EventLogCsv::with_metadata_columns(file, metadata_keys, options)?;
-    let mut formatter = Formatter::spawn(csv)?;
+    let mut pipeline = Pipeline::spawn(file, &metadata_keys, options)?;
     let mut batches = pin!(batches);
     while let Some(batch) = batches.next().await {
-        formatter.send(batch?)?;
+        pipeline.send(batch?)?;
     }
-    let (rows, file) = formatter.finish()?;
+    let (rows, file) = pipeline.finish()?;
     file.sync_all().map_err(csv_io_error)?;
     drop(file);
     partial.commit(path)?;
     Ok(rows)
-}
-
-/// Batches in flight to the formatting thread at most (memory stays bounded).
-const BATCHES_IN_FLIGHT: usize = 4;
-
-/// What the formatting thread ends with: the rows written and the file, or the first error.
-type Formatted = Result<(u64, File)>;
-
-/// The thread that formats batches of events as CSV rows and writes them to the file.
-///
-/// Dropped without [`finish`](Self::finish), the thread ends after the batches already handed
-/// over; the export then removes the partial file anyway.
-#[derive(Debug)]
-struct Formatter {
-    batches: Option<SyncSender<EventBatch>>,
-    thread: Option<JoinHandle<Formatted>>,
-}
-
-impl Formatter {
-    /// Starts the thread writing through `csv`.
-    fn spawn(mut csv: EventLogCsv<File>) -> Result<Self> {
-        let (batches, received) = sync_channel::<EventBatch>(BATCHES_IN_FLIGHT);
-        let thread = thread::Builder::new()
-            .name("engagement-csv-export".into())
-            .spawn(move || {
-                for batch in received {
-                    csv.write_batch(&batch)?;
-                }
-                let rows = csv.rows();
-                Ok((rows, csv.finish()?))
-            })
-            .map_err(csv_io_error)?;
-        Ok(Self {
-            batches: Some(batches),
-            thread: Some(thread),
-        })
-    }
-
-    /// Hands over a batch.
-    ///
-    /// # Errors
-    /// The thread's error when it has stopped on one.
-    fn send(&mut self, batch: EventBatch) -> Result<()> {
-        let sent = self
-            .batches
-            .as_ref()
-            .is_some_and(|batches| batches.send(batch).is_ok());
-        if sent {
-            return Ok(());
-        }
-        self.finish()?;
-        Err(csv_io_error(io::Error::other(
-            "the CSV formatting thread stopped early",
-        )))
-    }
-
-    /// Waits for every batch to be written; the rows written and the file.
-    ///
-    /// # Errors
-    /// The first error the thread met.
-    fn finish(&mut self) -> Formatted {
-        self.batches = None;
-        match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or_else(|_| {
-                Err(csv_io_error(io::Error::other(
-                    "the CSV formatting thread panicked",
-                )))
-            }),
-            None => Err(csv_io_error(io::Error::other(
-                "the CSV formatting thread already stopped",
-            ))),
-        }
-    }
 }
 
 /// `<path>.partial`, removed when dropped unless committed.
@@ -195,6 +120,8 @@ mod tests {
     use futures::stream;
 
     use super::*;
+    use crate::csv::EventLogCsv;
+    use crate::csv::export_pipeline::Pipeline;
     use crate::csv::writer::tests::parse;
     use crate::error::Error;
     use crate::model::event::Event;
@@ -302,24 +229,63 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_failing_disk_is_a_csv_error_from_the_formatting_thread() {
+    fn a_failing_disk_is_a_csv_error_from_the_writing_thread() {
         // Every write to /dev/full fails with "no space left on device".
         let full = File::options().write(true).open("/dev/full").unwrap();
-        let csv = EventLogCsv::new(full, CsvOptions::default()).unwrap();
-        let mut formatter = Formatter::spawn(csv).unwrap();
+        let mut pipeline = Pipeline::spawn(full, &[], CsvOptions::default()).unwrap();
         let mut outcome = Ok(());
-        // Enough rows to fill the writer's buffer several times over.
         for chunk in 0..40 {
             let events: Vec<Event> = (0..1_024).map(|i| ev(chunk * 10_000 + i)).collect();
-            outcome = formatter.send(EventBatch::from_events(&events));
+            outcome = pipeline.send(EventBatch::from_events(&events));
             if outcome.is_err() {
                 break;
             }
         }
         let err = outcome
-            .and_then(|()| formatter.finish().map(drop))
+            .and_then(|()| pipeline.finish().map(drop))
             .unwrap_err();
         assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
+    #[test]
+    fn batches_formatted_on_several_threads_land_in_order() {
+        let (path, _) = paths("in-order");
+        let events: Vec<Event> = (0..6_000)
+            .map(|i| {
+                let mut e = ev(i);
+                if i % 7 == 0 {
+                    e.metadata.insert("plan".into(), format!("p{i}").into());
+                }
+                e
+            })
+            .collect();
+        // Batches of 1 to 97 events: many more batches than can be in flight at once.
+        let mut batches = Vec::new();
+        let mut rest = &events[..];
+        for size in (1..98).cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (batch, tail) = rest.split_at(size.min(rest.len()));
+            batches.push(Ok(EventBatch::from_events(batch)));
+            rest = tail;
+        }
+        let rows = block_on(export_to_path(
+            stream::iter(batches),
+            &path,
+            ["plan"],
+            CsvOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(rows, 6_000);
+        let mut one_by_one =
+            EventLogCsv::with_metadata_columns(Vec::new(), ["plan"], CsvOptions::default())
+                .unwrap();
+        for e in &events {
+            one_by_one.write_event(e).unwrap();
+        }
+        assert!(fs::read(&path).unwrap() == one_by_one.finish().unwrap());
+        fs::remove_file(&path).unwrap();
     }
 
     #[test]

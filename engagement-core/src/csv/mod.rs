@@ -58,6 +58,7 @@ mod engagement;
 mod event_log;
 mod event_stream;
 mod export_file;
+mod export_pipeline;
 mod file_name;
 mod funnel;
 mod guard;

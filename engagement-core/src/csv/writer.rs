@@ -256,6 +256,16 @@ impl<W: io::Write> CsvWriter<W> {
         &self.out
     }
 
+    /// Passes the buffered bytes to the output and swaps it for `fresh`: how a writer into
+    /// memory hands over what it wrote so far.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] when writing the buffered bytes fails.
+    pub(crate) fn replace_output(&mut self, fresh: W) -> Result<W> {
+        self.write_buffer()?;
+        Ok(std::mem::replace(&mut self.out, fresh))
+    }
+
     /// Flushes everything and hands back the underlying writer.
     ///
     /// # Errors
@@ -290,7 +300,7 @@ fn push_quoted(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
     let mut rest = bytes;
-    while let Some(quote) = rest.iter().position(|&b| b == b'"') {
+    while let Some(quote) = memchr::memchr(b'"', rest) {
         buf.extend_from_slice(&rest[..=quote]);
         buf.push(b'"');
         rest = &rest[quote + 1..];
