@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn plain_text_is_borrowed_and_escaped_text_is_owned() {
         let rows = json_rows(Some(r#"[["plain", "tab\tbed"]]"#)).unwrap();
-        assert!(matches!(rows[0].0[0], JsonCell::Text(Cow::Borrowed("plain"))));
+        assert!(matches!(
+            rows[0].0[0],
+            JsonCell::Text(Cow::Borrowed("plain"))
+        ));
         assert!(matches!(&rows[0].0[1], JsonCell::Text(Cow::Owned(t)) if t == "tab\tbed"));
     }
 
@@ -176,7 +179,10 @@ mod tests {
         assert!(row.text(9).is_err());
         assert!(json_rows(None).unwrap().is_empty());
         assert!(json_rows(Some("{}")).is_err());
-        assert!(json_rows(Some("[[1.5]]")).is_err(), "no floats in our columns");
+        assert!(
+            json_rows(Some("[[1.5]]")).is_err(),
+            "no floats in our columns"
+        );
         assert!(json_rows(Some("[[true]]")).is_err());
     }
 }

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write as _};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -149,9 +150,13 @@ fn format_batches(
             .try_recv()
             .unwrap_or_default();
         let rows_before = csv.rows();
-        let bytes = csv
-            .write_batch(&batch)
-            .and_then(|()| csv.replace_output(spare));
+        // A panic here must still answer for its batch: the writer waits for every batch in
+        // order, and the caller for the writer.
+        let bytes = panic::catch_unwind(AssertUnwindSafe(|| {
+            csv.write_batch(&batch)
+                .and_then(|()| csv.replace_output(spare))
+        }))
+        .unwrap_or_else(|_| Err(stopped("formatting a CSV batch panicked")));
         drop(batch);
         let out = bytes.map(|bytes| (bytes, csv.rows() - rows_before));
         if formatted.send((seq, out)).is_err() {
