@@ -11,6 +11,7 @@ use hashbrown::HashMap;
 
 use engagement_core::{AppendOutcome, Event};
 
+use crate::arena::StrArena;
 use crate::columns::Row;
 use crate::dict::metadata_json;
 use crate::error::MemoryError;
@@ -87,7 +88,8 @@ impl Workspace {
         } else {
             self.cols.lower_bound(first.at, &first.id)
         };
-        let moved = self.cols.split_off(from);
+        let mut moved_ids = StrArena::default();
+        let moved = self.cols.split_off(from, &mut moved_ids);
         for row in &moved {
             self.dir.unpost_from(row.customer, from as u32);
         }

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use engagement_core::{Actor, Device};
 
+use crate::arena::StrArena;
 use crate::grow;
 use crate::ids::IdColumn;
 
@@ -169,13 +170,13 @@ impl Columns {
         self.ids.push(&row.id);
     }
 
-    /// Removes the events at `from..` and returns them as rows, in order.
-    pub(crate) fn split_off(&mut self, from: usize) -> Vec<Row<'static>> {
-        let ids = self.ids.split_off(from);
-        let rows = ids
-            .into_iter()
-            .enumerate()
-            .map(|(i, id)| {
+    /// Removes the events at `from..` and returns them as rows, in order; their ids go to
+    /// `ids` (replacing what it held), which the rows borrow.
+    pub(crate) fn split_off<'a>(&mut self, from: usize, ids: &'a mut StrArena) -> Vec<Row<'a>> {
+        *ids = self.ids.split_off(from);
+        let ids: &'a StrArena = ids;
+        let rows = (0..ids.len())
+            .map(|i| {
                 let p = from + i;
                 Row {
                     at: self.at[p],
@@ -187,7 +188,7 @@ impl Columns {
                     geo: self.geo[p],
                     ip: self.ip[p],
                     meta: self.meta[p],
-                    id: Cow::Owned(id),
+                    id: Cow::Borrowed(ids.get(i)),
                 }
             })
             .collect();
@@ -305,7 +306,8 @@ mod tests {
         assert_eq!(c.lower_bound(9, ""), 4);
         assert_eq!(c.time_range(2, 5), 1..3);
         assert_eq!(c.time_range(6, 1), 4..4);
-        let tail = c.split_off(2);
+        let mut tail_ids = StrArena::default();
+        let tail = c.split_off(2, &mut tail_ids);
         assert_eq!(tail, rows[2..]);
         assert_eq!(c.len(), 2);
         assert_eq!(c.ids.find("c"), None);

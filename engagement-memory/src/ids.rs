@@ -95,17 +95,25 @@ impl IdColumn {
         }
     }
 
-    /// Removes the ids at positions `from..len` from the index and the column, returning them.
-    pub(crate) fn split_off(&mut self, from: usize) -> Vec<String> {
-        let taken: Vec<String> = (from..self.len()).map(|p| self.get(p).to_owned()).collect();
-        for (offset, id) in taken.iter().enumerate() {
-            let pos = (from + offset) as u32;
-            let hash = table_hash(Self::hash(&self.hasher, id));
-            if let Ok(entry) = self.index.find_entry(hash, |s| s.pos == pos) {
+    /// Removes the ids at positions `from..len` from the index and the column, returning them
+    /// in order, in an arena of their own (no allocation per id).
+    pub(crate) fn split_off(&mut self, from: usize) -> StrArena {
+        let Self {
+            arena,
+            index,
+            hasher,
+        } = self;
+        let mut taken = StrArena::default();
+        taken.reserve(arena.len().saturating_sub(from));
+        for pos in from..arena.len() {
+            let id = arena.get(pos);
+            let hash = table_hash(Self::hash(hasher, id));
+            if let Ok(entry) = index.find_entry(hash, |s| s.pos == pos as u32) {
                 entry.remove();
             }
+            taken.push(id);
         }
-        self.arena.truncate(from);
+        arena.truncate(from);
         taken
     }
 
@@ -135,7 +143,7 @@ mod tests {
         c.index_from(0);
         assert_eq!(c.find("e500"), Some(500));
         let tail = c.split_off(998);
-        assert_eq!(tail, ["e998", "e999"]);
+        assert_eq!((tail.len(), tail.get(0), tail.get(1)), (2, "e998", "e999"));
         assert_eq!(c.find("e999"), None);
         assert_eq!(c.find("e997"), Some(997));
         c.push("late");
