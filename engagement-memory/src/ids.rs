@@ -45,11 +45,6 @@ impl IdColumn {
         self.arena.get(pos)
     }
 
-    /// How many ids are stored.
-    pub(crate) fn len(&self) -> usize {
-        self.arena.len()
-    }
-
     /// 32 bits of `id`'s hash.
     fn hash(hasher: &DefaultHashBuilder, id: &str) -> u32 {
         (hasher.hash_one(id) >> 32) as u32
@@ -150,7 +145,7 @@ mod tests {
         c.index_from(998);
         assert_eq!(c.find("late"), Some(998));
         c.retain(|p| p % 2 == 1);
-        assert_eq!(c.len(), 499);
+        assert_eq!(c.arena.len(), 499);
         assert_eq!(c.find("e1"), Some(0));
         assert_eq!(c.find("e0"), None);
         assert_eq!(c.find("e997"), Some(498));
