@@ -3,8 +3,7 @@
 use std::net::IpAddr;
 
 use engagement_core::{
-    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventRef, Metadata, Timestamp,
-    WorkspaceId,
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventRef, Timestamp, WorkspaceId,
 };
 
 use crate::dialect::ReadRow;
@@ -72,7 +71,8 @@ pub(crate) fn event_args(e: &Event) -> SqlResult<[Arg; EVENT_BINDS - 1]> {
 
 /// The event whose [`EVENT_COLUMNS`] start at column `at`.
 pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event> {
-    event_ref_from_row(row, at)?
+    // `to_event` parses the metadata, which checks it on the way.
+    borrowed_event(row, at)?
         .to_event()
         .map_err(|e| corrupt("metadata", e))
 }
@@ -82,14 +82,31 @@ pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event>
 /// # Errors
 /// [`SqlError::Corrupt`] when a code, the IP or the metadata is not what `append` writes.
 pub(crate) fn event_ref_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
+    let event = borrowed_event(row, at)?;
+    check_metadata(event.metadata)?;
+    Ok(event)
+}
+
+/// Checks, without building it, that `metadata` is a JSON object, so that a corrupt row fails
+/// the read as it would as an [`Event`]: valid JSON that starts with `{` is an object.
+fn check_metadata(metadata: &str) -> SqlResult<()> {
+    if metadata == "{}" {
+        return Ok(());
+    }
+    if !metadata.trim_start().starts_with('{') {
+        return Err(corrupt("metadata", "not a JSON object"));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(metadata)
+        .map(drop)
+        .map_err(|e| corrupt("metadata", e))
+}
+
+/// The event at column `at` with its metadata unchecked.
+fn borrowed_event<R: ReadRow>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
     let actor = row.small(at + 2)?;
     let device = row.opt_small(at + 14)?;
     let ip = row.opt_str(at + 15)?;
     let metadata = row.str(at + 16)?;
-    if metadata != "{}" {
-        // Checked here so that a corrupt row fails the read, as it would as an `Event`.
-        serde_json::from_str::<Metadata>(metadata).map_err(|e| corrupt("metadata", e))?;
-    }
     Ok(EventRef {
         id: row.str(at)?,
         customer: CustomerId(row.int(at + 1)?),
@@ -202,6 +219,25 @@ mod tests {
         assert_eq!(CUSTOMER_INSERT_COLUMNS.split(',').count(), CUSTOMER_BINDS);
         for column in CUSTOMER_UPDATE_COLUMNS {
             assert!(CUSTOMER_INSERT_COLUMNS.contains(column));
+        }
+    }
+
+    #[test]
+    fn only_json_objects_pass_the_metadata_check() {
+        for ok in ["{}", " {} ", r#"{"a":[1,{"b":null}]}"#, r#"{"k":"v \" }"}"#] {
+            assert!(check_metadata(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "[]", " [1]", "1", "{", r#"{"a":1} x"#, r#"{"a"}"#] {
+            assert!(
+                matches!(
+                    check_metadata(bad),
+                    Err(SqlError::Corrupt {
+                        column: "metadata",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
         }
     }
 
