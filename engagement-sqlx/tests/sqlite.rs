@@ -1,63 +1,49 @@
 //! The conformance suite and the differential test against the reference, on SQLite: one
-//! database file (WAL) per test binary, shared by every case (each case uses its own workspace).
+//! database file (WAL) per case, so that no case waits for another's write lock (SQLite's busy
+//! handler is not a fair queue: with every case of a loaded 2-core machine writing to one file,
+//! a case could wait past the busy timeout).
 
 #![cfg(feature = "sqlite")]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use engagement_sqlx::SqliteStore;
 
-/// The database of this test process, under Cargo's temporary directory for tests; files that
-/// earlier runs left and nobody touched for an hour are removed the first time. (Other
-/// processes of this binary may be running: the process-`TZ` case reruns cases in children.)
-fn database() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
+/// The folder of this binary's databases, under Cargo's temporary directory for tests; files
+/// that earlier runs left and nobody touched for ten minutes (a run takes well under one) are
+/// removed the first time.
+fn databases() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("engagement-sqlx-sqlite");
         std::fs::create_dir_all(&dir).expect("create the test database directory");
         remove_stale_files(&dir);
-        let path = dir.join(format!("conformance-{}.db", std::process::id()));
-        // Migrate once, before the cases run concurrently, so no case waits on another's
-        // schema lock past the busy timeout on a loaded machine.
-        let url = format!("sqlite://{}", path.display());
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("build a runtime for the test setup")
-                .block_on(async {
-                    let store = SqliteStore::connect(&url)
-                        .await
-                        .expect("open the SQLite test database");
-                    store
-                        .migrate()
-                        .await
-                        .expect("migrate the SQLite test database");
-                })
-        })
-        .join()
-        .expect("the migration thread panicked");
-        path
+        dir
     })
 }
 
 fn remove_stale_files(dir: &std::path::Path) {
-    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let stale_before = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
-            .is_ok_and(|modified| modified < an_hour_ago);
+            .is_ok_and(|modified| modified < stale_before);
         if stale {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
+/// A migrated store in a new file of its own (the process id keeps the process-`TZ` case's
+/// children, which rerun cases, apart from this process).
 async fn store() -> SqliteStore {
-    let url = format!("sqlite://{}", database().display());
-    let store = SqliteStore::connect(&url)
+    static CASE: AtomicU64 = AtomicU64::new(0);
+    let n = CASE.fetch_add(1, Ordering::Relaxed);
+    let path = databases().join(format!("conformance-{}-{n}.db", std::process::id()));
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("open the SQLite test database");
     store
@@ -100,7 +86,7 @@ mod sqlite_only {
     }
 
     fn file(name: &str) -> String {
-        let path = super::database().with_file_name(format!("{name}-{}.db", std::process::id()));
+        let path = super::databases().join(format!("{name}-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         format!("sqlite://{}", path.display())
     }
