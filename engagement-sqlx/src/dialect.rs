@@ -18,6 +18,20 @@ use crate::sql::{Arg, Placeholder, Sql};
 /// A database's connection type.
 pub(crate) type Conn<D> = <<D as Dialect>::DB as Database>::Connection;
 
+/// How an append learns which rows of an insert-ignore it stored (the others' ids existed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// The insert ends in `RETURNING id`.
+    Returned,
+    /// The writer holds the database's lock and every stored row takes the next `seq` (the
+    /// largest so far plus one): the row count says whether all were stored, and when not,
+    /// the rows with a `seq` above the one before the insert are the stored ones.
+    Sequenced,
+    /// No `RETURNING`: the ids that exist are read before the insert, and a row count short
+    /// of the rest means a concurrent append took one meanwhile.
+    ReadFirst,
+}
+
 /// A database's SQL differences and driver glue.
 pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// The sqlx driver.
@@ -53,10 +67,14 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Events one insert statement carries.
     const EVENTS_PER_INSERT: usize = rows_per_statement(Self::MAX_BINDS, EVENT_BINDS, 0);
 
-    /// Starts an `INSERT` into `table` (up to the rows) that skips rows whose key exists.
-    /// The default is the `ON CONFLICT` form of SQLite and PostgreSQL.
+    /// What starts an `INSERT` that skips rows whose key exists, and what ends it after the
+    /// rows. The default is the `ON CONFLICT` form of SQLite and PostgreSQL.
+    const INSERT_IGNORING: (&'static str, &'static str) =
+        ("INSERT INTO ", " ON CONFLICT (workspace, id) DO NOTHING");
+
+    /// Starts an [`Self::INSERT_IGNORING`] into `table` (up to the rows).
     fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
-        sql.push("INSERT INTO ")
+        sql.push(Self::INSERT_IGNORING.0)
             .push(table)
             .push(" (")
             .push(columns)
@@ -77,16 +95,15 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
 
     /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].
     fn end_insert_ignoring(sql: &mut Sql) {
-        sql.push(" ON CONFLICT (workspace, id) DO NOTHING");
+        sql.push(Self::INSERT_IGNORING.1);
     }
 
     /// Appends what makes the planner read a table through `index` (after the table name):
     /// nothing by default, where the planner's statistics choose well.
     fn push_index_hint(_sql: &mut Sql, _index: &str) {}
 
-    /// Whether an insert-ignore can end in `RETURNING id` naming the rows it inserted; without
-    /// it, `append` first reads the ids that exist.
-    const RETURNS_INSERTED: bool = true;
+    /// How `append` learns which rows of an insert-ignore it stored.
+    const INSERTED: Inserted = Inserted::Returned;
 
     /// What ends a `SELECT` that locks the rows it reads until the transaction ends.
     const LOCKING_READ: &'static str = " FOR UPDATE";

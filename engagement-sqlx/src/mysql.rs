@@ -8,7 +8,7 @@ use sqlx::mysql::{
     MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow,
 };
 
-use crate::dialect::{Dialect, ReadRow, add, driver_glue};
+use crate::dialect::{Dialect, Inserted, ReadRow, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::Migration;
@@ -173,15 +173,7 @@ impl Dialect for MySqlDialect {
             .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
     }
 
-    fn insert_ignoring(sql: &mut Sql, table: &str, columns: &str) {
-        sql.push("INSERT IGNORE INTO ")
-            .push(table)
-            .push(" (")
-            .push(columns)
-            .push(") ");
-    }
-
-    fn end_insert_ignoring(_sql: &mut Sql) {}
+    const INSERT_IGNORING: (&'static str, &'static str) = ("INSERT IGNORE INTO ", "");
 
     fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
         sql.push(" ON DUPLICATE KEY UPDATE ");
@@ -258,7 +250,7 @@ impl Dialect for MySqlDialect {
 
     // MySQL 8 has no `INSERT … RETURNING` (MariaDB has): `append` reads the existing ids first
     // and fails as busy (nothing written) if a concurrent append took one meanwhile.
-    const RETURNS_INSERTED: bool = false;
+    const INSERTED: Inserted = Inserted::ReadFirst;
     // Next-key locks on a range of a table shared by workspaces deadlock concurrent writers.
     const LOCKING_READ: &'static str = "";
 

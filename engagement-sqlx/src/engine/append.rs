@@ -1,9 +1,10 @@
 //! `append`: batched, idempotent, all-or-nothing.
 //!
 //! The first occurrence of each id is inserted with the dialect's insert-ignore, in chunks under
-//! the bind limit, inside one write transaction; `RETURNING id` (or, on MySQL, a read of the
-//! existing ids before the insert) says which rows this append stored, and exactly those are
-//! added to the daily rollup in the same transaction. When every id was new and none repeats,
+//! the bind limit, inside one write transaction; each dialect's [`Inserted`] way (`RETURNING
+//! id`, the row count and `seq` under SQLite's lock, or MySQL's read of the existing ids before
+//! the insert) says which rows this append stored, and exactly those are added to the daily
+//! rollup in the same transaction. When every id was new and none repeats,
 //! that is the whole answer. Otherwise the rows now stored under the batch's ids are read back (inside the
 //! same transaction) and every event of the batch is compared with the row that was kept:
 //! a different payload is a conflict, the same payload is either the one inserted or a duplicate.
@@ -14,7 +15,7 @@ use engagement_core::{AppendOutcome, Event, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::{chunk_len, rows_per_statement};
-use crate::dialect::{Conn, Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, Inserted, ReadRow, begin};
 use crate::encode::EVENT_BINDS;
 use crate::encode::{EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_args, event_from_row};
 use crate::error::{SqlError, SqlResult};
@@ -47,13 +48,17 @@ impl<D: Dialect> Engine<D> {
             .collect::<SqlResult<Vec<_>>>()?;
 
         let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let mut last_seq = match D::INSERTED {
+            Inserted::Sequenced => self.last_seq(&mut tx).await?,
+            Inserted::Returned | Inserted::ReadFirst => 0,
+        };
         let mut inserted: Vec<&Event> = Vec::with_capacity(distinct.len());
         while !rows.is_empty() {
             let take = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, |(_, r)| {
                 row_bytes(r)
             });
             let mut chunk: Vec<_> = rows.drain(..take).collect();
-            if !D::RETURNS_INSERTED {
+            if D::INSERTED == Inserted::ReadFirst {
                 let existing = self.existing_ids(&mut tx, workspace, &chunk).await?;
                 chunk.retain(|(e, _)| !existing.contains(e.id.as_str()));
                 if chunk.is_empty() {
@@ -61,7 +66,7 @@ impl<D: Dialect> Engine<D> {
                 }
             }
             let events: Vec<&Event> = chunk.iter().map(|(e, _)| *e).collect();
-            let attempted = chunk.len();
+            let attempted = events.len() as u64;
             let mut sql = D::sql();
             D::insert_ignoring(&mut sql, &self.tables.events, EVENT_INSERT_COLUMNS);
             D::push_rows(
@@ -74,30 +79,36 @@ impl<D: Dialect> Engine<D> {
                 // Full-size chunks repeat in large batches and stay prepared; the rest do not.
                 sql.one_off();
             }
-            if D::RETURNS_INSERTED {
-                sql.push(" RETURNING id");
-                let returned = D::fetch_all(&mut tx, sql, "append events").await?;
-                if returned.len() == attempted {
+            match D::INSERTED {
+                Inserted::Returned => {
+                    sql.push(" RETURNING id");
+                    let returned = D::fetch_all(&mut tx, sql, "append events").await?;
+                    let ids = (returned.len() as u64 != attempted)
+                        .then(|| returned.iter().map(|row| row.text(0)).collect())
+                        .transpose()?;
+                    keep_inserted(&mut inserted, events, ids);
+                }
+                Inserted::Sequenced => {
+                    let n = D::execute(&mut tx, sql, "append events").await?;
+                    let ids = if n == attempted {
+                        None
+                    } else {
+                        Some(self.ids_after(&mut tx, last_seq).await?)
+                    };
+                    last_seq += n as i64;
+                    keep_inserted(&mut inserted, events, ids);
+                }
+                Inserted::ReadFirst => {
+                    let n = D::execute(&mut tx, sql, "append events").await?;
+                    let taken = attempted - n.min(attempted);
+                    D::check_insert_ignored(&mut tx, taken).await?;
+                    if taken > 0 {
+                        // Which of them is unknown, so neither is the rollup's delta: give up
+                        // (the transaction rolls back) and let the caller retry.
+                        return Err(SqlError::ConcurrentAppend { taken });
+                    }
                     inserted.extend(events);
-                } else {
-                    let ids = returned
-                        .iter()
-                        .map(|row| row.text(0))
-                        .collect::<SqlResult<HashSet<String>>>()?;
-                    inserted.extend(events.into_iter().filter(|e| ids.contains(e.id.as_str())));
                 }
-            } else {
-                let n = D::execute(&mut tx, sql, "append events").await?;
-                D::check_insert_ignored(&mut tx, attempted as u64 - n.min(attempted as u64))
-                    .await?;
-                if n != attempted as u64 {
-                    // Which of them is unknown, so neither is the rollup's delta: give up (the
-                    // transaction rolls back) and let the caller retry.
-                    return Err(SqlError::ConcurrentAppend {
-                        taken: attempted as u64 - n.min(attempted as u64),
-                    });
-                }
-                inserted.extend(events);
             }
         }
         let count = inserted.len() as u64;
@@ -115,6 +126,30 @@ impl<D: Dialect> Engine<D> {
             .await
             .map_err(SqlError::driver("commit the append"))?;
         Ok(outcome)
+    }
+
+    /// The largest `seq` of the events table (0 when empty).
+    async fn last_seq(&self, conn: &mut Conn<D>) -> SqlResult<i64> {
+        let mut sql = D::sql();
+        sql.push("SELECT COALESCE(MAX(seq), 0) FROM ")
+            .push(&self.tables.events);
+        let rows = D::fetch_all(conn, sql, "read the last event seq").await?;
+        rows.first().map_or(Ok(0), |row| row.int(0))
+    }
+
+    /// The ids of the events stored after `seq` (by this transaction, which holds the lock).
+    async fn ids_after(&self, conn: &mut Conn<D>, seq: i64) -> SqlResult<HashSet<String>> {
+        let mut sql = D::sql();
+        sql.push("SELECT id FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE seq > ")
+            .bind(seq)
+            .one_off();
+        D::fetch_all(conn, sql, "read the stored ids")
+            .await?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
     }
 
     /// The ids among the chunk's that the workspace holds (read without locks: next-key locks
@@ -167,6 +202,19 @@ impl<D: Dialect> Engine<D> {
             }
         }
         Ok(stored)
+    }
+}
+
+/// Adds to `inserted` those of a chunk's `events` the insert stored: all of them, or those
+/// among `ids` when the insert skipped some.
+fn keep_inserted<'a>(
+    inserted: &mut Vec<&'a Event>,
+    events: Vec<&'a Event>,
+    ids: Option<HashSet<String>>,
+) {
+    match ids {
+        None => inserted.extend(events),
+        Some(ids) => inserted.extend(events.into_iter().filter(|e| ids.contains(e.id.as_str()))),
     }
 }
 
