@@ -102,6 +102,10 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// nothing by default, where the planner's statistics choose well.
     fn push_index_hint(_sql: &mut Sql, _index: &str) {}
 
+    /// Whether the database lets one transaction write at a time: the store's writes then
+    /// take turns in the process ([`Engine::begin_write`](crate::engine::Engine::begin_write)).
+    const ONE_WRITER: bool = false;
+
     /// How `append` learns which rows of an insert-ignore it stored.
     const INSERTED: Inserted = Inserted::Returned;
 

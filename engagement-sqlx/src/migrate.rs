@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dialect::{Conn, Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow};
 use crate::engine::Engine;
 use crate::error::{SqlError, SqlResult};
 
@@ -47,7 +47,7 @@ impl<D: Dialect> Engine<D> {
     /// callers (several processes, or tests) apply each one exactly once.
     pub(crate) async fn migrate(&self, migrations: &[Migration]) -> SqlResult<()> {
         let ledger = &*self.tables.ledger;
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         D::lock_migrations(&mut tx, ledger).await?;
         // Release the lock whatever happened: on MySQL it belongs to the pooled connection.
         let applied = self.apply(&mut tx, migrations).await;

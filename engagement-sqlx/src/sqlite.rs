@@ -230,6 +230,8 @@ impl Dialect for SqliteDialect {
     // so for its rows the two mean the same.
     const INSERT_IGNORING: (&'static str, &'static str) = ("INSERT OR IGNORE INTO ", "");
 
+    const ONE_WRITER: bool = true;
+
     // `BEGIN IMMEDIATE` holds the database's lock and `seq` is the rowid: no `RETURNING` rows
     // to build and hand over one by one (~15 % of a large append).
     const INSERTED: Inserted = Inserted::Sequenced;

@@ -15,7 +15,7 @@ use engagement_core::{AppendOutcome, Event, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::{chunk_len, rows_per_statement};
-use crate::dialect::{Conn, Dialect, Inserted, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, Inserted, ReadRow};
 use crate::encode::EVENT_BINDS;
 use crate::encode::{EVENT_COLUMNS, EVENT_INSERT_COLUMNS, event_args, event_from_row};
 use crate::error::{SqlError, SqlResult};
@@ -47,7 +47,7 @@ impl<D: Dialect> Engine<D> {
             .map(|e| Ok((*e, event_args(e)?)))
             .collect::<SqlResult<Vec<_>>>()?;
 
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let mut last_seq = match D::INSERTED {
             Inserted::Sequenced => self.last_seq(&mut tx).await?,
             Inserted::Returned | Inserted::ReadFirst => 0,

@@ -6,7 +6,7 @@ use engagement_core::{Customer, CustomerId, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::rows_per_statement;
-use crate::dialect::{Dialect, begin};
+use crate::dialect::Dialect;
 use crate::encode::{
     CUSTOMER_BINDS, CUSTOMER_COLUMNS, CUSTOMER_INSERT_COLUMNS, CUSTOMER_UPDATE_COLUMNS,
     customer_from_row, push_customer_values,
@@ -30,7 +30,7 @@ impl<D: Dialect> Engine<D> {
         if last.is_empty() {
             return Ok(());
         }
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for chunk in last.chunks(rows_per_statement(D::MAX_BINDS, CUSTOMER_BINDS, 0)) {
             let mut sql = D::sql();
             sql.push("INSERT INTO ")

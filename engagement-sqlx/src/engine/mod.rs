@@ -11,10 +11,13 @@ mod purge;
 mod ranking;
 mod rollup;
 
-use sqlx::Pool;
+use std::sync::Arc;
 
-use crate::dialect::Dialect;
-use crate::error::SqlError;
+use sqlx::{Pool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::dialect::{Dialect, begin};
+use crate::error::{SqlError, SqlResult};
 use crate::prefix::{TablePrefix, Tables};
 
 /// A pool and the names of our tables: everything a primitive needs.
@@ -22,6 +25,9 @@ use crate::prefix::{TablePrefix, Tables};
 pub(crate) struct Engine<D: Dialect> {
     pub(crate) pool: Pool<D::DB>,
     pub(crate) tables: Tables,
+    /// Taken for every write transaction where the database has one writer at a time
+    /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
+    writer: Arc<Mutex<()>>,
 }
 
 impl<D: Dialect> Clone for Engine<D> {
@@ -29,6 +35,7 @@ impl<D: Dialect> Clone for Engine<D> {
         Self {
             pool: self.pool.clone(),
             tables: self.tables.clone(),
+            writer: Arc::clone(&self.writer),
         }
     }
 }
@@ -38,7 +45,27 @@ impl<D: Dialect> Engine<D> {
         Self {
             pool,
             tables: Tables::new(prefix),
+            writer: Arc::default(),
         }
+    }
+
+    /// Begins a write transaction: with [`Dialect::BEGIN_WRITE`], after the store's turn to
+    /// write where the database has one writer at a time. Keep the guard until the transaction
+    /// ends.
+    ///
+    /// SQLite makes a writer that finds the lock taken sleep and retry (1 ms up to 100 ms
+    /// between tries), so appends in flight together left the lock idle between them and
+    /// could starve one past the busy timeout; waiting in a fair queue in the process, each
+    /// begins as the one before it commits. Other processes still meet the busy timeout.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> SqlResult<(Option<OwnedMutexGuard<()>>, Transaction<'static, D::DB>)> {
+        let turn = if D::ONE_WRITER {
+            Some(Arc::clone(&self.writer).lock_owned().await)
+        } else {
+            None
+        };
+        Ok((turn, begin::<D>(&self.pool, D::BEGIN_WRITE).await?))
     }
 
     /// A pooled connection for statements that need no transaction.

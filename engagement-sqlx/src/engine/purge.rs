@@ -90,7 +90,7 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         condition: &(dyn Fn(&mut Sql) + Sync),
     ) -> SqlResult<u64> {
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_WRITE).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let mut select = D::sql();
         select
             .push("SELECT id, customer, actor, occurred_at FROM ")
