@@ -25,7 +25,9 @@ pub(crate) enum Inserted {
     Returned,
     /// The writer holds the database's lock and every stored row takes the next `seq` (the
     /// largest so far plus one): the row count says whether all were stored, and when not,
-    /// the rows with a `seq` above the one before the insert are the stored ones.
+    /// the rows with a `seq` above the one before the insert are the stored ones. (SQLite
+    /// allocates rowids this way until the largest possible one is taken; `seq` is never
+    /// written explicitly, so that takes 2^63 appended events.)
     Sequenced,
     /// No `RETURNING`: the ids that exist are read before the insert, and a row count short
     /// of the rest means a concurrent append took one meanwhile.
