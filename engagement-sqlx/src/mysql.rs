@@ -76,7 +76,7 @@ impl MySqlStore {
     /// The same store with its tables under `prefix`.
     pub fn with_prefix(self, prefix: TablePrefix) -> Self {
         Self {
-            engine: Engine::new(self.engine.pool, prefix),
+            engine: self.engine.with_prefix(prefix),
         }
     }
 

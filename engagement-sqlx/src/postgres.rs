@@ -71,7 +71,7 @@ impl PostgresStore {
     /// The same store with its tables under `prefix`.
     pub fn with_prefix(self, prefix: TablePrefix) -> Self {
         Self {
-            engine: Engine::new(self.engine.pool, prefix),
+            engine: self.engine.with_prefix(prefix),
         }
     }
 

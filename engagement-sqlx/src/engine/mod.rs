@@ -24,6 +24,9 @@ use crate::prefix::{TablePrefix, Tables};
 #[derive(Debug)]
 pub(crate) struct Engine<D: Dialect> {
     pub(crate) pool: Pool<D::DB>,
+    /// Where write transactions take their connection: `pool`, or a pool of its own with
+    /// settings for writing ([`Self::with_write_pool`]).
+    writes: Pool<D::DB>,
     pub(crate) tables: Tables,
     /// Taken for every write transaction where the database has one writer at a time
     /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
@@ -34,6 +37,7 @@ impl<D: Dialect> Clone for Engine<D> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            writes: self.writes.clone(),
             tables: self.tables.clone(),
             writer: Arc::clone(&self.writer),
         }
@@ -43,9 +47,24 @@ impl<D: Dialect> Clone for Engine<D> {
 impl<D: Dialect> Engine<D> {
     pub(crate) fn new(pool: Pool<D::DB>, prefix: TablePrefix) -> Self {
         Self {
+            writes: pool.clone(),
             pool,
             tables: Tables::new(prefix),
             writer: Arc::default(),
+        }
+    }
+
+    /// The same engine with write transactions on connections of `writes`.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn with_write_pool(self, writes: Pool<D::DB>) -> Self {
+        Self { writes, ..self }
+    }
+
+    /// The same engine with its tables under `prefix`.
+    pub(crate) fn with_prefix(self, prefix: TablePrefix) -> Self {
+        Self {
+            tables: Tables::new(prefix),
+            ..self
         }
     }
 
@@ -65,7 +84,7 @@ impl<D: Dialect> Engine<D> {
         } else {
             None
         };
-        Ok((turn, begin::<D>(&self.pool, D::BEGIN_WRITE).await?))
+        Ok((turn, begin::<D>(&self.writes, D::BEGIN_WRITE).await?))
     }
 
     /// A pooled connection for statements that need no transaction.
