@@ -23,6 +23,7 @@ use crate::prefix::{TablePrefix, Tables};
 /// A pool and the names of our tables: everything a primitive needs.
 #[derive(Debug)]
 pub(crate) struct Engine<D: Dialect> {
+    /// Where reads take their connection.
     pub(crate) pool: Pool<D::DB>,
     /// Where write transactions take their connection: `pool`, or a pool of its own with
     /// settings for writing ([`Self::with_write_pool`]).
@@ -30,7 +31,7 @@ pub(crate) struct Engine<D: Dialect> {
     pub(crate) tables: Tables,
     /// Taken for every write transaction where the database has one writer at a time
     /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
-    writer: Arc<Mutex<()>>,
+    write_turn: Arc<Mutex<()>>,
 }
 
 impl<D: Dialect> Clone for Engine<D> {
@@ -39,7 +40,7 @@ impl<D: Dialect> Clone for Engine<D> {
             pool: self.pool.clone(),
             writes: self.writes.clone(),
             tables: self.tables.clone(),
-            writer: Arc::clone(&self.writer),
+            write_turn: Arc::clone(&self.write_turn),
         }
     }
 }
@@ -50,7 +51,7 @@ impl<D: Dialect> Engine<D> {
             writes: pool.clone(),
             pool,
             tables: Tables::new(prefix),
-            writer: Arc::default(),
+            write_turn: Arc::default(),
         }
     }
 
@@ -80,7 +81,7 @@ impl<D: Dialect> Engine<D> {
         &self,
     ) -> SqlResult<(Option<OwnedMutexGuard<()>>, Transaction<'static, D::DB>)> {
         let turn = if D::ONE_WRITER {
-            Some(Arc::clone(&self.writer).lock_owned().await)
+            Some(Arc::clone(&self.write_turn).lock_owned().await)
         } else {
             None
         };
