@@ -81,7 +81,10 @@ pub(crate) fn event_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<Event>
 ///
 /// # Errors
 /// [`SqlError::Corrupt`] when a code, the IP or the metadata is not what `append` writes.
-pub(crate) fn event_ref_from_row<R: ReadRow>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
+pub(crate) fn event_ref_from_row<R: ReadRow + ?Sized>(
+    row: &R,
+    at: usize,
+) -> SqlResult<EventRef<'_>> {
     let event = borrowed_event(row, at)?;
     check_metadata(event.metadata)?;
     Ok(event)
@@ -102,7 +105,7 @@ fn check_metadata(metadata: &str) -> SqlResult<()> {
 }
 
 /// The event at column `at` with its metadata unchecked.
-fn borrowed_event<R: ReadRow>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
+fn borrowed_event<R: ReadRow + ?Sized>(row: &R, at: usize) -> SqlResult<EventRef<'_>> {
     let actor = row.small(at + 2)?;
     let device = row.opt_small(at + 14)?;
     let ip = row.opt_str(at + 15)?;

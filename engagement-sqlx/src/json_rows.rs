@@ -5,14 +5,92 @@
 //!
 //! Text cells borrow from the JSON text unless they hold an escape, so decoding a chunk
 //! allocates one vector per row, not one string per column.
+//!
+//! [`fetch_rows`] runs a `SELECT` either way, as the dialect reads large results, and
+//! [`Fetched::rows`] hands its rows to the same decoders as `&dyn ReadRow`.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use crate::dialect::ReadRow;
+use crate::dialect::{Conn, Dialect, ReadRow};
 use crate::error::{SqlError, SqlResult};
+use crate::sql::Sql;
+
+/// What a read statement returned: the driver's rows, or the one JSON text they were
+/// aggregated into.
+pub(crate) enum Fetched<R> {
+    Driver(Vec<R>),
+    Json(Option<String>),
+}
+
+/// Runs the `SELECT` that `push_select` writes (its select list named `columns`), as one
+/// aggregated JSON text where the dialect reads large results so
+/// ([`Dialect::json_rows_open`]), else row by row. The rows come in no particular order.
+///
+/// # Errors
+/// [`SqlError`] when the statement fails or the aggregate is not text.
+pub(crate) async fn fetch_rows<D: Dialect>(
+    conn: &mut Conn<D>,
+    columns: &str,
+    push_select: impl FnOnce(&mut Sql),
+    context: &'static str,
+) -> SqlResult<Fetched<D::Row>> {
+    let mut sql = D::sql();
+    let Some(open) = D::json_rows_open(columns) else {
+        push_select(&mut sql);
+        return Ok(Fetched::Driver(D::fetch_all(conn, sql, context).await?));
+    };
+    sql.push(&open);
+    push_select(&mut sql);
+    sql.push(") AS chunk");
+    let rows = D::fetch_all(conn, sql, context).await?;
+    let text = match rows.first() {
+        Some(row) => row.opt_text(0)?,
+        None => None,
+    };
+    Ok(Fetched::Json(text))
+}
+
+impl<R: ReadRow> Fetched<R> {
+    /// The rows, decoded from the JSON text where there is one.
+    ///
+    /// # Errors
+    /// [`SqlError::Corrupt`] when the JSON text is not rows of nulls, integers and strings.
+    pub(crate) fn rows(&self) -> SqlResult<Rows<'_, R>> {
+        Ok(match self {
+            Self::Driver(rows) => Rows::Driver(rows),
+            Self::Json(text) => Rows::Json(json_rows(text.as_deref())?),
+        })
+    }
+}
+
+/// The rows of a [`Fetched`], borrowed from it.
+pub(crate) enum Rows<'a, R> {
+    Driver(&'a [R]),
+    Json(Vec<JsonRow<'a>>),
+}
+
+impl<R: ReadRow> Rows<'_, R> {
+    /// How many rows there are.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Driver(rows) => rows.len(),
+            Self::Json(rows) => rows.len(),
+        }
+    }
+
+    /// Every row, for the decoders.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &dyn ReadRow> {
+        let (driver, json): (&[R], &[JsonRow<'_>]) = match self {
+            Self::Driver(rows) => (rows, &[]),
+            Self::Json(rows) => (&[], rows),
+        };
+        let driver = driver.iter().map(|row| row as &dyn ReadRow);
+        driver.chain(json.iter().map(|row| row as &dyn ReadRow))
+    }
+}
 
 /// One column of an aggregated row: what SQLite's `json_array` writes for our columns.
 #[derive(Debug, PartialEq)]
@@ -78,7 +156,7 @@ pub(crate) struct JsonRow<'a>(Vec<JsonCell<'a>>);
 /// # Errors
 /// [`SqlError::Corrupt`] when the text is not an array of arrays of nulls, integers and
 /// strings.
-pub(crate) fn json_rows(text: Option<&str>) -> SqlResult<Vec<JsonRow<'_>>> {
+fn json_rows(text: Option<&str>) -> SqlResult<Vec<JsonRow<'_>>> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };

@@ -79,6 +79,8 @@ pub(crate) struct Tables {
     pub(crate) daily: Arc<str>,
     /// The events' index by (customer, time, id).
     pub(crate) events_by_customer: Arc<str>,
+    /// The events' index by (name, time).
+    pub(crate) events_by_name: Arc<str>,
     pub(crate) ledger: Arc<str>,
 }
 
@@ -90,6 +92,7 @@ impl Tables {
             customers: name("customers"),
             daily: name("daily"),
             events_by_customer: name("events_customer"),
+            events_by_name: name("events_name"),
             ledger: name("schema_migrations"),
             prefix,
         }

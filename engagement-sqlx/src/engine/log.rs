@@ -12,7 +12,7 @@ use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row, event_ref_from_row};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::push_event_filter;
-use crate::json_rows::json_rows;
+use crate::json_rows::fetch_rows;
 use crate::sql::Sql;
 
 /// Events per export chunk.
@@ -140,37 +140,25 @@ impl<D: Dialect> Engine<D> {
         filter: &EventFilter,
         after: Option<&EventKey>,
     ) -> SqlResult<EventBatch> {
-        let open = D::json_rows_open(EVENT_COLUMNS);
-        let mut sql = D::sql();
-        if let Some(open) = &open {
-            sql.push(open);
-        }
-        self.push_keyset(
-            &mut sql,
-            workspace,
-            filter,
-            after,
-            Direction::Newer,
-            EXPORT_CHUNK,
-        );
         let mut conn = self.acquire().await?;
-        if open.is_none() {
-            let rows = D::fetch_all(&mut conn, sql, "export events").await?;
-            drop(conn);
-            let mut batch = EventBatch::with_capacity(rows.len(), TEXT_PER_EVENT);
-            for row in &rows {
-                batch.push(event_ref_from_row(row, 0)?);
-            }
-            return Ok(batch);
-        }
-        sql.push(") AS chunk");
-        let rows = D::fetch_all(&mut conn, sql, "export events").await?;
+        let fetched = fetch_rows::<D>(
+            &mut conn,
+            EVENT_COLUMNS,
+            |sql| {
+                self.push_keyset(
+                    sql,
+                    workspace,
+                    filter,
+                    after,
+                    Direction::Newer,
+                    EXPORT_CHUNK,
+                )
+            },
+            "export events",
+        )
+        .await?;
         drop(conn);
-        let text = match rows.first() {
-            Some(row) => row.opt_text(0)?,
-            None => None,
-        };
-        let rows = json_rows(text.as_deref())?;
+        let rows = fetched.rows()?;
         let mut events = rows
             .iter()
             .map(|row| event_ref_from_row(row, 0))
