@@ -124,6 +124,14 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             .push(".last_at, excluded.last_at)");
     }
 
+    /// Appends the clause that turns an `INSERT` into the totals table (`table`) into an upsert
+    /// adding the new row's `n`.
+    fn end_totals_upsert(sql: &mut Sql, table: &str) {
+        sql.push(" ON CONFLICT (workspace, customer) DO UPDATE SET n = ")
+            .push(table)
+            .push(".n + excluded.n");
+    }
+
     /// Appends the clause that turns an `INSERT` into an upsert on `(workspace, id)` assigning
     /// `columns` from the new row.
     fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer index in journey order",
         script: include_str!("../migrations/mysql/0003_customer_index_in_journey_order.sql"),
     },
+    Migration {
+        version: 4,
+        description: "customer totals",
+        script: include_str!("../migrations/mysql/0004_customer_totals.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
@@ -256,6 +261,10 @@ impl Dialect for MySqlDialect {
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");
+    }
+
+    fn end_totals_upsert(sql: &mut Sql, _table: &str) {
+        sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n)");
     }
 
     driver_glue!(MySqlConnection, MySqlRow);

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "name index in export order",
         script: include_str!("../migrations/postgres/0004_name_index_in_export_order.sql"),
     },
+    Migration {
+        version: 5,
+        description: "customer totals",
+        script: include_str!("../migrations/postgres/0005_customer_totals.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

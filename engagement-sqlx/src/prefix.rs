@@ -77,6 +77,8 @@ pub(crate) struct Tables {
     pub(crate) events: Arc<str>,
     pub(crate) customers: Arc<str>,
     pub(crate) daily: Arc<str>,
+    /// Every customer's count of counted events.
+    pub(crate) totals: Arc<str>,
     /// The events' index by (customer, time, id).
     pub(crate) events_by_customer: Arc<str>,
     /// The events' index by (name, time).
@@ -91,6 +93,7 @@ impl Tables {
             events: name("events"),
             customers: name("customers"),
             daily: name("daily"),
+            totals: name("totals"),
             events_by_customer: name("events_customer"),
             events_by_name: name("events_name"),
             ledger: name("schema_migrations"),
@@ -128,6 +131,7 @@ mod tests {
         assert_eq!(&*t.events, "x_events");
         assert_eq!(&*t.customers, "x_customers");
         assert_eq!(&*t.daily, "x_daily");
+        assert_eq!(&*t.totals, "x_totals");
         assert_eq!(&*t.ledger, "x_schema_migrations");
     }
 }

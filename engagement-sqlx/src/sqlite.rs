@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer index in journey order",
         script: include_str!("../migrations/sqlite/0003_customer_index_in_journey_order.sql"),
     },
+    Migration {
+        version: 4,
+        description: "customer totals",
+        script: include_str!("../migrations/sqlite/0004_customer_totals.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the

@@ -111,7 +111,8 @@ mod sqlite_only {
                 "engagement_customers",
                 "engagement_daily",
                 "engagement_events",
-                "engagement_schema_migrations"
+                "engagement_schema_migrations",
+                "engagement_totals"
             ]
         );
         let applied: i64 =
@@ -120,7 +121,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 3);
+        assert_eq!(applied, 4);
     }
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 //! `purge`: deletes in bounded chunks, each its own transaction that also recomputes the daily
-//! rollup of the customer-days it touched, so an interrupted purge leaves a consistent state and
+//! rollup of the customer-days it touched and takes what it deleted off the customers' totals, so an interrupted purge leaves a consistent state and
 //! a rerun finishes it; a dry run only counts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
 
@@ -106,11 +106,16 @@ impl<D: Dialect> Engine<D> {
         let rows = D::fetch_all(&mut tx, select, "find events to purge").await?;
         let mut ids = Vec::with_capacity(rows.len());
         let mut days = BTreeSet::new();
+        let mut counted_per_customer: BTreeMap<i64, i64> = BTreeMap::new();
         for row in &rows {
             ids.push(row.text(0)?);
-            let counted = row.small(2)? == actor_code(Actor::Customer) as i16;
-            if let (true, Some(day)) = (counted, day_of(row.int(3)?)) {
-                days.insert((row.int(1)?, day));
+            if row.small(2)? != actor_code(Actor::Customer) as i16 {
+                continue;
+            }
+            let customer = row.int(1)?;
+            *counted_per_customer.entry(customer).or_default() += 1;
+            if let Some(day) = day_of(row.int(3)?) {
+                days.insert((customer, day));
             }
         }
         if !ids.is_empty() {
@@ -127,6 +132,10 @@ impl<D: Dialect> Engine<D> {
         }
         for (customer, day) in days {
             self.recompute_day(&mut tx, workspace, customer, day)
+                .await?;
+        }
+        for (customer, deleted) in counted_per_customer {
+            self.take_from_total(&mut tx, workspace, customer, deleted)
                 .await?;
         }
         tx.commit()

@@ -1,5 +1,12 @@
 //! `top_customers` and `customer_rank`: scores summed in SQL over the daily rollup and the
 //! window's raw edges, ranks counted in SQL.
+//!
+//! The top of a ranking is pruned by the customers' all-time totals, which no window's score
+//! exceeds: the scores of the customers with the largest totals give a score that the `limit`-th
+//! place reaches at least (the bar), and only customers whose total reaches the bar can place,
+//! so only they are scored. Over 28 days of 10M events that is a few hundred customers' rollup
+//! rows instead of 3.4M. Where it cannot prune (fewer scored customers than places, or more
+//! than [`MAX_CANDIDATES`] reaching the bar) the whole window is ranked.
 
 use engagement_core::{
     CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery, WorkspaceId,
@@ -7,9 +14,14 @@ use engagement_core::{
 
 use super::rollup::Columns;
 use super::{Engine, Who, bigint, count};
-use crate::dialect::{Dialect, ReadRow};
-use crate::error::SqlResult;
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
+use crate::error::{SqlError, SqlResult};
 use crate::sql::Sql;
+
+/// Customers scored by list at most; a ranking that would need more is computed whole.
+const MAX_CANDIDATES: usize = 10_000;
+/// Customers with the largest totals scored first, per place of the ranking.
+const FIRST_CANDIDATES_PER_PLACE: usize = 2;
 
 /// A score is a sum of counts: a rollup row's `n`, or 1 for a raw event.
 const SCORE_COLUMNS: Columns = Columns {
@@ -19,28 +31,30 @@ const SCORE_COLUMNS: Columns = Columns {
 
 impl<D: Dialect> Engine<D> {
     /// Appends `SELECT customer, <score> AS score … GROUP BY customer` over the window (whole
-    /// days from the rollup, the edges from the events), narrowed to one customer if given.
+    /// days from the rollup, the edges from the events), narrowed to `only` customers if given.
     fn push_scores(
         &self,
         sql: &mut Sql,
         workspace: &WorkspaceId,
         window: TimeWindow,
-        only: Option<i64>,
+        only: Option<&[i64]>,
     ) {
         sql.push("SELECT customer, ")
             .push(&D::int("SUM(n)"))
             .push(" AS score FROM (");
-        let one = |sql: &mut Sql| {
-            if let Some(id) = only {
-                sql.push("customer = ").bind(id);
+        let narrow = |sql: &mut Sql| match only {
+            Some([id]) => {
+                sql.push("customer = ").bind(*id);
             }
+            Some(ids) => D::push_in_ids(sql, "customer", ids),
+            None => {}
         };
         self.push_counted_parts(
             sql,
             workspace,
             window,
             SCORE_COLUMNS,
-            only.is_some().then_some(&one as &dyn Fn(&mut Sql)),
+            only.is_some().then_some(&narrow as &dyn Fn(&mut Sql)),
         );
         sql.push(") u GROUP BY customer");
     }
@@ -53,15 +67,95 @@ impl<D: Dialect> Engine<D> {
         if query.limit == 0 || query.window.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let top = match self.pruned_top(&mut tx, workspace, query).await? {
+            Some(top) => top,
+            None => self.top_of(&mut tx, workspace, query, None).await?,
+        };
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the ranking snapshot"))?;
+        Ok(top)
+    }
+
+    /// The ranking from the customers whose totals reach the bar (see the module), or `None`
+    /// where that would not prune.
+    async fn pruned_top(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        query: &TopCustomersQuery,
+    ) -> SqlResult<Option<Vec<CustomerScore>>> {
+        let first = query.limit.saturating_mul(FIRST_CANDIDATES_PER_PLACE);
+        if first > MAX_CANDIDATES {
+            return Ok(None);
+        }
+        let largest = self.totals(conn, workspace, None, first).await?;
+        let scored = self.top_of(conn, workspace, query, Some(&largest)).await?;
+        let Some(bar) = scored.get(query.limit - 1).map(|s| s.score) else {
+            return Ok(None);
+        };
+        let candidates = self
+            .totals(conn, workspace, Some(bar), MAX_CANDIDATES + 1)
+            .await?;
+        if candidates.len() > MAX_CANDIDATES {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.top_of(conn, workspace, query, Some(&candidates))
+                .await?,
+        ))
+    }
+
+    /// Up to `limit` customers (admin placeholders left out) whose totals are at least
+    /// `at_least`, or, without it, those with the largest totals.
+    async fn totals(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        at_least: Option<u64>,
+        limit: usize,
+    ) -> SqlResult<Vec<i64>> {
+        let mut sql = D::sql();
+        sql.push("SELECT t.customer FROM ")
+            .push(&self.tables.totals)
+            .push(" t WHERE t.workspace = ")
+            .bind(workspace.as_str());
+        if let Some(at_least) = at_least {
+            sql.push(" AND t.n >= ").bind(bigint(at_least));
+        }
+        sql.push(" AND");
+        self.push_not_placeholder(&mut sql, workspace, Who::Column("t.customer"));
+        if at_least.is_none() {
+            sql.push(" ORDER BY t.n DESC");
+        }
+        sql.push(" LIMIT ").bind(bigint(limit as u64));
+        D::fetch_all(conn, sql, "read customer totals")
+            .await?
+            .iter()
+            .map(|row| row.int(0))
+            .collect()
+    }
+
+    /// The ranking of the window, over `only` customers if given.
+    async fn top_of(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        query: &TopCustomersQuery,
+        only: Option<&[i64]>,
+    ) -> SqlResult<Vec<CustomerScore>> {
+        if only.is_some_and(<[i64]>::is_empty) {
+            return Ok(Vec::new());
+        }
         let mut sql = D::sql();
         sql.push("SELECT s.customer, s.score FROM (");
-        self.push_scores(&mut sql, workspace, query.window, None);
+        self.push_scores(&mut sql, workspace, query.window, only);
         sql.push(") s WHERE");
         self.push_not_placeholder(&mut sql, workspace, Who::Column("s.customer"));
         sql.push(" ORDER BY s.score DESC, s.customer ASC LIMIT ")
             .bind(bigint(query.limit as u64));
-        let mut conn = self.acquire().await?;
-        D::fetch_all(&mut conn, sql, "rank customers")
+        D::fetch_all(conn, sql, "rank customers")
             .await?
             .iter()
             .map(|row| {
@@ -88,7 +182,7 @@ impl<D: Dialect> Engine<D> {
             .push(")) AND");
         self.push_not_placeholder(&mut sql, workspace, Who::Column("s.customer"));
         sql.push(") AS better FROM (");
-        self.push_scores(&mut sql, workspace, window, Some(customer.0));
+        self.push_scores(&mut sql, workspace, window, Some(&[customer.0]));
         sql.push(") me WHERE me.score > 0 AND");
         self.push_not_placeholder(&mut sql, workspace, Who::Id(customer.0));
         let mut conn = self.acquire().await?;

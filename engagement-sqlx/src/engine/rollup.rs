@@ -5,6 +5,9 @@
 //! customer-days it touched, each in the transaction that changes the events, so the rollup is
 //! exact whatever the order, repetition or lateness of the events. The aggregates read it for the
 //! whole UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
+//!
+//! Beside it, `<prefix>totals` holds every customer's number of counted events of all time,
+//! kept the same way (purge takes off what it deleted): the bound the ranking prunes with.
 
 use std::collections::BTreeMap;
 
@@ -142,12 +145,14 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Adds the counted events among `inserted` (all newly stored) to the rollup.
+    /// Adds the counted events among `inserted` (all newly stored) to the rollup and to the
+    /// customers' totals.
     ///
-    /// The rows are upserted in key order (customer, day, name), and `append` runs this as the
-    /// last statement before its commit: concurrent appends touching the same rollup rows then
-    /// lock them in the same order and wait for each other instead of deadlocking, and each
-    /// holds its row locks only for the moment between its upsert and its commit.
+    /// The rows are upserted in key order (the rollup's (customer, day, name), then the totals'
+    /// customer), and `append` runs this as the last statements before its commit: concurrent
+    /// appends touching the same rows then lock them in the same order and wait for each other
+    /// instead of deadlocking, and each holds its row locks only for the moment between its
+    /// upserts and its commit.
     pub(crate) async fn roll_up(
         &self,
         conn: &mut Conn<D>,
@@ -167,7 +172,7 @@ impl<D: Dialect> Engine<D> {
             cell.0 += 1;
             cell.1 = cell.1.max(at);
         }
-        let mut rows: Vec<[Arg; ROLLUP_BINDS]> = cells
+        let rows: Vec<[Arg; ROLLUP_BINDS]> = cells
             .into_iter()
             .map(|((customer, day, name), (n, last))| {
                 [
@@ -179,17 +184,57 @@ impl<D: Dialect> Engine<D> {
                 ]
             })
             .collect();
-        let per_statement =
-            D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, ROLLUP_BINDS + 1, 0));
+        self.upsert(
+            conn,
+            workspace,
+            &self.tables.daily,
+            "customer, day, name, n, last_at",
+            rows,
+            D::end_rollup_upsert,
+        )
+        .await?;
+        let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
+        for e in inserted.iter().filter(|e| e.actor == Actor::Customer) {
+            *totals.entry(e.customer.0).or_default() += 1;
+        }
+        let rows: Vec<[Arg; 2]> = totals
+            .into_iter()
+            .map(|(customer, n)| [customer.into(), n.into()])
+            .collect();
+        self.upsert(
+            conn,
+            workspace,
+            &self.tables.totals,
+            "customer, n",
+            rows,
+            D::end_totals_upsert,
+        )
+        .await
+    }
+
+    /// Inserts `rows` (each the values of `columns` after the workspace) into `table` in
+    /// statements under the bind limit, each ended by `end` (the upsert clause).
+    async fn upsert<const N: usize>(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        table: &str,
+        columns: &str,
+        mut rows: Vec<[Arg; N]>,
+        end: fn(&mut Sql, &str),
+    ) -> SqlResult<()> {
+        let per_statement = D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, N + 1, 0));
         while !rows.is_empty() {
             let take = rows.len().min(per_statement);
             let chunk: Vec<_> = rows.drain(..take).collect();
             let mut sql = D::sql();
             sql.push("INSERT INTO ")
-                .push(&self.tables.daily)
-                .push(" (workspace, customer, day, name, n, last_at) ");
+                .push(table)
+                .push(" (workspace, ")
+                .push(columns)
+                .push(") ");
             D::push_rows(&mut sql, workspace, chunk);
-            D::end_rollup_upsert(&mut sql, &self.tables.daily);
+            end(&mut sql, table);
             if take < per_statement {
                 sql.one_off();
             }
@@ -237,6 +282,27 @@ impl<D: Dialect> Engine<D> {
             .bind(day + DAY)
             .push(" GROUP BY workspace, customer, name");
         D::execute(conn, insert, "recompute a rolled-up day").await?;
+        Ok(())
+    }
+
+    /// Takes `deleted` counted events of `customer` off its total (after a purge).
+    pub(crate) async fn take_from_total(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        customer: i64,
+        deleted: i64,
+    ) -> SqlResult<()> {
+        let mut sql = D::sql();
+        sql.push("UPDATE ")
+            .push(&self.tables.totals)
+            .push(" SET n = n - ")
+            .bind(deleted)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND customer = ")
+            .bind(customer);
+        D::execute(conn, sql, "take purged events off a total").await?;
         Ok(())
     }
 }
