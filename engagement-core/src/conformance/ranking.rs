@@ -1,10 +1,10 @@
 //! The engagement ranking: ties, own events only, a customer's rank.
 
 use super::support::{
-    HOUR, append, base, by, customer, day, ev, fresh_workspace, micros, ok, page, scores, top,
+    DAY, HOUR, append, base, by, customer, day, ev, fresh_workspace, micros, ok, page, scores, top,
     upsert,
 };
-use crate::{Actor, CustomerId, Event, EventFilter, EventStore, RankedScore, names};
+use crate::{Actor, CustomerId, Event, EventFilter, EventStore, PurgeScope, RankedScore, names};
 
 /// 150 customers tied on score: exactly 100 rows (the first 100 ids), ordered by customer id.
 pub async fn ranking_ties_break_by_customer_id(store: &dyn EventStore) {
@@ -106,6 +106,81 @@ pub async fn ranking_counts_only_customers_own_events(store: &dyn EventStore) {
         20,
         "staff and system events in the log"
     );
+}
+
+/// The top of a window is exact whatever the customers' events outside it: the most active
+/// customers of all time (an admin placeholder, a customer of last week, one whose events are
+/// mostly staff's) need not place, ties at the last place break by id, and purges and erasures
+/// change the ranking exactly.
+pub async fn ranking_top_ignores_activity_outside_the_window(store: &dyn EventStore) {
+    let ws = fresh_workspace("ranking_top_ignores_activity_outside_the_window");
+    let at = |i: i64| micros(base(), HOUR + i);
+    let mut events = Vec::new();
+    let own = |id: String, customer: i64, t| ev(&id, customer, names::PAGE_VIEWED, t);
+    // Customers 10..=19 score 1..=10 in the window; 30 ties with 17 at 8.
+    for c in 10..=19_i64 {
+        for i in 0..(c - 9) {
+            events.push(own(format!("w-{c}-{i}"), c, at(c * 100 + i)));
+        }
+    }
+    for i in 0..8 {
+        events.push(own(format!("w-30-{i}"), 30, at(3_000 + i)));
+    }
+    // Customer 1: 40 events last week, 1 in the window. Customer 2, a placeholder: 40 in it.
+    for i in 0..40 {
+        events.push(own(format!("old-1-{i}"), 1, micros(base(), -5 * DAY + i)));
+        events.push(own(format!("admin-{i}"), 2, at(5_000 + i)));
+    }
+    events.push(own("w-1".into(), 1, at(6_000)));
+    // Customer 3: 40 staff events in the window, 2 of its own.
+    for i in 0..40 {
+        let staff = own(format!("staff-3-{i}"), 3, at(7_000 + i));
+        events.push(by(Actor::Staff, staff));
+    }
+    events.push(own("w-3-a".into(), 3, at(7_100)));
+    events.push(own("w-3-b".into(), 3, at(7_101)));
+    append(store, &ws, &events).await;
+    let mut placeholder = customer(2, "Admin", "Placeholder");
+    placeholder.is_admin_placeholder = true;
+    upsert(store, &ws, &[placeholder]).await;
+
+    let rows = top(store, &ws, day(), 4).await;
+    assert_eq!(
+        scores(&rows),
+        vec![(19, 10), (18, 9), (17, 8), (30, 8)],
+        "top 4 of the window, the tie at the last place by id"
+    );
+    let rows = top(store, &ws, day(), 3).await;
+    assert_eq!(scores(&rows), vec![(19, 10), (18, 9), (17, 8)], "top 3");
+
+    let erase = PurgeScope::Customer {
+        customer: CustomerId(19),
+    };
+    ok("purge", store.purge(&ws, erase, false).await);
+    let before_window = PurgeScope::Before { cutoff: base() };
+    ok("purge", store.purge(&ws, before_window, false).await);
+    let rows = top(store, &ws, day(), 3).await;
+    assert_eq!(
+        scores(&rows),
+        vec![(18, 9), (17, 8), (30, 8)],
+        "top 3 after erasing the leader and purging last week"
+    );
+    let rows = top(store, &ws, day(), 12).await;
+    let want = vec![
+        (18, 9),
+        (17, 8),
+        (30, 8),
+        (16, 7),
+        (15, 6),
+        (14, 5),
+        (13, 4),
+        (12, 3),
+        (3, 2),
+        (11, 2),
+        (1, 1),
+        (10, 1),
+    ];
+    assert_eq!(scores(&rows), want, "the whole ranking after the purges");
 }
 
 /// `customer_rank` is each customer's position in the unlimited ranking; `None` for
