@@ -107,8 +107,9 @@ impl<D: Dialect> Engine<D> {
         ))
     }
 
-    /// Up to `limit` customers (admin placeholders left out) whose totals are at least
-    /// `at_least`, or, without it, those with the largest totals.
+    /// Up to `limit` customers whose totals are at least `at_least` (from the index alone:
+    /// placeholders are left to the ranking), or, without it, the `limit` customers other than
+    /// placeholders with the largest totals.
     async fn totals(
         &self,
         conn: &mut Conn<D>,
@@ -121,13 +122,15 @@ impl<D: Dialect> Engine<D> {
             .push(&self.tables.totals)
             .push(" t WHERE t.workspace = ")
             .bind(workspace.as_str());
-        if let Some(at_least) = at_least {
-            sql.push(" AND t.n >= ").bind(bigint(at_least));
-        }
-        sql.push(" AND");
-        self.push_not_placeholder(&mut sql, workspace, Who::Column("t.customer"));
-        if at_least.is_none() {
-            sql.push(" ORDER BY t.n DESC");
+        match at_least {
+            Some(at_least) => {
+                sql.push(" AND t.n >= ").bind(bigint(at_least));
+            }
+            None => {
+                sql.push(" AND");
+                self.push_not_placeholder(&mut sql, workspace, Who::Column("t.customer"));
+                sql.push(" ORDER BY t.n DESC");
+            }
         }
         sql.push(" LIMIT ").bind(bigint(limit as u64));
         D::fetch_all(conn, sql, "read customer totals")
