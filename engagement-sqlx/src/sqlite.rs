@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer totals",
         script: include_str!("../migrations/sqlite/0004_customer_totals.sql"),
     },
+    Migration {
+        version: 5,
+        description: "name index with the domain",
+        script: include_str!("../migrations/sqlite/0005_name_index_with_domain.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the

@@ -121,7 +121,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 4);
+        assert_eq!(applied, 5);
     }
 
     #[tokio::test]
