@@ -252,15 +252,9 @@ impl<D: Dialect> Engine<D> {
         day: i64,
     ) -> SqlResult<()> {
         let mut delete = D::sql();
-        delete
-            .push("DELETE FROM ")
-            .push(&self.tables.daily)
-            .push(" WHERE workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND customer = ")
-            .bind(customer)
-            .push(" AND day = ")
-            .bind(day);
+        delete.push("DELETE FROM ").push(&self.tables.daily);
+        push_customer(&mut delete, workspace, customer);
+        delete.push(" AND day = ").bind(day);
         D::execute(conn, delete, "clear a rolled-up day").await?;
         let mut insert = D::sql();
         insert
@@ -269,11 +263,9 @@ impl<D: Dialect> Engine<D> {
             .push(" (workspace, customer, day, name, n, last_at) SELECT workspace, customer, ")
             .bind(day)
             .push(", name, COUNT(*), MAX(occurred_at) FROM ")
-            .push(&self.tables.events)
-            .push(" WHERE workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND customer = ")
-            .bind(customer)
+            .push(&self.tables.events);
+        push_customer(&mut insert, workspace, customer);
+        insert
             .push(" AND actor = ")
             .bind(actor_code(Actor::Customer))
             .push(" AND occurred_at >= ")
@@ -297,14 +289,19 @@ impl<D: Dialect> Engine<D> {
         sql.push("UPDATE ")
             .push(&self.tables.totals)
             .push(" SET n = n - ")
-            .bind(deleted)
-            .push(" WHERE workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND customer = ")
-            .bind(customer);
+            .bind(deleted);
+        push_customer(&mut sql, workspace, customer);
         D::execute(conn, sql, "take purged events off a total").await?;
         Ok(())
     }
+}
+
+/// Appends ` WHERE workspace = ? AND customer = ?`.
+fn push_customer(sql: &mut Sql, workspace: &WorkspaceId, customer: i64) {
+    sql.push(" WHERE workspace = ")
+        .bind(workspace.as_str())
+        .push(" AND customer = ")
+        .bind(customer);
 }
 
 #[cfg(test)]
