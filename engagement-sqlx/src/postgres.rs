@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer totals",
         script: include_str!("../migrations/postgres/0005_customer_totals.sql"),
     },
+    Migration {
+        version: 6,
+        description: "name index with the domain",
+        script: include_str!("../migrations/postgres/0006_name_index_with_domain.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.
