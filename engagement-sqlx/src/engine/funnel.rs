@@ -99,9 +99,8 @@ impl<D: Dialect> Engine<D> {
 
     /// The customers with a counted `step` event in `window`, read from the name index: it
     /// holds exactly these events, in one range, and `DISTINCT` keeps one entry per customer.
-    /// (A `GROUP BY customer` over the same range sorted every row: SQLite's planner picked
-    /// the time index for it, and even on the name index the sort took 8–9 s of Q7's 13 s at
-    /// 10M events, where `DISTINCT` takes 2.)
+    /// (A `GROUP BY customer` over the same range sorted every row: on SQLite that sort took
+    /// 8–9 s of Q7's 13 s at 10M events, where `DISTINCT` takes 2.)
     async fn step_customers(
         &self,
         conn: &mut Conn<D>,
@@ -172,7 +171,8 @@ fn push_journeys<R: ReadRow>(
             })?;
         events.push((row.int(0)?, row.int(1)?, row.str(2)?, step));
     }
-    // Journey order; where the rows came in it (read row by row), this is one pass.
+    // Journey order. The statement has none (an aggregate into JSON would not keep it), but
+    // rows read through the customer index mostly come in it already, which the sort uses.
     events.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     let first = out.len();
     for (customer, at, _, step) in events {
