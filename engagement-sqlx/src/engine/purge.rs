@@ -1,6 +1,7 @@
 //! `purge`: deletes in bounded chunks, each its own transaction that also recomputes the daily
-//! rollup of the customer-days it touched and takes what it deleted off the customers' totals, so an interrupted purge leaves a consistent state and
-//! a rerun finishes it; a dry run only counts.
+//! rollup of the customer-days it touched and takes what it deleted off the customers' totals,
+//! so an interrupted purge leaves a consistent state and a rerun finishes it; a dry run only
+//! counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
