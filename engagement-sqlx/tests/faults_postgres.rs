@@ -1,6 +1,7 @@
 //! Fault injection on PostgreSQL (cases 30–32 of `bad-inputs.md`): the connection killed with
-//! `pg_terminate_backend` in the middle of an export (inside a chunk query, and between
-//! chunks), every pooled connection busy, an export dropped early or cancelled mid-query.
+//! `pg_terminate_backend` in the middle of an export (inside a chunk query, between chunks,
+//! and every connection of a large export read by several tasks), every pooled connection
+//! busy, an export dropped early or cancelled mid-query.
 //!
 //! Runs when `ENGAGEMENT_TEST_POSTGRES_URL` is set and the `postgres` feature is on; otherwise
 //! one test says it was skipped (and fails when `ENGAGEMENT_REQUIRE_SERVERS` is set).
@@ -168,6 +169,86 @@ mod faults {
             }
         }
         still_serves(&store, &ws, 5_000).await;
+    }
+
+    /// Case 30 in an export large enough to be read by several tasks at once: every pooled
+    /// connection is killed after the first 12,000 events were read. The export either ends
+    /// with a typed error, having yielded only an in-order prefix, or — the pool replacing the
+    /// dead connections — yields every event exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_killed_in_a_parallel_export_lose_and_repeat_nothing() {
+        use futures::StreamExt;
+        let store = pg::store(4, Duration::from_secs(10)).await;
+        let ws = workspace("pg-kill-parallel");
+        let written = views("p", 40_000, 0);
+        for batch in written.chunks(10_000) {
+            store.append(&ws, batch).await.expect("append");
+        }
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(store.pool().acquire().await.expect("a pooled connection"));
+        }
+        let mut pids = Vec::new();
+        for conn in &mut held {
+            let pid: i32 = query("SELECT pg_backend_pid()")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("pid")
+                .get(0);
+            pids.push(pid);
+        }
+        drop(held);
+        let admin = pg::admin().await;
+
+        let mut stream = engagement_core::store::export_events(store.export(
+            ws.clone(),
+            engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
+        ));
+        let mut events = Vec::new();
+        for _ in 0..12_000 {
+            events.push(stream.next().await.expect("a row").expect("an event"));
+        }
+        for pid in pids {
+            // A connection may already have been closed and replaced by the pool.
+            let _ = query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .fetch_one(&admin)
+                .await;
+        }
+        let mut error = None;
+        while let Some(item) = bounded("the rest of the export", stream.next()).await {
+            match item {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        match error {
+            None => assert!(
+                events == written,
+                "a completed export holds every event once, in order"
+            ),
+            Some(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        engagement_core::Error::Backend {
+                            backend: "postgres",
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
+                assert!(
+                    written.starts_with(&events),
+                    "an interrupted export yields an in-order prefix"
+                );
+            }
+        }
+        drop(stream);
+        still_serves(&store, &ws, 40_000).await;
     }
 
     /// Case 32 on PostgreSQL.

@@ -99,6 +99,7 @@ macro_rules! conformance_tests {
             event_page_filters_every_field,
             event_by_id_is_scoped,
             export_streams_everything_in_order,
+            large_export_is_complete_and_in_order,
             dropped_export_leaves_store_usable,
             funnel_input_follows_its_definition,
             purge_before_cutoff,

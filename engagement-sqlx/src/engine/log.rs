@@ -1,29 +1,20 @@
-//! The event log: `event_page` (a keyset page and its exact count from one snapshot), `event`,
-//! and `export` (keyset chunks, each a short query on a pooled connection).
+//! The event log: `event_page` (a keyset page and its exact count from one snapshot) and
+//! `event`; the keyset `SELECT` they share with the export (`export.rs`).
 
 use engagement_core::{
-    Event, EventBatch, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
+    Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
 };
-use futures::StreamExt;
-use futures::stream::{self, BoxStream};
 
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
-use crate::encode::{EVENT_COLUMNS, event_from_row, event_ref_from_row};
+use crate::encode::{EVENT_COLUMNS, event_from_row};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::push_event_filter;
-use crate::json_rows::fetch_rows;
 use crate::sql::Sql;
-
-/// Events per export chunk.
-const EXPORT_CHUNK: u64 = 10_000;
-
-/// Bytes of text an exported event is expected to hold (a batch's first allocation).
-const TEXT_PER_EVENT: usize = 160;
 
 /// Which way a keyset page runs.
 #[derive(Debug, Clone, Copy)]
-enum Direction {
+pub(super) enum Direction {
     /// Newest first (the log).
     Older,
     /// Oldest first (the export).
@@ -32,7 +23,7 @@ enum Direction {
 
 impl<D: Dialect> Engine<D> {
     /// Appends a `SELECT` of the events after `after` in `direction`, at most `limit`.
-    fn push_keyset(
+    pub(super) fn push_keyset(
         &self,
         sql: &mut Sql,
         workspace: &WorkspaceId,
@@ -130,88 +121,5 @@ impl<D: Dialect> Engine<D> {
         let mut conn = self.acquire().await?;
         let rows = D::fetch_all(&mut conn, sql, "read an event").await?;
         rows.first().map(|row| event_from_row(row, 0)).transpose()
-    }
-
-    /// One export chunk: the events after `after`, oldest first. The connection goes back to
-    /// the pool before the chunk is handed out.
-    async fn export_chunk(
-        &self,
-        workspace: &WorkspaceId,
-        filter: &EventFilter,
-        after: Option<&EventKey>,
-    ) -> SqlResult<EventBatch> {
-        let mut conn = self.acquire().await?;
-        let fetched = fetch_rows::<D>(
-            &mut conn,
-            EVENT_COLUMNS,
-            |sql| {
-                self.push_keyset(
-                    sql,
-                    workspace,
-                    filter,
-                    after,
-                    Direction::Newer,
-                    EXPORT_CHUNK,
-                )
-            },
-            "export events",
-        )
-        .await?;
-        drop(conn);
-        let rows = fetched.rows()?;
-        let mut events = rows
-            .iter()
-            .map(|row| event_ref_from_row(row, 0))
-            .collect::<SqlResult<Vec<_>>>()?;
-        // The statement's order, which an aggregate need not keep (already sorted: cheap).
-        events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
-        let mut batch = EventBatch::with_capacity(events.len(), TEXT_PER_EVENT);
-        for event in events {
-            batch.push(event);
-        }
-        Ok(batch)
-    }
-
-    /// Every matching event, oldest first, fetched in keyset chunks as the consumer pulls.
-    pub(crate) fn export(
-        self,
-        workspace: WorkspaceId,
-        filter: EventFilter,
-    ) -> BoxStream<'static, engagement_core::Result<EventBatch>> {
-        struct State<D: Dialect> {
-            engine: Engine<D>,
-            workspace: WorkspaceId,
-            filter: EventFilter,
-            after: Option<EventKey>,
-            done: bool,
-        }
-        let state = State {
-            engine: self,
-            workspace,
-            filter,
-            after: None,
-            done: false,
-        };
-        stream::unfold(state, |mut state| async move {
-            if state.done {
-                return None;
-            }
-            let chunk = state
-                .engine
-                .export_chunk(&state.workspace, &state.filter, state.after.as_ref())
-                .await;
-            match chunk {
-                Ok(batch) => {
-                    state.done = (batch.len() as u64) < EXPORT_CHUNK;
-                    state.after = Some(batch.last()?.key());
-                    Some((Ok(batch), state))
-                }
-                Err(err) => {
-                    state.done = true;
-                    Some((Err(Self::error(err)), state))
-                }
-            }
-        })
-        .boxed()
     }
 }

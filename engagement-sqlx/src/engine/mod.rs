@@ -5,6 +5,7 @@ mod activity;
 mod append;
 mod buckets;
 mod customers;
+mod export;
 mod funnel;
 mod log;
 mod purge;

@@ -1,0 +1,234 @@
+//! `export`: every matching event, oldest first, in keyset chunks of [`EXPORT_CHUNK`] events,
+//! each a short statement on a pooled connection.
+//!
+//! A small export reads its one chunk and ends. Once the first chunk comes back full, the rest
+//! of the window is cut into [`Slices`] of time, read by several tasks at once while the stream
+//! hands the chunks out in order ([`ParallelExport`]). So the database (SQLite runs each
+//! connection's statements on a thread of its own, PostgreSQL each in a server process of its
+//! own) and the decoding of the rows use every core instead of taking turns with each other
+//! and with the consumer. A task holds a connection only while a statement runs and waits with
+//! none while its queue is full: memory stays bounded whatever the number of events, and a slow
+//! consumer holds no connection.
+
+mod parallel;
+mod slices;
+
+use engagement_core::{EventBatch, EventFilter, EventKey, TimeWindow, Timestamp, WorkspaceId};
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+
+use super::Engine;
+use super::log::Direction;
+use crate::dialect::{Dialect, ReadRow};
+use crate::encode::{EVENT_COLUMNS, event_ref_from_row};
+use crate::error::{SqlError, SqlResult};
+use crate::filter::push_scope;
+use crate::json_rows::fetch_rows;
+use parallel::ParallelExport;
+use slices::Slices;
+
+/// Events per export chunk.
+const EXPORT_CHUNK: usize = 10_000;
+
+/// Bytes of text an exported event is expected to hold (a batch's first allocation).
+const TEXT_PER_EVENT: usize = 160;
+
+impl<D: Dialect> Engine<D> {
+    /// Every matching event, oldest first: see the module documentation.
+    pub(crate) fn export(
+        self,
+        workspace: WorkspaceId,
+        filter: EventFilter,
+    ) -> BoxStream<'static, engagement_core::Result<EventBatch>> {
+        let state = Export::First(Box::new(Request {
+            engine: self,
+            workspace,
+            filter,
+        }));
+        stream::unfold(state, |state| async move {
+            let (item, next) = state.next().await?;
+            Some((item.map_err(Self::error), next))
+        })
+        .boxed()
+    }
+
+    /// One export chunk: the events after `after`, oldest first. The connection goes back to
+    /// the pool before the chunk is decoded.
+    async fn export_chunk(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &EventFilter,
+        after: Option<&EventKey>,
+    ) -> SqlResult<EventBatch> {
+        let mut conn = self.acquire().await?;
+        let fetched = fetch_rows::<D>(
+            &mut conn,
+            EVENT_COLUMNS,
+            |sql| {
+                self.push_keyset(
+                    sql,
+                    workspace,
+                    filter,
+                    after,
+                    Direction::Newer,
+                    EXPORT_CHUNK as u64,
+                )
+            },
+            "export events",
+        )
+        .await?;
+        drop(conn);
+        let mut batch = EventBatch::with_capacity(EXPORT_CHUNK, TEXT_PER_EVENT);
+        let mut previous: Option<(Timestamp, String)> = None;
+        let mut in_order = true;
+        fetched.for_each_row(|row| {
+            let event = event_ref_from_row(row, 0)?;
+            match &mut previous {
+                Some((at, id)) => {
+                    in_order &= (*at, id.as_str()) <= (event.occurred_at, event.id);
+                    *at = event.occurred_at;
+                    id.clear();
+                    id.push_str(event.id);
+                }
+                None => previous = Some((event.occurred_at, event.id.to_owned())),
+            }
+            batch.push(event);
+            Ok(())
+        })?;
+        // The statement's order, which an aggregate need not keep (it does in practice).
+        Ok(if in_order {
+            batch
+        } else {
+            in_key_order(&batch)
+        })
+    }
+
+    /// The slices of the export of `filter` after its full `first` chunk.
+    async fn slices_after(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &EventFilter,
+        first: &EventBatch,
+    ) -> SqlResult<Slices> {
+        let (Some(head), Some(tail)) = (first.get(0), first.last()) else {
+            return Err(SqlError::Corrupt {
+                column: "export",
+                reason: "a full chunk without events".into(),
+            });
+        };
+        let after = tail.key();
+        let rest = TimeWindow {
+            from: after.at,
+            to: filter.window.to,
+        };
+        let latest = self.latest_in(workspace, rest).await?;
+        Ok(Slices::new(after, head.occurred_at, rest, latest))
+    }
+
+    /// The latest `occurred_at` of the workspace's events in `window`, if any: where the
+    /// slices of an export end (one index probe).
+    async fn latest_in(
+        &self,
+        workspace: &WorkspaceId,
+        window: TimeWindow,
+    ) -> SqlResult<Option<Timestamp>> {
+        let mut sql = D::sql();
+        sql.push("SELECT MAX(occurred_at) FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE ");
+        push_scope(&mut sql, workspace, window);
+        let mut conn = self.acquire().await?;
+        let rows = D::fetch_all(&mut conn, sql, "find the export's last event").await?;
+        let latest = match rows.first() {
+            Some(row) => row.opt_int(0)?,
+            None => None,
+        };
+        Ok(latest.map(Timestamp::from_micros))
+    }
+}
+
+/// What an export reads.
+struct Request<D: Dialect> {
+    engine: Engine<D>,
+    workspace: WorkspaceId,
+    filter: EventFilter,
+}
+
+/// Where an export stands.
+enum Export<D: Dialect> {
+    /// Nothing read yet.
+    First(Box<Request<D>>),
+    /// The first chunk was full: the rest is read slice by slice, several at once.
+    Sliced(Box<ParallelExport>),
+    /// Everything was handed out, or an error was.
+    Done,
+}
+
+impl<D: Dialect> Export<D> {
+    /// The next chunk and the state after it; `None` at the end.
+    async fn next(self) -> Option<(SqlResult<EventBatch>, Self)> {
+        match self {
+            Self::First(request) => {
+                let Request {
+                    engine,
+                    workspace,
+                    filter,
+                } = *request;
+                let batch = match engine.export_chunk(&workspace, &filter, None).await {
+                    Ok(batch) if batch.is_empty() => return None,
+                    Ok(batch) => batch,
+                    Err(err) => return Some((Err(err), Self::Done)),
+                };
+                if batch.len() < EXPORT_CHUNK {
+                    return Some((Ok(batch), Self::Done));
+                }
+                match engine.slices_after(&workspace, &filter, &batch).await {
+                    Ok(slices) => {
+                        let rest = ParallelExport::start(&engine, &workspace, &filter, slices);
+                        Some((Ok(batch), Self::Sliced(Box::new(rest))))
+                    }
+                    Err(err) => Some((Err(err), Self::Done)),
+                }
+            }
+            Self::Sliced(mut rest) => {
+                let item = rest.next().await?;
+                let next = if item.is_ok() {
+                    Self::Sliced(rest)
+                } else {
+                    Self::Done
+                };
+                Some((item, next))
+            }
+            Self::Done => None,
+        }
+    }
+}
+
+/// The events of `batch` in log order, (occurred_at, id).
+fn in_key_order(batch: &EventBatch) -> EventBatch {
+    let mut events: Vec<_> = batch.iter().collect();
+    events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
+    let mut sorted = EventBatch::with_capacity(events.len(), TEXT_PER_EVENT);
+    for event in events {
+        sorted.push(event);
+    }
+    sorted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::{CustomerId, Event};
+
+    #[test]
+    fn batches_are_put_in_log_order() {
+        let events = [(5, "b"), (5, "a"), (1, "z"), (9, "c")]
+            .map(|(at, id)| Event::new(id, CustomerId(1), "n", Timestamp::from_micros(at)));
+        let sorted = in_key_order(&EventBatch::from_events(&events));
+        let keys: Vec<_> = sorted
+            .iter()
+            .map(|e| (e.occurred_at.as_micros(), e.id))
+            .collect();
+        assert_eq!(keys, [(1, "z"), (5, "a"), (5, "b"), (9, "c")]);
+    }
+}
