@@ -32,6 +32,16 @@ pub(crate) fn chunk_len<T>(
     n
 }
 
+/// How many of the `n` rows left (at least one) the next multi-row statement takes, at most
+/// `max`, where every row's placeholders are written into the statement's text: `max`, or else
+/// the largest power of two up to `n`. Statements then come in a few shapes that the driver
+/// keeps prepared: SQLite parsed and planned each differently sized insert of hundreds of rows
+/// anew (with its 18 placeholders a row), which cost more than inserting them.
+pub(crate) fn prepared_rows(n: usize, max: usize) -> usize {
+    let n = n.clamp(1, max.max(1));
+    if n == max { n } else { 1 << n.ilog2() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +53,23 @@ mod tests {
         assert_eq!(rows_per_statement(65_535, 1, 1), 65_534);
         assert_eq!(rows_per_statement(10, 100, 0), 1);
         assert_eq!(rows_per_statement(10, 0, 0), 10);
+    }
+
+    #[test]
+    fn prepared_statements_take_max_or_a_power_of_two() {
+        let sizes = |mut n: usize, max: usize| {
+            let mut out = Vec::new();
+            while n > 0 {
+                let take = prepared_rows(n, max);
+                out.push(take);
+                n -= take;
+            }
+            out
+        };
+        assert_eq!(sizes(1_000, 1_820), [512, 256, 128, 64, 32, 8]);
+        assert_eq!(sizes(4_000, 1_820), [1_820, 1_820, 256, 64, 32, 8]);
+        assert_eq!(sizes(1, 1_820), [1]);
+        assert_eq!(sizes(3, 1), [1, 1, 1]);
     }
 
     #[test]

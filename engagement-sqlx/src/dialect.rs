@@ -83,6 +83,21 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             .push(") ");
     }
 
+    /// Whether [`Self::push_rows`] writes a placeholder per value into the statement's text
+    /// (so that a statement's text depends on its number of rows). Multi-row statements then
+    /// take [`prepared_rows`](crate::chunk::prepared_rows) rows, a few sizes kept prepared.
+    const ROWS_IN_TEXT: bool = true;
+
+    /// Rows the next multi-row statement takes of the `n` left, at most `max`: see
+    /// [`Self::ROWS_IN_TEXT`].
+    fn statement_rows(n: usize, max: usize) -> usize {
+        if Self::ROWS_IN_TEXT {
+            crate::chunk::prepared_rows(n, max)
+        } else {
+            n.clamp(1, max.max(1))
+        }
+    }
+
     /// Appends the rows of an insert, each the workspace and then `N` values (every row the
     /// same kinds of value): by default `VALUES (…), (…)`, one placeholder per value.
     fn push_rows<const N: usize>(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; N]>) {

@@ -164,6 +164,9 @@ impl Dialect for PostgresDialect {
     // prepared, and PostgreSQL parses 18 parameters instead of 18 per row.
     const EVENTS_PER_INSERT: usize = 5_000;
 
+    // One array per column: the text is the same whatever the number of rows.
+    const ROWS_IN_TEXT: bool = false;
+
     fn push_rows<const N: usize>(sql: &mut Sql, workspace: &WorkspaceId, rows: Vec<[Arg; N]>) {
         sql.push("SELECT ")
             .bind(workspace.as_str())

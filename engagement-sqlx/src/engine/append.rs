@@ -54,9 +54,10 @@ impl<D: Dialect> Engine<D> {
         };
         let mut inserted: Vec<&Event> = Vec::with_capacity(distinct.len());
         while !rows.is_empty() {
-            let take = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, |(_, r)| {
+            let fit = chunk_len(&rows, D::EVENTS_PER_INSERT, MAX_INSERT_BYTES, |(_, r)| {
                 row_bytes(r)
             });
+            let take = D::statement_rows(fit, D::EVENTS_PER_INSERT);
             let mut chunk: Vec<_> = rows.drain(..take).collect();
             if D::INSERTED == Inserted::ReadFirst {
                 let existing = self.existing_ids(&mut tx, workspace, &chunk).await?;
@@ -75,10 +76,6 @@ impl<D: Dialect> Engine<D> {
                 chunk.into_iter().map(|(_, r)| r).collect(),
             );
             D::end_insert_ignoring(&mut sql);
-            if take < D::EVENTS_PER_INSERT {
-                // Full-size chunks repeat in large batches and stay prepared; the rest do not.
-                sql.one_off();
-            }
             match D::INSERTED {
                 Inserted::Returned => {
                     sql.push(" RETURNING id");

@@ -225,7 +225,7 @@ impl<D: Dialect> Engine<D> {
     ) -> SqlResult<()> {
         let per_statement = D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, N + 1, 0));
         while !rows.is_empty() {
-            let take = rows.len().min(per_statement);
+            let take = D::statement_rows(rows.len(), per_statement);
             let chunk: Vec<_> = rows.drain(..take).collect();
             let mut sql = D::sql();
             sql.push("INSERT INTO ")
@@ -235,9 +235,6 @@ impl<D: Dialect> Engine<D> {
                 .push(") ");
             D::push_rows(&mut sql, workspace, chunk);
             end(&mut sql, table);
-            if take < per_statement {
-                sql.one_off();
-            }
             D::execute(conn, sql, "roll up the appended events").await?;
         }
         Ok(())
