@@ -273,19 +273,31 @@ fn ipv4_text(ip: Ipv4Addr) -> ([u8; 15], usize) {
             text[len] = b'.';
             len += 1;
         }
-        if octet >= 100 {
-            text[len] = b'0' + octet / 100;
-            len += 1;
-        }
-        if octet >= 10 {
-            text[len] = b'0' + octet / 10 % 10;
-            len += 1;
-        }
-        text[len] = b'0' + octet % 10;
-        len += 1;
+        let (digits, width) = OCTETS[usize::from(octet)];
+        text[len..len + 3].copy_from_slice(&digits);
+        len += usize::from(width);
     }
     (text, len)
 }
+
+/// The decimal text of every octet (left-aligned) and its width.
+const OCTETS: [([u8; 3], u8); 256] = {
+    let mut table = [([0; 3], 0); 256];
+    let mut n = 0;
+    while n < 256 {
+        // `n` < 256, so each digit fits a byte.
+        let (h, t, u) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            ([b'0' + h, b'0' + t, b'0' + u], 3)
+        } else if n >= 10 {
+            ([b'0' + t, b'0' + u, 0], 2)
+        } else {
+            ([b'0' + u, 0, 0], 1)
+        };
+        n += 1;
+    }
+    table
+};
 
 /// A JSON number as a typed cell, written raw.
 fn number_cell(n: &serde_json::Number) -> Cell<'static> {

@@ -143,6 +143,11 @@ impl<W: io::Write> CsvWriter<W> {
         }
         self.cells += 1;
         match cell {
+            Cell::Text("") | Cell::Empty => self.buf.extend_from_slice(b"\"\""),
+            // Most text starts with a byte that settles both the guard and the number test.
+            Cell::Text(text) if text.bytes().next().is_some_and(plain_start) => {
+                push_quoted(&mut self.buf, text.as_bytes());
+            }
             Cell::Text(text) if self.options.formula_guard && needs_formula_guard(text) => {
                 self.scratch.clear();
                 self.scratch.push(GUARD_PREFIX);
@@ -150,7 +155,6 @@ impl<W: io::Write> CsvWriter<W> {
                 push_field(&mut self.buf, &self.scratch);
             }
             Cell::Text(text) => push_field(&mut self.buf, text),
-            Cell::Empty => self.buf.extend_from_slice(b"\"\""),
             Cell::Bool(true) => self.buf.extend_from_slice(b"\"true\""),
             Cell::Bool(false) => self.buf.extend_from_slice(b"\"false\""),
             Cell::Int(n) => self
@@ -295,10 +299,35 @@ fn push_field(buf: &mut Vec<u8>, field: &str) {
     push_quoted(buf, field.as_bytes());
 }
 
+/// Whether a text starting with `first` is neither guarded nor a number, whatever follows: an
+/// ASCII byte that is no formula trigger, no white space, and starts no number (`csv` reads
+/// digits, signs, `.`, `inf` and `nan` as numbers).
+fn plain_start(first: u8) -> bool {
+    first.is_ascii_graphic()
+        && !matches!(
+            first,
+            b'=' | b'+' | b'-' | b'@' | b'.' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N'
+        )
+}
+
+/// Bytes below which a cell is searched for quotes byte by byte rather than through `memchr`
+/// (whose set-up costs more than a short cell).
+const SHORT_CELL: usize = 32;
+
 /// Appends `bytes` quoted, with its quotes doubled.
 fn push_quoted(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
+    let quoted = if bytes.len() < SHORT_CELL {
+        bytes.contains(&b'"')
+    } else {
+        memchr::memchr(b'"', bytes).is_some()
+    };
+    if !quoted {
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    }
     let mut rest = bytes;
     while let Some(quote) = memchr::memchr(b'"', rest) {
         buf.extend_from_slice(&rest[..=quote]);
@@ -542,6 +571,7 @@ pub(crate) mod tests {
                 prop_oneof![
                     any::<String>(),
                     "[-+.0-9eE\"a-zA-Z, \r\n]{0,8}",
+                    "[a-z\"]{28,40}",
                     any::<f64>().prop_map(|x| x.to_string()),
                     any::<i128>().prop_map(|n| n.to_string()),
                     proptest::sample::select(vec!["inf", "-Infinity", "NaN", "+nan", "1e5", ".5", "5.", "."])
