@@ -45,6 +45,11 @@
 //! - Every primitive runs as SQL (grouping, conditional aggregation, keyset pages, exact counts)
 //!   with every caller value bound; queries are built at run time, so the crate builds without a
 //!   database.
+//! - An export reads keyset chunks of 10,000 events. Once the first chunk is full, the rest of
+//!   its window is cut into slices of time read by up to four tasks at once, each holding a
+//!   pooled connection only while one of its statements runs (so a large export may use four
+//!   connections of the pool at a time, and none while the consumer is slow). These tasks are
+//!   spawned on the Tokio runtime the stream is polled on.
 //!
 //! # Testing against servers
 //!

@@ -81,8 +81,6 @@ pub(crate) struct Tables {
     pub(crate) totals: Arc<str>,
     /// The events' index by (customer, time, id).
     pub(crate) events_by_customer: Arc<str>,
-    /// The events' index by (name, time).
-    pub(crate) events_by_name: Arc<str>,
     pub(crate) ledger: Arc<str>,
 }
 
@@ -95,7 +93,6 @@ impl Tables {
             daily: name("daily"),
             totals: name("totals"),
             events_by_customer: name("events_customer"),
-            events_by_name: name("events_name"),
             ledger: name("schema_migrations"),
             prefix,
         }
