@@ -55,6 +55,13 @@ pub(crate) enum SqlError {
         /// Ids taken meanwhile.
         taken: u64,
     },
+    /// A task reading part of an export ended before the end of its part (it panicked or was
+    /// cancelled): what the export yielded so far is incomplete.
+    #[error("the task reading slice {slice} of the export stopped before its end")]
+    ExportTaskStopped {
+        /// The slice's place in the export.
+        slice: usize,
+    },
     /// The database holds migrations this version of the library does not know.
     #[error(
         "the database was migrated by a newer version (migration {version} is unknown to this \

@@ -24,10 +24,12 @@ fn postgres_faults_skipped() {
 mod faults {
     use std::time::{Duration, Instant};
 
-    use engagement_core::EventStore;
+    use engagement_core::{Event, EventStore};
     use engagement_sqlx::PostgresStore;
     use engagement_sqlx::sqlx::postgres::PgPool;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, PgConnection, Row, query, raw_sql};
+    use futures::StreamExt;
+    use futures::stream::BoxStream;
 
     use super::reliability::faults::{
         after_kill, bounded, drain, dropped_export, pool_exhaustion, still_serves,
@@ -83,6 +85,48 @@ mod faults {
         }
     }
 
+    /// Reads the rest of an export whose connection was killed after `events` were read: it
+    /// either completes with every event of `written` exactly once, in order, or ends with a
+    /// typed PostgreSQL error after an in-order prefix of them.
+    async fn rest_loses_and_repeats_nothing(
+        mut stream: BoxStream<'static, engagement_core::Result<Event>>,
+        mut events: Vec<Event>,
+        written: &[Event],
+    ) {
+        let mut error = None;
+        while let Some(item) = bounded("the rest of the export", stream.next()).await {
+            match item {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        match error {
+            None => assert!(
+                events == written,
+                "a completed export holds every event once, in order"
+            ),
+            Some(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        engagement_core::Error::Backend {
+                            backend: "postgres",
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
+                assert!(
+                    written.starts_with(&events),
+                    "an interrupted export yields an in-order prefix"
+                );
+            }
+        }
+    }
+
     async fn terminate(admin: &PgPool, pid: i32) {
         let done: bool = query("SELECT pg_terminate_backend($1)")
             .bind(pid)
@@ -123,7 +167,6 @@ mod faults {
     /// connection and the export resumes from its keyset — yields every event exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_killed_between_export_chunks_loses_and_repeats_nothing() {
-        use futures::StreamExt;
         let (store, pid) = single(Duration::from_secs(10)).await;
         let ws = workspace("pg-kill-between");
         let written = views("b", 5_000, 0);
@@ -139,35 +182,7 @@ mod faults {
             events.push(stream.next().await.expect("a row").expect("an event"));
         }
         terminate(&admin, pid).await;
-        let mut error = None;
-        while let Some(item) = bounded("the rest of the export", stream.next()).await {
-            match item {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        match error {
-            None => assert_eq!(
-                events, written,
-                "a completed export holds every event once, in order"
-            ),
-            Some(e) => {
-                assert!(
-                    matches!(
-                        e,
-                        engagement_core::Error::Backend {
-                            backend: "postgres",
-                            ..
-                        }
-                    ),
-                    "{e:?}"
-                );
-                assert!(events.len() < written.len());
-            }
-        }
+        rest_loses_and_repeats_nothing(stream, events, &written).await;
         still_serves(&store, &ws, 5_000).await;
     }
 
@@ -177,7 +192,6 @@ mod faults {
     /// dead connections — yields every event exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connections_killed_in_a_parallel_export_lose_and_repeat_nothing() {
-        use futures::StreamExt;
         let store = pg::store(4, Duration::from_secs(10)).await;
         let ws = workspace("pg-kill-parallel");
         let written = views("p", 40_000, 0);
@@ -215,39 +229,7 @@ mod faults {
                 .fetch_one(&admin)
                 .await;
         }
-        let mut error = None;
-        while let Some(item) = bounded("the rest of the export", stream.next()).await {
-            match item {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        match error {
-            None => assert!(
-                events == written,
-                "a completed export holds every event once, in order"
-            ),
-            Some(e) => {
-                assert!(
-                    matches!(
-                        e,
-                        engagement_core::Error::Backend {
-                            backend: "postgres",
-                            ..
-                        }
-                    ),
-                    "{e:?}"
-                );
-                assert!(
-                    written.starts_with(&events),
-                    "an interrupted export yields an in-order prefix"
-                );
-            }
-        }
-        drop(stream);
+        rest_loses_and_repeats_nothing(stream, events, &written).await;
         still_serves(&store, &ws, 40_000).await;
     }
 

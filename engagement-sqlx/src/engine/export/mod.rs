@@ -21,7 +21,7 @@ use super::Engine;
 use super::log::Direction;
 use crate::dialect::{Dialect, ReadRow};
 use crate::encode::{EVENT_COLUMNS, event_ref_from_row};
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 use crate::filter::push_scope;
 use crate::json_rows::fetch_rows;
 use parallel::ParallelExport;
@@ -103,26 +103,21 @@ impl<D: Dialect> Engine<D> {
         })
     }
 
-    /// The slices of the export of `filter` after its full `first` chunk.
+    /// The slices of the export of `filter` after a full first chunk that began at `first_at`
+    /// and ended with `after`.
     async fn slices_after(
         &self,
         workspace: &WorkspaceId,
         filter: &EventFilter,
-        first: &EventBatch,
+        first_at: Timestamp,
+        after: EventKey,
     ) -> SqlResult<Slices> {
-        let (Some(head), Some(tail)) = (first.get(0), first.last()) else {
-            return Err(SqlError::Corrupt {
-                column: "export",
-                reason: "a full chunk without events".into(),
-            });
-        };
-        let after = tail.key();
         let rest = TimeWindow {
             from: after.at,
             to: filter.window.to,
         };
         let latest = self.latest_in(workspace, rest).await?;
-        Ok(Slices::new(after, head.occurred_at, rest, latest))
+        Ok(Slices::new(after, first_at, rest, latest))
     }
 
     /// The latest `occurred_at` of the workspace's events in `window`, if any: where the
@@ -179,10 +174,17 @@ impl<D: Dialect> Export<D> {
                     Ok(batch) => batch,
                     Err(err) => return Some((Err(err), Self::Done)),
                 };
-                if batch.len() < EXPORT_CHUNK {
+                let full = batch.len() == EXPORT_CHUNK;
+                let span = batch.get(0).zip(batch.last()).filter(|_| full);
+                let Some((first_at, after)) =
+                    span.map(|(head, tail)| (head.occurred_at, tail.key()))
+                else {
                     return Some((Ok(batch), Self::Done));
-                }
-                match engine.slices_after(&workspace, &filter, &batch).await {
+                };
+                match engine
+                    .slices_after(&workspace, &filter, first_at, after)
+                    .await
+                {
                     Ok(slices) => {
                         let rest = ParallelExport::start(&engine, &workspace, &filter, slices);
                         Some((Ok(batch), Self::Sliced(Box::new(rest))))

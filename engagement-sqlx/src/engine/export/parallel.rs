@@ -105,12 +105,7 @@ impl ParallelExport {
                     self.next += 1;
                 }
                 Some(Err(err)) => return Some(Err(err)),
-                None => {
-                    return Some(Err(SqlError::Corrupt {
-                        column: "export",
-                        reason: format!("the task reading slice {} stopped early", self.next),
-                    }));
-                }
+                None => return Some(Err(SqlError::ExportTaskStopped { slice: self.next })),
             }
         }
     }
@@ -192,5 +187,100 @@ impl<D: Dialect> Engine<D> {
                 None => return queue.send(Ok(None)).await.is_ok(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::{CustomerId, Event, Timestamp};
+
+    /// A batch of one event named `id`.
+    fn batch(id: &str) -> EventBatch {
+        EventBatch::from_events(&[Event::new(id, CustomerId(1), "n", Timestamp::EPOCH)])
+    }
+
+    /// A stream over slices announced by the test itself (no reading tasks).
+    fn export() -> (ParallelExport, mpsc::UnboundedSender<Taken>, Arc<Semaphore>) {
+        let (announce, taken) = mpsc::unbounded_channel();
+        let export = ParallelExport {
+            taken,
+            waiting: BTreeMap::new(),
+            current: None,
+            next: 0,
+            readers: Vec::new(),
+        };
+        (export, announce, Arc::new(Semaphore::new(SLICES_AHEAD)))
+    }
+
+    /// Announces slice `index` holding `chunks`, ended (or not) by the end marker.
+    fn announce(
+        to: &mpsc::UnboundedSender<Taken>,
+        turns: &Arc<Semaphore>,
+        index: usize,
+        chunks: &[&str],
+        ended: bool,
+    ) {
+        let (queue, received) = mpsc::channel(chunks.len() + 1);
+        for id in chunks {
+            queue
+                .try_send(Ok(Some(batch(id))))
+                .expect("room in the queue");
+        }
+        if ended {
+            queue.try_send(Ok(None)).expect("room in the queue");
+        }
+        let turn = Arc::clone(turns).try_acquire_owned().expect("a turn");
+        to.send(Taken {
+            index,
+            chunks: received,
+            _turn: turn,
+        })
+        .expect("the stream listens");
+    }
+
+    async fn ids(export: &mut ParallelExport) -> Vec<SqlResult<String>> {
+        let mut out = Vec::new();
+        while let Some(item) = export.next().await {
+            let failed = item.is_err();
+            out.push(item.map(|b| b.get(0).map(|e| e.id.to_owned()).unwrap_or_default()));
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn slices_taken_out_of_order_are_handed_out_in_order() {
+        let (mut export, to, turns) = export();
+        announce(&to, &turns, 2, &["c1"], true);
+        announce(&to, &turns, 0, &["a1", "a2"], true);
+        announce(&to, &turns, 1, &[], true);
+        announce(&to, &turns, 3, &["d1", "d2"], true);
+        drop(to);
+        let got: Vec<String> = ids(&mut export).await.into_iter().flatten().collect();
+        assert_eq!(got, ["a1", "a2", "c1", "d1", "d2"]);
+        assert_eq!(
+            turns.available_permits(),
+            SLICES_AHEAD,
+            "every turn given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slice_whose_task_stopped_ends_the_export_with_an_error() {
+        let (mut export, to, turns) = export();
+        announce(&to, &turns, 0, &["a1"], true);
+        announce(&to, &turns, 1, &["b1"], false);
+        announce(&to, &turns, 2, &["c1"], true);
+        drop(to);
+        let got = ids(&mut export).await;
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(matches!(&got[..2], [Ok(a), Ok(b)] if a == "a1" && b == "b1"));
+        assert!(matches!(
+            got[2],
+            Err(SqlError::ExportTaskStopped { slice: 1 })
+        ));
     }
 }
