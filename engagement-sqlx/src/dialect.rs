@@ -39,7 +39,7 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// The sqlx driver.
     type DB: Database<Row = Self::Row>;
     /// Its row type.
-    type Row: ReadRow;
+    type Row: ReadRow + Send + 'static;
 
     /// The name used in errors ("sqlite", "postgres", "mysql").
     const BACKEND: &'static str;

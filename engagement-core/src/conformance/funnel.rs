@@ -74,3 +74,59 @@ pub async fn funnel_input_follows_its_definition(store: &dyn EventStore) {
     );
     assert_eq!(input.waiting, 3, "waiting since t(1): customers 4, 5 and 9");
 }
+
+/// A funnel with tens of thousands of journeys (more than a backend is likely to read in one
+/// statement) over a window with partial days at both ends equals the reference's, journey
+/// for journey and in customer order.
+pub async fn funnel_input_of_many_journeys_matches_the_reference(store: &dyn EventStore) {
+    let ws = fresh_workspace("funnel_input_of_many_journeys_matches_the_reference");
+    let (a, b, c) = ("Step A", "Step B", "Step C");
+    let t = |i: i64| micros(base(), (i * 1_000_003_001) % (3 * DAY));
+    let mut events = Vec::new();
+    for customer in 0..25_000_i64 {
+        let i = customer * 3;
+        events.push(ev(&format!("m{customer}-a"), customer, a, t(i)));
+        if customer % 5 != 0 {
+            events.push(ev(&format!("m{customer}-b"), customer, b, t(i + 1)));
+        }
+        if customer % 3 == 0 {
+            events.push(ev(&format!("m{customer}-c"), customer, c, t(i + 2)));
+        }
+    }
+    let reference = crate::ReferenceStore::default();
+    for chunk in events.chunks(5_000) {
+        append(store, &ws, chunk).await;
+        append(&reference, &ws, chunk).await;
+    }
+    let query = FunnelQuery {
+        window: crate::TimeWindow {
+            from: micros(base(), 5 * HOUR),
+            to: micros(base(), 2 * DAY + 7 * HOUR),
+        },
+        steps: vec![a.into(), b.into(), c.into()],
+        open_since: Some(micros(base(), DAY + 3 * HOUR)),
+    };
+    let got = ok("funnel_input", store.funnel_input(&ws, &query).await);
+    let want = ok(
+        "reference funnel_input",
+        reference.funnel_input(&ws, &query).await,
+    );
+    assert!(
+        got.journeys.len() > 10_000,
+        "the case needs many journeys, it has {}",
+        got.journeys.len()
+    );
+    assert_eq!(
+        (got.entered, got.waiting, got.journeys.len()),
+        (want.entered, want.waiting, want.journeys.len()),
+        "entered, waiting and journeys"
+    );
+    assert!(
+        got.journeys == want.journeys,
+        "journeys differ (first at {:?})",
+        got.journeys
+            .iter()
+            .zip(&want.journeys)
+            .position(|(g, w)| g != w)
+    );
+}

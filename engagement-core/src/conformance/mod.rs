@@ -102,6 +102,7 @@ macro_rules! conformance_tests {
             large_export_is_complete_and_in_order,
             dropped_export_leaves_store_usable,
             funnel_input_follows_its_definition,
+            funnel_input_of_many_journeys_matches_the_reference,
             purge_before_cutoff,
             purge_customer_erases_only_that_workspace,
             large_batch_appends_atomically,

@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 
+use tokio::task::JoinHandle;
+
 use engagement_core::{
     CustomerId, FunnelInput, FunnelQuery, Journey, StepEvent, TimeWindow, Timestamp, WorkspaceId,
 };
@@ -23,7 +25,7 @@ use super::rollup::Columns;
 use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::{push_counted, push_in_texts};
-use crate::json_rows::{Rows, fetch_rows};
+use crate::json_rows::{Fetched, Rows, fetch_rows};
 use crate::sql::Sql;
 
 /// What a step's customers are read as, from the rollup and from the events alike.
@@ -84,7 +86,11 @@ impl<D: Dialect> Engine<D> {
             None => 0,
         };
 
+        // Each statement's rows are decoded on a blocking thread while the next statement
+        // runs, in customer order.
+        let steps = query.steps.len();
         let mut journeys = Vec::new();
+        let mut decoding: Option<JoinHandle<SqlResult<Vec<Journey>>>> = None;
         for customers in journey_customers.chunks(JOURNEY_CUSTOMERS_PER_STATEMENT) {
             let fetched = fetch_rows::<D>(
                 &mut tx,
@@ -93,7 +99,13 @@ impl<D: Dialect> Engine<D> {
                 "read funnel journeys",
             )
             .await?;
-            push_journeys(&mut journeys, &fetched.rows()?, query.steps.len())?;
+            let next = tokio::task::spawn_blocking(move || journeys_of(&fetched, steps));
+            if let Some(done) = decoding.replace(next) {
+                journeys.extend(joined(done).await?);
+            }
+        }
+        if let Some(done) = decoding {
+            journeys.extend(joined(done).await?);
         }
         tx.commit()
             .await
@@ -159,6 +171,23 @@ impl<D: Dialect> Engine<D> {
         D::push_in_ids(sql, "customer", customers);
         sql.one_off();
     }
+}
+
+/// The journeys of one statement's `(customer, occurred_at, id, step)` rows, in customer order.
+fn journeys_of<R: ReadRow>(fetched: &Fetched<R>, steps: usize) -> SqlResult<Vec<Journey>> {
+    let mut journeys = Vec::new();
+    push_journeys(&mut journeys, &fetched.rows()?, steps)?;
+    Ok(journeys)
+}
+
+/// What a decoding task returned; a task that panicked is an error, not a short funnel.
+async fn joined(task: JoinHandle<SqlResult<Vec<Journey>>>) -> SqlResult<Vec<Journey>> {
+    task.await.unwrap_or_else(|err| {
+        Err(SqlError::Corrupt {
+            column: "customer, occurred_at, id, step",
+            reason: format!("decoding the funnel's journeys failed: {err}"),
+        })
+    })
 }
 
 /// Groups `(customer, occurred_at, id, step)` rows, in any order, into journeys appended to
