@@ -55,12 +55,12 @@ pub(crate) enum SqlError {
         /// Ids taken meanwhile.
         taken: u64,
     },
-    /// A task reading part of an export ended before the end of its part (it panicked or was
-    /// cancelled): what the export yielded so far is incomplete.
-    #[error("the task reading slice {slice} of the export stopped before its end")]
-    ExportTaskStopped {
-        /// The slice's place in the export.
-        slice: usize,
+    /// A task reading or decoding part of a read ended before finishing it (it panicked or was
+    /// cancelled): the read is incomplete.
+    #[error("the task {task} stopped before finishing")]
+    TaskStopped {
+        /// What the task was doing.
+        task: String,
     },
     /// The database holds migrations this version of the library does not know.
     #[error(

@@ -183,9 +183,8 @@ fn journeys_of<R: ReadRow>(fetched: &Fetched<R>, steps: usize) -> SqlResult<Vec<
 /// What a decoding task returned; a task that panicked is an error, not a short funnel.
 async fn joined(task: JoinHandle<SqlResult<Vec<Journey>>>) -> SqlResult<Vec<Journey>> {
     task.await.unwrap_or_else(|err| {
-        Err(SqlError::Corrupt {
-            column: "customer, occurred_at, id, step",
-            reason: format!("decoding the funnel's journeys failed: {err}"),
+        Err(SqlError::TaskStopped {
+            task: format!("decoding the funnel's journeys ({err})"),
         })
     })
 }

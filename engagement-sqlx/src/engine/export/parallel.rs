@@ -105,7 +105,11 @@ impl ParallelExport {
                     self.next += 1;
                 }
                 Some(Err(err)) => return Some(Err(err)),
-                None => return Some(Err(SqlError::ExportTaskStopped { slice: self.next })),
+                None => {
+                    return Some(Err(SqlError::TaskStopped {
+                        task: format!("reading slice {} of the export", self.next),
+                    }));
+                }
             }
         }
     }
@@ -278,9 +282,10 @@ mod tests {
         let got = ids(&mut export).await;
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(matches!(&got[..2], [Ok(a), Ok(b)] if a == "a1" && b == "b1"));
-        assert!(matches!(
-            got[2],
-            Err(SqlError::ExportTaskStopped { slice: 1 })
-        ));
+        assert!(
+            matches!(&got[2], Err(SqlError::TaskStopped { task }) if task.contains("slice 1")),
+            "{:?}",
+            got[2]
+        );
     }
 }
