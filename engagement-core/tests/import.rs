@@ -6,7 +6,7 @@ use engagement_core::import::{
 };
 use engagement_core::store::export_events;
 use engagement_core::{
-    Actor, CustomerId, Device, Event, EventFilter, EventStore, ReferenceStore, TimeWindow,
+    Actor, CustomerId, Device, Error, Event, EventFilter, EventStore, ReferenceStore, TimeWindow,
     Timestamp, WorkspaceId, names,
 };
 use futures::TryStreamExt;
@@ -166,6 +166,43 @@ async fn a_reimport_counts_duplicates_not_new_events() {
     assert_eq!((first.inserted, first.duplicates), (3, 0));
     assert_eq!((second.inserted, second.duplicates), (0, 3));
     assert_eq!(stored(&store).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_batch_size_the_store_cannot_take_is_refused_before_anything_is_read() {
+    let store = ReferenceStore::default();
+    let most = ImportOptions::default().limits.max_batch_events;
+    for batch_size in [0, most + 1] {
+        let options = ImportOptions {
+            batch_size,
+            ..ImportOptions::default()
+        };
+        let lines = CsvLines::new(MIXED_CSV.as_bytes());
+        let err = import::import(&store, &ws(), lines, &options, now(), &mut |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidQuery {
+                    field: "batch_size",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    assert!(stored(&store).await.is_empty());
+    let options = ImportOptions {
+        batch_size: most,
+        ..ImportOptions::default()
+    };
+    assert_eq!(
+        run(&store, CsvLines::new(MIXED_CSV.as_bytes()), &options)
+            .await
+            .inserted,
+        3
+    );
 }
 
 #[tokio::test]

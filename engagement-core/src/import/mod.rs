@@ -135,7 +135,11 @@ impl std::error::Error for LineError {}
 /// How [`import`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// Events per append (default 5,000).
+    /// Events per append, from 1 to [`Limits::max_batch_events`] (default 50,000). Larger
+    /// appends cost a SQL store less per event (each transaction writes the index pages it
+    /// touched once: the workload runner loading 1M events into SQLite, 5,000 → 50,000: 33k →
+    /// 60k events/s) but hold its write lock longer; lower it when live traffic writes to the
+    /// same store meanwhile.
     pub batch_size: usize,
     /// Stop at the first bad line (default false: count it and go on).
     pub stop_on_error: bool,
@@ -148,7 +152,7 @@ pub struct ImportOptions {
 impl Default for ImportOptions {
     fn default() -> Self {
         Self {
-            batch_size: 5_000,
+            batch_size: 50_000,
             stop_on_error: false,
             max_errors_kept: 1_000,
             limits: Limits::default(),
@@ -190,8 +194,9 @@ impl ImportReport {
 /// their line number (see [`ImportReport`]).
 ///
 /// # Errors
-/// A store failure: the batches before it are stored, the report so far is lost; re-running
-/// the import is safe (appends are idempotent).
+/// [`Error::InvalidQuery`] when [`ImportOptions::batch_size`] is 0 or above
+/// [`Limits::max_batch_events`] (nothing is read). A store failure: the batches before it are
+/// stored, the report so far is lost; re-running the import is safe (appends are idempotent).
 pub async fn import<I>(
     store: &dyn EventStore,
     workspace: &WorkspaceId,
@@ -204,9 +209,14 @@ where
     I: IntoIterator<Item = Result<ImportLine, LineError>>,
     I::IntoIter: Send,
 {
-    let batch_size = options
-        .batch_size
-        .clamp(1, options.limits.max_batch_events.max(1));
+    let batch_size = options.batch_size;
+    let most = options.limits.max_batch_events;
+    if !(1..=most).contains(&batch_size) {
+        return Err(Error::invalid_query(
+            "batch_size",
+            format!("{batch_size} events per append: it takes 1 to {most}"),
+        ));
+    }
     let mut report = ImportReport::default();
     let mut batch: Vec<Event> = Vec::with_capacity(batch_size);
     for item in lines {

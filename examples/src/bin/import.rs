@@ -49,8 +49,8 @@ struct Args {
     /// Stop at the first bad line instead of listing it and going on.
     #[arg(long)]
     stop_on_error: bool,
-    /// Events per append.
-    #[arg(long, default_value_t = 5_000)]
+    /// Events per append (1 to 100,000; see `ImportOptions::batch_size`).
+    #[arg(long, default_value_t = 50_000)]
     batch: usize,
 }
 
