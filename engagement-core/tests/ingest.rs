@@ -38,7 +38,7 @@ async fn stored(store: &dyn EventStore, workspace: &WorkspaceId) -> u64 {
 }
 
 fn start(store: Arc<Faulty>, config: IngestConfig) -> Ingestor {
-    Ingestor::start(store, Arc::new(FixedClock::new(now())), config)
+    Ingestor::start(store, Arc::new(FixedClock::new(now())), config).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,7 +314,7 @@ async fn reports_say_up_to_when_ingested_data_is_complete() {
         ..Faulty::default()
     });
     let clock = Arc::new(FixedClock::new(now()));
-    let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default());
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default()).unwrap();
     let reports = Reports::new(store.clone())
         .with_clock(clock.clone())
         .with_freshness(Arc::new(ingestor.freshness()));

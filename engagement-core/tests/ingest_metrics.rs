@@ -65,7 +65,8 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
             Arc::new(Faulty::default()),
             Arc::new(FixedClock::new(now)),
             config,
-        );
+        )
+        .unwrap();
         let ws = WorkspaceId::new("a").unwrap();
         for i in 0..100 {
             let event = Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now);

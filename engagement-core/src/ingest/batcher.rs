@@ -28,7 +28,7 @@ pub(crate) struct Batcher {
 impl Batcher {
     pub(crate) fn new(max_batch: usize, max_age: Duration) -> Self {
         Self {
-            max_batch: max_batch.max(1),
+            max_batch,
             max_age,
             open: HashMap::new(),
         }

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
 use crate::model::validate::Limits;
 
 /// Settings of an [`Ingestor`](super::Ingestor).
@@ -54,6 +57,44 @@ impl Default for IngestConfig {
     }
 }
 
+impl IngestConfig {
+    /// Checks the settings an [`Ingestor`](super::Ingestor) cannot run with: a batch of no
+    /// events or of more than [`Limits::max_batch_events`] (the store would refuse every such
+    /// append), an empty queue or one beyond what it can count, no append in flight.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] naming the setting.
+    pub(crate) fn check(&self) -> Result<()> {
+        let most_batch = self.limits.max_batch_events;
+        if !(1..=most_batch).contains(&self.max_batch) {
+            return Err(Error::invalid_query(
+                "max_batch",
+                format!(
+                    "{} events per batch: it takes 1 to {most_batch} (Limits::max_batch_events)",
+                    self.max_batch
+                ),
+            ));
+        }
+        if !(1..=Semaphore::MAX_PERMITS).contains(&self.queue_capacity) {
+            return Err(Error::invalid_query(
+                "queue_capacity",
+                format!(
+                    "a queue of {} events: it takes 1 to {}",
+                    self.queue_capacity,
+                    Semaphore::MAX_PERMITS
+                ),
+            ));
+        }
+        if self.max_concurrent_appends == 0 {
+            return Err(Error::invalid_query(
+                "max_concurrent_appends",
+                "no append in flight would write nothing: it takes 1 or more",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Exponential backoff for failed appends. Retrying is safe because appends are idempotent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -93,6 +134,60 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_an_ingestor_cannot_run_with_are_named() {
+        assert!(IngestConfig::default().check().is_ok());
+        let most = Limits::default().max_batch_events;
+        let bad = [
+            (
+                "max_batch",
+                IngestConfig {
+                    max_batch: 0,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "max_batch",
+                IngestConfig {
+                    max_batch: most + 1,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "queue_capacity",
+                IngestConfig {
+                    queue_capacity: 0,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "queue_capacity",
+                IngestConfig {
+                    queue_capacity: Semaphore::MAX_PERMITS + 1,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "max_concurrent_appends",
+                IngestConfig {
+                    max_concurrent_appends: 0,
+                    ..IngestConfig::default()
+                },
+            ),
+        ];
+        for (setting, config) in bad {
+            match config.check() {
+                Err(Error::InvalidQuery { field, .. }) => assert_eq!(field, setting),
+                other => panic!("{setting}: {other:?}"),
+            }
+        }
+        let largest = IngestConfig {
+            max_batch: most,
+            ..IngestConfig::default()
+        };
+        assert!(largest.check().is_ok());
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_then_stops() {

@@ -9,7 +9,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! let store = Arc::new(ReferenceStore::default());
 //! let now = "2026-11-20T12:00:00Z".parse()?;
-//! let ingestor = Ingestor::start(store.clone(), Arc::new(FixedClock::new(now)), IngestConfig::default());
+//! let ingestor = Ingestor::start(store.clone(), Arc::new(FixedClock::new(now)), IngestConfig::default())?;
 //! let ws = WorkspaceId::new("acme")?;
 //! ingestor.send(&ws, Event::new("e1", CustomerId(7), names::PAGE_VIEWED, now)).await?;
 //! // A host that already holds a batch hands it over in one call.
@@ -81,11 +81,22 @@ pub struct Ingestor {
 impl Ingestor {
     /// Starts the background task on the current Tokio runtime.
     ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] naming the setting of `config` it cannot run with: a
+    /// `max_batch` of 0 or above [`Limits::max_batch_events`](crate::Limits::max_batch_events)
+    /// (the store would refuse every batch), a `queue_capacity` of 0 or beyond
+    /// [`Semaphore::MAX_PERMITS`], a `max_concurrent_appends` of 0. Nothing is started.
+    ///
     /// # Panics
     /// Outside a Tokio runtime (as `tokio::spawn` does).
-    pub fn start(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: IngestConfig) -> Self {
+    pub fn start(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        config: IngestConfig,
+    ) -> Result<Self> {
+        config.check()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let capacity = config.queue_capacity.clamp(1, Semaphore::MAX_PERMITS);
+        let capacity = config.queue_capacity;
         let room = Arc::new(Room {
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
@@ -102,12 +113,12 @@ impl Ingestor {
                 reports: reports.clone(),
                 in_flight: in_flight.clone(),
             }),
-            max_appends: config.max_concurrent_appends.max(1),
+            max_appends: config.max_concurrent_appends,
             room: room.clone(),
             appends: JoinSet::new(),
         };
         let task = tokio::spawn(worker.run(rx));
-        Self {
+        Ok(Self {
             tx,
             room,
             task,
@@ -116,7 +127,7 @@ impl Ingestor {
             counters,
             reports,
             in_flight,
-        }
+        })
     }
 
     /// Stamps the event's `received_at`, registering it as in flight, and validates it against

@@ -237,7 +237,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.clone(),
         clock.clone(),
         config.clone(),
-    ));
+    )?);
     let stop = Arc::new(AtomicBool::new(false));
     let prober = (!args.raw).then(|| {
         tokio::spawn(probe(
