@@ -23,7 +23,8 @@ use crate::model::validate::Limits;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestConfig {
-    /// Flush a workspace's batch when it holds this many events (default 1,000).
+    /// Flush a workspace's batch when it holds this many events (default 1,000; 1 to
+    /// [`Limits::max_batch_events`], or [`Ingestor::start`](super::Ingestor::start) refuses it).
     pub max_batch: usize,
     /// Flush a batch when its oldest event has waited this long (default 250 ms).
     pub max_age: Duration,
