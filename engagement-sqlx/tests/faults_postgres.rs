@@ -85,6 +85,26 @@ mod faults {
         }
     }
 
+    /// An export of every event of `ws` and its first `n` events, read before a fault.
+    async fn export_prefix(
+        store: &PostgresStore,
+        ws: &engagement_core::WorkspaceId,
+        n: usize,
+    ) -> (
+        BoxStream<'static, engagement_core::Result<Event>>,
+        Vec<Event>,
+    ) {
+        let mut stream = engagement_core::store::export_events(store.export(
+            ws.clone(),
+            engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
+        ));
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            events.push(stream.next().await.expect("a row").expect("an event"));
+        }
+        (stream, events)
+    }
+
     /// Reads the rest of an export whose connection was killed after `events` were read: it
     /// either completes with every event of `written` exactly once, in order, or ends with a
     /// typed PostgreSQL error after an in-order prefix of them.
@@ -173,14 +193,7 @@ mod faults {
         store.append(&ws, &written).await.expect("append");
         let admin = pg::admin().await;
 
-        let mut stream = engagement_core::store::export_events(store.export(
-            ws.clone(),
-            engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
-        ));
-        let mut events = Vec::new();
-        for _ in 0..10 {
-            events.push(stream.next().await.expect("a row").expect("an event"));
-        }
+        let (stream, events) = export_prefix(&store, &ws, 10).await;
         terminate(&admin, pid).await;
         rest_loses_and_repeats_nothing(stream, events, &written).await;
         still_serves(&store, &ws, 5_000).await;
@@ -214,14 +227,7 @@ mod faults {
         drop(held);
         let admin = pg::admin().await;
 
-        let mut stream = engagement_core::store::export_events(store.export(
-            ws.clone(),
-            engagement_core::EventFilter::new(engagement_core::TimeWindow::ALL),
-        ));
-        let mut events = Vec::new();
-        for _ in 0..12_000 {
-            events.push(stream.next().await.expect("a row").expect("an event"));
-        }
+        let (stream, events) = export_prefix(&store, &ws, 12_000).await;
         for pid in pids {
             // A connection may already have been closed and replaced by the pool.
             let _ = query("SELECT pg_terminate_backend($1)")

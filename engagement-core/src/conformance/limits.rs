@@ -84,10 +84,10 @@ pub async fn ingestor_concurrent_senders_count_exactly<S: EventStore>(store: S) 
     let ws = fresh_workspace("ingestor_concurrent_senders_count_exactly");
     let store: Arc<dyn EventStore> = Arc::new(store);
     let clock = Arc::new(FixedClock::new(micros(base(), DAY)));
-    let ingestor = Arc::new(
-        Ingestor::start(store.clone(), clock, IngestConfig::default())
-            .expect("the default settings are valid"),
-    );
+    let ingestor = Arc::new(ok(
+        "starting an ingestor",
+        Ingestor::start(store.clone(), clock, IngestConfig::default()),
+    ));
     let id = |task: i64, i: i64| format!("sender-{task}-{i}");
     let senders: Vec<_> = (0..TASKS)
         .map(|task| {

@@ -1,5 +1,5 @@
 //! The event log: `event_page` (a keyset page and its exact count from one snapshot) and
-//! `event`; the keyset `SELECT` they share with the export (`export.rs`).
+//! `event`; the keyset `SELECT` they share with the export (`export/`).
 
 use engagement_core::{
     Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
