@@ -19,7 +19,27 @@ const ID_WIDTH: usize = 10;
 
 /// The generator's numeric event id as an [`EventId`] whose byte order is numeric order.
 pub fn event_id(n: u64) -> EventId {
-    EventId::new(format!("{n:0ID_WIDTH$}"))
+    let mut text = String::with_capacity(ID_WIDTH);
+    write_id(&mut text, n);
+    EventId::new(text)
+}
+
+/// Writes `n` zero-padded to [`ID_WIDTH`] digits into `out` (replacing what it held), without
+/// the formatting machinery: the reader makes ten million of them.
+fn write_id(out: &mut String, mut n: u64) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.clear();
+    let padded = start.min(digits.len() - ID_WIDTH);
+    out.extend(digits[padded..].iter().map(|&d| char::from(d)));
 }
 
 /// The generator's numeric id of an [`EventId`] made by [`event_id`].
@@ -177,9 +197,18 @@ impl PipelinedReader {
 
 /// Parses one row, reusing the text buffers of `old` when given.
 fn parse_event(r: &ByteRecord, mut old: Option<&mut Event>) -> Result<Event, Box<dyn Error>> {
+    // One UTF-8 check of the whole row instead of one a field: the fields are then valid text
+    // exactly when each starts and ends on a character boundary, which `str::get` checks.
+    let row = std::str::from_utf8(r.as_slice())?;
     let text = |i: usize| -> Result<&str, Box<dyn Error>> {
-        Ok(std::str::from_utf8(r.get(i).unwrap_or_default())?)
+        Ok(r.range(i)
+            .map_or(Some(""), |range| row.get(range))
+            .ok_or("a field is not valid UTF-8")?)
     };
+    let mut id = old
+        .as_deref_mut()
+        .map(|e| std::mem::replace(&mut e.id, EventId::new(String::new())).into_string())
+        .unwrap_or_default();
     let mut refill = |field: fn(&mut Event) -> &mut String, value: &str| {
         let mut out = old
             .as_deref_mut()
@@ -189,11 +218,11 @@ fn parse_event(r: &ByteRecord, mut old: Option<&mut Event>) -> Result<Event, Box
         out.push_str(value);
         out
     };
-    let id: u64 = text(0)?.parse()?;
+    write_id(&mut id, text(0)?.parse()?);
     let customer: i64 = text(1)?.parse()?;
     let name = refill(|e| &mut e.name, text(2)?);
     let mut event = Event::new(
-        event_id(id),
+        EventId::new(id),
         CustomerId(customer),
         name,
         parse_timestamp(text(3)?)?,
@@ -275,8 +304,40 @@ mod tests {
     }
 
     #[test]
+    fn rows_are_read_field_by_field_and_must_be_text() {
+        let fields = |path: &[u8]| {
+            ByteRecord::from(vec![
+                b"7".as_slice(),
+                b"3",
+                b"Page Viewed",
+                b"2026-11-19T23:59:59.999999Z",
+                path,
+                b"shop.acme.test",
+                b"",
+                b"10.0.0.1",
+                b"FR",
+                b"desktop",
+            ])
+        };
+        let mut reused = parse_event(&fields("/caf\u{e9}".as_bytes()), None).unwrap();
+        assert_eq!(reused.id.as_str(), "0000000007");
+        assert_eq!(reused.page.path, "/caf\u{e9}");
+        assert_eq!(reused.page.domain, "shop.acme.test");
+        assert_eq!(reused.geo.country, "FR");
+        let again = parse_event(&fields(b"/x"), Some(&mut reused)).unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.page.path.as_str()),
+            ("0000000007", "/x")
+        );
+        assert!(parse_event(&fields(b"/caf\xe9"), None).is_err());
+    }
+
+    #[test]
     fn padded_ids_sort_numerically() {
         assert!(event_id(9) < event_id(10));
         assert_eq!(numeric_id(&event_id(12_345)), Some(12_345));
+        assert_eq!(event_id(0).as_str(), "0000000000");
+        assert_eq!(event_id(42).as_str(), "0000000042");
+        assert_eq!(event_id(u64::MAX).as_str(), u64::MAX.to_string());
     }
 }

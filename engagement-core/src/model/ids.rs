@@ -99,6 +99,19 @@ impl EventId {
         &self.0
     }
 
+    /// The id's text, to reuse its buffer.
+    ///
+    /// ```
+    /// use engagement_core::EventId;
+    ///
+    /// let mut text = EventId::new("evt-1").into_string();
+    /// text.replace_range(4.., "2");
+    /// assert_eq!(EventId::new(text).as_str(), "evt-2");
+    /// ```
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// Checks the id's length and characters.
     ///
     /// # Errors

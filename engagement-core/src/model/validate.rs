@@ -130,9 +130,14 @@ impl Limits {
         for (key, value) in metadata {
             check_json(key, value, 2, self.max_metadata_depth)?;
         }
-        let size = serde_json::to_vec(metadata)
-            .map(|v| v.len())
-            .map_err(|e| e.to_string())?;
+        // Most events carry none: `{}` needs no serializing to know its size.
+        let size = if metadata.is_empty() {
+            "{}".len()
+        } else {
+            serde_json::to_vec(metadata)
+                .map(|v| v.len())
+                .map_err(|e| e.to_string())?
+        };
         if size > self.max_metadata_bytes {
             return Err(format!(
                 "metadata is {size} bytes as JSON, at most {} allowed",
@@ -151,9 +156,9 @@ pub(crate) fn check_text(value: &str, max_bytes: usize) -> std::result::Result<(
             value.len()
         ));
     }
-    // ASCII text (the common case) is checked byte by byte; its only control characters are
-    // below space and DEL.
-    if value.is_ascii() && !value.bytes().any(|b| b < b' ' || b == 0x7f) {
+    // Printable ASCII (the common case) is checked in one pass over the bytes; ASCII's only
+    // control characters are below space and DEL.
+    if value.bytes().all(|b| (b' '..0x7f).contains(&b)) {
         return Ok(());
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
@@ -213,6 +218,31 @@ mod tests {
 
     fn event() -> Event {
         Event::new("e", CustomerId(1), "Page Viewed", now())
+    }
+
+    #[test]
+    fn text_may_hold_any_printable_character_and_no_control_character() {
+        for ok in ["", "shop.acme.test", "/caf\u{e9}", "~ !", "\u{1F44D}"] {
+            assert_eq!(check_text(ok, 64), Ok(()), "{ok:?}");
+        }
+        for bad in ["a\tb", "\u{7f}", "x\u{0}", "\u{85}", "line\n"] {
+            assert!(check_text(bad, 64).is_err(), "{bad:?}");
+        }
+        assert!(check_text("abc", 2).is_err());
+    }
+
+    #[test]
+    fn empty_metadata_counts_as_its_two_bytes_of_json() {
+        let tiny = Limits {
+            max_metadata_bytes: 2,
+            ..Limits::default()
+        };
+        assert!(tiny.validate_event(0, &event(), now()).is_ok());
+        let none = Limits {
+            max_metadata_bytes: 1,
+            ..Limits::default()
+        };
+        assert!(none.validate_event(0, &event(), now()).is_err());
     }
 
     fn field_of(result: Result<()>) -> &'static str {
