@@ -39,9 +39,10 @@ impl StrArena {
 
     /// Appends a string; its index is the previous [`len`](Self::len).
     pub(crate) fn push(&mut self, s: &str) {
-        if self.text.len() + s.len() > self.text.capacity() {
-            let extra = s.len().max(self.text.len() / 8).max(64);
-            self.text.reserve_exact(extra);
+        let needed = self.text.len() + s.len();
+        if needed > self.text.capacity() {
+            let target = grow::grown_capacity(self.text.len(), needed, 1).max(64);
+            self.text.reserve_exact(target - self.text.len());
         }
         self.text.push_str(s);
         grow::push(&mut self.ends, self.text.len() as u64);

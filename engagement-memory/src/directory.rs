@@ -90,7 +90,7 @@ impl Directory {
 
     /// Adds event position `pos` at the end of `d`'s postings.
     pub(crate) fn post(&mut self, d: u32, pos: u32) {
-        grow::push(&mut self.postings[d as usize], pos);
+        grow::push_snug(&mut self.postings[d as usize], pos);
     }
 
     /// Forgets `d`'s postings at positions `from` and later.
