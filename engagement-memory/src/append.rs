@@ -94,16 +94,30 @@ impl Workspace {
             self.dir.unpost_from(row.customer, from as u32);
         }
         self.cols.reserve(moved.len() + rows.len());
-        merge_sorted(moved, rows, |row| self.cols.push(&row));
-        self.cols.ids.index_from(from);
+        let mut moves = Vec::with_capacity(moved.len());
+        let mut fresh = Vec::with_capacity(rows.len());
+        let mut old = from as u32;
+        merge_sorted(moved, rows, |row, was_stored| {
+            let pos = self.cols.len() as u32;
+            self.cols.push(&row);
+            if was_stored {
+                moves.push((old, pos));
+                old += 1;
+            } else {
+                fresh.push(pos);
+            }
+        });
+        self.cols.ids.moved(&moves);
+        self.cols.ids.index_at(fresh.into_iter());
         for pos in from..self.cols.len() {
             self.dir.post(self.cols.customer[pos], pos as u32);
         }
     }
 }
 
-/// Feeds the rows of two sorted runs to `sink` in merged order.
-fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>)) {
+/// Feeds the rows of two sorted runs to `sink` in merged order, each with whether it came
+/// from `a`.
+fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>, bool)) {
     let mut a = a.into_iter().peekable();
     let mut b = b.into_iter().peekable();
     loop {
@@ -115,7 +129,7 @@ fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'
         };
         let next = if take_a { a.next() } else { b.next() };
         if let Some(row) = next {
-            sink(row);
+            sink(row, take_a);
         }
     }
 }

@@ -171,9 +171,10 @@ impl Columns {
     }
 
     /// Removes the events at `from..` and returns them as rows, in order; their ids go to
-    /// `ids` (replacing what it held), which the rows borrow.
+    /// `ids` (replacing what it held), which the rows borrow. Their id index entries stay until
+    /// [`IdColumn::moved`] updates them.
     pub(crate) fn split_off<'a>(&mut self, from: usize, ids: &'a mut StrArena) -> Vec<Row<'a>> {
-        *ids = self.ids.split_off(from);
+        *ids = self.ids.take_from(from);
         let ids: &'a StrArena = ids;
         let rows = (0..ids.len())
             .map(|i| {
@@ -310,7 +311,11 @@ mod tests {
         let tail = c.split_off(2, &mut tail_ids);
         assert_eq!(tail, rows[2..]);
         assert_eq!(c.len(), 2);
-        assert_eq!(c.ids.find("c"), None);
+        for r in &tail {
+            c.push(r);
+        }
+        c.ids.moved(&[(2, 2), (3, 3)]);
+        assert_eq!(c.ids.find("c"), Some(2));
         c.retain(&|p| p == 1);
         assert_eq!(c.len(), 1);
         assert_eq!(c.ids.find("a"), Some(0));

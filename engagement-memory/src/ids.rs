@@ -72,44 +72,67 @@ impl IdColumn {
 
     /// Indexes the ids at positions `from..len`.
     pub(crate) fn index_from(&mut self, from: usize) {
+        let len = self.arena.len();
+        self.index_at((from..len).map(|pos| pos as u32));
+    }
+
+    /// Indexes the ids at `positions` (pushed and not indexed yet).
+    pub(crate) fn index_at(&mut self, positions: impl ExactSizeIterator<Item = u32>) {
         let Self {
             arena,
             index,
             hasher,
         } = self;
-        let missing = arena.len().saturating_sub(from);
+        let missing = positions.len();
         if index.capacity() - index.len() < missing {
             index.reserve(missing, |s| s.table_hash());
         }
-        for pos in from..arena.len() {
+        for pos in positions {
             let slot = Slot {
-                pos: pos as u32,
-                hash: Self::hash(hasher, arena.get(pos)),
+                pos,
+                hash: Self::hash(hasher, arena.get(pos as usize)),
             };
             index.insert_unique(slot.table_hash(), slot, |s| s.table_hash());
         }
     }
 
-    /// Removes the ids at positions `from..len` from the index and the column, returning them
-    /// in order, in an arena of their own (no allocation per id).
-    pub(crate) fn split_off(&mut self, from: usize) -> StrArena {
+    /// Removes the ids at positions `from..len` from the column and returns them in order, in
+    /// an arena of their own (no allocation per id).
+    ///
+    /// Their index entries stay, at their old positions, until [`moved`](Self::moved) points
+    /// them at where the ids are pushed again: one probe an id instead of a removal and an
+    /// insertion (a late batch in a stream moves every event stored after its first).
+    pub(crate) fn take_from(&mut self, from: usize) -> StrArena {
+        let mut taken = StrArena::default();
+        taken.reserve(self.arena.len().saturating_sub(from));
+        for pos in from..self.arena.len() {
+            taken.push(self.arena.get(pos));
+        }
+        self.arena.truncate(from);
+        taken
+    }
+
+    /// Points the index entries of the ids [`take_from`](Self::take_from) took at their
+    /// positions now: each `(old, new)` pair says the id taken from `old` was pushed again at
+    /// `new`. Pairs come in the order the ids were taken, and no id moves to an earlier
+    /// position (events stored after a late one only move later).
+    pub(crate) fn moved(&mut self, moves: &[(u32, u32)]) {
         let Self {
             arena,
             index,
             hasher,
         } = self;
-        let mut taken = StrArena::default();
-        taken.reserve(arena.len().saturating_sub(from));
-        for pos in from..arena.len() {
-            let id = arena.get(pos);
-            let hash = table_hash(Self::hash(hasher, id));
-            if let Ok(entry) = index.find_entry(hash, |s| s.pos == pos as u32) {
-                entry.remove();
+        // From the last: the only entry at `old` is then this id's, as every entry moved
+        // before it went to a position after its own, later, old one.
+        for &(old, new) in moves.iter().rev() {
+            debug_assert!(new >= old, "an id moved from {old} back to {new}");
+            let hash = Self::hash(hasher, arena.get(new as usize));
+            let slot = index.find_mut(table_hash(hash), |s| s.pos == old);
+            debug_assert!(slot.is_some(), "no index entry at {old}");
+            if let Some(slot) = slot {
+                slot.pos = new;
             }
-            taken.push(id);
         }
-        arena.truncate(from);
-        taken
     }
 
     /// Keeps the ids whose position passes `keep`, and re-indexes them at their new positions.
@@ -130,24 +153,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_ids_after_split_and_retain() {
+    fn finds_ids_after_a_move_and_retain() {
         let mut c = IdColumn::default();
         for i in 0..1000 {
             c.push(&format!("e{i}"));
         }
         c.index_from(0);
         assert_eq!(c.find("e500"), Some(500));
-        let tail = c.split_off(998);
+        // A late id lands before the last two, which move one place on.
+        let tail = c.take_from(998);
         assert_eq!((tail.len(), tail.get(0), tail.get(1)), (2, "e998", "e999"));
-        assert_eq!(c.find("e999"), None);
-        assert_eq!(c.find("e997"), Some(997));
         c.push("late");
-        c.index_from(998);
+        c.push(tail.get(0));
+        c.push(tail.get(1));
+        c.moved(&[(998, 999), (999, 1000)]);
+        c.index_at([998].into_iter());
         assert_eq!(c.find("late"), Some(998));
+        assert_eq!(c.find("e998"), Some(999));
+        assert_eq!(c.find("e999"), Some(1000));
+        assert_eq!(c.find("e997"), Some(997));
+        assert_eq!(c.index.len(), 1001);
         c.retain(|p| p % 2 == 1);
-        assert_eq!(c.arena.len(), 499);
+        assert_eq!(c.arena.len(), 500);
         assert_eq!(c.find("e1"), Some(0));
         assert_eq!(c.find("e0"), None);
-        assert_eq!(c.find("e997"), Some(498));
+        assert_eq!(c.find("e998"), Some(499));
+    }
+
+    #[test]
+    fn ids_moved_onto_the_old_places_of_other_moved_ids_are_found() {
+        let mut c = IdColumn::default();
+        for i in 0..6 {
+            c.push(&format!("x{i}"));
+        }
+        c.index_from(0);
+        let tail = c.take_from(2);
+        c.push("a");
+        c.push("b");
+        for i in 0..tail.len() {
+            c.push(tail.get(i));
+        }
+        c.moved(&[(2, 4), (3, 5), (4, 6), (5, 7)]);
+        c.index_at([2, 3].into_iter());
+        for (id, pos) in [
+            ("x0", 0),
+            ("x1", 1),
+            ("a", 2),
+            ("b", 3),
+            ("x2", 4),
+            ("x3", 5),
+            ("x4", 6),
+            ("x5", 7),
+        ] {
+            assert_eq!(c.find(id), Some(pos), "{id}");
+        }
     }
 }
