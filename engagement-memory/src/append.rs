@@ -1,13 +1,14 @@
 //! Idempotent, all-or-nothing appends that keep the columns in log order.
 //!
 //! A batch is first classified (new, duplicate, conflict) and encoded without touching the
-//! columns; only then is it sorted and spliced in. Events later than everything stored (the
-//! common case) are pushed at the end; a late event moves only the stored suffix after its
-//! place, so the cost of an out-of-order arrival is proportional to how late it is.
+//! columns. Classifying claims each new id's slot in the id index at the position the event
+//! takes if the batch lands after everything stored, in its own order: one probe finds a
+//! stored id or indexes a new one. In that case (the common one) the rows are pushed at the
+//! end; otherwise the claims are released and the rows sorted and spliced in, and a late event
+//! moves only the stored suffix after its place, so the cost of an out-of-order arrival is
+//! proportional to how late it is. A batch refused on the way releases its claims.
 
 use std::borrow::Cow;
-
-use hashbrown::HashMap;
 
 use engagement_core::{AppendOutcome, Event};
 
@@ -17,50 +18,25 @@ use crate::dict::metadata_json;
 use crate::error::MemoryError;
 use crate::workspace::Workspace;
 
-/// How a batch item relates to what is stored and to earlier items of its batch.
-enum Seen<'a> {
-    /// Stored at this position.
-    Stored(usize),
-    /// Earlier in the batch.
-    Batch(&'a Event),
-}
-
 impl Workspace {
     /// Stores the new events of `events`; see [`EventStore::append`](engagement_core::EventStore::append).
     pub(crate) fn append(&mut self, events: &[Event]) -> Result<AppendOutcome, MemoryError> {
-        let mut outcome = AppendOutcome::default();
-        // Sized for the whole batch up front: growing it step by step rehashes every id again.
-        let mut first_in_batch: HashMap<&str, &Event> = HashMap::with_capacity(events.len());
-        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::with_capacity(events.len());
-        for event in events {
-            let id = event.id.as_str();
-            let seen = match self.cols.ids.find(id) {
-                Some(pos) => Some(Seen::Stored(pos)),
-                None => first_in_batch.get(id).map(|e| Seen::Batch(e)),
-            };
-            let same = match seen {
-                None => {
-                    first_in_batch.insert(id, event);
-                    fresh.push((event, metadata_json(&event.metadata)?));
-                    continue;
-                }
-                Some(Seen::Stored(pos)) => self.event_at(pos)?.same_payload(event),
-                Some(Seen::Batch(first)) => first.same_payload(event),
-            };
-            if same {
-                outcome.duplicates += 1;
-            } else {
-                outcome.conflicts.push(event.id.clone());
-            }
-        }
         let held = self.cols.len();
-        if held + fresh.len() >= u32::MAX as usize {
+        if held + events.len() >= u32::MAX as usize {
             return Err(MemoryError::Full {
                 held,
-                adding: fresh.len(),
+                adding: events.len(),
             });
         }
-        // Nothing below fails: encode (interning only adds values) and splice.
+        let mut fresh: Vec<(&Event, Cow<'static, str>)> = Vec::with_capacity(events.len());
+        let mut outcome = match self.classify(events, held, &mut fresh) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                self.release(held, &fresh);
+                return Err(err);
+            }
+        };
+        // Nothing below fails: encode (interning only adds values) and store.
         let mut rows: Vec<Row<'_>> = fresh
             .iter()
             .map(|(event, json)| {
@@ -69,11 +45,71 @@ impl Workspace {
             })
             .collect();
         outcome.inserted = rows.len() as u64;
-        if !rows.is_sorted_by(|a, b| a.key_cmp(b).is_lt()) {
-            rows.sort_unstable_by(Row::key_cmp);
+        let in_order = rows.is_sorted_by(|a, b| a.key_cmp(b).is_lt());
+        let after_all = match (held.checked_sub(1), rows.first()) {
+            (Some(last), Some(first)) => self.cols.cmp_key(last, first.at, &first.id).is_lt(),
+            _ => true,
+        };
+        if in_order && after_all {
+            // Each new event takes the position its id claimed.
+            self.push_claimed(rows);
+        } else {
+            self.release(held, &fresh);
+            if !in_order {
+                rows.sort_unstable_by(Row::key_cmp);
+            }
+            self.splice(rows);
         }
-        self.splice(rows);
         Ok(outcome)
+    }
+
+    /// Claims the id of each new event of `events` in the id index, at the position it takes
+    /// if the batch lands after everything stored in its own order (`held` and its rank among
+    /// the new ones), and puts the new events in `fresh`; counts the others as duplicates or
+    /// conflicts. On an error the claims made so far (those of `fresh`) stay, to be released.
+    fn classify<'a>(
+        &mut self,
+        events: &'a [Event],
+        held: usize,
+        fresh: &mut Vec<(&'a Event, Cow<'static, str>)>,
+    ) -> Result<AppendOutcome, MemoryError> {
+        let mut outcome = AppendOutcome::default();
+        for event in events {
+            let json = metadata_json(&event.metadata)?;
+            let next = (held + fresh.len()) as u32;
+            let pending = |pos: u32| fresh[pos as usize - held].0.id.as_str();
+            let same = match self.cols.ids.claim(event.id.as_str(), next, pending) {
+                None => {
+                    fresh.push((event, json));
+                    continue;
+                }
+                Some(pos) if pos < held => self.event_at(pos)?.same_payload(event),
+                Some(pos) => fresh[pos - held].0.same_payload(event),
+            };
+            if same {
+                outcome.duplicates += 1;
+            } else {
+                outcome.conflicts.push(event.id.clone());
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Releases the id claims of `fresh`, made at `held` and on.
+    fn release(&mut self, held: usize, fresh: &[(&Event, Cow<'static, str>)]) {
+        let ids = fresh.iter().map(|(event, _)| event.id.as_str());
+        self.cols.ids.release(held, ids);
+    }
+
+    /// Pushes rows that sort after everything stored, in order, at the positions their ids
+    /// claimed.
+    fn push_claimed(&mut self, rows: Vec<Row<'_>>) {
+        self.cols.reserve(rows.len());
+        for row in &rows {
+            let pos = self.cols.len() as u32;
+            self.cols.push(row);
+            self.dir.post(row.customer, pos);
+        }
     }
 
     /// Inserts sorted rows with ids not stored yet, keeping every index in step.
@@ -160,6 +196,11 @@ mod tests {
         for p in 0..n {
             assert_eq!(ws.cols.ids.find(ws.cols.ids.get(p)), Some(p));
         }
+        assert_eq!(
+            ws.cols.ids.indexed(),
+            n,
+            "an entry per stored id, no claim left"
+        );
         let mut posted = 0;
         for d in 0..ws.dir.len() as u32 {
             let list = &ws.dir.postings[d as usize];
@@ -188,6 +229,26 @@ mod tests {
             ws.event_at(ws.cols.ids.find("a").unwrap()).unwrap(),
             ev("a", 1, 10)
         );
+        check_invariants(&ws);
+    }
+
+    #[test]
+    fn a_batch_after_everything_keeps_its_claims_and_finds_its_repeats() {
+        let mut ws = Workspace::default();
+        ws.append(&[ev("a", 1, 1), ev("b", 2, 2)]).unwrap();
+        let out = ws
+            .append(&[ev("c", 1, 3), ev("c", 1, 3), ev("d", 3, 4), ev("a", 1, 5)])
+            .unwrap();
+        assert_eq!((out.inserted, out.duplicates), (2, 1));
+        assert_eq!(out.conflicts, [engagement_core::EventId::new("a")]);
+        assert_eq!(ws.cols.ids.find("d"), Some(3));
+        check_invariants(&ws);
+        // A repeat of a new id with another payload in the same batch is a conflict.
+        let mut other = ev("e", 1, 6);
+        other.page.path = "/e".into();
+        let out = ws.append(&[ev("e", 1, 6), other]).unwrap();
+        assert_eq!((out.inserted, out.duplicates), (1, 0));
+        assert_eq!(out.conflicts, [engagement_core::EventId::new("e")]);
         check_invariants(&ws);
     }
 

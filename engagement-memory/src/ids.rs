@@ -2,6 +2,7 @@
 
 use std::hash::BuildHasher;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::arena::StrArena;
@@ -58,6 +59,52 @@ impl IdColumn {
                 s.hash == hash && self.arena.get(s.pos as usize) == id
             })
             .map(|s| s.pos as usize)
+    }
+
+    /// The position of `id` if it is indexed; otherwise `None`, and `id` is indexed at `next`,
+    /// a position past the stored ids that an append is about to fill. `pending` gives the id
+    /// of each such position claimed before (so that a batch finds its own repeats).
+    ///
+    /// One probe finds a stored id or claims the slot of a new one. Until the positions are
+    /// filled the claims must be kept as they are (when the new events land there) or
+    /// [`release`](Self::release)d.
+    pub(crate) fn claim<'p>(
+        &mut self,
+        id: &str,
+        next: u32,
+        pending: impl Fn(u32) -> &'p str,
+    ) -> Option<usize> {
+        let hash = Self::hash(&self.hasher, id);
+        let Self { arena, index, .. } = self;
+        let stored = arena.len();
+        let id_at = |pos: u32| match pos as usize {
+            p if p < stored => arena.get(p),
+            _ => pending(pos),
+        };
+        let entry = index.entry(
+            table_hash(hash),
+            |s| s.hash == hash && id_at(s.pos) == id,
+            |s| s.table_hash(),
+        );
+        match entry {
+            Entry::Occupied(slot) => Some(slot.get().pos as usize),
+            Entry::Vacant(slot) => {
+                slot.insert(Slot { pos: next, hash });
+                None
+            }
+        }
+    }
+
+    /// Removes the claims [`claim`](Self::claim) made for `ids`, at positions `from`,
+    /// `from + 1`, … in that order.
+    pub(crate) fn release<'i>(&mut self, from: usize, ids: impl Iterator<Item = &'i str>) {
+        let Self { index, hasher, .. } = self;
+        for (pos, id) in (from..).zip(ids) {
+            let hash = table_hash(Self::hash(hasher, id));
+            if let Ok(slot) = index.find_entry(hash, |s| s.pos as usize == pos) {
+                slot.remove();
+            }
+        }
     }
 
     /// Appends an id at the next position without indexing it (see [`index_from`](Self::index_from)).
@@ -146,6 +193,12 @@ impl IdColumn {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.arena.heap_bytes() + self.index.allocation_size()
     }
+
+    /// How many index entries there are (one per stored id, between appends).
+    #[cfg(test)]
+    pub(crate) fn indexed(&self) -> usize {
+        self.index.len()
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +231,49 @@ mod tests {
         assert_eq!(c.find("e1"), Some(0));
         assert_eq!(c.find("e0"), None);
         assert_eq!(c.find("e998"), Some(499));
+    }
+
+    #[test]
+    fn claims_find_stored_and_claimed_ids_and_can_be_released() {
+        let mut c = IdColumn::default();
+        for id in ["a", "b"] {
+            c.push(id);
+        }
+        c.index_from(0);
+        let batch = ["c", "a", "d", "c"];
+        let mut claimed: Vec<&str> = Vec::new();
+        let mut found = Vec::new();
+        for id in batch {
+            let next = (2 + claimed.len()) as u32;
+            match c.claim(id, next, |pos| claimed[pos as usize - 2]) {
+                Some(pos) => found.push((id, pos)),
+                None => claimed.push(id),
+            }
+        }
+        assert_eq!(claimed, ["c", "d"]);
+        assert_eq!(found, [("a", 0), ("c", 2)]);
+        // Kept: the new ids fill their claimed positions.
+        let mut kept = IdColumn::default();
+        for id in ["a", "b"] {
+            kept.push(id);
+        }
+        kept.index_from(0);
+        for (i, id) in claimed.iter().enumerate() {
+            assert_eq!(
+                kept.claim(id, 2 + i as u32, |pos| claimed[pos as usize - 2]),
+                None
+            );
+            kept.push(id);
+        }
+        assert_eq!(kept.find("d"), Some(3));
+        // Released: as if never claimed.
+        c.release(2, claimed.iter().copied());
+        assert_eq!(c.index.len(), 2);
+        assert_eq!(c.find("a"), Some(0));
+        c.push("d");
+        c.index_from(2);
+        assert_eq!(c.find("d"), Some(2));
+        assert_eq!(c.index.len(), 3);
     }
 
     #[test]
