@@ -11,7 +11,8 @@ pub(crate) enum MemoryError {
     Full {
         /// Events held now.
         held: usize,
-        /// Events the batch would add.
+        /// Events in the batch (counted before its duplicates are known: positions are
+        /// claimed while the batch is classified).
         adding: usize,
     },
 }
@@ -22,7 +23,7 @@ impl fmt::Display for MemoryError {
             Self::Metadata(_) => f.write_str("stored metadata could not be decoded"),
             Self::Full { held, adding } => write!(
                 f,
-                "a workspace holds at most {} events; it holds {held} and the batch adds {adding}: \
+                "a workspace holds at most {} events; it holds {held} and the batch carries {adding}: \
                  purge old events or split the workspace",
                 u32::MAX
             ),
