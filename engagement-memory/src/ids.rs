@@ -205,13 +205,19 @@ impl IdColumn {
 mod tests {
     use super::*;
 
-    #[test]
-    fn finds_ids_after_a_move_and_retain() {
+    /// A column holding `ids`, indexed.
+    fn indexed<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> IdColumn {
         let mut c = IdColumn::default();
-        for i in 0..1000 {
-            c.push(&format!("e{i}"));
+        for id in ids {
+            c.push(id.as_ref());
         }
         c.index_from(0);
+        c
+    }
+
+    #[test]
+    fn finds_ids_after_a_move_and_retain() {
+        let mut c = indexed((0..1000).map(|i| format!("e{i}")));
         assert_eq!(c.find("e500"), Some(500));
         // A late id lands before the last two, which move one place on.
         let tail = c.take_from(998);
@@ -235,11 +241,7 @@ mod tests {
 
     #[test]
     fn claims_find_stored_and_claimed_ids_and_can_be_released() {
-        let mut c = IdColumn::default();
-        for id in ["a", "b"] {
-            c.push(id);
-        }
-        c.index_from(0);
+        let mut c = indexed(["a", "b"]);
         let batch = ["c", "a", "d", "c"];
         let mut claimed: Vec<&str> = Vec::new();
         let mut found = Vec::new();
@@ -253,11 +255,7 @@ mod tests {
         assert_eq!(claimed, ["c", "d"]);
         assert_eq!(found, [("a", 0), ("c", 2)]);
         // Kept: the new ids fill their claimed positions.
-        let mut kept = IdColumn::default();
-        for id in ["a", "b"] {
-            kept.push(id);
-        }
-        kept.index_from(0);
+        let mut kept = indexed(["a", "b"]);
         for (i, id) in claimed.iter().enumerate() {
             assert_eq!(
                 kept.claim(id, 2 + i as u32, |pos| claimed[pos as usize - 2]),
@@ -278,11 +276,7 @@ mod tests {
 
     #[test]
     fn ids_moved_onto_the_old_places_of_other_moved_ids_are_found() {
-        let mut c = IdColumn::default();
-        for i in 0..6 {
-            c.push(&format!("x{i}"));
-        }
-        c.index_from(0);
+        let mut c = indexed((0..6).map(|i| format!("x{i}")));
         let tail = c.take_from(2);
         c.push("a");
         c.push("b");
