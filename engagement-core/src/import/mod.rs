@@ -210,13 +210,7 @@ where
     I::IntoIter: Send,
 {
     let batch_size = options.batch_size;
-    let most = options.limits.max_batch_events;
-    if !(1..=most).contains(&batch_size) {
-        return Err(Error::invalid_query(
-            "batch_size",
-            format!("{batch_size} events per append: it takes 1 to {most}"),
-        ));
-    }
+    options.limits.check_batch_size("batch_size", batch_size)?;
     let mut report = ImportReport::default();
     // Grown as lines come: a short file need not reserve a whole batch of 50,000 events.
     let mut batch: Vec<Event> = Vec::with_capacity(batch_size.min(4_096));

@@ -66,16 +66,7 @@ impl IngestConfig {
     /// # Errors
     /// [`Error::InvalidQuery`] naming the setting.
     pub(crate) fn check(&self) -> Result<()> {
-        let most_batch = self.limits.max_batch_events;
-        if !(1..=most_batch).contains(&self.max_batch) {
-            return Err(Error::invalid_query(
-                "max_batch",
-                format!(
-                    "{} events per batch: it takes 1 to {most_batch} (Limits::max_batch_events)",
-                    self.max_batch
-                ),
-            ));
-        }
+        self.limits.check_batch_size("max_batch", self.max_batch)?;
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.queue_capacity) {
             return Err(Error::invalid_query(
                 "queue_capacity",

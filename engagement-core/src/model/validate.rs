@@ -72,6 +72,22 @@ impl Limits {
             .try_for_each(|(i, e)| self.validate_event(i, e, now))
     }
 
+    /// Checks a configured batch size (the setting `field`): 1 to
+    /// [`Limits::max_batch_events`], so that the store takes every batch of that size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] naming `field`.
+    pub(crate) fn check_batch_size(&self, field: &'static str, size: usize) -> Result<()> {
+        let most = self.max_batch_events;
+        if (1..=most).contains(&size) {
+            return Ok(());
+        }
+        Err(Error::invalid_query(
+            field,
+            format!("{size} events per batch: it takes 1 to {most} (Limits::max_batch_events)"),
+        ))
+    }
+
     /// Validates one event; `index` is its position in its batch, used in the error.
     ///
     /// # Errors
