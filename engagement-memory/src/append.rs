@@ -66,7 +66,7 @@ impl Workspace {
     /// Claims the id of each new event of `events` in the id index, at the position it takes
     /// if the batch lands after everything stored in its own order (`held` and its rank among
     /// the new ones), and puts the new events in `fresh`; counts the others as duplicates or
-    /// conflicts. On an error the claims made so far (those of `fresh`) stay, to be released.
+    /// conflicts. On an error the claims of `fresh` stay, to be released.
     fn classify<'a>(
         &mut self,
         events: &'a [Event],
@@ -75,12 +75,19 @@ impl Workspace {
     ) -> Result<AppendOutcome, MemoryError> {
         let mut outcome = AppendOutcome::default();
         for event in events {
-            let json = metadata_json(&event.metadata)?;
             let next = (held + fresh.len()) as u32;
             let pending = |pos: u32| fresh[pos as usize - held].0.id.as_str();
             let same = match self.cols.ids.claim(event.id.as_str(), next, pending) {
                 None => {
-                    fresh.push((event, json));
+                    // Serialized for new events only (a retried batch repeats every one).
+                    match metadata_json(&event.metadata) {
+                        Ok(json) => fresh.push((event, json)),
+                        Err(err) => {
+                            let id = std::iter::once(event.id.as_str());
+                            self.cols.ids.release(next as usize, id);
+                            return Err(err);
+                        }
+                    }
                     continue;
                 }
                 Some(pos) if pos < held => self.event_at(pos)?.same_payload(event),
