@@ -442,6 +442,24 @@ async fn no_more_appends_run_at_once_than_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_start_in_the_order_their_batches_closed() {
+    // Ten batches of ten, four appends at once, each append suspended until released.
+    let (store, ingestor) = appends_stuck_in_flight(10, 4, 100).await;
+    release(&store);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.batches), (100, 10));
+    let first_ids: Vec<String> = store
+        .first_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    let batch_order: Vec<String> = (0..10).map(|b| format!("e{}", b * 10)).collect();
+    assert_eq!(first_ids, batch_order);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_batch_in_flight_together_gets_its_own_report() {
     let store = Arc::new(Faulty::default());
     let config = IngestConfig {

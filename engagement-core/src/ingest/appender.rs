@@ -10,6 +10,7 @@ use super::batcher::Batch;
 use super::config::RetryPolicy;
 use super::freshness::InFlight;
 use super::stats::{BatchReport, Counters};
+use super::turn::Turn;
 use crate::error::Error;
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
@@ -35,8 +36,14 @@ pub(crate) struct Depths {
 }
 
 impl Appender {
+    /// Appends one batch with retries once its turn has come (see [`Turn`]), then accounts
+    /// for it.
+    pub(crate) async fn write(&self, batch: Batch, depths: Depths, turn: Turn) {
+        turn.run(self.write_now(batch, depths)).await;
+    }
+
     /// Appends one batch with retries, then accounts for it.
-    pub(crate) async fn write(&self, (workspace, events): Batch, depths: Depths) {
+    async fn write_now(&self, (workspace, events): Batch, depths: Depths) {
         let started = Instant::now();
         let appends_in_flight = self.counters.append_started();
         let span = tracing::debug_span!(

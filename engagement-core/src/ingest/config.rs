@@ -33,11 +33,13 @@ pub struct IngestConfig {
     /// fail. Beyond the queue, memory holds at most one open batch per workspace and
     /// `max_concurrent_appends` batches being written.
     pub queue_capacity: usize,
-    /// Batches being appended at once, at most (default 4). Batches of one workspace may then
-    /// land out of order, which changes nothing for distinct event ids (appends are idempotent
-    /// and counted per batch); when one id is sent twice with different payloads in batches
-    /// that are in flight together, either write may be the one kept. Set 1 to append batches
-    /// strictly one after another.
+    /// Batches being appended at once, at most (default 4). Appends start in the order their
+    /// batches closed, each once the one before it has started, so a store that writes
+    /// without awaiting I/O (the in-memory one) takes them in that order. A database's appends
+    /// overlap and may land out of order, which changes nothing for distinct event ids
+    /// (appends are idempotent and counted per batch); when one id is sent twice with different
+    /// payloads in batches that are in flight together, either write may be the one kept. Set
+    /// 1 to append batches strictly one after another.
     pub max_concurrent_appends: usize,
     /// How failed appends are retried.
     pub retry: RetryPolicy,

@@ -31,6 +31,7 @@ mod batcher;
 mod config;
 mod freshness;
 mod stats;
+mod turn;
 mod worker;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub use freshness::Freshness;
 use freshness::InFlight;
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
+use turn::Turns;
 use worker::{Command, Room, Worker};
 
 use crate::error::{Error, Result};
@@ -116,6 +118,7 @@ impl Ingestor {
             max_appends: config.max_concurrent_appends,
             room: room.clone(),
             appends: JoinSet::new(),
+            turns: Turns::default(),
         };
         let task = tokio::spawn(worker.run(rx));
         Ok(Self {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
+use super::turn::Turns;
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
@@ -57,6 +58,8 @@ pub(crate) struct Worker {
     pub(crate) max_appends: usize,
     pub(crate) room: Arc<Room>,
     pub(crate) appends: JoinSet<()>,
+    /// The order in which the appends start: the order their batches closed.
+    pub(crate) turns: Turns,
 }
 
 /// Closes the queue's room when the worker ends, however it ends.
@@ -125,8 +128,9 @@ impl Worker {
             pending: self.batcher.pending(),
         };
         let appender = self.appender.clone();
+        let turn = self.turns.next();
         self.appends
-            .spawn(async move { appender.write(batch, depths).await });
+            .spawn(async move { appender.write(batch, depths, turn).await });
     }
 
     /// Writes every open batch and waits for every append in flight to end.

@@ -1,5 +1,6 @@
 //! A store wrapper for tests that need a backend to misbehave in controlled ways.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use async_trait::async_trait;
@@ -21,6 +22,8 @@ pub(crate) struct Faulty {
     pub(crate) failing_appends: AtomicU32,
     /// Appends attempted, failed ones included.
     pub(crate) append_calls: AtomicU64,
+    /// The first event id of every append attempted, in the order the appends were called.
+    pub(crate) first_ids: Mutex<Vec<EventId>>,
     /// Every append waits for a permit here first (a slow or stuck database).
     pub(crate) gate: Option<Semaphore>,
     /// Added to every purge count (a backend that misreports).
@@ -33,6 +36,7 @@ impl Default for Faulty {
             inner: ReferenceStore::default(),
             failing_appends: AtomicU32::new(0),
             append_calls: AtomicU64::new(0),
+            first_ids: Mutex::new(Vec::new()),
             gate: None,
             purge_over_count: 0,
         }
@@ -47,6 +51,10 @@ struct InjectedFault;
 impl EventStore for Faulty {
     async fn append(&self, ws: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
         self.append_calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(first) = events.first() {
+            let mut first_ids = self.first_ids.lock().unwrap_or_else(|e| e.into_inner());
+            first_ids.push(first.id.clone());
+        }
         if let Some(gate) = &self.gate {
             let _permit = gate
                 .acquire()
