@@ -139,10 +139,12 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             .push(".last_at, excluded.last_at)");
     }
 
-    /// Appends the clause that turns an `INSERT` into the totals table (`table`) into an upsert
-    /// adding the new row's `n`.
-    fn end_totals_upsert(sql: &mut Sql, table: &str) {
-        sql.push(" ON CONFLICT (workspace, customer) DO UPDATE SET n = ")
+    /// Appends the clause that turns an `INSERT` into a table of counts (`table`, keyed by
+    /// `key`) into an upsert adding the new row's `n`.
+    fn end_count_upsert(sql: &mut Sql, table: &str, key: &str) {
+        sql.push(" ON CONFLICT (")
+            .push(key)
+            .push(") DO UPDATE SET n = ")
             .push(table)
             .push(".n + excluded.n");
     }

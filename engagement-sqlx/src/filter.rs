@@ -31,6 +31,12 @@ pub(crate) fn push_event_filter<D: Dialect>(
     filter: &EventFilter,
 ) {
     push_scope(sql, workspace, filter.window);
+    push_event_conditions::<D>(sql, filter);
+}
+
+/// Appends ` AND …` for every field of `filter` but its window, over columns named as in the
+/// events (the log counts name theirs alike).
+pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFilter) {
     if let Some(names) = &filter.names {
         push_in_texts(sql, "name", names);
     }

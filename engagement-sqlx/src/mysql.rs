@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "customer totals",
         script: include_str!("../migrations/mysql/0004_customer_totals.sql"),
     },
+    Migration {
+        version: 5,
+        description: "event log counts",
+        script: include_str!("../migrations/mysql/0005_log_counts.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
@@ -263,7 +268,7 @@ impl Dialect for MySqlDialect {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");
     }
 
-    fn end_totals_upsert(sql: &mut Sql, _table: &str) {
+    fn end_count_upsert(sql: &mut Sql, _table: &str, _key: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n)");
     }
 

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "name index with the domain",
         script: include_str!("../migrations/postgres/0006_name_index_with_domain.sql"),
     },
+    Migration {
+        version: 7,
+        description: "event log counts",
+        script: include_str!("../migrations/postgres/0007_log_counts.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

@@ -79,6 +79,8 @@ pub(crate) struct Tables {
     pub(crate) daily: Arc<str>,
     /// Every customer's count of counted events.
     pub(crate) totals: Arc<str>,
+    /// The event log's counts per day, name, actor and domain.
+    pub(crate) log_counts: Arc<str>,
     /// The events' index by (customer, time, id).
     pub(crate) events_by_customer: Arc<str>,
     pub(crate) ledger: Arc<str>,
@@ -92,6 +94,7 @@ impl Tables {
             customers: name("customers"),
             daily: name("daily"),
             totals: name("totals"),
+            log_counts: name("log_counts"),
             events_by_customer: name("events_customer"),
             ledger: name("schema_migrations"),
             prefix,
@@ -129,6 +132,7 @@ mod tests {
         assert_eq!(&*t.customers, "x_customers");
         assert_eq!(&*t.daily, "x_daily");
         assert_eq!(&*t.totals, "x_totals");
+        assert_eq!(&*t.log_counts, "x_log_counts");
         assert_eq!(&*t.ledger, "x_schema_migrations");
     }
 }

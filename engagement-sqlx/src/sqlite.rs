@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "name index with the domain",
         script: include_str!("../migrations/sqlite/0005_name_index_with_domain.sql"),
     },
+    Migration {
+        version: 6,
+        description: "event log counts",
+        script: include_str!("../migrations/sqlite/0006_log_counts.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the

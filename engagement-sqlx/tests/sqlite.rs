@@ -111,6 +111,7 @@ mod sqlite_only {
                 "engagement_customers",
                 "engagement_daily",
                 "engagement_events",
+                "engagement_log_counts",
                 "engagement_schema_migrations",
                 "engagement_totals"
             ]
@@ -121,7 +122,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 5);
+        assert_eq!(applied, 6);
     }
 
     #[tokio::test]

@@ -97,6 +97,7 @@ macro_rules! conformance_tests {
             bucket_counts_follow_local_days,
             event_page_keyset_survives_appends,
             event_page_filters_every_field,
+            event_log_totals_stay_exact_over_whole_days,
             event_by_id_is_scoped,
             export_streams_everything_in_order,
             large_export_is_complete_and_in_order,

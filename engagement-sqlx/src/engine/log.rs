@@ -5,11 +5,12 @@ use engagement_core::{
     Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
 };
 
+use super::rollup::Split;
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row};
 use crate::error::{SqlError, SqlResult};
-use crate::filter::push_event_filter;
+use crate::filter::{push_event_conditions, push_event_filter};
 use crate::sql::Sql;
 
 /// Which way a keyset page runs.
@@ -79,16 +80,15 @@ impl<D: Dialect> Engine<D> {
             Direction::Older,
             query.limit as u64,
         );
-        let mut total = D::sql();
-        total
-            .push("SELECT COUNT(*) FROM ")
-            .push(&self.tables.events)
-            .push(" WHERE ");
-        push_event_filter::<D>(&mut total, workspace, &query.filter);
-
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
         let rows = D::fetch_all(&mut tx, page, "read a page of the event log").await?;
-        let totals = D::fetch_all(&mut tx, total, "count the event log").await?;
+        let mut total = 0;
+        for part in self.total_parts(workspace, &query.filter) {
+            let counted = D::fetch_all(&mut tx, part, "count the event log").await?;
+            if let Some(row) = counted.first() {
+                total += count(row.int(0)?)?;
+            }
+        }
         tx.commit()
             .await
             .map_err(SqlError::driver("end the event log snapshot"))?;
@@ -97,11 +97,53 @@ impl<D: Dialect> Engine<D> {
                 .iter()
                 .map(|row| event_from_row(row, 0))
                 .collect::<SqlResult<_>>()?,
-            total: match totals.first() {
-                Some(row) => count(row.int(0)?)?,
-                None => 0,
-            },
+            total,
         })
+    }
+
+    /// Statements whose counts add up to the number of events `filter` matches. A filter on
+    /// names, actors and a domain only takes the window's whole UTC days from the log counts (a
+    /// few rows a day instead of every event) and counts the events of its partial edges;
+    /// any other filter counts the events of the whole window.
+    fn total_parts(&self, workspace: &WorkspaceId, filter: &EventFilter) -> Vec<Sql> {
+        let by_day = filter.customers.is_none()
+            && filter.ip.is_none()
+            && filter.path.is_none()
+            && filter.referrer.is_none();
+        let split = Split::new(filter.window);
+        let (days, edges) = match split.days {
+            Some(days) if by_day => (Some(days), split.edges),
+            _ => (None, vec![filter.window]),
+        };
+        let mut parts = Vec::with_capacity(edges.len() + 1);
+        if let Some((from, to)) = days {
+            let mut sql = D::sql();
+            sql.push("SELECT ")
+                .push(&D::int("COALESCE(SUM(n), 0)"))
+                .push(" FROM ")
+                .push(&self.tables.log_counts)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND day >= ")
+                .bind(from)
+                .push(" AND day < ")
+                .bind(to);
+            push_event_conditions::<D>(&mut sql, filter);
+            parts.push(sql);
+        }
+        for window in edges {
+            let edge = EventFilter {
+                window,
+                ..filter.clone()
+            };
+            let mut sql = D::sql();
+            sql.push("SELECT COUNT(*) FROM ")
+                .push(&self.tables.events)
+                .push(" WHERE ");
+            push_event_filter::<D>(&mut sql, workspace, &edge);
+            parts.push(sql);
+        }
+        parts
     }
 
     pub(crate) async fn event(

@@ -1,13 +1,13 @@
 //! `purge`: deletes in bounded chunks, each its own transaction that also recomputes the daily
-//! rollup of the customer-days it touched and takes what it deleted off the customers' totals,
-//! so an interrupted purge leaves a consistent state and a rerun finishes it; a dry run only
-//! counts.
+//! rollup of the customer-days it touched and takes what it deleted off the customers' totals
+//! and the event log's counts, so an interrupted purge leaves a consistent state and a rerun
+//! finishes it; a dry run only counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
 
-use super::rollup::day_of;
+use super::rollup::{LogDeltas, count_in_log, day_of};
 use super::{Engine, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::actor_code;
@@ -84,8 +84,9 @@ impl<D: Dialect> Engine<D> {
         Ok(PurgeOutcome { events, customers })
     }
 
-    /// Deletes at most [`PURGE_CHUNK`] events matching `condition` and recomputes the rollup of
-    /// every customer-day they counted in, in one transaction; the number deleted.
+    /// Deletes at most [`PURGE_CHUNK`] events matching `condition`, recomputes the rollup of
+    /// every customer-day they counted in and takes them off the totals and the log counts, in
+    /// one transaction; the number deleted.
     async fn purge_chunk(
         &self,
         workspace: &WorkspaceId,
@@ -94,7 +95,7 @@ impl<D: Dialect> Engine<D> {
         let (_turn, mut tx) = self.begin_write().await?;
         let mut select = D::sql();
         select
-            .push("SELECT id, customer, actor, occurred_at FROM ")
+            .push("SELECT id, customer, actor, occurred_at, name, domain FROM ")
             .push(&self.tables.events)
             .push(" WHERE workspace = ")
             .bind(workspace.as_str())
@@ -108,9 +109,13 @@ impl<D: Dialect> Engine<D> {
         let mut ids = Vec::with_capacity(rows.len());
         let mut days = BTreeSet::new();
         let mut counted_per_customer: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut log_deltas = LogDeltas::new();
         for row in &rows {
             ids.push(row.text(0)?);
-            if row.small(2)? != actor_code(Actor::Customer) as i16 {
+            let actor = i64::from(row.small(2)?);
+            let cell = (row.str(4)?, actor, row.str(5)?);
+            count_in_log(&mut log_deltas, row.int(3)?, cell, -1);
+            if actor != actor_code(Actor::Customer) {
                 continue;
             }
             let customer = row.int(1)?;
@@ -139,6 +144,8 @@ impl<D: Dialect> Engine<D> {
             self.take_from_total(&mut tx, workspace, customer, deleted)
                 .await?;
         }
+        self.change_log_counts(&mut tx, workspace, log_deltas)
+            .await?;
         tx.commit()
             .await
             .map_err(SqlError::driver("commit a purge chunk"))?;

@@ -7,7 +7,9 @@
 //! whole UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
 //!
 //! Beside it, `<prefix>totals` holds every customer's number of counted events of all time,
-//! kept the same way (purge takes off what it deleted): the bound the ranking prunes with.
+//! kept the same way (purge takes off what it deleted): the bound the ranking prunes with; and
+//! `<prefix>log_counts` the number of events (every actor) per UTC day, name, actor and page
+//! domain, from which the event log's exact total takes the window's whole days.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,28 @@ const COVERED: (i64, i64) = (-DAY * 50_000_000, DAY * 50_000_000);
 
 /// Bound arguments per rollup row besides the workspace.
 const ROLLUP_BINDS: usize = 5;
+
+/// Bound arguments per log count row besides the workspace.
+const LOG_COUNT_BINDS: usize = 5;
+
+/// The key of the log counts.
+const LOG_COUNT_KEY: &str = "workspace, day, name, actor, domain";
+
+/// Changes to the event log's counts by (day, name, actor code, domain): one per event stored,
+/// minus one per event purged.
+pub(crate) type LogDeltas<'a> = BTreeMap<(i64, &'a str, i64, &'a str), i64>;
+
+/// Counts one event at `at` into `deltas` by `by`, if the rollup covers its day.
+pub(crate) fn count_in_log<'a>(
+    deltas: &mut LogDeltas<'a>,
+    at: i64,
+    (name, actor, domain): (&'a str, i64, &'a str),
+    by: i64,
+) {
+    if let Some(day) = day_of(at) {
+        *deltas.entry((day, name, actor, domain)).or_default() += by;
+    }
+}
 
 /// The start of the UTC day holding `at`, if the rollup covers it.
 pub(crate) fn day_of(at: i64) -> Option<i64> {
@@ -207,9 +231,58 @@ impl<D: Dialect> Engine<D> {
             &self.tables.totals,
             "customer, n",
             rows,
-            D::end_totals_upsert,
+            |sql, table| D::end_count_upsert(sql, table, "workspace, customer"),
         )
-        .await
+        .await?;
+        let mut deltas = LogDeltas::new();
+        for e in inserted {
+            let cell = (e.name.as_str(), actor_code(e.actor), e.page.domain.as_str());
+            count_in_log(&mut deltas, e.occurred_at.as_micros(), cell, 1);
+        }
+        self.change_log_counts(conn, workspace, deltas).await
+    }
+
+    /// Adds `deltas` to the event log's counts (in key order, like the rollup), and drops the
+    /// counts a purge brought to zero.
+    pub(crate) async fn change_log_counts(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        deltas: LogDeltas<'_>,
+    ) -> SqlResult<()> {
+        let emptied = deltas.values().any(|n| *n < 0);
+        let rows: Vec<[Arg; LOG_COUNT_BINDS]> = deltas
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|((day, name, actor, domain), n)| {
+                [
+                    day.into(),
+                    name.into(),
+                    actor.into(),
+                    domain.into(),
+                    n.into(),
+                ]
+            })
+            .collect();
+        self.upsert(
+            conn,
+            workspace,
+            &self.tables.log_counts,
+            "day, name, actor, domain, n",
+            rows,
+            |sql, table| D::end_count_upsert(sql, table, LOG_COUNT_KEY),
+        )
+        .await?;
+        if emptied {
+            let mut sql = D::sql();
+            sql.push("DELETE FROM ")
+                .push(&self.tables.log_counts)
+                .push(" WHERE workspace = ")
+                .bind(workspace.as_str())
+                .push(" AND n = 0");
+            D::execute(conn, sql, "drop emptied log counts").await?;
+        }
+        Ok(())
     }
 
     /// Inserts `rows` (each the values of `columns` after the workspace) into `table` in
@@ -221,7 +294,7 @@ impl<D: Dialect> Engine<D> {
         table: &str,
         columns: &str,
         mut rows: Vec<[Arg; N]>,
-        end: fn(&mut Sql, &str),
+        end: impl Fn(&mut Sql, &str),
     ) -> SqlResult<()> {
         let per_statement = D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, N + 1, 0));
         while !rows.is_empty() {
