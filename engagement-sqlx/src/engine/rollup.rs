@@ -170,10 +170,11 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Adds the counted events among `inserted` (all newly stored) to the rollup and to the
-    /// customers' totals.
+    /// customers' totals, and all of them to the event log's counts.
     ///
     /// The rows are upserted in key order (the rollup's (customer, day, name), then the totals'
-    /// customer), and `append` runs this as the last statements before its commit: concurrent
+    /// customer, then the log counts' (day, name, actor, domain); a purge takes the same tables
+    /// in the same order), and `append` runs this as the last statements before its commit: concurrent
     /// appends touching the same rows then lock them in the same order and wait for each other
     /// instead of deadlocking, and each holds its row locks only for the moment between its
     /// upserts and its commit.
