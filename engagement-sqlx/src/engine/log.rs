@@ -5,7 +5,7 @@ use engagement_core::{
     Event, EventFilter, EventId, EventKey, EventPage, EventPageQuery, WorkspaceId,
 };
 
-use super::rollup::Split;
+use super::rollup::{Split, push_days};
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row};
@@ -116,18 +116,10 @@ impl<D: Dialect> Engine<D> {
             _ => (None, vec![filter.window]),
         };
         let mut parts = Vec::with_capacity(edges.len() + 1);
-        if let Some((from, to)) = days {
+        if let Some(days) = days {
             let mut sql = D::sql();
-            sql.push("SELECT ")
-                .push(&D::int("COALESCE(SUM(n), 0)"))
-                .push(" FROM ")
-                .push(&self.tables.log_counts)
-                .push(" WHERE workspace = ")
-                .bind(workspace.as_str())
-                .push(" AND day >= ")
-                .bind(from)
-                .push(" AND day < ")
-                .bind(to);
+            let sum = D::int("COALESCE(SUM(n), 0)");
+            push_days(&mut sql, &sum, &self.tables.log_counts, workspace, days);
             push_event_conditions::<D>(&mut sql, filter);
             parts.push(sql);
         }

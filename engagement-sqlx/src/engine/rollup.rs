@@ -128,17 +128,8 @@ impl<D: Dialect> Engine<D> {
     ) {
         let split = Split::new(window);
         let mut first = true;
-        if let Some((from, to)) = split.days {
-            sql.push("SELECT ")
-                .push(columns.rollup)
-                .push(" FROM ")
-                .push(&self.tables.daily)
-                .push(" WHERE workspace = ")
-                .bind(workspace.as_str())
-                .push(" AND day >= ")
-                .bind(from)
-                .push(" AND day < ")
-                .bind(to);
+        if let Some(days) = split.days {
+            push_days(sql, columns.rollup, &self.tables.daily, workspace, days);
             if let Some(extra) = extra {
                 sql.push(" AND ");
                 extra(sql);
@@ -365,6 +356,27 @@ impl<D: Dialect> Engine<D> {
         D::execute(conn, sql, "take purged events off a total").await?;
         Ok(())
     }
+}
+
+/// Appends `SELECT <select> FROM <table> WHERE workspace = ? AND day >= ? AND day < ?`: a
+/// per-day table's rows of the days `[from, to)`.
+pub(crate) fn push_days(
+    sql: &mut Sql,
+    select: &str,
+    table: &str,
+    workspace: &WorkspaceId,
+    (from, to): (i64, i64),
+) {
+    sql.push("SELECT ")
+        .push(select)
+        .push(" FROM ")
+        .push(table)
+        .push(" WHERE workspace = ")
+        .bind(workspace.as_str())
+        .push(" AND day >= ")
+        .bind(from)
+        .push(" AND day < ")
+        .bind(to);
 }
 
 /// Appends ` WHERE workspace = ? AND customer = ?`.
