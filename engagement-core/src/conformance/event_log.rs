@@ -10,7 +10,7 @@ use super::support::{
 };
 use crate::{
     Actor, CustomerId, Event, EventFilter, EventId, EventKey, EventPageQuery, EventStore, Page,
-    PurgeScope, TimeWindow, WorkspaceId, names,
+    PurgeScope, TimeWindow, Timestamp, WorkspaceId, names,
 };
 
 /// 1,000 events in the same microsecond, read newest first in pages of 7 while new events
@@ -200,7 +200,7 @@ pub async fn event_page_filters_every_field(store: &dyn EventStore) {
 /// after a purge whose cutoff falls inside a day, and after a customer's erasure.
 pub async fn event_log_totals_stay_exact_over_whole_days(store: &dyn EventStore) {
     let ws = fresh_workspace("event_log_totals_stay_exact_over_whole_days");
-    let start = micros(base(), -2 * DAY);
+    let start = totals_start();
     let kinds = [
         names::PAGE_VIEWED,
         names::LINK_OPENED,
@@ -242,13 +242,17 @@ pub async fn event_log_totals_stay_exact_over_whole_days(store: &dyn EventStore)
     totals_agree(store, &ws, &events, "after an erasure").await;
 }
 
+/// When the first event of [`event_log_totals_stay_exact_over_whole_days`] occurs.
+fn totals_start() -> Timestamp {
+    micros(base(), -2 * DAY)
+}
+
 /// Every total of [`event_log_totals_stay_exact_over_whole_days`]'s windows and filters is the
 /// number of `stored` events the filter matches.
 async fn totals_agree(store: &dyn EventStore, ws: &WorkspaceId, stored: &[Event], when: &str) {
-    let start = micros(base(), -2 * DAY);
     let windows = [
         TimeWindow::ALL,
-        window(micros(start, -HOUR), micros(base(), 3 * DAY)),
+        window(micros(totals_start(), -HOUR), micros(base(), 3 * DAY)),
         window(
             micros(base(), -DAY + 7 * HOUR),
             micros(base(), DAY + 5 * HOUR),

@@ -64,6 +64,7 @@ impl Turn {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use super::*;
 
@@ -104,6 +105,11 @@ mod tests {
         let mut turns = Turns::default();
         let (dropped, next) = (turns.next(), turns.next());
         drop(dropped);
-        assert_eq!(next.run(async { 7 }).await, 7);
+        let ran = tokio::time::timeout(Duration::from_secs(5), next.run(async { 7 })).await;
+        assert_eq!(
+            ran.ok(),
+            Some(7),
+            "the next turn waited for one that never runs"
+        );
     }
 }

@@ -106,10 +106,18 @@ impl<D: Dialect> Engine<D> {
     /// few rows a day instead of every event) and counts the events of its partial edges;
     /// any other filter counts the events of the whole window.
     fn total_parts(&self, workspace: &WorkspaceId, filter: &EventFilter) -> Vec<Sql> {
-        let by_day = filter.customers.is_none()
-            && filter.ip.is_none()
-            && filter.path.is_none()
-            && filter.referrer.is_none();
+        // Every field named, so that a new one must be placed on one side or the other.
+        let EventFilter {
+            window: _,
+            names: _,
+            actors: _,
+            domain: _,
+            customers,
+            ip,
+            path,
+            referrer,
+        } = filter;
+        let by_day = customers.is_none() && ip.is_none() && path.is_none() && referrer.is_none();
         let split = Split::new(filter.window);
         let (days, edges) = match split.days {
             Some(days) if by_day => (Some(days), split.edges),
