@@ -125,6 +125,29 @@ mod sqlite_only {
         assert_eq!(applied, 6);
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without SQLITE_ENABLE_MEMORY_MANAGEMENT,
+    /// so that reader connections do not share one page cache behind one mutex
+    /// (docs/scaling.md, "Building SQLite"); this fails if that setting stops reaching the build.
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_a_page_cache_per_connection() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        let options: Vec<String> = engagement_sqlx::sqlx::query("PRAGMA compile_options")
+            .fetch_all(store.pool())
+            .await
+            .expect("read the compile options")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            options.iter().any(|o| o.starts_with("THREADSAFE=")),
+            "the compile options were read: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_changed_migration_is_refused() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
