@@ -285,13 +285,15 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         table: &str,
         columns: &str,
-        mut rows: Vec<[Arg; N]>,
+        rows: Vec<[Arg; N]>,
         end: impl Fn(&mut Sql, &str),
     ) -> SqlResult<()> {
         let per_statement = D::EVENTS_PER_INSERT.min(rows_per_statement(D::MAX_BINDS, N + 1, 0));
-        while !rows.is_empty() {
+        // From the front through an iterator: draining a vector's front moves the rest.
+        let mut rows = rows.into_iter();
+        while !rows.as_slice().is_empty() {
             let take = D::statement_rows(rows.len(), per_statement);
-            let chunk: Vec<_> = rows.drain(..take).collect();
+            let chunk: Vec<_> = rows.by_ref().take(take).collect();
             let mut sql = D::sql();
             sql.push("INSERT INTO ")
                 .push(table)
