@@ -91,20 +91,27 @@ mod sqlite_only {
         format!("sqlite://{}", path.display())
     }
 
+    /// The first column of every row `sql` returns, as text.
+    async fn texts(store: &SqliteStore, sql: &'static str) -> Vec<String> {
+        engagement_sqlx::sqlx::query(sql)
+            .fetch_all(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
     #[tokio::test]
     async fn migrations_keep_their_own_ledger() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
         store.migrate().await.expect("first migrate");
         store.migrate().await.expect("second migrate is a no-op");
-        let tables: Vec<String> = engagement_sqlx::sqlx::query(
+        let tables = texts(
+            &store,
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
         )
-        .fetch_all(store.pool())
-        .await
-        .expect("list tables")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await;
         assert_eq!(
             tables,
             [
@@ -131,13 +138,7 @@ mod sqlite_only {
     #[tokio::test]
     async fn the_bundled_sqlite_keeps_a_page_cache_per_connection() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
-        let options: Vec<String> = engagement_sqlx::sqlx::query("PRAGMA compile_options")
-            .fetch_all(store.pool())
-            .await
-            .expect("read the compile options")
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let options = texts(&store, "PRAGMA compile_options").await;
         assert!(
             options.iter().any(|o| o.starts_with("THREADSAFE=")),
             "the compile options were read: {options:?}"
