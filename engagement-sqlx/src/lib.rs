@@ -63,10 +63,10 @@
 //! LIBSQLITE3_FLAGS = "-USQLITE_ENABLE_MEMORY_MANAGEMENT"
 //! ```
 //!
-//! Measured at 10M events: a SQLite export ran 670–730k rows/s instead of 580k
-//! (docs/scaling.md, "Building SQLite"). Nothing else changes: the flag only lets
-//! `sqlite3_release_memory` (and a soft heap limit) free cached pages, which this crate never
-//! calls or sets.
+//! Measured at 10M events, alternated: a SQLite export ran 600–730k rows/s (~650k typical)
+//! instead of 578–595k (docs/scaling.md, "Building SQLite"). Nothing else changes: the flag
+//! only lets `sqlite3_release_memory` (and a soft heap limit) free cached pages, which this
+//! crate never calls or sets.
 //!
 //! # Testing against servers
 //!
