@@ -145,7 +145,9 @@ mod sqlite_only {
         );
         assert!(
             !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
-            "{options:?}"
+            "SQLite was built with ENABLE_MEMORY_MANAGEMENT: the LIBSQLITE3_FLAGS of \
+             .cargo/config.toml did not reach the build (a LIBSQLITE3_FLAGS set in the \
+             environment wins over it); compile options: {options:?}"
         );
     }
 
