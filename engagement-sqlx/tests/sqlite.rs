@@ -60,8 +60,8 @@ mod sqlite_only {
     use std::time::Duration;
 
     use engagement_core::{
-        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, TimeWindow, Timestamp,
-        WorkspaceId,
+        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeScope, TimeWindow,
+        Timestamp, WorkspaceId,
     };
     use engagement_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use engagement_sqlx::sqlx::{Connection, Executor, Row, SqliteConnection};
@@ -130,6 +130,46 @@ mod sqlite_only {
                 .expect("read the ledger")
                 .get(0);
         assert_eq!(applied, 6);
+    }
+
+    /// A purge takes what it deleted off the event log's per-day counts and drops the counts
+    /// it brought to zero, on the days it deleted from only.
+    #[tokio::test]
+    async fn a_purge_drops_the_log_counts_it_empties() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        const DAY: i64 = 86_400_000_000;
+        // Three UTC days, two names on each: four events a day.
+        let stored: Vec<Event> = (0..12_i64)
+            .map(|i| {
+                let name = if i % 2 == 0 {
+                    "Page Viewed"
+                } else {
+                    "Order Submitted"
+                };
+                let at = Timestamp::from_micros((i / 4) * DAY + (i % 4) * 1_000_000);
+                Event::new(format!("e{i:02}"), CustomerId(1), name, at)
+            })
+            .collect();
+        store.append(&ws, &stored).await.expect("append");
+        let counts = "SELECT day || ':' || name || ':' || n FROM engagement_log_counts \
+                      ORDER BY day, name";
+        assert_eq!(texts(&store, counts).await.len(), 6, "two counts a day");
+
+        // Everything of day 0 and half of day 1 goes.
+        let cutoff = Timestamp::from_micros(DAY + 2_000_000);
+        let scope = PurgeScope::Before { cutoff };
+        store.purge(&ws, scope, false).await.expect("purge");
+        assert_eq!(
+            texts(&store, counts).await,
+            [
+                format!("{DAY}:Order Submitted:1"),
+                format!("{DAY}:Page Viewed:1"),
+                format!("{}:Order Submitted:2", 2 * DAY),
+                format!("{}:Page Viewed:2", 2 * DAY),
+            ]
+        );
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without SQLITE_ENABLE_MEMORY_MANAGEMENT,

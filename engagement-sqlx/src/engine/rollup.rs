@@ -165,10 +165,10 @@ impl<D: Dialect> Engine<D> {
     ///
     /// The rows are upserted in key order (the rollup's (customer, day, name), then the totals'
     /// customer, then the log counts' (day, name, actor, domain); a purge takes the same tables
-    /// in the same order), and `append` runs this as the last statements before its commit: concurrent
-    /// appends touching the same rows then lock them in the same order and wait for each other
-    /// instead of deadlocking, and each holds its row locks only for the moment between its
-    /// upserts and its commit.
+    /// in the same order), and `append` runs this as the last statements before its commit:
+    /// concurrent appends touching the same rows then lock them in the same order and wait for
+    /// each other instead of deadlocking, and each holds its row locks only for the moment
+    /// between its upserts and its commit.
     pub(crate) async fn roll_up(
         &self,
         conn: &mut Conn<D>,
@@ -235,14 +235,21 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Adds `deltas` to the event log's counts (in key order, like the rollup), and drops the
-    /// counts a purge brought to zero.
+    /// counts a purge brought to zero, looking only at the days it subtracted from.
     pub(crate) async fn change_log_counts(
         &self,
         conn: &mut Conn<D>,
         workspace: &WorkspaceId,
         deltas: LogDeltas<'_>,
     ) -> SqlResult<()> {
-        let emptied = deltas.values().any(|n| *n < 0);
+        let mut subtracted = deltas
+            .iter()
+            .filter(|(_, n)| **n < 0)
+            .map(|((day, ..), _)| *day);
+        // The keys are in day order, so the first and last such day bound them all.
+        let emptied = subtracted
+            .next()
+            .map(|first| (first, subtracted.next_back().unwrap_or(first)));
         let rows: Vec<[Arg; LOG_COUNT_BINDS]> = deltas
             .into_iter()
             .filter(|(_, n)| *n != 0)
@@ -265,12 +272,16 @@ impl<D: Dialect> Engine<D> {
             |sql, table| D::end_count_upsert(sql, table, LOG_COUNT_KEY),
         )
         .await?;
-        if emptied {
+        if let Some((first, last)) = emptied {
             let mut sql = D::sql();
             sql.push("DELETE FROM ")
                 .push(&self.tables.log_counts)
                 .push(" WHERE workspace = ")
                 .bind(workspace.as_str())
+                .push(" AND day >= ")
+                .bind(first)
+                .push(" AND day <= ")
+                .bind(last)
                 .push(" AND n = 0");
             D::execute(conn, sql, "drop emptied log counts").await?;
         }
