@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::ops::DerefMut;
 
 use sqlx::{
     Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
@@ -13,6 +14,7 @@ use engagement_core::WorkspaceId;
 use crate::chunk::rows_per_statement;
 use crate::encode::EVENT_BINDS;
 use crate::error::{SqlError, SqlResult};
+use crate::fetched::Fetched;
 use crate::sql::{Arg, Placeholder, Sql};
 
 /// A database's connection type.
@@ -28,6 +30,7 @@ pub(crate) enum Inserted {
     /// the rows with a `seq` above the one before the insert are the stored ones. (SQLite
     /// allocates rowids this way until the largest possible one is taken; `seq` is never
     /// written explicitly, so that takes 2^63 appended events.)
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sequenced,
     /// No `RETURNING`: the ids that exist are read before the insert, and a row count short
     /// of the rest means a concurrent append took one meanwhile.
@@ -203,11 +206,26 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         Sql::new(Self::PLACEHOLDER)
     }
 
-    /// The opening of a statement returning the rows of the `SELECT` that follows (closed by
-    /// `) AS chunk`) as one JSON text, an array of `[columns…]` arrays; `None` where rows are
-    /// read one by one. The aggregate's order is not relied upon.
-    fn json_rows_open(_columns: &str) -> Option<String> {
-        None
+    /// Runs `sql`, a `SELECT` whose result may be large (an export chunk, a funnel's step
+    /// events), on `conn`, and hands the connection back with the rows, so that a
+    /// transaction's reads stay in its snapshot. By default the driver's rows; SQLite steps
+    /// the statement itself (`sqlite::large_reads`).
+    ///
+    /// # Errors
+    /// [`SqlError`] when the statement fails; the connection is dropped with the error.
+    fn fetch_rows<C>(
+        conn: C,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<(C, Fetched<Self::Row>)>> + Send
+    where
+        C: DerefMut<Target = Conn<Self>> + Send + 'static,
+    {
+        async move {
+            let mut conn = conn;
+            let rows = Self::fetch_all(&mut conn, sql, context).await?;
+            Ok((conn, Fetched::Driver(rows)))
+        }
     }
 
     /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.
@@ -316,7 +334,6 @@ pub(crate) trait ReadRow {
     fn small(&self, index: usize) -> SqlResult<i16>;
     fn opt_small(&self, index: usize) -> SqlResult<Option<i16>>;
     fn text(&self, index: usize) -> SqlResult<String>;
-    fn opt_text(&self, index: usize) -> SqlResult<Option<String>>;
     /// The text column `index`, borrowed from the row.
     fn str(&self, index: usize) -> SqlResult<&str>;
     /// The nullable text column `index`, borrowed from the row.
@@ -345,9 +362,6 @@ where
         get(self, index)
     }
     fn text(&self, index: usize) -> SqlResult<String> {
-        get(self, index)
-    }
-    fn opt_text(&self, index: usize) -> SqlResult<Option<String>> {
         get(self, index)
     }
     fn str(&self, index: usize) -> SqlResult<&str> {

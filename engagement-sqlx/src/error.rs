@@ -15,6 +15,24 @@ pub(crate) enum SqlError {
         #[source]
         source: sqlx::Error,
     },
+    /// SQLite's C API failed while the store stepped a statement itself (large reads).
+    #[cfg(feature = "sqlite")]
+    #[error("{context}: {source}")]
+    Sqlite {
+        /// What the store was doing.
+        context: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A read larger than one buffer can hold.
+    #[error("{what} passes the limit of {limit} bytes")]
+    TooLarge {
+        /// What grew too large.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A stored value that cannot be turned back into the model (a row written by someone else).
     #[error("stored value of column `{column}` is unreadable: {reason}")]
     Corrupt {
@@ -85,6 +103,12 @@ impl SqlError {
         move |source| Self::Driver { context, source }
     }
 
+    /// Wraps an error of SQLite's C API with what the store was doing.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Self {
+        move |source| Self::Sqlite { context, source }
+    }
+
     /// Converts into the library's error: [`Error::Busy`] when `busy` says the driver gave up
     /// waiting for a lock or a pooled connection, [`Error::Backend`] otherwise.
     pub(crate) fn into_error(self, backend: &'static str, busy: fn(&sqlx::Error) -> bool) -> Error {
@@ -92,6 +116,11 @@ impl SqlError {
             Self::Driver { source, .. } => {
                 matches!(source, sqlx::Error::PoolTimedOut) || busy(source)
             }
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             Self::LockTimedOut { .. } | Self::ConcurrentAppend { .. } => true,
             _ => false,
         };

@@ -1,5 +1,9 @@
 //! [`SqliteStore`]: the embedded backend (feature `sqlite`, on by default, bundled SQLite).
 
+mod large_reads;
+
+use std::future::Future;
+use std::ops::DerefMut;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,6 +16,7 @@ use sqlx::sqlite::{
 use crate::dialect::{Dialect, Inserted, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
+use crate::fetched::Fetched;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Placeholder, Sql, json_array};
@@ -24,6 +29,31 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const READER_CACHE: &str = "-8192";
 /// WAL pages (4 KiB each) after which a commit checkpoints: 256 MiB.
 const WAL_CHECKPOINT_PAGES: &str = "65536";
+
+/// What SQLite binds an [`Arg`] as.
+enum Scalar {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl Scalar {
+    /// The value bound for `arg`: an id set as a JSON array text (read by `json_each`).
+    ///
+    /// # Errors
+    /// [`SqlError::Encode`] for PostgreSQL's array arguments.
+    fn of(arg: Arg) -> SqlResult<Self> {
+        Ok(match arg {
+            Arg::Int(v) => Self::Int(Some(v)),
+            Arg::OptInt(v) => Self::Int(v),
+            Arg::Text(v) => Self::Text(Some(v)),
+            Arg::OptText(v) => Self::Text(v),
+            Arg::Ints(v) => Self::Text(Some(json_array(&v))),
+            Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
+                return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
+            }
+        })
+    }
+}
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -211,15 +241,9 @@ impl Dialect for SqliteDialect {
     fn arguments(args: Vec<Arg>) -> SqlResult<SqliteArguments> {
         let mut out = SqliteArguments::default();
         for arg in args {
-            match arg {
-                Arg::Int(v) => add(&mut out, v)?,
-                Arg::OptInt(v) => add(&mut out, v)?,
-                Arg::Text(v) => add(&mut out, v)?,
-                Arg::OptText(v) => add(&mut out, v)?,
-                Arg::Ints(v) => add(&mut out, json_array(&v))?,
-                Arg::OptInts(_) | Arg::Texts(_) | Arg::OptTexts(_) => {
-                    return Err(SqlError::Encode("array arguments are PostgreSQL's".into()));
-                }
+            match Scalar::of(arg)? {
+                Scalar::Int(v) => add(&mut out, v)?,
+                Scalar::Text(v) => add(&mut out, v)?,
             }
         }
         Ok(out)
@@ -282,12 +306,15 @@ impl Dialect for SqliteDialect {
             .push(".last_at, excluded.last_at)");
     }
 
-    fn json_rows_open(columns: &str) -> Option<String> {
-        // sqlx copies every column of every row and hands rows over one by one from its
-        // worker thread: for large reads one aggregated text is several times cheaper.
-        Some(format!(
-            "SELECT json_group_array(json_array({columns})) FROM ("
-        ))
+    fn fetch_rows<C>(
+        conn: C,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<(C, Fetched<SqliteRow>)>> + Send
+    where
+        C: DerefMut<Target = SqliteConnection> + Send + 'static,
+    {
+        large_reads::fetch_cells(conn, sql, context)
     }
 
     driver_glue!(SqliteConnection, SqliteRow);

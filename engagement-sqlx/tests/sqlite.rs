@@ -66,6 +66,7 @@ mod sqlite_only {
     use engagement_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use engagement_sqlx::sqlx::{Connection, Executor, Row, SqliteConnection};
     use engagement_sqlx::{SqliteStore, TablePrefix};
+    use futures::StreamExt;
 
     fn events(prefix: &str, n: usize) -> Vec<Event> {
         (0..n)
@@ -170,6 +171,53 @@ mod sqlite_only {
                 format!("{}:Page Viewed:2", 2 * DAY),
             ]
         );
+    }
+
+    /// An export reads its chunks through SQLite's C API (`sqlite/large_reads.rs`): a row that
+    /// someone else wrote with a value `append` never writes (a real where an integer belongs,
+    /// bytes that are not UTF-8 in a text column) fails the export with a backend error that
+    /// names the column, instead of a panic or a short export.
+    #[tokio::test]
+    async fn an_export_fails_on_a_row_it_cannot_read() {
+        for (corruption, reason) in [
+            (
+                "UPDATE engagement_events SET customer = 2.5 WHERE id = 'x-00001'",
+                "is a real or a blob",
+            ),
+            (
+                "UPDATE engagement_events SET url = CAST(X'FF' AS TEXT) WHERE id = 'x-00001'",
+                "invalid utf-8",
+            ),
+        ] {
+            let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+            store.migrate().await.expect("migrate");
+            let ws = WorkspaceId::new("w").expect("workspace");
+            store.append(&ws, &events("x", 3)).await.expect("append");
+            let all = || {
+                engagement_core::store::export_events(
+                    store.export(ws.clone(), EventFilter::new(TimeWindow::ALL)),
+                )
+            };
+            assert_eq!(all().count().await, 3, "the export before the corruption");
+            engagement_sqlx::sqlx::query(corruption)
+                .execute(store.pool())
+                .await
+                .expect("corrupt a row");
+            let read: Vec<_> = all().collect().await;
+            let error = read
+                .iter()
+                .find_map(|r| r.as_ref().err())
+                .unwrap_or_else(|| panic!("{corruption}: the export read {} events", read.len()));
+            assert!(
+                matches!(error, Error::Backend { .. }),
+                "{corruption}: {error:?}"
+            );
+            let chain = format!("{:?}", error);
+            assert!(
+                chain.contains(reason),
+                "{corruption}: the error says why: {chain}"
+            );
+        }
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without SQLITE_ENABLE_MEMORY_MANAGEMENT,

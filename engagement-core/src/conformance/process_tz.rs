@@ -4,7 +4,7 @@
 //! process's local zone should never matter. This module proves it rather than promising it: it
 //! reruns named tests of the current test binary in child processes whose `TZ` is set far from
 //! UTC, and fails unless each child ran every one of them and all passed. (Setting `TZ` inside
-//! the running process would need `unsafe` `std::env::set_var`, which the workspace forbids.)
+//! the running process would need `unsafe` `std::env::set_var`, which the workspace denies.)
 
 use std::process::Command;
 

@@ -5,8 +5,7 @@
 //! 2. Which customers have a step-2 event, the same way.
 //! 3. For the customers in both (the journeys, bound in lists of
 //!    [`JOURNEY_CUSTOMERS_PER_STATEMENT`]), their step events through the customer index, each
-//!    row the customer, time, id and step index; on SQLite a statement's rows come as one JSON
-//!    text (far cheaper than millions of driver rows), so they are put in journey order here.
+//!    row the customer, time, id and step index, put in journey order here.
 //!
 //! With an `open_since`, a fourth reads who has a step-1 event since then: those of them
 //! without a step-2 event wait. Core does the step matching.
@@ -14,6 +13,8 @@
 
 use std::collections::HashSet;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use engagement_core::{
@@ -22,10 +23,10 @@ use engagement_core::{
 
 use super::Engine;
 use super::rollup::Columns;
-use crate::dialect::{Conn, Dialect, ReadRow, begin};
+use crate::dialect::{Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
+use crate::fetched::Fetched;
 use crate::filter::{push_counted, push_in_texts};
-use crate::json_rows::{Fetched, Rows, fetch_rows};
 use crate::sql::Sql;
 
 /// What a step's customers are read as, from the rollup and from the events alike.
@@ -33,6 +34,9 @@ const STEP_CUSTOMERS: Columns = Columns {
     rollup: "customer",
     raw: "customer",
 };
+
+/// The read transaction whose snapshot a funnel's statements share.
+type Snapshot<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
 
 /// Customers whose journeys one statement reads: each statement's rows are decoded and
 /// sorted at once, so this bounds the memory of a read beyond the journeys themselves.
@@ -50,16 +54,16 @@ impl<D: Dialect> Engine<D> {
         // A step named like step 1 can never be step 2 (events match the first step named so).
         let step2 = query.steps.get(1).filter(|s| *s != step1);
 
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let entered = self
-            .step_customers(&mut tx, workspace, query.window, step1)
+        let tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let (tx, entered) = self
+            .step_customers(tx, workspace, query.window, step1)
             .await?;
-        let converted = match step2 {
+        let (mut tx, converted) = match step2 {
             Some(step2) => {
-                self.step_customers(&mut tx, workspace, query.window, step2)
+                self.step_customers(tx, workspace, query.window, step2)
                     .await?
             }
-            None => HashSet::new(),
+            None => (tx, HashSet::new()),
         };
         let mut journey_customers: Vec<i64> = converted
             .iter()
@@ -77,12 +81,15 @@ impl<D: Dialect> Engine<D> {
                 to: query.window.to,
             });
         let waiting = match open {
-            Some(open) => self
-                .step_customers(&mut tx, workspace, open, step1)
-                .await?
-                .iter()
-                .filter(|c| !converted.contains(*c))
-                .count() as u64,
+            Some(open) => {
+                let (back, open_customers) =
+                    self.step_customers(tx, workspace, open, step1).await?;
+                tx = back;
+                open_customers
+                    .iter()
+                    .filter(|c| !converted.contains(*c))
+                    .count() as u64
+            }
             None => 0,
         };
 
@@ -92,13 +99,10 @@ impl<D: Dialect> Engine<D> {
         let mut journeys = Vec::new();
         let mut decoding: Option<JoinHandle<SqlResult<Vec<Journey>>>> = None;
         for customers in journey_customers.chunks(JOURNEY_CUSTOMERS_PER_STATEMENT) {
-            let fetched = fetch_rows::<D>(
-                &mut tx,
-                "customer, occurred_at, id, step",
-                |sql| self.push_journey_events(sql, workspace, query, customers),
-                "read funnel journeys",
-            )
-            .await?;
+            let mut sql = D::sql();
+            self.push_journey_events(&mut sql, workspace, query, customers);
+            let (back, fetched) = read_in::<D>(tx, sql, "read funnel journeys").await?;
+            tx = back;
             let next = tokio::task::spawn_blocking(move || journeys_of(&fetched, steps));
             if let Some(done) = decoding.replace(next) {
                 journeys.extend(joined(done).await?);
@@ -122,28 +126,25 @@ impl<D: Dialect> Engine<D> {
     /// from the events at its partial edges. (Read from the name index alone, `DISTINCT` over
     /// every step-1 event took 1.7 s of Q7's 5.4 s on SQLite at 10M events, over the rollup
     /// 0.5 s; a `GROUP BY customer` over the same events had sorted them all, 8–9 s.)
+    /// Reads in the snapshot of `tx`, which it hands back.
     async fn step_customers(
         &self,
-        conn: &mut Conn<D>,
+        tx: Snapshot<D>,
         workspace: &WorkspaceId,
         window: TimeWindow,
         step: &str,
-    ) -> SqlResult<HashSet<i64>> {
-        let fetched = fetch_rows::<D>(
-            conn,
-            "customer",
-            |sql| {
-                sql.push("SELECT DISTINCT customer FROM (");
-                let named = |sql: &mut Sql| {
-                    sql.push("name = ").bind(step);
-                };
-                self.push_counted_parts(sql, workspace, window, STEP_CUSTOMERS, Some(&named));
-                sql.push(") AS parts");
-            },
-            "read a funnel step's customers",
-        )
-        .await?;
-        fetched.rows()?.iter().map(|row| row.int(0)).collect()
+    ) -> SqlResult<(Snapshot<D>, HashSet<i64>)> {
+        let mut sql = D::sql();
+        sql.push("SELECT DISTINCT customer FROM (");
+        let named = |sql: &mut Sql| {
+            sql.push("name = ").bind(step);
+        };
+        self.push_counted_parts(&mut sql, workspace, window, STEP_CUSTOMERS, Some(&named));
+        sql.push(") AS parts");
+        let (tx, fetched) = read_in::<D>(tx, sql, "read a funnel step's customers").await?;
+        let customers: SqlResult<HashSet<i64>> =
+            fetched.rows().iter().map(|row| row.int(0)).collect();
+        Ok((tx, customers?))
     }
 
     /// `SELECT customer, occurred_at, id, step` of the step events of `customers`, `step` the
@@ -173,10 +174,24 @@ impl<D: Dialect> Engine<D> {
     }
 }
 
+/// The snapshot handed back with what was read in it.
+type ReadIn<D> = (Snapshot<D>, Fetched<<D as Dialect>::Row>);
+
+/// [`Dialect::fetch_rows`] in the snapshot of `tx`, handed back. (Boxed where the
+/// transaction's lifetime is known: the compiler cannot otherwise prove the funnel's future
+/// `Send` across the generic connection.)
+fn read_in<D: Dialect>(
+    tx: Snapshot<D>,
+    sql: Sql,
+    context: &'static str,
+) -> BoxFuture<'static, SqlResult<ReadIn<D>>> {
+    D::fetch_rows(tx, sql, context).boxed()
+}
+
 /// The journeys of one statement's `(customer, occurred_at, id, step)` rows, in customer order.
 fn journeys_of<R: ReadRow>(fetched: &Fetched<R>, steps: usize) -> SqlResult<Vec<Journey>> {
     let mut journeys = Vec::new();
-    push_journeys(&mut journeys, &fetched.rows()?, steps)?;
+    push_journeys(&mut journeys, fetched, steps)?;
     Ok(journeys)
 }
 
@@ -193,9 +208,10 @@ async fn joined(task: JoinHandle<SqlResult<Vec<Journey>>>) -> SqlResult<Vec<Jour
 /// `out` (each customer's rows come in one statement).
 fn push_journeys<R: ReadRow>(
     out: &mut Vec<Journey>,
-    rows: &Rows<'_, R>,
+    fetched: &Fetched<R>,
     steps: usize,
 ) -> SqlResult<()> {
+    let rows = fetched.rows();
     let mut events = Vec::with_capacity(rows.len());
     for row in rows.iter() {
         let step = row.int(3)?;
@@ -208,8 +224,8 @@ fn push_journeys<R: ReadRow>(
             })?;
         events.push((row.int(0)?, row.int(1)?, row.str(2)?, step));
     }
-    // Journey order. The statement has none (an aggregate into JSON would not keep it), but
-    // rows read through the customer index mostly come in it already, which the sort uses.
+    // Journey order. The statement has none, but rows read through the customer index mostly
+    // come in it already, which the sort uses.
     events.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     let first = out.len();
     for (customer, at, _, step) in events {

@@ -20,10 +20,9 @@ use futures::stream::{self, BoxStream};
 use super::Engine;
 use super::log::Direction;
 use crate::dialect::{Dialect, ReadRow};
-use crate::encode::{EVENT_COLUMNS, event_ref_from_row};
+use crate::encode::event_ref_from_row;
 use crate::error::SqlResult;
 use crate::filter::push_scope;
-use crate::json_rows::fetch_rows;
 use parallel::ParallelExport;
 use slices::Slices;
 
@@ -52,55 +51,31 @@ impl<D: Dialect> Engine<D> {
         .boxed()
     }
 
-    /// One export chunk: the events after `after`, oldest first. The connection goes back to
-    /// the pool before the chunk is decoded.
+    /// One export chunk: the events after `after`, oldest first (the statement's order). The
+    /// connection goes back to the pool before the chunk is decoded.
     async fn export_chunk(
         &self,
         workspace: &WorkspaceId,
         filter: &EventFilter,
         after: Option<&EventKey>,
     ) -> SqlResult<EventBatch> {
-        let mut conn = self.acquire().await?;
-        let fetched = fetch_rows::<D>(
-            &mut conn,
-            EVENT_COLUMNS,
-            |sql| {
-                self.push_keyset(
-                    sql,
-                    workspace,
-                    filter,
-                    after,
-                    Direction::Newer,
-                    EXPORT_CHUNK as u64,
-                )
-            },
-            "export events",
-        )
-        .await?;
+        let mut sql = D::sql();
+        self.push_keyset(
+            &mut sql,
+            workspace,
+            filter,
+            after,
+            Direction::Newer,
+            EXPORT_CHUNK as u64,
+        );
+        let conn = self.acquire().await?;
+        let (conn, fetched) = D::fetch_rows(conn, sql, "export events").await?;
         drop(conn);
         let mut batch = EventBatch::with_capacity(EXPORT_CHUNK, TEXT_PER_EVENT);
-        let mut previous: Option<(Timestamp, String)> = None;
-        let mut in_order = true;
-        fetched.for_each_row(|row| {
-            let event = event_ref_from_row(row, 0)?;
-            match &mut previous {
-                Some((at, id)) => {
-                    in_order &= (*at, id.as_str()) <= (event.occurred_at, event.id);
-                    *at = event.occurred_at;
-                    id.clear();
-                    id.push_str(event.id);
-                }
-                None => previous = Some((event.occurred_at, event.id.to_owned())),
-            }
-            batch.push(event);
-            Ok(())
-        })?;
-        // The statement's order, which an aggregate need not keep (it does in practice).
-        Ok(if in_order {
-            batch
-        } else {
-            in_key_order(&batch)
-        })
+        for row in fetched.rows().iter() {
+            batch.push(event_ref_from_row(row, 0)?);
+        }
+        Ok(batch)
     }
 
     /// The slices of the export of `filter` after a full first chunk that began at `first_at`
@@ -203,34 +178,5 @@ impl<D: Dialect> Export<D> {
             }
             Self::Done => None,
         }
-    }
-}
-
-/// The events of `batch` in log order, (occurred_at, id).
-fn in_key_order(batch: &EventBatch) -> EventBatch {
-    let mut events: Vec<_> = batch.iter().collect();
-    events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
-    let mut sorted = EventBatch::with_capacity(events.len(), TEXT_PER_EVENT);
-    for event in events {
-        sorted.push(event);
-    }
-    sorted
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use engagement_core::{CustomerId, Event};
-
-    #[test]
-    fn batches_are_put_in_log_order() {
-        let events = [(5, "b"), (5, "a"), (1, "z"), (9, "c")]
-            .map(|(at, id)| Event::new(id, CustomerId(1), "n", Timestamp::from_micros(at)));
-        let sorted = in_key_order(&EventBatch::from_events(&events));
-        let keys: Vec<_> = sorted
-            .iter()
-            .map(|e| (e.occurred_at.as_micros(), e.id))
-            .collect();
-        assert_eq!(keys, [(1, "z"), (5, "a"), (5, "b"), (9, "c")]);
     }
 }
