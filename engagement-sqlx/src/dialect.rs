@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::ops::DerefMut;
 
+use sqlx::pool::PoolConnection;
 use sqlx::{
     Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
@@ -16,6 +17,12 @@ use crate::encode::EVENT_BINDS;
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::sql::{Arg, Placeholder, Sql};
+
+/// A pooled connection handed back with the rows read on it.
+pub(crate) type PooledRows<D> = (
+    PoolConnection<<D as Dialect>::DB>,
+    Fetched<<D as Dialect>::Row>,
+);
 
 /// A database's connection type.
 pub(crate) type Conn<D> = <<D as Dialect>::DB as Database>::Connection;
@@ -226,6 +233,19 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             let rows = Self::fetch_all(&mut conn, sql, context).await?;
             Ok((conn, Fetched::Driver(rows)))
         }
+    }
+
+    /// [`Dialect::fetch_rows`] on a connection of the pool, which the dialect may close
+    /// instead of handing back healthy (PostgreSQL copies the rows out, `postgres::large_reads`).
+    ///
+    /// # Errors
+    /// As [`Dialect::fetch_rows`].
+    fn fetch_pooled(
+        conn: PoolConnection<Self::DB>,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<PooledRows<Self>>> + Send {
+        Self::fetch_rows(conn, sql, context)
     }
 
     /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.

@@ -1,11 +1,16 @@
 //! [`PostgresStore`]: the backend that scales (feature `postgres`).
 
+mod large_reads;
+
+use std::future::Future;
 use std::time::Duration;
 
 use engagement_core::{Result, WorkspaceId};
+use sqlx::Postgres;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
 
-use crate::dialect::{Dialect, add, driver_glue};
+use crate::dialect::{Dialect, PooledRows, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::{Migration, lock_key};
@@ -209,6 +214,14 @@ impl Dialect for PostgresDialect {
     async fn unlock_migrations(_conn: &mut PgConnection, _name: &str) -> SqlResult<()> {
         // The transaction-level advisory lock ends with the transaction.
         Ok(())
+    }
+
+    fn fetch_pooled(
+        conn: PoolConnection<Postgres>,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<PooledRows<Self>>> + Send {
+        large_reads::fetch_copied(conn, sql, context)
     }
 
     driver_glue!(PgConnection, PgRow);

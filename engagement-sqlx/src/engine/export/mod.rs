@@ -7,8 +7,10 @@
 //! connection's statements on a thread of its own, PostgreSQL each in a server process of its
 //! own) and the decoding of the rows use every core instead of taking turns with each other
 //! and with the consumer. A task holds a connection only while a statement runs and waits with
-//! none while its queue is full: memory stays bounded whatever the number of events, and a slow
-//! consumer holds no connection.
+//! none while the chunks read ahead fill their budget: memory stays bounded whatever the number
+//! of events, and a slow consumer holds no connection. Each chunk is read as the dialect reads
+//! large results ([`Dialect::fetch_pooled`]: SQLite steps the statement itself, PostgreSQL
+//! copies the rows out in binary).
 
 mod parallel;
 mod slices;
@@ -69,7 +71,7 @@ impl<D: Dialect> Engine<D> {
             EXPORT_CHUNK as u64,
         );
         let conn = self.acquire().await?;
-        let (conn, fetched) = D::fetch_rows(conn, sql, "export events").await?;
+        let (conn, fetched) = D::fetch_pooled(conn, sql, "export events").await?;
         drop(conn);
         let mut batch = EventBatch::with_capacity(EXPORT_CHUNK, TEXT_PER_EVENT);
         for row in fetched.rows().iter() {
