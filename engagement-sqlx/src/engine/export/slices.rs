@@ -3,8 +3,10 @@
 
 use engagement_core::{EventKey, TimeWindow, Timestamp};
 
-/// Chunks a slice is cut to hold, judged from the first chunk's span.
-const CHUNKS_PER_SLICE: i128 = 4;
+/// Chunks a slice is cut to hold, judged from the first chunk's span: one, so that the task
+/// reading the slice being handed out finishes it soon and the tasks ahead need little room
+/// (four made both exports ~25 % slower, alternated at 10M events).
+const CHUNKS_PER_SLICE: i128 = 1;
 
 /// Most slices the span up to the latest event is cut into (wider slices beyond that).
 const MAX_SLICES: i128 = 512;
@@ -122,7 +124,7 @@ mod tests {
 
     #[test]
     fn slices_cover_the_rest_of_the_window_in_order() {
-        // The first chunk spanned 100..=199: slices of 4 such spans up to the latest event
+        // The first chunk spanned 100..=199: slices of one such span up to the latest event
         // (1,000), the last one to the window's end.
         let rest = TimeWindow {
             from: Timestamp::from_micros(199),
@@ -134,14 +136,11 @@ mod tests {
             rest,
             Some(Timestamp::from_micros(1_000)),
         );
-        assert_eq!(
-            windows(slices),
-            [
-                (0, 199, 599, true),
-                (1, 599, 999, false),
-                (2, 999, 5_000, false)
-            ]
-        );
+        let mut want: Vec<_> = (0..8)
+            .map(|i| (i, 199 + 100 * i as i64, 299 + 100 * i as i64, i == 0))
+            .collect();
+        want.push((8, 999, 5_000, false));
+        assert_eq!(windows(slices), want);
     }
 
     #[test]
