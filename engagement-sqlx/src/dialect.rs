@@ -236,7 +236,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     }
 
     /// [`Dialect::fetch_rows`] on a connection of the pool, which the dialect may close
-    /// instead of handing back healthy (PostgreSQL copies the rows out, `postgres::large_reads`).
+    /// instead of handing it back when a failure leaves it unusable (PostgreSQL copies the
+    /// rows out, `postgres::large_reads`).
     ///
     /// # Errors
     /// As [`Dialect::fetch_rows`].

@@ -49,7 +49,11 @@
 //!   its window is cut into slices of time read by up to four tasks at once, each holding a
 //!   pooled connection only while one of its statements runs (so a large export may use four
 //!   connections of the pool at a time, and none while the consumer is slow). These tasks are
-//!   spawned on the Tokio runtime the stream is polled on.
+//!   spawned on the Tokio runtime the stream is polled on. On SQLite a chunk's statement is
+//!   stepped through SQLite's C API (by `rusqlite`, on the connection sqlx holds) on a
+//!   blocking thread; on PostgreSQL its rows are copied out with `COPY … (FORMAT binary)`,
+//!   the statement's values bound to session settings (`engagement.copy_arg_N`) that the copied
+//!   query reads back. Either way each row is read once into one buffer per chunk.
 //!
 //! # Building SQLite
 //!
