@@ -1,7 +1,8 @@
 //! Fault injection on PostgreSQL (cases 30–32 of `bad-inputs.md`): the connection killed with
 //! `pg_terminate_backend` in the middle of an export (inside a chunk query, between chunks,
 //! and every connection of a large export read by several tasks), every pooled connection
-//! busy, an export dropped early or cancelled mid-query.
+//! busy, an export dropped early or cancelled mid-query, and an export's binary copy cancelled
+//! before its first row.
 //!
 //! Runs when `ENGAGEMENT_TEST_POSTGRES_URL` is set and the `postgres` feature is on; otherwise
 //! one test says it was skipped (and fails when `ENGAGEMENT_REQUIRE_SERVERS` is set).
@@ -237,6 +238,66 @@ mod faults {
         }
         rest_loses_and_repeats_nothing(stream, events, &written).await;
         still_serves(&store, &ws, 40_000).await;
+    }
+
+    /// An export chunk's `COPY` (`postgres/large_reads.rs`) that fails before its first row:
+    /// here cancelled while it waits on a lock, its statement prepared by an earlier export on
+    /// the same single connection, so that the `COPY` is the first thing to reach the lock.
+    /// The export ends with a typed error, and the connection — which sqlx would hand back out
+    /// of step with the server, its `ReadyForQuery` still unread — is closed, not pooled, so
+    /// the store still serves.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_copy_cancelled_at_its_start_leaves_the_pool_usable() {
+        let (store, pid) = single(Duration::from_secs(10)).await;
+        let ws = workspace("pg-copy-cancelled");
+        store
+            .append(&ws, &views("c", 5_000, 0))
+            .await
+            .expect("append");
+        let (events, error) = drain(&store, &ws).await;
+        assert_eq!(
+            (events.len(), error.is_none()),
+            (5_000, true),
+            "the first export"
+        );
+        let admin = pg::admin().await;
+
+        let locker = lock_events().await;
+        let export = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { drain(&store, &ws).await })
+        };
+        wait_until_blocked(&admin, pid).await;
+        let cancelled: bool = query("SELECT pg_cancel_backend($1)")
+            .bind(pid)
+            .fetch_one(&admin)
+            .await
+            .expect("pg_cancel_backend")
+            .get(0);
+        assert!(cancelled, "the backend {pid} was not signalled");
+        let (events, error) = bounded("the cancelled export", export)
+            .await
+            .expect("the export task");
+        locker.close().await.expect("release the lock");
+        assert!(
+            events.is_empty()
+                && matches!(
+                    error,
+                    Some(engagement_core::Error::Backend {
+                        backend: "postgres",
+                        ..
+                    })
+                ),
+            "a typed error and no rows: {error:?} after {} rows",
+            events.len()
+        );
+        still_serves(&store, &ws, 5_000).await;
+        let (events, error) = drain(&store, &ws).await;
+        assert_eq!(
+            (events.len(), error.is_none()),
+            (5_000, true),
+            "a later export"
+        );
     }
 
     /// Case 32 on PostgreSQL.
