@@ -7,10 +7,12 @@
 //!
 //! `COPY` takes no bound parameters, so none of the statement's values is written into its
 //! text: each is bound to a session setting first (`set_config('engagement.copy_arg_N',
-//! CAST(CAST($N AS <its type>) AS text), false)`, one statement), and the `COPY`'s query reads it back with `current_setting`, cast
-//! to the type PostgreSQL gave the parameter when it prepared the statement (a stable
-//! expression, so the planner still uses it as an index bound). The prepared statement also
-//! gives the result's column types, which the binary format does not carry.
+//! CAST(CAST($N AS <its type>) AS text), false)`, one statement for all), and the `COPY`'s
+//! query reads it back with `current_setting`, cast to the type PostgreSQL gave the parameter
+//! when it prepared the statement (a stable expression, so the planner still uses it as an
+//! index bound). The prepared statement also gives the result's column types, which the
+//! binary format does not carry. The settings stay on the pooled connection until the next
+//! copy sets them again; nothing else reads them.
 
 use futures::TryStreamExt;
 use sqlx::Postgres;
@@ -30,8 +32,9 @@ const ARG_SETTING: &str = "engagement.copy_arg_";
 /// Runs `sql` as a binary `COPY` on `conn` and returns the connection with the rows' cells.
 ///
 /// The copy runs in a task of its own that owns the connection, so that it is read to its end
-/// even when the caller stops waiting (sqlx does not resynchronize a connection whose copy was
-/// left part-way); a connection on which anything failed is closed instead of pooled.
+/// even when the caller stops waiting, and a connection on which anything failed is closed
+/// instead of pooled: sqlx does not resynchronize a connection whose copy failed at its start
+/// or was left part-way (the copy's `ReadyForQuery` is not counted as pending).
 ///
 /// # Errors
 /// [`SqlError`] when a statement fails, a column is of a type the cells do not hold, or the
@@ -88,8 +91,8 @@ async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) ->
 }
 
 /// The statement binding `args` to session settings (none without arguments) and the `COPY`
-/// of `text` reading them back, each `$N` replaced by `current_setting(…)::<type of $N>` (a
-/// null argument by a typed `NULL`).
+/// of `text` reading them back, each `$N` replaced by `CAST(current_setting(…) AS <type of
+/// $N>)` (a null argument by `CAST(NULL AS <type>)`).
 ///
 /// # Errors
 /// [`SqlError::Encode`] when `text` refers to a parameter PostgreSQL gave no type.
