@@ -9,8 +9,8 @@
 //! text: each is bound to a session setting first (`set_config('engagement.copy_arg_N',
 //! CAST(CAST($N AS <its type>) AS text), false)`, one statement for all), and the `COPY`'s
 //! query reads it back with `current_setting`, cast to the type PostgreSQL gave the parameter
-//! when it prepared the statement (a stable expression, so the planner still uses it as an
-//! index bound). The prepared statement also gives the result's column types, which the
+//! when it prepared the statement, in a scalar subquery (evaluated once, and still an index
+//! bound). The prepared statement also gives the result's column types, which the
 //! binary format does not carry. The settings stay on the pooled connection until the next
 //! copy sets them again; nothing else reads them.
 
@@ -91,8 +91,8 @@ async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) ->
 }
 
 /// The statement binding `args` to session settings (none without arguments) and the `COPY`
-/// of `text` reading them back, each `$N` replaced by `CAST(current_setting(…) AS <type of
-/// $N>)` (a null argument by `CAST(NULL AS <type>)`).
+/// of `text` reading them back, each `$N` replaced by `CAST((SELECT CAST(current_setting(…)
+/// AS T)) AS T)`, `T` the type of `$N` (a null argument by `CAST(NULL AS T)`).
 ///
 /// # Errors
 /// [`SqlError::Encode`] when `text` refers to a parameter PostgreSQL gave no type.
@@ -145,14 +145,21 @@ fn copy_statements(
         let ty = parameters.get(index).ok_or_else(|| {
             SqlError::Encode(format!("parameter ${number} has no type to copy with").into())
         })?;
+        query.push_str("CAST(");
         if is_null.get(index).copied().unwrap_or(false) {
-            query.push_str("CAST(NULL AS ");
+            query.push_str("NULL");
         } else {
-            query.push_str("CAST(current_setting('");
+            // A scalar subquery: evaluated once per statement (an init plan), where a bare
+            // `current_setting` in a filter the index does not take ran for every row. The
+            // outer cast keeps `ANY(…)` from reading it as `ANY (subquery)`.
+            query.push_str("(SELECT CAST(current_setting('");
             query.push_str(ARG_SETTING);
             query.push_str(number);
             query.push_str("') AS ");
+            query.push_str(ty);
+            query.push_str("))");
         }
+        query.push_str(" AS ");
         query.push_str(ty);
         query.push(')');
         rest = &rest[dollar + 1 + digits..];
@@ -481,10 +488,12 @@ mod tests {
         let (settings, query) = copy_statements(&text, args, &types).unwrap();
         assert_eq!(
             query,
-            "COPY (SELECT a FROM t WHERE w = CAST(current_setting('engagement.copy_arg_1') AS \
-             TEXT) AND n = ANY(CAST(current_setting('engagement.copy_arg_2') AS INT8[])) AND x \
-             IS NOT DISTINCT FROM CAST(NULL AS INT8) LIMIT \
-             CAST(current_setting('engagement.copy_arg_4') AS INT8)) TO STDOUT (FORMAT binary)"
+            "COPY (SELECT a FROM t WHERE w = CAST((SELECT \
+             CAST(current_setting('engagement.copy_arg_1') AS TEXT)) AS TEXT) AND n = \
+             ANY(CAST((SELECT CAST(current_setting('engagement.copy_arg_2') AS INT8[])) AS \
+             INT8[])) AND x IS NOT DISTINCT FROM CAST(NULL AS INT8) LIMIT CAST((SELECT \
+             CAST(current_setting('engagement.copy_arg_4') AS INT8)) AS INT8)) TO STDOUT \
+             (FORMAT binary)"
         );
         let (settings, bound) = settings.unwrap().into_parts();
         assert_eq!(
