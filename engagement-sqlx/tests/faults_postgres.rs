@@ -31,6 +31,7 @@ mod faults {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, PgConnection, Row, query, raw_sql};
     use futures::StreamExt;
     use futures::stream::BoxStream;
+    use tokio::task::JoinHandle;
 
     use super::reliability::faults::{
         after_kill, bounded, drain, dropped_export, pool_exhaustion, still_serves,
@@ -84,6 +85,26 @@ mod faults {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// An export of every event of `ws` in a task of its own, its query on the connection
+    /// `pid` waiting on a lock of the events table that the returned connection holds.
+    async fn export_held_on_a_lock(
+        store: &PostgresStore,
+        ws: &engagement_core::WorkspaceId,
+        admin: &PgPool,
+        pid: i32,
+    ) -> (
+        PgConnection,
+        JoinHandle<(Vec<Event>, Option<engagement_core::Error>)>,
+    ) {
+        let locker = lock_events().await;
+        let export = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { drain(&store, &ws).await })
+        };
+        wait_until_blocked(admin, pid).await;
+        (locker, export)
     }
 
     /// An export of every event of `ws` and its first `n` events, read before a fault.
@@ -169,12 +190,7 @@ mod faults {
             .expect("append");
         let admin = pg::admin().await;
 
-        let locker = lock_events().await;
-        let export = {
-            let (store, ws) = (store.clone(), ws.clone());
-            tokio::spawn(async move { drain(&store, &ws).await })
-        };
-        wait_until_blocked(&admin, pid).await;
+        let (locker, export) = export_held_on_a_lock(&store, &ws, &admin, pid).await;
         terminate(&admin, pid).await;
         let result = bounded("the killed export", export)
             .await
@@ -262,12 +278,7 @@ mod faults {
         );
         let admin = pg::admin().await;
 
-        let locker = lock_events().await;
-        let export = {
-            let (store, ws) = (store.clone(), ws.clone());
-            tokio::spawn(async move { drain(&store, &ws).await })
-        };
-        wait_until_blocked(&admin, pid).await;
+        let (locker, export) = export_held_on_a_lock(&store, &ws, &admin, pid).await;
         let cancelled: bool = query("SELECT pg_cancel_backend($1)")
             .bind(pid)
             .fetch_one(&admin)
@@ -338,12 +349,7 @@ mod faults {
             .await
             .expect("append");
         let admin = pg::admin().await;
-        let locker = lock_events().await;
-        let export = {
-            let (store, ws) = (store.clone(), ws.clone());
-            tokio::spawn(async move { drain(&store, &ws).await })
-        };
-        wait_until_blocked(&admin, pid).await;
+        let (locker, export) = export_held_on_a_lock(&store, &ws, &admin, pid).await;
         export.abort();
         assert!(export.await.is_err_and(|e| e.is_cancelled()));
         locker.close().await.expect("release the lock");

@@ -7,8 +7,9 @@
 //! after the one being handed out share one budget of [`CHUNKS_AHEAD`], however the events
 //! spread over the slices (the slices are cut by time, and a busy afternoon holds many more
 //! chunks than a night): a task that finishes a slice goes on with the next at once, and waits
-//! only when the budget is spent. The slice being handed out needs none, so it always
-//! advances. Memory stays bounded by the budget and that slice's queue.
+//! only when the budget is spent. The slice being handed out has a queue's worth of room of
+//! its own, so it never waits for chunks of slices the consumer has not reached. Memory stays
+//! bounded by the budget and that queue.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,8 +74,7 @@ impl Ahead {
     /// Room for one more chunk of slice `index`, waiting until there is some. A chunk of a
     /// later slice that waits for the budget takes the head's room instead once its slice is
     /// the one handed out: the consumer empties that, so it never waits for chunks of slices
-    /// it has not reached.
-    /// `None` only if a semaphore was closed, which nothing does.
+    /// it has not reached. `None` only if a semaphore was closed, which nothing does.
     async fn room(&self, index: usize) -> Option<OwnedSemaphorePermit> {
         loop {
             let moved = self.moved.notified();
