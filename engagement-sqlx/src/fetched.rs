@@ -1,8 +1,10 @@
 //! What a large read returned: the driver's rows, or [`Cells`] copied out of a statement that
-//! the store stepped itself (SQLite: see [`Dialect::fetch_rows`]), read through the same
+//! the store read itself (SQLite steps it through its C API, PostgreSQL copies it out in
+//! binary: see [`Dialect::fetch_rows`] and [`Dialect::fetch_pooled`]), read through the same
 //! [`ReadRow`] decoders either way.
 //!
 //! [`Dialect::fetch_rows`]: crate::dialect::Dialect::fetch_rows
+//! [`Dialect::fetch_pooled`]: crate::dialect::Dialect::fetch_pooled
 
 use crate::dialect::ReadRow;
 use crate::error::{SqlError, SqlResult};
@@ -12,7 +14,7 @@ pub(crate) enum Fetched<R> {
     /// The driver's rows.
     Driver(Vec<R>),
     /// The rows' cells, copied into one buffer.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     Cells(Cells),
 }
 
@@ -82,7 +84,7 @@ enum Cell {
     },
 }
 
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl Cells {
     /// No rows yet, of `width` columns each.
     pub(crate) fn new(width: usize) -> Self {

@@ -169,14 +169,25 @@ mod faults {
         }
     }
 
+    /// Ends the backend `pid`.
     async fn terminate(admin: &PgPool, pid: i32) {
-        let done: bool = query("SELECT pg_terminate_backend($1)")
+        signal(admin, "SELECT pg_terminate_backend($1)", pid).await;
+    }
+
+    /// Cancels the statement the backend `pid` runs.
+    async fn cancel(admin: &PgPool, pid: i32) {
+        signal(admin, "SELECT pg_cancel_backend($1)", pid).await;
+    }
+
+    /// Runs `signal` (a `pg_*_backend` call) on the backend `pid`, which must be signalled.
+    async fn signal(admin: &PgPool, signal: &'static str, pid: i32) {
+        let done: bool = query(signal)
             .bind(pid)
             .fetch_one(admin)
             .await
-            .expect("pg_terminate_backend")
+            .unwrap_or_else(|e| panic!("{signal}: {e}"))
             .get(0);
-        assert!(done, "the backend {pid} was not terminated");
+        assert!(done, "{signal}: the backend {pid} was not signalled");
     }
 
     /// Case 30: the connection is killed while its export chunk query runs (held on a lock).
@@ -279,13 +290,7 @@ mod faults {
         let admin = pg::admin().await;
 
         let (locker, export) = export_held_on_a_lock(&store, &ws, &admin, pid).await;
-        let cancelled: bool = query("SELECT pg_cancel_backend($1)")
-            .bind(pid)
-            .fetch_one(&admin)
-            .await
-            .expect("pg_cancel_backend")
-            .get(0);
-        assert!(cancelled, "the backend {pid} was not signalled");
+        cancel(&admin, pid).await;
         let (events, error) = bounded("the cancelled export", export)
             .await
             .expect("the export task");
