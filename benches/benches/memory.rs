@@ -7,6 +7,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
+use chrono::TimeDelta;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use engagement_benches::synthetic::Synthetic;
 use engagement_benches::workloads::{NOW_MICROS, activity_request, page_views};
@@ -113,6 +114,7 @@ fn queries(c: &mut Criterion) {
                 "Registered".into(),
                 "Subscribed".into(),
             ],
+            conversion_window: TimeDelta::days(7),
             open_since: Some(Timestamp::from_micros(NOW_MICROS - 7 * DAY)),
         };
         b.iter(|| block_on(store.funnel_input(ws, black_box(&q))))

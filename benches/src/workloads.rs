@@ -148,6 +148,7 @@ pub async fn funnel_input(reports: &Reports, viewer: &Viewer) -> Answer {
     let query = FunnelQuery {
         window,
         steps: request.steps,
+        conversion_window: request.conversion_window,
         open_since: None,
     };
     let input = reports

@@ -178,7 +178,7 @@ impl Workspace {
             },
         );
         // Then bucket by bucket (split over the cores), the parts in order, every event goes
-        // to the next free place of its journey.
+        // to the next free place of its journey, and each journey keeps its decisive events.
         let bucket_parts =
             part_bounds(0..buckets, MIN_ITEMS_PER_PART.div_ceil(JOURNEYS_PER_BUCKET));
         let mut rest = journeys.as_mut_slice();
@@ -204,6 +204,9 @@ impl Workspace {
                         };
                     }
                     filled[i] += 1;
+                }
+                for journey in bucket {
+                    journey.retain_decisive(query.steps.len(), query.conversion_window);
                 }
             }
         });

@@ -100,6 +100,7 @@ pub(crate) fn each_part<S: Send, T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
     use engagement_core::{
         ActivityQuery, ActivitySort, Actor, Customer, CustomerFilter, CustomerId, Event,
         EventFilter, EventPageQuery, EventStore, FunnelQuery, Milestones, ReferenceStore,
@@ -128,6 +129,7 @@ mod tests {
             events in prop::collection::vec((0..5i64, 0..4usize, 0..30i64, 0..3usize), 0..80),
             (a, b) in (0..32i64, 0..32i64),
             open_since in prop::option::of(0..32i64),
+            conversion in 1..40i64,
         ) {
             let ws = WorkspaceId::new("w").unwrap();
             let events: Vec<Event> = events
@@ -163,6 +165,7 @@ mod tests {
             let funnel = FunnelQuery {
                 window: window(a, b),
                 steps: vec![NAMES[0].into(), NAMES[2].into(), NAMES[3].into()],
+                conversion_window: TimeDelta::microseconds(conversion),
                 open_since: open_since.map(Timestamp::from_micros),
             };
             block_on(async {

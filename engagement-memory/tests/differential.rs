@@ -1,6 +1,7 @@
 //! Differential tests: random workspaces answered by `MemoryStore` and by the reference
 //! evaluator must agree exactly on every primitive, including after purges.
 
+use chrono::TimeDelta;
 use engagement_core::conformance::collect_export;
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
@@ -90,6 +91,7 @@ struct Scenario {
     offset: u64,
     limit: u64,
     steps: Vec<usize>,
+    conversion: i64,
     purge: Option<(bool, i64)>,
 }
 
@@ -106,7 +108,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         ])),
         (0..9usize, any::<bool>()),
         (0..4u64, 0..5u64),
-        prop::sample::subsequence(vec![0usize, 1, 2, 3], 2..4).prop_shuffle(),
+        (
+            prop::sample::subsequence(vec![0usize, 1, 2, 3], 2..4).prop_shuffle(),
+            1..30i64,
+        ),
         prop::option::of((any::<bool>(), 0..26i64)),
     )
         .prop_map(
@@ -120,7 +125,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 search,
                 sort,
                 (offset, limit),
-                steps,
+                (steps, conversion),
                 purge,
             )| {
                 Scenario {
@@ -135,6 +140,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     offset,
                     limit,
                     steps,
+                    conversion,
                     purge,
                 }
             },
@@ -195,7 +201,7 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
         };
         same!(store => store.activity_page(ws, &query));
         let steps: Vec<String> = s.steps.iter().map(|&i| NAMES[i].to_owned()).collect();
-        same!(store => store.funnel_input(ws, &FunnelQuery { window: w, steps: steps.clone(), open_since: Some(at(b)) }));
+        same!(store => store.funnel_input(ws, &FunnelQuery { window: w, steps: steps.clone(), conversion_window: TimeDelta::microseconds(s.conversion), open_since: Some(at(b)) }));
     }
     let buckets = BucketCountsQuery {
         customers: ids.clone(),

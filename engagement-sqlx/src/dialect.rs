@@ -120,6 +120,19 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         }
     }
 
+    /// Whether a column of values binds as one array argument ([`Arg::Ints`], [`Arg::Texts`]).
+    const ARRAYS: bool = false;
+
+    /// How a table of bound rows is written inside `WITH name (columns) AS (…)`: what starts
+    /// it, what separates two rows and what ends it, around each row's comma-separated values.
+    /// By default `VALUES (…), (…)`.
+    const ROWS_TABLE: (&'static str, &'static str, &'static str) = ("VALUES (", "), (", ")");
+
+    /// How a funnel's probe (a correlated subquery over the events as `s`, ordered by
+    /// `s.customer, s.occurred_at, s.id`, `LIMIT 1`) keeps to its customer `probe.customer`,
+    /// so that the planner reads it through the customer index.
+    const PROBE_CUSTOMER: &'static str = "s.customer = probe.customer";
+
     /// Appends what ends an insert-ignore statement started by [`Self::insert_ignoring`].
     fn end_insert_ignoring(sql: &mut Sql) {
         sql.push(Self::INSERT_IGNORING.1);

@@ -45,6 +45,7 @@ pub(crate) enum Rows<'a, R> {
 
 impl<R: ReadRow> Rows<'_, R> {
     /// How many rows there are.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Driver(rows) => rows.len(),

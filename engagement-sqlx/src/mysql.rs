@@ -185,6 +185,11 @@ impl Dialect for MySqlDialect {
 
     const INSERT_IGNORING: (&'static str, &'static str) = ("INSERT IGNORE INTO ", "");
 
+    // MariaDB (10.11) reads the parameters of a `VALUES` table in a `WITH` as NULL in a
+    // prepared statement; a union of one-row selects reads them.
+    const ROWS_TABLE: (&'static str, &'static str, &'static str) =
+        ("SELECT ", " UNION ALL SELECT ", "");
+
     fn on_conflict_update(sql: &mut Sql, columns: &[&str]) {
         sql.push(" ON DUPLICATE KEY UPDATE ");
         for (i, c) in columns.iter().enumerate() {

@@ -147,6 +147,16 @@ impl Dialect for PostgresDialect {
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
     const BEGIN_WRITE: &'static str = "BEGIN";
 
+    const ARRAYS: bool = true;
+
+    // With the customer an equality, the ordering by customer is redundant to PostgreSQL's
+    // planner, which then finds the time index as well ordered; without statistics (a table
+    // not yet analysed) it picks it and scans every customer's events of the class backwards.
+    // As a range of one value the customer is part of the order, which only the customer index
+    // gives, and still bounds the index scan at both ends.
+    const PROBE_CUSTOMER: &'static str =
+        "s.customer >= probe.customer AND s.customer <= probe.customer";
+
     fn arguments(args: Vec<Arg>) -> SqlResult<PgArguments> {
         let mut out = PgArguments::default();
         for arg in args {

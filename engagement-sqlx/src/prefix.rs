@@ -83,6 +83,8 @@ pub(crate) struct Tables {
     pub(crate) log_counts: Arc<str>,
     /// The events' index by (customer, time, id).
     pub(crate) events_by_customer: Arc<str>,
+    /// The events' index by (name, time).
+    pub(crate) events_by_name: Arc<str>,
     pub(crate) ledger: Arc<str>,
 }
 
@@ -96,6 +98,7 @@ impl Tables {
             totals: name("totals"),
             log_counts: name("log_counts"),
             events_by_customer: name("events_customer"),
+            events_by_name: name("events_name"),
             ledger: name("schema_migrations"),
             prefix,
         }

@@ -9,8 +9,8 @@ use proptest::sample::subsequence;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::generators::{
-    ID_POOL, POOL_NAMES, anchors, arb_activity, arb_batches, arb_customer_ids, arb_customers,
-    arb_filter, arb_instant, arb_window,
+    ID_POOL, POOL_NAMES, anchors, arb_activity, arb_batches, arb_conversion_window,
+    arb_customer_ids, arb_customers, arb_filter, arb_instant, arb_window,
 };
 use super::runtime;
 use super::support::fresh_workspace;
@@ -61,13 +61,17 @@ fn arb_read() -> impl Strategy<Value = Read> {
         (
             arb_window(),
             subsequence(POOL_NAMES.to_vec(), 2..=4).prop_shuffle(),
+            arb_conversion_window(),
             proptest::option::of(arb_instant())
         )
-            .prop_map(|(window, steps, open_since)| Read::Funnel(FunnelQuery {
-                window,
-                steps: steps.into_iter().map(String::from).collect(),
-                open_since,
-            })),
+            .prop_map(
+                |(window, steps, conversion_window, open_since)| Read::Funnel(FunnelQuery {
+                    window,
+                    steps: steps.into_iter().map(String::from).collect(),
+                    conversion_window,
+                    open_since,
+                })
+            ),
         (0..ID_POOL + 1).prop_map(|id| Read::Event(EventId::from(format!("e{id:02}")))),
     ]
 }

@@ -1,11 +1,14 @@
 //! Funnel input.
 
+use chrono::TimeDelta;
+
 use super::support::{DAY, HOUR, append, base, by, day, ev, fresh_workspace, micros, ok};
 use crate::{Actor, EventStore, FunnelQuery, Timestamp, names};
 
 /// `funnel_input` per [`FunnelInput`](crate::FunnelInput)'s docs: steps in the same
-/// microsecond ordered by id, repeated steps, a step before step 1, events outside the window or
-/// by staff ignored, and `open_since` deciding who is waiting.
+/// microsecond ordered by id, repeated steps, a step before step 1, a step-1 event that
+/// decides nothing left out, events outside the window or by staff ignored, and `open_since`
+/// deciding who is waiting.
 pub async fn funnel_input_follows_its_definition(store: &dyn EventStore) {
     let ws = fresh_workspace("funnel_input_follows_its_definition");
     let t = |h: i64| micros(base(), h * HOUR);
@@ -35,6 +38,7 @@ pub async fn funnel_input_follows_its_definition(store: &dyn EventStore) {
     let query = |open_since| FunnelQuery {
         window: day(),
         steps: vec![a.into(), b.into(), c.into()],
+        conversion_window: TimeDelta::hours(2),
         open_since,
     };
     let input = ok(
@@ -54,7 +58,8 @@ pub async fn funnel_input_follows_its_definition(store: &dyn EventStore) {
     // c1's step B shares step A's microsecond but has the smaller id, so it comes first.
     let want = vec![
         (1, vec![(t(1), 1), (t(1), 0), (t(2), 2)]),
-        (2, vec![(t(1), 0), (t(3), 0), (t(4), 1), (t(5), 1)]),
+        // c2's first step A is more than 2 hours before any step B, and not the latest.
+        (2, vec![(t(3), 0), (t(4), 1), (t(5), 1)]),
         (3, vec![(micros(t(0), 1), 1), (t(2), 0)]),
     ];
     assert_eq!(journeys, want, "journeys");
@@ -92,6 +97,11 @@ pub async fn funnel_input_of_many_journeys_matches_the_reference(store: &dyn Eve
         if customer % 3 == 0 {
             events.push(ev(&format!("m{customer}-c"), customer, c, t(i + 2)));
         }
+        if customer % 7 == 0 {
+            // More step-1 events, some of which decide nothing.
+            events.push(ev(&format!("m{customer}-a2"), customer, a, t(i + 4)));
+            events.push(ev(&format!("m{customer}-a3"), customer, a, t(i + 5)));
+        }
     }
     let reference = crate::ReferenceStore::default();
     for chunk in events.chunks(5_000) {
@@ -104,6 +114,7 @@ pub async fn funnel_input_of_many_journeys_matches_the_reference(store: &dyn Eve
             to: micros(base(), 2 * DAY + 7 * HOUR),
         },
         steps: vec![a.into(), b.into(), c.into()],
+        conversion_window: TimeDelta::hours(12),
         open_since: Some(micros(base(), DAY + 3 * HOUR)),
     };
     let got = ok("funnel_input", store.funnel_input(&ws, &query).await);

@@ -2,11 +2,12 @@
 
 use std::net::IpAddr;
 
+use chrono::TimeDelta;
 use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use serde_json::json;
 
-use super::support::{HOUR, customer, date, micros, ts};
+use super::support::{DAY, HOUR, customer, date, micros, ts};
 use crate::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, Customer, CustomerFilter, CustomerId,
     CustomerStatus, Device, Event, EventFilter, Milestone, Milestones, Page, ReportZone,
@@ -74,6 +75,12 @@ pub fn arb_window() -> impl Strategy<Value = TimeWindow> {
         1 => Just(TimeWindow::ALL),
         6 => (arb_instant(), arb_instant()).prop_map(|(a, b)| TimeWindow { from: a.min(b), to: a.max(b) }),
     ]
+}
+
+/// A funnel's conversion window: a microsecond, about the spread of [`arb_instant`]'s
+/// offsets, or longer than any window between them.
+pub(super) fn arb_conversion_window() -> impl Strategy<Value = TimeDelta> {
+    prop_oneof![Just(1_i64), 1..3 * HOUR, Just(3 * DAY),].prop_map(TimeDelta::microseconds)
 }
 
 pub(super) fn arb_actor() -> impl Strategy<Value = Actor> {

@@ -1,5 +1,7 @@
 //! Tenancy and half-open windows.
 
+use chrono::TimeDelta;
+
 use super::support::{
     HOUR, activity, activity_query, append, base, cells, customer, day, ev, export, export_all,
     fresh_workspace, ids_of, micros, ok, page, scores, top, upsert, window,
@@ -113,6 +115,7 @@ pub async fn tenants_are_isolated(store: &dyn EventStore) {
     let funnel = FunnelQuery {
         window: day(),
         steps: vec![names::LINK_OPENED.into(), names::ORDER_SUBMITTED.into()],
+        conversion_window: TimeDelta::days(1),
         open_since: Some(base()),
     };
     let input = ok("funnel_input", store.funnel_input(&a, &funnel).await);
@@ -259,6 +262,7 @@ pub async fn windows_are_half_open(store: &dyn EventStore) {
     let funnel = FunnelQuery {
         window: w,
         steps: vec![names::LINK_OPENED.into(), names::ORDER_SUBMITTED.into()],
+        conversion_window: TimeDelta::days(1),
         open_since: Some(from),
     };
     let input = ok("funnel_input", store.funnel_input(&ws, &funnel).await);

@@ -551,6 +551,7 @@ impl Reports {
                 &FunnelQuery {
                     window,
                     steps: request.steps.clone(),
+                    conversion_window: request.conversion_window,
                     open_since,
                 },
             )

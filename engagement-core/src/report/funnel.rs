@@ -8,7 +8,7 @@ use super::ReportPeriod;
 use crate::error::{Error, Result};
 use crate::model::ids::WorkspaceId;
 use crate::model::names;
-use crate::store::query::{FunnelInput, Journey};
+use crate::store::query::{FunnelInput, Journey, StepEvent};
 use crate::time::{CalendarPreset, RangeSpec, TimeWindow, Timestamp};
 
 /// Most steps a funnel may have.
@@ -209,15 +209,10 @@ pub fn evaluate(
         .collect()
 }
 
-/// Follows, from every step-1 event, the earliest continuation: the first step-2 event after
-/// it, then the first step-3 event after that, … while each lies within the conversion window.
-/// `None` when the journey holds no step-1 event; otherwise the times of the earliest step-1
-/// event reaching each step are left in `scratch.best_times`.
-///
-/// One cursor per step finds "the first event of step `s` after position `p`". A later step-1
-/// event never continues earlier than an earlier one does, step by step, so every cursor only
-/// moves forward: a journey costs one pass per step, and nothing is allocated. Once a step-1
-/// event completes the funnel, later ones can change nothing but the latest start.
+/// Follows, from every step-1 event, the earliest continuation (see [`follow`]). `None` when
+/// the journey holds no step-1 event; otherwise the times of the earliest step-1 event reaching
+/// each step are left in `scratch.best_times`. Once a step-1 event completes the funnel, later
+/// ones can change nothing but the latest start.
 fn progress(
     journey: &Journey,
     conversion_window: TimeDelta,
@@ -229,35 +224,20 @@ fn progress(
     scratch.best_times.fill(None);
     let mut best: Option<Progress> = None;
     for (start, first) in events.iter().enumerate().filter(|(_, e)| e.step == 0) {
-        let deadline = first
-            .at
-            .checked_add(conversion_window)
-            .unwrap_or(Timestamp::MAX);
-        let mut at = start;
-        let times = &mut scratch.times;
-        times.fill(None);
-        let mut furthest = 1;
-        for (s, next) in scratch.cursor.iter_mut().enumerate().skip(1) {
-            *next = (*next).max(at + 1);
-            while events.get(*next).is_some_and(|e| e.step != s) {
-                *next += 1;
-            }
-            match events.get(*next) {
-                Some(e) if e.at <= deadline => {
-                    at = *next;
-                    furthest = s + 1;
-                    times[s] = Some(e.at.since(first.at));
-                }
-                _ => break,
-            }
-        }
+        let furthest = follow(
+            events,
+            start,
+            conversion_window,
+            &mut scratch.cursor,
+            &mut scratch.times,
+        );
         let entry = best.get_or_insert(Progress {
             furthest: 0,
             last_start: first.at,
         });
         entry.last_start = entry.last_start.max(first.at);
         entry.furthest = entry.furthest.max(furthest);
-        for (slot, &t) in scratch.best_times.iter_mut().zip(times.iter()) {
+        for (slot, &t) in scratch.best_times.iter_mut().zip(scratch.times.iter()) {
             if slot.is_none() {
                 *slot = t;
             }
@@ -271,6 +251,93 @@ fn progress(
         }
     }
     best
+}
+
+/// Follows the earliest continuation of the step-1 event at `start`: the first step-2 event
+/// after it, then the first step-3 event after that, … while each lies within the conversion
+/// window of it. Returns the (1-based) furthest step reached and leaves the time from the start
+/// to each step reached in `times` (`None` elsewhere).
+///
+/// `cursor` holds, per step, where the search for its next event stands. A later step-1 event
+/// never continues earlier than an earlier one does, step by step, so when callers pass their
+/// starts in order every cursor only moves forward: a journey costs one pass per step.
+fn follow(
+    events: &[StepEvent],
+    start: usize,
+    conversion_window: TimeDelta,
+    cursor: &mut [usize],
+    times: &mut [Option<TimeDelta>],
+) -> usize {
+    let first = events[start];
+    let deadline = first
+        .at
+        .checked_add(conversion_window)
+        .unwrap_or(Timestamp::MAX);
+    let mut at = start;
+    times.fill(None);
+    let mut furthest = 1;
+    for (s, next) in cursor.iter_mut().enumerate().skip(1) {
+        *next = (*next).max(at + 1);
+        while events.get(*next).is_some_and(|e| e.step != s) {
+            *next += 1;
+        }
+        match events.get(*next) {
+            Some(e) if e.at <= deadline => {
+                at = *next;
+                furthest = s + 1;
+                times[s] = Some(e.at.since(first.at));
+            }
+            _ => break,
+        }
+    }
+    furthest
+}
+
+impl Journey {
+    /// Keeps of the step-1 events only those that decide the funnel: the latest, and for each
+    /// step the customer reaches, the earliest step-1 event from which it is reached. Every
+    /// event of the later steps stays. What [`evaluate`] answers is unchanged, since it reads
+    /// of the step-1 events only how far each gets (the furthest is reached from one of those
+    /// kept), the time to each step from the earliest one reaching it, and the latest one.
+    ///
+    /// `steps` is the funnel's number of steps; `events` must be in (occurred_at, id) order.
+    ///
+    /// # Examples
+    /// ```
+    /// use chrono::TimeDelta;
+    /// use engagement_core::{CustomerId, Journey, StepEvent, Timestamp};
+    ///
+    /// let ev = |at, step| StepEvent { at: Timestamp::from_micros(at), step };
+    /// let mut journey = Journey {
+    ///     customer: CustomerId(1),
+    ///     events: vec![ev(1, 0), ev(2, 0), ev(3, 1), ev(4, 0), ev(5, 0)],
+    /// };
+    /// journey.retain_decisive(2, TimeDelta::microseconds(10));
+    /// // The first step-1 event reaches step 2; the last is the latest start.
+    /// assert_eq!(journey.events, vec![ev(1, 0), ev(3, 1), ev(5, 0)]);
+    /// ```
+    pub fn retain_decisive(&mut self, steps: usize, conversion_window: TimeDelta) {
+        let events = &self.events;
+        let latest = events.iter().rposition(|e| e.step == 0);
+        let mut cursor = vec![0; steps.max(1)];
+        let mut times = vec![None; steps.max(1)];
+        let mut reached = 1;
+        let mut keep = vec![false; events.len()];
+        for (i, event) in events.iter().enumerate() {
+            keep[i] = if event.step != 0 || Some(i) == latest {
+                true
+            } else if reached < steps {
+                let furthest = follow(events, i, conversion_window, &mut cursor, &mut times);
+                let decides = furthest > reached;
+                reached = reached.max(furthest);
+                decides
+            } else {
+                false
+            };
+        }
+        let mut kept = keep.into_iter();
+        self.events.retain(|_| kept.next().unwrap_or(false));
+    }
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {
@@ -306,7 +373,6 @@ pub(crate) fn is_open(
 mod tests {
     use super::*;
     use crate::model::ids::{CustomerId, EventId};
-    use crate::store::query::StepEvent;
 
     fn t(micros: i64) -> Timestamp {
         Timestamp::from_micros(micros)
@@ -550,6 +616,34 @@ mod tests {
                 let got = progress(&j, w, &mut scratch)
                     .map(|p| (p.furthest, scratch.best_times.clone(), p.last_start));
                 prop_assert_eq!(got, literal(&j.events, k, w));
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn the_decisive_step_one_events_decide_as_all_of_them_do(
+                raw in proptest::collection::vec((0_i64..60, 0_usize..4), 0..40),
+                k in 2_usize..=4,
+                w in 1_i64..30,
+            ) {
+                let events: Vec<(Timestamp, EventId, usize)> = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step % k))
+                    .collect();
+                let full = journey(1, events);
+                let w = TimeDelta::microseconds(w);
+                let mut decisive = full.clone();
+                decisive.retain_decisive(k, w);
+                prop_assert_eq!(literal(&decisive.events, k, w), literal(&full.events, k, w));
+                let later = |j: &Journey| j.events.iter().filter(|e| e.step != 0).count();
+                prop_assert_eq!(later(&decisive), later(&full));
+                // At most one step-1 event a step reached, plus the latest.
+                let starts = decisive.events.len() - later(&decisive);
+                prop_assert!(starts <= k);
+                let mut again = decisive.clone();
+                again.retain_decisive(k, w);
+                prop_assert_eq!(again, decisive);
             }
         }
 

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use crate::model::customer::{Customer, CustomerStatus};
@@ -421,6 +422,9 @@ pub struct FunnelQuery {
     pub window: TimeWindow,
     /// Distinct event names, step 1 first (2 to 8 steps).
     pub steps: Vec<String>,
+    /// How long after a step-1 event later steps still count: it decides which step-1 events
+    /// a journey must hold (see [`Journey::events`]).
+    pub conversion_window: TimeDelta,
     /// Customers without a step-2 event whose latest step-1 event is at or after this instant
     /// are counted as [`FunnelInput::waiting`]; `None` counts none.
     pub open_since: Option<Timestamp>,
@@ -431,9 +435,16 @@ pub struct FunnelQuery {
 pub struct Journey {
     /// The customer.
     pub customer: CustomerId,
-    /// Every step event of the customer in the window, in (occurred_at, id) order: events of
-    /// the same microsecond are ordered by their ids, so the position carries the tie-break and
-    /// the ids themselves need not cross the trait.
+    /// The customer's step events in the window that decide the funnel, in (occurred_at, id)
+    /// order: every event of steps 2 and later, and of the step-1 events only the latest and,
+    /// for each step the customer reaches, the earliest step-1 event from which it is reached
+    /// (see [`Journey::retain_decisive`]). Events of the same microsecond are ordered by their
+    /// ids, so the position carries the tie-break and the ids themselves need not cross the
+    /// trait.
+    ///
+    /// The other step-1 events change nothing in [`evaluate_funnel`](crate::report::evaluate_funnel)'s
+    /// answer, and a store that need not read them (most events of an active customer are
+    /// step 1 in a typical funnel) does not.
     pub events: Vec<StepEvent>,
 }
 
@@ -452,7 +463,7 @@ pub struct FunnelInput {
     /// Distinct customers with at least one step-1 event in the window.
     pub entered: u64,
     /// Customers with at least one step-1 and one step-2 event in the window, ordered by
-    /// customer id, each with all their step events.
+    /// customer id, each with the step events that decide their progress.
     pub journeys: Vec<Journey>,
     /// Customers with a step-1 event but no step-2 event in the window, whose latest step-1
     /// event is at or after [`FunnelQuery::open_since`].

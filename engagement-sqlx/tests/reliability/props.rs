@@ -4,6 +4,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 
+use chrono::TimeDelta;
 use engagement_core::conformance::{
     agree, arb_batches, arb_customers, arb_filter, arb_instant, collect_export, pages_agree,
 };
@@ -188,6 +189,7 @@ async fn workspace_agrees(
         ]
         .map(String::from)
         .to_vec(),
+        conversion_window: TimeDelta::hours(1),
         open_since: Some(filter.window.from),
     };
     agree(

@@ -9,7 +9,8 @@ use crate::store::query::{FunnelInput, FunnelQuery, Journey, StepEvent};
 
 /// [`EventStore::funnel_input`](crate::EventStore::funnel_input), exactly as
 /// [`FunnelInput`]'s fields are documented: own events in the window whose name is a step
-/// (the first step with that name), grouped by customer.
+/// (the first step with that name), grouped by customer, each journey keeping only its
+/// decisive step-1 events ([`Journey::retain_decisive`]).
 pub fn funnel_input(events: &[Event], query: &FunnelQuery) -> FunnelInput {
     let mut by_customer: BTreeMap<CustomerId, Vec<(&Event, usize)>> = BTreeMap::new();
     for event in events.iter().filter(|e| counted(e, query.window)) {
@@ -33,7 +34,7 @@ pub fn funnel_input(events: &[Event], query: &FunnelQuery) -> FunnelInput {
         input.entered += 1;
         if steps.iter().any(|(_, step)| *step == 1) {
             steps.sort_by(|(a, _), (b, _)| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-            input.journeys.push(Journey {
+            let mut journey = Journey {
                 customer,
                 events: steps
                     .into_iter()
@@ -42,7 +43,9 @@ pub fn funnel_input(events: &[Event], query: &FunnelQuery) -> FunnelInput {
                         step,
                     })
                     .collect(),
-            });
+            };
+            journey.retain_decisive(query.steps.len(), query.conversion_window);
+            input.journeys.push(journey);
         } else if query.open_since.is_some_and(|since| latest_entry >= since) {
             input.waiting += 1;
         }
@@ -53,6 +56,8 @@ pub fn funnel_input(events: &[Event], query: &FunnelQuery) -> FunnelInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
+
     use crate::model::event::Actor;
     use crate::time::{TimeWindow, Timestamp};
 
@@ -65,12 +70,13 @@ mod tests {
             window: TimeWindow::new(Timestamp::from_micros(0), Timestamp::from_micros(100))
                 .unwrap(),
             steps: vec!["A".into(), "B".into(), "C".into()],
+            conversion_window: TimeDelta::microseconds(10),
             open_since: open_since.map(Timestamp::from_micros),
         }
     }
 
     #[test]
-    fn journeys_hold_every_step_event_in_time_then_id_order() {
+    fn journeys_hold_their_decisive_step_events_in_time_then_id_order() {
         let mut staff = ev("s", 1, "C", 5);
         staff.actor = Actor::Staff;
         let events = vec![
@@ -78,6 +84,7 @@ mod tests {
             ev("y", 1, "A", 5),
             ev("x", 1, "B", 1), // a step before step 1 still belongs to the journey
             ev("w", 1, "A", 9),
+            ev("t", 1, "A", 7), // neither reaches further nor is the latest: left out
             ev("v", 1, "Other", 6),
             ev("u", 1, "C", 100), // at the window end: out
             staff,
