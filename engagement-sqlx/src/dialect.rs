@@ -120,6 +120,18 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         }
     }
 
+    /// What a funnel's snapshot runs first, if anything: settings for its many small probes.
+    const FUNNEL_SETTINGS: Option<&'static str> = None;
+
+    /// The statement that exports the snapshot of the read transaction it runs in, returning
+    /// its id for other connections to read in ([`Self::push_import_snapshot`]); `None` where
+    /// the database cannot share a snapshot.
+    const EXPORT_SNAPSHOT: Option<&'static str> = None;
+
+    /// Appends the statement that has a read transaction just begun read the snapshot `id`
+    /// that [`Self::EXPORT_SNAPSHOT`] returned.
+    fn push_import_snapshot(_sql: &mut Sql, _id: &str) {}
+
     /// Whether a column of values binds as one array argument ([`Arg::Ints`], [`Arg::Texts`]).
     const ARRAYS: bool = false;
 

@@ -149,6 +149,20 @@ impl Dialect for PostgresDialect {
 
     const ARRAYS: bool = true;
 
+    // A statement of 10,000 funnel probes is planned at a cost (~10^6) that has PostgreSQL
+    // compile it (JIT, inlined and optimized): 255 ms of compiling for 75 ms of index probes.
+    const FUNNEL_SETTINGS: Option<&'static str> = Some("SET LOCAL jit = off");
+
+    const EXPORT_SNAPSHOT: Option<&'static str> = Some("SELECT pg_export_snapshot()");
+
+    fn push_import_snapshot(sql: &mut Sql, id: &str) {
+        // The id is PostgreSQL's own (hex digits and dashes); the statement takes no
+        // parameter, so it is quoted as a literal.
+        sql.push("SET TRANSACTION SNAPSHOT '")
+            .push(&id.replace('\'', "''"))
+            .push("'");
+    }
+
     // With the customer an equality, the ordering by customer is redundant to PostgreSQL's
     // planner, which then finds the time index as well ordered; without statistics (a table
     // not yet analysed) it picks it and scans every customer's events of the class backwards.

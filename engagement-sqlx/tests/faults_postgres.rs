@@ -316,6 +316,16 @@ mod faults {
         );
     }
 
+    /// A funnel reads its snapshot on two connections where the pool has one to spare (the
+    /// conformance suite's pools do). On a pool of one it neither waits for a second one (the
+    /// pool would time out) nor answers differently.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_funnel_on_a_pool_of_one_connection_reads_on_it_alone() {
+        let (store, _) = single(Duration::from_secs(10)).await;
+        engagement_core::conformance::funnel_input_of_many_journeys_matches_the_reference(&store)
+            .await;
+    }
+
     /// Case 32 on PostgreSQL.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_connection_busy_is_a_typed_timeout() {

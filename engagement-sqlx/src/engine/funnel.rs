@@ -17,10 +17,13 @@
 
 mod paths;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use sqlx::SqlSafeStr;
+use sqlx::pool::PoolConnection;
 
 use engagement_core::{Actor, FunnelInput, FunnelQuery, TimeWindow, WorkspaceId};
 
@@ -35,14 +38,63 @@ use crate::fetched::Fetched;
 use crate::filter::{push_counted, push_in_texts};
 use crate::sql::{Arg, Sql};
 
-/// What a step's customers are read as, from the rollup and from the events alike.
-const STEP_CUSTOMERS: Columns = Columns {
-    rollup: "customer",
-    raw: "customer",
+/// Step-1 events as read from the rollup and from the events alike: the customer, and the
+/// instant of the latest.
+const STARTS: Columns = Columns {
+    rollup: "customer, last_at AS at",
+    raw: "customer, occurred_at AS at",
 };
 
 /// The read transaction whose snapshot a funnel's statements share.
 type Snapshot<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
+
+/// The funnel's snapshot, read on one connection or on two at once.
+struct Readers<D: Dialect> {
+    main: Snapshot<D>,
+    /// A second transaction reading the same snapshot, where the database can share it.
+    second: Option<Snapshot<D>>,
+}
+
+impl<D: Dialect> Readers<D> {
+    /// Ends the snapshot.
+    async fn commit(self) -> SqlResult<()> {
+        for tx in std::iter::once(self.main).chain(self.second) {
+            tx.commit()
+                .await
+                .map_err(SqlError::driver("end the funnel snapshot"))?;
+        }
+        Ok(())
+    }
+}
+
+/// How long a funnel waits for a second connection before reading on one.
+const SPARE_WAIT: Duration = Duration::from_millis(20);
+
+/// A connection for a funnel's second reader: an idle one, or a new one while the pool is
+/// below its size, waited for at most [`SPARE_WAIT`]. Never longer: a funnel already holds a
+/// connection, and funnels waiting for their second ones could otherwise hold every one.
+async fn spare_connection<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Option<PoolConnection<DB>> {
+    if let Some(conn) = pool.try_acquire() {
+        return Some(conn);
+    }
+    if pool.size() >= pool.options().get_max_connections() {
+        return None;
+    }
+    tokio::time::timeout(SPARE_WAIT, pool.acquire())
+        .await
+        .ok()?
+        .ok()
+}
+
+/// Runs the dialect's funnel settings, if any, in `tx`.
+async fn set_up<D: Dialect>(tx: &mut Snapshot<D>) -> SqlResult<()> {
+    if let Some(settings) = D::FUNNEL_SETTINGS {
+        let mut sql = D::sql();
+        sql.push(settings);
+        D::execute(tx, sql, "set up the funnel snapshot").await?;
+    }
+    Ok(())
+}
 
 /// Most probes one statement asks (where each binds its six values, fewer: the bind limit).
 const PROBES_PER_STATEMENT: usize = 10_000;
@@ -56,43 +108,51 @@ impl<D: Dialect> Engine<D> {
         let Some(step1) = query.steps.first() else {
             return Ok(FunnelInput::default());
         };
-        let tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let (tx, entered) = self
-            .step_customers(tx, workspace, query.window, step1)
-            .await?;
-        let (mut tx, later) = self.later_step_events(tx, workspace, query).await?;
+        let readers = self.readers().await?;
+        let (mut readers, entered, later) = match readers.second {
+            Some(second) => {
+                let ((main, entered), (second, later)) = futures::try_join!(
+                    self.latest_starts(readers.main, workspace, query.window, step1),
+                    self.later_step_events(second, workspace, query),
+                )?;
+                let readers = Readers {
+                    main,
+                    second: Some(second),
+                };
+                (readers, entered, later)
+            }
+            None => {
+                let (main, entered) = self
+                    .latest_starts(readers.main, workspace, query.window, step1)
+                    .await?;
+                let (main, later) = self.later_step_events(main, workspace, query).await?;
+                let readers = Readers { main, second: None };
+                (readers, entered, later)
+            }
+        };
         let converted: HashSet<i64> = later
             .iter()
             .filter(|(_, _, step)| *step == 1)
             .map(|(customer, _, _)| *customer)
             .collect();
-        let mut journey_customers: Vec<i64> = converted
+        let mut journey_customers: Vec<(i64, i64)> = entered
             .iter()
-            .copied()
-            .filter(|c| entered.contains(c))
+            .filter(|(c, _)| converted.contains(c))
+            .map(|(&c, &latest)| (c, latest))
             .collect();
         journey_customers.sort_unstable();
         // A customer's latest step-1 event is at or after `since` exactly when the customer
         // has a step-1 event in [since, to).
-        let open = query
+        let waiting = query
             .open_since
             .filter(|since| *since < query.window.to)
-            .map(|since| TimeWindow {
-                from: since.max(query.window.from),
-                to: query.window.to,
-            });
-        let waiting = match open {
-            Some(open) => {
-                let (back, open_customers) =
-                    self.step_customers(tx, workspace, open, step1).await?;
-                tx = back;
-                open_customers
+            .map_or(0, |since| {
+                let since = since.max(query.window.from).as_micros();
+                entered
                     .iter()
-                    .filter(|c| !converted.contains(*c))
+                    .filter(|(c, latest)| **latest >= since && !converted.contains(c))
                     .count() as u64
-            }
-            None => 0,
-        };
+            });
 
         let conversion = query
             .conversion_window
@@ -105,12 +165,6 @@ impl<D: Dialect> Engine<D> {
             conversion,
             query.window,
         );
-        let latest = paths.latest_probes();
-        let (back, found) = self
-            .probe(tx, workspace, step1, latest, Direction::Older)
-            .await?;
-        tx = back;
-        paths.add_latest(found);
         // Most journeys are settled by their first class; the rest take more each round, so
         // a customer with many classes costs a few statements, not one a class.
         let mut classes = 1;
@@ -120,15 +174,21 @@ impl<D: Dialect> Engine<D> {
                 break;
             }
             let (back, found) = self
-                .probe(tx, workspace, step1, probes, Direction::Newer)
+                .probe(readers, workspace, step1, probes, Direction::Newer)
                 .await?;
-            tx = back;
+            readers = back;
             paths.add_round(planned, found);
             classes = classes.saturating_mul(2);
         }
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("end the funnel snapshot"))?;
+        let (tied, probes) = paths.tied_latest();
+        if !probes.is_empty() {
+            let (back, found) = self
+                .probe(readers, workspace, step1, probes, Direction::Older)
+                .await?;
+            readers = back;
+            paths.add_latest(&tied, found);
+        }
+        readers.commit().await?;
         Ok(FunnelInput {
             entered: entered.len() as u64,
             journeys: paths.into_journeys(),
@@ -136,30 +196,33 @@ impl<D: Dialect> Engine<D> {
         })
     }
 
-    /// The customers with a counted `step` event in `window`: from the daily rollup for the
-    /// window's whole UTC days (one row per customer, day and name instead of one per event),
-    /// from the events at its partial edges. (Read from the name index alone, `DISTINCT` over
-    /// every step-1 event took 1.7 s of Q7's 5.4 s on SQLite at 10M events, over the rollup
-    /// 0.5 s; a `GROUP BY customer` over the same events had sorted them all, 8–9 s.)
-    /// Reads in the snapshot of `tx`, which it hands back.
-    async fn step_customers(
+    /// The customers with a counted `step` event in `window`, each with the instant of the
+    /// latest: from the daily rollup for the window's whole UTC days (one row per customer,
+    /// day and name instead of one per event, with its `last_at`), from the events at its
+    /// partial edges. (Read from the name index alone, `DISTINCT` over every step-1 event took
+    /// 1.7 s of Q7's 5.4 s on SQLite at 10M events, over the rollup 0.5 s.) Reads in the
+    /// snapshot of `tx`, which it hands back.
+    async fn latest_starts(
         &self,
         tx: Snapshot<D>,
         workspace: &WorkspaceId,
         window: TimeWindow,
         step: &str,
-    ) -> SqlResult<(Snapshot<D>, HashSet<i64>)> {
+    ) -> SqlResult<(Snapshot<D>, HashMap<i64, i64>)> {
         let mut sql = D::sql();
-        sql.push("SELECT DISTINCT customer FROM (");
+        sql.push("SELECT customer, MAX(at) FROM (");
         let named = |sql: &mut Sql| {
             sql.push("name = ").bind(step);
         };
-        self.push_counted_parts(&mut sql, workspace, window, STEP_CUSTOMERS, Some(&named));
-        sql.push(") AS parts");
-        let (tx, fetched) = read_in::<D>(tx, sql, "read a funnel step's customers").await?;
-        let customers: SqlResult<HashSet<i64>> =
-            fetched.rows().iter().map(|row| row.int(0)).collect();
-        Ok((tx, customers?))
+        self.push_counted_parts(&mut sql, workspace, window, STARTS, Some(&named));
+        sql.push(") AS parts GROUP BY customer");
+        let (tx, fetched) = read_in::<D>(tx, sql, "read a funnel's step-1 customers").await?;
+        let starts: SqlResult<HashMap<i64, i64>> = fetched
+            .rows()
+            .iter()
+            .map(|row| Ok((row.int(0)?, row.int(1)?)))
+            .collect();
+        Ok((tx, starts?))
     }
 
     /// Every counted event of the steps after the first in the query's window, as
@@ -219,9 +282,79 @@ impl<D: Dialect> Engine<D> {
         Ok((tx, events?))
     }
 
+    /// The funnel's snapshot: a read transaction with the dialect's funnel settings and, where
+    /// the database shares snapshots and the pool has a connection to spare
+    /// ([`spare_connection`]), a second on another connection reading the same snapshot.
+    async fn readers(&self) -> SqlResult<Readers<D>> {
+        let mut main = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        set_up::<D>(&mut main).await?;
+        let Some(export) = D::EXPORT_SNAPSHOT else {
+            return Ok(Readers { main, second: None });
+        };
+        let Some(conn) = spare_connection(&self.pool).await else {
+            return Ok(Readers { main, second: None });
+        };
+        let mut second = sqlx::Transaction::begin(conn, Some(D::BEGIN_READ.into_sql_str()))
+            .await
+            .map_err(SqlError::driver("begin a transaction"))?;
+        let mut sql = D::sql();
+        sql.push(export);
+        let (main, fetched) = read_in::<D>(main, sql, "export the funnel snapshot").await?;
+        let id = match fetched.rows().iter().next() {
+            Some(row) => row.text(0)?,
+            None => {
+                return Err(SqlError::Corrupt {
+                    column: "snapshot",
+                    reason: "exporting the snapshot returned no id".to_owned(),
+                });
+            }
+        };
+        let mut sql = D::sql();
+        D::push_import_snapshot(&mut sql, &id);
+        sql.one_off();
+        D::execute(&mut second, sql, "read the funnel snapshot").await?;
+        set_up::<D>(&mut second).await?;
+        Ok(Readers {
+            main,
+            second: Some(second),
+        })
+    }
+
+    /// [`Self::probe_on`], the probes split between the two readers where there are two.
+    async fn probe(
+        &self,
+        readers: Readers<D>,
+        workspace: &WorkspaceId,
+        step1: &str,
+        mut probes: Vec<Probe>,
+        direction: Direction,
+    ) -> SqlResult<(Readers<D>, Vec<Option<Key>>)> {
+        match readers.second {
+            Some(second) if probes.len() > 1 => {
+                let rest = probes.split_off(probes.len() / 2);
+                let ((main, mut found), (second, rest)) = futures::try_join!(
+                    self.probe_on(readers.main, workspace, step1, probes, direction),
+                    self.probe_on(second, workspace, step1, rest, direction),
+                )?;
+                found.extend(rest);
+                let readers = Readers {
+                    main,
+                    second: Some(second),
+                };
+                Ok((readers, found))
+            }
+            second => {
+                let (main, found) = self
+                    .probe_on(readers.main, workspace, step1, probes, direction)
+                    .await?;
+                Ok((Readers { main, second }, found))
+            }
+        }
+    }
+
     /// Answers `probes` in the snapshot of `tx`, in their order: each probe's first step-1
     /// event in `direction` (`Newer`: the earliest), `None` where there is none.
-    async fn probe(
+    async fn probe_on(
         &self,
         mut tx: Snapshot<D>,
         workspace: &WorkspaceId,

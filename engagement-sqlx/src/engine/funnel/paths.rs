@@ -2,7 +2,9 @@
 //!
 //! Of a customer's step-1 events a funnel needs only the decisive ones
 //! ([`Journey::retain_decisive`]): the latest, and for each step reached the earliest step-1
-//! event reaching it. Every step-1 event between two consecutive step-2 events (a *class*)
+//! event reaching it. The latest one's instant comes with the customer (from the rollup); its
+//! id only decides its place among events of the same microsecond, so it is asked for only
+//! where another event of the journey shares that microsecond. Every step-1 event between two consecutive step-2 events (a *class*)
 //! continues the same way: to the later of the two, then to the first step-3 event after it,
 //! and so on (the class's *chain*). An event of the class reaches step `j` exactly when it lies
 //! within the conversion window before the chain's step-`j` event. So the earliest step-1 event
@@ -51,6 +53,8 @@ struct Path {
     class_ends: Vec<usize>,
     /// The decisive step-1 events found so far.
     starts: Vec<Key>,
+    /// The instant of the latest step-1 event.
+    latest_at: i64,
     /// The furthest (1-based) step reached from them.
     furthest: usize,
     /// The first class not yet looked at.
@@ -75,24 +79,29 @@ pub(super) struct Paths {
 }
 
 impl Paths {
-    /// The journeys of `customers` (step-1 and step-2 customers alike), from `later`: every
-    /// counted event of steps 2 and later in the window as `(customer, key, step)`, step 0-based.
+    /// The journeys of `customers` (step-1 and step-2 customers alike, each with the instant of
+    /// its latest step-1 event), from `later`: every counted event of steps 2 and later in the
+    /// window as `(customer, key, step)`, step 0-based.
     pub(super) fn new(
-        customers: &[i64],
+        customers: &[(i64, i64)],
         later: Vec<(i64, Key, usize)>,
         steps: usize,
         conversion_micros: i64,
         window: TimeWindow,
     ) -> Self {
-        let slot: HashMap<i64, usize> =
-            customers.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+        let slot: HashMap<i64, usize> = customers
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, _))| (c, i))
+            .collect();
         let mut paths: Vec<Path> = customers
             .iter()
-            .map(|&customer| Path {
+            .map(|&(customer, latest_at)| Path {
                 customer,
                 later: Vec::new(),
                 class_ends: Vec::new(),
                 starts: Vec::new(),
+                latest_at,
                 furthest: 1,
                 next_class: 0,
             })
@@ -114,27 +123,6 @@ impl Paths {
             conversion_micros,
             window,
         }
-    }
-
-    /// One probe a path for its latest step-1 event in the window (to be asked newest first).
-    pub(super) fn latest_probes(&self) -> Vec<Probe> {
-        self.paths
-            .iter()
-            .map(|path| Probe {
-                customer: path.customer,
-                after: Key::before_all_at(self.window.from.as_micros()),
-                before: Key::before_all_at(self.window.to.as_micros()),
-            })
-            .collect()
-    }
-
-    /// Takes the answers to [`latest_probes`](Self::latest_probes), in their order. A path
-    /// without a step-1 event (none in a consistent snapshot) is no journey.
-    pub(super) fn add_latest(&mut self, found: Vec<Option<Key>>) {
-        for (path, key) in self.paths.iter_mut().zip(found) {
-            path.starts.extend(key);
-        }
-        self.paths.retain(|p| !p.starts.is_empty());
     }
 
     /// The probes of the next round: for every path not done, its next `classes` classes that
@@ -202,14 +190,52 @@ impl Paths {
         }
     }
 
+    /// Probes (to be asked newest first) for the latest step-1 event of each path where
+    /// another of its events shares that event's microsecond, so that its id decides its
+    /// place; with the paths they are for. Ask them after the rounds.
+    pub(super) fn tied_latest(&self) -> (Vec<usize>, Vec<Probe>) {
+        let tied = |path: &Path| {
+            let at = path.latest_at;
+            path.later.iter().any(|(k, _)| k.at == at) || path.starts.iter().any(|k| k.at == at)
+        };
+        self.paths
+            .iter()
+            .enumerate()
+            .filter(|(_, path)| tied(path))
+            .map(|(i, path)| {
+                let probe = Probe {
+                    customer: path.customer,
+                    after: Key::before_all_at(path.latest_at),
+                    before: Key::before_all_at(path.latest_at.saturating_add(1)),
+                };
+                (i, probe)
+            })
+            .unzip()
+    }
+
+    /// Takes the answers to [`tied_latest`](Self::tied_latest)'s probes, in their order.
+    pub(super) fn add_latest(&mut self, tied: &[usize], found: Vec<Option<Key>>) {
+        for (&i, key) in tied.iter().zip(found) {
+            let path = &mut self.paths[i];
+            if let Some(key) = key.filter(|k| !path.starts.contains(k)) {
+                path.starts.push(key);
+            }
+        }
+    }
+
     /// The journeys, in customer order.
     pub(super) fn into_journeys(mut self) -> Vec<Journey> {
         self.paths.sort_unstable_by_key(|p| p.customer);
         self.paths
             .into_iter()
             .map(|path| {
+                let latest_known = path.starts.iter().any(|k| k.at == path.latest_at);
                 let mut events: Vec<(Key, usize)> = path.later;
                 events.extend(path.starts.into_iter().map(|key| (key, 0)));
+                if !latest_known {
+                    // No other event shares its microsecond: the instant alone places it.
+                    events.push((Key::before_all_at(path.latest_at), 0));
+                }
                 events.sort_unstable();
                 Journey {
                     customer: CustomerId(path.customer),
@@ -276,7 +302,7 @@ mod tests {
             .collect()
     }
 
-    /// Runs the rounds of one customer whose step-1 events are `starts`.
+    /// Runs the rounds of one customer whose step-1 events are `starts`, as the store does.
     fn journey(
         starts: &[Key],
         later: Vec<(Key, usize)>,
@@ -284,9 +310,8 @@ mod tests {
         w: i64,
     ) -> Vec<(i64, usize)> {
         let later = later.into_iter().map(|(k, s)| (7, k, s)).collect();
-        let mut paths = Paths::new(&[7], later, steps, w, window());
-        let latest = paths.latest_probes();
-        paths.add_latest(answer(starts, &latest, true));
+        let latest_at = starts.iter().map(|k| k.at).max().unwrap();
+        let mut paths = Paths::new(&[(7, latest_at)], later, steps, w, window());
         let mut classes = 1;
         loop {
             let (planned, probes) = paths.plan(classes);
@@ -296,6 +321,8 @@ mod tests {
             paths.add_round(planned, answer(starts, &probes, false));
             classes *= 2;
         }
+        let (tied, probes) = paths.tied_latest();
+        paths.add_latest(&tied, answer(starts, &probes, true));
         let journeys = paths.into_journeys();
         journeys[0]
             .events
@@ -330,11 +357,16 @@ mod tests {
     }
 
     #[test]
-    fn a_customer_without_a_step_one_event_has_no_journey() {
-        let mut paths = Paths::new(&[7], vec![(7, key(5, "x"), 1)], 2, 10, window());
-        let latest = paths.latest_probes();
-        paths.add_latest(vec![None; latest.len()]);
-        assert!(paths.plan(1).1.is_empty());
-        assert!(paths.into_journeys().is_empty());
+    fn the_latest_start_is_probed_only_where_its_microsecond_is_shared() {
+        let later = vec![(7, key(50, "x"), 1)];
+        let paths = Paths::new(&[(7, 60)], later.clone(), 2, 10, window());
+        assert!(paths.tied_latest().1.is_empty());
+        let paths = Paths::new(&[(7, 50)], later, 2, 10, window());
+        let (tied, probes) = paths.tied_latest();
+        assert_eq!(tied, vec![0]);
+        assert_eq!(
+            (&probes[0].after, &probes[0].before),
+            (&key(50, ""), &key(51, ""))
+        );
     }
 }
