@@ -598,20 +598,27 @@ mod tests {
             best
         }
 
+        /// A journey of up to 40 events over 60 µs, its number of steps (2 to 4) and a
+        /// conversion window of 1 to 29 µs.
+        fn arb_case() -> impl Strategy<Value = (Journey, usize, TimeDelta)> {
+            (
+                proptest::collection::vec((0_i64..60, 0_usize..4), 0..40),
+                2_usize..=4,
+                1_i64..30,
+            )
+                .prop_map(|(raw, k, w)| {
+                    let events: Vec<(Timestamp, EventId, usize)> = raw
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step % k))
+                        .collect();
+                    (journey(1, events), k, TimeDelta::microseconds(w))
+                })
+        }
+
         proptest! {
             #[test]
-            fn forward_cursors_follow_the_definition(
-                raw in proptest::collection::vec((0_i64..60, 0_usize..4), 0..40),
-                k in 2_usize..=4,
-                w in 1_i64..30,
-            ) {
-                let events: Vec<(Timestamp, EventId, usize)> = raw
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step % k))
-                    .collect();
-                let j = journey(1, events);
-                let w = TimeDelta::microseconds(w);
+            fn forward_cursors_follow_the_definition((j, k, w) in arb_case()) {
                 let mut scratch = Scratch::new(k);
                 let got = progress(&j, w, &mut scratch)
                     .map(|p| (p.furthest, scratch.best_times.clone(), p.last_start));
@@ -621,18 +628,7 @@ mod tests {
 
         proptest! {
             #[test]
-            fn the_decisive_step_one_events_decide_as_all_of_them_do(
-                raw in proptest::collection::vec((0_i64..60, 0_usize..4), 0..40),
-                k in 2_usize..=4,
-                w in 1_i64..30,
-            ) {
-                let events: Vec<(Timestamp, EventId, usize)> = raw
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (at, step))| ev(*at, &format!("{i:03}"), *step % k))
-                    .collect();
-                let full = journey(1, events);
-                let w = TimeDelta::microseconds(w);
+            fn the_decisive_step_one_events_decide_as_all_of_them_do((full, k, w) in arb_case()) {
                 let mut decisive = full.clone();
                 decisive.retain_decisive(k, w);
                 prop_assert_eq!(literal(&decisive.events, k, w), literal(&full.events, k, w));

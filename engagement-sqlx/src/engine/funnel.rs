@@ -1,19 +1,18 @@
-//! `funnel_input`: only what a funnel needs, read by index in a few statements of one snapshot.
+//! `funnel_input`: only what decides a funnel, read by index in one snapshot.
 //!
-//! 1. Which customers have a step-1 event (the daily rollup for whole days, the events at the
-//!    window's edges). That is who entered.
+//! 1. Which customers have a step-1 event, each with the instant of the latest (the daily
+//!    rollup's `last_at` for whole days, the events at the window's edges). That is who
+//!    entered, and who waits (a latest step-1 event since `open_since`, no step-2 event).
 //! 2. Every event of the later steps in the window, through the name index: who reached
 //!    step 2, and the skeleton of every journey.
 //! 3. For the customers in both (the journeys), their decisive step-1 events
 //!    ([`Journey::retain_decisive`](engagement_core::Journey::retain_decisive)), each found by
-//!    one index probe ([`paths`]): the latest one, then round by round the earliest reaching
-//!    each further step. The customers' other step-1 events (at 10M events, 5.0M of the
-//!    5.5M step events of Q7's journeys) are never read.
+//!    one index probe ([`paths`]), round by round. The customers' other step-1 events (at 10M
+//!    events, 5.0M of the 5.5M step events of Q7's journeys) are never read.
 //!
-//! With an `open_since`, one more statement reads who has a step-1 event since then: those of
-//! them without a step-2 event wait. Core does the step matching. Nothing is joined in SQL but
-//! a probe's event to its id, so the cost is one pass over the later steps' events and a few
-//! index descents a journey.
+//! Where the database shares a snapshot between connections (PostgreSQL) and the pool has a
+//! connection to spare, 1 and 2 run at once and the probes are split between two connections.
+//! Core does the step matching.
 
 mod paths;
 
