@@ -24,7 +24,9 @@ mod faults {
     use engagement_sqlx::sqlx::mysql::MySqlPool;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, MySqlConnection, Row, query, raw_sql};
 
-    use super::reliability::faults::{after_kill, bounded, drain, dropped_export, pool_exhaustion};
+    use super::reliability::faults::{
+        after_kill, bounded, drain, dropped_export, pool_exhaustion, purges_beside_other_writers,
+    };
     use super::reliability::{my, views, workspace};
 
     /// A store whose pool holds a single connection, and that connection's thread id.
@@ -96,6 +98,13 @@ mod faults {
             .expect("unlock");
         locker.close().await.expect("close");
         after_kill(&store, &ws, "mysql", 5_000, result).await;
+    }
+
+    /// Purges beside other workspaces' writers finish, however InnoDB's locks conflict.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purges_beside_other_workspaces_writers_finish() {
+        let store = my::store(8, Duration::from_secs(30)).await;
+        purges_beside_other_writers(std::sync::Arc::new(store)).await;
     }
 
     /// Case 32 on MySQL / MariaDB.

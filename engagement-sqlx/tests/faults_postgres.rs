@@ -34,7 +34,8 @@ mod faults {
     use tokio::task::JoinHandle;
 
     use super::reliability::faults::{
-        after_kill, bounded, drain, dropped_export, pool_exhaustion, still_serves,
+        after_kill, bounded, drain, dropped_export, pool_exhaustion, purges_beside_other_writers,
+        still_serves,
     };
     use super::reliability::{pg, views, workspace};
 
@@ -314,6 +315,13 @@ mod faults {
             (5_000, true),
             "a later export"
         );
+    }
+
+    /// Purges beside other workspaces' writers finish, with exact counts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purges_beside_other_workspaces_writers_finish() {
+        let store = pg::store(8, Duration::from_secs(30)).await;
+        purges_beside_other_writers(std::sync::Arc::new(store)).await;
     }
 
     /// A funnel reads its snapshot on two connections where the pool has one to spare (the

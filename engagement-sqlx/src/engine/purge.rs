@@ -4,6 +4,7 @@
 //! finishes it; a dry run only counts.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
 
@@ -16,6 +17,13 @@ use crate::sql::Sql;
 
 /// Events deleted per statement.
 const PURGE_CHUNK: i64 = 5_000;
+
+/// Times a chunk is tried when it meets a lock conflict (a deadlock, a lock wait timed out):
+/// its transaction was rolled back whole, so trying it again is safe.
+const CHUNK_ATTEMPTS: u32 = 5;
+
+/// The wait before trying a chunk again, times the attempts so far.
+const CHUNK_BACKOFF: Duration = Duration::from_millis(20);
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn purge(
@@ -69,7 +77,9 @@ impl<D: Dialect> Engine<D> {
 
         let mut events = 0;
         loop {
-            let deleted = self.purge_chunk(workspace, &condition).await?;
+            let deleted = self
+                .purge_chunk_again_on_conflict(workspace, &condition)
+                .await?;
             events += deleted;
             if deleted < PURGE_CHUNK as u64 {
                 break;
@@ -82,6 +92,28 @@ impl<D: Dialect> Engine<D> {
             customers = D::execute(&mut conn, sql, "purge a customer").await?;
         }
         Ok(PurgeOutcome { events, customers })
+    }
+
+    /// [`Self::purge_chunk`], tried again (up to [`CHUNK_ATTEMPTS`] times in all) when it
+    /// meets a lock conflict. On MySQL the rollup's recompute takes next-key locks in tables
+    /// every workspace shares, so a purge can deadlock with appends or purges elsewhere.
+    async fn purge_chunk_again_on_conflict(
+        &self,
+        workspace: &WorkspaceId,
+        condition: &(dyn Fn(&mut Sql) + Sync),
+    ) -> SqlResult<u64> {
+        let mut attempt = 1;
+        loop {
+            match self.purge_chunk(workspace, condition).await {
+                Err(SqlError::Driver { source, .. })
+                    if attempt < CHUNK_ATTEMPTS && D::is_busy(&source) =>
+                {
+                    tokio::time::sleep(CHUNK_BACKOFF * attempt).await;
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Deletes at most [`PURGE_CHUNK`] events matching `condition`, recomputes the rollup of

@@ -244,3 +244,49 @@ pub(crate) async fn interrupted_purge(store: std::sync::Arc<dyn EventStore>) -> 
     assert_eq!(again.events, 0, "a finished purge is a no-op");
     interrupted
 }
+
+/// Purges beside other workspaces' appends and purges, in the tables they share: every one
+/// finishes (a purge chunk that meets a lock conflict, which InnoDB's next-key locks make
+/// likely, is tried again, not reported) and each workspace ends with exactly the events after
+/// its last cutoff.
+pub(crate) async fn purges_beside_other_writers(store: std::sync::Arc<dyn EventStore>) {
+    use engagement_core::{CustomerId, PurgeScope, Timestamp, names};
+
+    const ROUNDS: i64 = 12;
+    const PER_ROUND: i64 = 300;
+    const MINUTE: i64 = 60_000_000;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let ws = workspace(&format!("purges-beside-{w}"));
+                let at = |n: i64| Timestamp::from_micros(1_700_000_000_000_000 + n * 7 * MINUTE);
+                for round in 0..ROUNDS {
+                    let events: Vec<Event> = (0..PER_ROUND)
+                        .map(|i| {
+                            let n = round * PER_ROUND + i;
+                            Event::new(
+                                format!("e{n}"),
+                                CustomerId(i % 7),
+                                names::PAGE_VIEWED,
+                                at(n),
+                            )
+                        })
+                        .collect();
+                    store.append(&ws, &events).await.expect("append");
+                    let cutoff = at(round * PER_ROUND + PER_ROUND / 2);
+                    store
+                        .purge(&ws, PurgeScope::Before { cutoff }, false)
+                        .await
+                        .expect("purge beside other writers");
+                }
+                ws
+            })
+        })
+        .collect();
+    for writer in writers {
+        let ws = bounded("a writer", writer).await.expect("the writer ran");
+        let left = count(&*store, &ws).await.expect("count");
+        assert_eq!(left, u64::try_from(PER_ROUND / 2).expect("small"), "{ws:?}");
+    }
+}
