@@ -15,27 +15,26 @@
 //! Core does the step matching.
 
 mod paths;
+mod probes;
+mod readers;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use sqlx::SqlSafeStr;
-use sqlx::pool::PoolConnection;
 
-use engagement_core::{Actor, FunnelInput, FunnelQuery, TimeWindow, WorkspaceId};
+use engagement_core::{FunnelInput, FunnelQuery, TimeWindow, WorkspaceId};
 
-use self::paths::{Key, Paths, Probe};
+use self::paths::{Key, Paths};
+use self::readers::Readers;
 use super::Engine;
 use super::log::Direction;
 use super::rollup::Columns;
-use crate::dialect::{Dialect, begin};
-use crate::encode::actor_code;
+use crate::dialect::Dialect;
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::filter::{push_counted, push_in_texts};
-use crate::sql::{Arg, Sql};
+use crate::sql::Sql;
 
 /// Step-1 events as read from the rollup and from the events alike: the customer, and the
 /// instant of the latest.
@@ -46,57 +45,6 @@ const STARTS: Columns = Columns {
 
 /// The read transaction whose snapshot a funnel's statements share.
 type Snapshot<D> = sqlx::Transaction<'static, <D as Dialect>::DB>;
-
-/// The funnel's snapshot, read on one connection or on two at once.
-struct Readers<D: Dialect> {
-    main: Snapshot<D>,
-    /// A second transaction reading the same snapshot, where the database can share it.
-    second: Option<Snapshot<D>>,
-}
-
-impl<D: Dialect> Readers<D> {
-    /// Ends the snapshot.
-    async fn commit(self) -> SqlResult<()> {
-        for tx in std::iter::once(self.main).chain(self.second) {
-            tx.commit()
-                .await
-                .map_err(SqlError::driver("end the funnel snapshot"))?;
-        }
-        Ok(())
-    }
-}
-
-/// How long a funnel waits for a second connection before reading on one.
-const SPARE_WAIT: Duration = Duration::from_millis(20);
-
-/// A connection for a funnel's second reader: an idle one, or a new one while the pool is
-/// below its size, waited for at most [`SPARE_WAIT`]. Never longer: a funnel already holds a
-/// connection, and funnels waiting for their second ones could otherwise hold every one.
-async fn spare_connection<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Option<PoolConnection<DB>> {
-    if let Some(conn) = pool.try_acquire() {
-        return Some(conn);
-    }
-    if pool.size() >= pool.options().get_max_connections() {
-        return None;
-    }
-    tokio::time::timeout(SPARE_WAIT, pool.acquire())
-        .await
-        .ok()?
-        .ok()
-}
-
-/// Runs the dialect's funnel settings, if any, in `tx`.
-async fn set_up<D: Dialect>(tx: &mut Snapshot<D>) -> SqlResult<()> {
-    if let Some(settings) = D::FUNNEL_SETTINGS {
-        let mut sql = D::sql();
-        sql.push(settings);
-        D::execute(tx, sql, "set up the funnel snapshot").await?;
-    }
-    Ok(())
-}
-
-/// Most probes one statement asks (where each binds its six values, fewer: the bind limit).
-const PROBES_PER_STATEMENT: usize = 10_000;
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn funnel_input(
@@ -279,224 +227,6 @@ impl<D: Dialect> Engine<D> {
             })
             .collect();
         Ok((tx, events?))
-    }
-
-    /// The funnel's snapshot: a read transaction with the dialect's funnel settings and, where
-    /// the database shares snapshots and the pool has a connection to spare
-    /// ([`spare_connection`]), a second on another connection reading the same snapshot.
-    async fn readers(&self) -> SqlResult<Readers<D>> {
-        let mut main = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        set_up::<D>(&mut main).await?;
-        let Some(export) = D::EXPORT_SNAPSHOT else {
-            return Ok(Readers { main, second: None });
-        };
-        let Some(conn) = spare_connection(&self.pool).await else {
-            return Ok(Readers { main, second: None });
-        };
-        let mut second = sqlx::Transaction::begin(conn, Some(D::BEGIN_READ.into_sql_str()))
-            .await
-            .map_err(SqlError::driver("begin a transaction"))?;
-        let mut sql = D::sql();
-        sql.push(export);
-        let (main, fetched) = read_in::<D>(main, sql, "export the funnel snapshot").await?;
-        let id = match fetched.rows().iter().next() {
-            Some(row) => row.text(0)?,
-            None => {
-                return Err(SqlError::Corrupt {
-                    column: "snapshot",
-                    reason: "exporting the snapshot returned no id".to_owned(),
-                });
-            }
-        };
-        let mut sql = D::sql();
-        D::push_import_snapshot(&mut sql, &id);
-        sql.one_off();
-        D::execute(&mut second, sql, "read the funnel snapshot").await?;
-        set_up::<D>(&mut second).await?;
-        Ok(Readers {
-            main,
-            second: Some(second),
-        })
-    }
-
-    /// [`Self::probe_on`], the probes split between the two readers where there are two.
-    async fn probe(
-        &self,
-        readers: Readers<D>,
-        workspace: &WorkspaceId,
-        step1: &str,
-        mut probes: Vec<Probe>,
-        direction: Direction,
-    ) -> SqlResult<(Readers<D>, Vec<Option<Key>>)> {
-        match readers.second {
-            Some(second) if probes.len() > 1 => {
-                let rest = probes.split_off(probes.len() / 2);
-                let ((main, mut found), (second, rest)) = futures::try_join!(
-                    self.probe_on(readers.main, workspace, step1, probes, direction),
-                    self.probe_on(second, workspace, step1, rest, direction),
-                )?;
-                found.extend(rest);
-                let readers = Readers {
-                    main,
-                    second: Some(second),
-                };
-                Ok((readers, found))
-            }
-            second => {
-                let (main, found) = self
-                    .probe_on(readers.main, workspace, step1, probes, direction)
-                    .await?;
-                Ok((Readers { main, second }, found))
-            }
-        }
-    }
-
-    /// Answers `probes` in the snapshot of `tx`, in their order: each probe's first step-1
-    /// event in `direction` (`Newer`: the earliest), `None` where there is none.
-    async fn probe_on(
-        &self,
-        mut tx: Snapshot<D>,
-        workspace: &WorkspaceId,
-        step1: &str,
-        probes: Vec<Probe>,
-        direction: Direction,
-    ) -> SqlResult<(Snapshot<D>, Vec<Option<Key>>)> {
-        let mut found = vec![None; probes.len()];
-        let per_statement = if D::ARRAYS {
-            PROBES_PER_STATEMENT
-        } else {
-            PROBES_PER_STATEMENT.min(D::MAX_BINDS.saturating_sub(8) / 6)
-        };
-        for (chunk, part) in probes.chunks(per_statement.max(1)).enumerate() {
-            let first = chunk * per_statement.max(1);
-            let mut sql = D::sql();
-            self.push_probes(&mut sql, workspace, step1, part, direction);
-            let (back, fetched) = read_in::<D>(tx, sql, "probe a funnel's step-1 events").await?;
-            tx = back;
-            for row in fetched.rows().iter() {
-                let n = usize::try_from(row.int(0)?)
-                    .ok()
-                    .filter(|n| *n < part.len());
-                let n = n.ok_or_else(|| SqlError::Corrupt {
-                    column: "n",
-                    reason: "a probe answered that was not asked".to_owned(),
-                })?;
-                found[first + n] = Some(Key {
-                    at: row.int(1)?,
-                    id: row.text(2)?,
-                });
-            }
-        }
-        Ok((tx, found))
-    }
-
-    /// `SELECT n, occurred_at, id` of the first step-1 event in `direction` strictly between
-    /// each probe's bounds, `n` the probe's index in `probes`: one descent of the customer
-    /// index a probe (`LIMIT 1`). Where the dialect binds columns as arrays (PostgreSQL), the
-    /// probes are unnested and each joined laterally, reading the event from the index alone;
-    /// elsewhere they are a table of bound rows, each probe a correlated subquery for the
-    /// event's id, and the event is joined by its id.
-    fn push_probes(
-        &self,
-        sql: &mut Sql,
-        workspace: &WorkspaceId,
-        step1: &str,
-        probes: &[Probe],
-        direction: Direction,
-    ) {
-        if D::ARRAYS {
-            sql.push("SELECT probe.n - 1, found.occurred_at, found.id FROM UNNEST(")
-                .bind(Arg::Ints(probes.iter().map(|p| p.customer).collect()))
-                .push(", ")
-                .bind(Arg::Ints(probes.iter().map(|p| p.after.at).collect()))
-                .push(", ")
-                .bind(Arg::Texts(
-                    probes.iter().map(|p| p.after.id.clone()).collect(),
-                ))
-                .push(", ")
-                .bind(Arg::Ints(probes.iter().map(|p| p.before.at).collect()))
-                .push(", ")
-                .bind(Arg::Texts(
-                    probes.iter().map(|p| p.before.id.clone()).collect(),
-                ))
-                .push(
-                    ") WITH ORDINALITY AS probe (customer, after_at, after_id, before_at, \
-                     before_id, n) CROSS JOIN LATERAL (",
-                );
-            self.push_probe(sql, workspace, step1, direction, "s.occurred_at, s.id");
-            sql.push(") AS found");
-        } else {
-            let (start, between, end) = D::ROWS_TABLE;
-            sql.push("WITH probe (n, customer, after_at, after_id, before_at, before_id) AS (")
-                .push(start);
-            for (n, probe) in probes.iter().enumerate() {
-                if n > 0 {
-                    sql.push(between);
-                }
-                sql.bind(i64::try_from(n).unwrap_or(i64::MAX))
-                    .push(", ")
-                    .bind(probe.customer)
-                    .push(", ")
-                    .bind(probe.after.at)
-                    .push(", ")
-                    .bind(probe.after.id.as_str())
-                    .push(", ")
-                    .bind(probe.before.at)
-                    .push(", ")
-                    .bind(probe.before.id.as_str());
-            }
-            sql.push(end)
-                .push(") SELECT found.n, e.occurred_at, e.id FROM (SELECT probe.n AS n, (");
-            self.push_probe(sql, workspace, step1, direction, "s.id");
-            sql.push(") AS id FROM probe) AS found JOIN ")
-                .push(&self.tables.events)
-                .push(" AS e ON e.workspace = ")
-                .bind(workspace.as_str())
-                .push(" AND e.id = found.id");
-        }
-        sql.one_off();
-    }
-
-    /// Appends the `SELECT columns` of the first counted step-1 event (as `s`) in `direction`
-    /// strictly between the bounds of the correlated `probe`.
-    fn push_probe(
-        &self,
-        sql: &mut Sql,
-        workspace: &WorkspaceId,
-        step1: &str,
-        direction: Direction,
-        columns: &str,
-    ) {
-        let order = match direction {
-            Direction::Older => " DESC",
-            Direction::Newer => " ASC",
-        };
-        sql.push("SELECT ")
-            .push(columns)
-            .push(" FROM ")
-            .push(&self.tables.events)
-            .push(" AS s");
-        D::push_index_hint(sql, &self.tables.events_by_customer);
-        sql.push(" WHERE s.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND ")
-            .push(D::PROBE_CUSTOMER)
-            .push(" AND s.name = ")
-            .bind(step1)
-            .push(" AND s.actor = ")
-            .bind(actor_code(Actor::Customer))
-            .push(
-                " AND s.occurred_at >= probe.after_at AND s.occurred_at <= probe.before_at \
-                 AND (s.occurred_at > probe.after_at OR s.id > probe.after_id) \
-                 AND (s.occurred_at < probe.before_at OR s.id < probe.before_id) \
-                 ORDER BY s.customer",
-            )
-            .push(order)
-            .push(", s.occurred_at")
-            .push(order)
-            .push(", s.id")
-            .push(order)
-            .push(" LIMIT 1");
     }
 }
 
