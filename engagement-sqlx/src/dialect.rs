@@ -96,6 +96,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Whether [`Self::push_rows`] writes a placeholder per value into the statement's text
     /// (so that a statement's text depends on its number of rows). Multi-row statements then
     /// take [`prepared_rows`](crate::chunk::prepared_rows) rows, a few sizes kept prepared.
+    /// Where not, rows bind one array argument a column ([`Arg::Ints`], [`Arg::Texts`]), as
+    /// the other statements of many rows (a funnel's probes) then do too.
     const ROWS_IN_TEXT: bool = true;
 
     /// Rows the next multi-row statement takes of the `n` left, at most `max`: see
@@ -131,9 +133,6 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Appends the statement that has a read transaction just begun read the snapshot `id`
     /// that [`Self::EXPORT_SNAPSHOT`] returned.
     fn push_import_snapshot(_sql: &mut Sql, _id: &str) {}
-
-    /// Whether a column of values binds as one array argument ([`Arg::Ints`], [`Arg::Texts`]).
-    const ARRAYS: bool = false;
 
     /// How a table of bound rows is written inside `WITH name (columns) AS (…)`: what starts
     /// it, what separates two rows and what ends it, around each row's comma-separated values.

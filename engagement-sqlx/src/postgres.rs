@@ -147,8 +147,6 @@ impl Dialect for PostgresDialect {
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
     const BEGIN_WRITE: &'static str = "BEGIN";
 
-    const ARRAYS: bool = true;
-
     // A statement of 10,000 funnel probes is planned at a cost (~10^6) that has PostgreSQL
     // compile it (JIT, inlined and optimized): 255 ms of compiling for 75 ms of index probes.
     const FUNNEL_SETTINGS: Option<&'static str> = Some("SET LOCAL jit = off");

@@ -82,12 +82,11 @@ impl<D: Dialect> Engine<D> {
             .filter(|(_, _, step)| *step == 1)
             .map(|(customer, _, _)| *customer)
             .collect();
-        let mut journey_customers: Vec<(i64, i64)> = entered
+        let journey_customers: Vec<(i64, i64)> = entered
             .iter()
             .filter(|(c, _)| converted.contains(c))
             .map(|(&c, &latest)| (c, latest))
             .collect();
-        journey_customers.sort_unstable();
         // A customer's latest step-1 event is at or after `since` exactly when the customer
         // has a step-1 event in [since, to).
         let waiting = query

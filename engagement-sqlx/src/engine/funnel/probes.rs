@@ -60,7 +60,7 @@ impl<D: Dialect> Engine<D> {
         direction: Direction,
     ) -> SqlResult<(Snapshot<D>, Vec<Option<Key>>)> {
         let mut found = vec![None; probes.len()];
-        let per_statement = if D::ARRAYS {
+        let per_statement = if !D::ROWS_IN_TEXT {
             PROBES_PER_STATEMENT
         } else {
             PROBES_PER_STATEMENT.min(D::MAX_BINDS.saturating_sub(8) / 6)
@@ -90,7 +90,7 @@ impl<D: Dialect> Engine<D> {
 
     /// `SELECT n, occurred_at, id` of the first step-1 event in `direction` strictly between
     /// each probe's bounds, `n` the probe's index in `probes`: one descent of the customer
-    /// index a probe (`LIMIT 1`). Where the dialect binds columns as arrays (PostgreSQL), the
+    /// index a probe (`LIMIT 1`). Where the dialect binds rows as one array a column (PostgreSQL), the
     /// probes are unnested and each joined laterally, reading the event from the index alone;
     /// elsewhere they are a table of bound rows, each probe a correlated subquery for the
     /// event's id, and the event is joined by its id.
@@ -102,7 +102,7 @@ impl<D: Dialect> Engine<D> {
         probes: &[Probe],
         direction: Direction,
     ) {
-        if D::ARRAYS {
+        if !D::ROWS_IN_TEXT {
             sql.push("SELECT probe.n - 1, found.occurred_at, found.id FROM UNNEST(")
                 .bind(Arg::Ints(probes.iter().map(|p| p.customer).collect()))
                 .push(", ")
