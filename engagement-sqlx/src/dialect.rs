@@ -157,6 +157,11 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// take turns in the process ([`Engine::begin_write`](crate::engine::Engine::begin_write)).
     const ONE_WRITER: bool = false;
 
+    /// What copies the log into the database when the one writer goes idle
+    /// ([`Engine::commit_write`](crate::engine::Engine::commit_write)): nothing where the
+    /// database checkpoints on its own.
+    const IDLE_CHECKPOINT: Option<&'static str> = None;
+
     /// How `append` learns which rows of an insert-ignore it stored.
     const INSERTED: Inserted = Inserted::Returned;
 

@@ -47,16 +47,14 @@ impl<D: Dialect> Engine<D> {
     /// callers (several processes, or tests) apply each one exactly once.
     pub(crate) async fn migrate(&self, migrations: &[Migration]) -> SqlResult<()> {
         let ledger = &*self.tables.ledger;
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (turn, mut tx) = self.begin_write().await?;
         D::lock_migrations(&mut tx, ledger).await?;
         // Release the lock whatever happened: on MySQL it belongs to the pooled connection.
         let applied = self.apply(&mut tx, migrations).await;
         let unlocked = D::unlock_migrations(&mut tx, ledger).await;
         applied?;
         unlocked?;
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("commit the migrations"))
+        self.commit_write(turn, tx, "commit the migrations").await
     }
 
     /// Creates the ledger if needed, checks what it records and applies the rest.

@@ -336,4 +336,36 @@ mod sqlite_only {
             2
         );
     }
+
+    /// SQLite checkpoints its log on its own only every 1 GiB; a write that leaves the writer
+    /// idle starts a checkpoint beside it (`engine/turn.rs`), so the appended pages reach the
+    /// database file soon after, not once another GiB has been written.
+    #[tokio::test]
+    async fn an_idle_writer_copies_the_log_into_the_database() {
+        let url = file("idle-checkpoint");
+        let path = url.trim_start_matches("sqlite://").to_owned();
+        let migrating = SqliteStore::connect(&url).await.expect("open");
+        migrating.migrate().await.expect("migrate");
+        migrating.pool().close().await;
+        // A store opened now has checkpointed nothing yet, so its first idle write does.
+        let store = SqliteStore::connect(&url).await.expect("reopen");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        let before = size();
+        store
+            .append(&ws, &events("i", 5_000))
+            .await
+            .expect("append");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while size() < before + 500_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {} bytes (from {before}): the appended pages \
+                 were not checkpointed",
+                size()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(total(&store, &ws).await, 5_000);
+    }
 }

@@ -50,7 +50,7 @@ impl<D: Dialect> Engine<D> {
             .collect::<SqlResult<Vec<_>>>()?
             .into_iter();
 
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (turn, mut tx) = self.begin_write().await?;
         let mut last_seq = match D::INSERTED {
             Inserted::Sequenced => self.last_seq(&mut tx).await?,
             Inserted::Returned | Inserted::ReadFirst => 0,
@@ -125,9 +125,7 @@ impl<D: Dialect> Engine<D> {
         };
         // Last before the commit: the rollup rows stay locked as briefly as possible.
         self.roll_up(&mut tx, workspace, &inserted).await?;
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("commit the append"))?;
+        self.commit_write(turn, tx, "commit the append").await?;
         Ok(outcome)
     }
 

@@ -11,7 +11,7 @@ use crate::encode::{
     CUSTOMER_BINDS, CUSTOMER_COLUMNS, CUSTOMER_INSERT_COLUMNS, CUSTOMER_UPDATE_COLUMNS,
     customer_from_row, push_customer_values,
 };
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn upsert_customers(
@@ -30,7 +30,7 @@ impl<D: Dialect> Engine<D> {
         if last.is_empty() {
             return Ok(());
         }
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (turn, mut tx) = self.begin_write().await?;
         for chunk in last.chunks(rows_per_statement(D::MAX_BINDS, CUSTOMER_BINDS, 0)) {
             let mut sql = D::sql();
             sql.push("INSERT INTO ")
@@ -48,9 +48,7 @@ impl<D: Dialect> Engine<D> {
             sql.one_off();
             D::execute(&mut tx, sql, "upsert customers").await?;
         }
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("commit the customers"))
+        self.commit_write(turn, tx, "commit the customers").await
     }
 
     pub(crate) async fn customers(

@@ -11,12 +11,14 @@ mod log;
 mod purge;
 mod ranking;
 mod rollup;
+mod turn;
 
 use std::sync::Arc;
 
 use sqlx::{Pool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::OwnedMutexGuard;
 
+use self::turn::WriteTurn;
 use crate::dialect::{Dialect, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::prefix::{TablePrefix, Tables};
@@ -32,7 +34,7 @@ pub(crate) struct Engine<D: Dialect> {
     pub(crate) tables: Tables,
     /// Taken for every write transaction where the database has one writer at a time
     /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
-    write_turn: Arc<Mutex<()>>,
+    write_turn: Arc<WriteTurn>,
 }
 
 impl<D: Dialect> Clone for Engine<D> {
@@ -82,11 +84,48 @@ impl<D: Dialect> Engine<D> {
         &self,
     ) -> SqlResult<(Option<OwnedMutexGuard<()>>, Transaction<'static, D::DB>)> {
         let turn = if D::ONE_WRITER {
-            Some(Arc::clone(&self.write_turn).lock_owned().await)
+            Some(self.write_turn.take().await)
         } else {
             None
         };
         Ok((turn, begin::<D>(&self.writes, D::BEGIN_WRITE).await?))
+    }
+
+    /// Commits a write transaction [`Self::begin_write`] began, then gives up the turn. Where
+    /// the database checkpoints when its writer goes idle ([`Dialect::IDLE_CHECKPOINT`]) and
+    /// no other write waits, starts that checkpoint beside the next writes ([`turn`]); the
+    /// commit does not wait for it, and its failure changes nothing committed (it is logged).
+    pub(crate) async fn commit_write(
+        &self,
+        turn: Option<OwnedMutexGuard<()>>,
+        tx: Transaction<'static, D::DB>,
+        context: &'static str,
+    ) -> SqlResult<()> {
+        tx.commit().await.map_err(SqlError::driver(context))?;
+        let (Some(turn), Some(statement)) = (turn, D::IDLE_CHECKPOINT) else {
+            return Ok(());
+        };
+        // The checkpoint is a task of the runtime the commit ran on (sqlx's pools need one).
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok(());
+        };
+        if self.write_turn.idle_checkpoint_due(&turn) {
+            drop(turn);
+            let engine = self.clone();
+            runtime.spawn(async move {
+                let mut sql = D::sql();
+                sql.push(statement);
+                let done = match engine.acquire().await {
+                    Ok(mut conn) => D::execute(&mut conn, sql, "checkpoint the log").await,
+                    Err(e) => Err(e),
+                };
+                if let Err(error) = done {
+                    tracing::warn!(%error, "an idle checkpoint failed; the next one tries again");
+                }
+                engine.write_turn.checkpoint_ended();
+            });
+        }
+        Ok(())
     }
 
     /// A pooled connection for statements that need no transaction.

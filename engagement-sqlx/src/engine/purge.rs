@@ -124,7 +124,7 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         condition: &(dyn Fn(&mut Sql) + Sync),
     ) -> SqlResult<u64> {
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (turn, mut tx) = self.begin_write().await?;
         let mut select = D::sql();
         select
             .push("SELECT id, customer, actor, occurred_at, name, domain FROM ")
@@ -178,9 +178,7 @@ impl<D: Dialect> Engine<D> {
         }
         self.change_log_counts(&mut tx, workspace, log_deltas)
             .await?;
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("commit a purge chunk"))?;
+        self.commit_write(turn, tx, "commit a purge chunk").await?;
         Ok(ids.len() as u64)
     }
 
