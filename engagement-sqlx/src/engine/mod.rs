@@ -109,10 +109,11 @@ impl<D: Dialect> Engine<D> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Ok(());
         };
-        if self.write_turn.idle_checkpoint_due(&turn) {
+        if let Some(run) = self.write_turn.idle_checkpoint(&turn) {
             drop(turn);
             let engine = self.clone();
             runtime.spawn(async move {
+                let _run = run;
                 let mut sql = D::sql();
                 sql.push(statement);
                 let done = match engine.acquire().await {
@@ -122,7 +123,6 @@ impl<D: Dialect> Engine<D> {
                 if let Err(error) = done {
                     tracing::warn!(%error, "an idle checkpoint failed; the next one tries again");
                 }
-                engine.write_turn.checkpoint_ended();
             });
         }
         Ok(())

@@ -37,13 +37,16 @@ impl WriteTurn {
         Arc::clone(&self.lock).lock_owned().await
     }
 
-    /// Whether the write holding `turn` leaves the writer idle (no other write waits) and an
-    /// idle checkpoint is due: none running, and none started in the last
-    /// [`IDLE_CHECKPOINT_EVERY`]. When it is, the checkpoint counts as started; end it with
-    /// [`Self::checkpoint_ended`].
-    pub(crate) fn idle_checkpoint_due(&self, _turn: &OwnedMutexGuard<()>) -> bool {
+    /// Starts an idle checkpoint if one is due: the write holding `turn` leaves the writer
+    /// idle (no other write waits), none is running and none started in the last
+    /// [`IDLE_CHECKPOINT_EVERY`]. The checkpoint counts as running until the returned
+    /// [`CheckpointRun`] drops, also when the task holding it is cancelled.
+    pub(crate) fn idle_checkpoint(
+        self: &Arc<Self>,
+        _turn: &OwnedMutexGuard<()>,
+    ) -> Option<CheckpointRun> {
         if self.waiting.load(Ordering::Acquire) > 0 {
-            return false;
+            return None;
         }
         let mut last = self
             .last_checkpoint
@@ -51,15 +54,20 @@ impl WriteTurn {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let due = last.is_none_or(|at| at.elapsed() >= IDLE_CHECKPOINT_EVERY);
         if !due || self.checkpointing.swap(true, Ordering::AcqRel) {
-            return false;
+            return None;
         }
         *last = Some(Instant::now());
-        true
+        Some(CheckpointRun(Arc::clone(self)))
     }
+}
 
-    /// Ends the checkpoint [`Self::idle_checkpoint_due`] started.
-    pub(crate) fn checkpoint_ended(&self) {
-        self.checkpointing.store(false, Ordering::Release);
+/// An idle checkpoint running; the next may start once this drops.
+#[derive(Debug)]
+pub(crate) struct CheckpointRun(Arc<WriteTurn>);
+
+impl Drop for CheckpointRun {
+    fn drop(&mut self) {
+        self.0.checkpointing.store(false, Ordering::Release);
     }
 }
 
@@ -95,23 +103,28 @@ mod tests {
         while turn.waiting.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
-        assert!(!turn.idle_checkpoint_due(&first), "another write waits");
+        assert!(
+            turn.idle_checkpoint(&first).is_none(),
+            "another write waits"
+        );
         drop(first);
         waiter.await.expect("the waiting write");
 
         let held = turn.take().await;
-        assert!(turn.idle_checkpoint_due(&held), "idle, and none before");
-        assert!(!turn.idle_checkpoint_due(&held), "one is running");
-        turn.checkpoint_ended();
+        let run = turn.idle_checkpoint(&held);
+        assert!(run.is_some(), "idle, and none before");
+        assert!(turn.idle_checkpoint(&held).is_none(), "one is running");
+        drop(run);
+        assert!(!turn.checkpointing.load(Ordering::Acquire), "it ended");
         assert!(
-            !turn.idle_checkpoint_due(&held),
+            turn.idle_checkpoint(&held).is_none(),
             "the last one started less than the interval ago"
         );
     }
 
     #[tokio::test]
     async fn a_write_given_up_while_waiting_stops_counting() {
-        let turn = WriteTurn::default();
+        let turn = Arc::new(WriteTurn::default());
         let held = turn.take().await;
         {
             let waiting = std::pin::pin!(turn.take());
@@ -119,6 +132,6 @@ mod tests {
             assert_eq!(turn.waiting.load(Ordering::Acquire), 1);
         }
         assert_eq!(turn.waiting.load(Ordering::Acquire), 0);
-        assert!(turn.idle_checkpoint_due(&held));
+        assert!(turn.idle_checkpoint(&held).is_some());
     }
 }
