@@ -122,7 +122,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         }
     }
 
-    /// What a funnel's snapshot runs first, if anything: settings for its many small probes.
+    /// What a funnel's snapshot runs first, if anything: settings for its step-1 aggregate
+    /// and its many small probes.
     const FUNNEL_SETTINGS: Option<&'static str> = None;
 
     /// The statement that exports the snapshot of the read transaction it runs in, returning
