@@ -6,6 +6,7 @@ use engagement_core::{Actor, WorkspaceId};
 use super::paths::{Key, Probe};
 use super::readers::Readers;
 use super::{Snapshot, read_in};
+use crate::chunk::rows_per_statement;
 use crate::dialect::Dialect;
 use crate::encode::actor_code;
 use crate::engine::Engine;
@@ -13,8 +14,12 @@ use crate::engine::log::Direction;
 use crate::error::{SqlError, SqlResult};
 use crate::sql::{Arg, Sql};
 
-/// Most probes one statement asks (where each binds its six values, fewer: the bind limit).
+/// Most probes one statement asks (where each binds its values, fewer: the bind limit).
 const PROBES_PER_STATEMENT: usize = 10_000;
+
+/// Values a probe binds where the probes are a table of bound rows: its index, the customer
+/// and the two bounds' instants and ids.
+const PROBE_BINDS: usize = 6;
 
 impl<D: Dialect> Engine<D> {
     /// [`Self::probe_on`], the probes split between the two readers where there are two.
@@ -63,10 +68,10 @@ impl<D: Dialect> Engine<D> {
         let per_statement = if !D::ROWS_IN_TEXT {
             PROBES_PER_STATEMENT
         } else {
-            PROBES_PER_STATEMENT.min(D::MAX_BINDS.saturating_sub(8) / 6)
+            PROBES_PER_STATEMENT.min(rows_per_statement(D::MAX_BINDS, PROBE_BINDS, 8))
         };
-        for (chunk, part) in probes.chunks(per_statement.max(1)).enumerate() {
-            let first = chunk * per_statement.max(1);
+        for (chunk, part) in probes.chunks(per_statement).enumerate() {
+            let first = chunk * per_statement;
             let mut sql = D::sql();
             self.push_probes(&mut sql, workspace, step1, part, direction);
             let (back, fetched) = read_in::<D>(tx, sql, "probe a funnel's step-1 events").await?;
