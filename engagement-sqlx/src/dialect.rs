@@ -44,6 +44,15 @@ pub(crate) enum Inserted {
     ReadFirst,
 }
 
+/// The statements of an analysis of the store's tables ([`Dialect::analysis`]).
+#[derive(Debug)]
+pub(crate) struct Analysis {
+    /// Analyses the tables, skipping any whose lock another transaction holds.
+    pub(crate) analyze: Sql,
+    /// Then reads the planner's estimate of the events' rows (one integer).
+    pub(crate) estimated_events: Sql,
+}
+
 /// A database's SQL differences and driver glue.
 pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// The sqlx driver.
@@ -162,6 +171,15 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// ([`Engine::commit_write`](crate::engine::Engine::commit_write)): nothing where the
     /// database checkpoints on its own.
     const IDLE_CHECKPOINT: Option<&'static str> = None;
+
+    /// Where the store analyses its tables itself after bulk writes
+    /// ([`statistics`](crate::engine::statistics)), the statements of an analysis of `events`
+    /// and `others`; `None` where the database keeps its statistics fresh on its own (InnoDB
+    /// recalculates a table's once a tenth of it changed) or plans well without them (SQLite,
+    /// where the store names the index a statement needs).
+    fn analysis(_events: &str, _others: &[&str]) -> Option<Analysis> {
+        None
+    }
 
     /// How `append` learns which rows of an insert-ignore it stored.
     const INSERTED: Inserted = Inserted::Returned;

@@ -54,7 +54,8 @@ impl<D: Dialect> Engine<D> {
         let unlocked = D::unlock_migrations(&mut tx, ledger).await;
         applied?;
         unlocked?;
-        self.commit_write(turn, tx, "commit the migrations").await
+        self.commit_write(turn, tx, 0, "commit the migrations")
+            .await
     }
 
     /// Creates the ledger if needed, checks what it records and applies the rest.

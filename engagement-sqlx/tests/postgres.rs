@@ -20,8 +20,15 @@ mod suite {
 
     use super::common;
 
-    fn url() -> String {
+    pub(super) fn url() -> String {
         std::env::var("ENGAGEMENT_TEST_POSTGRES_URL").expect("ENGAGEMENT_TEST_POSTGRES_URL")
+    }
+
+    /// Connection options on `schema`.
+    pub(super) fn options(schema: &str) -> PgConnectOptions {
+        PgConnectOptions::from_str(&url())
+            .expect("parse ENGAGEMENT_TEST_POSTGRES_URL")
+            .options([("search_path", schema)])
     }
 
     /// Creates this run's schema (once) and drops stale ones.
@@ -64,12 +71,9 @@ mod suite {
     }
 
     pub(super) async fn store() -> PostgresStore {
-        let options = PgConnectOptions::from_str(&url())
-            .expect("parse ENGAGEMENT_TEST_POSTGRES_URL")
-            .options([("search_path", schema())]);
         let pool = PgPoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options(schema()))
             .await
             .expect("connect to ENGAGEMENT_TEST_POSTGRES_URL");
         let store = PostgresStore::new(pool);
@@ -80,6 +84,80 @@ mod suite {
 
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
 engagement_core::conformance_tests!(suite::store);
+
+/// What only PostgreSQL shows: the planner's statistics.
+#[cfg(all(engagement_test_postgres, feature = "postgres"))]
+mod postgres_only {
+    use std::time::{Duration, Instant};
+
+    use engagement_core::{CustomerId, Event, EventStore, Timestamp, WorkspaceId};
+    use engagement_sqlx::PostgresStore;
+    use engagement_sqlx::sqlx::postgres::PgPoolOptions;
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Row, query, raw_sql};
+
+    use super::{common, suite};
+
+    /// A bulk load is vacuumed and analysed by the store itself: this server runs without
+    /// autovacuum in CI, and where autovacuum runs it records `last_autovacuum` and
+    /// `last_autoanalyze`, not `last_vacuum` and `last_analyze`.
+    #[tokio::test]
+    async fn a_bulk_load_leaves_the_tables_vacuumed_and_analysed() {
+        let schema = format!("{}_stats", common::run_name());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&suite::url())
+            .await
+            .expect("connect");
+        raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create the schema");
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(suite::options(&schema))
+            .await
+            .expect("connect to the schema");
+        let store = PostgresStore::new(pool);
+        store.migrate().await.expect("migrate");
+        let workspace = WorkspaceId::new("stats").expect("workspace");
+        let events: Vec<Event> = (0..3_000i64)
+            .map(|i| {
+                let at = Timestamp::from_micros(1_700_000_000_000_000 + i * 1_000_000);
+                Event::new(format!("e{i}"), CustomerId(i), "Page Viewed", at)
+            })
+            .collect();
+        store.append(&workspace, &events).await.expect("append");
+
+        let analysed = "SELECT relname FROM pg_stat_user_tables \
+                        WHERE schemaname = $1 AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL \
+                        ORDER BY relname";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let tables: Vec<String> = loop {
+            let tables: Vec<String> = query(analysed)
+                .bind(&schema)
+                .fetch_all(&admin)
+                .await
+                .expect("read the statistics' ages")
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            if tables.len() >= 5 || Instant::now() > deadline {
+                break tables;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            tables,
+            [
+                "engagement_customers",
+                "engagement_daily",
+                "engagement_events",
+                "engagement_log_counts",
+                "engagement_totals"
+            ]
+        );
+    }
+}
 
 #[cfg(not(all(engagement_test_postgres, feature = "postgres")))]
 #[test]

@@ -125,7 +125,8 @@ impl<D: Dialect> Engine<D> {
         };
         // Last before the commit: the rollup rows stay locked as briefly as possible.
         self.roll_up(&mut tx, workspace, &inserted).await?;
-        self.commit_write(turn, tx, "commit the append").await?;
+        self.commit_write(turn, tx, count, "commit the append")
+            .await?;
         Ok(outcome)
     }
 

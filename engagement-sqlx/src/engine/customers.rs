@@ -48,7 +48,8 @@ impl<D: Dialect> Engine<D> {
             sql.one_off();
             D::execute(&mut tx, sql, "upsert customers").await?;
         }
-        self.commit_write(turn, tx, "commit the customers").await
+        self.commit_write(turn, tx, last.len() as u64, "commit the customers")
+            .await
     }
 
     pub(crate) async fn customers(

@@ -11,13 +11,16 @@ mod log;
 mod purge;
 mod ranking;
 mod rollup;
+mod statistics;
 mod turn;
+mod upkeep;
 
 use std::sync::Arc;
 
 use sqlx::{Pool, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
+use self::statistics::StatisticsWatch;
 use self::turn::WriteTurn;
 use crate::dialect::{Dialect, begin};
 use crate::error::{SqlError, SqlResult};
@@ -35,6 +38,9 @@ pub(crate) struct Engine<D: Dialect> {
     /// Taken for every write transaction where the database has one writer at a time
     /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
     write_turn: Arc<WriteTurn>,
+    /// The rows written since the store last analysed its tables
+    /// ([`Dialect::analysis`]), shared by the store's clones.
+    statistics: Arc<StatisticsWatch>,
 }
 
 impl<D: Dialect> Clone for Engine<D> {
@@ -44,6 +50,7 @@ impl<D: Dialect> Clone for Engine<D> {
             writes: self.writes.clone(),
             tables: self.tables.clone(),
             write_turn: Arc::clone(&self.write_turn),
+            statistics: Arc::clone(&self.statistics),
         }
     }
 }
@@ -55,6 +62,7 @@ impl<D: Dialect> Engine<D> {
             pool,
             tables: Tables::new(prefix),
             write_turn: Arc::default(),
+            statistics: Arc::default(),
         }
     }
 
@@ -91,39 +99,34 @@ impl<D: Dialect> Engine<D> {
         Ok((turn, begin::<D>(&self.writes, D::BEGIN_WRITE).await?))
     }
 
-    /// Commits a write transaction [`Self::begin_write`] began, then gives up the turn. Where
-    /// the database checkpoints when its writer goes idle ([`Dialect::IDLE_CHECKPOINT`]) and
-    /// no other write waits, starts that checkpoint beside the next writes ([`turn`]); the
-    /// commit does not wait for it, and its failure changes nothing committed (it is logged).
+    /// Commits a write transaction [`Self::begin_write`] began, which changed `changed` rows,
+    /// then gives up the turn. Starts, beside the next writes ([`upkeep`]), the checkpoint of a
+    /// database whose writer goes idle ([`Dialect::IDLE_CHECKPOINT`], when no other write
+    /// waits) and the analysis of its tables once enough rows changed
+    /// ([`Dialect::analysis`]); the commit waits for neither.
     pub(crate) async fn commit_write(
         &self,
         turn: Option<OwnedMutexGuard<()>>,
         tx: Transaction<'static, D::DB>,
+        changed: u64,
         context: &'static str,
     ) -> SqlResult<()> {
         tx.commit().await.map_err(SqlError::driver(context))?;
-        let (Some(turn), Some(statement)) = (turn, D::IDLE_CHECKPOINT) else {
-            return Ok(());
-        };
-        // The checkpoint is a task of the runtime the commit ran on (sqlx's pools need one).
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Ok(());
-        };
-        if let Some(run) = self.write_turn.idle_checkpoint(&turn) {
+        if let (Some(turn), Some(statement)) = (turn, D::IDLE_CHECKPOINT)
+            && let Some(run) = self.write_turn.idle_checkpoint(&turn)
+        {
             drop(turn);
-            let engine = self.clone();
-            runtime.spawn(async move {
-                let _run = run;
+            self.beside(run, "an idle checkpoint", move |engine| async move {
                 let mut sql = D::sql();
                 sql.push(statement);
-                let done = match engine.acquire().await {
-                    Ok(mut conn) => D::execute(&mut conn, sql, "checkpoint the log").await,
-                    Err(e) => Err(e),
-                };
-                if let Err(error) = done {
-                    tracing::warn!(%error, "an idle checkpoint failed; the next one tries again");
-                }
+                let mut conn = engine.acquire().await?;
+                D::execute(&mut conn, sql, "checkpoint the log")
+                    .await
+                    .map(drop)
             });
+        }
+        if let Some(run) = self.statistics.note(changed) {
+            self.beside(run, "analysing the tables", Self::refresh_statistics);
         }
         Ok(())
     }

@@ -178,8 +178,10 @@ impl<D: Dialect> Engine<D> {
         }
         self.change_log_counts(&mut tx, workspace, log_deltas)
             .await?;
-        self.commit_write(turn, tx, "commit a purge chunk").await?;
-        Ok(ids.len() as u64)
+        let deleted = ids.len() as u64;
+        self.commit_write(turn, tx, deleted, "commit a purge chunk")
+            .await?;
+        Ok(deleted)
     }
 
     /// `<head> customers WHERE workspace = ? AND id = ?`.

@@ -12,11 +12,13 @@
 //! last append copies the log into the database, and a store that writes now and then syncs
 //! its commits soon after each quiet spell begins.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::upkeep::{OneAtATime, Running};
 
 /// The least time between two checkpoints started by an idle writer.
 pub(crate) const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
@@ -26,7 +28,7 @@ pub(crate) const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 pub(crate) struct WriteTurn {
     lock: Arc<Mutex<()>>,
     waiting: AtomicUsize,
-    checkpointing: AtomicBool,
+    checkpointing: Arc<OneAtATime>,
     last_checkpoint: SyncMutex<Option<Instant>>,
 }
 
@@ -40,11 +42,8 @@ impl WriteTurn {
     /// Starts an idle checkpoint if one is due: the write holding `turn` leaves the writer
     /// idle (no other write waits), none is running and none started in the last
     /// [`IDLE_CHECKPOINT_EVERY`]. The checkpoint counts as running until the returned
-    /// [`CheckpointRun`] drops, also when the task holding it is cancelled.
-    pub(crate) fn idle_checkpoint(
-        self: &Arc<Self>,
-        _turn: &OwnedMutexGuard<()>,
-    ) -> Option<CheckpointRun> {
+    /// [`Running`] drops.
+    pub(crate) fn idle_checkpoint(&self, _turn: &OwnedMutexGuard<()>) -> Option<Running> {
         if self.waiting.load(Ordering::Acquire) > 0 {
             return None;
         }
@@ -52,22 +51,12 @@ impl WriteTurn {
             .last_checkpoint
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let due = last.is_none_or(|at| at.elapsed() >= IDLE_CHECKPOINT_EVERY);
-        if !due || self.checkpointing.swap(true, Ordering::AcqRel) {
+        if last.is_some_and(|at| at.elapsed() < IDLE_CHECKPOINT_EVERY) {
             return None;
         }
+        let run = self.checkpointing.start()?;
         *last = Some(Instant::now());
-        Some(CheckpointRun(Arc::clone(self)))
-    }
-}
-
-/// An idle checkpoint running; the next may start once this drops.
-#[derive(Debug)]
-pub(crate) struct CheckpointRun(Arc<WriteTurn>);
-
-impl Drop for CheckpointRun {
-    fn drop(&mut self) {
-        self.0.checkpointing.store(false, Ordering::Release);
+        Some(run)
     }
 }
 
@@ -115,7 +104,7 @@ mod tests {
         assert!(run.is_some(), "idle, and none before");
         assert!(turn.idle_checkpoint(&held).is_none(), "one is running");
         drop(run);
-        assert!(!turn.checkpointing.load(Ordering::Acquire), "it ended");
+        assert!(!turn.checkpointing.is_running(), "it ended");
         assert!(
             turn.idle_checkpoint(&held).is_none(),
             "the last one started less than the interval ago"
