@@ -44,13 +44,14 @@ pub(crate) enum Inserted {
     ReadFirst,
 }
 
-/// The statements of an analysis of the store's tables ([`Dialect::analysis`]).
+/// How the store analyses its tables itself after bulk writes ([`Dialect::ANALYSIS`]).
 #[derive(Debug)]
 pub(crate) struct Analysis {
-    /// Analyses the tables, skipping any whose lock another transaction holds.
-    pub(crate) analyze: Sql,
-    /// Then reads the planner's estimate of the events' rows (one integer).
-    pub(crate) estimated_events: Sql,
+    /// The statement, followed by the tables' names; it skips a table whose lock another
+    /// transaction holds.
+    pub(crate) analyze: &'static str,
+    /// Appends a query of the planner's estimate of `table`'s rows (one integer).
+    pub(crate) push_estimated_rows: fn(&mut Sql, &str),
 }
 
 /// A database's SQL differences and driver glue.
@@ -172,14 +173,11 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// database checkpoints on its own.
     const IDLE_CHECKPOINT: Option<&'static str> = None;
 
-    /// Where the store analyses its tables itself after bulk writes
-    /// ([`statistics`](crate::engine::statistics)), the statements of an analysis of `events`
-    /// and `others`; `None` where the database keeps its statistics fresh on its own (InnoDB
-    /// recalculates a table's once a tenth of it changed) or plans well without them (SQLite,
-    /// where the store names the index a statement needs).
-    fn analysis(_events: &str, _others: &[&str]) -> Option<Analysis> {
-        None
-    }
+    /// How the store analyses its tables itself after bulk writes
+    /// ([`statistics`](crate::engine::statistics)); `None` where the database keeps its
+    /// statistics fresh on its own (InnoDB recalculates a table's once a tenth of it changed)
+    /// or plans well without them (SQLite, where the store names the index a statement needs).
+    const ANALYSIS: Option<Analysis> = None;
 
     /// How `append` learns which rows of an insert-ignore it stored.
     const INSERTED: Inserted = Inserted::Returned;

@@ -199,30 +199,20 @@ impl Dialect for PostgresDialect {
         Ok(out)
     }
 
-    fn analysis(events: &str, others: &[&str]) -> Option<Analysis> {
-        // `VACUUM` sets the visibility map, without which an index-only scan (what the
-        // covering indexes are for) reads every row's page too; on tables only inserted into it
-        // reads just the pages written since the last. `SKIP_LOCKED` (PostgreSQL 12): a table
-        // locked by another transaction is left for the next analysis instead of holding the
-        // connection until the lock is released.
-        let mut analyze = Self::sql();
-        analyze.push("VACUUM (ANALYZE, SKIP_LOCKED) ").push(events);
-        for table in others {
-            analyze.push(", ").push(table);
-        }
-        analyze.one_off();
-        // `reltuples` is -1 before the first analysis.
-        let mut estimated_events = Self::sql();
-        estimated_events
-            .push("SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = ")
-            .push("to_regclass(")
-            .bind(events)
-            .push(")");
-        Some(Analysis {
-            analyze,
-            estimated_events,
-        })
-    }
+    // `VACUUM` sets the visibility map, without which an index-only scan (what the covering
+    // indexes are for) reads every row's page too; on tables only inserted into it reads just
+    // the pages written since the last. `SKIP_LOCKED` (PostgreSQL 12): a table locked by another
+    // transaction is left for the next analysis instead of holding the connection until the
+    // lock is released. `reltuples` is -1 before the first analysis.
+    const ANALYSIS: Option<Analysis> = Some(Analysis {
+        analyze: "VACUUM (ANALYZE, SKIP_LOCKED) ",
+        push_estimated_rows: |sql, table| {
+            sql.push("SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class")
+                .push(" WHERE oid = to_regclass(")
+                .bind(table)
+                .push(")");
+        },
+    });
 
     fn is_busy(error: &sqlx::Error) -> bool {
         // lock_not_available (lock_timeout) and deadlock_detected.

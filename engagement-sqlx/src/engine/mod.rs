@@ -39,7 +39,7 @@ pub(crate) struct Engine<D: Dialect> {
     /// ([`Dialect::ONE_WRITER`]), shared by the store's clones.
     write_turn: Arc<WriteTurn>,
     /// The rows written since the store last analysed its tables
-    /// ([`Dialect::analysis`]), shared by the store's clones.
+    /// ([`Dialect::ANALYSIS`]), shared by the store's clones.
     statistics: Arc<StatisticsWatch>,
 }
 
@@ -103,7 +103,7 @@ impl<D: Dialect> Engine<D> {
     /// then gives up the turn. Starts, beside the next writes ([`upkeep`]), the checkpoint of a
     /// database whose writer goes idle ([`Dialect::IDLE_CHECKPOINT`], when no other write
     /// waits) and the analysis of its tables once enough rows changed
-    /// ([`Dialect::analysis`]); the commit waits for neither.
+    /// ([`Dialect::ANALYSIS`]); the commit waits for neither.
     pub(crate) async fn commit_write(
         &self,
         turn: Option<OwnedMutexGuard<()>>,
@@ -125,7 +125,9 @@ impl<D: Dialect> Engine<D> {
                     .map(drop)
             });
         }
-        if let Some(run) = self.statistics.note(changed) {
+        if D::ANALYSIS.is_some()
+            && let Some(run) = self.statistics.note(changed)
+        {
             self.beside(run, "analysing the tables", Self::refresh_statistics);
         }
         Ok(())

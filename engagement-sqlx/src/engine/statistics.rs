@@ -1,5 +1,5 @@
 //! The planner's statistics of the store's tables, refreshed after bulk writes where the
-//! database may not do it in time ([`Dialect::analysis`]: PostgreSQL).
+//! database may not do it in time ([`Dialect::ANALYSIS`]: PostgreSQL).
 //!
 //! PostgreSQL plans from statistics that `ANALYZE` gathers, and only autovacuum gathers them on
 //! its own: a minute or more after a bulk import, or never where it is turned off. Planned
@@ -78,23 +78,30 @@ impl<D: Dialect> Engine<D> {
     /// Runs the dialect's analysis of the store's tables (PostgreSQL: `VACUUM (ANALYZE)`), then
     /// sets when the next is due (see the module).
     pub(crate) async fn refresh_statistics(self) -> SqlResult<()> {
-        let others = [
+        let Some(analysis) = D::ANALYSIS else {
+            return Ok(());
+        };
+        let tables = [
+            &*self.tables.events,
             &*self.tables.daily,
             &*self.tables.totals,
             &*self.tables.log_counts,
             &*self.tables.customers,
         ];
-        let Some(analysis) = D::analysis(&self.tables.events, &others) else {
-            return Ok(());
-        };
+        let mut analyze = D::sql();
+        analyze
+            .push(analysis.analyze)
+            .push(&tables.join(", "))
+            .one_off();
+        let mut estimate = D::sql();
+        (analysis.push_estimated_rows)(&mut estimate, &self.tables.events);
         // Not the host's queries' turn to wait for a connection.
         let Some(mut conn) = self.pool.try_acquire() else {
             self.statistics.retry();
             return Ok(());
         };
         let analysed = async {
-            D::execute(&mut conn, analysis.analyze, "analyse the tables").await?;
-            let estimate = analysis.estimated_events;
+            D::execute(&mut conn, analyze, "analyse the tables").await?;
             let rows = D::fetch_all(&mut conn, estimate, "read the estimated events").await?;
             rows.first().map_or(Ok(0), |row| row.int(0))
         };
