@@ -128,8 +128,8 @@ mod postgres_only {
             .collect();
         store.append(&workspace, &events).await.expect("append");
 
-        let analysed = "SELECT relname FROM pg_stat_user_tables \
-                        WHERE schemaname = $1 AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL \
+        let analysed = "SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 \
+                        AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL \
                         ORDER BY relname";
         let deadline = Instant::now() + Duration::from_secs(30);
         let tables: Vec<String> = loop {

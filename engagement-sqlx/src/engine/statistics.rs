@@ -1,16 +1,16 @@
 //! The planner's statistics of the store's tables, refreshed after bulk writes where the
 //! database may not do it in time ([`Dialect::ANALYSIS`]: PostgreSQL).
 //!
-//! PostgreSQL plans from statistics that `ANALYZE` gathers, and only autovacuum gathers them on
-//! its own: a minute or more after a bulk import, or never where it is turned off. Planned
-//! without them, the activity page joined the matching customers to the rollup in a nested
-//! loop that aggregated the rollup again for every customer: over 16 minutes at 1M events
-//! before it was cancelled, where the same page takes about a second at 10M once analysed. So the store counts the rows its
-//! writes change, and once they reach [`STALE_AFTER_ROWS`] and half the events its last
-//! analysis counted, it vacuums and analyses its tables in a task beside the next writes:
-//! during a bulk load each time the events have grown by half, then rarely. The analysis takes
-//! a connection only if one is idle and skips a table another transaction has locked; what it
-//! could not do, the next write starts again.
+//! PostgreSQL plans from statistics that `ANALYZE` gathers, and only autovacuum gathers them on its
+//! own: a minute or more after a bulk import, or never where it is turned off. Planned without
+//! them, the activity page joined the matching customers to the rollup in a nested loop that
+//! aggregated the rollup again for every customer: over 16 minutes at 1M events before it was
+//! cancelled, where the same page takes about a second at 10M once analysed. So the store counts
+//! the rows its writes change, and once they reach [`STALE_AFTER_ROWS`] and half the events its
+//! last analysis counted, it vacuums and analyses its tables in a task beside the next writes:
+//! during a bulk load each time the events have grown by half, then rarely. The analysis takes a
+//! connection only if one is idle and skips a table another transaction has locked; what it could
+//! not do, the next write starts again.
 //!
 //! The database's own counters of rows changed since the last analysis cannot decide it: a
 //! backend reports them up to seconds after its commit, so a check right after a load's last

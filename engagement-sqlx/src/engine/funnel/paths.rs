@@ -1,17 +1,17 @@
 //! Which step-1 events a journey needs, found by asking for as few as possible.
 //!
 //! Of a customer's step-1 events a funnel needs only the decisive ones
-//! ([`Journey::retain_decisive`]): the latest, and for each step reached the earliest step-1
-//! event reaching it. The latest one's instant comes with the customer (from the rollup); its
-//! id only decides its place among events of the same microsecond, so it is asked for only
-//! where another event of the journey shares that microsecond. Every step-1 event between two
-//! consecutive step-2 events (a *class*) continues the same way: to the later of the two, then
-//! to the first step-3 event after it, and so on (the class's *chain*). An event of the class reaches step `j` exactly when it lies
-//! within the conversion window before the chain's step-`j` event. So the earliest step-1 event
-//! reaching `j` is, in the first class whose chain can reach `j`, the earliest of its events
-//! at or after that bound: one probe by index, the customer's step-1 events themselves (most of
-//! an active customer's events in a typical funnel) never read. Classes are taken in time
-//! order, and a customer is done once the last step is reached.
+//! ([`Journey::retain_decisive`]): the latest, and for each step reached the earliest step-1 event
+//! reaching it. The latest one's instant comes with the customer (from the rollup); its id only
+//! decides its place among events of the same microsecond, so it is asked for only where another
+//! event of the journey shares that microsecond. Every step-1 event between two consecutive step-2
+//! events (a *class*) continues the same way: to the later of the two, then to the first step-3
+//! event after it, and so on (the class's *chain*). An event of the class reaches step `j` exactly
+//! when it lies within the conversion window before the chain's step-`j` event. So the earliest
+//! step-1 event reaching `j` is, in the first class whose chain can reach `j`, the earliest of its
+//! events at or after that bound: one probe by index, the customer's step-1 events themselves (most
+//! of an active customer's events in a typical funnel) never read. Classes are taken in time order,
+//! and a customer is done once the last step is reached.
 
 use std::collections::HashMap;
 
