@@ -92,17 +92,15 @@ mod postgres_only {
 
     use engagement_core::{CustomerId, Event, EventStore, Timestamp, WorkspaceId};
     use engagement_sqlx::PostgresStore;
-    use engagement_sqlx::sqlx::postgres::PgPoolOptions;
+    use engagement_sqlx::sqlx::postgres::{PgPool, PgPoolOptions};
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, query, raw_sql};
 
     use super::{common, suite};
 
-    /// A bulk load is vacuumed and analysed by the store itself: this server runs without
-    /// autovacuum in CI, and where autovacuum runs it records `last_autovacuum` and
-    /// `last_autoanalyze`, not `last_vacuum` and `last_analyze`.
-    #[tokio::test]
-    async fn a_bulk_load_leaves_the_tables_vacuumed_and_analysed() {
-        let schema = format!("{}_stats", common::run_name());
+    /// A store in a schema of its own (`{run}_{name}`), and a pool to read the server's
+    /// statistics views beside it.
+    async fn store_in_own_schema(name: &str) -> (PostgresStore, PgPool, String) {
+        let schema = format!("{}_{name}", common::run_name());
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&suite::url())
@@ -119,14 +117,52 @@ mod postgres_only {
             .expect("connect to the schema");
         let store = PostgresStore::new(pool);
         store.migrate().await.expect("migrate");
-        let workspace = WorkspaceId::new("stats").expect("workspace");
-        let events: Vec<Event> = (0..3_000i64)
+        (store, admin, schema)
+    }
+
+    /// `count` events, ids from `first` on, one customer each, a second apart.
+    fn events(first: i64, count: i64) -> Vec<Event> {
+        (first..first + count)
             .map(|i| {
                 let at = Timestamp::from_micros(1_700_000_000_000_000 + i * 1_000_000);
                 Event::new(format!("e{i}"), CustomerId(i), "Page Viewed", at)
             })
-            .collect();
-        store.append(&workspace, &events).await.expect("append");
+            .collect()
+    }
+
+    /// How many times the events table of `schema` was analysed, once the server has counted
+    /// at least `at_least` (its counters reach other sessions up to seconds late), or what it
+    /// counted after 30 s.
+    async fn analyses(admin: &PgPool, schema: &str, at_least: i64) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let count: i64 = query(
+                "SELECT analyze_count FROM pg_stat_user_tables \
+                 WHERE schemaname = $1 AND relname = 'engagement_events'",
+            )
+            .bind(schema)
+            .fetch_one(admin)
+            .await
+            .expect("read the analyses")
+            .get(0);
+            if count >= at_least || Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A bulk load is vacuumed and analysed by the store itself: this server runs without
+    /// autovacuum in CI, and where autovacuum runs it records `last_autovacuum` and
+    /// `last_autoanalyze`, not `last_vacuum` and `last_analyze`.
+    #[tokio::test]
+    async fn a_bulk_load_leaves_the_tables_vacuumed_and_analysed() {
+        let (store, admin, schema) = store_in_own_schema("stats").await;
+        let workspace = WorkspaceId::new("stats").expect("workspace");
+        store
+            .append(&workspace, &events(0, 3_000))
+            .await
+            .expect("append");
 
         let analysed = "SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 \
                         AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL \
@@ -156,6 +192,45 @@ mod postgres_only {
                 "engagement_totals"
             ]
         );
+    }
+
+    /// Rows written after the last analysis, too few for the next by the events' growth, are
+    /// analysed once the writes go quiet; `refresh_statistics` analyses at once.
+    #[tokio::test]
+    async fn the_rows_of_a_burst_are_analysed_once_writes_go_quiet_or_when_asked() {
+        let (store, admin, schema) = store_in_own_schema("quiet").await;
+        let workspace = WorkspaceId::new("quiet").expect("workspace");
+        store
+            .append(&workspace, &events(0, 3_000))
+            .await
+            .expect("append");
+        assert_eq!(
+            analyses(&admin, &schema, 1).await,
+            1,
+            "the first thousand rows"
+        );
+
+        // Half of 3,000 events more are due by growth: 2,000 are not, but they are stale.
+        store
+            .append(&workspace, &events(3_000, 2_000))
+            .await
+            .expect("append");
+        assert_eq!(
+            analyses(&admin, &schema, 2).await,
+            2,
+            "after a quiet second"
+        );
+
+        // Too few rows to wait for quiet: analysed only when asked.
+        store
+            .append(&workspace, &events(5_000, 10))
+            .await
+            .expect("append");
+        store
+            .refresh_statistics()
+            .await
+            .expect("refresh the statistics");
+        assert_eq!(analyses(&admin, &schema, 3).await, 3, "asked for");
     }
 }
 

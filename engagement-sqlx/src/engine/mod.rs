@@ -125,11 +125,7 @@ impl<D: Dialect> Engine<D> {
                     .map(drop)
             });
         }
-        if D::ANALYSIS.is_some()
-            && let Some(run) = self.statistics.note(changed)
-        {
-            self.beside(run, "analysing the tables", Self::refresh_statistics);
-        }
+        self.note_changed(changed);
         Ok(())
     }
 

@@ -42,10 +42,14 @@ impl Drop for Running {
 
 impl<D: Dialect> Engine<D> {
     /// Runs `work` on a clone of the engine as a task of the current runtime (sqlx's pools need
-    /// one), holding `run` until it ends; logs its failure as `what`. Without a runtime
-    /// nothing runs, and `run` ends at once.
-    pub(crate) fn beside<F>(&self, run: Running, what: &'static str, work: impl FnOnce(Self) -> F)
-    where
+    /// one), holding `run` (a [`Running`] or another guard) until it ends; logs its failure as
+    /// `what`. Without a runtime nothing runs, and `run` ends at once.
+    pub(crate) fn beside<F>(
+        &self,
+        run: impl Send + 'static,
+        what: &'static str,
+        work: impl FnOnce(Self) -> F,
+    ) where
         F: Future<Output = SqlResult<()>> + Send + 'static,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
