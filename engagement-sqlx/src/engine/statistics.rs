@@ -12,7 +12,9 @@
 //! - once the rows reach [`STALE_AFTER_ROWS`] and half the events its last analysis counted:
 //!   during a bulk load each time the events have grown by half, then rarely;
 //! - once at least [`STALE_AFTER_ROWS`] changed and then no write committed for [`QUIET`]: the
-//!   end of a load or of a burst. Without it, the last third of a load from empty was never
+//!   end of a load or of a burst; but not before [`SPACING`] times the last analysis's
+//!   duration has passed since it ended, so that a store written in bursts spends at most a
+//!   tenth of one connection's time on them (at 10M events one takes about a second). Without it, the last third of a load from empty was never
 //!   analysed, and the newest day's rows, which its statistics did not know, were estimated
 //!   at one: the 24-hour ranking read a whole day of the rollup through its day index (heap
 //!   fetches included, the vacuum had not been there either) instead of 200 customers' rows
@@ -29,9 +31,9 @@
 //! own; each samples 30,000 rows a table, and the vacuum reads the pages written since the
 //! last.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -47,6 +49,10 @@ const STALE_AFTER_ROWS: u64 = 1_000;
 
 /// How long no write commits before the rows changed since the last analysis are analysed.
 const QUIET: Duration = Duration::from_secs(1);
+
+/// An analysis after quiet writes comes no sooner than this many times the last analysis's
+/// duration after its end.
+const SPACING: u32 = 10;
 
 /// An analysis a committed write leaves behind.
 #[derive(Debug)]
@@ -67,6 +73,9 @@ pub(crate) struct StatisticsWatch {
     writes: AtomicU64,
     /// Held while an analysis runs.
     analysing: Arc<Mutex<()>>,
+    /// When an analysis after quiet writes may start: [`SPACING`] times the last analysis's
+    /// duration after its end.
+    spaced_until: SyncMutex<Option<Instant>>,
     waiting_for_quiet: Arc<OneAtATime>,
 }
 
@@ -77,6 +86,7 @@ impl Default for StatisticsWatch {
             due_after: AtomicU64::new(STALE_AFTER_ROWS),
             writes: AtomicU64::new(0),
             analysing: Arc::default(),
+            spaced_until: SyncMutex::new(None),
             waiting_for_quiet: Arc::default(),
         }
     }
@@ -103,6 +113,25 @@ impl StatisticsWatch {
     /// The writes counted so far.
     fn writes(&self) -> u64 {
         self.writes.load(Ordering::Acquire)
+    }
+
+    /// When an analysis after quiet writes may start, if not yet.
+    fn spaced_until(&self) -> Option<Instant> {
+        let until = *self
+            .spaced_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.filter(|at| *at > Instant::now())
+    }
+
+    /// Records an analysis that ran from `started` until now.
+    fn ran(&self, started: Instant) {
+        let ended = Instant::now();
+        let spacing = ended.duration_since(started).saturating_mul(SPACING);
+        *self
+            .spaced_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ended.checked_add(spacing);
     }
 
     /// Starts an analysis unless one runs; the rows changed from now on count for the next.
@@ -154,14 +183,16 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Waits until no write committed for [`QUIET`] and no analysis runs, then analyses the
-    /// tables if enough rows changed since the last analysis began
-    /// ([`Self::analyse_if_idle`]).
+    /// Waits until no write committed for [`QUIET`], the last analysis is [`SPACING`] times
+    /// its duration behind and none runs, then analyses the tables if enough rows changed
+    /// since the last analysis began ([`Self::analyse_if_idle`]).
     async fn analyse_when_quiet(self) -> SqlResult<()> {
         loop {
             let seen = self.statistics.writes();
             tokio::time::sleep(QUIET).await;
-            if self.statistics.writes() == seen {
+            if let Some(until) = self.statistics.spaced_until() {
+                tokio::time::sleep_until(until.into()).await;
+            } else if self.statistics.writes() == seen {
                 break;
             }
         }
@@ -222,7 +253,10 @@ impl<D: Dialect> Engine<D> {
             let rows = D::fetch_all(&mut conn, estimate, "read the estimated events").await?;
             rows.first().map_or(Ok(0), |row| row.int(0))
         };
-        match analysed.await {
+        let started = Instant::now();
+        let analysed = analysed.await;
+        self.statistics.ran(started);
+        match analysed {
             Ok(events) => {
                 self.statistics.analysed(u64::try_from(events).unwrap_or(0));
                 Ok(())
@@ -306,6 +340,19 @@ mod tests {
         assert!(!asked.is_finished(), "waits while one runs");
         drop(running);
         assert!(asked.await.expect("the task"), "runs once the other ended");
+    }
+
+    #[test]
+    fn quiet_analyses_keep_ten_times_the_last_ones_duration_apart() {
+        let watch = StatisticsWatch::default();
+        assert!(watch.spaced_until().is_none(), "none ran yet");
+        watch.ran(Instant::now() - Duration::from_millis(100));
+        let until = watch.spaced_until().expect("spaced after an analysis");
+        let ahead = until - Instant::now();
+        assert!(
+            ahead > Duration::from_millis(900) && ahead < Duration::from_millis(1_100),
+            "ten times 100 ms after it ended, {ahead:?} ahead"
+        );
     }
 
     #[test]
