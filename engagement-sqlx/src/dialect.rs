@@ -107,7 +107,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// (so that a statement's text depends on its number of rows). Multi-row statements then
     /// take [`prepared_rows`](crate::chunk::prepared_rows) rows, a few sizes kept prepared.
     /// Where not, rows bind one array argument a column ([`Arg::Ints`], [`Arg::Texts`]), as
-    /// the other statements of many rows (a funnel's probes) then do too.
+    /// the other statements of many rows (a funnel's probes, a list of customers' rollup rows)
+    /// then do too, unnested and joined laterally.
     const ROWS_IN_TEXT: bool = true;
 
     /// Rows the next multi-row statement takes of the `n` left, at most `max`: see

@@ -6,7 +6,7 @@ use engagement_core::{
     Milestone, Timestamp, WorkspaceId,
 };
 
-use super::rollup::Columns;
+use super::rollup::{Columns, Narrow};
 use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::customer_from_row;
@@ -206,7 +206,11 @@ impl<D: Dialect> Engine<D> {
             workspace,
             query.window,
             ACTIVITY_COLUMNS,
-            narrows(&query.customers).then_some(&narrowing as &dyn Fn(&mut Sql)),
+            if narrows(&query.customers) {
+                Narrow::Where(&narrowing)
+            } else {
+                Narrow::All
+            },
         );
         sql.push(") u");
         sql.push(" GROUP BY customer) a ON a.customer = c.id WHERE ");

@@ -29,7 +29,7 @@ use self::paths::{Key, Paths};
 use self::readers::Readers;
 use super::Engine;
 use super::log::Direction;
-use super::rollup::Columns;
+use super::rollup::{Columns, Narrow};
 use crate::dialect::Dialect;
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
@@ -160,7 +160,7 @@ impl<D: Dialect> Engine<D> {
         let named = |sql: &mut Sql| {
             sql.push("name = ").bind(step);
         };
-        self.push_counted_parts(&mut sql, workspace, window, STARTS, Some(&named));
+        self.push_counted_parts(&mut sql, workspace, window, STARTS, Narrow::Where(&named));
         sql.push(") AS parts GROUP BY customer");
         let (tx, fetched) = read_in::<D>(tx, sql, "read a funnel's step-1 customers").await?;
         let starts: SqlResult<HashMap<i64, i64>> = fetched

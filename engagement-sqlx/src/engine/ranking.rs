@@ -12,7 +12,7 @@ use engagement_core::{
     CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
-use super::rollup::Columns;
+use super::rollup::{Columns, Narrow};
 use super::{Engine, Who, bigint, count};
 use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
@@ -42,20 +42,8 @@ impl<D: Dialect> Engine<D> {
         sql.push("SELECT customer, ")
             .push(&D::int("SUM(n)"))
             .push(" AS score FROM (");
-        let narrow = |sql: &mut Sql| match only {
-            Some([id]) => {
-                sql.push("customer = ").bind(*id);
-            }
-            Some(ids) => D::push_in_ids(sql, "customer", ids),
-            None => {}
-        };
-        self.push_counted_parts(
-            sql,
-            workspace,
-            window,
-            SCORE_COLUMNS,
-            only.is_some().then_some(&narrow as &dyn Fn(&mut Sql)),
-        );
+        let narrow = only.map_or(Narrow::All, Narrow::Customers);
+        self.push_counted_parts(sql, workspace, window, SCORE_COLUMNS, narrow);
         sql.push(") u GROUP BY customer");
     }
 

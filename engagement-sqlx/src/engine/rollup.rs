@@ -114,25 +114,57 @@ pub(crate) struct Columns {
     pub(crate) raw: &'static str,
 }
 
+/// Which of a window's counted events a read takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Narrow<'a> {
+    /// All of them.
+    All,
+    /// Those meeting a condition over `customer` and `name`.
+    Where(&'a dyn Fn(&mut Sql)),
+    /// Those of these customers.
+    Customers(&'a [i64]),
+}
+
+impl Narrow<'_> {
+    /// Appends ` AND <the condition>`, if any.
+    fn push_and<D: Dialect>(self, sql: &mut Sql) {
+        match self {
+            Self::All => {}
+            Self::Where(condition) => {
+                sql.push(" AND ");
+                condition(sql);
+            }
+            Self::Customers(ids) => {
+                sql.push(" AND ");
+                D::push_in_ids(sql, "customer", ids);
+            }
+        }
+    }
+}
+
 impl<D: Dialect> Engine<D> {
     /// Appends `SELECT <columns> FROM daily … UNION ALL SELECT <columns> FROM events …`: the
     /// counted events of `window`, whole days from the rollup and the edges raw, each part
-    /// narrowed by `extra` (a condition over `customer` and `name`).
+    /// narrowed by `narrow`.
     pub(crate) fn push_counted_parts(
         &self,
         sql: &mut Sql,
         workspace: &WorkspaceId,
         window: TimeWindow,
         columns: Columns,
-        extra: Option<&dyn Fn(&mut Sql)>,
+        narrow: Narrow<'_>,
     ) {
         let split = Split::new(window);
         let mut first = true;
         if let Some(days) = split.days {
-            push_days(sql, columns.rollup, &self.tables.daily, workspace, days);
-            if let Some(extra) = extra {
-                sql.push(" AND ");
-                extra(sql);
+            match narrow {
+                Narrow::Customers(ids) if !D::ROWS_IN_TEXT => {
+                    self.push_days_by_customer(sql, columns.rollup, workspace, days, ids);
+                }
+                _ => {
+                    push_days(sql, columns.rollup, &self.tables.daily, workspace, days);
+                    narrow.push_and::<D>(sql);
+                }
             }
             first = false;
         }
@@ -153,11 +185,29 @@ impl<D: Dialect> Engine<D> {
                 .push(&self.tables.events)
                 .push(" WHERE ");
             push_counted(sql, workspace, edge);
-            if let Some(extra) = extra {
-                sql.push(" AND ");
-                extra(sql);
-            }
+            narrow.push_and::<D>(sql);
         }
+    }
+
+    /// Appends the rollup rows of `days` of each of `customers`, `select`ed, read from the list:
+    /// one read of the rollup's key per customer (a lateral subquery, kept apart by `OFFSET 0`
+    /// so the planner cannot merge it into a join). PostgreSQL, given the same as
+    /// `customer = ANY(…)`, read a day its statistics did not know yet (estimated at one row)
+    /// whole through the day index: 20 ms for the 200 customers a 24-hour ranking scores first,
+    /// 1.9 ms this way.
+    fn push_days_by_customer(
+        &self,
+        sql: &mut Sql,
+        select: &str,
+        workspace: &WorkspaceId,
+        days: (i64, i64),
+        customers: &[i64],
+    ) {
+        sql.push("SELECT d.* FROM UNNEST(")
+            .bind(Arg::Ints(customers.to_vec()))
+            .push(") AS listed (customer) CROSS JOIN LATERAL (");
+        push_days(sql, select, &self.tables.daily, workspace, days);
+        sql.push(" AND customer = listed.customer OFFSET 0) AS d");
     }
 
     /// Adds the counted events among `inserted` (all newly stored) to the rollup and to the
