@@ -194,7 +194,8 @@ impl<D: Dialect> Engine<D> {
     /// so the planner cannot merge it into a join). PostgreSQL, given the same as
     /// `customer = ANY(…)`, read a day its statistics did not know yet (estimated at one row)
     /// whole through the day index: 20 ms for the 200 customers a 24-hour ranking scores first,
-    /// 1.9 ms this way.
+    /// 1.9 ms this way. The list is read in key order, each customer once (a repeated one would
+    /// otherwise be read, and counted, again).
     fn push_days_by_customer(
         &self,
         sql: &mut Sql,
@@ -203,8 +204,11 @@ impl<D: Dialect> Engine<D> {
         days: (i64, i64),
         customers: &[i64],
     ) {
+        let mut listed = customers.to_vec();
+        listed.sort_unstable();
+        listed.dedup();
         sql.push("SELECT d.* FROM UNNEST(")
-            .bind(Arg::Ints(customers.to_vec()))
+            .bind(Arg::Ints(listed))
             .push(") AS listed (customer) CROSS JOIN LATERAL (");
         push_days(sql, select, &self.tables.daily, workspace, days);
         sql.push(" AND customer = listed.customer OFFSET 0) AS d");

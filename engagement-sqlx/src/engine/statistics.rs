@@ -142,15 +142,16 @@ impl StatisticsWatch {
         Some(run)
     }
 
-    /// Waits for a running analysis to end, then starts one if at least `rows` changed since
-    /// the last began.
-    async fn start_waiting(&self, rows: u64) -> Option<OwnedMutexGuard<()>> {
+    /// Whether enough rows changed since the last analysis began to analyse once quiet.
+    fn stale(&self) -> bool {
+        self.changed.load(Ordering::Acquire) >= STALE_AFTER_ROWS
+    }
+
+    /// Waits for a running analysis to end, then starts one.
+    async fn start_waiting(&self) -> OwnedMutexGuard<()> {
         let run = Arc::clone(&self.analysing).lock_owned().await;
-        if self.changed.load(Ordering::Acquire) < rows {
-            return None;
-        }
         self.changed.store(0, Ordering::Release);
-        Some(run)
+        run
     }
 
     /// Sets the next analysis after an analysis counted `events`.
@@ -184,25 +185,28 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Waits until no write committed for [`QUIET`], the last analysis is [`SPACING`] times
-    /// its duration behind and none runs, then analyses the tables if enough rows changed
-    /// since the last analysis began ([`Self::analyse_if_idle`]).
+    /// Analyses the tables once no write committed for [`QUIET`], the last analysis is
+    /// [`SPACING`] times its duration behind, none runs and a pooled connection is idle,
+    /// if enough rows are still unanalysed by then.
     async fn analyse_when_quiet(self) -> SqlResult<()> {
         loop {
             let seen = self.statistics.writes();
             tokio::time::sleep(QUIET).await;
             if let Some(until) = self.statistics.spaced_until() {
                 tokio::time::sleep_until(until.into()).await;
-            } else if self.statistics.writes() == seen {
-                break;
+                continue;
             }
-        }
-        match self.statistics.start_waiting(STALE_AFTER_ROWS).await {
-            Some(run) => {
-                let _run = run;
-                self.analyse_if_idle().await
+            if self.statistics.writes() != seen {
+                continue;
             }
-            None => Ok(()),
+            if !self.statistics.stale() {
+                return Ok(());
+            }
+            if let Some(conn) = self.pool.try_acquire()
+                && let Some(_run) = self.statistics.start()
+            {
+                return self.analyse(conn).await;
+            }
         }
     }
 
@@ -223,7 +227,7 @@ impl<D: Dialect> Engine<D> {
         if D::ANALYSIS.is_none() {
             return Ok(());
         }
-        let _run = self.statistics.start_waiting(0).await;
+        let _run = self.statistics.start_waiting().await;
         let conn = self.acquire().await?;
         self.analyse(conn).await
     }
@@ -302,8 +306,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn stale_rows_wait_for_quiet_one_waiter_at_a_time() {
+    #[test]
+    fn stale_rows_wait_for_quiet_one_waiter_at_a_time() {
         let watch = StatisticsWatch::default();
         watch.analysed(1_000_000);
         assert!(watch.note(STALE_AFTER_ROWS - 1).is_none(), "not stale yet");
@@ -315,14 +319,11 @@ mod tests {
         let seen = watch.writes();
         watch.note(1);
         assert_eq!(watch.writes(), seen + 1, "each write counts");
-        let run = watch.start_waiting(STALE_AFTER_ROWS).await;
-        assert!(run.is_some(), "1,002 rows unanalysed");
-        drop(run);
-        assert!(
-            watch.start_waiting(STALE_AFTER_ROWS).await.is_none(),
-            "none are left"
-        );
-        drop(waiting);
+        assert!(watch.stale(), "1,002 rows unanalysed");
+        let run = watch.start();
+        assert!(run.is_some());
+        assert!(!watch.stale(), "none are left");
+        drop((run, waiting));
         assert!(
             matches!(watch.note(STALE_AFTER_ROWS), Some(Due::WhenQuiet(_))),
             "the next stale rows wait again"
@@ -335,12 +336,12 @@ mod tests {
         let running = is_now(watch.note(STALE_AFTER_ROWS)).expect("due");
         let asked = tokio::spawn({
             let watch = Arc::clone(&watch);
-            async move { watch.start_waiting(0).await.is_some() }
+            async move { drop(watch.start_waiting().await) }
         });
         tokio::task::yield_now().await;
         assert!(!asked.is_finished(), "waits while one runs");
         drop(running);
-        assert!(asked.await.expect("the task"), "runs once the other ended");
+        asked.await.expect("runs once the other ended");
     }
 
     #[test]
