@@ -90,7 +90,10 @@ engagement_core::conformance_tests!(suite::store);
 mod postgres_only {
     use std::time::{Duration, Instant};
 
-    use engagement_core::{CustomerId, Event, EventStore, Timestamp, WorkspaceId};
+    use engagement_core::{
+        CustomerId, Event, EventStore, Timestamp, TimeWindow, TopCustomersQuery, WorkspaceId,
+    };
+    use engagement_memory::MemoryStore;
     use engagement_sqlx::PostgresStore;
     use engagement_sqlx::sqlx::postgres::{PgPool, PgPoolOptions};
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, query, raw_sql};
@@ -150,6 +153,42 @@ mod postgres_only {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// A ranking whose candidates are more than the store reads one customer at a time (the
+    /// rest left to the planner) agrees with the memory store, ties included.
+    #[tokio::test]
+    async fn a_ranking_of_many_candidates_agrees_with_the_memory_store() {
+        let (store, _admin, _schema) = store_in_own_schema("many").await;
+        let memory = MemoryStore::new();
+        let workspace = WorkspaceId::new("many").expect("workspace");
+        let day = 1_700_006_400_000_000_i64; // a UTC midnight
+        // 1,500 customers with one event in the day, every 30th with two: the 100th place
+        // scores 1, and every customer's total reaches that bar.
+        let events: Vec<Event> = (0..1_500_i64)
+            .flat_map(|c| {
+                (0..=i64::from(c % 30 == 0)).map(move |k| {
+                    let at = Timestamp::from_micros(day + c * 50_000_000 + k);
+                    Event::new(format!("c{c}-{k}"), CustomerId(c), "Page Viewed", at)
+                })
+            })
+            .collect();
+        store.append(&workspace, &events).await.expect("append");
+        memory.append(&workspace, &events).await.expect("append");
+        let query = TopCustomersQuery {
+            window: TimeWindow::new(
+                Timestamp::from_micros(day),
+                Timestamp::from_micros(day + 86_400_000_000),
+            )
+            .expect("window"),
+            limit: 100,
+        };
+        let ranked = store.top_customers(&workspace, &query).await.expect("rank");
+        assert_eq!(ranked.len(), 100);
+        assert_eq!(
+            ranked,
+            memory.top_customers(&workspace, &query).await.expect("rank")
+        );
     }
 
     /// A bulk load is vacuumed and analysed by the store itself: this server runs without
