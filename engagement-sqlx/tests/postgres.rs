@@ -91,7 +91,7 @@ mod postgres_only {
     use std::time::{Duration, Instant};
 
     use engagement_core::{
-        CustomerId, Event, EventStore, Timestamp, TimeWindow, TopCustomersQuery, WorkspaceId,
+        CustomerId, Event, EventStore, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
     };
     use engagement_memory::MemoryStore;
     use engagement_sqlx::PostgresStore;
@@ -187,7 +187,10 @@ mod postgres_only {
         assert_eq!(ranked.len(), 100);
         assert_eq!(
             ranked,
-            memory.top_customers(&workspace, &query).await.expect("rank")
+            memory
+                .top_customers(&workspace, &query)
+                .await
+                .expect("rank")
         );
     }
 
