@@ -222,14 +222,20 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Analyses the tables now: waits for an analysis that runs and for a connection.
+    /// Analyses the tables now: waits for an analysis that runs and for a connection; without
+    /// one in time, the next write starts the analysis.
     pub(crate) async fn refresh_statistics(&self) -> SqlResult<()> {
         if D::ANALYSIS.is_none() {
             return Ok(());
         }
         let _run = self.statistics.start_waiting().await;
-        let conn = self.acquire().await?;
-        self.analyse(conn).await
+        match self.acquire().await {
+            Ok(conn) => self.analyse(conn).await,
+            Err(error) => {
+                self.statistics.retry();
+                Err(error)
+            }
+        }
     }
 
     /// Runs the dialect's analysis of the store's tables (PostgreSQL: `VACUUM (ANALYZE)`) on
