@@ -65,11 +65,12 @@ const MIGRATIONS: &[Migration] = &[
 /// a `REPEATABLE READ, READ ONLY` transaction; an append is one transaction.
 ///
 /// The store keeps its own tables' planner statistics fresh: it runs `VACUUM (ANALYZE,
-/// SKIP_LOCKED)` on its tables in a task beside the next writes, on an idle pooled connection,
-/// once its writes changed 1,000 rows plus half the events its last analysis counted, and once
-/// at least 1,000 rows changed and then no write committed for a second (the end of an import
-/// or a burst; no sooner than ten times the last analysis's duration after it, so writes in
-/// bursts keep them a tenth of one connection's time at most). Without statistics (after a
+/// SKIP_LOCKED)` on its tables in a task beside the next writes: on an idle pooled connection
+/// once its writes changed 1,000 rows plus half the events its last analysis counted, and on
+/// the next free connection once at least 1,000 rows changed and then no write committed for a
+/// second (the end of an import or a burst; no sooner than ten times the last analysis's
+/// duration after it, so writes in bursts keep them a tenth of one connection's time at most).
+/// Without statistics (after a
 /// bulk import, before autovacuum gets to the new rows, or with autovacuum off) PostgreSQL
 /// planned the activity page as a nested loop that ran for minutes; without the vacuum's
 /// visibility map the covering indexes' index-only scans read every row's page too. Where

@@ -21,8 +21,9 @@
 //!   vacuum had not been there either) instead of its 200 candidates' rows by the key, 69 ms
 //!   instead of 12.
 //!
-//! The analysis takes a connection only if one is idle and skips a table another transaction has
-//! locked; what it could not do, the next write starts again.
+//! An analysis due by growth takes a connection only if one is idle (the writes go on meanwhile),
+//! one after quiet writes waits for one; each skips a table another transaction has locked, and
+//! what it could not do, the next write starts again.
 //! [`PostgresStore::refresh_statistics`](crate::PostgresStore::refresh_statistics) runs one at
 //! once and waits for it.
 //!
@@ -186,8 +187,9 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Analyses the tables once no write committed for [`QUIET`], the last analysis is
-    /// [`SPACING`] times its duration behind, none runs and a pooled connection is idle,
-    /// if enough rows are still unanalysed by then.
+    /// [`SPACING`] times its duration behind and none runs, if enough rows are still
+    /// unanalysed by then and the pool is open; waits for a pooled connection (the writes
+    /// are quiet, and only this one task waits).
     async fn analyse_when_quiet(self) -> SqlResult<()> {
         loop {
             let seen = self.statistics.writes();
@@ -199,13 +201,11 @@ impl<D: Dialect> Engine<D> {
             if self.statistics.writes() != seen {
                 continue;
             }
-            if !self.statistics.stale() {
+            if !self.statistics.stale() || self.pool.is_closed() {
                 return Ok(());
             }
-            if let Some(conn) = self.pool.try_acquire()
-                && let Some(_run) = self.statistics.start()
-            {
-                return self.analyse(conn).await;
+            if let Some(_run) = self.statistics.start() {
+                return self.analyse_on_pool().await;
             }
         }
     }
@@ -222,13 +222,18 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Analyses the tables now: waits for an analysis that runs and for a connection; without
-    /// one in time, the next write starts the analysis.
+    /// Analyses the tables now: waits for an analysis that runs and for a connection.
     pub(crate) async fn refresh_statistics(&self) -> SqlResult<()> {
         if D::ANALYSIS.is_none() {
             return Ok(());
         }
         let _run = self.statistics.start_waiting().await;
+        self.analyse_on_pool().await
+    }
+
+    /// [`Self::analyse`] on a pooled connection, waited for; without one in time, the next
+    /// write starts the analysis.
+    async fn analyse_on_pool(&self) -> SqlResult<()> {
         match self.acquire().await {
             Ok(conn) => self.analyse(conn).await,
             Err(error) => {
