@@ -70,11 +70,10 @@ const MIGRATIONS: &[Migration] = &[
 /// the next free connection once at least 1,000 rows changed and then no write committed for a
 /// second (the end of an import or a burst; no sooner than ten times the last analysis's
 /// duration after it, so writes in bursts keep them a tenth of one connection's time at most).
-/// Without statistics (after a
-/// bulk import, before autovacuum gets to the new rows, or with autovacuum off) PostgreSQL
-/// planned the activity page as a nested loop that ran for minutes; without the vacuum's
-/// visibility map the covering indexes' index-only scans read every row's page too. Where
-/// autovacuum runs, this comes on top of it.
+/// Without statistics (after a bulk import, before autovacuum gets to the new rows, or with
+/// autovacuum off) PostgreSQL planned the activity page as a nested loop that ran for minutes;
+/// without the vacuum's visibility map the covering indexes' index-only scans read every row's
+/// page too. Where autovacuum runs, this comes on top of it.
 /// [`refresh_statistics`](Self::refresh_statistics) does the same at once.
 ///
 /// ```no_run

@@ -85,7 +85,8 @@ mod suite {
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
 engagement_core::conformance_tests!(suite::store);
 
-/// What only PostgreSQL shows: the planner's statistics.
+/// What only PostgreSQL shows: the planner's statistics, and a ranking read kept from
+/// depending on them.
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
 mod postgres_only {
     use std::time::{Duration, Instant};
@@ -133,13 +134,27 @@ mod postgres_only {
             .collect()
     }
 
-    /// How many times the events table of `schema` was analysed, once the server has counted
-    /// at least `at_least` (its counters reach other sessions up to seconds late), or what it
-    /// counted after 30 s.
-    async fn analyses(admin: &PgPool, schema: &str, at_least: i64) -> i64 {
+    /// What `read` gives once `done` holds of it, or after 30 s: the server's statistics views
+    /// reach other sessions up to seconds after a commit.
+    async fn eventually<T, F: Future<Output = T>>(
+        mut read: impl FnMut() -> F,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let count: i64 = query(
+            let value = read().await;
+            if done(&value) || Instant::now() > deadline {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How many times the events table of `schema` was analysed, once the server has counted
+    /// at least `at_least` (or what it counted after 30 s).
+    async fn analyses(admin: &PgPool, schema: &str, at_least: i64) -> i64 {
+        let read = || async {
+            query(
                 "SELECT analyze_count FROM pg_stat_user_tables \
                  WHERE schemaname = $1 AND relname = 'engagement_events'",
             )
@@ -147,12 +162,17 @@ mod postgres_only {
             .fetch_one(admin)
             .await
             .expect("read the analyses")
-            .get(0);
-            if count >= at_least || Instant::now() > deadline {
-                return count;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .get::<i64, _>(0)
+        };
+        eventually(read, |count| *count >= at_least).await
+    }
+
+    /// Appends `count` of [`events`] from `first` on.
+    async fn append(store: &PostgresStore, workspace: &WorkspaceId, first: i64, count: i64) {
+        store
+            .append(workspace, &events(first, count))
+            .await
+            .expect("append");
     }
 
     /// A ranking whose candidates are more than the store reads one customer at a time (the
@@ -201,29 +221,22 @@ mod postgres_only {
     async fn a_bulk_load_leaves_the_tables_vacuumed_and_analysed() {
         let (store, admin, schema) = store_in_own_schema("stats").await;
         let workspace = WorkspaceId::new("stats").expect("workspace");
-        store
-            .append(&workspace, &events(0, 3_000))
-            .await
-            .expect("append");
+        append(&store, &workspace, 0, 3_000).await;
 
-        let analysed = "SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 \
-                        AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL \
-                        ORDER BY relname";
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let tables: Vec<String> = loop {
-            let tables: Vec<String> = query(analysed)
-                .bind(&schema)
-                .fetch_all(&admin)
-                .await
-                .expect("read the statistics' ages")
-                .iter()
-                .map(|row| row.get(0))
-                .collect();
-            if tables.len() >= 5 || Instant::now() > deadline {
-                break tables;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let read = || async {
+            query(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 \
+                 AND last_analyze IS NOT NULL AND last_vacuum IS NOT NULL ORDER BY relname",
+            )
+            .bind(&schema)
+            .fetch_all(&admin)
+            .await
+            .expect("read the statistics' ages")
+            .iter()
+            .map(|row| row.get(0))
+            .collect::<Vec<String>>()
         };
+        let tables = eventually(read, |tables| tables.len() >= 5).await;
         assert_eq!(
             tables,
             [
@@ -242,10 +255,7 @@ mod postgres_only {
     async fn the_rows_of_a_burst_are_analysed_once_writes_go_quiet_or_when_asked() {
         let (store, admin, schema) = store_in_own_schema("quiet").await;
         let workspace = WorkspaceId::new("quiet").expect("workspace");
-        store
-            .append(&workspace, &events(0, 3_000))
-            .await
-            .expect("append");
+        append(&store, &workspace, 0, 3_000).await;
         assert_eq!(
             analyses(&admin, &schema, 1).await,
             1,
@@ -253,10 +263,7 @@ mod postgres_only {
         );
 
         // Half of 3,000 events more are due by growth: 2,000 are not, but they are stale.
-        store
-            .append(&workspace, &events(3_000, 2_000))
-            .await
-            .expect("append");
+        append(&store, &workspace, 3_000, 2_000).await;
         assert_eq!(
             analyses(&admin, &schema, 2).await,
             2,
@@ -264,10 +271,7 @@ mod postgres_only {
         );
 
         // Too few rows to wait for quiet: analysed only when asked.
-        store
-            .append(&workspace, &events(5_000, 10))
-            .await
-            .expect("append");
+        append(&store, &workspace, 5_000, 10).await;
         store
             .refresh_statistics()
             .await
