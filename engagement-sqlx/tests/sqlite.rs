@@ -57,6 +57,7 @@ engagement_core::conformance_tests!(store);
 
 /// What only SQLite shows: the file, the ledger, prefixes and the write lock.
 mod sqlite_only {
+    use std::str::FromStr;
     use std::time::Duration;
 
     use engagement_core::{
@@ -237,6 +238,42 @@ mod sqlite_only {
              .cargo/config.toml did not reach the build (a LIBSQLITE3_FLAGS set in the \
              environment wins over it); compile options: {options:?}"
         );
+    }
+
+    /// The first column of the one row `sql` returns, as an integer.
+    async fn int(store: &SqliteStore, sql: &'static str) -> i64 {
+        engagement_sqlx::sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A file the store creates gets pages of 16 KiB; a file created before with smaller
+    /// pages keeps them. Either way a connection checkpoints the log after 1 GiB of it,
+    /// counted in that file's pages.
+    #[tokio::test]
+    async fn new_files_get_large_pages_and_the_log_is_checkpointed_by_the_gigabyte() {
+        let store = SqliteStore::connect(&file("large-pages"))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        assert_eq!(int(&store, "PRAGMA page_size").await, 16_384);
+        assert_eq!(int(&store, "PRAGMA wal_autocheckpoint").await, 65_536);
+
+        let url = file("small-pages");
+        let host = SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true)
+            .page_size(4_096);
+        let mut conn = SqliteConnection::connect_with(&host).await.expect("create");
+        conn.execute("CREATE TABLE host_notes (note TEXT)")
+            .await
+            .expect("the host's table");
+        conn.close().await.expect("close");
+        let store = SqliteStore::connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        assert_eq!(int(&store, "PRAGMA page_size").await, 4_096);
+        assert_eq!(int(&store, "PRAGMA wal_autocheckpoint").await, 262_144);
     }
 
     #[tokio::test]

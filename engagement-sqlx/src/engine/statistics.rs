@@ -149,6 +149,7 @@ impl StatisticsWatch {
     }
 
     /// Waits for a running analysis to end, then starts one.
+    #[cfg(any(feature = "postgres", test))]
     async fn start_waiting(&self) -> OwnedMutexGuard<()> {
         let run = Arc::clone(&self.analysing).lock_owned().await;
         self.changed.store(0, Ordering::Release);
@@ -223,6 +224,7 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Analyses the tables now: waits for an analysis that runs and for a connection.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn refresh_statistics(&self) -> SqlResult<()> {
         if D::ANALYSIS.is_none() {
             return Ok(());
