@@ -174,6 +174,7 @@ async fn a_full_queue_refuses_try_send_and_loses_nothing_accepted() {
     let config = IngestConfig {
         max_batch: 1,
         queue_capacity: 2,
+        max_joined_batch: 1,
         ..IngestConfig::default()
     };
     let ingestor = start(store.clone(), config);
@@ -386,7 +387,8 @@ fn release(store: &Faulty) {
 }
 
 /// An ingestor over a [`stuck_store`] that was sent `n` events `e0`, `e1`, … (customer 1,
-/// workspace `a`) in batches of `max_batch`, once `limit` appends (the most allowed) are stuck.
+/// workspace `a`) in batches of `max_batch` (never joined), once `limit` appends (the most
+/// allowed) are stuck.
 async fn appends_stuck_in_flight(
     max_batch: usize,
     limit: usize,
@@ -396,6 +398,7 @@ async fn appends_stuck_in_flight(
     let config = IngestConfig {
         max_batch,
         max_concurrent_appends: limit,
+        max_joined_batch: max_batch,
         ..IngestConfig::default()
     };
     let ingestor = start(store.clone(), config);
@@ -465,6 +468,7 @@ async fn every_batch_in_flight_together_gets_its_own_report() {
     let config = IngestConfig {
         max_batch: 50,
         max_concurrent_appends: 8,
+        max_joined_batch: 50,
         ..IngestConfig::default()
     };
     let ingestor = start(store.clone(), config);
@@ -492,6 +496,44 @@ async fn every_batch_in_flight_together_gets_its_own_report() {
         [("a".to_owned(), (250, 5)), ("b".to_owned(), (750, 15))]
     );
     assert_eq!((stats.batches, stats.inserted), (20, 1_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_that_close_while_every_append_runs_are_joined() {
+    let store = stuck_store();
+    let config = IngestConfig {
+        max_batch: 10,
+        max_concurrent_appends: 1,
+        max_joined_batch: 30,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let mut reports = ingestor.subscribe();
+    let events = (0..60).map(|i| event(format!("e{i}"), 1)).collect();
+    ingestor.send_many(&ws("a"), events).await.unwrap();
+    // e0–e9 are stuck in the one append; e10–e39 wait joined, e40–e49 on their own (the
+    // 30 are full), and the worker waits for the append to end. Until the worker has taken
+    // an ended append back, its slot counts as busy: so once it ends, e10–e39 take it and
+    // e50–e59 join e40–e49, whenever the store is let go.
+    assert!(eventually(|| store.append_calls.load(Ordering::SeqCst) == 1).await);
+    release(&store);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.batches), (60, 3));
+    let first_ids: Vec<String> = store
+        .first_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    assert_eq!(first_ids, ["e0", "e10", "e40"]);
+    let mut sizes = Vec::new();
+    while let Ok(report) = reports.recv().await {
+        sizes.push(report.events);
+    }
+    sizes.sort_unstable();
+    assert_eq!(sizes, [10, 20, 30]);
+    assert_eq!(stored(&store.inner, &ws("a")).await, 60);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

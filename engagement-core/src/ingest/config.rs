@@ -24,13 +24,15 @@ use crate::model::validate::Limits;
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestConfig {
     /// Flush a workspace's batch when it holds this many events (default 1,000; 1 to
-    /// [`Limits::max_batch_events`], or [`Ingestor::start`](super::Ingestor::start) refuses it).
+    /// [`Limits::max_batch_events`] and at most `max_joined_batch`, or
+    /// [`Ingestor::start`](super::Ingestor::start) refuses it).
     pub max_batch: usize,
     /// Flush a batch when its oldest event has waited this long (default 250 ms).
     pub max_age: Duration,
     /// Events queued and not yet taken into a batch, at most (default 100,000). A full queue
     /// makes [`send`](super::Ingestor::send) wait and [`try_send`](super::Ingestor::try_send)
-    /// fail. Beyond the queue, memory holds at most one open batch per workspace and
+    /// fail. Beyond the queue, memory holds at most one open batch per workspace, about
+    /// `max_joined_batch` events in batches waiting for an append, and
     /// `max_concurrent_appends` batches being written.
     pub queue_capacity: usize,
     /// Batches being appended at once, at most (default 4). Appends start in the order their
@@ -41,6 +43,14 @@ pub struct IngestConfig {
     /// payloads in batches that are in flight together, either write may be the one kept. Set
     /// 1 to append batches strictly one after another.
     pub max_concurrent_appends: usize,
+    /// Events one append takes at most when batches are joined (default 10,000; from
+    /// `max_batch` to [`Limits::max_batch_events`]). A batch that closes while
+    /// `max_concurrent_appends` appends run waits for one to end, and the batches of its
+    /// workspace that close meanwhile join it up to this many events: a store that has fallen
+    /// behind then gets fewer, larger appends (one commit each) instead of a line of small
+    /// ones, and their events would have waited anyway. Set it to `max_batch` to write every
+    /// batch on its own.
+    pub max_joined_batch: usize,
     /// How failed appends are retried.
     pub retry: RetryPolicy,
     /// Validation applied by `send` before an event is queued.
@@ -54,6 +64,7 @@ impl Default for IngestConfig {
             max_age: Duration::from_millis(250),
             queue_capacity: 100_000,
             max_concurrent_appends: 4,
+            max_joined_batch: 10_000,
             retry: RetryPolicy::default(),
             limits: Limits::default(),
         }
@@ -69,6 +80,17 @@ impl IngestConfig {
     /// [`Error::InvalidQuery`] naming the setting.
     pub(crate) fn check(&self) -> Result<()> {
         self.limits.check_batch_size("max_batch", self.max_batch)?;
+        self.limits
+            .check_batch_size("max_joined_batch", self.max_joined_batch)?;
+        if self.max_joined_batch < self.max_batch {
+            return Err(Error::invalid_query(
+                "max_joined_batch",
+                format!(
+                    "{} events per joined append is less than one batch of {} (max_batch)",
+                    self.max_joined_batch, self.max_batch
+                ),
+            ));
+        }
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.queue_capacity) {
             return Err(Error::invalid_query(
                 "queue_capacity",
@@ -169,6 +191,21 @@ mod tests {
                     ..IngestConfig::default()
                 },
             ),
+            (
+                "max_joined_batch",
+                IngestConfig {
+                    max_batch: 2_000,
+                    max_joined_batch: 1_999,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "max_joined_batch",
+                IngestConfig {
+                    max_joined_batch: most + 1,
+                    ..IngestConfig::default()
+                },
+            ),
         ];
         for (setting, config) in bad {
             match config.check() {
@@ -178,6 +215,7 @@ mod tests {
         }
         let largest = IngestConfig {
             max_batch: most,
+            max_joined_batch: most,
             ..IngestConfig::default()
         };
         assert!(largest.check().is_ok());

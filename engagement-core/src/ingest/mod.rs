@@ -32,6 +32,7 @@ mod config;
 mod freshness;
 mod stats;
 mod turn;
+mod waiting;
 mod worker;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ use freshness::InFlight;
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
+use waiting::Waiting;
 use worker::{Command, Room, Worker};
 
 use crate::error::{Error, Result};
@@ -118,6 +120,7 @@ impl Ingestor {
             max_appends: config.max_concurrent_appends,
             room: room.clone(),
             appends: JoinSet::new(),
+            waiting: Waiting::new(config.max_joined_batch),
             turns: Turns::default(),
         };
         let task = tokio::spawn(worker.run(rx));

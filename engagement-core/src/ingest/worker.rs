@@ -1,7 +1,10 @@
 //! The background task: takes commands off the queue, builds batches, and hands each closed
-//! batch to an append task, with at most [`IngestConfig::max_concurrent_appends`] in flight.
+//! batch to an append task, with at most [`IngestConfig::max_concurrent_appends`] in flight;
+//! batches that close while none is free wait, joined up to
+//! [`IngestConfig::max_joined_batch`] events.
 //!
 //! [`IngestConfig::max_concurrent_appends`]: super::IngestConfig::max_concurrent_appends
+//! [`IngestConfig::max_joined_batch`]: super::IngestConfig::max_joined_batch
 
 use std::sync::Arc;
 
@@ -12,6 +15,7 @@ use tokio::time::Instant;
 use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
 use super::turn::Turns;
+use super::waiting::Waiting;
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
@@ -58,6 +62,8 @@ pub(crate) struct Worker {
     pub(crate) max_appends: usize,
     pub(crate) room: Arc<Room>,
     pub(crate) appends: JoinSet<()>,
+    /// Closed batches no append has taken yet.
+    pub(crate) waiting: Waiting,
     /// The order in which the appends start: the order their batches closed.
     pub(crate) turns: Turns,
 }
@@ -78,75 +84,108 @@ impl Worker {
         let mut commands = Vec::with_capacity(RECV_CHUNK);
         loop {
             let deadline = self.batcher.next_deadline();
-            let received = tokio::select! {
-                n = rx.recv_many(&mut commands, RECV_CHUNK) => n,
+            tokio::select! {
+                received = rx.recv_many(&mut commands, RECV_CHUNK) => {
+                    if received == 0 {
+                        self.write_all().await;
+                        return;
+                    }
+                    self.take(&mut commands).await;
+                }
                 () = sleep_until(deadline) => {
                     for batch in self.batcher.due(Instant::now()) {
-                        self.dispatch(batch).await;
+                        self.close(batch).await;
                     }
-                    continue;
                 }
-            };
-            if received == 0 {
-                self.write_all().await;
-                return;
-            }
-            self.room
-                .permits
-                .add_permits(commands.iter().map(Command::events).sum());
-            // One clock read per chunk: its events arrived together.
-            let now = Instant::now();
-            for command in commands.drain(..) {
-                match command {
-                    Command::Event(workspace, event) => {
-                        if let Some(batch) = self.batcher.push(workspace, event, now) {
-                            self.dispatch(batch).await;
-                        }
-                    }
-                    Command::Events(workspace, events) => {
-                        for batch in self.batcher.push_many(workspace, events, now) {
-                            self.dispatch(batch).await;
-                        }
-                    }
-                    Command::Flush(ack) => {
-                        self.write_all().await;
-                        let _ = ack.send(());
-                    }
+                Some(ended) = self.appends.join_next(), if !self.appends.is_empty() => {
+                    log_abnormal_end(ended);
+                    self.start_waiting();
                 }
             }
         }
     }
 
-    /// Hands a batch to a new append task, first waiting for one to end when the limit is
-    /// reached (which holds the queue, so senders feel the backpressure).
-    async fn dispatch(&mut self, batch: Batch) {
-        while self.appends.len() >= self.max_appends {
+    /// Handles (and drains) commands taken off the queue together, in order.
+    async fn take(&mut self, commands: &mut Vec<Command>) {
+        self.room
+            .permits
+            .add_permits(commands.iter().map(Command::events).sum());
+        // One clock read per chunk: its events arrived together.
+        let now = Instant::now();
+        for command in commands.drain(..) {
+            match command {
+                Command::Event(workspace, event) => {
+                    if let Some(batch) = self.batcher.push(workspace, event, now) {
+                        self.close(batch).await;
+                    }
+                }
+                Command::Events(workspace, events) => {
+                    for batch in self.batcher.push_many(workspace, events, now) {
+                        self.close(batch).await;
+                    }
+                }
+                Command::Flush(ack) => {
+                    self.write_all().await;
+                    let _ = ack.send(());
+                }
+            }
+        }
+    }
+
+    /// Hands a closed batch to an append task, or has it wait (joined to the batch waiting
+    /// before it when it can be) while every append slot is taken. Once more events wait than
+    /// one joined batch holds, waits for appends to end, which holds the queue, so senders
+    /// feel the backpressure.
+    async fn close(&mut self, batch: Batch) {
+        self.waiting.push(batch);
+        self.start_waiting();
+        while self.waiting.is_over() {
             self.join_one().await;
+            self.start_waiting();
         }
-        let depths = Depths {
-            queue: self.room.used(),
-            pending: self.batcher.pending(),
-        };
-        let appender = self.appender.clone();
-        let turn = self.turns.next();
-        self.appends
-            .spawn(async move { appender.write(batch, depths, turn).await });
     }
 
-    /// Writes every open batch and waits for every append in flight to end.
+    /// Starts the waiting batches, oldest first, while fewer appends run than allowed.
+    fn start_waiting(&mut self) {
+        while self.appends.len() < self.max_appends
+            && let Some(batch) = self.waiting.pop()
+        {
+            let depths = Depths {
+                queue: self.room.used(),
+                pending: self.batcher.pending() + self.waiting.events(),
+            };
+            let appender = self.appender.clone();
+            let turn = self.turns.next();
+            self.appends
+                .spawn(async move { appender.write(batch, depths, turn).await });
+        }
+    }
+
+    /// Writes every open and waiting batch and waits for every append in flight to end.
     async fn write_all(&mut self) {
         for batch in self.batcher.drain() {
-            self.dispatch(batch).await;
+            self.waiting.push(batch);
         }
-        while !self.appends.is_empty() {
+        loop {
+            self.start_waiting();
+            if self.appends.is_empty() {
+                // Nothing runs, so nothing waits either: `start_waiting` would have started it.
+                return;
+            }
             self.join_one().await;
         }
     }
 
     async fn join_one(&mut self) {
-        if let Some(Err(e)) = self.appends.join_next().await {
-            tracing::error!(error = %e, "an append task ended abnormally");
+        if let Some(ended) = self.appends.join_next().await {
+            log_abnormal_end(ended);
         }
+    }
+}
+
+fn log_abnormal_end(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        tracing::error!(error = %e, "an append task ended abnormally");
     }
 }
 

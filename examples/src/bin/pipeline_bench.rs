@@ -15,7 +15,8 @@
 //! versions did). The figures are printed as one JSON line at the end.
 //!
 //! `--batch N` makes the senders hand over `N` events per `send_many` call instead of one
-//! `send` per event; `--appends N` sets `IngestConfig::max_concurrent_appends`. `--raw` skips
+//! `send` per event; `--appends N` sets `IngestConfig::max_concurrent_appends` and `--joined N`
+//! `IngestConfig::max_joined_batch`. `--raw` skips
 //! the `Ingestor`: the senders call the store's `append` directly with batches of 1,000, which
 //! measures the store's own append rate (the ceiling of any pipeline in front of it).
 #![allow(clippy::print_stdout)]
@@ -56,6 +57,9 @@ struct Args {
     /// Batches appended at once (default: `IngestConfig`'s).
     #[arg(long)]
     appends: Option<usize>,
+    /// Events one append takes at most when waiting batches join (default: `IngestConfig`'s).
+    #[arg(long)]
+    joined: Option<usize>,
     /// Append batches of 1,000 straight to the store, without the `Ingestor`.
     #[arg(long)]
     raw: bool,
@@ -233,6 +237,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(appends) = args.appends {
         config.max_concurrent_appends = appends;
     }
+    if let Some(joined) = args.joined {
+        config.max_joined_batch = joined;
+    }
     let ingestor = Arc::new(Ingestor::start(
         store.clone(),
         clock.clone(),
@@ -296,6 +303,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "senders": args.senders,
         "batch": if args.raw { RAW_BATCH } else { args.batch },
         "max_concurrent_appends": config.max_concurrent_appends,
+        "max_joined_batch": config.max_joined_batch,
         "offered_rate": args.rate,
         "probe": if args.raw { None } else { Some(format!("{:?}", args.probe)) },
         "events_per_s_sent": (total as f64 / sent_in.as_secs_f64()).round(),
