@@ -31,7 +31,7 @@ pub(crate) struct Appender {
 pub(crate) struct Depths {
     /// Events queued and not yet taken into a batch.
     pub(crate) queue: usize,
-    /// Events in batches still open.
+    /// Events in batches still open or waiting for an append.
     pub(crate) pending: usize,
 }
 

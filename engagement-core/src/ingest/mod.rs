@@ -65,7 +65,8 @@ use crate::time::{Clock, Timestamp};
 /// grouped per workspace and appended when a batch reaches [`IngestConfig::max_batch`] events or
 /// its oldest event has waited [`IngestConfig::max_age`]; up to
 /// [`IngestConfig::max_concurrent_appends`] batches are appended at once while the next ones
-/// are built. Failed appends are retried with backoff (appends are idempotent, so a retry never
+/// are built, and batches that close while none of those is free are joined, up to
+/// [`IngestConfig::max_joined_batch`] events an append. Failed appends are retried with backoff (appends are idempotent, so a retry never
 /// counts twice). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
 /// returns [`Error::Full`]. [`shutdown`](Self::shutdown) writes everything accepted before it
 /// returns; dropping the ingestor closes the queue and the background task still writes what it

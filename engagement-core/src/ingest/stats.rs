@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::model::ids::WorkspaceId;
 use crate::store::query::AppendOutcome;
 
-/// What happened to one batch.
+/// What happened to one batch (one append: batches joined while they waited are one).
 #[derive(Debug, Clone)]
 pub struct BatchReport {
     /// The workspace written to.
@@ -38,7 +38,7 @@ pub struct IngestStats {
     pub conflicts: u64,
     /// Events of batches that still failed after every retry.
     pub failed: u64,
-    /// Batches written (or given up).
+    /// Batches written (or given up), joined ones counted once.
     pub batches: u64,
     /// The most appends that were in flight at once.
     pub max_appends_in_flight: u64,
