@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
+use engagement_core::ingest::{BatchReport, IngestConfig, Ingestor, RetryPolicy};
 use engagement_core::report::{EngagementRequest, EventLogRequest, Reports};
 use engagement_core::{
     CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, Role,
     TimeWindow, Timestamp, Viewer, WorkspaceId, names,
 };
 use support::Faulty;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, broadcast};
 
 fn now() -> Timestamp {
     "2026-11-20T12:00:00Z".parse().unwrap()
@@ -415,6 +415,22 @@ async fn appends_stuck_in_flight(
     (store, ingestor)
 }
 
+/// The first event id of every append the store was asked for, in the order asked.
+fn first_ids(store: &Faulty) -> Vec<String> {
+    let ids = store.first_ids.lock().unwrap();
+    ids.iter().map(|id| id.as_str().to_owned()).collect()
+}
+
+/// The number of events of every batch reported until the ingestor ended, smallest first.
+async fn batch_sizes(mut reports: broadcast::Receiver<BatchReport>) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while let Ok(report) = reports.recv().await {
+        sizes.push(report.events);
+    }
+    sizes.sort_unstable();
+    sizes
+}
+
 /// Waits (a bounded number of scheduler turns) until `done` holds.
 async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..1_000 {
@@ -451,13 +467,7 @@ async fn appends_start_in_the_order_their_batches_closed() {
     release(&store);
     let stats = ingestor.shutdown().await;
     assert_eq!((stats.inserted, stats.batches), (100, 10));
-    let first_ids: Vec<String> = store
-        .first_ids
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().to_owned())
-        .collect();
+    let first_ids = first_ids(&store);
     let batch_order: Vec<String> = (0..10).map(|b| format!("e{}", b * 10)).collect();
     assert_eq!(first_ids, batch_order);
 }
@@ -508,7 +518,7 @@ async fn batches_that_close_while_every_append_runs_are_joined() {
         ..IngestConfig::default()
     };
     let ingestor = start(store.clone(), config);
-    let mut reports = ingestor.subscribe();
+    let reports = ingestor.subscribe();
     let events = (0..60).map(|i| event(format!("e{i}"), 1)).collect();
     ingestor.send_many(&ws("a"), events).await.unwrap();
     // e0–e9 are stuck in the one append; e10–e39 wait joined, e40–e49 on their own (the
@@ -519,19 +529,9 @@ async fn batches_that_close_while_every_append_runs_are_joined() {
     release(&store);
     let stats = ingestor.shutdown().await;
     assert_eq!((stats.inserted, stats.batches), (60, 3));
-    let first_ids: Vec<String> = store
-        .first_ids
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().to_owned())
-        .collect();
+    let first_ids = first_ids(&store);
     assert_eq!(first_ids, ["e0", "e10", "e40"]);
-    let mut sizes = Vec::new();
-    while let Ok(report) = reports.recv().await {
-        sizes.push(report.events);
-    }
-    sizes.sort_unstable();
+    let sizes = batch_sizes(reports).await;
     assert_eq!(sizes, [10, 20, 30]);
     assert_eq!(stored(&store.inner, &ws("a")).await, 60);
 }
@@ -583,7 +583,7 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
         ..IngestConfig::default()
     };
     let ingestor = start(store.clone(), config);
-    let mut reports = ingestor.subscribe();
+    let reports = ingestor.subscribe();
     ingestor
         .send(&ws("a"), event("first".into(), 1))
         .await
@@ -592,11 +592,7 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
     ingestor.send_many(&ws("a"), batch).await.unwrap();
     let stats = ingestor.shutdown().await;
     assert_eq!((stats.accepted, stats.inserted), (1_001, 1_001));
-    let mut sizes = Vec::new();
-    while let Ok(report) = reports.recv().await {
-        sizes.push(report.events);
-    }
-    sizes.sort_unstable();
+    let sizes = batch_sizes(reports).await;
     assert_eq!(
         sizes,
         [101, 300, 300, 300],
