@@ -183,11 +183,11 @@ impl SqliteStore {
     /// writes a few pages an event; with larger pages those indexes are shallower and split
     /// less. Appends of 1,000 events (the `Ingestor`'s batches) into a fresh file, 1M events:
     /// 63–66k events/s at 4 KiB, 78–80k at 16 KiB (32 and 64 KiB: no further gain); reports
-    /// over 10M events were not slower. The page size only takes effect on a
-    /// file with nothing in it yet: a file created before (by an earlier version, or with
-    /// the host's tables first) keeps its pages, and [`Self::connect`] sets its checkpoint
-    /// threshold, which SQLite counts in pages, to 1 GiB of them; with [`Self::new`] the
-    /// threshold set here is 65,536 pages, 1 GiB of the store's own.
+    /// over 10M events were not slower. The page size only takes effect on a file with
+    /// nothing in it yet: a file created before (by an earlier version, or with the host's
+    /// tables first) keeps its pages, and [`Self::connect`] sets its checkpoint threshold,
+    /// which SQLite counts in pages, to 1 GiB of them; with [`Self::new`] the threshold set
+    /// here is 65,536 pages, 1 GiB of the store's own.
     ///
     /// A batch of appended events dirties pages all over the customer index, and a checkpoint
     /// writes (and syncs) every page the WAL holds into the database: the longer between
