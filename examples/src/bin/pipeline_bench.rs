@@ -16,9 +16,9 @@
 //!
 //! `--batch N` makes the senders hand over `N` events per `send_many` call instead of one
 //! `send` per event; `--appends N` sets `IngestConfig::max_concurrent_appends` and `--joined N`
-//! `IngestConfig::max_joined_batch`. `--raw` skips
-//! the `Ingestor`: the senders call the store's `append` directly with batches of 1,000, which
-//! measures the store's own append rate (the ceiling of any pipeline in front of it).
+//! `IngestConfig::max_joined_batch`. `--raw` skips the `Ingestor`: the senders call the store's
+//! `append` directly with batches of 1,000, which measures the store's own append rate (the
+//! ceiling of any pipeline in front of it).
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
