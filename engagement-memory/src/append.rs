@@ -1,12 +1,13 @@
 //! Idempotent, all-or-nothing appends that keep the columns in log order.
 //!
 //! A batch is first classified (new, duplicate, conflict) and encoded without touching the
-//! columns. Classifying claims each new id's slot in the id index at the position the event
-//! takes if the batch lands after everything stored, in its own order: one probe finds a
-//! stored id or indexes a new one. In that case (the common one) the rows are pushed at the
-//! end; otherwise the claims are released and the rows sorted and spliced in, and a late event
-//! moves only the stored suffix after its place, so the cost of an out-of-order arrival is
-//! proportional to how late it is. A batch refused on the way releases its claims.
+//! columns. Classifying gives each new event the next event number and claims its id's slot
+//! in the id index under it: one probe finds a stored id or indexes a new one. When the batch
+//! lands after everything stored, in its own order (the common case), the rows are pushed at
+//! the end; otherwise they are sorted and spliced in, and a late event moves only the stored
+//! suffix after its place, so the cost of an out-of-order arrival is proportional to how late
+//! it is. Either way the id index is not touched again: it maps ids to event numbers, which
+//! moves keep. A batch refused on the way releases its claims.
 
 use std::borrow::Cow;
 
@@ -37,11 +38,11 @@ impl Workspace {
             }
         };
         // Nothing below fails: encode (interning only adds values) and store.
-        let mut rows: Vec<Row<'_>> = fresh
-            .iter()
-            .map(|(event, json)| {
+        let mut rows: Vec<Row<'_>> = (held as u32..)
+            .zip(&fresh)
+            .map(|(number, (event, json))| {
                 let customer = self.dir.dense_or_insert(event.customer);
-                self.dict.encode(event, customer, json)
+                self.dict.encode(event, customer, json, number)
             })
             .collect();
         outcome.inserted = rows.len() as u64;
@@ -51,10 +52,8 @@ impl Workspace {
             _ => true,
         };
         if in_order && after_all {
-            // Each new event takes the position its id claimed.
-            self.push_claimed(rows);
+            self.push_at_end(rows);
         } else {
-            self.release(held, &fresh);
             if !in_order {
                 rows.sort_unstable_by(Row::key_cmp);
             }
@@ -63,10 +62,10 @@ impl Workspace {
         Ok(outcome)
     }
 
-    /// Claims the id of each new event of `events` in the id index, at the position it takes
-    /// if the batch lands after everything stored in its own order (`held` and its rank among
-    /// the new ones), and puts the new events in `fresh`; counts the others as duplicates or
-    /// conflicts. On an error the claims of `fresh` stay, to be released.
+    /// Claims the id of each new event of `events` in the id index under its event number
+    /// (`held` and its rank among the new ones), and puts the new events in `fresh`; counts the
+    /// others as duplicates or conflicts. On an error the claims of `fresh` stay, to be
+    /// released.
     fn classify<'a>(
         &mut self,
         events: &'a [Event],
@@ -76,7 +75,7 @@ impl Workspace {
         let mut outcome = AppendOutcome::default();
         for event in events {
             let next = (held + fresh.len()) as u32;
-            let pending = |pos: u32| fresh[pos as usize - held].0.id.as_str();
+            let pending = |number: u32| fresh[number as usize - held].0.id.as_str();
             let same = match self.cols.ids.claim(event.id.as_str(), next, pending) {
                 None => {
                     // Serialized for new events only (a retried batch repeats every one).
@@ -102,15 +101,14 @@ impl Workspace {
         Ok(outcome)
     }
 
-    /// Releases the id claims of `fresh`, made at `held` and on.
+    /// Releases the id claims of `fresh`, numbered `held` and on.
     fn release(&mut self, held: usize, fresh: &[(&Event, Cow<'static, str>)]) {
         let ids = fresh.iter().map(|(event, _)| event.id.as_str());
         self.cols.ids.release(held, ids);
     }
 
-    /// Pushes rows that sort after everything stored, in order, at the positions their ids
-    /// claimed.
-    fn push_claimed(&mut self, rows: Vec<Row<'_>>) {
+    /// Pushes rows that sort after everything stored, in order.
+    fn push_at_end(&mut self, rows: Vec<Row<'_>>) {
         self.cols.reserve(rows.len());
         for row in &rows {
             let pos = self.cols.len() as u32;
@@ -137,30 +135,15 @@ impl Workspace {
             self.dir.unpost_from(row.customer, from as u32);
         }
         self.cols.reserve(moved.len() + rows.len());
-        let mut moves = Vec::with_capacity(moved.len());
-        let mut fresh = Vec::with_capacity(rows.len());
-        let mut old = from as u32;
-        merge_sorted(moved, rows, |row, was_stored| {
-            let pos = self.cols.len() as u32;
-            self.cols.push(&row);
-            if was_stored {
-                moves.push((old, pos));
-                old += 1;
-            } else {
-                fresh.push(pos);
-            }
-        });
-        self.cols.ids.moved(&moves);
-        self.cols.ids.index_at(fresh.into_iter());
+        merge_sorted(moved, rows, |row| self.cols.push(&row));
         for pos in from..self.cols.len() {
             self.dir.post(self.cols.customer[pos], pos as u32);
         }
     }
 }
 
-/// Feeds the rows of two sorted runs to `sink` in merged order, each with whether it came
-/// from `a`.
-fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>, bool)) {
+/// Feeds the rows of two sorted runs to `sink` in merged order.
+fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'a>)) {
     let mut a = a.into_iter().peekable();
     let mut b = b.into_iter().peekable();
     loop {
@@ -172,7 +155,7 @@ fn merge_sorted<'a>(a: Vec<Row<'a>>, b: Vec<Row<'a>>, mut sink: impl FnMut(Row<'
         };
         let next = if take_a { a.next() } else { b.next() };
         if let Some(row) = next {
-            sink(row, take_a);
+            sink(row);
         }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Row<'a> {
     pub(crate) meta: u32,
     /// The event id (borrowed from an incoming event, owned when moved out of the columns).
     pub(crate) id: Cow<'a, str>,
+    /// The event's number in the id index (see [`IdColumn`]).
+    pub(crate) number: u32,
 }
 
 impl Row<'_> {
@@ -156,7 +158,7 @@ impl Columns {
         self.ids.reserve(additional);
     }
 
-    /// Appends a row at the end, without indexing its id.
+    /// Appends a row at the end (its id claimed before, or moved).
     pub(crate) fn push(&mut self, row: &Row<'_>) {
         self.at.push(row.at);
         self.received.push(row.received);
@@ -167,14 +169,15 @@ impl Columns {
         self.geo.push(row.geo);
         self.ip.push(row.ip);
         self.meta.push(row.meta);
-        self.ids.push(&row.id);
+        self.ids.push(&row.id, row.number);
     }
 
     /// Removes the events at `from..` and returns them as rows, in order; their ids go to
-    /// `ids` (replacing what it held), which the rows borrow. Their id index entries stay until
-    /// [`IdColumn::moved`] updates them.
+    /// `ids` (replacing what it held), which the rows borrow. Their id index entries stay, for
+    /// the rows to be pushed again.
     pub(crate) fn split_off<'a>(&mut self, from: usize, ids: &'a mut StrArena) -> Vec<Row<'a>> {
-        *ids = self.ids.take_from(from);
+        let numbers;
+        (*ids, numbers) = self.ids.take_from(from);
         let ids: &'a StrArena = ids;
         let rows = (0..ids.len())
             .map(|i| {
@@ -190,6 +193,7 @@ impl Columns {
                     ip: self.ip[p],
                     meta: self.meta[p],
                     id: Cow::Borrowed(ids.get(i)),
+                    number: numbers[i],
                 }
             })
             .collect();
@@ -254,6 +258,7 @@ pub(crate) fn partition_point(range: Range<usize>, mut less: impl FnMut(usize) -
 mod tests {
     use super::*;
 
+    /// A row whose customer number is also its event number.
     fn row(at: i64, id: &str, customer: u32) -> Row<'static> {
         Row {
             at,
@@ -266,6 +271,7 @@ mod tests {
             ip: 3,
             meta: 4,
             id: Cow::Owned(id.into()),
+            number: customer,
         }
     }
 
@@ -294,13 +300,13 @@ mod tests {
             row(1, "b", 0),
             row(2, "a", 1),
             row(2, "c", 2),
-            row(5, "a", 3),
+            row(5, "d", 3),
         ];
         c.reserve(rows.len());
         for r in &rows {
+            assert_eq!(c.ids.claim(&r.id, r.number, |_| ""), None);
             c.push(r);
         }
-        c.ids.index_from(0);
         assert_eq!(c.lower_bound(2, "b"), 2);
         assert_eq!(c.lower_bound(2, "a"), 1);
         assert_eq!(c.lower_bound(0, "z"), 0);
@@ -311,11 +317,10 @@ mod tests {
         let tail = c.split_off(2, &mut tail_ids);
         assert_eq!(tail, rows[2..]);
         assert_eq!(c.len(), 2);
-        for r in &tail {
+        for r in tail.iter().rev() {
             c.push(r);
         }
-        c.ids.moved(&[(2, 2), (3, 3)]);
-        assert_eq!(c.ids.find("c"), Some(2));
+        assert_eq!((c.ids.find("c"), c.ids.find("d")), (Some(3), Some(2)));
         c.retain(&|p| p == 1);
         assert_eq!(c.len(), 1);
         assert_eq!(c.ids.find("a"), Some(0));

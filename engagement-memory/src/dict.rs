@@ -48,12 +48,13 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Result<Cow<'static, str>, Me
 }
 
 impl Dictionaries {
-    /// Encodes `event`, interning what is new.
+    /// Encodes `event` as event `number`, interning what is new.
     pub(crate) fn encode<'a>(
         &mut self,
         event: &'a Event,
         customer: u32,
         metadata_json: &str,
+        number: u32,
     ) -> Row<'a> {
         let Page {
             url,
@@ -85,6 +86,7 @@ impl Dictionaries {
             ip,
             meta: self.metadata.intern(metadata_json),
             id: Cow::Borrowed(event.id.as_str()),
+            number,
         }
     }
 
@@ -194,7 +196,7 @@ mod tests {
         for ip in [None, Some("10.1.2.3"), Some("2001:db8::1")] {
             e.ip = ip.map(|s| s.parse().unwrap());
             let json = metadata_json(&e.metadata).unwrap();
-            let row = d.encode(&e, 0, &json);
+            let row = d.encode(&e, 0, &json, cols.len() as u32);
             cols.push(&row);
             let back = d.decode(&cols, cols.len() - 1, e.customer).unwrap();
             assert_eq!(back, e);

@@ -1,4 +1,4 @@
-//! [`IdColumn`]: event ids in log order, with a hash index from id to position.
+//! [`IdColumn`]: event ids in log order, with a hash index from id to event.
 
 use std::hash::BuildHasher;
 
@@ -6,24 +6,36 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::arena::StrArena;
+use crate::grow;
 
-/// The id of each stored event (position order) and an index from id to position.
+/// The id of each stored event (position order) and an index from id to event.
 ///
-/// An index slot holds the position and 32 bits of the id's hash (8 bytes): growing the index
-/// rehashes from the slots alone, and a probe compares ids only when the 32 bits match. (With
-/// positions alone, every growth re-read and re-hashed every stored id, in random order: a
-/// tenth of a 10M-event load.)
+/// Every stored event has a *number*, the order in which it was stored (`0..len`, dense), and
+/// the index maps ids to numbers, not to positions: a late event that moves the events stored
+/// after its place changes their positions but not their numbers, so it touches no index
+/// entry. Two plain arrays translate: the number at each position (moved with the other
+/// columns) and the position of each number (rewritten for the events that move). (With
+/// positions in the index, a late batch re-pointed an entry for every event it moved and
+/// re-inserted its own: two probes of a table far larger than the caches for each event of a
+/// batch that arrives a batch late, as batches from concurrent senders do.)
+///
+/// An index slot holds the number and 32 bits of the id's hash (8 bytes): growing the index
+/// rehashes from the slots alone, and a probe compares ids only when the 32 bits match.
 #[derive(Debug, Default)]
 pub(crate) struct IdColumn {
     arena: StrArena,
+    /// The number of the event at each position.
+    numbers: Vec<u32>,
+    /// The position of each event number.
+    positions: Vec<u32>,
     index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
 }
 
-/// One index slot: a position and its id's [`IdColumn::hash`].
+/// One index slot: an event number and its id's [`IdColumn::hash`].
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    pos: u32,
+    number: u32,
     hash: u32,
 }
 
@@ -46,27 +58,35 @@ impl IdColumn {
         self.arena.get(pos)
     }
 
+    /// The number of the event at `pos`.
+    #[cfg(test)]
+    fn number(&self, pos: usize) -> u32 {
+        self.numbers[pos]
+    }
+
     /// 32 bits of `id`'s hash.
     fn hash(hasher: &DefaultHashBuilder, id: &str) -> u32 {
         (hasher.hash_one(id) >> 32) as u32
     }
 
-    /// The position of `id`, if stored and indexed.
+    /// The position of `id`, if stored.
     pub(crate) fn find(&self, id: &str) -> Option<usize> {
         let hash = Self::hash(&self.hasher, id);
+        let position = |number: u32| self.positions[number as usize] as usize;
         self.index
             .find(table_hash(hash), |s| {
-                s.hash == hash && self.arena.get(s.pos as usize) == id
+                s.hash == hash && self.arena.get(position(s.number)) == id
             })
-            .map(|s| s.pos as usize)
+            .map(|s| position(s.number))
     }
 
-    /// The position of `id` if it is indexed; otherwise `None`, and `id` is indexed at `next`,
-    /// a position past the stored ids that an append is about to fill. `pending` gives the id
-    /// of each such position claimed before (so that a batch finds its own repeats).
+    /// The position of `id` if it is stored, or the number it claimed (`len` or more) if it is
+    /// claimed; otherwise `None`, and `id` claims number `next`, one past the stored events that
+    /// an append is about to store. `pending` gives the id of each number claimed before (so
+    /// that a batch finds its own repeats).
     ///
-    /// One probe finds a stored id or claims the slot of a new one. Until the positions are
-    /// filled the claims must be kept as they are (when the new events land there) or
+    /// One probe finds a stored id or claims the slot of a new one. Until the numbers are
+    /// [`push`](Self::push)ed the claims must be kept as they are or
     /// [`release`](Self::release)d.
     pub(crate) fn claim<'p>(
         &mut self,
@@ -75,123 +95,118 @@ impl IdColumn {
         pending: impl Fn(u32) -> &'p str,
     ) -> Option<usize> {
         let hash = Self::hash(&self.hasher, id);
-        let Self { arena, index, .. } = self;
-        let stored = arena.len();
-        let id_at = |pos: u32| match pos as usize {
-            p if p < stored => arena.get(p),
-            _ => pending(pos),
+        let Self {
+            arena,
+            positions,
+            index,
+            ..
+        } = self;
+        let stored = arena.len() as u32;
+        // A stored event's position; a claimed number stands for itself.
+        let position = |number: u32| {
+            if number < stored {
+                positions[number as usize] as usize
+            } else {
+                number as usize
+            }
+        };
+        let id_at = |number: u32| {
+            if number < stored {
+                arena.get(position(number))
+            } else {
+                pending(number)
+            }
         };
         let entry = index.entry(
             table_hash(hash),
-            |s| s.hash == hash && id_at(s.pos) == id,
+            |s| s.hash == hash && id_at(s.number) == id,
             |s| s.table_hash(),
         );
         match entry {
-            Entry::Occupied(slot) => Some(slot.get().pos as usize),
+            Entry::Occupied(slot) => Some(position(slot.get().number)),
             Entry::Vacant(slot) => {
-                slot.insert(Slot { pos: next, hash });
+                slot.insert(Slot { number: next, hash });
                 None
             }
         }
     }
 
-    /// Removes the claims [`claim`](Self::claim) made for `ids`, at positions `from`,
-    /// `from + 1`, … in that order.
+    /// Removes the claims [`claim`](Self::claim) made for `ids`, numbered `from`, `from + 1`,
+    /// … in that order.
     pub(crate) fn release<'i>(&mut self, from: usize, ids: impl Iterator<Item = &'i str>) {
         let Self { index, hasher, .. } = self;
-        for (pos, id) in (from..).zip(ids) {
+        for (number, id) in (from..).zip(ids) {
             let hash = table_hash(Self::hash(hasher, id));
-            if let Ok(slot) = index.find_entry(hash, |s| s.pos as usize == pos) {
+            if let Ok(slot) = index.find_entry(hash, |s| s.number as usize == number) {
                 slot.remove();
             }
         }
     }
 
-    /// Appends an id at the next position without indexing it (see [`index_from`](Self::index_from)).
-    pub(crate) fn push(&mut self, id: &str) {
+    /// Appends the id of event `number` at the next position. A new event's number must have
+    /// been claimed; a moved one keeps its number.
+    pub(crate) fn push(&mut self, id: &str, number: u32) {
+        let pos = self.arena.len() as u32;
         self.arena.push(id);
+        grow::push(&mut self.numbers, number);
+        let n = number as usize;
+        if let Some(missing) = (n + 1).checked_sub(self.positions.len()) {
+            // Numbers of a late batch come in key order; those skipped are pushed later.
+            grow::reserve(&mut self.positions, missing);
+            self.positions.resize(n + 1, pos);
+        }
+        self.positions[n] = pos;
     }
 
     /// Reserves room for `additional` more ids.
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.arena.reserve(additional);
-    }
-
-    /// Indexes the ids at positions `from..len`.
-    pub(crate) fn index_from(&mut self, from: usize) {
-        let len = self.arena.len();
-        self.index_at((from..len).map(|pos| pos as u32));
-    }
-
-    /// Indexes the ids at `positions` (pushed and not indexed yet).
-    pub(crate) fn index_at(&mut self, positions: impl ExactSizeIterator<Item = u32>) {
-        let Self {
-            arena,
-            index,
-            hasher,
-        } = self;
-        let missing = positions.len();
-        if index.capacity() - index.len() < missing {
-            index.reserve(missing, |s| s.table_hash());
-        }
-        for pos in positions {
-            let slot = Slot {
-                pos,
-                hash: Self::hash(hasher, arena.get(pos as usize)),
-            };
-            index.insert_unique(slot.table_hash(), slot, |s| s.table_hash());
-        }
+        grow::reserve(&mut self.numbers, additional);
+        grow::reserve(&mut self.positions, additional);
     }
 
     /// Removes the ids at positions `from..len` from the column and returns them in order, in
-    /// an arena of their own (no allocation per id).
-    ///
-    /// Their index entries stay, at their old positions, until [`moved`](Self::moved) points
-    /// them at where the ids are pushed again: one probe an id instead of a removal and an
-    /// insertion (a late batch in a stream moves every event stored after its first).
-    pub(crate) fn take_from(&mut self, from: usize) -> StrArena {
+    /// an arena of their own (no allocation per id), with their numbers. Their index entries
+    /// stay: the ids are [`push`](Self::push)ed again under the same numbers.
+    pub(crate) fn take_from(&mut self, from: usize) -> (StrArena, Vec<u32>) {
         let mut taken = StrArena::default();
         taken.reserve(self.arena.len().saturating_sub(from));
         for pos in from..self.arena.len() {
             taken.push(self.arena.get(pos));
         }
         self.arena.truncate(from);
-        taken
+        (taken, self.numbers.split_off(from))
     }
 
-    /// Points the index entries of the ids [`take_from`](Self::take_from) took at their
-    /// positions now: each `(old, new)` pair says the id taken from `old` was pushed again at
-    /// `new`. Pairs come in the order the ids were taken, and no id moves to an earlier
-    /// position (events stored after a late one only move later).
-    pub(crate) fn moved(&mut self, moves: &[(u32, u32)]) {
+    /// Keeps the ids whose position passes `keep`, numbers them anew in position order and
+    /// rebuilds the index.
+    pub(crate) fn retain(&mut self, keep: impl FnMut(usize) -> bool) {
+        self.arena.retain(keep);
+        let len = self.arena.len() as u32;
+        self.numbers = (0..len).collect();
+        self.positions = (0..len).collect();
         let Self {
             arena,
             index,
             hasher,
+            ..
         } = self;
-        // From the last: the only entry at `old` is then this id's, as every entry moved
-        // before it went to a position after its own, later, old one.
-        for &(old, new) in moves.iter().rev() {
-            debug_assert!(new >= old, "an id moved from {old} back to {new}");
-            let hash = Self::hash(hasher, arena.get(new as usize));
-            let slot = index.find_mut(table_hash(hash), |s| s.pos == old);
-            debug_assert!(slot.is_some(), "no index entry at {old}");
-            if let Some(slot) = slot {
-                slot.pos = new;
-            }
+        *index = HashTable::with_capacity(arena.len());
+        for number in 0..len {
+            let slot = Slot {
+                number,
+                hash: Self::hash(hasher, arena.get(number as usize)),
+            };
+            index.insert_unique(slot.table_hash(), slot, |s| s.table_hash());
         }
-    }
-
-    /// Keeps the ids whose position passes `keep`, and re-indexes them at their new positions.
-    pub(crate) fn retain(&mut self, keep: impl FnMut(usize) -> bool) {
-        self.arena.retain(keep);
-        self.index = HashTable::new();
-        self.index_from(0);
     }
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.arena.heap_bytes() + self.index.allocation_size()
+        self.arena.heap_bytes()
+            + grow::heap_bytes(&self.numbers)
+            + grow::heap_bytes(&self.positions)
+            + self.index.allocation_size()
     }
 
     /// How many index entries there are (one per stored id, between appends).
@@ -205,38 +220,43 @@ impl IdColumn {
 mod tests {
     use super::*;
 
-    /// A column holding `ids`, indexed.
+    /// A column holding `ids` in order, each claimed and pushed as an append does.
     fn indexed<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> IdColumn {
         let mut c = IdColumn::default();
-        for id in ids {
-            c.push(id.as_ref());
+        for (number, id) in ids.into_iter().enumerate() {
+            let number = number as u32;
+            assert_eq!(c.claim(id.as_ref(), number, |_| ""), None);
+            c.push(id.as_ref(), number);
         }
-        c.index_from(0);
         c
     }
 
     #[test]
-    fn finds_ids_after_a_move_and_retain() {
+    fn a_late_id_moves_positions_and_leaves_the_index_alone() {
         let mut c = indexed((0..1000).map(|i| format!("e{i}")));
         assert_eq!(c.find("e500"), Some(500));
         // A late id lands before the last two, which move one place on.
-        let tail = c.take_from(998);
+        assert_eq!(c.claim("late", 1000, |_| "late"), None);
+        let (tail, numbers) = c.take_from(998);
         assert_eq!((tail.len(), tail.get(0), tail.get(1)), (2, "e998", "e999"));
-        c.push("late");
-        c.push(tail.get(0));
-        c.push(tail.get(1));
-        c.moved(&[(998, 999), (999, 1000)]);
-        c.index_at([998].into_iter());
+        assert_eq!(numbers, [998, 999]);
+        c.push("late", 1000);
+        c.push(tail.get(0), numbers[0]);
+        c.push(tail.get(1), numbers[1]);
         assert_eq!(c.find("late"), Some(998));
+        assert_eq!(c.number(998), 1000);
         assert_eq!(c.find("e998"), Some(999));
         assert_eq!(c.find("e999"), Some(1000));
         assert_eq!(c.find("e997"), Some(997));
         assert_eq!(c.index.len(), 1001);
+        // A claim finds stored ids at their positions now.
+        assert_eq!(c.claim("e999", 1001, |_| ""), Some(1000));
         c.retain(|p| p % 2 == 1);
         assert_eq!(c.arena.len(), 500);
         assert_eq!(c.find("e1"), Some(0));
         assert_eq!(c.find("e0"), None);
         assert_eq!(c.find("e998"), Some(499));
+        assert_eq!((c.number(499), c.index.len()), (499, 500), "numbered anew");
     }
 
     #[test]
@@ -247,55 +267,29 @@ mod tests {
         let mut found = Vec::new();
         for id in batch {
             let next = (2 + claimed.len()) as u32;
-            match c.claim(id, next, |pos| claimed[pos as usize - 2]) {
+            match c.claim(id, next, |number| claimed[number as usize - 2]) {
                 Some(pos) => found.push((id, pos)),
                 None => claimed.push(id),
             }
         }
         assert_eq!(claimed, ["c", "d"]);
         assert_eq!(found, [("a", 0), ("c", 2)]);
-        // Kept: the new ids fill their claimed positions.
+        // Kept: the new ids are pushed under their claimed numbers, here in the other order.
         let mut kept = indexed(["a", "b"]);
         for (i, id) in claimed.iter().enumerate() {
-            assert_eq!(
-                kept.claim(id, 2 + i as u32, |pos| claimed[pos as usize - 2]),
-                None
-            );
-            kept.push(id);
+            let number = 2 + i as u32;
+            assert_eq!(kept.claim(id, number, |n| claimed[n as usize - 2]), None);
         }
-        assert_eq!(kept.find("d"), Some(3));
+        kept.push("d", 3);
+        kept.push("c", 2);
+        assert_eq!((kept.find("d"), kept.find("c")), (Some(2), Some(3)));
         // Released: as if never claimed.
         c.release(2, claimed.iter().copied());
         assert_eq!(c.index.len(), 2);
         assert_eq!(c.find("a"), Some(0));
-        c.push("d");
-        c.index_from(2);
+        assert_eq!(c.claim("d", 2, |_| ""), None);
+        c.push("d", 2);
         assert_eq!(c.find("d"), Some(2));
         assert_eq!(c.index.len(), 3);
-    }
-
-    #[test]
-    fn ids_moved_onto_the_old_places_of_other_moved_ids_are_found() {
-        let mut c = indexed((0..6).map(|i| format!("x{i}")));
-        let tail = c.take_from(2);
-        c.push("a");
-        c.push("b");
-        for i in 0..tail.len() {
-            c.push(tail.get(i));
-        }
-        c.moved(&[(2, 4), (3, 5), (4, 6), (5, 7)]);
-        c.index_at([2, 3].into_iter());
-        for (id, pos) in [
-            ("x0", 0),
-            ("x1", 1),
-            ("a", 2),
-            ("b", 3),
-            ("x2", 4),
-            ("x3", 5),
-            ("x4", 6),
-            ("x5", 7),
-        ] {
-            assert_eq!(c.find(id), Some(pos), "{id}");
-        }
     }
 }
