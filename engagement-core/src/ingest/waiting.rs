@@ -33,6 +33,9 @@ impl Waiting {
             && *last_workspace == workspace
             && last.len() + events.len() <= self.max_events
         {
+            // Room for a whole joined batch at once: growing by doubling would copy the
+            // events joined so far again at every step.
+            last.reserve_exact(self.max_events - last.len());
             last.extend(events);
             return;
         }
