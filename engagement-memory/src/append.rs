@@ -243,6 +243,33 @@ mod tests {
     }
 
     #[test]
+    fn events_moved_by_a_late_batch_are_still_found_as_duplicates_and_conflicts() {
+        let mut ws = Workspace::default();
+        let first: Vec<Event> = (0..50)
+            .map(|i| ev(&format!("a{i}"), i % 3, 100 + i))
+            .collect();
+        ws.append(&first).unwrap();
+        // Lands before every stored event, so all of them move on by five places.
+        let late: Vec<Event> = (0..5).map(|i| ev(&format!("b{i}"), 7, 10 + i)).collect();
+        ws.append(&late).unwrap();
+        check_invariants(&ws);
+        assert_eq!(ws.cols.ids.find("a0"), Some(5));
+        let mut changed = first[49].clone();
+        changed.page.path = "/changed".into();
+        let mut resent: Vec<Event> = first.iter().chain(&late).cloned().collect();
+        resent.push(changed);
+        let out = ws.append(&resent).unwrap();
+        assert_eq!((out.inserted, out.duplicates), (0, 55));
+        assert_eq!(out.conflicts, [engagement_core::EventId::new("a49")]);
+        assert_eq!(
+            ws.event_at(54).unwrap(),
+            first[49],
+            "the first write is kept"
+        );
+        check_invariants(&ws);
+    }
+
+    #[test]
     fn out_of_order_batches_stay_sorted_and_indexed() {
         let mut ws = Workspace::default();
         let mut expected = Vec::new();
