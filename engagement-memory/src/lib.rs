@@ -30,15 +30,17 @@
 //! Each workspace keeps its events sorted by `(occurred_at, id)` in columns: timestamps, a
 //! dense customer number, an interned name, one byte for actor, device and IP kind, interned
 //! page and geo tuples, the IPv4 address inline (IPv6 interned), interned compact metadata JSON
-//! and the ids back to back in one buffer. A hash index holds only positions. Each customer
-//! has its event positions in order (postings).
+//! and the ids back to back in one buffer. A hash index maps each id to the event's number
+//! (the order it was stored in), which two plain arrays translate to and from its position.
+//! Each customer has its event positions in order (postings).
 //!
 //! - A window is two binary searches; the ranking counts into a reused per-customer array and
 //!   selects the top rows partially.
 //! - Drill-downs, buckets and funnels walk the customers' postings; log pages are keyset pages
 //!   found by binary search on `(occurred_at, id)`, with exact totals.
 //! - Appends are idempotent per event id and all-or-nothing. Events later than everything
-//!   stored are pushed at the end; a late event moves only the stored events after it.
+//!   stored are pushed at the end; a late event moves only the stored events after it, and
+//!   their numbers with them, so the id index is not touched.
 //! - [`MemoryStore::resident_bytes`] reports what the data occupies.
 
 mod activity;
