@@ -317,6 +317,7 @@ mod tests {
         let tail = c.split_off(2, &mut tail_ids);
         assert_eq!(tail, rows[2..]);
         assert_eq!(c.len(), 2);
+        // Pushed back in the other order: each id is found where it lands, under its number.
         for r in tail.iter().rev() {
             c.push(r);
         }
