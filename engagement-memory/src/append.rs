@@ -19,6 +19,10 @@ use crate::dict::metadata_json;
 use crate::error::MemoryError;
 use crate::workspace::Workspace;
 
+/// Events whose id slots are fetched together: enough misses to overlap, few enough that
+/// their cache lines are all still there for the claims.
+const TOUCHED_TOGETHER: usize = 64;
+
 impl Workspace {
     /// Stores the new events of `events`; see [`EventStore::append`](engagement_core::EventStore::append).
     pub(crate) fn append(&mut self, events: &[Event]) -> Result<AppendOutcome, MemoryError> {
@@ -66,6 +70,9 @@ impl Workspace {
     /// (`held` and its rank among the new ones), and puts the new events in `fresh`; counts the
     /// others as duplicates or conflicts. On an error the claims of `fresh` stay, to be
     /// released.
+    ///
+    /// The ids are hashed and their index slots fetched a chunk at a time, before the chunk's
+    /// claims (see [`IdColumn::touch`](crate::ids::IdColumn::touch)).
     fn classify<'a>(
         &mut self,
         events: &'a [Event],
@@ -73,29 +80,35 @@ impl Workspace {
         fresh: &mut Vec<(&'a Event, Cow<'static, str>)>,
     ) -> Result<AppendOutcome, MemoryError> {
         let mut outcome = AppendOutcome::default();
-        for event in events {
-            let next = (held + fresh.len()) as u32;
-            let pending = |number: u32| fresh[number as usize - held].0.id.as_str();
-            let same = match self.cols.ids.claim(event.id.as_str(), next, pending) {
-                None => {
-                    // Serialized for new events only (a retried batch repeats every one).
-                    match metadata_json(&event.metadata) {
-                        Ok(json) => fresh.push((event, json)),
-                        Err(err) => {
-                            let id = std::iter::once(event.id.as_str());
-                            self.cols.ids.release(next as usize, id);
-                            return Err(err);
+        let mut hashes = Vec::with_capacity(TOUCHED_TOGETHER);
+        for chunk in events.chunks(TOUCHED_TOGETHER) {
+            hashes.clear();
+            hashes.extend(chunk.iter().map(|e| self.cols.ids.hash(e.id.as_str())));
+            self.cols.ids.touch(&hashes);
+            for (event, &hash) in chunk.iter().zip(&hashes) {
+                let next = (held + fresh.len()) as u32;
+                let pending = |number: u32| fresh[number as usize - held].0.id.as_str();
+                let same = match self.cols.ids.claim(event.id.as_str(), hash, next, pending) {
+                    None => {
+                        // Serialized for new events only (a retried batch repeats every one).
+                        match metadata_json(&event.metadata) {
+                            Ok(json) => fresh.push((event, json)),
+                            Err(err) => {
+                                let id = std::iter::once(event.id.as_str());
+                                self.cols.ids.release(next as usize, id);
+                                return Err(err);
+                            }
                         }
+                        continue;
                     }
-                    continue;
+                    Some(pos) if pos < held => self.event_at(pos)?.same_payload(event),
+                    Some(pos) => fresh[pos - held].0.same_payload(event),
+                };
+                if same {
+                    outcome.duplicates += 1;
+                } else {
+                    outcome.conflicts.push(event.id.clone());
                 }
-                Some(pos) if pos < held => self.event_at(pos)?.same_payload(event),
-                Some(pos) => fresh[pos - held].0.same_payload(event),
-            };
-            if same {
-                outcome.duplicates += 1;
-            } else {
-                outcome.conflicts.push(event.id.clone());
             }
         }
         Ok(outcome)

@@ -304,7 +304,10 @@ mod tests {
         ];
         c.reserve(rows.len());
         for r in &rows {
-            assert_eq!(c.ids.claim(&r.id, r.number, |_| ""), None);
+            assert_eq!(
+                c.ids.claim(&r.id, c.ids.hash(&r.id), r.number, |_| ""),
+                None
+            );
             c.push(r);
         }
         assert_eq!(c.lower_bound(2, "b"), 2);

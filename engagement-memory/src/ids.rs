@@ -2,11 +2,11 @@
 
 use std::hash::BuildHasher;
 
-use hashbrown::hash_table::Entry;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 
 use crate::arena::StrArena;
 use crate::grow;
+use crate::number_table::NumberTable;
 
 /// The id of each stored event (position order) and an index from id to event.
 ///
@@ -20,7 +20,9 @@ use crate::grow;
 /// batch that arrives a batch late, as batches from concurrent senders do.)
 ///
 /// An index slot holds the number and 32 bits of the id's hash (8 bytes): growing the index
-/// rehashes from the slots alone, and a probe compares ids only when the 32 bits match.
+/// rehashes from the slots alone, and a probe compares ids only when the 32 bits match. An
+/// append hashes its ids a chunk at a time and [`touch`](Self::touch)es their slots before
+/// claiming them, so that the chunk's cache misses overlap.
 #[derive(Debug, Default)]
 pub(crate) struct IdColumn {
     arena: StrArena,
@@ -28,28 +30,8 @@ pub(crate) struct IdColumn {
     numbers: Vec<u32>,
     /// The position of each event number.
     positions: Vec<u32>,
-    index: HashTable<Slot>,
+    index: NumberTable,
     hasher: DefaultHashBuilder,
-}
-
-/// One index slot: an event number and its id's [`IdColumn::hash`].
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    number: u32,
-    hash: u32,
-}
-
-impl Slot {
-    /// The table's hash of the slot, rebuilt from its 32 bits (in both halves, so that the
-    /// table's bucket bits and its tag bits each get well-mixed bits).
-    fn table_hash(self) -> u64 {
-        table_hash(self.hash)
-    }
-}
-
-/// See [`Slot::table_hash`].
-fn table_hash(hash: u32) -> u64 {
-    (u64::from(hash) << 32) | u64::from(hash)
 }
 
 impl IdColumn {
@@ -64,26 +46,31 @@ impl IdColumn {
         self.numbers[pos]
     }
 
-    /// 32 bits of `id`'s hash.
-    fn hash(hasher: &DefaultHashBuilder, id: &str) -> u32 {
-        (hasher.hash_one(id) >> 32) as u32
+    /// 32 bits of `id`'s hash, as [`claim`](Self::claim) takes it.
+    pub(crate) fn hash(&self, id: &str) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
+    }
+
+    /// Fetches the index slots of the ids whose [`hash`](Self::hash)es are `hashes` into the
+    /// caches, for claims that follow at once.
+    pub(crate) fn touch(&self, hashes: &[u32]) {
+        self.index.touch(hashes);
     }
 
     /// The position of `id`, if stored.
     pub(crate) fn find(&self, id: &str) -> Option<usize> {
-        let hash = Self::hash(&self.hasher, id);
         let position = |number: u32| self.positions[number as usize] as usize;
         self.index
-            .find(table_hash(hash), |s| {
-                s.hash == hash && self.arena.get(position(s.number)) == id
+            .find(self.hash(id), |number| {
+                self.arena.get(position(number)) == id
             })
-            .map(|s| position(s.number))
+            .map(position)
     }
 
-    /// The position of `id` if it is stored, or the number it claimed (`len` or more) if it is
-    /// claimed; otherwise `None`, and `id` claims number `next`, one past the stored events that
-    /// an append is about to store. `pending` gives the id of each number claimed before (so
-    /// that a batch finds its own repeats).
+    /// The position of `id` (whose [`hash`](Self::hash) is `hash`) if it is stored, or the
+    /// number it claimed (`len` or more) if it is claimed; otherwise `None`, and `id` claims
+    /// number `next`, one past the stored events that an append is about to store. `pending`
+    /// gives the id of each number claimed before (so that a batch finds its own repeats).
     ///
     /// One probe finds a stored id or claims the slot of a new one. Until the numbers are
     /// [`push`](Self::push)ed the claims must be kept as they are or
@@ -91,10 +78,10 @@ impl IdColumn {
     pub(crate) fn claim<'p>(
         &mut self,
         id: &str,
+        hash: u32,
         next: u32,
         pending: impl Fn(u32) -> &'p str,
     ) -> Option<usize> {
-        let hash = Self::hash(&self.hasher, id);
         let Self {
             arena,
             positions,
@@ -117,29 +104,18 @@ impl IdColumn {
                 pending(number)
             }
         };
-        let entry = index.entry(
-            table_hash(hash),
-            |s| s.hash == hash && id_at(s.number) == id,
-            |s| s.table_hash(),
-        );
-        match entry {
-            Entry::Occupied(slot) => Some(position(slot.get().number)),
-            Entry::Vacant(slot) => {
-                slot.insert(Slot { number: next, hash });
-                None
-            }
-        }
+        index
+            .find_or_insert(hash, next, |number| id_at(number) == id)
+            .ok()
+            .map(position)
     }
 
     /// Removes the claims [`claim`](Self::claim) made for `ids`, numbered `from`, `from + 1`,
     /// … in that order.
     pub(crate) fn release<'i>(&mut self, from: usize, ids: impl Iterator<Item = &'i str>) {
-        let Self { index, hasher, .. } = self;
         for (number, id) in (from..).zip(ids) {
-            let hash = table_hash(Self::hash(hasher, id));
-            if let Ok(slot) = index.find_entry(hash, |s| s.number as usize == number) {
-                slot.remove();
-            }
+            let hash = self.hash(id);
+            self.index.remove(hash, number as u32);
         }
     }
 
@@ -185,19 +161,11 @@ impl IdColumn {
         let len = self.arena.len() as u32;
         self.numbers = (0..len).collect();
         self.positions = (0..len).collect();
-        let Self {
-            arena,
-            index,
-            hasher,
-            ..
-        } = self;
-        *index = HashTable::with_capacity(arena.len());
+        self.index = NumberTable::default();
+        self.index.reserve(self.arena.len());
         for number in 0..len {
-            let slot = Slot {
-                number,
-                hash: Self::hash(hasher, arena.get(number as usize)),
-            };
-            index.insert_unique(slot.table_hash(), slot, |s| s.table_hash());
+            let hash = self.hash(self.arena.get(number as usize));
+            self.index.insert_unique(hash, number);
         }
     }
 
@@ -225,7 +193,10 @@ mod tests {
         let mut c = IdColumn::default();
         for (number, id) in ids.into_iter().enumerate() {
             let number = number as u32;
-            assert_eq!(c.claim(id.as_ref(), number, |_| ""), None);
+            assert_eq!(
+                c.claim(id.as_ref(), c.hash(id.as_ref()), number, |_| ""),
+                None
+            );
             c.push(id.as_ref(), number);
         }
         c
@@ -236,7 +207,7 @@ mod tests {
         let mut c = indexed((0..1000).map(|i| format!("e{i}")));
         assert_eq!(c.find("e500"), Some(500));
         // A late id lands before the last two, which move one place on.
-        assert_eq!(c.claim("late", 1000, |_| "late"), None);
+        assert_eq!(c.claim("late", c.hash("late"), 1000, |_| "late"), None);
         let (tail, numbers) = c.take_from(998);
         assert_eq!((tail.len(), tail.get(0), tail.get(1)), (2, "e998", "e999"));
         assert_eq!(numbers, [998, 999]);
@@ -250,7 +221,7 @@ mod tests {
         assert_eq!(c.find("e997"), Some(997));
         assert_eq!(c.index.len(), 1001);
         // A claim finds stored ids at their positions now.
-        assert_eq!(c.claim("e999", 1001, |_| ""), Some(1000));
+        assert_eq!(c.claim("e999", c.hash("e999"), 1001, |_| ""), Some(1000));
         c.retain(|p| p % 2 == 1);
         assert_eq!(c.arena.len(), 500);
         assert_eq!(c.find("e1"), Some(0));
@@ -267,7 +238,7 @@ mod tests {
         let mut found = Vec::new();
         for id in batch {
             let next = (2 + claimed.len()) as u32;
-            match c.claim(id, next, |number| claimed[number as usize - 2]) {
+            match c.claim(id, c.hash(id), next, |number| claimed[number as usize - 2]) {
                 Some(pos) => found.push((id, pos)),
                 None => claimed.push(id),
             }
@@ -278,7 +249,10 @@ mod tests {
         let mut kept = indexed(["a", "b"]);
         for (i, id) in claimed.iter().enumerate() {
             let number = 2 + i as u32;
-            assert_eq!(kept.claim(id, number, |n| claimed[n as usize - 2]), None);
+            assert_eq!(
+                kept.claim(id, kept.hash(id), number, |n| claimed[n as usize - 2]),
+                None
+            );
         }
         kept.push("d", 3);
         kept.push("c", 2);
@@ -287,7 +261,7 @@ mod tests {
         c.release(2, claimed.iter().copied());
         assert_eq!(c.index.len(), 2);
         assert_eq!(c.find("a"), Some(0));
-        assert_eq!(c.claim("d", 2, |_| ""), None);
+        assert_eq!(c.claim("d", c.hash("d"), 2, |_| ""), None);
         c.push("d", 2);
         assert_eq!(c.find("d"), Some(2));
         assert_eq!(c.index.len(), 3);

@@ -31,7 +31,9 @@
 //! dense customer number, an interned name, one byte for actor, device and IP kind, interned
 //! page and geo tuples, the IPv4 address inline (IPv6 interned), interned compact metadata JSON
 //! and the ids back to back in one buffer. A hash index maps each id to the event's number
-//! (the order it was stored in), which two plain arrays translate to and from its position.
+//! (the order it was stored in), which two plain arrays translate to and from its position; an
+//! append fetches the index slots of its ids a few dozen at a time, so their cache misses
+//! overlap.
 //! Each customer has its event positions in order (postings).
 //!
 //! - A window is two binary searches; the ranking counts into a reused per-customer array and
@@ -57,6 +59,7 @@ mod grow;
 mod ids;
 mod intern;
 mod log;
+mod number_table;
 mod parallel;
 mod purge;
 mod ranking;

@@ -357,9 +357,10 @@ mod tests {
         let bytes = store.resident_bytes();
         let per_event = bytes / store.event_count();
         // Every column, index and posting is counted: at least the 8-byte timestamps and the
-        // ids, and far less than a Vec<Event> (hundreds of bytes an event).
+        // ids, and far less than a Vec<Event> (hundreds of bytes an event). (At 200,000 events
+        // the id index has just doubled: 21 of these bytes; 13 at 10M.)
         assert!(
-            (40..=120).contains(&per_event),
+            (40..=128).contains(&per_event),
             "{per_event} bytes per event"
         );
         assert!(format!("{store:?}").contains("workspaces: 1"));
