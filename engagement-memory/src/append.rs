@@ -41,14 +41,20 @@ impl Workspace {
                 return Err(err);
             }
         };
-        // Nothing below fails: encode (interning only adds values) and store.
-        let mut rows: Vec<Row<'_>> = (held as u32..)
-            .zip(&fresh)
-            .map(|(number, (event, json))| {
-                let customer = self.dir.dense_or_insert(event.customer);
-                self.dict.encode(event, customer, json, number)
-            })
-            .collect();
+        // Nothing below fails: encode (interning only adds values) and store. The customers'
+        // index slots are fetched a chunk at a time, as the ids' were.
+        let mut rows: Vec<Row<'_>> = Vec::with_capacity(fresh.len());
+        let mut hashes = Vec::with_capacity(TOUCHED_TOGETHER);
+        for chunk in fresh.chunks(TOUCHED_TOGETHER) {
+            hashes.clear();
+            hashes.extend(chunk.iter().map(|(e, _)| self.dir.hash(e.customer)));
+            self.dir.touch(&hashes);
+            for ((event, json), &hash) in chunk.iter().zip(&hashes) {
+                let customer = self.dir.dense_or_insert(event.customer, hash);
+                let number = (held + rows.len()) as u32;
+                rows.push(self.dict.encode(event, customer, json, number));
+            }
+        }
         outcome.inserted = rows.len() as u64;
         let in_order = rows.is_sorted_by(|a, b| a.key_cmp(b).is_lt());
         let after_all = match (held.checked_sub(1), rows.first()) {

@@ -1,10 +1,13 @@
 //! [`Directory`]: customers by dense index, with their records and their event postings.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
 
 use engagement_core::{Customer, CustomerId};
 
 use crate::grow;
+use crate::number_table::NumberTable;
 
 /// A customer record with what the activity report matches and sorts on, computed once.
 #[derive(Debug, Clone)]
@@ -31,7 +34,9 @@ impl Record {
 /// Every customer a workspace has seen (in an event or a record), numbered densely.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
-    index: HashMap<i64, u32>,
+    /// Dense numbers by 32 bits of their customer id's hash.
+    index: NumberTable,
+    hasher: DefaultHashBuilder,
     ids: Vec<CustomerId>,
     records: Vec<Option<Box<Record>>>,
     /// Whether each customer is an admin placeholder (only customers with a record can be).
@@ -48,21 +53,36 @@ impl Directory {
 
     /// The dense number of `id`, if seen.
     pub(crate) fn dense(&self, id: CustomerId) -> Option<u32> {
-        self.index.get(&id.0).copied()
+        self.index
+            .find(self.hash(id), |d| self.ids[d as usize] == id)
     }
 
-    /// The dense number of `id`, numbering it when new.
-    pub(crate) fn dense_or_insert(&mut self, id: CustomerId) -> u32 {
-        if let Some(d) = self.dense(id) {
+    /// 32 bits of `id`'s hash, as [`dense_or_insert`](Self::dense_or_insert) takes it.
+    pub(crate) fn hash(&self, id: CustomerId) -> u32 {
+        (self.hasher.hash_one(id.0) >> 32) as u32
+    }
+
+    /// Fetches the index slots of the customers whose [`hash`](Self::hash)es are `hashes`
+    /// into the caches, for lookups that follow at once.
+    pub(crate) fn touch(&self, hashes: &[u32]) {
+        self.index.touch(hashes);
+    }
+
+    /// The dense number of `id` (whose [`hash`](Self::hash) is `hash`), numbering it when new.
+    pub(crate) fn dense_or_insert(&mut self, id: CustomerId, hash: u32) -> u32 {
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        let ids = &self.ids;
+        if let Ok(d) = self
+            .index
+            .find_or_insert(hash, next, |d| ids[d as usize] == id)
+        {
             return d;
         }
-        let d = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
-        self.index.insert(id.0, d);
         self.ids.push(id);
         self.records.push(None);
         self.placeholder.push(false);
         self.postings.push(Vec::new());
-        d
+        next
     }
 
     /// The customer id of dense number `d`.
@@ -77,7 +97,7 @@ impl Directory {
 
     /// Inserts or replaces a record.
     pub(crate) fn upsert(&mut self, record: Record) {
-        let d = self.dense_or_insert(record.customer.id) as usize;
+        let d = self.dense_or_insert(record.customer.id, self.hash(record.customer.id)) as usize;
         self.placeholder[d] = record.customer.is_admin_placeholder;
         self.records[d] = Some(Box::new(record));
     }
@@ -115,9 +135,9 @@ impl Directory {
         }
     }
 
-    /// Heap bytes held (approximate for the hash index and records).
+    /// Heap bytes held (approximate for the records).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let index = self.index.capacity() * (std::mem::size_of::<(i64, u32)>() + 1);
+        let index = self.index.allocation_size();
         let records: usize = self
             .records
             .iter()
@@ -149,9 +169,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn customers_are_numbered_once_in_order_of_arrival_across_growth() {
+        let mut dir = Directory::default();
+        let id = |i: i64| CustomerId(if i % 2 == 0 { i } else { -i * 1_000_003 });
+        for i in 0..10_000 {
+            assert_eq!(dir.dense_or_insert(id(i), dir.hash(id(i))), i as u32);
+        }
+        for i in (0..10_000).rev() {
+            assert_eq!(dir.dense_or_insert(id(i), dir.hash(id(i))), i as u32);
+            assert_eq!(dir.dense(id(i)), Some(i as u32));
+            assert_eq!(dir.id(i as u32), id(i));
+        }
+        assert_eq!(
+            dir.dense(CustomerId(1)),
+            None,
+            "1 was never seen (odd ids are negated)"
+        );
+        assert_eq!(dir.len(), 10_000);
+    }
+
+    #[test]
     fn numbers_records_and_postings() {
         let mut dir = Directory::default();
-        let a = dir.dense_or_insert(CustomerId(50));
+        let a = dir.dense_or_insert(CustomerId(50), dir.hash(CustomerId(50)));
         let mut admin = Customer::new(CustomerId(-3), "Ann", "Lee");
         admin.is_admin_placeholder = true;
         dir.upsert(Record::new(admin));

@@ -1,18 +1,20 @@
-//! [`NumberTable`]: the id index's hash table, whose slots a batch fetches from memory together.
+//! [`NumberTable`]: the hash table of the id index and the customer directory, whose slots a
+//! batch fetches from memory together.
 
-/// An unoccupied slot. A slot holds an event number below `u32::MAX` (a workspace stores fewer
-/// events), so no occupied slot equals it.
+/// An unoccupied slot. A slot holds a number below `u32::MAX` (a workspace stores fewer events
+/// and customers), so no occupied slot equals it.
 const EMPTY: u64 = u64::MAX;
 
 /// The table doubles before more than three quarters of its slots are occupied.
 const MAX_LOAD: (usize, usize) = (3, 4);
 
-/// A hash set of event numbers, each stored with 32 bits of the hash of what it stands for
-/// (an event id), in one array of 8-byte slots (a power of two of them) probed linearly from
-/// the slot the hash's low bits give.
+/// A hash set of dense numbers (event numbers, customer numbers), each stored with 32 bits of
+/// the hash of what it stands for (an event id, a customer id), in one array of 8-byte slots (a
+/// power of two of them) probed linearly from the slot the hash's low bits give. What a number
+/// stands for is compared by the caller, so the table holds only the numbers.
 ///
 /// The index of ten million ids is far larger than the caches, so nearly every probe of a new
-/// id misses them. One slot array (rather than a table with separate control bytes) puts
+/// id misses them (and a directory of 100,000 customers is evicted by those probes). One slot array (rather than a table with separate control bytes) puts
 /// everything a probe reads in one cache line, and a caller that knows a batch's hashes
 /// ahead can [`touch`](Self::touch) their slots first: the loads are independent, so the
 /// processor overlaps their misses instead of taking them one probe at a time.
