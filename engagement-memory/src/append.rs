@@ -19,8 +19,9 @@ use crate::dict::metadata_json;
 use crate::error::MemoryError;
 use crate::workspace::Workspace;
 
-/// Events whose id slots are fetched together: enough misses to overlap, few enough that
-/// their cache lines are all still there for the claims.
+/// Events whose index slots (of their ids, then of their customers) are fetched together:
+/// enough misses to overlap, few enough that their cache lines are all still there for the
+/// lookups.
 const TOUCHED_TOGETHER: usize = 64;
 
 impl Workspace {
