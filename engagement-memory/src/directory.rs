@@ -72,7 +72,7 @@ impl Directory {
     pub(crate) fn dense_or_insert(&mut self, id: CustomerId, hash: u32) -> u32 {
         let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
         let ids = &self.ids;
-        if let Ok(d) = self
+        if let Some(d) = self
             .index
             .find_or_insert(hash, next, |d| ids[d as usize] == id)
         {

@@ -106,7 +106,6 @@ impl IdColumn {
         };
         index
             .find_or_insert(hash, next, |number| id_at(number) == id)
-            .ok()
             .map(position)
     }
 

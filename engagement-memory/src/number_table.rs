@@ -81,14 +81,14 @@ impl NumberTable {
         }
     }
 
-    /// The number whose hash is `hash` and that `matches`, if held (`Ok`); otherwise `number`
-    /// is inserted under `hash` (`Err(())`).
+    /// The number whose hash is `hash` and that `matches`, if held; otherwise `None`, and
+    /// `number` is inserted under `hash`.
     pub(crate) fn find_or_insert(
         &mut self,
         hash: u32,
         number: u32,
         mut matches: impl FnMut(u32) -> bool,
-    ) -> Result<u32, ()> {
+    ) -> Option<u32> {
         self.reserve(1);
         let mut i = self.home(hash);
         loop {
@@ -96,10 +96,10 @@ impl NumberTable {
             if s == EMPTY {
                 self.slots[i] = slot(hash, number);
                 self.len += 1;
-                return Err(());
+                return None;
             }
             if hash_of(s) == hash && matches(number_of(s)) {
-                return Ok(number_of(s));
+                return Some(number_of(s));
             }
             i = self.after(i);
         }
@@ -152,7 +152,8 @@ impl NumberTable {
         true
     }
 
-    /// Makes room for `additional` more numbers without growing.
+    /// Grows the table, if need be, so that `additional` more numbers fit without growing it
+    /// again.
     pub(crate) fn reserve(&mut self, additional: usize) {
         let needed = self.len.saturating_add(additional);
         let (most, of) = MAX_LOAD;
@@ -210,10 +211,10 @@ mod tests {
                         model.remove(&number);
                     }
                     Some(held) => {
-                        prop_assert_eq!(table.find_or_insert(held, 999, |n| n == number), Ok(number));
+                        prop_assert_eq!(table.find_or_insert(held, 999, |n| n == number), Some(number));
                     }
                     None if insert => {
-                        prop_assert_eq!(table.find_or_insert(hash, number, |n| n == number), Err(()));
+                        prop_assert_eq!(table.find_or_insert(hash, number, |n| n == number), None);
                         model.insert(number, hash);
                     }
                     None => prop_assert!(!table.remove(hash, number)),
