@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::printable::is_printable_ascii;
 use crate::error::{Error, Result};
 
 /// Longest workspace or event id, in bytes.
@@ -155,7 +156,8 @@ fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
             id.len()
         ));
     }
-    if id.chars().any(char::is_control) {
+    // Printable ASCII, nearly every id, has no control character.
+    if !is_printable_ascii(id.as_bytes()) && id.chars().any(char::is_control) {
         return Err(format!("a {what} id must not contain control characters"));
     }
     Ok(())

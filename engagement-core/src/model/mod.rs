@@ -5,4 +5,5 @@ pub(crate) mod customer;
 pub(crate) mod event;
 pub(crate) mod ids;
 pub mod names;
+pub(crate) mod printable;
 pub(crate) mod validate;

@@ -4,6 +4,7 @@ use chrono::TimeDelta;
 use serde_json::Value;
 
 use super::event::Event;
+use super::printable::is_printable_ascii;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -172,9 +173,9 @@ pub(crate) fn check_text(value: &str, max_bytes: usize) -> std::result::Result<(
             value.len()
         ));
     }
-    // Printable ASCII (the common case) is checked in one pass over the bytes; ASCII's only
-    // control characters are below space and DEL.
-    if value.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+    // Printable ASCII (the common case) is checked a word at a time; ASCII's only control
+    // characters are below space and DEL.
+    if is_printable_ascii(value.as_bytes()) {
         return Ok(());
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
