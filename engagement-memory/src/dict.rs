@@ -35,6 +35,25 @@ pub(crate) struct Dictionaries {
     pub(crate) ipv6: ValueInterner<[u8; 16]>,
     /// Compact metadata JSON.
     pub(crate) metadata: StrInterner,
+    /// The number of the empty text, once interned (interners only grow, so it stays).
+    empty_text: Option<u32>,
+    /// The number of [`EMPTY_METADATA`], once interned.
+    empty_metadata: Option<u32>,
+}
+
+/// The number of `value` in `interner`; of `common` (remembered in `known`) without a lookup.
+/// Most events have no URL, region, city, zone or metadata: four of the ten strings an event
+/// interns are empty.
+fn intern_or_known(
+    interner: &mut StrInterner,
+    known: &mut Option<u32>,
+    common: &str,
+    value: &str,
+) -> u32 {
+    if value != common {
+        return interner.intern(value);
+    }
+    *known.get_or_insert_with(|| interner.intern(common))
 }
 
 /// Serializes metadata compactly (done before a batch mutates anything).
@@ -62,14 +81,15 @@ impl Dictionaries {
             domain,
             referrer,
         } = &event.page;
-        let page = [url, path, domain, referrer].map(|s| self.text.intern(s));
+        let mut text = |s: &str| intern_or_known(&mut self.text, &mut self.empty_text, "", s);
+        let page = [url, path, domain, referrer].map(|s| text(s));
         let Geo {
             country,
             region,
             city,
             zone,
         } = &event.geo;
-        let geo = [country, region, city, zone].map(|s| self.text.intern(s));
+        let geo = [country, region, city, zone].map(|s| text(s));
         let (kind, ip) = match event.ip {
             None => (IpKind::None, 0),
             Some(IpAddr::V4(v4)) => (IpKind::V4, u32::from(v4)),
@@ -84,7 +104,12 @@ impl Dictionaries {
             page: self.pages.intern(&page),
             geo: self.geos.intern(&geo),
             ip,
-            meta: self.metadata.intern(metadata_json),
+            meta: intern_or_known(
+                &mut self.metadata,
+                &mut self.empty_metadata,
+                EMPTY_METADATA,
+                metadata_json,
+            ),
             id: Cow::Borrowed(event.id.as_str()),
             number,
         }
