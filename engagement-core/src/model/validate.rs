@@ -100,7 +100,7 @@ impl Limits {
             reason,
         };
         event.id.check().map_err(|r| fail("id", r))?;
-        if event.name.trim().is_empty() {
+        if is_blank(&event.name) {
             return Err(fail(
                 "name",
                 "an event name must not be empty or blank".into(),
@@ -182,6 +182,15 @@ pub(crate) fn check_text(value: &str, max_bytes: usize) -> std::result::Result<(
         return Err(format!("contains the control character {c:?}"));
     }
     Ok(())
+}
+
+/// Whether `name` is empty or only whitespace; a name starting with a visible ASCII character
+/// (nearly every one) without looking further.
+fn is_blank(name: &str) -> bool {
+    match name.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => false,
+        _ => name.trim().is_empty(),
+    }
 }
 
 /// Metadata keys and strings may hold line breaks and tabs, but never NUL (no database stores it
@@ -272,7 +281,14 @@ mod tests {
     #[test]
     fn bad_names_are_refused() {
         let limits = Limits::default();
-        for name in ["", "   ", "Page\0Viewed", "tab\tname", &"x".repeat(129)] {
+        for name in [
+            "",
+            "   ",
+            "\u{3000}\u{a0}",
+            "Page\0Viewed",
+            "tab\tname",
+            &"x".repeat(129),
+        ] {
             let mut e = event();
             e.name = name.into();
             assert_eq!(
@@ -281,9 +297,11 @@ mod tests {
                 "{name:?}"
             );
         }
-        let mut e = event();
-        e.name = "👍 Liked".into();
-        assert!(limits.validate_event(0, &e, now()).is_ok());
+        for name in ["👍 Liked", " Page Viewed", "x"] {
+            let mut e = event();
+            e.name = name.into();
+            assert!(limits.validate_event(0, &e, now()).is_ok(), "{name:?}");
+        }
     }
 
     #[test]
