@@ -14,10 +14,11 @@ const MAX_LOAD: (usize, usize) = (3, 4);
 /// stands for is compared by the caller, so the table holds only the numbers.
 ///
 /// The index of ten million ids is far larger than the caches, so nearly every probe of a new
-/// id misses them (and a directory of 100,000 customers is evicted by those probes). One slot array (rather than a table with separate control bytes) puts
-/// everything a probe reads in one cache line, and a caller that knows a batch's hashes
-/// ahead can [`touch`](Self::touch) their slots first: the loads are independent, so the
-/// processor overlaps their misses instead of taking them one probe at a time.
+/// id misses them (and a directory of 100,000 customers is evicted by those probes). One slot
+/// array (rather than a table with separate control bytes) puts everything a probe reads in one
+/// cache line, and a caller that knows a batch's hashes ahead can [`touch`](Self::touch) their
+/// slots first: the loads are independent, so the processor overlaps their misses instead of
+/// taking them one probe at a time.
 #[derive(Debug, Default)]
 pub(crate) struct NumberTable {
     /// `(hash << 32) | number`, or [`EMPTY`]; none, or a power of two of them.
