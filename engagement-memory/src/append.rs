@@ -130,10 +130,14 @@ impl Workspace {
     /// Pushes rows that sort after everything stored, in order.
     fn push_at_end(&mut self, rows: Vec<Row<'_>>) {
         self.cols.reserve(rows.len());
-        for row in &rows {
-            let pos = self.cols.len() as u32;
-            self.cols.push(row);
-            self.dir.post(row.customer, pos);
+        for chunk in rows.chunks(TOUCHED_TOGETHER) {
+            self.dir
+                .touch_postings(chunk.iter().map(|row| row.customer));
+            for row in chunk {
+                let pos = self.cols.len() as u32;
+                self.cols.push(row);
+                self.dir.post(row.customer, pos);
+            }
         }
     }
 
