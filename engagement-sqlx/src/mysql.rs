@@ -1,12 +1,8 @@
 //! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
 
-use std::time::Duration;
-
 use engagement_core::Result;
 use sqlx::Row;
-use sqlx::mysql::{
-    MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow,
-};
+use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlRow};
 
 use crate::dialect::{Dialect, Inserted, ReadRow, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
@@ -15,8 +11,6 @@ use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Placeholder, Sql, json_array};
 
-/// How long a call waits for a pooled connection before [`Busy`](engagement_core::Error::Busy).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
 
@@ -83,13 +77,6 @@ impl MySqlStore {
         }
     }
 
-    /// The same store with its tables under `prefix`.
-    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
-        Self {
-            engine: self.engine.with_prefix(prefix),
-        }
-    }
-
     /// Connects a pool of up to 8 connections to `url`.
     ///
     /// # Errors
@@ -97,13 +84,9 @@ impl MySqlStore {
     /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
     /// be opened in time.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
-            .await
-            .map_err(|e| Engine::<MySqlDialect>::error(SqlError::driver("connect")(e)))?;
-        Ok(Self::new(pool))
+        Ok(Self::new(
+            Engine::<MySqlDialect>::connect_server(url).await?,
+        ))
     }
 
     /// Creates or upgrades the store's tables, under a named lock (`GET_LOCK`) so that

@@ -3,22 +3,18 @@
 mod large_reads;
 
 use std::future::Future;
-use std::time::Duration;
 
 use engagement_core::{Result, WorkspaceId};
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 
 use crate::dialect::{Analysis, Dialect, PooledRows, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 use crate::migrate::{Migration, lock_key};
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Placeholder, Sql};
-
-/// How long a call waits for a pooled connection before [`Error::Busy`](engagement_core::Error::Busy).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -100,13 +96,6 @@ impl PostgresStore {
         }
     }
 
-    /// The same store with its tables under `prefix`.
-    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
-        Self {
-            engine: self.engine.with_prefix(prefix),
-        }
-    }
-
     /// Connects a pool of up to 8 connections to `url`.
     ///
     /// # Errors
@@ -114,13 +103,9 @@ impl PostgresStore {
     /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
     /// be opened in time.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
-            .await
-            .map_err(|e| Engine::<PostgresDialect>::error(SqlError::driver("connect")(e)))?;
-        Ok(Self::new(pool))
+        Ok(Self::new(
+            Engine::<PostgresDialect>::connect_server(url).await?,
+        ))
     }
 
     /// Creates or upgrades the store's tables, under an advisory lock so that concurrent

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 
 use crate::dialect::{Dialect, Inserted, add, driver_glue};
-use crate::engine::{Engine, sql_event_store};
+use crate::engine::{ACQUIRE_TIMEOUT, Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::migrate::Migration;
@@ -23,8 +23,6 @@ use crate::sql::{Arg, Placeholder, Sql, json_array};
 
 /// How long a connection waits for another writer's lock before [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a call waits for a pooled connection before [`Error::Busy`].
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The page cache of a connection that only reads (8 MiB; see [`SqliteStore::connect`]).
 const READER_CACHE: &str = "-8192";
 /// The page size of a database file the store creates (SQLite's default is 4 KiB; see
@@ -125,13 +123,6 @@ impl SqliteStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self {
             engine: Engine::new(pool, TablePrefix::default()),
-        }
-    }
-
-    /// The same store with its tables under `prefix`.
-    pub fn with_prefix(self, prefix: TablePrefix) -> Self {
-        Self {
-            engine: self.engine.with_prefix(prefix),
         }
     }
 

@@ -16,6 +16,7 @@ mod turn;
 mod upkeep;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Pool, Transaction};
 use tokio::sync::OwnedMutexGuard;
@@ -25,6 +26,10 @@ use self::turn::WriteTurn;
 use crate::dialect::{Dialect, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::prefix::{TablePrefix, Tables};
+
+/// How long a call waits for a pooled connection before
+/// [`Error::Busy`](engagement_core::Error::Busy).
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pool and the names of our tables: everything a primitive needs.
 #[derive(Debug)]
@@ -64,6 +69,23 @@ impl<D: Dialect> Engine<D> {
             write_turn: Arc::default(),
             statistics: Arc::default(),
         }
+    }
+
+    /// A pool of up to 8 connections to the database server at `url`, each waited for at
+    /// most [`ACQUIRE_TIMEOUT`]: what a server backend's `connect` opens.
+    ///
+    /// # Errors
+    /// [`Error::Backend`](engagement_core::Error::Backend) when the server cannot be reached or
+    /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
+    /// be opened in time.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) async fn connect_server(url: &str) -> engagement_core::Result<Pool<D::DB>> {
+        sqlx::pool::PoolOptions::<D::DB>::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| Self::error(SqlError::driver("connect")(e)))
     }
 
     /// The same engine with write transactions on connections of `writes`.
@@ -185,9 +207,18 @@ pub(crate) fn bigint(value: u64) -> i64 {
 }
 
 /// Implements [`EventStore`](engagement_core::EventStore) for a store type holding an
-/// `engine: Engine<_>` field, converting errors at the edge.
+/// `engine: Engine<_>` field, converting errors at the edge, and the store's `with_prefix`.
 macro_rules! sql_event_store {
     ($store:ty, $dialect:ty) => {
+        impl $store {
+            /// The same store with its tables under `prefix`.
+            pub fn with_prefix(self, prefix: $crate::TablePrefix) -> Self {
+                Self {
+                    engine: self.engine.with_prefix(prefix),
+                }
+            }
+        }
+
         #[async_trait::async_trait]
         impl engagement_core::EventStore for $store {
             async fn append(
