@@ -73,7 +73,12 @@ mod faults {
             .expect("append");
         let admin = my::admin().await;
 
-        let mut locker = MySqlConnection::connect_with(&my::server().database(my::database()))
+        let database: String = query("SELECT DATABASE()")
+            .fetch_one(store.pool())
+            .await
+            .expect("the store's database")
+            .get(0);
+        let mut locker = MySqlConnection::connect_with(&my::server().database(&database))
             .await
             .expect("connect");
         raw_sql("LOCK TABLES engagement_events WRITE")

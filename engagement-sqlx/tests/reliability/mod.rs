@@ -173,11 +173,11 @@ pub(crate) mod pg {
     }
 }
 
-/// MySQL / MariaDB: a database of this test binary on `ENGAGEMENT_TEST_MYSQL_URL`.
+/// MySQL / MariaDB: a database of each test's store on `ENGAGEMENT_TEST_MYSQL_URL`.
 #[cfg(all(engagement_test_mysql, feature = "mysql"))]
 pub(crate) mod my {
     use std::str::FromStr;
-    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
     use engagement_sqlx::MySqlStore;
@@ -200,28 +200,29 @@ pub(crate) mod my {
             .expect("connect to ENGAGEMENT_TEST_MYSQL_URL")
     }
 
-    /// This binary's database, created once (older runs' databases are dropped by the suites).
-    pub(crate) fn database() -> &'static str {
-        static DATABASE: OnceLock<String> = OnceLock::new();
-        DATABASE.get_or_init(|| {
-            let name = format!("{}_rel", common::run_name());
-            let create = format!("CREATE DATABASE {name} CHARACTER SET utf8mb4");
-            common::on_own_runtime(async move {
-                raw_sql(AssertSqlSafe(create))
-                    .execute(&admin().await)
-                    .await
-                    .expect("create the test database");
-            });
-            name
-        })
+    /// A database of its own for one test's store, created now (older runs' databases are
+    /// dropped by the suites). The fault tests run at once, and one of them locks the events
+    /// table to stop an export: in a shared database that lock held every other test's
+    /// statements on the table too.
+    async fn fresh_database() -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}_rel{n}", common::run_name());
+        raw_sql(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4"
+        )))
+        .execute(&admin().await)
+        .await
+        .expect("create the test database");
+        name
     }
 
-    /// A migrated store over a pool of `max` connections.
+    /// A migrated store over a pool of `max` connections, in a database of its own.
     pub(crate) async fn store(max: u32, acquire: Duration) -> MySqlStore {
         let pool = MySqlPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(acquire)
-            .connect_with(server().database(database()))
+            .connect_with(server().database(&fresh_database().await))
             .await
             .expect("connect to the test database");
         let store = MySqlStore::new(pool);
