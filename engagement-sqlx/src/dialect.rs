@@ -169,10 +169,10 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// take turns in the process ([`Engine::begin_write`](crate::engine::Engine::begin_write)).
     const ONE_WRITER: bool = false;
 
-    /// What copies the log into the database when the one writer goes idle
+    /// What copies the log into the database beside the one writer
     /// ([`Engine::commit_write`](crate::engine::Engine::commit_write)): nothing where the
     /// database checkpoints on its own.
-    const IDLE_CHECKPOINT: Option<&'static str> = None;
+    const CHECKPOINT: Option<&'static str> = None;
 
     /// How the store analyses its tables itself after bulk writes
     /// ([`statistics`](crate::engine::statistics)); `None` where the database keeps its

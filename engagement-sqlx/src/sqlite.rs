@@ -189,12 +189,12 @@ impl SqliteStore {
     ///
     /// What that costs: the WAL file grows to about 1 GiB and one append while the store is
     /// open; a commit that checkpoints takes longer (~1.2 s against ~0.7 s at 256 MiB, once
-    /// per GiB written); while writes keep coming, reads look their pages up in a longer WAL
-    /// (with 1.3 GiB of it, the activity page 6 % and a funnel 18 % slower than right after a
-    /// checkpoint). A write that leaves the writer idle therefore starts a checkpoint on a
-    /// reader connection beside the next writes, at most one every 10 seconds, so the WAL is
-    /// copied into the database soon after a load ends. With `synchronous = NORMAL` only a
-    /// checkpoint syncs the WAL: a commit survives a crash of the process, but a power loss or
+    /// per GiB written); reads look their pages up in a longer WAL (with 1.3 GiB of it, the
+    /// activity page 6 % and a funnel 18 % slower than right after a checkpoint). So a commit
+    /// also starts a checkpoint on a reader connection beside the next writes, again every
+    /// 2 seconds while commits keep coming: fewer of the writer's commits reach the threshold,
+    /// and the WAL is copied into the database soon after a load ends. With `synchronous =
+    /// NORMAL` only a checkpoint syncs the WAL: a commit survives a crash of the process, but a power loss or
     /// an operating-system crash can undo the commits since the last checkpoint. A host that
     /// needs every append to survive those sets `synchronous = FULL` on the options this
     /// returns (one sync of the WAL per commit) and opens the store with
@@ -336,7 +336,7 @@ impl Dialect for SqliteDialect {
     const ONE_WRITER: bool = true;
 
     // `PASSIVE`: copies what no reader still needs, never waits for readers or the writer.
-    const IDLE_CHECKPOINT: Option<&'static str> = Some("PRAGMA wal_checkpoint(PASSIVE)");
+    const CHECKPOINT: Option<&'static str> = Some("PRAGMA wal_checkpoint(PASSIVE)");
 
     // `BEGIN IMMEDIATE` holds the database's lock and `seq` is the rowid: no `RETURNING` rows
     // to build and hand over one by one (~15 % of a large append).

@@ -374,9 +374,9 @@ mod sqlite_only {
         );
     }
 
-    /// SQLite checkpoints its log on its own only every 1 GiB; a write that leaves the writer
-    /// idle starts a checkpoint beside it (`engine/turn.rs`), so the appended pages reach the
-    /// database file soon after, not once another GiB has been written.
+    /// SQLite checkpoints its log on its own only every 1 GiB; a commit starts a checkpoint
+    /// beside the writer (`engine/turn.rs`), so the appended pages reach the database file soon
+    /// after, not once another GiB has been written.
     #[tokio::test]
     async fn an_idle_writer_copies_the_log_into_the_database() {
         let url = file("idle-checkpoint");

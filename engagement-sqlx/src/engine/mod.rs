@@ -122,10 +122,10 @@ impl<D: Dialect> Engine<D> {
     }
 
     /// Commits a write transaction [`Self::begin_write`] began, which changed `changed` rows,
-    /// then gives up the turn. Starts, beside the next writes ([`upkeep`]), the checkpoint of a
-    /// database whose writer goes idle ([`Dialect::IDLE_CHECKPOINT`], when no other write
-    /// waits) and the analysis of its tables once enough rows changed
-    /// ([`Dialect::ANALYSIS`]); the commit waits for neither.
+    /// then gives up the turn. Starts, beside the next writes ([`upkeep`]), the checkpointer of
+    /// a database with one writer ([`Dialect::CHECKPOINT`], see [`turn`]) and the analysis of
+    /// its tables once enough rows changed ([`Dialect::ANALYSIS`]); the commit waits for
+    /// neither.
     pub(crate) async fn commit_write(
         &self,
         turn: Option<OwnedMutexGuard<()>>,
@@ -134,21 +134,38 @@ impl<D: Dialect> Engine<D> {
         context: &'static str,
     ) -> SqlResult<()> {
         tx.commit().await.map_err(SqlError::driver(context))?;
-        if let (Some(turn), Some(statement)) = (turn, D::IDLE_CHECKPOINT)
-            && let Some(run) = self.write_turn.idle_checkpoint(&turn)
+        drop(turn);
+        if let Some(statement) = D::CHECKPOINT
+            && let Some(run) = self.write_turn.committed()
         {
-            drop(turn);
-            self.beside(run, "an idle checkpoint", move |engine| async move {
-                let mut sql = D::sql();
-                sql.push(statement);
-                let mut conn = engine.acquire().await?;
-                D::execute(&mut conn, sql, "checkpoint the log")
-                    .await
-                    .map(drop)
+            self.beside((), "checkpointing the log", move |engine| {
+                engine.checkpoint_while_writing(statement, run)
             });
         }
         self.note_changed(changed);
         Ok(())
+    }
+
+    /// Runs `statement` (a checkpoint) as the checkpointer holding `run`, again every
+    /// [`CHECKPOINT_EVERY`](turn::CHECKPOINT_EVERY) while commits keep coming (see [`turn`]).
+    async fn checkpoint_while_writing(
+        self,
+        statement: &'static str,
+        mut run: upkeep::Running,
+    ) -> SqlResult<()> {
+        loop {
+            let seen = self.write_turn.commits();
+            let mut sql = D::sql();
+            sql.push(statement);
+            let mut conn = self.acquire().await?;
+            D::execute(&mut conn, sql, "checkpoint the log").await?;
+            drop(conn);
+            match self.write_turn.end_checkpointer(run, seen) {
+                Some(going_on) => run = going_on,
+                None => return Ok(()),
+            }
+            tokio::time::sleep(turn::CHECKPOINT_EVERY).await;
+        }
     }
 
     /// A pooled connection for statements that need no transaction.

@@ -1,5 +1,5 @@
 //! Upkeep a write leaves behind, run as a task beside the store's next statements: SQLite's
-//! idle checkpoint ([`turn`](super::turn)) and PostgreSQL's planner statistics
+//! checkpoints ([`turn`](super::turn)) and PostgreSQL's planner statistics
 //! ([`statistics`](super::statistics)). Each kind runs at most one at a time; the write that
 //! starts it does not wait for it, and its failure changes nothing committed (it is logged, and
 //! a later write starts it again).
