@@ -88,7 +88,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_take_turns_in_order() {
+    async fn a_write_waits_while_the_turn_is_held() {
         let turn = Arc::new(WriteTurn::default());
         let held = turn.take().await;
         let next = tokio::spawn({
