@@ -13,8 +13,8 @@ use parking_lot::RwLock;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
     CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventKey, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
-    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits, PurgeOutcome, PurgeScope,
+    RankedScore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 use crate::directory::Record;
@@ -147,6 +147,7 @@ impl EventStore for MemoryStore {
         workspace: &WorkspaceId,
         customers: &[Customer],
     ) -> Result<()> {
+        Limits::default().validate_customers(customers)?;
         let records: Vec<Record> = customers.iter().cloned().map(Record::new).collect();
         if !records.is_empty() {
             self.write(workspace, |ws| {

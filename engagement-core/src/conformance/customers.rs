@@ -1,7 +1,7 @@
 //! The customer directory: upserts and lookups.
 
 use super::support::{customer, fresh_workspace, ok, upsert};
-use crate::{CustomerId, CustomerStatus, EventStore};
+use crate::{CustomerId, CustomerStatus, Error, EventStore, Limits};
 
 /// Upserts replace whole records, the last write winning (also within one call), and every
 /// field round-trips.
@@ -63,4 +63,44 @@ pub async fn customers_returns_found_in_id_order(store: &dyn EventStore) {
         ok("customers", store.customers(&ws, &[]).await).is_empty(),
         "no ids, no records"
     );
+}
+
+/// A batch holding an invalid record (a NUL, a control character, text over the limit) is
+/// refused as a whole with a typed error naming the record and its field: nothing of it is
+/// written and the stored records stay as they were.
+pub async fn upsert_customers_refuses_invalid_records(store: &dyn EventStore) {
+    let ws = fresh_workspace("upsert_customers_refuses_invalid_records");
+    upsert(store, &ws, &[customer(1, "Kept", "Record")]).await;
+    let mut nul = customer(3, "Ada", "Lovelace");
+    nul.email = "ada\0@example.com".into();
+    let mut control = customer(3, "Ada\u{7}", "Lovelace");
+    control.code = "A-3".into();
+    let mut long = customer(3, "Ada", "Lovelace");
+    long.code = "x".repeat(Limits::default().max_text_bytes + 1);
+    for (bad, field) in [(nul, "email"), (control, "first_name"), (long, "code")] {
+        let batch = [
+            customer(1, "Replaced", "Record"),
+            customer(2, "New", "Record"),
+            bad,
+        ];
+        match store.upsert_customers(&ws, &batch).await {
+            Err(Error::InvalidEvent {
+                index: 2,
+                field: got,
+                ..
+            }) => assert_eq!(got, field, "the refused field"),
+            other => panic!("an invalid {field} gave {other:?}, not InvalidEvent at index 2"),
+        }
+        let stored = ok(
+            "customers",
+            store
+                .customers(&ws, &[CustomerId(1), CustomerId(2), CustomerId(3)])
+                .await,
+        );
+        assert_eq!(
+            stored,
+            vec![customer(1, "Kept", "Record")],
+            "nothing of a refused batch is written (invalid {field})"
+        );
+    }
 }

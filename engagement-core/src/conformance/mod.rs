@@ -110,6 +110,7 @@ macro_rules! conformance_tests {
             huge_id_lists_work,
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
+            upsert_customers_refuses_invalid_records,
         );
         $crate::conformance_tests!(@owned $setup;
             ingestor_concurrent_senders_count_exactly,

@@ -3,6 +3,7 @@
 use chrono::TimeDelta;
 use serde_json::Value;
 
+use super::customer::Customer;
 use super::event::Event;
 use super::printable::is_printable_ascii;
 use crate::error::{Error, Result};
@@ -71,6 +72,30 @@ impl Limits {
             .iter()
             .enumerate()
             .try_for_each(|(i, e)| self.validate_event(i, e, now))
+    }
+
+    /// Validates customer records (every text field, see [`Customer::validate`]); the first
+    /// failure is reported with its index. Every store's
+    /// [`upsert_customers`](crate::EventStore::upsert_customers) applies it with the default
+    /// limits before writing anything.
+    ///
+    /// ```
+    /// use engagement_core::{Customer, CustomerId, Error, Limits};
+    ///
+    /// let mut bad = Customer::new(CustomerId(2), "Ada", "Lovelace");
+    /// bad.email = "ada\0@example.com".into();
+    /// let batch = [Customer::new(CustomerId(1), "Alan", "Turing"), bad];
+    /// let err = Limits::default().validate_customers(&batch).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidEvent { index: 1, field: "email", .. }));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] for the first offending record, naming its field.
+    pub fn validate_customers(&self, customers: &[Customer]) -> Result<()> {
+        customers
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, c)| c.validate(i, self))
     }
 
     /// Checks a configured batch size (the setting `field`): 1 to

@@ -62,8 +62,13 @@ pub trait EventStore: Debug + Send + Sync + 'static {
 
     /// Inserts or replaces customer records (last write wins).
     ///
+    /// The records are validated first, by [`Limits::validate_customers`](crate::Limits::validate_customers)
+    /// with the default limits, so every backend refuses the same records the same way.
+    ///
     /// # Errors
-    /// A backend failure; then none of the records is written.
+    /// [`Error::InvalidEvent`](crate::Error::InvalidEvent) naming the first invalid record and
+    /// its field (a control character or NUL, text over the limit), or a backend failure; in
+    /// both cases none of the records is written.
     async fn upsert_customers(&self, workspace: &WorkspaceId, customers: &[Customer])
     -> Result<()>;
 

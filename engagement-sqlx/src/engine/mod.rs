@@ -254,6 +254,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 customers: &[engagement_core::Customer],
             ) -> engagement_core::Result<()> {
+                engagement_core::Limits::default().validate_customers(customers)?;
                 self.engine
                     .upsert_customers(workspace, customers)
                     .await

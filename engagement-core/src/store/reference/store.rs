@@ -12,6 +12,7 @@ use crate::model::batch::EventBatch;
 use crate::model::customer::Customer;
 use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
+use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::store::query::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
@@ -111,6 +112,7 @@ impl EventStore for ReferenceStore {
         workspace: &WorkspaceId,
         customers: &[Customer],
     ) -> Result<()> {
+        Limits::default().validate_customers(customers)?;
         self.write(workspace, |data| {
             for customer in customers {
                 data.customers.insert(customer.id, customer.clone());
