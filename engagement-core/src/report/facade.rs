@@ -219,6 +219,11 @@ impl Reports {
 
     /// A page of the customer activity table with sparklines, its total and the summary bar.
     ///
+    /// The rows, the total and the summary come from one store call, so they always agree
+    /// (the summary sums exactly the matching customers' counters). The sparklines are read by
+    /// a second call right after: under concurrent ingestion a sparkline may already hold an
+    /// event that arrived in between and that the row's counters do not.
+    ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; range and paging errors; store errors.
     pub async fn activity(
@@ -234,7 +239,8 @@ impl Reports {
             .await
     }
 
-    /// Every row matching the activity filters (for "Export all results"), from one snapshot.
+    /// Every row matching the activity filters (for "Export all results"); rows, total and
+    /// summary from one store call, as in [`Reports::activity`].
     ///
     /// # Errors
     /// As [`Reports::activity`].
@@ -246,7 +252,8 @@ impl Reports {
         self.activity_rows(viewer, request, 0, u64::MAX).await
     }
 
-    /// Checks access and the request, then one snapshot of rows `offset..offset + limit`.
+    /// Checks access and the request, then rows `offset..offset + limit` with their total and
+    /// summary (one store call), then their sparklines.
     async fn activity_rows(
         &self,
         viewer: &Viewer,
