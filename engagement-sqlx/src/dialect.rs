@@ -86,6 +86,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Appends `column IN <the set>` binding `ids` as one argument, whatever their number.
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]);
 
+    /// Appends `column IN <the set>` binding `texts` as one argument, whatever their number.
+    fn push_in_texts(sql: &mut Sql, column: &str, texts: &[String]);
+
     /// Events one insert statement carries.
     const EVENTS_PER_INSERT: usize = rows_per_statement(Self::MAX_BINDS, EVENT_BINDS, 0);
 

@@ -1,5 +1,7 @@
 //! Filters as SQL conditions, every value bound.
 
+use std::collections::BTreeSet;
+
 use engagement_core::{CustomerFilter, EventFilter, TimeWindow, WorkspaceId};
 
 use crate::dialect::Dialect;
@@ -38,7 +40,7 @@ pub(crate) fn push_event_filter<D: Dialect>(
 /// events (the log counts name theirs alike).
 pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFilter) {
     if let Some(names) = &filter.names {
-        push_in_texts(sql, "name", names);
+        push_in_texts::<D>(sql, "name", names);
     }
     if let Some(customers) = &filter.customers {
         sql.push(" AND ");
@@ -46,11 +48,12 @@ pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFil
         D::push_in_ids(sql, "customer", &ids);
     }
     if let Some(actors) = &filter.actors {
-        if actors.is_empty() {
+        // At most three distinct codes, however long the list.
+        let codes: BTreeSet<i64> = actors.iter().map(|a| actor_code(*a)).collect();
+        if codes.is_empty() {
             sql.push(" AND 1 = 0");
         } else {
-            sql.push(" AND actor IN ")
-                .bind_list(actors.iter().map(|a| actor_code(*a)));
+            sql.push(" AND actor IN ").bind_list(codes);
         }
     }
     if let Some(ip) = filter.ip {
@@ -70,16 +73,23 @@ pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFil
     }
 }
 
-/// Appends ` AND column IN (?, …)`, or a condition that is never true for an empty list.
-pub(crate) fn push_in_texts(sql: &mut Sql, column: &str, values: &[String]) {
+/// Longest list of texts bound a placeholder a value; a longer one is bound as one argument
+/// ([`Dialect::push_in_texts`]), so that no list meets a database's bind limit. The few names
+/// a report filters on keep their placeholders, on which the planners estimate best.
+const LISTED_TEXTS: usize = 64;
+
+/// Appends ` AND column IN <values>`, or a condition that is never true for an empty list.
+pub(crate) fn push_in_texts<D: Dialect>(sql: &mut Sql, column: &str, values: &[String]) {
     sql.push(" AND ");
-    push_in_list(sql, column, values);
+    push_in_list::<D>(sql, column, values);
 }
 
-/// Appends `column IN (?, …)`, or `1 = 0` for an empty list.
-pub(crate) fn push_in_list(sql: &mut Sql, column: &str, values: &[String]) {
+/// Appends `column IN <values>` (see [`LISTED_TEXTS`]), or `1 = 0` for an empty list.
+pub(crate) fn push_in_list<D: Dialect>(sql: &mut Sql, column: &str, values: &[String]) {
     if values.is_empty() {
         sql.push("1 = 0");
+    } else if values.len() > LISTED_TEXTS {
+        D::push_in_texts(sql, column, values);
     } else {
         sql.push(column)
             .push(" IN ")

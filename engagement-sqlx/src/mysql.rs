@@ -9,7 +9,7 @@ use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
-use crate::sql::{Arg, Placeholder, Sql, json_array};
+use crate::sql::{Arg, Placeholder, Sql, json_array, json_texts};
 
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
@@ -164,6 +164,15 @@ impl Dialect for MySqlDialect {
             .push(" IN (SELECT j.v FROM JSON_TABLE(")
             .bind(Arg::Ints(ids.to_vec()))
             .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
+    }
+
+    // The texts compared as the tables' own text columns are (byte-wise, trailing spaces
+    // counted), never truncated to a width.
+    fn push_in_texts(sql: &mut Sql, column: &str, texts: &[String]) {
+        sql.push(column)
+            .push(" IN (SELECT j.v FROM JSON_TABLE(")
+            .bind(json_texts(texts))
+            .push(", '$[*]' COLUMNS (v TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS j)");
     }
 
     const INSERT_IGNORING: (&'static str, &'static str) = ("INSERT IGNORE INTO ", "");

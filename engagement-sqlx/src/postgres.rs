@@ -262,6 +262,13 @@ impl Dialect for PostgresDialect {
             .push(")");
     }
 
+    fn push_in_texts(sql: &mut Sql, column: &str, texts: &[String]) {
+        sql.push(column)
+            .push(" = ANY(")
+            .bind(Arg::Texts(texts.to_vec()))
+            .push(")");
+    }
+
     async fn lock_migrations(conn: &mut PgConnection, name: &str) -> SqlResult<()> {
         let mut sql = Self::sql();
         sql.push("SELECT pg_advisory_xact_lock(")

@@ -198,6 +198,12 @@ pub(crate) fn contains_pattern(term: &str) -> String {
     pattern
 }
 
+/// A JSON array of strings, the one-argument form of a text set (`json_each`, `JSON_TABLE`).
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn json_texts(texts: &[String]) -> String {
+    serde_json::Value::from(texts).to_string()
+}
+
 /// A JSON array of integers, the one-argument form of an id set (`json_each`, `JSON_TABLE`).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn json_array(ids: &[i64]) -> String {

@@ -19,7 +19,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
-use crate::sql::{Arg, Placeholder, Sql, json_array};
+use crate::sql::{Arg, Placeholder, Sql, json_array, json_texts};
 
 /// How long a connection waits for another writer's lock before [`Error::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -314,6 +314,13 @@ impl Dialect for SqliteDialect {
         sql.push(column)
             .push(" IN (SELECT value FROM json_each(")
             .bind(Arg::Ints(ids.to_vec()))
+            .push("))");
+    }
+
+    fn push_in_texts(sql: &mut Sql, column: &str, texts: &[String]) {
+        sql.push(column)
+            .push(" IN (SELECT value FROM json_each(")
+            .bind(json_texts(texts))
             .push("))");
     }
 

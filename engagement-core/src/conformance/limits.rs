@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use super::support::{
-    DAY, activity, activity_query, append, base, cells, customer, day, ev, export, export_all,
+    DAY, activity, activity_query, append, base, by, cells, customer, day, ev, export, export_all,
     fresh_workspace, full_event, ids_of, micros, ok, page, row_ids, upsert,
 };
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::{
-    AppendOutcome, BucketCountsQuery, CustomerId, Event, EventFilter, EventId, EventStore,
+    Actor, AppendOutcome, BucketCountsQuery, CustomerId, Event, EventFilter, EventId, EventStore,
     FixedClock, TimeWindow, names,
 };
 
@@ -191,4 +191,59 @@ pub async fn huge_id_lists_work(store: &dyn EventStore) {
         vec![5, 69_999],
         "customers"
     );
+}
+
+/// Lists of 40,000 event names (and actor lists as long) in the log's filters, the bucket
+/// counts and the activity milestones answer as short ones do, past every database's bind
+/// limit.
+pub async fn huge_name_lists_work(store: &dyn EventStore) {
+    let ws = fresh_workspace("huge_name_lists_work");
+    let events = vec![
+        ev("n1", 5, names::LINK_OPENED, micros(base(), 1)),
+        ev("n2", 6, names::PAGE_VIEWED, micros(base(), 2)),
+        ev("n3", 7, names::ORDER_SUBMITTED, micros(base(), 3)),
+        by(
+            Actor::Staff,
+            ev("n4", 5, names::LINK_OPENED, micros(base(), 4)),
+        ),
+    ];
+    append(store, &ws, &events).await;
+    upsert(store, &ws, &[customer(5, "A", "A"), customer(6, "B", "B")]).await;
+    let many = |kept: &[&str]| -> Vec<String> {
+        let mut list: Vec<String> = (0..40_000).map(|i| format!("Not Sent {i}")).collect();
+        list.extend(kept.iter().map(|&n| n.to_owned()));
+        list
+    };
+    let filter = EventFilter::new(day())
+        .with_names(many(&[names::LINK_OPENED, names::PAGE_VIEWED]))
+        .with_actors(vec![Actor::Customer; 40_000]);
+    let (got, total) = page(store, &ws, &filter, 10).await;
+    assert_eq!((ids_of(&got), total), (vec!["n2", "n1"], 2), "event_page");
+    let whole_days = EventFilter {
+        window: TimeWindow::ALL,
+        ..filter.clone()
+    };
+    let (_, total) = page(store, &ws, &whole_days, 10).await;
+    assert_eq!(total, 2, "event_page total over whole days");
+    assert_eq!(
+        ids_of(&export(store, &ws, filter).await),
+        vec!["n1", "n2"],
+        "export"
+    );
+    let query = BucketCountsQuery {
+        customers: vec![CustomerId(5), CustomerId(6), CustomerId(7)],
+        names: many(&[names::LINK_OPENED, names::ORDER_SUBMITTED]),
+        edges: vec![day().from, day().to],
+    };
+    let got = ok("bucket_counts", store.bucket_counts(&ws, &query).await);
+    assert_eq!(cells(&got), vec![(5, 0, 1), (7, 0, 1)], "bucket_counts");
+    let mut q = activity_query(day());
+    q.milestones.views = many(&[names::LINK_OPENED]);
+    q.milestones.orders = many(&[names::ORDER_SUBMITTED]);
+    let rows = activity(store, &ws, &q).await.rows;
+    let counters: Vec<(i64, u64, u64)> = rows
+        .iter()
+        .map(|r| (r.customer.id.0, r.counters.views, r.counters.orders))
+        .collect();
+    assert_eq!(counters, vec![(5, 1, 0), (6, 0, 0)], "activity milestones");
 }

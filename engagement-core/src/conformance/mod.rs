@@ -108,6 +108,7 @@ macro_rules! conformance_tests {
             purge_customer_erases_only_that_workspace,
             large_batch_appends_atomically,
             huge_id_lists_work,
+            huge_name_lists_work,
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
             upsert_customers_refuses_invalid_records,

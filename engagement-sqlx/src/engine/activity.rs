@@ -1,6 +1,8 @@
 //! `activity_page`: customer rows with counters from conditional aggregation, a sorted page,
 //! and the total and summary over every matching row, from one snapshot.
 
+use std::collections::HashSet;
+
 use engagement_core::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
     Milestone, Timestamp, WorkspaceId,
@@ -158,17 +160,16 @@ impl<D: Dialect> Engine<D> {
     /// Appends ` FROM customers c LEFT JOIN (<counters per customer>) a … WHERE <filter>`.
     fn push_rows(&self, sql: &mut Sql, workspace: &WorkspaceId, query: &ActivityQuery) {
         // A name mapped to several milestones counts toward the first (declaration order).
-        let mut taken: Vec<String> = Vec::new();
+        let mut taken: HashSet<&str> = HashSet::new();
         let mut names = Vec::with_capacity(5);
         for m in Milestone::ALL {
-            let own: Vec<String> = query
-                .milestones
-                .names(m)
+            let listed = query.milestones.names(m);
+            let own: Vec<String> = listed
                 .iter()
-                .filter(|n| !taken.contains(n))
+                .filter(|n| !taken.contains(n.as_str()))
                 .cloned()
                 .collect();
-            taken.extend(own.iter().cloned());
+            taken.extend(listed.iter().map(String::as_str));
             names.push(own);
         }
 
@@ -181,7 +182,7 @@ impl<D: Dialect> Engine<D> {
                 sql.push("0");
             } else {
                 sql.push("SUM(CASE WHEN ");
-                push_in_list(sql, "name", names);
+                push_in_list::<D>(sql, "name", names);
                 sql.push(" THEN n ELSE 0 END)");
             }
             sql.push(" AS ").push(D::INT).push(") AS ").push(counter);
@@ -190,7 +191,7 @@ impl<D: Dialect> Engine<D> {
             sql.push(", CAST(NULL AS ").push(D::INT).push(")");
         } else {
             sql.push(", MAX(CASE WHEN ");
-            push_in_list(sql, "name", &names[0]);
+            push_in_list::<D>(sql, "name", &names[0]);
             sql.push(" THEN last_at END)");
         }
         sql.push(" AS last_click, MAX(last_at) AS last_activity FROM (");

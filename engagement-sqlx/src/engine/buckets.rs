@@ -72,7 +72,7 @@ impl<D: Dialect> Engine<D> {
         sql.push(" AND ");
         let ids: Vec<i64> = query.customers.iter().map(|c| c.0).collect();
         D::push_in_ids(&mut sql, "customer", &ids);
-        push_in_texts(&mut sql, "name", &query.names);
+        push_in_texts::<D>(&mut sql, "name", &query.names);
         sql.push(
             ") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket",
         );

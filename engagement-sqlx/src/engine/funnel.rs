@@ -202,7 +202,7 @@ impl<D: Dialect> Engine<D> {
         D::push_index_hint(&mut sql, &self.tables.events_by_name);
         sql.push(" WHERE ");
         push_counted(&mut sql, workspace, query.window);
-        push_in_texts(&mut sql, "name", &later);
+        push_in_texts::<D>(&mut sql, "name", &later);
         sql.one_off();
         let (tx, fetched) = read_in::<D>(tx, sql, "read a funnel's later steps").await?;
         let steps = query.steps.len();
