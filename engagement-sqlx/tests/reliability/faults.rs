@@ -245,6 +245,21 @@ pub(crate) async fn interrupted_purge(store: std::sync::Arc<dyn EventStore>) -> 
     interrupted
 }
 
+/// [`interrupted_purge`] on a store whose purge runs in several chunks, repeated (each time in
+/// a fresh workspace) until a run's cancel lands before the purge finishes, so that the rerun
+/// after an interruption is checked, not only an uninterrupted purge.
+///
+/// # Panics
+/// When three runs in a row finish before their cancel.
+pub(crate) async fn purge_interrupted_mid_way(store: std::sync::Arc<dyn EventStore>) {
+    for _ in 0..3 {
+        if interrupted_purge(store.clone()).await {
+            return;
+        }
+    }
+    panic!("three purges in a row finished before they could be cancelled");
+}
+
 /// Purges beside other workspaces' appends and purges, in the tables they share: every one
 /// finishes (a purge chunk that meets a lock conflict, which InnoDB's next-key locks make
 /// likely, is tried again, not reported) and each workspace ends with exactly the events after
