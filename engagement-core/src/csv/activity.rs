@@ -279,6 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn names_and_emails_starting_like_a_formula_are_guarded() {
+        let p = period("2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z", "UTC");
+        let mut r = row(7, d(2026, 11, 13), vec![0; 7]);
+        r.customer.first_name = "=HYPERLINK(\"http://x.test\")".into();
+        r.customer.email = " -2+3@example.com".into();
+        let mut csv = ActivityCsv::new(Vec::new(), &p, CsvOptions::default()).unwrap();
+        csv.write_row(&r).unwrap();
+        let rows = parse(&csv.finish().unwrap());
+        assert_eq!(rows[1][2], "'=HYPERLINK(\"http://x.test\") +Lovelace");
+        assert_eq!(rows[1][3], "' -2+3@example.com");
+    }
+
+    #[test]
     fn rows_of_another_period_are_refused() {
         let p = period("2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z", "UTC");
         let mut csv = ActivityCsv::new(Vec::new(), &p, CsvOptions::default()).unwrap();
