@@ -163,11 +163,11 @@ impl<W: io::Write> EventLogCsv<W> {
     /// there are no metadata columns).
     fn write_fields(&mut self, event: EventRef<'_>, metadata: Option<&Metadata>) -> Result<()> {
         let csv = &mut self.csv;
-        csv.write_cell(Cell::Text(event.id))?;
+        csv.write_text(event.id);
         csv.write_cell(Cell::Time(event.occurred_at))?;
         csv.write_cell(Cell::Int(event.customer.0))?;
-        csv.write_cell(Cell::Text(event.actor.as_str()))?;
-        csv.write_cell(Cell::Text(event.name))?;
+        csv.write_text(event.actor.as_str());
+        csv.write_text(event.name);
         for text in [
             event.url,
             event.path,
@@ -178,9 +178,9 @@ impl<W: io::Write> EventLogCsv<W> {
             event.city,
             event.zone,
         ] {
-            csv.write_cell(Cell::Text(text))?;
+            csv.write_text(text);
         }
-        csv.write_cell(event.device.map_or(Cell::Empty, |d| Cell::Text(d.as_str())))?;
+        csv.write_text(event.device.map_or("", |d| d.as_str()));
         match event.ip {
             Some(IpAddr::V4(v4)) => {
                 let (text, len) = ipv4_text(v4);
@@ -193,7 +193,7 @@ impl<W: io::Write> EventLogCsv<W> {
             }
             None => csv.write_cell(Cell::Empty)?,
         }
-        csv.write_cell(Cell::Text(event.metadata))?;
+        csv.write_text(event.metadata);
         if let Some(metadata) = metadata {
             for key in &self.metadata_keys {
                 let cell = match metadata.get(key) {

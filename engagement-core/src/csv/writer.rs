@@ -138,23 +138,14 @@ impl<W: io::Write> CsvWriter<W> {
     /// # Errors
     /// [`Error::Csv`] when the underlying writer fails.
     pub fn write_cell(&mut self, cell: Cell<'_>) -> Result<()> {
-        if self.cells > 0 {
-            self.buf.push(b',');
+        if let Cell::Text(text) = cell {
+            self.write_text(text);
+            return Ok(());
         }
-        self.cells += 1;
+        self.separate();
         match cell {
-            Cell::Text("") | Cell::Empty => self.buf.extend_from_slice(b"\"\""),
-            // Most text starts with a byte that settles both the guard and the number test.
-            Cell::Text(text) if text.bytes().next().is_some_and(plain_start) => {
-                push_quoted(&mut self.buf, text.as_bytes());
-            }
-            Cell::Text(text) if self.options.formula_guard && needs_formula_guard(text) => {
-                self.scratch.clear();
-                self.scratch.push(GUARD_PREFIX);
-                self.scratch.push_str(text);
-                push_field(&mut self.buf, &self.scratch);
-            }
-            Cell::Text(text) => push_field(&mut self.buf, text),
+            // Text was written above.
+            Cell::Text(_) | Cell::Empty => self.buf.extend_from_slice(b"\"\""),
             Cell::Bool(true) => self.buf.extend_from_slice(b"\"true\""),
             Cell::Bool(false) => self.buf.extend_from_slice(b"\"false\""),
             Cell::Int(n) => self
@@ -191,16 +182,48 @@ impl<W: io::Write> CsvWriter<W> {
         Ok(())
     }
 
+    /// Writes one text cell, as `write_cell(Cell::Text(text))` does. The common case, text
+    /// starting with a byte that settles both the guard and the number test, is inlined into
+    /// the caller: an event-log row has a dozen text cells, and the calls and the dispatch on
+    /// the cell's kind cost more than quoting them.
+    #[inline(always)]
+    pub(crate) fn write_text(&mut self, text: &str) {
+        self.separate();
+        match text.as_bytes().first() {
+            Some(&first) if plain_start(first) => push_quoted(&mut self.buf, text.as_bytes()),
+            None => self.buf.extend_from_slice(b"\"\""),
+            Some(_) => self.write_unusual_text(text),
+        }
+    }
+
+    /// Writes a text cell that may read as a number or need the formula guard.
+    fn write_unusual_text(&mut self, text: &str) {
+        if self.options.formula_guard && needs_formula_guard(text) {
+            self.scratch.clear();
+            self.scratch.push(GUARD_PREFIX);
+            self.scratch.push_str(text);
+            push_field(&mut self.buf, &self.scratch);
+        } else {
+            push_field(&mut self.buf, text);
+        }
+    }
+
     /// Writes one cell of text that the caller knows is neither a number nor in need of the
     /// formula guard (an IP address, which starts with a digit or a hex letter and holds a dot
     /// or a colon), quoted as a text cell: the same bytes as `write_cell(Cell::Text(text))`
     /// without checking.
     pub(crate) fn write_plain_text(&mut self, text: &[u8]) {
+        self.separate();
+        push_quoted(&mut self.buf, text);
+    }
+
+    /// Starts a cell: the separator after the row's previous one.
+    #[inline(always)]
+    fn separate(&mut self) {
         if self.cells > 0 {
             self.buf.push(b',');
         }
         self.cells += 1;
-        push_quoted(&mut self.buf, text);
     }
 
     /// Ends the current row.
@@ -310,20 +333,16 @@ fn plain_start(first: u8) -> bool {
         )
 }
 
-/// Bytes below which a cell is searched for quotes byte by byte rather than through `memchr`
-/// (whose set-up costs more than a short cell).
+/// Bytes below which a cell is searched for quotes in one pass over its bytes rather than
+/// through `memchr` (whose set-up costs more than a short cell).
 const SHORT_CELL: usize = 32;
 
 /// Appends `bytes` quoted, with its quotes doubled.
+#[inline(always)]
 fn push_quoted(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
-    let quoted = if bytes.len() < SHORT_CELL {
-        bytes.contains(&b'"')
-    } else {
-        memchr::memchr(b'"', bytes).is_some()
-    };
-    if !quoted {
+    if !has_quote(bytes) {
         buf.extend_from_slice(bytes);
         buf.push(b'"');
         return;
@@ -336,6 +355,17 @@ fn push_quoted(buf: &mut Vec<u8>, bytes: &[u8]) {
     }
     buf.extend_from_slice(rest);
     buf.push(b'"');
+}
+
+/// Whether `bytes` holds a `"`. A short cell is read whole without an early exit, which the
+/// compiler unrolls and vectorizes (`<[u8]>::contains` calls into a word-at-a-time `memchr`).
+#[inline(always)]
+fn has_quote(bytes: &[u8]) -> bool {
+    if bytes.len() < SHORT_CELL {
+        bytes.iter().fold(false, |found, &b| found | (b == b'"'))
+    } else {
+        memchr::memchr(b'"', bytes).is_some()
+    }
 }
 
 /// Whether `field` parses as an `f64` or an `i128` (what `csv` treats as numeric). Both parsers
