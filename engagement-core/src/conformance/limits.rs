@@ -247,3 +247,61 @@ pub async fn huge_name_lists_work(store: &dyn EventStore) {
         .collect();
     assert_eq!(counters, vec![(5, 1, 0), (6, 0, 0)], "activity milestones");
 }
+
+/// 36,000 one-minute buckets (three bound values each would pass every database's bind
+/// limit in one statement) and 2,501 daily ones count exactly as a few do, events on the runs'
+/// edges and outside the span included.
+pub async fn many_buckets_count_exactly(store: &dyn EventStore) {
+    const MINUTE: i64 = 60_000_000;
+    let ws = fresh_workspace("many_buckets_count_exactly");
+    let minute = |m: i64| micros(base(), m * MINUTE);
+    let day = |d: i64| micros(base(), d * DAY);
+    let events = vec![
+        ev("m1", 5, names::LINK_OPENED, minute(0)),
+        ev("m2", 5, names::LINK_OPENED, micros(minute(1_000), -1)),
+        ev("m3", 5, names::LINK_OPENED, minute(1_000)),
+        ev("m4", 5, names::LINK_OPENED, minute(35_999)),
+        ev("m5", 5, names::LINK_OPENED, minute(36_000)),
+        ev("m6", 6, names::LINK_OPENED, minute(17_500)),
+        ev(
+            "m7",
+            6,
+            names::LINK_OPENED,
+            micros(minute(17_500), 59_999_999),
+        ),
+        ev("m8", 6, names::PAGE_VIEWED, minute(17_500)),
+        ev("d1", 5, names::LINK_OPENED, day(-2_000)),
+        ev("d2", 6, names::LINK_OPENED, micros(day(-2_000), -1)),
+        ev("d3", 6, names::LINK_OPENED, micros(day(-1), DAY - 1)),
+        ev("d4", 6, names::LINK_OPENED, day(500)),
+    ];
+    append(store, &ws, &events).await;
+    for edges in [
+        (0..=36_000).map(minute).collect::<Vec<_>>(),
+        (-2_000..=500).map(day).collect(),
+    ] {
+        let query = BucketCountsQuery {
+            customers: vec![CustomerId(5), CustomerId(6)],
+            names: vec![names::LINK_OPENED.into()],
+            edges: edges.clone(),
+        };
+        let got = ok("bucket_counts", store.bucket_counts(&ws, &query).await);
+        // Each counted event in the bucket whose edges surround it.
+        let mut want: Vec<(i64, usize, u64)> = Vec::new();
+        for e in events.iter().filter(|e| e.name == names::LINK_OPENED) {
+            let after = edges.partition_point(|&edge| edge <= e.occurred_at);
+            if (1..edges.len()).contains(&after) {
+                want.push((e.customer.0, after - 1, 1));
+            }
+        }
+        want.sort_unstable();
+        want.dedup_by(|b, a| {
+            let same = (a.0, a.1) == (b.0, b.1);
+            if same {
+                a.2 += b.2;
+            }
+            same
+        });
+        assert_eq!(cells(&got), want, "{} buckets", edges.len() - 1);
+    }
+}

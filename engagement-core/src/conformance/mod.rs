@@ -109,6 +109,7 @@ macro_rules! conformance_tests {
             large_batch_appends_atomically,
             huge_id_lists_work,
             huge_name_lists_work,
+            many_buckets_count_exactly,
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
             upsert_customers_refuses_invalid_records,

@@ -2,13 +2,22 @@
 //! edges the caller resolved, grouped in SQL: over the daily rollup when every edge starts a UTC
 //! day, over the events otherwise.
 
-use engagement_core::{BucketCount, BucketCountsQuery, CustomerId, TimeWindow, WorkspaceId};
+use engagement_core::{
+    BucketCount, BucketCountsQuery, CustomerId, TimeWindow, Timestamp, WorkspaceId,
+};
 
 use super::rollup::day_of;
 use super::{Engine, count};
-use crate::dialect::{Dialect, ReadRow};
+use crate::dialect::{Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::{push_counted, push_in_texts};
+use crate::sql::Sql;
+
+/// Buckets one statement counts at most. Each binds three values, so a year of quarter hours
+/// (35,040 buckets) in one statement would pass every database's bind limit, and each is a
+/// branch of the `CASE` every row goes through. More buckets are counted a run of this many at
+/// a time, all in one read transaction.
+const BUCKETS_PER_STATEMENT: usize = 1_000;
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn bucket_counts(
@@ -17,18 +26,50 @@ impl<D: Dialect> Engine<D> {
         query: &BucketCountsQuery,
     ) -> SqlResult<Vec<BucketCount>> {
         let edges = &query.edges;
-        let (Some(from), Some(to)) = (edges.iter().min(), edges.iter().max()) else {
-            return Ok(Vec::new());
-        };
         if edges.len() < 2 || query.customers.is_empty() || query.names.is_empty() {
             return Ok(Vec::new());
         }
-        // Only the span the edges cover is read; each event goes to the first bucket
-        // `[edges[i], edges[i + 1])` holding it, whatever the order of the edges.
-        let window = TimeWindow {
-            from: *from,
-            to: *to,
-        };
+        let context = "count events per bucket";
+        // Runs of buckets: the first bucket's number and the run's edges.
+        let runs: Vec<(usize, &[Timestamp])> = (0..edges.len() - 1)
+            .step_by(BUCKETS_PER_STATEMENT)
+            .map(|first| {
+                let last = (first + BUCKETS_PER_STATEMENT).min(edges.len() - 1);
+                (first, &edges[first..=last])
+            })
+            .collect();
+        if let [(first, run)] = runs[..] {
+            let mut conn = self.acquire().await?;
+            let sql = self.bucket_sql(workspace, query, first, run);
+            return counts_of(&D::fetch_all(&mut conn, sql, context).await?);
+        }
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let mut counts = Vec::new();
+        for (first, run) in runs {
+            let sql = self.bucket_sql(workspace, query, first, run);
+            counts.extend(counts_of(&D::fetch_all(&mut tx, sql, context).await?)?);
+        }
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the bucket counts' snapshot"))?;
+        counts.sort_unstable_by_key(|c| (c.customer, c.bucket));
+        Ok(counts)
+    }
+
+    /// The statement counting the buckets numbered from `first` whose edges are `edges`.
+    fn bucket_sql(
+        &self,
+        workspace: &WorkspaceId,
+        query: &BucketCountsQuery,
+        first: usize,
+        edges: &[Timestamp],
+    ) -> Sql {
+        // Only the span the edges cover is read; each event goes to the bucket
+        // `[edges[i], edges[i + 1])` holding it. (A run has two edges or more, so the
+        // fallbacks, an empty span, never apply.)
+        let from = edges.iter().copied().min().unwrap_or(Timestamp::MAX);
+        let to = edges.iter().copied().max().unwrap_or(Timestamp::MIN);
+        let window = TimeWindow { from, to };
         // Buckets of whole UTC days are sums of rollup rows; any other edges count raw events.
         let whole_days = edges
             .iter()
@@ -54,7 +95,7 @@ impl<D: Dialect> Engine<D> {
                 .push(" < ")
                 .bind(pair[1].as_micros())
                 .push(" THEN ")
-                .bind(i64::try_from(i).unwrap_or(i64::MAX));
+                .bind(i64::try_from(first + i).unwrap_or(i64::MAX));
         }
         sql.push(" END AS ").push(D::INT).push(") AS bucket FROM ");
         if whole_days {
@@ -76,21 +117,23 @@ impl<D: Dialect> Engine<D> {
         sql.push(
             ") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket",
         );
-        let mut conn = self.acquire().await?;
-        D::fetch_all(&mut conn, sql, "count events per bucket")
-            .await?
-            .iter()
-            .map(|row| {
-                let bucket = row.int(1)?;
-                Ok(BucketCount {
-                    customer: CustomerId(row.int(0)?),
-                    bucket: usize::try_from(bucket).map_err(|_| SqlError::Corrupt {
-                        column: "bucket",
-                        reason: bucket.to_string(),
-                    })?,
-                    count: count(row.int(2)?)?,
-                })
-            })
-            .collect()
+        sql
     }
+}
+
+/// The cells of a bucket statement's rows.
+fn counts_of<R: ReadRow>(rows: &[R]) -> SqlResult<Vec<BucketCount>> {
+    rows.iter()
+        .map(|row| {
+            let bucket = row.int(1)?;
+            Ok(BucketCount {
+                customer: CustomerId(row.int(0)?),
+                bucket: usize::try_from(bucket).map_err(|_| SqlError::Corrupt {
+                    column: "bucket",
+                    reason: bucket.to_string(),
+                })?,
+                count: count(row.int(2)?)?,
+            })
+        })
+        .collect()
 }
