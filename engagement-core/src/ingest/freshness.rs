@@ -36,7 +36,12 @@ impl InFlight {
     pub(crate) fn admit_many(&self, clock: &dyn Clock, events: u64) -> Timestamp {
         let mut pending = self.lock();
         let now = clock.now();
-        *pending.entry(bucket(now)).or_default() += events;
+        let key = bucket(now);
+        // Nearly every event lands in the newest millisecond, reached without a search.
+        match pending.last_entry() {
+            Some(mut newest) if *newest.key() == key => *newest.get_mut() += events,
+            _ => *pending.entry(key).or_default() += events,
+        }
         now
     }
 
