@@ -193,9 +193,12 @@ pub async fn huge_id_lists_work(store: &dyn EventStore) {
     );
 }
 
+/// An event name holding what a JSON text escapes (quotes, a backslash) and a 4-byte character.
+const QUOTED: &str = "Said \"hi\" \\ 🦀";
+
 /// Lists of 40,000 event names (and actor lists as long) in the log's filters, the bucket
 /// counts and the activity milestones answer as short ones do, past every database's bind
-/// limit.
+/// limit; a name escaped in the list's one argument is found as itself.
 pub async fn huge_name_lists_work(store: &dyn EventStore) {
     let ws = fresh_workspace("huge_name_lists_work");
     let events = vec![
@@ -206,6 +209,7 @@ pub async fn huge_name_lists_work(store: &dyn EventStore) {
             Actor::Staff,
             ev("n4", 5, names::LINK_OPENED, micros(base(), 4)),
         ),
+        ev("n5", 6, QUOTED, micros(base(), 5)),
     ];
     append(store, &ws, &events).await;
     upsert(store, &ws, &[customer(5, "A", "A"), customer(6, "B", "B")]).await;
@@ -215,19 +219,23 @@ pub async fn huge_name_lists_work(store: &dyn EventStore) {
         list
     };
     let filter = EventFilter::new(day())
-        .with_names(many(&[names::LINK_OPENED, names::PAGE_VIEWED]))
+        .with_names(many(&[names::LINK_OPENED, names::PAGE_VIEWED, QUOTED]))
         .with_actors(vec![Actor::Customer; 40_000]);
     let (got, total) = page(store, &ws, &filter, 10).await;
-    assert_eq!((ids_of(&got), total), (vec!["n2", "n1"], 2), "event_page");
+    assert_eq!(
+        (ids_of(&got), total),
+        (vec!["n5", "n2", "n1"], 3),
+        "event_page"
+    );
     let whole_days = EventFilter {
         window: TimeWindow::ALL,
         ..filter.clone()
     };
     let (_, total) = page(store, &ws, &whole_days, 10).await;
-    assert_eq!(total, 2, "event_page total over whole days");
+    assert_eq!(total, 3, "event_page total over whole days");
     assert_eq!(
         ids_of(&export(store, &ws, filter).await),
-        vec!["n1", "n2"],
+        vec!["n1", "n2", "n5"],
         "export"
     );
     let query = BucketCountsQuery {
