@@ -344,6 +344,30 @@ mod tests {
     }
 
     #[test]
+    fn the_future_skew_is_the_configured_one() {
+        let mut e = event();
+        for skew in [
+            TimeDelta::zero(),
+            TimeDelta::seconds(1),
+            TimeDelta::hours(6),
+        ] {
+            let limits = Limits {
+                max_future_skew: skew,
+                ..Limits::default()
+            };
+            let latest = now().checked_add(skew).unwrap();
+            e.occurred_at = latest;
+            assert!(limits.validate_event(0, &e, now()).is_ok(), "{skew}");
+            e.occurred_at = Timestamp::from_micros(latest.as_micros() + 1);
+            assert_eq!(
+                field_of(limits.validate_event(0, &e, now())),
+                "occurred_at",
+                "{skew}"
+            );
+        }
+    }
+
+    #[test]
     fn metadata_is_bounded() {
         let limits = Limits::default();
         let mut e = event();
