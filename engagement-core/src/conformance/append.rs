@@ -90,6 +90,58 @@ pub async fn append_conflict_keeps_first_write(store: &dyn EventStore) {
     );
 }
 
+/// Numbers in metadata come back as the very numbers written, so a re-sent event is a
+/// duplicate and not a conflict: floats that a parser rounding its last digit would change,
+/// the extremes of `f64`, and integers beyond `f64`'s exact range.
+pub async fn metadata_numbers_round_trip_exactly(store: &dyn EventStore) {
+    let ws = fresh_workspace("metadata_numbers_round_trip_exactly");
+    let numbers = [
+        json!(985.6906946328695),
+        json!(0.30000000000000004),
+        json!(f64::MAX),
+        json!(f64::MIN_POSITIVE),
+        json!(5e-324),
+        json!(-1.2345678901234567e-89),
+        json!(u64::MAX),
+        json!(i64::MIN),
+    ];
+    let events: Vec<Event> = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, number)| {
+            let mut e = ev(
+                &format!("n{i}"),
+                1,
+                names::CHECKOUT_STARTED,
+                micros(base(), HOUR),
+            );
+            e.metadata.insert("amount".into(), number.clone());
+            e
+        })
+        .collect();
+    assert_eq!(append(store, &ws, &events).await.inserted, 8);
+    for e in &events {
+        let got = ok("event", store.event(&ws, &e.id).await);
+        assert_eq!(got.as_ref(), Some(e), "event {} read back by id", e.id);
+    }
+    let (newest_first, _) = page(store, &ws, &EventFilter::new(TimeWindow::ALL), 10).await;
+    let mut by_page: Vec<Event> = newest_first.into_iter().rev().collect();
+    by_page.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(by_page, events, "events read back by event_page");
+    assert_eq!(
+        export_all(store, &ws).await,
+        events,
+        "events read back by export"
+    );
+    let again = append(store, &ws, &events).await;
+    let want = AppendOutcome {
+        inserted: 0,
+        duplicates: 8,
+        conflicts: vec![],
+    };
+    assert_eq!(again, want, "the same events sent again are duplicates");
+}
+
 /// Every field of an event, and of several edge instants, comes back exactly as written.
 pub async fn every_field_round_trips(store: &dyn EventStore) {
     let ws = fresh_workspace("every_field_round_trips");

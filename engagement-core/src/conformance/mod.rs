@@ -83,6 +83,7 @@ macro_rules! conformance_tests {
             append_is_idempotent,
             append_conflict_keeps_first_write,
             every_field_round_trips,
+            metadata_numbers_round_trip_exactly,
             tenants_are_isolated,
             windows_are_half_open,
             ranking_ties_break_by_customer_id,
