@@ -600,3 +600,51 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
     );
     assert_eq!(stored(&store.inner, &ws("a")).await, 1_001);
 }
+
+/// A send cancelled while it waits for queue room (a timeout, a dropped request) leaves
+/// nothing behind: once everything queued is written, the watermark reads "now" again.
+#[tokio::test]
+async fn a_send_cancelled_while_waiting_for_room_does_not_hold_the_watermark() {
+    for many in [false, true] {
+        let store = stuck_store();
+        let clock = Arc::new(FixedClock::new(now()));
+        let config = IngestConfig {
+            max_batch: 1,
+            queue_capacity: 2,
+            max_concurrent_appends: 1,
+            max_joined_batch: 1,
+            ..IngestConfig::default()
+        };
+        let ingestor = Ingestor::start(store.clone(), clock.clone(), config).unwrap();
+        let freshness = ingestor.freshness();
+        let mut cancelled = false;
+        for i in 0..100 {
+            let sending = async {
+                if many {
+                    let batch = vec![event(format!("m{i}a"), 1), event(format!("m{i}b"), 1)];
+                    ingestor.send_many(&ws("a"), batch).await
+                } else {
+                    ingestor.send(&ws("a"), event(format!("e{i}"), 1)).await
+                }
+            };
+            match tokio::time::timeout(Duration::from_millis(20), sending).await {
+                Ok(sent) => sent.unwrap(),
+                Err(_) => {
+                    cancelled = true;
+                    break;
+                }
+            }
+        }
+        assert!(cancelled, "a stuck store must make a send wait for room");
+        release(&store);
+        ingestor.flush().await.unwrap();
+        let later = now().checked_add(TimeDelta::minutes(1)).unwrap();
+        clock.set(later);
+        assert_eq!(
+            freshness.complete_up_to(),
+            later,
+            "nothing is pending once the queued events are written (send_many: {many})"
+        );
+        ingestor.shutdown().await;
+    }
+}

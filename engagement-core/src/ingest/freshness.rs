@@ -26,14 +26,10 @@ impl InFlight {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads "now" from `clock` and registers one event received then, in one step, so no
-    /// watermark read after this call can pass the returned instant before the event is stored.
-    pub(crate) fn admit(&self, clock: &dyn Clock) -> Timestamp {
-        self.admit_many(clock, 1)
-    }
-
-    /// [`admit`](Self::admit) for `events` events received at the same instant, in one step.
-    pub(crate) fn admit_many(&self, clock: &dyn Clock, events: u64) -> Timestamp {
+    /// Reads "now" from `clock` and registers `events` events received then, in one step, so
+    /// no watermark read after this call can pass the returned instant before they are stored
+    /// or released.
+    pub(crate) fn admit(&self, clock: &dyn Clock, events: u64) -> Timestamp {
         let mut pending = self.lock();
         let now = clock.now();
         let key = bucket(now);
@@ -88,6 +84,48 @@ impl InFlight {
     }
 }
 
+/// Events admitted to an [`InFlight`] and not queued yet (being validated, or waiting for
+/// queue room): whatever has not been handed to the queue when this is dropped is released,
+/// so a refused event, a stopped ingestor or a send cancelled while it waits (a timeout, a
+/// dropped request) never holds the watermark back.
+#[derive(Debug)]
+pub(crate) struct Unqueued<'a> {
+    in_flight: &'a InFlight,
+    received_at: Timestamp,
+    events: u64,
+}
+
+impl<'a> Unqueued<'a> {
+    /// Admits `events` events received now (see [`InFlight::admit`]).
+    pub(crate) fn admit(in_flight: &'a InFlight, clock: &dyn Clock, events: u64) -> Self {
+        let received_at = in_flight.admit(clock, events);
+        Self {
+            in_flight,
+            received_at,
+            events,
+        }
+    }
+
+    /// The instant the events were admitted at.
+    pub(crate) fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
+
+    /// Records that `events` of them are queued: from now on the batch they join releases them
+    /// once written.
+    pub(crate) fn queued(&mut self, events: u64) {
+        self.events = self.events.saturating_sub(events);
+    }
+}
+
+impl Drop for Unqueued<'_> {
+    fn drop(&mut self) {
+        if self.events > 0 {
+            self.in_flight.release(self.received_at, self.events);
+        }
+    }
+}
+
 /// A cheap, cloneable handle on an [`Ingestor`](super::Ingestor)'s watermark: every event it
 /// accepted with a `received_at` strictly before [`complete_up_to`](Self::complete_up_to) has
 /// been handed to the store and the store's `append` has returned. It is the oldest
@@ -130,9 +168,9 @@ mod tests {
     fn the_watermark_is_the_oldest_pending_millisecond_else_now() {
         let clock = FixedClock::new(at("2026-11-20T12:00:00.000700Z"));
         let in_flight = InFlight::default();
-        let first = in_flight.admit(&clock);
+        let first = in_flight.admit(&clock, 1);
         clock.set(at("2026-11-20T12:00:05Z"));
-        let second = in_flight.admit(&clock);
+        let second = in_flight.admit(&clock, 1);
         assert_eq!(in_flight.watermark(&clock), at("2026-11-20T12:00:00Z"));
 
         let mut event = Event::new("e", CustomerId(1), "X", first);
@@ -149,9 +187,9 @@ mod tests {
     fn a_batch_releases_exactly_the_events_it_holds() {
         let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
         let in_flight = InFlight::default();
-        let first = in_flight.admit_many(&clock, 3);
+        let first = in_flight.admit(&clock, 3);
         clock.set(at("2026-11-20T12:00:01Z"));
-        let second = in_flight.admit_many(&clock, 2);
+        let second = in_flight.admit(&clock, 2);
         let stamped = |received_at| {
             let mut event = Event::new("e", CustomerId(1), "X", first);
             event.received_at = received_at;
@@ -165,5 +203,23 @@ mod tests {
         );
         in_flight.release_all(&[stamped(first), stamped(second)]);
         assert_eq!(in_flight.watermark(&clock), clock.now());
+    }
+
+    #[test]
+    fn unqueued_events_are_released_when_dropped() {
+        let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
+        let in_flight = InFlight::default();
+        let mut partly = Unqueued::admit(&in_flight, &clock, 5);
+        let admitted = partly.received_at();
+        partly.queued(3);
+        drop(partly);
+        clock.set(at("2026-11-20T12:00:01Z"));
+        assert_eq!(
+            in_flight.watermark(&clock),
+            admitted,
+            "the 3 queued events still hold it"
+        );
+        in_flight.release(admitted, 3);
+        assert_eq!(in_flight.watermark(&clock), clock.now(), "nothing is left");
     }
 }

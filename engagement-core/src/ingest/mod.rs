@@ -45,7 +45,7 @@ use appender::Appender;
 use batcher::Batcher;
 pub use config::{IngestConfig, RetryPolicy};
 pub use freshness::Freshness;
-use freshness::InFlight;
+use freshness::{InFlight, Unqueued};
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
@@ -56,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 use crate::store::EventStore;
-use crate::time::{Clock, Timestamp};
+use crate::time::Clock;
 
 /// Accepts events one at a time (or a batch at a time) and writes them to the store in batches.
 ///
@@ -137,25 +137,26 @@ impl Ingestor {
         })
     }
 
-    /// Stamps the event's `received_at`, registering it as in flight, and validates it against
-    /// that same instant (one clock read per event); a bad event is forgotten at once.
-    fn accept(&self, mut event: Event) -> Result<Event> {
-        let received_at = self.in_flight.admit(&*self.clock);
-        if let Err(e) = self.config.limits.validate_event(0, &event, received_at) {
-            self.in_flight.release(received_at, 1);
-            return Err(e);
-        }
-        event.received_at = received_at;
-        Ok(event)
+    /// Stamps the event's `received_at`, registering it as in flight until it is queued, and
+    /// validates it against that same instant (one clock read per event); a bad event is
+    /// forgotten at once.
+    fn accept(&self, mut event: Event) -> Result<(Event, Unqueued<'_>)> {
+        let admitted = Unqueued::admit(&self.in_flight, &*self.clock, 1);
+        self.config
+            .limits
+            .validate_event(0, &event, admitted.received_at())?;
+        event.received_at = admitted.received_at();
+        Ok((event, admitted))
     }
 
-    /// Queues events that hold their queue room already; gives the room back when closed.
-    fn enqueue(&self, command: Command, events: usize, received_at: Timestamp) -> Result<()> {
+    /// Queues `events` events that hold their queue room already, handing them over from
+    /// `admitted`; gives the room back when closed.
+    fn enqueue(&self, command: Command, events: usize, admitted: &mut Unqueued<'_>) -> Result<()> {
         if self.tx.send(command).is_err() {
             self.room.permits.add_permits(events);
-            self.in_flight.release(received_at, events as u64);
             return Err(Error::Closed);
         }
+        admitted.queued(events as u64);
         self.counters
             .accepted
             .fetch_add(events as u64, Ordering::Relaxed);
@@ -168,20 +169,13 @@ impl Ingestor {
     /// [`Error::InvalidEvent`] for an event that fails validation (nothing is queued);
     /// [`Error::Closed`] when the ingestor has stopped.
     pub async fn send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
-        let event = self.accept(event)?;
-        let received_at = event.received_at;
+        let (event, mut admitted) = self.accept(event)?;
         let room = match self.room.permits.try_acquire() {
             Ok(permit) => Ok(permit),
             Err(_) => self.room.permits.acquire().await,
         };
-        match room {
-            Ok(permit) => permit.forget(),
-            Err(_) => {
-                self.in_flight.release(received_at, 1);
-                return Err(Error::Closed);
-            }
-        }
-        self.enqueue(Command::Event(workspace.clone(), event), 1, received_at)
+        room.map_err(|_| Error::Closed)?.forget();
+        self.enqueue(Command::Event(workspace.clone(), event), 1, &mut admitted)
     }
 
     /// Validates and queues one event without waiting.
@@ -191,21 +185,17 @@ impl Ingestor {
     /// queue is full (the event is not queued; retry later); [`Error::Closed`] when the
     /// ingestor has stopped.
     pub fn try_send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
-        let event = self.accept(event)?;
-        let received_at = event.received_at;
+        let (event, mut admitted) = self.accept(event)?;
         match self.room.permits.try_acquire() {
             Ok(permit) => permit.forget(),
-            Err(e) => {
-                self.in_flight.release(received_at, 1);
-                return Err(match e {
-                    tokio::sync::TryAcquireError::NoPermits => Error::Full {
-                        capacity: self.room.capacity,
-                    },
-                    tokio::sync::TryAcquireError::Closed => Error::Closed,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                return Err(Error::Full {
+                    capacity: self.room.capacity,
                 });
             }
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
         }
-        self.enqueue(Command::Event(workspace.clone(), event), 1, received_at)
+        self.enqueue(Command::Event(workspace.clone(), event), 1, &mut admitted)
     }
 
     /// Validates a whole batch, then queues it, waiting while the queue is full: for a host
@@ -224,52 +214,39 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(());
         }
-        let received_at = self.in_flight.admit_many(&*self.clock, events.len() as u64);
+        let mut admitted = Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64);
+        let received_at = admitted.received_at();
         for (index, event) in events.iter_mut().enumerate() {
-            if let Err(e) = self.config.limits.validate_event(index, event, received_at) {
-                self.in_flight.release(received_at, events.len() as u64);
-                return Err(e);
-            }
+            self.config
+                .limits
+                .validate_event(index, event, received_at)?;
             event.received_at = received_at;
         }
         let part = self.room.capacity.min(u32::MAX as usize);
         if events.len() <= part {
-            return self.queue_part(workspace, events, received_at, 0).await;
+            return self.queue_part(workspace, events, &mut admitted).await;
         }
         let mut rest = events.into_iter();
         while rest.len() > 0 {
             let events = rest.by_ref().take(part).collect();
-            self.queue_part(workspace, events, received_at, rest.len())
-                .await?;
+            self.queue_part(workspace, events, &mut admitted).await?;
         }
         Ok(())
     }
 
-    /// Waits for room for `events` (at most the queue's capacity) and queues them; when the
-    /// ingestor has stopped, forgets them and the `unsent` events of the batch after them.
+    /// Waits for room for `events` (at most the queue's capacity) and queues them, handing
+    /// them over from `admitted`.
     async fn queue_part(
         &self,
         workspace: &WorkspaceId,
         events: Vec<Event>,
-        received_at: Timestamp,
-        unsent: usize,
+        admitted: &mut Unqueued<'_>,
     ) -> Result<()> {
         let n = events.len();
         let permits = u32::try_from(n).unwrap_or(u32::MAX);
-        let queued = match self.room.permits.acquire_many(permits).await {
-            Ok(permit) => {
-                permit.forget();
-                self.enqueue(Command::Events(workspace.clone(), events), n, received_at)
-            }
-            Err(_) => {
-                self.in_flight.release(received_at, n as u64);
-                Err(Error::Closed)
-            }
-        };
-        if queued.is_err() {
-            self.in_flight.release(received_at, unsent as u64);
-        }
-        queued
+        let room = self.room.permits.acquire_many(permits).await;
+        room.map_err(|_| Error::Closed)?.forget();
+        self.enqueue(Command::Events(workspace.clone(), events), n, admitted)
     }
 
     /// Writes every event accepted so far, whatever the age of its batch, and waits for it
