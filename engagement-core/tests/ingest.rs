@@ -648,3 +648,47 @@ async fn a_send_cancelled_while_waiting_for_room_does_not_hold_the_watermark() {
         ingestor.shutdown().await;
     }
 }
+
+/// The queue holds what its capacity says while the worker waits on a stuck store in the
+/// middle of a chunk: events not yet in a batch keep their room, so senders wait (or get
+/// `Full`) instead of queueing a second capacity's worth behind them.
+#[tokio::test]
+async fn the_queue_holds_no_more_than_its_capacity_while_appends_are_stuck() {
+    let store = stuck_store();
+    let config = IngestConfig {
+        max_batch: 1,
+        queue_capacity: 100,
+        max_concurrent_appends: 1,
+        max_joined_batch: 1,
+        ..IngestConfig::default()
+    };
+    let ingestor = start(store.clone(), config);
+    let first: Vec<Event> = (0..100).map(|i| event(format!("a{i}"), 1)).collect();
+    ingestor.send_many(&ws("a"), first).await.unwrap();
+    assert!(
+        eventually(|| store.append_calls.load(Ordering::SeqCst) == 1).await,
+        "the first batch reaches the stuck store"
+    );
+    let mut more = 0u64;
+    for i in 0..200 {
+        match ingestor.try_send(&ws("a"), event(format!("b{i}"), 1)) {
+            Ok(()) => more += 1,
+            Err(Error::Full { capacity: 100 }) => break,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    // One event is being appended, one batch waits (`max_joined_batch` 1) and one more is
+    // the batch whose close waits for room among them; the rest of the first 100 are still
+    // unbatched and hold their room.
+    assert!(
+        more <= 3,
+        "{more} more events were queued behind 100 unbatched ones"
+    );
+    assert!(
+        ingestor.queued() >= 98,
+        "queued() counts the unbatched events"
+    );
+    release(&store);
+    let stats = ingestor.shutdown().await;
+    assert_eq!(stats.inserted, 100 + more);
+}

@@ -106,29 +106,47 @@ impl Worker {
     }
 
     /// Handles (and drains) commands taken off the queue together, in order.
+    ///
+    /// Queue room is given back as the events are handed on in closed batches (and, at the
+    /// end, for the events left in open batches), not for the whole chunk up front: closing a
+    /// batch may wait for appends (the backpressure), and meanwhile the commands not batched
+    /// yet, and the closed batches not handed on yet, go on holding their room, or the queue
+    /// would hold up to twice its capacity.
     async fn take(&mut self, commands: &mut Vec<Command>) {
-        self.room
-            .permits
-            .add_permits(commands.iter().map(Command::events).sum());
         // One clock read per chunk: its events arrived together.
         let now = Instant::now();
+        let mut owed = 0;
         for command in commands.drain(..) {
+            owed += command.events();
             match command {
                 Command::Event(workspace, event) => {
                     if let Some(batch) = self.batcher.push(workspace, event, now) {
+                        self.give_room(&mut owed, batch.1.len());
                         self.close(batch).await;
                     }
                 }
                 Command::Events(workspace, events) => {
                     for batch in self.batcher.push_many(workspace, events, now) {
+                        self.give_room(&mut owed, batch.1.len());
                         self.close(batch).await;
                     }
                 }
                 Command::Flush(ack) => {
+                    self.give_room(&mut owed, usize::MAX);
                     self.write_all().await;
                     let _ = ack.send(());
                 }
             }
+        }
+        self.give_room(&mut owed, usize::MAX);
+    }
+
+    /// Gives back the queue room of up to `events` of the `owed` events taken off the queue.
+    fn give_room(&self, owed: &mut usize, events: usize) {
+        let given = events.min(*owed);
+        if given > 0 {
+            self.room.permits.add_permits(given);
+            *owed -= given;
         }
     }
 
