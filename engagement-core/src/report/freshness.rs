@@ -5,13 +5,17 @@ use std::fmt::Debug;
 use crate::time::Timestamp;
 
 /// Says up to which instant ingested data is complete: every event the pipeline accepted
-/// (its `received_at`) strictly before the returned instant is already stored and visible.
+/// (its `received_at`) strictly before the returned instant is already stored and visible,
+/// or was given up on and reported as such (the [`Ingestor`](crate::ingest::Ingestor) counts
+/// a batch that failed every retry in `IngestStats::failed` and in its batch reports, rather
+/// than hold every later report back for it).
 ///
 /// The batching [`Ingestor`](crate::ingest::Ingestor) hands one out through
 /// `Ingestor::freshness`; a host whose events arrive some other way can implement it itself.
 /// [`Reports::with_freshness`](super::Reports::with_freshness) reads it before each report
 /// asks the store, so the watermark a report carries is never later than what it saw.
 pub trait FreshnessSource: Debug + Send + Sync + 'static {
-    /// The watermark: everything accepted before this instant has been stored.
+    /// The watermark: everything accepted before this instant has been stored (or given up
+    /// on and reported).
     fn complete_up_to(&self) -> Timestamp;
 }

@@ -113,8 +113,10 @@ impl RangeSpec {
 
     /// Resolves the spec into a half-open UTC window at `now` in `zone`.
     ///
-    /// `max_days` caps the length: a custom range is measured in inclusive local dates (28 are
-    /// accepted, 29 refused when the cap is 28), every other spec by its duration.
+    /// `max_days` caps the length: a custom range and a calendar preset are measured in
+    /// inclusive local dates (28 are accepted, 29 refused when the cap is 28), so a span that
+    /// crosses a DST change is not refused for its 23- or 25-hour day; a lookback and a span
+    /// between two instants by their exact duration.
     ///
     /// # Errors
     /// - [`Error::InvalidRange`] when `from` is after `to`, a preset or lookback of zero days,
