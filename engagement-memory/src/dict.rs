@@ -8,7 +8,7 @@ use engagement_core::{CustomerId, Event, EventRef, Geo, Metadata, Page, Timestam
 
 use crate::columns::{Columns, Flags, IpKind, Row};
 use crate::error::MemoryError;
-use crate::intern::{StrInterner, ValueInterner};
+use crate::intern::{Renumbering, StrInterner, ValueInterner};
 
 /// Position of the path in a page tuple (url, path, domain, referrer).
 pub(crate) const PATH: usize = 1;
@@ -35,7 +35,7 @@ pub(crate) struct Dictionaries {
     pub(crate) ipv6: ValueInterner<[u8; 16]>,
     /// Compact metadata JSON.
     pub(crate) metadata: StrInterner,
-    /// The number of the empty text, once interned (interners only grow, so it stays).
+    /// The number of the empty text, once interned.
     empty_text: Option<u32>,
     /// The number of [`EMPTY_METADATA`], once interned.
     empty_metadata: Option<u32>,
@@ -173,6 +173,49 @@ impl Dictionaries {
         self.view(cols, pos, customer)
             .to_event()
             .map_err(MemoryError::Metadata)
+    }
+
+    /// Dictionaries holding only the values the events of `cols` use, with the columns
+    /// renumbered into them: after a purge, what only the removed events used (a URL with a
+    /// session id, an erased customer's metadata or address) is forgotten, so memory follows
+    /// the events held.
+    pub(crate) fn compacted(&self, cols: &mut Columns) -> Self {
+        let mut kept = Self::default();
+        let mut names = Renumbering::new(self.names.len());
+        for name in &mut cols.name {
+            *name = names.map(*name, |old| kept.names.intern(self.names.get(old)));
+        }
+        let mut texts = Renumbering::new(self.text.len());
+        let mut text = |old: u32, kept: &mut StrInterner| {
+            texts.map(old, |old| kept.intern(self.text.get(old)))
+        };
+        let mut pages = Renumbering::new(self.pages.len());
+        for page in &mut cols.page {
+            *page = pages.map(*page, |old| {
+                let tuple = self.pages.get(old).map(|t| text(t, &mut kept.text));
+                kept.pages.intern(&tuple)
+            });
+        }
+        let mut geos = Renumbering::new(self.geos.len());
+        for geo in &mut cols.geo {
+            *geo = geos.map(*geo, |old| {
+                let tuple = self.geos.get(old).map(|t| text(t, &mut kept.text));
+                kept.geos.intern(&tuple)
+            });
+        }
+        let mut ipv6 = Renumbering::new(self.ipv6.len());
+        for (ip, &flags) in cols.ip.iter_mut().zip(&cols.flags) {
+            if Flags(flags).ip_kind() == IpKind::V6 {
+                *ip = ipv6.map(*ip, |old| kept.ipv6.intern(self.ipv6.get(old)));
+            }
+        }
+        let mut metadata = Renumbering::new(self.metadata.len());
+        for meta in &mut cols.meta {
+            *meta = metadata.map(*meta, |old| kept.metadata.intern(self.metadata.get(old)));
+        }
+        kept.empty_text = kept.text.lookup("");
+        kept.empty_metadata = kept.metadata.lookup(EMPTY_METADATA);
+        kept
     }
 
     /// Heap bytes held.

@@ -149,6 +149,37 @@ impl Directory {
         }
     }
 
+    /// Forgets the customers left with neither a record nor an event (after a purge: an
+    /// erased customer, or one whose events all aged out), numbering the others densely again
+    /// in their order, and `customers` (the events' customer column) with them.
+    pub(crate) fn compact(&mut self, customers: &mut [u32]) {
+        let held: Vec<usize> = (0..self.len())
+            .filter(|&d| self.records[d].is_some() || !self.postings[d].is_empty())
+            .collect();
+        if held.len() == self.len() {
+            return;
+        }
+        let mut kept = Self {
+            hasher: self.hasher.clone(),
+            ..Self::default()
+        };
+        let mut renumbered = vec![u32::MAX; self.len()];
+        for d in held {
+            let id = self.ids[d];
+            let number = kept.ids.len() as u32;
+            renumbered[d] = number;
+            kept.index.insert_unique(kept.hash(id), number);
+            kept.ids.push(id);
+            kept.records.push(self.records[d].take());
+            kept.placeholder.push(self.placeholder[d]);
+            kept.postings.push(std::mem::take(&mut self.postings[d]));
+        }
+        for customer in customers {
+            *customer = renumbered[*customer as usize];
+        }
+        *self = kept;
+    }
+
     /// Heap bytes held (approximate for the records).
     pub(crate) fn heap_bytes(&self) -> usize {
         let index = self.index.allocation_size();

@@ -77,6 +77,27 @@ fn same_text(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Old numbers to new ones, each new number assigned when its old one is first met: how a
+/// column is renumbered into an interner rebuilt from the values it still uses.
+#[derive(Debug)]
+pub(crate) struct Renumbering(Vec<u32>);
+
+impl Renumbering {
+    /// No number met yet, of `len` old ones.
+    pub(crate) fn new(len: usize) -> Self {
+        Self(vec![u32::MAX; len])
+    }
+
+    /// The new number of `old`, assigned by `assign` the first time.
+    pub(crate) fn map(&mut self, old: u32, assign: impl FnOnce(u32) -> u32) -> u32 {
+        let new = &mut self.0[old as usize];
+        if *new == u32::MAX {
+            *new = assign(old);
+        }
+        *new
+    }
+}
+
 /// Distinct values with a hash index from value to its number.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Interner<S> {

@@ -28,7 +28,8 @@ impl Workspace {
     }
 
     /// See [`EventStore::purge`](engagement_core::EventStore::purge). The memory backend removes
-    /// everything in one step under its write lock, so there is no partial state to resume.
+    /// everything in one step under its write lock, so there is no partial state to resume;
+    /// then it forgets the values and customers nothing held refers to any more.
     pub(crate) fn purge(&mut self, scope: PurgeScope) -> PurgeOutcome {
         let outcome = self.purge_count(scope);
         match scope {
@@ -51,6 +52,9 @@ impl Workspace {
                 }
             }
         }
+        if outcome != PurgeOutcome::default() {
+            self.compact();
+        }
         outcome
     }
 
@@ -59,5 +63,86 @@ impl Workspace {
     fn remove(&mut self, removed: impl Fn(u32) -> bool, removed_before: impl Fn(u32) -> u32) {
         self.cols.retain(&|p| !removed(p as u32));
         self.dir.renumber(removed, removed_before);
+    }
+
+    /// Forgets the values and customers nothing held refers to any more (see
+    /// [`Dictionaries::compacted`](crate::dict::Dictionaries::compacted) and
+    /// [`Directory::compact`](crate::directory::Directory::compact)).
+    fn compact(&mut self) {
+        self.dict = self.dict.compacted(&mut self.cols);
+        self.dir.compact(&mut self.cols.customer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use engagement_core::{CustomerId, Event, Metadata, PurgeScope, Timestamp};
+    use serde_json::json;
+
+    use crate::dict::metadata_json;
+    use crate::workspace::Workspace;
+
+    fn ev(id: &str, customer: i64, at: i64) -> Event {
+        let mut e = Event::new(
+            id,
+            CustomerId(customer),
+            "Page Viewed",
+            Timestamp::from_micros(at),
+        );
+        e.page.url = format!("https://a.test/?session={id}");
+        e.geo.city = format!("city of {id}");
+        e.ip = Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, at as u16]));
+        e.metadata = Metadata::from_iter([("order".to_owned(), json!(id))]);
+        e
+    }
+
+    #[test]
+    fn erasure_forgets_the_customers_values_and_number() {
+        let mut ws = Workspace::default();
+        let gone = ev("gone", 42, 10);
+        let kept = ev("kept", 7, 20);
+        ws.append(&[gone.clone(), kept.clone()]).unwrap();
+        let outcome = ws.purge(PurgeScope::Customer {
+            customer: CustomerId(42),
+        });
+        assert_eq!(outcome.events, 1);
+        assert_eq!(ws.dict.text.lookup(&gone.page.url), None);
+        assert_eq!(ws.dict.text.lookup(&gone.geo.city), None);
+        let json = metadata_json(&gone.metadata).unwrap();
+        assert_eq!(ws.dict.metadata.lookup(&json), None);
+        let Some(IpAddr::V6(v6)) = gone.ip else {
+            unreachable!()
+        };
+        assert_eq!(ws.dict.ipv6.lookup(&v6.octets()), None);
+        assert_eq!(ws.dir.dense(CustomerId(42)), None);
+        assert_eq!(ws.dir.len(), 1);
+        assert_eq!(ws.event_at(0).unwrap(), kept, "the other event, renumbered");
+        // Appends go on as before, the erased customer coming back as a new one.
+        ws.append(&[gone.clone(), ev("later", 7, 30)]).unwrap();
+        let back: Vec<Event> = (0..3).map(|p| ws.event_at(p).unwrap()).collect();
+        assert_eq!(back, [gone, kept, ev("later", 7, 30)]);
+    }
+
+    #[test]
+    fn retention_keeps_the_dictionaries_to_what_is_held() {
+        let mut ws = Workspace::default();
+        for round in 0..5i64 {
+            let batch: Vec<Event> = (0..100)
+                .map(|i| ev(&format!("r{round}-{i}"), i % 7, round * 1_000 + i))
+                .collect();
+            ws.append(&batch).unwrap();
+            ws.purge(PurgeScope::Before {
+                cutoff: Timestamp::from_micros(round * 1_000),
+            });
+            assert_eq!(ws.cols.len(), 100, "one round held");
+            // Each held event has its own URL, city, metadata and address; the empty text
+            // (path, domain, referrer, country, region, zone) is the one value they share.
+            assert_eq!(ws.dict.text.len(), 201, "round {round}");
+            assert_eq!(ws.dict.metadata.len(), 100, "round {round}");
+            assert_eq!(ws.dict.ipv6.len(), 100, "round {round}");
+            assert_eq!(ws.dict.pages.len(), 100, "round {round}");
+        }
     }
 }
