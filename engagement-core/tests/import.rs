@@ -1,5 +1,7 @@
 //! Bulk import: good lines are stored, bad ones are listed with their line numbers.
 
+use std::io::{self, Read};
+
 use engagement_core::csv::{CsvOptions, EventLogCsv};
 use engagement_core::import::{
     self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, LineErrorKind, NdjsonLines,
@@ -10,6 +12,7 @@ use engagement_core::{
     Timestamp, WorkspaceId, names,
 };
 use futures::TryStreamExt;
+use proptest::prelude::*;
 
 fn now() -> Timestamp {
     "2026-11-20T00:00:00Z".parse().unwrap()
@@ -235,6 +238,267 @@ async fn an_event_log_export_imports_back_unchanged() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CSV line numbers: the line each record starts on, whatever the line ends, blank lines and
+// quoted line breaks before it.
+
+/// The line of each item a CSV reader gives, good or bad.
+fn lines_of<R: Read>(lines: CsvLines<R>) -> Vec<u64> {
+    lines
+        .map(|item| match item {
+            Ok(line) => line.line,
+            Err(e) => e.line,
+        })
+        .collect()
+}
+
+fn csv_lines(data: &str) -> Vec<u64> {
+    lines_of(CsvLines::new(data.as_bytes()))
+}
+
+/// A data row for the header `event_id,customer_id,name,occurred_at`.
+fn row(id: &str) -> String {
+    format!("{id},7,Page Viewed,2026-11-19T10:00:00Z")
+}
+
+const HEADER: &str = "event_id,customer_id,name,occurred_at";
+
+#[test]
+fn lf_rows_are_numbered_by_their_lines() {
+    let data = format!("{HEADER}\n{}\n{}\n", row("a"), row("b"));
+    assert_eq!(csv_lines(&data), [2, 3]);
+}
+
+#[test]
+fn crlf_rows_are_numbered_by_their_lines() {
+    // `csv` ends a record at its CR, so its position counts one line fewer.
+    let data = format!("{HEADER}\r\n{}\r\n{}\r\n", row("a"), row("b"));
+    assert_eq!(csv_lines(&data), [2, 3]);
+}
+
+#[test]
+fn blank_lines_are_counted() {
+    for eol in ["\n", "\r\n"] {
+        let data = format!(
+            "{HEADER}{eol}{eol}{}{eol}{eol}{}{eol}{eol}{eol}{}",
+            row("a"),
+            row("b"),
+            row("c")
+        );
+        assert_eq!(csv_lines(&data), [3, 5, 8], "{eol:?}");
+    }
+}
+
+#[test]
+fn line_breaks_inside_quoted_fields_are_counted() {
+    for eol in ["\n", "\r\n"] {
+        let data = format!(
+            "{HEADER}{eol}a,7,\"Page{eol}{eol}Viewed\",2026-11-19T10:00:00Z{eol}{}{eol}",
+            row("b")
+        );
+        assert_eq!(csv_lines(&data), [2, 5], "{eol:?}");
+    }
+}
+
+#[test]
+fn a_bad_row_is_numbered_by_the_line_it_starts_on() {
+    let data = b"event_id,customer_id,name,occurred_at\r\n\r\nb,7,\"two\r\nlines\",2026-11-19T10:00:00Z\r\nc,7,\xff,2026-11-19T10:00:00Z\r\nd,x,N,2026-11-19T10:00:00Z\r\n";
+    let items: Vec<_> = CsvLines::new(&data[..]).collect();
+    assert_eq!(items[0].as_ref().map(|l| l.line).ok(), Some(3));
+    // Not UTF-8, and not a number: both refused with the line they start on.
+    assert_eq!(items[1].as_ref().map_err(|e| e.line).err(), Some(5));
+    assert_eq!(items[2].as_ref().map_err(|e| e.line).err(), Some(6));
+}
+
+/// Hands its bytes out a few at a time, as a pipe may: line breaks fall across reads.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    size: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.size.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Rows, good and bad, with LF or CRLF ends, line breaks in a quoted field and blank lines
+    /// after them, are numbered by the line they start on, however the source is split.
+    #[test]
+    fn every_row_is_numbered_by_the_line_it_starts_on(
+        rows in proptest::collection::vec((any::<bool>(), 0_usize..3, any::<bool>(), 0_usize..3), 1..8),
+        size in 1_usize..16,
+    ) {
+        let mut text = format!("{HEADER}\n");
+        let mut want = Vec::new();
+        let mut line = 2_u64;
+        for (i, (crlf, breaks, good, blanks)) in rows.into_iter().enumerate() {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let name = vec!["Page Viewed"; breaks + 1].join(eol);
+            let customer = if good { "7" } else { "x" };
+            text.push_str(&format!("e{i},{customer},\"{name}\",2026-11-19T10:00:00Z{eol}"));
+            text.push_str(&eol.repeat(blanks));
+            want.push(line);
+            line += 1 + breaks as u64 + blanks as u64;
+        }
+        prop_assert_eq!(&csv_lines(&text), &want);
+        prop_assert_eq!(lines_of(CsvLines::new(Trickle { bytes: text.as_bytes(), size })), want);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV rows of another width than the header.
+
+#[tokio::test]
+async fn a_row_with_more_fields_than_the_header_is_a_bad_line() {
+    let data = "event_id,customer_id,name,occurred_at,path\n\
+e1,7,Searched,2026-11-19T10:00:00Z,/search?q=a,b\n\
+e2,7,Searched,2026-11-19T10:00:00Z,\"/search?q=a,b\"\n\
+e3,7,Searched,2026-11-19T10:00:00Z,/p,\n\
+e4,7,Searched,2026-11-19T10:00:00Z,/p\n";
+    let store = ReferenceStore::default();
+    let report = run(
+        &store,
+        CsvLines::new(data.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        (report.lines, report.inserted, report.rejected),
+        (4, 2, 2),
+        "{:?}",
+        report.errors
+    );
+    let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [2, 4]);
+    for error in &report.errors {
+        assert!(
+            matches!(&error.kind, LineErrorKind::Malformed { reason } if reason.contains("6 fields")),
+            "{error}"
+        );
+    }
+    let events = stored(&store).await;
+    let paths: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.id.as_str(), e.page.path.as_str()))
+        .collect();
+    assert_eq!(paths, [("e2", "/search?q=a,b"), ("e4", "/p")]);
+
+    let options = ImportOptions {
+        stop_on_error: true,
+        ..ImportOptions::default()
+    };
+    let report = run(
+        &ReferenceStore::default(),
+        CsvLines::new(data.as_bytes()),
+        &options,
+    )
+    .await;
+    assert!(report.stopped);
+    assert_eq!((report.inserted, report.rejected), (0, 1));
+}
+
+#[test]
+fn a_row_may_leave_out_optional_trailing_columns() {
+    let data = format!("{HEADER},path,device\n{}\n{},/p\na,7\n", row("a"), row("b"));
+    let items: Vec<_> = CsvLines::new(data.as_bytes()).collect();
+    let paths: Vec<_> = items[..2]
+        .iter()
+        .map(|item| item.as_ref().map(|l| l.event.page.path.as_str()).ok())
+        .collect();
+    assert_eq!(paths, [Some(""), Some("/p")]);
+    // A required column cannot be left out.
+    assert!(
+        matches!(
+            &items[2],
+            Err(LineError {
+                line: 4,
+                kind: LineErrorKind::Malformed { .. }
+            })
+        ),
+        "{:?}",
+        items[2]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The formula guard: a guarded export (the default) imports back as it was exported.
+
+/// An event whose text starts the ways the formula guard cares about.
+fn formula_like_event() -> Event {
+    let mut event = Event::new(
+        "-42",
+        CustomerId(9),
+        "+1 upgrade",
+        "2026-11-19T12:00:00Z".parse().unwrap(),
+    );
+    event.page.url = "@home".into();
+    event.page.path = "=cmd|' /C calc'!A0".into();
+    event.page.referrer = "'=already guarded".into();
+    event.geo.country = " ＝x".into();
+    event.geo.region = "'plain".into();
+    event.geo.city = "''-1".into();
+    event
+}
+
+fn export_one(event: &Event, options: CsvOptions) -> Vec<u8> {
+    let mut csv = EventLogCsv::new(Vec::new(), options).unwrap();
+    csv.write_event(event).unwrap();
+    csv.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_guarded_export_of_a_stored_event_imports_back_as_a_duplicate() {
+    let original = formula_like_event();
+    let bytes = export_one(&original, CsvOptions::default());
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    for cell in [
+        "\"'-42\"",
+        "\"'+1 upgrade\"",
+        "\"''=already guarded\"",
+        "\"'''-1\"",
+        "\"'plain\"",
+    ] {
+        assert!(text.contains(cell), "{cell} in {text}");
+    }
+    let store = ReferenceStore::default();
+    store
+        .append(&ws(), std::slice::from_ref(&original))
+        .await
+        .unwrap();
+    let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
+    assert_eq!(
+        (
+            report.inserted,
+            report.duplicates,
+            report.conflicts,
+            report.rejected
+        ),
+        (0, 1, 0, 0),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(stored(&store).await.len(), 1);
+}
+
+#[test]
+fn an_export_without_the_guard_is_read_with_the_guard_off() {
+    let original = formula_like_event();
+    let bytes = export_one(&original, CsvOptions::default().with_formula_guard(false));
+    let read = |lines: CsvLines<&[u8]>| lines.map(|l| l.unwrap().event).next().unwrap();
+    let back = read(CsvLines::new(&bytes[..]).with_formula_guard(false));
+    assert!(back.same_payload(&original), "{back:?}");
+    // Read as guarded, a text that looks like a guarded cell would lose its `'`.
+    let misread = read(CsvLines::new(&bytes[..]));
+    assert_eq!(misread.page.referrer, "=already guarded");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Fuzzing (issue 7, part 5): random bytes never panic a reader, and random events survive an
 // export → import round trip exactly.
 
@@ -271,13 +535,35 @@ mod fuzz {
         }
     }
 
-    /// Text with every character CSV and formulas care about, and none that validation refuses.
+    /// Starts of text that the formula guard prefixes (formulas, and `'`s before one, which
+    /// look like a guarded cell) or leaves (`'` before anything else), with no blank first.
+    const WORD_LEADS: [&str; 14] = [
+        "", "", "", "=", "+", "-", "@", "＝", "＠", "'", "'=", "''+", "'-", "'＋",
+    ];
+
+    /// The same, and ones after blanks, which a spreadsheet skips.
+    const TEXT_LEADS: [&str; 4] = [" =", "\u{3000}@", "' -", " '="];
+
+    fn arb_lead(leads: &[&'static str]) -> impl Strategy<Value = &'static str> + use<> {
+        select(leads.to_vec())
+    }
+
+    /// Text with every character CSV and formulas care about, often first, and none that
+    /// validation refuses.
     fn arb_text() -> impl Strategy<Value = String> {
-        "[a-zA-Z0-9 ,;\"'=+@/\\-é😀]{0,12}"
+        (
+            arb_lead(&[WORD_LEADS.as_slice(), &TEXT_LEADS].concat()),
+            "[a-zA-Z0-9 ,;\"'=+@/\\-é😀]{0,12}",
+        )
+            .prop_map(|(lead, rest)| format!("{lead}{rest}"))
     }
 
     fn arb_word() -> impl Strategy<Value = String> {
-        "[a-zA-Z0-9,\"'=+@/\\-é😀][a-zA-Z0-9 ,\"'=+@/\\-é😀]{0,10}[a-zA-Z0-9,\"'=+@/\\-é😀]"
+        (
+            arb_lead(&WORD_LEADS),
+            "[a-zA-Z0-9,\"'=+@/\\-é😀][a-zA-Z0-9 ,\"'=+@/\\-é😀]{0,10}[a-zA-Z0-9,\"'=+@/\\-é😀]",
+        )
+            .prop_map(|(lead, rest)| format!("{lead}{rest}"))
     }
 
     fn arb_event() -> impl Strategy<Value = Event> {
@@ -320,8 +606,7 @@ mod fuzz {
             )
     }
 
-    fn export_csv(events: &[Event]) -> Vec<u8> {
-        let options = CsvOptions::default().with_formula_guard(false);
+    fn export_csv(events: &[Event], options: CsvOptions) -> Vec<u8> {
         let mut csv = EventLogCsv::new(Vec::new(), options).unwrap();
         for event in events {
             csv.write_event(event).unwrap();
@@ -355,24 +640,56 @@ mod fuzz {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Every field of every event comes back as it was exported (formula guard off, as for
-        /// a machine reader), whatever quotes, commas, formula characters and non-ASCII it holds.
+        /// Every field of every event comes back as it was exported, with the formula guard on
+        /// (the default, for spreadsheets) or off (for a machine reader) when the reader is told
+        /// the same, whatever quotes, commas, formula characters and non-ASCII it holds.
         #[test]
         fn exported_events_import_back_exactly(events in proptest::collection::vec(arb_event(), 1..8)) {
             let events: Vec<Event> = events
                 .into_iter()
                 .enumerate()
-                .map(|(i, mut e)| { e.id = format!("{i}:{}", e.id).into(); e })
+                .map(|(i, mut e)| { e.id = format!("{}~{i}", e.id).into(); e })
                 .collect();
-            let bytes = export_csv(&events);
-            let store = ReferenceStore::default();
-            let report = futures::executor::block_on(run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()));
-            prop_assert_eq!(report.inserted, events.len() as u64, "{:?}", report.errors);
-            let back = futures::executor::block_on(stored(&store));
-            for event in &events {
-                let found = back.iter().find(|b| b.id == event.id);
-                prop_assert!(found.is_some_and(|b| b.same_payload(event)), "{event:?} came back as {found:?}");
+            for guard in [true, false] {
+                // Both sides at their defaults (the guard on), or both told the guard is off.
+                let options = if guard { CsvOptions::default() } else { CsvOptions::default().with_formula_guard(false) };
+                let bytes = export_csv(&events, options);
+                let mut lines = CsvLines::new(&bytes[..]);
+                if !guard {
+                    lines = lines.with_formula_guard(false);
+                }
+                let store = ReferenceStore::default();
+                let report = futures::executor::block_on(run(&store, lines, &ImportOptions::default()));
+                prop_assert_eq!(report.inserted, events.len() as u64, "guard {}: {:?}", guard, report.errors);
+                let back = futures::executor::block_on(stored(&store));
+                for event in &events {
+                    let found = back.iter().find(|b| b.id == event.id);
+                    prop_assert!(found.is_some_and(|b| b.same_payload(event)), "guard {guard}: {event:?} came back as {found:?}");
+                }
             }
+        }
+
+        /// Any text — TAB, CR and LF first too, which validation would refuse an import — is
+        /// read by the CSV reader as it was exported, guard on or off.
+        #[test]
+        fn any_text_is_read_as_it_was_exported(
+            texts in proptest::collection::vec(
+                (arb_lead(&["", "\t", "\r\n", "\n", "'\t", " \t=", "'=", "-"]), any::<String>()),
+                10,
+            ),
+            guard in any::<bool>(),
+        ) {
+            let texts: Vec<String> = texts.into_iter().map(|(lead, rest)| format!("{lead}{rest}")).collect();
+            let mut event = Event::new(texts[0].as_str(), CustomerId(1), texts[1].as_str(), now());
+            let page = &mut event.page;
+            [page.url, page.path, page.domain, page.referrer] = [0, 1, 2, 3].map(|i| texts[2 + i].clone());
+            let geo = &mut event.geo;
+            [geo.country, geo.region, geo.city, geo.zone] = [0, 1, 2, 3].map(|i| texts[6 + i].clone());
+            let bytes = export_csv(std::slice::from_ref(&event), CsvOptions::default().with_formula_guard(guard));
+            let back: Vec<_> = CsvLines::new(&bytes[..]).with_formula_guard(guard).collect();
+            prop_assert_eq!(back.len(), 1);
+            let line = back[0].as_ref().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(line.event.same_payload(&event), "guard {}: {:?} came back as {:?}", guard, event, line.event);
         }
 
         /// Bad lines among good ones cost only themselves, and are reported by line number.

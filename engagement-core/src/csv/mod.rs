@@ -25,6 +25,11 @@
 //! writer knows a cell's type from its [`Cell`] variant, not from its content. The guard is on by
 //! default; [`CsvOptions::with_formula_guard`] turns it off.
 //!
+//! The guard can be undone exactly: text that already looks like a guarded cell (`'`s, then a
+//! formula: `'=1`) gets a `'` as well (`''=1`), so [`unguard_formula`] gives back every text
+//! [`guard_formula`] wrote. [`CsvLines`](crate::import::CsvLines) undoes it, so a guarded
+//! event-log export imports back unchanged.
+//!
 //! # Example
 //!
 //! ```
@@ -73,7 +78,7 @@ pub use file_name::{
     activity_file_name, engagement_file_name, event_log_file_name, funnel_file_name, period_dates,
 };
 pub use funnel::FUNNEL_COLUMNS;
-pub use guard::{GUARD_PREFIX, guard_formula, needs_formula_guard};
+pub use guard::{GUARD_PREFIX, guard_formula, needs_formula_guard, unguard_formula};
 pub use writer::{Cell, CsvOptions, CsvWriter};
 
 /// A report that can be downloaded as CSV.

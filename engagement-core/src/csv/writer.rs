@@ -5,14 +5,16 @@ use std::io;
 
 use chrono::NaiveDate;
 
-use super::guard::{GUARD_PREFIX, needs_formula_guard};
+use super::guard::{GUARD_PREFIX, needs_guard_prefix};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
 /// How CSV is written.
 ///
 /// The default guards formulas; turn the guard off only for consumers that never open the file
-/// in a spreadsheet.
+/// in a spreadsheet. Either way an event-log export imports back as it was written, when
+/// [`CsvLines`](crate::import::CsvLines) is told the same (its
+/// [`with_formula_guard`](crate::import::CsvLines::with_formula_guard) defaults to on too).
 ///
 /// ```
 /// use engagement_core::csv::CsvOptions;
@@ -44,7 +46,8 @@ impl CsvOptions {
         Self { formula_guard: on }
     }
 
-    /// Whether text cells that look like formulas get a leading `'`.
+    /// Whether text cells that look like formulas (or like a guarded cell: `'=1`) get a
+    /// leading `'` (see [`guard_formula`](super::guard_formula)).
     pub fn formula_guard(&self) -> bool {
         self.formula_guard
     }
@@ -196,9 +199,9 @@ impl<W: io::Write> CsvWriter<W> {
         }
     }
 
-    /// Writes a text cell that may read as a number or need the formula guard.
+    /// Writes a text cell that may read as a number or need the formula guard's prefix.
     fn write_unusual_text(&mut self, text: &str) {
-        if self.options.formula_guard && needs_formula_guard(text) {
+        if self.options.formula_guard && needs_guard_prefix(text) {
             self.scratch.clear();
             self.scratch.push(GUARD_PREFIX);
             self.scratch.push_str(text);
@@ -323,13 +326,14 @@ fn push_field(buf: &mut Vec<u8>, field: &str) {
 }
 
 /// Whether a text starting with `first` is neither guarded nor a number, whatever follows: an
-/// ASCII byte that is no formula trigger, no white space, and starts no number (`csv` reads
-/// digits, signs, `.`, `inf` and `nan` as numbers).
+/// ASCII byte that is no formula trigger, no white space, not the guard's own `'` (which is
+/// guarded when a formula follows), and starts no number (`csv` reads digits, signs, `.`,
+/// `inf` and `nan` as numbers).
 fn plain_start(first: u8) -> bool {
     first.is_ascii_graphic()
         && !matches!(
             first,
-            b'=' | b'+' | b'-' | b'@' | b'.' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N'
+            b'=' | b'+' | b'-' | b'@' | b'\'' | b'.' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N'
         )
 }
 
@@ -540,13 +544,14 @@ pub(crate) mod tests {
 
     #[test]
     fn text_cells_are_guarded_unless_the_guard_is_off() {
-        let cells = [Cell::Text("-5"), Cell::Text(" =A1"), Cell::Text("ok")];
+        let texts = ["-5", " =A1", "ok", "'=A1", "'ok"];
+        let cells = texts.map(Cell::Text);
         assert_eq!(
             one_row(&cells, CsvOptions::default()),
-            ["'-5", "' =A1", "ok"]
+            ["'-5", "' =A1", "ok", "''=A1", "'ok"]
         );
         let off = CsvOptions::default().with_formula_guard(false);
-        assert_eq!(one_row(&cells, off), ["-5", " =A1", "ok"]);
+        assert_eq!(one_row(&cells, off), texts);
     }
 
     #[test]

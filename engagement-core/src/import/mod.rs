@@ -7,6 +7,11 @@
 //! and nothing after. Appends are idempotent, so re-running an import after an interruption
 //! stores each event once.
 //!
+//! An event-log CSV export ([`EventLogCsv`](crate::csv::EventLogCsv)) imports back with every
+//! field as it was: [`CsvLines`] removes the formula guard the export puts on by default (and
+//! is told [`with_formula_guard(false)`](CsvLines::with_formula_guard) for an export written
+//! without it).
+//!
 //! ```
 //! use engagement_core::import::{self, CsvLines, ImportOptions};
 //! use engagement_core::{ReferenceStore, WorkspaceId};
@@ -51,7 +56,7 @@ use crate::time::Timestamp;
 /// One line that parsed into an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportLine {
-    /// 1-based line number in the source.
+    /// 1-based line number in the source: where the line starts (a CSV record may span several).
     pub line: u64,
     /// The event it describes.
     pub event: Event,
@@ -75,7 +80,8 @@ impl ImportLine {
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum LineErrorKind {
-    /// The line is not a record (bad CSV or JSON, a missing required column, a wrong type).
+    /// The line is not a record (bad CSV or JSON, a missing required column, a wrong type, more
+    /// CSV fields than the header has columns).
     Malformed {
         /// What the parser said.
         reason: String,
@@ -97,7 +103,7 @@ pub enum LineErrorKind {
 /// A line that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LineError {
-    /// 1-based line number in the source.
+    /// 1-based line number in the source: where the line starts (a CSV record may span several).
     pub line: u64,
     /// What was wrong.
     pub kind: LineErrorKind,

@@ -11,10 +11,13 @@ use crate::model::ids::CustomerId;
 use crate::time::Timestamp;
 
 /// The columns (CSV) or keys (NDJSON) of an imported event. They are the columns of the
-/// event-log CSV export ([`EVENT_LOG_COLUMNS`](crate::csv::EVENT_LOG_COLUMNS)), so an export
-/// imports back; `id`/`customer` are accepted for `event_id`/`customer_id`, and an extra
-/// `user_agent` feeds enrichment. Only `event_id`, `customer_id`, `name` and `occurred_at`
-/// are required.
+/// event-log CSV export ([`EVENT_LOG_COLUMNS`](crate::csv::EVENT_LOG_COLUMNS)), so an
+/// [`EventLogCsv`](crate::csv::EventLogCsv) export read by a
+/// [`CsvLines`](super::CsvLines) with the same formula-guard setting (both on by default)
+/// gives back every field of every event but `received_at`, which the import stamps; its
+/// `metadata.<key>` columns are ignored, as `metadata` holds the whole object. `id`/`customer`
+/// are accepted for `event_id`/`customer_id`, and an extra `user_agent` feeds enrichment. Only
+/// `event_id`, `customer_id`, `name` and `occurred_at` are required.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ImportRecord {
     #[serde(alias = "id")]

@@ -52,6 +52,10 @@ struct Args {
     /// Events per append (1 to 100,000; see `ImportOptions::batch_size`).
     #[arg(long, default_value_t = 50_000)]
     batch: usize,
+    /// Read CSV cells exactly as they are, for a file exported with the formula guard off (by
+    /// default a guarded cell's leading `'` is removed, as the export added it).
+    #[arg(long)]
+    no_formula_guard: bool,
 }
 
 /// Counts the bytes the reader hands out, for the progress bar.
@@ -120,7 +124,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = match format {
         Format::Csv => {
-            let lines = CsvLines::new(source).map(enrich);
+            let lines = CsvLines::new(source)
+                .with_formula_guard(!args.no_formula_guard)
+                .map(enrich);
             import::import(
                 store.as_ref(),
                 &workspace,
