@@ -107,6 +107,12 @@ impl IngestConfig {
                 "no append in flight would write nothing: it takes 1 or more",
             ));
         }
+        if self.retry.max_attempts == 0 {
+            return Err(Error::invalid_query(
+                "retry.max_attempts",
+                "no attempt would write nothing: it counts every attempt, the first included, so 1 or more",
+            ));
+        }
         Ok(())
     }
 }
@@ -203,6 +209,16 @@ mod tests {
                 "max_joined_batch",
                 IngestConfig {
                     max_joined_batch: most + 1,
+                    ..IngestConfig::default()
+                },
+            ),
+            (
+                "retry.max_attempts",
+                IngestConfig {
+                    retry: RetryPolicy {
+                        max_attempts: 0,
+                        ..RetryPolicy::default()
+                    },
                     ..IngestConfig::default()
                 },
             ),

@@ -91,7 +91,8 @@ impl Ingestor {
     /// `max_batch` of 0 or above [`Limits::max_batch_events`](crate::Limits::max_batch_events)
     /// (the store would refuse every batch), a `queue_capacity` of 0 or beyond
     /// [`Semaphore::MAX_PERMITS`], a `max_concurrent_appends` of 0, a `max_joined_batch`
-    /// below `max_batch` or above `Limits::max_batch_events`. Nothing is started.
+    /// below `max_batch` or above `Limits::max_batch_events`, a `retry.max_attempts` of 0.
+    /// Nothing is started.
     ///
     /// # Panics
     /// Outside a Tokio runtime (as `tokio::spawn` does).
