@@ -258,7 +258,9 @@ impl Dialect for MySqlDialect {
     // MySQL 8 has no `INSERT … RETURNING` (MariaDB has): `append` reads the existing ids first
     // and fails as busy (nothing written) if a concurrent append took one meanwhile.
     const INSERTED: Inserted = Inserted::ReadFirst;
-    // Next-key locks on a range of a table shared by workspaces deadlock concurrent writers.
+    // Next-key locks on a range of a table shared by workspaces deadlock concurrent writers. A
+    // purge chunk reads its events unlocked, from its snapshot, and checks that its delete took
+    // them all (`Engine::delete_all_read`): one that another purge got to first is read again.
     const LOCKING_READ: &'static str = "";
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {

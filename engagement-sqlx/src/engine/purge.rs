@@ -1,16 +1,15 @@
-//! `purge`: deletes in bounded chunks, each its own transaction that also recomputes the daily
-//! rollup of the customer-days it touched and takes what it deleted off the customers' totals
-//! and the event log's counts, so an interrupted purge leaves a consistent state and a rerun
-//! finishes it; a dry run only counts.
+//! `purge`: deletes in bounded chunks, each its own transaction that also takes what it deleted
+//! off the daily rollup, the customers' totals and the event log's counts, so an interrupted
+//! purge leaves a consistent state and a rerun finishes it; a dry run only counts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
 
-use super::rollup::{LogDeltas, count_in_log, day_of};
+use super::rollup::{LogDeltas, RollupDeltas, count_in_log, count_in_rollup};
 use super::{Engine, count};
-use crate::dialect::{Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::encode::actor_code;
 use crate::error::{SqlError, SqlResult};
 use crate::sql::Sql;
@@ -24,6 +23,15 @@ const CHUNK_ATTEMPTS: u32 = 5;
 
 /// The wait before trying a chunk again, times the attempts so far.
 const CHUNK_BACKOFF: Duration = Duration::from_millis(20);
+
+/// What one purge chunk did.
+enum Chunk {
+    /// Deleted this many events, and took them off the rollup, the totals and the log counts.
+    Deleted(u64),
+    /// Another purge deleted some of the events the chunk read after it read them: the chunk
+    /// rolled back, to be read again.
+    Raced,
+}
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn purge(
@@ -85,18 +93,32 @@ impl<D: Dialect> Engine<D> {
                 break;
             }
         }
-        let mut conn = self.acquire().await?;
-        let mut customers = 0;
-        if let Some(id) = customer {
-            let sql = self.customer_statement("DELETE FROM ", workspace, id);
-            customers = D::execute(&mut conn, sql, "purge a customer").await?;
-        }
+        let customers = match customer {
+            Some(id) => self.purge_customer(workspace, id).await?,
+            None => 0,
+        };
         Ok(PurgeOutcome { events, customers })
     }
 
+    /// Deletes the customer `id`, the last step of its erasure, as a write like the others:
+    /// outside the store's turn to write, SQLite's busy handler left it waiting for the lock
+    /// while appends took turns, and it could give up as busy after the events were gone.
+    async fn purge_customer(&self, workspace: &WorkspaceId, id: i64) -> SqlResult<u64> {
+        let (turn, mut tx) = self.begin_write().await?;
+        let sql = self.customer_statement("DELETE FROM ", workspace, id);
+        let deleted = D::execute(&mut tx, sql, "purge a customer").await?;
+        self.commit_write(turn, tx, deleted, "commit a customer's purge")
+            .await?;
+        Ok(deleted)
+    }
+
     /// [`Self::purge_chunk`], tried again (up to [`CHUNK_ATTEMPTS`] times in all) when it
-    /// meets a lock conflict. On MySQL the rollup's recompute takes next-key locks in tables
+    /// meets a lock conflict, and read again whenever another purge deleted some of its events
+    /// first. On MySQL the rollup's read of the events left takes next-key locks in tables
     /// every workspace shares, so a purge can deadlock with appends or purges elsewhere.
+    ///
+    /// A chunk read again is not an attempt: each time, another purge committed the deletion of
+    /// some of the events it had read, which no purge deletes twice, so that ends.
     async fn purge_chunk_again_on_conflict(
         &self,
         workspace: &WorkspaceId,
@@ -105,25 +127,26 @@ impl<D: Dialect> Engine<D> {
         let mut attempt = 1;
         loop {
             match self.purge_chunk(workspace, condition).await {
+                Ok(Chunk::Deleted(deleted)) => return Ok(deleted),
+                Ok(Chunk::Raced) => {}
                 Err(SqlError::Driver { source, .. })
                     if attempt < CHUNK_ATTEMPTS && D::is_busy(&source) =>
                 {
                     tokio::time::sleep(CHUNK_BACKOFF * attempt).await;
                     attempt += 1;
                 }
-                done => return done,
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// Deletes at most [`PURGE_CHUNK`] events matching `condition`, recomputes the rollup of
-    /// every customer-day they counted in and takes them off the totals and the log counts, in
-    /// one transaction; the number deleted.
+    /// Deletes at most [`PURGE_CHUNK`] events matching `condition` and takes them off the
+    /// rollup, the totals and the log counts, in one transaction.
     async fn purge_chunk(
         &self,
         workspace: &WorkspaceId,
         condition: &(dyn Fn(&mut Sql) + Sync),
-    ) -> SqlResult<u64> {
+    ) -> SqlResult<Chunk> {
         let (turn, mut tx) = self.begin_write().await?;
         let mut select = D::sql();
         select
@@ -139,39 +162,29 @@ impl<D: Dialect> Engine<D> {
             .push(D::LOCKING_READ);
         let rows = D::fetch_all(&mut tx, select, "find events to purge").await?;
         let mut ids = Vec::with_capacity(rows.len());
-        let mut days = BTreeSet::new();
+        let mut rollup_deltas = RollupDeltas::new();
         let mut counted_per_customer: BTreeMap<i64, i64> = BTreeMap::new();
         let mut log_deltas = LogDeltas::new();
         for row in &rows {
             ids.push(row.text(0)?);
             let actor = i64::from(row.small(2)?);
-            let cell = (row.str(4)?, actor, row.str(5)?);
-            count_in_log(&mut log_deltas, row.int(3)?, cell, -1);
+            let (at, name) = (row.int(3)?, row.str(4)?);
+            count_in_log(&mut log_deltas, at, (name, actor, row.str(5)?), -1);
             if actor != actor_code(Actor::Customer) {
                 continue;
             }
             let customer = row.int(1)?;
             *counted_per_customer.entry(customer).or_default() += 1;
-            if let Some(day) = day_of(row.int(3)?) {
-                days.insert((customer, day));
-            }
+            count_in_rollup(&mut rollup_deltas, (customer, at, name), -1);
         }
-        if !ids.is_empty() {
-            let mut delete = D::sql();
-            delete
-                .push("DELETE FROM ")
-                .push(&self.tables.events)
-                .push(" WHERE workspace = ")
-                .bind(workspace.as_str())
-                .push(" AND id IN ")
-                .bind_list(ids.iter().map(String::as_str))
-                .one_off();
-            D::execute(&mut tx, delete, "purge events").await?;
+        if !self.delete_all_read(&mut tx, workspace, &ids).await? {
+            tx.rollback()
+                .await
+                .map_err(SqlError::driver("roll back a purge chunk"))?;
+            return Ok(Chunk::Raced);
         }
-        for (customer, day) in days {
-            self.recompute_day(&mut tx, workspace, customer, day)
-                .await?;
-        }
+        self.take_from_rollup(&mut tx, workspace, rollup_deltas)
+            .await?;
         for (customer, deleted) in counted_per_customer {
             self.take_from_total(&mut tx, workspace, customer, deleted)
                 .await?;
@@ -181,7 +194,37 @@ impl<D: Dialect> Engine<D> {
         let deleted = ids.len() as u64;
         self.commit_write(turn, tx, deleted, "commit a purge chunk")
             .await?;
-        Ok(deleted)
+        Ok(Chunk::Deleted(deleted))
+    }
+
+    /// Deletes the events `ids` that a chunk read; whether it deleted every one.
+    ///
+    /// Where the chunk's read locks the rows (PostgreSQL's `FOR UPDATE`) or the store writes
+    /// alone (SQLite), it always does. MySQL reads them from the transaction's snapshot without
+    /// locking (see `LOCKING_READ` there), so another purge may delete some of them and commit
+    /// meanwhile; InnoDB's `DELETE` then waits for that purge's locks, finds those rows gone
+    /// and deletes fewer. The purge that deleted them took them off the counts, so the chunk
+    /// must not take them off again: it rolls back, and is read again in a fresh snapshot.
+    async fn delete_all_read(
+        &self,
+        tx: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        ids: &[String],
+    ) -> SqlResult<bool> {
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        let mut delete = D::sql();
+        delete
+            .push("DELETE FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND id IN ")
+            .bind_list(ids.iter().map(String::as_str))
+            .one_off();
+        let deleted = D::execute(tx, delete, "purge events").await?;
+        Ok(deleted == ids.len() as u64)
     }
 
     /// `<head> customers WHERE workspace = ? AND id = ?`.

@@ -1,10 +1,11 @@
 //! The daily rollup (`<prefix>daily`): per workspace, customer, UTC day and event name, the
 //! number of counted events (actor = customer) and the latest of them.
 //!
-//! [`append`](Engine::append) adds what it inserted and [`purge`](Engine::purge) recomputes the
-//! customer-days it touched, each in the transaction that changes the events, so the rollup is
-//! exact whatever the order, repetition or lateness of the events. The aggregates read it for the
-//! whole UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
+//! [`append`](Engine::append) adds what it inserted and [`purge`](Engine::purge) takes off what
+//! it deleted (reading the latest event left of each row it took from), each in the transaction
+//! that changes the events, so the rollup is exact whatever the order, repetition or lateness of
+//! the events and whatever appends and purges run beside. The aggregates read it for the whole
+//! UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
 //!
 //! Beside it, `<prefix>totals` holds every customer's number of counted events of all time,
 //! kept the same way (purge takes off what it deleted): the bound the ranking prunes with; and
@@ -59,6 +60,24 @@ pub(crate) fn count_in_log<'a>(
 ) {
     if let Some(day) = day_of(at) {
         *deltas.entry((day, name, actor, domain)).or_default() += by;
+    }
+}
+
+/// Changes to the daily rollup by (customer, day, name): one per counted event stored, minus
+/// one per counted event purged, and the latest instant among those events.
+pub(crate) type RollupDeltas<'a> = BTreeMap<(i64, i64, &'a str), (i64, i64)>;
+
+/// Counts one counted event (of `customer`, at `at`, named `name`) into `deltas` by `by`, if the
+/// rollup covers its day.
+pub(crate) fn count_in_rollup<'a>(
+    deltas: &mut RollupDeltas<'a>,
+    (customer, at, name): (i64, i64, &'a str),
+    by: i64,
+) {
+    if let Some(day) = day_of(at) {
+        let cell = deltas.entry((customer, day, name)).or_insert((0, at));
+        cell.0 += by;
+        cell.1 = cell.1.max(at);
     }
 }
 
@@ -237,40 +256,12 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         inserted: &[&Event],
     ) -> SqlResult<()> {
-        let mut cells: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
-        for e in inserted {
+        let mut cells = RollupDeltas::new();
+        for e in inserted.iter().filter(|e| e.actor == Actor::Customer) {
             let at = e.occurred_at.as_micros();
-            let Some(day) = day_of(at) else { continue };
-            if e.actor != Actor::Customer {
-                continue;
-            }
-            let cell = cells
-                .entry((e.customer.0, day, e.name.as_str()))
-                .or_insert((0, at));
-            cell.0 += 1;
-            cell.1 = cell.1.max(at);
+            count_in_rollup(&mut cells, (e.customer.0, at, e.name.as_str()), 1);
         }
-        let rows: Vec<[Arg; ROLLUP_BINDS]> = cells
-            .into_iter()
-            .map(|((customer, day, name), (n, last))| {
-                [
-                    customer.into(),
-                    day.into(),
-                    name.into(),
-                    n.into(),
-                    last.into(),
-                ]
-            })
-            .collect();
-        self.upsert(
-            conn,
-            workspace,
-            &self.tables.daily,
-            "customer, day, name, n, last_at",
-            rows,
-            D::end_rollup_upsert,
-        )
-        .await?;
+        self.change_rollup(conn, workspace, cells).await?;
         let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
         for e in inserted.iter().filter(|e| e.actor == Actor::Customer) {
             *totals.entry(e.customer.0).or_default() += 1;
@@ -294,6 +285,116 @@ impl<D: Dialect> Engine<D> {
             count_in_log(&mut deltas, e.occurred_at.as_micros(), cell, 1);
         }
         self.change_log_counts(conn, workspace, deltas).await
+    }
+
+    /// Adds `deltas` to the rollup (in key order), keeping each row's later `last_at`.
+    async fn change_rollup(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        deltas: RollupDeltas<'_>,
+    ) -> SqlResult<()> {
+        let rows: Vec<[Arg; ROLLUP_BINDS]> = deltas
+            .into_iter()
+            .map(|((customer, day, name), (n, last))| {
+                [
+                    customer.into(),
+                    day.into(),
+                    name.into(),
+                    n.into(),
+                    last.into(),
+                ]
+            })
+            .collect();
+        self.upsert(
+            conn,
+            workspace,
+            &self.tables.daily,
+            "customer, day, name, n, last_at",
+            rows,
+            D::end_rollup_upsert,
+        )
+        .await
+    }
+
+    /// Takes purged events off the rollup, `deltas` holding minus their number (and their
+    /// latest instant, which leaves `last_at` as it is) per row they counted in: adds the deltas
+    /// as [`Self::roll_up`] does (in key order, locking the rows), then, per customer-day, sets
+    /// those rows' `last_at` from the events left and drops the rows brought to zero.
+    ///
+    /// Counts are only added to, as appends do, so neither overwrites the other. Only the rows
+    /// the purge took from are written, and their `last_at` read once this transaction holds
+    /// their locks, in a statement of its own: an append that added to one before has committed
+    /// by then, so the read sees its events (PostgreSQL's statement snapshot begins after the
+    /// lock; MySQL reads a subquery of an `UPDATE` under lock, the latest rows), and one that
+    /// adds after waits and keeps the later `last_at`. Rewriting the customer-day whole from the
+    /// events instead (`DELETE`, then `INSERT … SELECT`) also wrote rows that appends created
+    /// meanwhile, from a snapshot that could miss one of their events: the insert failed on such
+    /// a row (PostgreSQL `23505`), and an upsert setting the recomputed counts would have
+    /// overwritten an increment the snapshot missed.
+    pub(crate) async fn take_from_rollup(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        deltas: RollupDeltas<'_>,
+    ) -> SqlResult<()> {
+        let mut days: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
+        for (customer, day, name) in deltas.keys() {
+            days.entry((*customer, *day))
+                .or_default()
+                .push((*name).to_owned());
+        }
+        self.change_rollup(conn, workspace, deltas).await?;
+        for (customer_day, names) in days {
+            self.settle_rows(conn, workspace, customer_day, &names)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the `last_at` of the rollup rows of `names` on one customer-day from the events
+    /// left, and drops those no event is left in.
+    async fn settle_rows(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        (customer, day): (i64, i64),
+        names: &[String],
+    ) -> SqlResult<()> {
+        let daily = &self.tables.daily;
+        let mut update = D::sql();
+        update
+            .push("UPDATE ")
+            .push(daily)
+            .push(" SET last_at = (SELECT MAX(e.occurred_at) FROM ")
+            .push(&self.tables.events)
+            .push(" e WHERE e.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND e.customer = ")
+            .bind(customer)
+            .push(" AND e.actor = ")
+            .bind(actor_code(Actor::Customer))
+            .push(" AND e.occurred_at >= ")
+            .bind(day)
+            .push(" AND e.occurred_at < ")
+            .bind(day + DAY)
+            .push(" AND e.name = ")
+            .push(daily)
+            .push(".name)");
+        push_rows_of_day::<D>(&mut update, workspace, (customer, day), names);
+        update.push(" AND n > 0");
+        D::execute(
+            conn,
+            update,
+            "find the latest events left of a rolled-up day",
+        )
+        .await?;
+        let mut delete = D::sql();
+        delete.push("DELETE FROM ").push(daily);
+        push_rows_of_day::<D>(&mut delete, workspace, (customer, day), names);
+        delete.push(" AND n = 0");
+        D::execute(conn, delete, "drop emptied rollup rows").await?;
+        Ok(())
     }
 
     /// Adds `deltas` to the event log's counts (in key order, like the rollup), and drops the
@@ -380,40 +481,6 @@ impl<D: Dialect> Engine<D> {
         Ok(())
     }
 
-    /// Recomputes the rollup rows of one customer and day from the events (after a purge).
-    pub(crate) async fn recompute_day(
-        &self,
-        conn: &mut Conn<D>,
-        workspace: &WorkspaceId,
-        customer: i64,
-        day: i64,
-    ) -> SqlResult<()> {
-        let mut delete = D::sql();
-        delete.push("DELETE FROM ").push(&self.tables.daily);
-        push_customer(&mut delete, workspace, customer);
-        delete.push(" AND day = ").bind(day);
-        D::execute(conn, delete, "clear a rolled-up day").await?;
-        let mut insert = D::sql();
-        insert
-            .push("INSERT INTO ")
-            .push(&self.tables.daily)
-            .push(" (workspace, customer, day, name, n, last_at) SELECT workspace, customer, ")
-            .bind(day)
-            .push(", name, COUNT(*), MAX(occurred_at) FROM ")
-            .push(&self.tables.events);
-        push_customer(&mut insert, workspace, customer);
-        insert
-            .push(" AND actor = ")
-            .bind(actor_code(Actor::Customer))
-            .push(" AND occurred_at >= ")
-            .bind(day)
-            .push(" AND occurred_at < ")
-            .bind(day + DAY)
-            .push(" GROUP BY workspace, customer, name");
-        D::execute(conn, insert, "recompute a rolled-up day").await?;
-        Ok(())
-    }
-
     /// Takes `deleted` counted events of `customer` off its total (after a purge).
     pub(crate) async fn take_from_total(
         &self,
@@ -460,6 +527,19 @@ fn push_customer(sql: &mut Sql, workspace: &WorkspaceId, customer: i64) {
         .bind(workspace.as_str())
         .push(" AND customer = ")
         .bind(customer);
+}
+
+/// Appends ` WHERE workspace = ? AND customer = ? AND day = ? AND name IN <names>`: rollup rows
+/// of one customer-day.
+fn push_rows_of_day<D: Dialect>(
+    sql: &mut Sql,
+    workspace: &WorkspaceId,
+    (customer, day): (i64, i64),
+    names: &[String],
+) {
+    push_customer(sql, workspace, customer);
+    sql.push(" AND day = ").bind(day).push(" AND ");
+    D::push_in_texts(sql, "name", names);
 }
 
 #[cfg(test)]
