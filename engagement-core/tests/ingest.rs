@@ -601,6 +601,18 @@ async fn send_many_joins_single_sends_in_order_and_splits_past_the_queue() {
     assert_eq!(stored(&store.inner, &ws("a")).await, 1_001);
 }
 
+/// Batches of one event, never joined, one append at a time, and a queue of `capacity`: a
+/// stuck store fills the pipeline after a few events.
+fn one_event_at_a_time(capacity: usize) -> IngestConfig {
+    IngestConfig {
+        max_batch: 1,
+        queue_capacity: capacity,
+        max_concurrent_appends: 1,
+        max_joined_batch: 1,
+        ..IngestConfig::default()
+    }
+}
+
 /// A send cancelled while it waits for queue room (a timeout, a dropped request) leaves
 /// nothing behind: once everything queued is written, the watermark reads "now" again.
 #[tokio::test]
@@ -608,13 +620,7 @@ async fn a_send_cancelled_while_waiting_for_room_does_not_hold_the_watermark() {
     for many in [false, true] {
         let store = stuck_store();
         let clock = Arc::new(FixedClock::new(now()));
-        let config = IngestConfig {
-            max_batch: 1,
-            queue_capacity: 2,
-            max_concurrent_appends: 1,
-            max_joined_batch: 1,
-            ..IngestConfig::default()
-        };
+        let config = one_event_at_a_time(2);
         let ingestor = Ingestor::start(store.clone(), clock.clone(), config).unwrap();
         let freshness = ingestor.freshness();
         let mut cancelled = false;
@@ -655,14 +661,7 @@ async fn a_send_cancelled_while_waiting_for_room_does_not_hold_the_watermark() {
 #[tokio::test]
 async fn the_queue_holds_no_more_than_its_capacity_while_appends_are_stuck() {
     let store = stuck_store();
-    let config = IngestConfig {
-        max_batch: 1,
-        queue_capacity: 100,
-        max_concurrent_appends: 1,
-        max_joined_batch: 1,
-        ..IngestConfig::default()
-    };
-    let ingestor = start(store.clone(), config);
+    let ingestor = start(store.clone(), one_event_at_a_time(100));
     let first: Vec<Event> = (0..100).map(|i| event(format!("a{i}"), 1)).collect();
     ingestor.send_many(&ws("a"), first).await.unwrap();
     assert!(
