@@ -140,7 +140,9 @@ impl Default for AccessPolicy {
 }
 
 impl AccessPolicy {
-    /// The same policy with `report` requiring `role` or above.
+    /// The same policy with `report` requiring `role` or above. An unknown role (a name from a
+    /// host's configuration that [`Role::from_name`] did not recognise) admits no one: the
+    /// policy fails closed rather than below every known role.
     pub fn require(mut self, report: ReportKind, role: Role) -> Self {
         self.required.insert(report, role);
         self
@@ -154,8 +156,8 @@ impl AccessPolicy {
     /// Checks that `viewer` may read `report` of `workspace`.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] for an unknown role, a role below the requirement, or a viewer of
-    /// another workspace.
+    /// [`Error::Forbidden`] for an unknown role, a role below the requirement (every role, when
+    /// the requirement is an unknown role), or a viewer of another workspace.
     pub fn check(
         &self,
         viewer: &Viewer,
@@ -175,7 +177,7 @@ impl AccessPolicy {
             return Err(forbid(ForbiddenReason::OtherWorkspace));
         }
         let required = self.required(report);
-        if viewer.role < *required {
+        if matches!(required, Role::Unknown(_)) || viewer.role < *required {
             return Err(forbid(ForbiddenReason::RoleTooLow {
                 required: required.clone(),
             }));
@@ -226,5 +228,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_misspelt_required_role_admits_no_one() {
+        let policy =
+            AccessPolicy::default().require(ReportKind::Engagement, Role::from_name("Managers"));
+        for role in [
+            Role::CustomerService,
+            Role::Manager,
+            Role::Administrator,
+            Role::PlatformAdmin,
+        ] {
+            let viewer = Viewer::new(ws("a"), role.clone());
+            assert!(
+                matches!(
+                    policy.check(&viewer, &ws("a"), ReportKind::Engagement),
+                    Err(Error::Forbidden {
+                        reason: ForbiddenReason::RoleTooLow { .. },
+                        ..
+                    })
+                ),
+                "{role:?}"
+            );
+        }
     }
 }
