@@ -434,4 +434,71 @@ async fn funnel_counts_conversion_and_in_progress() {
         Some(TimeDelta::days(2))
     );
     assert!((report.steps[1].conversion_from_first - 0.5).abs() < 1e-12);
+
+    // A lookback ends exactly now: the same customers are still in progress, not dropped.
+    let mut lookback = FunnelRequest::new(ws());
+    lookback.range = RangeSpec::last(Lookback::Days(30));
+    let report = f.reports.funnel(&f.admin, &lookback).await.unwrap();
+    let steps: Vec<(u64, u64, u64)> = report
+        .steps
+        .iter()
+        .map(|s| (s.reached, s.dropped, s.in_progress))
+        .collect();
+    assert_eq!(steps, vec![(4, 1, 1), (2, 0, 1), (1, 0, 0)]);
+}
+
+/// A period that reaches past today ("This month" on the 20th) has its 7-day sparkline end
+/// today, in the report and in its CSV, not on days still to come.
+#[tokio::test]
+async fn a_sparkline_of_a_period_reaching_past_today_ends_today() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    f.store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "Ada", "Lovelace")])
+        .await
+        .unwrap();
+    let opens: Vec<Event> = (0..5)
+        .map(|day| {
+            let at = Timestamp::from_micros(
+                ts("2026-11-20T09:00:00Z").as_micros() - day * 86_400_000_000,
+            );
+            event(&format!("o{day}"), 1, names::LINK_OPENED, at)
+        })
+        .collect();
+    f.store.append(&ws(), &opens).await.unwrap();
+    let mut request = ActivityRequest::new(ws());
+    request.range = RangeSpec::preset(CalendarPreset::ThisMonth);
+    let report = f.reports.activity(&f.admin, &request).await.unwrap();
+    let sparkline = &report.rows[0].sparkline;
+    assert_eq!(
+        sparkline.first_day,
+        NaiveDate::from_ymd_opt(2026, 11, 14).unwrap()
+    );
+    assert_eq!(sparkline.counts, [0, 0, 1, 1, 1, 1, 1]);
+    assert_eq!(sparkline.latest(), 1, "today's link open");
+    let csv = report.write_csv(Vec::new(), CsvOptions::default()).unwrap();
+    let header = String::from_utf8(csv).unwrap();
+    let header = header.lines().next().unwrap().to_owned();
+    assert!(
+        header.contains("\"2026-11-14\"") && header.contains("\"2026-11-20\",\"latest_day\""),
+        "{header}"
+    );
+}
+
+/// Pages of the event log end with the last event: a full last page has no next cursor.
+#[tokio::test]
+async fn a_full_last_page_of_the_event_log_has_no_next_page() {
+    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    f.store
+        .append(&ws(), &burst(1, 4, ts("2026-11-20T11:00:00Z")))
+        .await
+        .unwrap();
+    let mut request = EventLogRequest::new(ws());
+    request.page_size = 2;
+    let first = f.reports.event_log(&f.admin, &request).await.unwrap();
+    assert_eq!((first.entries.len(), first.total), (2, 4));
+    assert!(first.next.is_some(), "two more events follow");
+    request.after = first.next;
+    let last = f.reports.event_log(&f.admin, &request).await.unwrap();
+    assert_eq!(last.entries.len(), 2);
+    assert_eq!(last.next, None, "nothing follows the fourth event");
 }

@@ -5,9 +5,12 @@ use std::io;
 use chrono::{Days, NaiveDate};
 
 use super::writer::csv_invalid;
-use super::{Cell, CsvOptions, CsvReport, CsvWriter, activity_file_name, period_dates};
+use super::{Cell, CsvOptions, CsvReport, CsvWriter, activity_file_name};
 use crate::error::Result;
-use crate::report::{ActivityReport, ActivityReportRow, ReportPeriod, SPARKLINE_DAYS};
+use crate::report::{
+    ActivityReport, ActivityReportRow, ReportPeriod, SPARKLINE_DAYS, trend_last_day,
+};
+use crate::time::Timestamp;
 
 /// The columns before the 7-day trend.
 pub const ACTIVITY_LEADING_COLUMNS: [&str; 7] = [
@@ -35,8 +38,9 @@ pub const ACTIVITY_TRAILING_COLUMNS: [&str; 6] = [
 ///
 /// The header is [`ACTIVITY_LEADING_COLUMNS`], then one column per day of the 7-day trend headed
 /// by its local date (`2026-11-13`), then [`ACTIVITY_TRAILING_COLUMNS`]. The trend days are the
-/// last [`SPARKLINE_DAYS`] local days of the period, as in the report, so every page of the same
-/// request fits the same header.
+/// last [`SPARKLINE_DAYS`] local days of the period up to the day the report was generated, as
+/// in the report (a "This month" file ends its trend today), so every page of the same request
+/// fits the same header.
 ///
 /// ```
 /// use engagement_core::csv::{ActivityCsv, CsvOptions};
@@ -49,7 +53,8 @@ pub const ACTIVITY_TRAILING_COLUMNS: [&str; 6] = [
 ///     window: TimeWindow { from, to },
 ///     zone: ReportZone::utc(),
 /// };
-/// let csv = ActivityCsv::new(Vec::new(), &period, CsvOptions::default())?;
+/// let generated_at = "2026-11-20T08:00:00Z".parse()?;
+/// let csv = ActivityCsv::new(Vec::new(), &period, generated_at, CsvOptions::default())?;
 /// // ... csv.write_row(&row)? for every row of every page ...
 /// let text = String::from_utf8(csv.finish()?)?;
 /// assert!(text.contains("\"views\",\"2026-11-13\","));
@@ -64,12 +69,18 @@ pub struct ActivityCsv<W: io::Write> {
 }
 
 impl<W: io::Write> ActivityCsv<W> {
-    /// A writer for rows of a report over `period`; writes the header at once.
+    /// A writer for rows of a report over `period` generated at `generated_at` (the report's
+    /// own fields); writes the header at once.
     ///
     /// # Errors
     /// [`crate::Error::Csv`] when `out` fails.
-    pub fn new(out: W, period: &ReportPeriod, options: CsvOptions) -> Result<Self> {
-        let (_, last) = period_dates(period);
+    pub fn new(
+        out: W,
+        period: &ReportPeriod,
+        generated_at: Timestamp,
+        options: CsvOptions,
+    ) -> Result<Self> {
+        let last = trend_last_day(&period.zone, period.window, generated_at);
         let back = Days::new(u64::from(SPARKLINE_DAYS.saturating_sub(1)));
         let first_day = last.checked_sub_days(back).unwrap_or(last);
         let days: Vec<String> = first_day
@@ -149,7 +160,7 @@ impl CsvReport for ActivityReport {
 
     /// The rows of this page (see [`ActivityCsv`] for the columns and for exporting every page).
     fn write_csv<W: io::Write>(&self, out: W, options: CsvOptions) -> Result<W> {
-        let mut csv = ActivityCsv::new(out, &self.period, options)?;
+        let mut csv = ActivityCsv::new(out, &self.period, self.generated_at, options)?;
         for row in &self.rows {
             csv.write_row(row)?;
         }
@@ -284,7 +295,7 @@ mod tests {
         let mut r = row(7, d(2026, 11, 13), vec![0; 7]);
         r.customer.first_name = "=HYPERLINK(\"http://x.test\")".into();
         r.customer.email = " -2+3@example.com".into();
-        let mut csv = ActivityCsv::new(Vec::new(), &p, CsvOptions::default()).unwrap();
+        let mut csv = ActivityCsv::new(Vec::new(), &p, p.window.to, CsvOptions::default()).unwrap();
         csv.write_row(&r).unwrap();
         let rows = parse(&csv.finish().unwrap());
         assert_eq!(rows[1][2], "'=HYPERLINK(\"http://x.test\") +Lovelace");
@@ -294,7 +305,7 @@ mod tests {
     #[test]
     fn rows_of_another_period_are_refused() {
         let p = period("2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z", "UTC");
-        let mut csv = ActivityCsv::new(Vec::new(), &p, CsvOptions::default()).unwrap();
+        let mut csv = ActivityCsv::new(Vec::new(), &p, p.window.to, CsvOptions::default()).unwrap();
         csv.write_row(&row(1, d(2026, 11, 13), vec![0; 7])).unwrap();
         for bad in [
             row(2, d(2026, 11, 12), vec![0; 7]),

@@ -126,7 +126,8 @@ pub struct ActivityReportRow {
     pub customer: Customer,
     /// Counters over the period.
     pub counters: ActivityCounters,
-    /// Daily link opens over the last seven days of the period.
+    /// Daily link opens over the last seven days of the period up to today (see
+    /// [`trend_last_day`]).
     pub sparkline: DailySeries,
 }
 
@@ -189,15 +190,22 @@ pub struct CustomerDetail {
     pub recent_milestones: Vec<MilestoneEvent>,
 }
 
-/// The `n` local dates ending with the last day of `window`, and their bucket edges.
+/// The last local date of the trend of a report over `window` made at `now`: the window's last
+/// day, or today when the window reaches past it (a "This month" sparkline shows the days up
+/// to today, not the month's days still to come), never before the window's first day.
+pub(crate) fn trend_last_day(zone: &ReportZone, window: TimeWindow, now: Timestamp) -> NaiveDate {
+    let last_instant = Timestamp::from_micros(window.to.as_micros().saturating_sub(1))
+        .min(now)
+        .max(window.from);
+    zone.date_of(last_instant)
+}
+
+/// The `n` local dates ending with `last`, the first of them, and their bucket edges.
 pub(crate) fn trailing_days(
     zone: &ReportZone,
-    window: TimeWindow,
+    last: NaiveDate,
     n: u16,
 ) -> (NaiveDate, Vec<Timestamp>) {
-    let last_instant =
-        Timestamp::from_micros(window.to.as_micros().saturating_sub(1)).max(window.from);
-    let last = zone.date_of(last_instant);
     let first = last
         .checked_sub_days(Days::new(u64::from(n.saturating_sub(1))))
         .unwrap_or(last);
@@ -239,16 +247,31 @@ mod tests {
     }
 
     #[test]
-    fn sparkline_days_end_with_the_last_day_of_the_period() {
+    fn sparkline_days_end_with_the_last_day_of_the_period_or_today() {
         let zone = ReportZone::utc();
         let window = TimeWindow {
             from: "2026-10-21T00:00:00Z".parse().unwrap(),
             to: "2026-11-20T00:00:00Z".parse().unwrap(),
         };
-        let (first, edges) = trailing_days(&zone, window, 7);
+        let later = "2026-12-01T08:00:00Z".parse().unwrap();
+        let last = trend_last_day(&zone, window, later);
+        assert_eq!(last, d(2026, 11, 19), "a past period: its last day");
+        let (first, edges) = trailing_days(&zone, last, 7);
         assert_eq!(first, d(2026, 11, 13));
         assert_eq!(edges.len(), 8);
         assert_eq!(edges[7], window.to);
+        let inside = "2026-11-02T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            trend_last_day(&zone, window, inside),
+            d(2026, 11, 2),
+            "a period reaching past today: today"
+        );
+        let before = "2026-10-01T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            trend_last_day(&zone, window, before),
+            d(2026, 10, 21),
+            "never before the period's first day"
+        );
     }
 
     #[test]

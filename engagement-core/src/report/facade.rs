@@ -282,7 +282,13 @@ impl Reports {
         let page = self.store.activity_page(&request.workspace, &query).await?;
         let ids: Vec<CustomerId> = page.rows.iter().map(|r| r.customer.id).collect();
         let series = self
-            .daily_views(&request.workspace, &ids, &period, activity::SPARKLINE_DAYS)
+            .daily_views(
+                &request.workspace,
+                &ids,
+                &period,
+                now,
+                activity::SPARKLINE_DAYS,
+            )
             .await?;
         let rows = page
             .rows
@@ -313,9 +319,11 @@ impl Reports {
         workspace: &WorkspaceId,
         customers: &[CustomerId],
         period: &ReportPeriod,
+        now: Timestamp,
         days: u16,
     ) -> Result<Vec<activity::DailySeries>> {
-        let (first_day, edges) = activity::trailing_days(&self.zone, period.window, days);
+        let last = activity::trend_last_day(&self.zone, period.window, now);
+        let (first_day, edges) = activity::trailing_days(&self.zone, last, days);
         let buckets = edges.len().saturating_sub(1);
         let query = BucketCountsQuery {
             customers: customers.to_vec(),
@@ -374,7 +382,7 @@ impl Reports {
             .await?;
         let cards = page.rows.first().map(|r| r.counters).unwrap_or_default();
         let trend = self
-            .daily_views(workspace, &[customer], &period, activity::TREND_DAYS)
+            .daily_views(workspace, &[customer], &period, now, activity::TREND_DAYS)
             .await?
             .pop()
             .unwrap_or_default();
@@ -450,18 +458,21 @@ impl Reports {
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
         let complete_up_to = self.watermark();
-        let page = self
+        // One event more than the page holds says whether another page follows, so the last
+        // page has no next cursor even when it is full.
+        let mut page = self
             .store
             .event_page(
                 &request.workspace,
                 &EventPageQuery {
                     filter: request.filter(period.window),
                     after: request.after.clone(),
-                    limit: request.page_size,
+                    limit: request.page_size + 1,
                 },
             )
             .await?;
-        let next = if page.events.len() == request.page_size {
+        let next = if page.events.len() > request.page_size {
+            page.events.truncate(request.page_size);
             page.events.last().map(Event::key)
         } else {
             None
@@ -547,7 +558,7 @@ impl Reports {
         let period = self.period(request.range, now, None)?;
         let window = period.window;
         let complete_up_to = self.watermark();
-        let open_since = (now < window.to).then(|| {
+        let open_since = (now <= window.to).then(|| {
             now.checked_sub(request.conversion_window)
                 .unwrap_or(Timestamp::MIN)
         });

@@ -155,7 +155,7 @@ impl Scratch {
 /// Evaluates a funnel from the store's [`FunnelInput`]: a pure function of its arguments.
 ///
 /// `open` says whether a customer whose latest step-1 event is at `t` can still convert:
-/// callers pass `t + conversion_window >= now && now < window.to`.
+/// callers pass `t + conversion_window >= now && now <= window.to`.
 pub fn evaluate(
     steps: &[String],
     input: &FunnelInput,
@@ -356,14 +356,16 @@ fn lower_median(values: &mut [TimeDelta]) -> Option<TimeDelta> {
     Some(*values.select_nth_unstable(mid).1)
 }
 
-/// Whether a customer whose latest step-1 event is at `last_start` can still convert at `now`.
+/// Whether a customer whose latest step-1 event is at `last_start` can still convert at `now`:
+/// the report's window reaches the present (a lookback ends exactly at `now`, and nothing
+/// after `now` has happened yet) and the conversion window is not over.
 pub(crate) fn is_open(
     last_start: Timestamp,
     conversion_window: TimeDelta,
     now: Timestamp,
     window: TimeWindow,
 ) -> bool {
-    now < window.to
+    now <= window.to
         && last_start
             .checked_add(conversion_window)
             .is_none_or(|end| end >= now)
@@ -533,7 +535,14 @@ mod tests {
         let w = TimeDelta::microseconds(100);
         assert!(is_open(t(900), w, t(950), window));
         assert!(!is_open(t(800), w, t(950), window));
-        assert!(!is_open(t(900), w, t(1_000), window));
+        assert!(
+            is_open(t(900), w, t(1_000), window),
+            "a window ending now reaches the present"
+        );
+        assert!(
+            !is_open(t(950), w, t(1_001), window),
+            "a window in the past"
+        );
     }
 
     mod brute_force {

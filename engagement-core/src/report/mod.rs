@@ -9,6 +9,7 @@ mod freshness;
 mod funnel;
 mod period;
 
+pub(crate) use activity::trend_last_day;
 pub use activity::{
     ActivityReport, ActivityReportRow, ActivityRequest, CustomerDetail, DEFAULT_ACTIVITY_PAGE,
     DETAIL_DAYS, DailySeries, MAX_ACTIVITY_PAGE, MilestoneEvent, RECENT_MILESTONES, SPARKLINE_DAYS,
