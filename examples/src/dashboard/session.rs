@@ -160,7 +160,7 @@ pub(crate) async fn login(Form(form): Form<LoginForm>) -> Response {
     }
     let next = form
         .next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/login"))
+        .filter(|n| is_local_path(n) && !n.starts_with("/login"))
         .unwrap_or_else(|| "/engagement".into());
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
@@ -179,9 +179,35 @@ pub(crate) async fn login(Form(form): Form<LoginForm>) -> Response {
     response
 }
 
+/// Whether `next` is a path on this site: it starts with one `/`, not with `//` or `/\`
+/// (which browsers read as another host), and holds no control characters (which browsers
+/// drop, so `/\t/host` would become `//host`).
+fn is_local_path(next: &str) -> bool {
+    next.strip_prefix('/')
+        .is_some_and(|rest| !rest.starts_with(['/', '\\']))
+        && !next.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for local in ["/events", "/customers/7?x=//y", "/"] {
+            assert!(is_local_path(local), "{local}");
+        }
+        for elsewhere in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert!(!is_local_path(elsewhere), "{elsewhere:?}");
+        }
+    }
 
     #[test]
     fn cookies_round_trip_through_encoding() {
