@@ -92,7 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 _ => Format::Csv,
             });
 
-    let file = File::open(&args.file)?;
+    let file =
+        File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
     let bar = ProgressBar::new(file.metadata()?.len()).with_style(ProgressStyle::with_template(
         "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
     )?);
