@@ -126,8 +126,8 @@ pub struct ActivityReportRow {
     pub customer: Customer,
     /// Counters over the period.
     pub counters: ActivityCounters,
-    /// Daily link opens over the last seven days of the period up to today (see
-    /// [`trend_last_day`]).
+    /// Daily link opens over the last seven days of the period, up to today for a period
+    /// that reaches past it ("This month": the seven days ending today).
     pub sparkline: DailySeries,
 }
 
