@@ -5,7 +5,8 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
 use engagement_core::report::{
-    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports, ScoreBand,
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelReport, FunnelRequest, Reports,
+    ScoreBand,
 };
 use engagement_core::{
     Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
@@ -423,11 +424,7 @@ async fn funnel_counts_conversion_and_in_progress() {
         .funnel(&f.admin, &FunnelRequest::new(ws()))
         .await
         .unwrap();
-    let steps: Vec<(u64, u64, u64)> = report
-        .steps
-        .iter()
-        .map(|s| (s.reached, s.dropped, s.in_progress))
-        .collect();
+    let steps = reached_dropped_in_progress(&report);
     assert_eq!(steps, vec![(4, 1, 1), (2, 0, 1), (1, 0, 0)]);
     assert_eq!(
         report.steps[2].median_time_to_convert,
@@ -439,12 +436,17 @@ async fn funnel_counts_conversion_and_in_progress() {
     let mut lookback = FunnelRequest::new(ws());
     lookback.range = RangeSpec::last(Lookback::Days(30));
     let report = f.reports.funnel(&f.admin, &lookback).await.unwrap();
-    let steps: Vec<(u64, u64, u64)> = report
+    let steps = reached_dropped_in_progress(&report);
+    assert_eq!(steps, vec![(4, 1, 1), (2, 0, 1), (1, 0, 0)]);
+}
+
+/// Each step's (reached, dropped, in progress).
+fn reached_dropped_in_progress(report: &FunnelReport) -> Vec<(u64, u64, u64)> {
+    report
         .steps
         .iter()
         .map(|s| (s.reached, s.dropped, s.in_progress))
-        .collect();
-    assert_eq!(steps, vec![(4, 1, 1), (2, 0, 1), (1, 0, 0)]);
+        .collect()
 }
 
 /// A period that reaches past today ("This month" on the 20th) has its 7-day sparkline end
