@@ -77,6 +77,16 @@ pub enum ReportKind {
     Funnel,
 }
 
+impl ReportKind {
+    /// Every report, in the order a navigation lists them.
+    pub const ALL: [Self; 4] = [
+        Self::Engagement,
+        Self::Activity,
+        Self::EventLog,
+        Self::Funnel,
+    ];
+}
+
 impl fmt::Display for ReportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

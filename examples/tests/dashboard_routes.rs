@@ -264,6 +264,62 @@ async fn customer_service_gets_a_clear_403_everywhere() {
     assert!(reply.body.contains("customer activity"));
 }
 
+/// Every `href="/…"` of a page, HTML-unescaped.
+fn local_links(body: &str) -> Vec<String> {
+    body.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|link| link.starts_with('/'))
+        .map(|link| link.replace("&amp;", "&"))
+        .collect()
+}
+
+#[tokio::test]
+async fn no_page_links_a_role_to_a_page_it_is_refused() {
+    let (app, _) = app().await;
+    for (role, pages) in [
+        ("manager", ["/engagement?range=60m", "/events", "/funnel"]),
+        (
+            "administrator",
+            ["/engagement?range=60m", "/events", "/activity"],
+        ),
+    ] {
+        for page in pages {
+            let reply = get(&app, page, role).await;
+            assert_eq!(reply.status, StatusCode::OK, "{role} {page}");
+            let links = local_links(&reply.body);
+            // The customer detail is part of customer activity, which managers may not open.
+            let links_customers = links.iter().any(|l| l.starts_with("/customers/"));
+            if !page.starts_with("/funnel") && !page.starts_with("/activity") {
+                assert_eq!(links_customers, role == "administrator", "{role} {page}");
+            }
+            assert_eq!(
+                links.iter().any(|l| l.starts_with("/activity")),
+                role == "administrator",
+                "{role} {page}"
+            );
+            // One link of each shape (path and parameter names) is followed.
+            let mut shapes = std::collections::HashSet::new();
+            for link in &links {
+                let (path, query) = link.split_once('?').unwrap_or((link, ""));
+                let path = path.trim_end_matches(|c: char| c.is_ascii_digit());
+                let names: Vec<&str> = query
+                    .split('&')
+                    .filter_map(|p| p.split('=').next())
+                    .collect();
+                if shapes.insert(format!("{path}?{names:?}")) {
+                    let target = get(&app, link, role).await;
+                    assert_ne!(
+                        target.status,
+                        StatusCode::FORBIDDEN,
+                        "{role} {page} → {link}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_role_can_come_from_the_query() {
     let (app, _) = app().await;

@@ -137,6 +137,24 @@ impl Reports {
         &self.zone
     }
 
+    /// The access policy every report checks first, for a host that shows only what a viewer
+    /// may open (navigation, links).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use engagement_core::{ReportKind, Role, Viewer, WorkspaceId, report::Reports};
+    /// # let store = Arc::new(engagement_core::ReferenceStore::default());
+    /// let reports = Reports::new(store);
+    /// let ws = WorkspaceId::new("acme")?;
+    /// let manager = Viewer::new(ws.clone(), Role::Manager);
+    /// assert!(reports.policy().check(&manager, &ws, ReportKind::Engagement).is_ok());
+    /// assert!(reports.policy().check(&manager, &ws, ReportKind::Activity).is_err());
+    /// # Ok::<(), engagement_core::Error>(())
+    /// ```
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.policy
+    }
+
     fn period(
         &self,
         spec: RangeSpec,

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{ActivityReport, ActivityRequest, CustomerDetail};
 use engagement_core::{
     ActivitySort, ActivitySortKey, CalendarPreset, CustomerId, CustomerStatus, Milestone,
-    RangeSpec, Result, WorkspaceId,
+    RangeSpec, ReportKind, Result, WorkspaceId,
 };
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::csv_response;
 use super::layout::{
-    Nav, custom_dates, href, local_time, local_time_or_dash, page as shell, range_fields,
+    Nav, custom_dates, href, link_if, local_time, local_time_or_dash, page as shell, range_fields,
     window_line,
 };
 use super::problem::{failed_page, plain};
@@ -222,7 +222,7 @@ pub(crate) async fn customer(
         Ok(detail) => {
             let title = format!("Customer #{id}");
             let body = html! {
-                p { a href=(href("/events", &[("customer", Some(id.to_string()))])) { "All events of this customer" }
+                p { (link_if(&session, ReportKind::EventLog, &href("/events", &[("customer", Some(id.to_string()))]), html! { "All events of this customer" }))
                     " · " a href=(href("/activity", &[("q", Some(detail.customer.email.clone()))])) { "In the activity table" } }
                 (panel(&detail, None))
             };

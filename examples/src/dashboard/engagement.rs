@@ -4,14 +4,14 @@
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{EngagementReport, EngagementRequest, EngagementRow};
-use engagement_core::{Lookback, RangeSpec, Result};
+use engagement_core::{Lookback, RangeSpec, ReportKind, Result};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::csv_response;
 use super::event_log::event_log_link;
-use super::layout::{Nav, custom_dates, href, page as shell, window_line};
+use super::layout::{Nav, custom_dates, customer_link, href, page as shell, window_line};
 use super::problem::{failed_page, plain};
 use super::session::Session;
 use crate::range_text::{QUICK_RANGES, parse_range, range_parts};
@@ -117,7 +117,7 @@ pub(crate) async fn page(
             params.shape(&mut report);
             let body = html! {
                 (controls(&params, Some(&report)))
-                (table(&params, &report))
+                (table(&session, &params, &report))
             };
             Html(shell(TITLE, Some(&session), Nav::Engagement, body).into_string()).into_response()
         }
@@ -181,7 +181,7 @@ fn controls(params: &Params, report: Option<&EngagementReport>) -> Markup {
 }
 
 /// The table with its search box, CSV button and sortable headers.
-fn table(params: &Params, report: &EngagementReport) -> Markup {
+fn table(session: &Session, params: &Params, report: &EngagementReport) -> Markup {
     let sort_link = |key: &str| {
         let current = params.sort.as_deref().unwrap_or("score") == key;
         // A click on the current column flips it; another column starts in its natural order.
@@ -221,11 +221,15 @@ fn table(params: &Params, report: &EngagementReport) -> Markup {
                 @for row in &report.rows {
                     tr {
                         td.num { (row.rank) }
-                        td { a href=(format!("/customers/{}", row.customer_id)) { "#" (row.customer_id) } }
-                        td { a href=(format!("/customers/{}", row.customer_id)) {
+                        td { (customer_link(session, row.customer_id, html! { "#" (row.customer_id) })) }
+                        td { (customer_link(session, row.customer_id, html! {
                             (row.customer.as_ref().map(|c| c.full_name()).unwrap_or_else(|| "(unknown customer)".into()))
-                        } }
-                        td.num { a.score href=(event_log_link(&row.drill_down)) title="Open the events counted" { (row.score) } }
+                        })) }
+                        td.num {
+                            @if session.may_read(ReportKind::EventLog) {
+                                a.score href=(event_log_link(&row.drill_down)) title="Open the events counted" { (row.score) }
+                            } @else { (row.score) }
+                        }
                         td {
                             span class=(format!("badge band-{}", band_class(row))) { (row.band.label()) }
                             @if row.investigate { " " span.flag title="1000+ events: automation, errors or a loop?" { "⚠ investigate" } }

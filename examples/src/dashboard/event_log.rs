@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::csv_response::download;
 use super::layout::{
-    Nav, custom_dates, href, local_time, page as shell, range_fields, window_line,
+    Nav, custom_dates, customer_link, href, local_time, page as shell, range_fields, window_line,
 };
 use super::problem::{failed_page, plain};
 use super::session::Session;
@@ -253,8 +253,8 @@ pub(crate) async fn page(
     };
     let body = html! {
         (filter_bar(&params, Some(&log)))
-        (table(&params, &log))
-        @if let Some(entry) = &detail { (panel(&params, entry, &log)) }
+        (table(&session, &params, &log))
+        @if let Some(entry) = &detail { (panel(&session, &params, entry, &log)) }
     };
     Html(shell(TITLE, Some(&session), Nav::EventLog, body).into_string()).into_response()
 }
@@ -319,7 +319,7 @@ fn filter_bar(params: &Params, log: Option<&EventLogPage>) -> Markup {
     }
 }
 
-fn table(params: &Params, log: &EventLogPage) -> Markup {
+fn table(session: &Session, params: &Params, log: &EventLogPage) -> Markup {
     let pos = params.pos.unwrap_or(0);
     let first = if log.entries.is_empty() { 0 } else { pos + 1 };
     let last = pos + log.entries.len() as u64;
@@ -333,7 +333,7 @@ fn table(params: &Params, log: &EventLogPage) -> Markup {
                     @let open = Params { event: Some(e.id.as_str().to_owned()), ..params.clone() }.link("/events");
                     tr data-href=(open) class=[(blank(&params.event) == Some(e.id.as_str())).then_some("selected")] {
                         td { a href=(open) { (e.name) } @if e.actor != Actor::Customer { " " span.muted { "(" (e.actor.as_str()) ")" } } }
-                        td { a href=(format!("/customers/{}", e.customer)) { (e.customer) } }
+                        td { (customer_link(session, e.customer, html! { (e.customer) })) }
                         td { (e.page.path) }
                         td { (e.geo.country) }
                         td { (e.device.map_or("—", |d| d.as_str())) }
@@ -353,7 +353,7 @@ fn table(params: &Params, log: &EventLogPage) -> Markup {
     }
 }
 
-fn panel(params: &Params, entry: &LogEntry, log: &EventLogPage) -> Markup {
+fn panel(session: &Session, params: &Params, entry: &LogEntry, log: &EventLogPage) -> Markup {
     let e = &entry.event;
     let zone = &log.period.zone;
     let close = Params {
@@ -379,7 +379,7 @@ fn panel(params: &Params, entry: &LogEntry, log: &EventLogPage) -> Markup {
                 dt { "Name" } dd { (entry.customer.as_ref().map_or("—".into(), |c| c.full_name())) }
                 dt { "Email" } dd { (entry.customer.as_ref().map_or("—".into(), |c| dash(&c.email))) }
                 dt { "IP address" } dd { (e.ip.map_or("—".into(), |ip| ip.to_string())) }
-                dt { "Links" } dd { a href=(format!("/customers/{}", e.customer)) { "Profile" } " · " a href=(customer_events) { "Activity" } }
+                dt { "Links" } dd { (customer_link(session, e.customer, html! { "Profile" })) " · " a href=(customer_events) { "Activity" } }
             } }
             section { h3 { "Geo" } dl {
                 dt { "Country" } dd { (dash(&e.geo.country)) }

@@ -1,7 +1,7 @@
 //! The page shell every dashboard page shares: head, navigation, the signed-in user, styles and
 //! the small progressive script.
 
-use engagement_core::{ReportZone, Timestamp};
+use engagement_core::{CustomerId, ReportKind, ReportZone, Timestamp};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::session::Session;
@@ -16,11 +16,21 @@ pub(crate) enum Nav {
     None,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
-    (Nav::Engagement, "/engagement", "Customer Engagement"),
-    (Nav::Activity, "/activity", "Customer Activity"),
-    (Nav::EventLog, "/events", "Event Log"),
-    (Nav::Funnel, "/funnel", "Funnel"),
+const NAV: [(Nav, ReportKind, &str, &str); 4] = [
+    (
+        Nav::Engagement,
+        ReportKind::Engagement,
+        "/engagement",
+        "Customer Engagement",
+    ),
+    (
+        Nav::Activity,
+        ReportKind::Activity,
+        "/activity",
+        "Customer Activity",
+    ),
+    (Nav::EventLog, ReportKind::EventLog, "/events", "Event Log"),
+    (Nav::Funnel, ReportKind::Funnel, "/funnel", "Funnel"),
 ];
 
 /// A whole page: `title` in the head and as the heading, `body` below it.
@@ -38,8 +48,10 @@ pub(crate) fn page(title: &str, session: Option<&Session>, nav: Nav, body: Marku
                 header.top {
                     span.brand { "engagement" }
                     nav {
-                        @for (entry, href, label) in NAV {
-                            a href=(href) class=[(entry == nav).then_some("current")] { (label) }
+                        @for (entry, report, href, label) in NAV {
+                            @if session.is_none_or(|s| s.may_read(report)) {
+                                a href=(href) class=[(entry == nav).then_some("current")] { (label) }
+                            }
                         }
                     }
                     span.who {
@@ -59,6 +71,30 @@ pub(crate) fn page(title: &str, session: Option<&Session>, nav: Nav, body: Marku
             }
         }
     }
+}
+
+/// `content` as a link to `target` when `session` may open `report` there, else as text: no
+/// page offers a link that answers 403.
+pub(crate) fn link_if(
+    session: &Session,
+    report: ReportKind,
+    target: &str,
+    content: Markup,
+) -> Markup {
+    html! {
+        @if session.may_read(report) { a href=(target) { (content) } } @else { (content) }
+    }
+}
+
+/// `content` linked to the customer's detail page (part of the activity report) when `session`
+/// may open it.
+pub(crate) fn customer_link(session: &Session, customer: CustomerId, content: Markup) -> Markup {
+    link_if(
+        session,
+        ReportKind::Activity,
+        &format!("/customers/{customer}"),
+        content,
+    )
 }
 
 /// An error banner (the seed's own words where it has them).

@@ -4,7 +4,9 @@
 //! [`router`] builds the axum app over a [`Reports`] facade; the `dashboard` binary serves it.
 //! Every page takes the role and workspace from the request ([`Session`]: a demo login's
 //! cookies, or `role`/`workspace` query parameters), and the reports refuse a customer-service
-//! user before any query, which the pages show as a 403 page.
+//! user before any query, which the pages show as a 403 page. The navigation and the links of
+//! every page offer only the reports the access policy lets the user open (a manager's ranking
+//! shows customer ids without links to the administrators' customer detail).
 //!
 //! | route | what |
 //! |---|---|

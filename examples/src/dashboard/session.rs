@@ -6,10 +6,11 @@ use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use engagement_core::{Role, Viewer, WorkspaceId};
+use engagement_core::{ReportKind, Role, Viewer, WorkspaceId};
 use maud::html;
 use serde::Deserialize;
 
+use super::AppState;
 use super::layout::{Nav, error_banner, page};
 
 /// The workspace the demo data is in, and the login form's default.
@@ -30,12 +31,20 @@ pub struct Session {
     pub workspace: WorkspaceId,
     /// The user's role, as the host's session would carry it.
     pub role: Role,
+    /// The reports the access policy lets this user open: the navigation and the links of
+    /// every page offer only these, so no link leads to a 403 page.
+    readable: Vec<ReportKind>,
 }
 
 impl Session {
     /// The viewer the reports check.
     pub fn viewer(&self) -> Viewer {
         Viewer::new(self.workspace.clone(), self.role.clone())
+    }
+
+    /// Whether the access policy lets this user open `report`.
+    pub fn may_read(&self, report: ReportKind) -> bool {
+        self.readable.contains(&report)
     }
 
     pub(crate) fn role_label(&self) -> String {
@@ -86,10 +95,13 @@ fn query_param(parts: &Parts, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Session {
+impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let pick = |name: &str| query_param(parts, name).or_else(|| cookie(&parts.headers, name));
         let Some(role) = pick("role") else {
             let next = parts
@@ -112,9 +124,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             );
             (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response()
         })?;
+        let role = Role::from_name(&role);
+        let viewer = Viewer::new(workspace.clone(), role.clone());
+        let policy = state.reports.policy();
+        let readable = ReportKind::ALL
+            .into_iter()
+            .filter(|&report| policy.check(&viewer, &workspace, report).is_ok())
+            .collect();
         Ok(Self {
             workspace,
-            role: Role::from_name(&role),
+            role,
+            readable,
         })
     }
 }
