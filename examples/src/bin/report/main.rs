@@ -8,7 +8,6 @@
 //! `report events --customer 12 --range custom --from 2026-03-01 --to 2026-03-07 --csv log.csv`,
 //! `report funnel --steps "Page Viewed,Registered,Subscribed"`; `--store`, `--zone`, `--role`
 //! and `--workspace` work everywhere. Errors print one line and exit with status 1.
-#![allow(clippy::print_stdout)]
 
 mod args;
 mod print;
@@ -48,11 +47,19 @@ async fn main() -> ExitCode {
     };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // `report … | head` closed the pipe: the reader has what it wanted.
+        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&*e));
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The error and its sources on one line.
@@ -110,7 +117,7 @@ async fn run(cli: Cli) -> AnyResult {
             if let Some(term) = search.as_deref().filter(|t| !t.trim().is_empty()) {
                 report.rows.retain(|row| row.matches(term));
             }
-            out.engagement(&report);
+            out.engagement(&report)?;
             if let Some(path) = csv {
                 write_report(&report, path)?;
             }
@@ -130,7 +137,7 @@ async fn run(cli: Cli) -> AnyResult {
                 let detail = reports
                     .customer_detail(&viewer, &workspace, CustomerId(id))
                     .await?;
-                out.customer_detail(&detail);
+                out.customer_detail(&detail)?;
                 return Ok(());
             }
             let mut request = ActivityRequest::new(workspace);
@@ -145,7 +152,7 @@ async fn run(cli: Cli) -> AnyResult {
             request.page = page;
             request.page_size = page_size;
             let report = reports.activity(&viewer, &request).await?;
-            out.activity(&report);
+            out.activity(&report)?;
             if let Some(path) = csv {
                 if all {
                     write_report(&reports.activity_all(&viewer, &request).await?, path)?;
@@ -171,7 +178,7 @@ async fn run(cli: Cli) -> AnyResult {
                 let entry = reports
                     .event_detail(&viewer, &workspace, &EventId::new(id))
                     .await?;
-                out.event_detail(&entry, reports.zone());
+                out.event_detail(&entry, reports.zone())?;
                 return Ok(());
             }
             let mut request = EventLogRequest::new(workspace)
@@ -196,7 +203,7 @@ async fn run(cli: Cli) -> AnyResult {
             request.after = after.as_deref().map(parse_cursor).transpose()?;
             request.page_size = page_size;
             let page = reports.event_log(&viewer, &request).await?;
-            out.event_log(&page);
+            out.event_log(&page)?;
             if let Some(file) = csv {
                 let (_, events) = reports.export_event_log(&viewer, &request)?;
                 let rows =
@@ -222,7 +229,7 @@ async fn run(cli: Cli) -> AnyResult {
                 Error::invalid_query("window_days", "the conversion window is too long")
             })?;
             let report = reports.funnel(&viewer, &request).await?;
-            out.funnel(&report);
+            out.funnel(&report)?;
             if let Some(path) = csv {
                 write_report(&report, path)?;
             }

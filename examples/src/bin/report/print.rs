@@ -1,6 +1,6 @@
 //! Printing the reports as terminal tables.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write, stdout};
 
 use engagement_core::report::{
     ActivityReport, CustomerDetail, EngagementReport, EventLogPage, FunnelReport, LogEntry,
@@ -39,33 +39,34 @@ fn band_colour(band: ScoreBand) -> Colour {
 impl Printer {
     pub(crate) fn new(no_color: bool) -> Self {
         Self {
-            colour: !no_color
-                && std::env::var_os("NO_COLOR").is_none()
-                && std::io::stdout().is_terminal(),
+            colour: !no_color && std::env::var_os("NO_COLOR").is_none() && stdout().is_terminal(),
         }
     }
 
-    fn title(&self, title: &str, period: &ReportPeriod) {
+    fn title(&self, title: &str, period: &ReportPeriod) -> io::Result<()> {
         let heading = format!("{title} — {}", range_label(&period.spec));
         if self.colour {
-            println!("\x1b[1m{heading}\x1b[0m");
+            writeln!(stdout(), "\x1b[1m{heading}\x1b[0m")?;
         } else {
-            println!("{heading}");
+            writeln!(stdout(), "{heading}")?;
         }
-        println!(
+        writeln!(
+            stdout(),
             "From {} to {} (zone {})\n",
             time(period.window.from, &period.zone),
             time(period.window.to, &period.zone),
             period.zone
-        );
+        )?;
+        Ok(())
     }
 
-    fn table(&self, table: &Table) {
-        print!("{}", table.render(self.colour));
+    fn table(&self, table: &Table) -> io::Result<()> {
+        write!(stdout(), "{}", table.render(self.colour))?;
+        Ok(())
     }
 
-    pub(crate) fn engagement(&self, report: &EngagementReport) {
-        self.title("Customer Engagement", &report.period);
+    pub(crate) fn engagement(&self, report: &EngagementReport) -> io::Result<()> {
+        self.title("Customer Engagement", &report.period)?;
         let mut t = Table::new([
             ("#", Align::Right),
             ("Customer ID", Align::Right),
@@ -92,20 +93,27 @@ impl Printer {
                 Cell::coloured(band, colour),
             ]);
         }
-        self.table(&t);
-        println!(
+        self.table(&t)?;
+        writeln!(
+            stdout(),
             "\n{} customers (top 100, admin placeholders excluded).",
             report.rows.len()
-        );
+        )?;
+        Ok(())
     }
 
-    pub(crate) fn activity(&self, report: &ActivityReport) {
-        self.title("Customer Activity", &report.period);
+    pub(crate) fn activity(&self, report: &ActivityReport) -> io::Result<()> {
+        self.title("Customer Activity", &report.period)?;
         let s = report.summary;
-        println!(
+        writeln!(
+            stdout(),
             "Customers with clicks {} · Total views {} · Verified {} · Checkout started {} · Orders submitted {}\n",
-            s.customers_with_views, s.views, s.verified, s.checkout, s.orders
-        );
+            s.customers_with_views,
+            s.views,
+            s.verified,
+            s.checkout,
+            s.orders
+        )?;
         let zone = &report.period.zone;
         let mut t = Table::new([
             ("Customer", Align::Left),
@@ -152,25 +160,32 @@ impl Printer {
                 Cell::new(time_or_dash(c.last_activity, zone)),
             ]);
         }
-        self.table(&t);
-        println!(
+        self.table(&t)?;
+        writeln!(
+            stdout(),
             "\nPage {} of {} · {} customers (--page N for another page).",
             report.request.page,
             report.page_count.max(1),
             report.total_rows
-        );
+        )?;
+        Ok(())
     }
 
-    pub(crate) fn customer_detail(&self, d: &CustomerDetail) {
+    pub(crate) fn customer_detail(&self, d: &CustomerDetail) -> io::Result<()> {
         self.title(
             &format!("Customer #{} {}", d.customer.id, d.customer.full_name()),
             &d.period,
-        );
-        println!(
+        )?;
+        writeln!(
+            stdout(),
             "Views {} · Verified {} · Checkout {} · Orders {}",
-            d.cards.views, d.cards.verified, d.cards.checkout, d.cards.orders
-        );
-        println!(
+            d.cards.views,
+            d.cards.verified,
+            d.cards.checkout,
+            d.cards.orders
+        )?;
+        writeln!(
+            stdout(),
             "14-day trend from {}: {} ({})\n",
             d.trend.first_day,
             sparkline(&d.trend.counts),
@@ -180,7 +195,7 @@ impl Printer {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(" ")
-        );
+        )?;
         let mut t = Table::new([("Recent milestone", Align::Left), ("Time", Align::Left)]);
         for m in &d.recent_milestones {
             t.row([
@@ -188,11 +203,12 @@ impl Printer {
                 Cell::new(time(m.at, &d.period.zone)),
             ]);
         }
-        self.table(&t);
+        self.table(&t)?;
+        Ok(())
     }
 
-    pub(crate) fn event_log(&self, page: &EventLogPage) {
-        self.title("Event Log", &page.period);
+    pub(crate) fn event_log(&self, page: &EventLogPage) -> io::Result<()> {
+        self.title("Event Log", &page.period)?;
         let zone = &page.period.zone;
         let mut t = Table::new([
             ("Time", Align::Left),
@@ -217,25 +233,28 @@ impl Printer {
                 Cell::coloured(e.id.as_str(), Colour::Dim),
             ]);
         }
-        self.table(&t);
-        println!(
+        self.table(&t)?;
+        writeln!(
+            stdout(),
             "\n{} events match; {} shown.",
             page.total,
             page.entries.len()
-        );
+        )?;
         if let Some(next) = &page.next {
-            println!("Next page: --after '{}'", cursor_text(next));
+            writeln!(stdout(), "Next page: --after '{}'", cursor_text(next))?;
         }
+        Ok(())
     }
 
-    pub(crate) fn event_detail(&self, entry: &LogEntry, zone: &ReportZone) {
+    pub(crate) fn event_detail(&self, entry: &LogEntry, zone: &ReportZone) -> io::Result<()> {
         let e = &entry.event;
-        println!(
+        writeln!(
+            stdout(),
             "{} at {} ({})",
             e.name,
             time(e.occurred_at, zone),
             e.actor.as_str()
-        );
+        )?;
         let dash = |s: &str| {
             if s.is_empty() {
                 "—".to_owned()
@@ -283,19 +302,20 @@ impl Printer {
             ),
         ];
         for (title, fields) in sections {
-            println!("\n{title}");
+            writeln!(stdout(), "\n{title}")?;
             for (k, v) in fields {
-                println!("  {k:<14} {v}");
+                writeln!(stdout(), "  {k:<14} {v}")?;
             }
         }
-        println!("\nMetadata");
+        writeln!(stdout(), "\nMetadata")?;
         for (k, v) in &e.metadata {
-            println!("  {k:<14} {v}");
+            writeln!(stdout(), "  {k:<14} {v}")?;
         }
+        Ok(())
     }
 
-    pub(crate) fn funnel(&self, report: &FunnelReport) {
-        self.title("Funnel", &report.period);
+    pub(crate) fn funnel(&self, report: &FunnelReport) -> io::Result<()> {
+        self.title("Funnel", &report.period)?;
         let mut t = Table::new([
             ("Step", Align::Left),
             ("Customers", Align::Right),
@@ -318,10 +338,12 @@ impl Printer {
                 Cell::new(s.in_progress.to_string()),
             ]);
         }
-        self.table(&t);
-        println!(
+        self.table(&t)?;
+        writeln!(
+            stdout(),
             "\nSteps count within {} days of step 1.",
             report.request.conversion_window.num_days()
-        );
+        )?;
+        Ok(())
     }
 }
