@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use unicode_width::UnicodeWidthStr;
+
 /// How a column lines up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -109,7 +111,8 @@ impl Table {
     /// The table as text, one line per row, columns two spaces apart; with `colour`, cells carry
     /// their ANSI colour and the header is bold.
     pub fn render(&self, colour: bool) -> String {
-        let width = |s: &str| s.chars().count();
+        // Columns the text takes in a terminal: wide (CJK, emoji) characters take two.
+        let width = |s: &str| s.width();
         let widths: Vec<usize> = self
             .columns
             .iter()
@@ -178,5 +181,17 @@ mod tests {
         let coloured = t.render(true);
         assert!(coloured.contains("\x1b[1;31m1200\x1b[0m"));
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let mut t = Table::new([("name", Align::Left), ("score", Align::Right)]);
+        t.row([Cell::new("山田太郎"), Cell::new("7")]);
+        t.row([Cell::new("Ann 🎉"), Cell::new("12")]);
+        let text = t.render(false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "name      score");
+        assert_eq!(lines[1], "山田太郎      7");
+        assert_eq!(lines[2], "Ann 🎉       12");
     }
 }
