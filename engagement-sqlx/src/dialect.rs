@@ -136,6 +136,10 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         }
     }
 
+    /// What starts a `SELECT` ordered by a long text column (a customer's sort name), so that
+    /// the whole text decides the order: nothing where the database compares every byte.
+    const WHOLE_TEXT_ORDER: &'static str = "";
+
     /// What a funnel's snapshot runs first, if anything: settings for its step-1 aggregate
     /// and its many small probes.
     const FUNNEL_SETTINGS: Option<&'static str> = None;

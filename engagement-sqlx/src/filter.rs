@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use engagement_core::{CustomerFilter, EventFilter, TimeWindow, WorkspaceId};
+use engagement_core::{
+    CustomerFilter, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, WorkspaceId,
+};
 
 use crate::dialect::Dialect;
 use crate::encode::{actor_code, status_code};
@@ -125,16 +127,51 @@ pub(crate) fn push_customer_filter<D: Dialect>(
         D::push_in_ids(sql, &format!("{alias}.id"), &ids);
     }
     if let Some(term) = &filter.search {
+        let term = term.to_lowercase();
         // Stored text never holds NUL (validation refuses it), so such a term matches nothing;
-        // SQLite's LIKE would stop reading the pattern at the NUL and match everything.
-        if term.contains('\0') {
+        // SQLite's LIKE would stop reading the pattern at the NUL and match everything. Nor
+        // does a term longer than any stored search text, whose pattern SQLite would refuse
+        // past 50,000 bytes ("pattern too complex") where the reference finds nothing.
+        if term.contains('\0') || term.len() > longest_search_text() {
             sql.push(" AND 1 = 0");
             return;
         }
         sql.push(" AND ")
             .push(alias)
             .push(".search_text LIKE ")
-            .bind(contains_pattern(&term.to_lowercase()))
+            .bind(contains_pattern(&term))
             .push(" ESCAPE '!'");
+    }
+}
+
+/// The most bytes a stored search text holds: [`Customer::search_text`] of a record within the
+/// default limits (which `upsert_customers` checks), five fields of which the full name is two
+/// and a space, lower-cased (which makes a text half as long again at most), and four
+/// separators. Its escaped pattern (twice as long at most) stays under SQLite's 50,000 bytes.
+///
+/// [`Customer::search_text`]: engagement_core::Customer::search_text
+fn longest_search_text() -> usize {
+    let field = Limits::default().max_text_bytes;
+    (6 * field + 1) * 3 / 2 + 4 * SEARCH_SEPARATOR.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_core::{Customer, CustomerId};
+
+    #[test]
+    fn the_longest_search_text_bounds_every_record_and_its_pattern_sqlites_limit() {
+        let field = "İ".repeat(Limits::default().max_text_bytes / "İ".len());
+        let mut widest = Customer::new(CustomerId(1), field.clone(), field.clone());
+        widest.code = field.clone();
+        widest.email = field;
+        assert!(
+            Limits::default()
+                .validate_customers(&[widest.clone()])
+                .is_ok()
+        );
+        assert!(widest.search_text().len() <= longest_search_text());
+        assert!(contains_pattern(&"!".repeat(longest_search_text())).len() < 50_000);
     }
 }

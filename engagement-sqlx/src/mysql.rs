@@ -53,7 +53,8 @@ const MIGRATIONS: &[Migration] = &[
 /// would be the same id). The migrations are written for MariaDB (the server the suites run on)
 /// and fail on MySQL 8 with an unknown-collation error; MySQL 8 also lacks `INSERT … RETURNING`,
 /// which is why appends read the existing ids first on this backend. Reads that need one snapshot run in a
-/// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction.
+/// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction at REPEATABLE READ, whatever
+/// isolation level the pool's sessions default to.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -124,7 +125,10 @@ impl Dialect for MySqlDialect {
     const PLACEHOLDER: Placeholder = Placeholder::Question;
     const MAX_BINDS: usize = 65_535;
     const INT: &'static str = "SIGNED";
-    const BEGIN_READ: &'static str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+    // A consistent snapshot only under REPEATABLE READ (InnoDB ignores it under READ COMMITTED,
+    // which a host's server or pool may set): the level is set for this transaction first.
+    const BEGIN_READ: &'static str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+                                      START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
     const BEGIN_WRITE: &'static str = "START TRANSACTION";
 
     fn arguments(args: Vec<Arg>) -> SqlResult<MySqlArguments> {
@@ -153,6 +157,11 @@ impl Dialect for MySqlDialect {
             _ => false,
         }
     }
+
+    // MariaDB orders TEXT by its first `max_sort_length` bytes (1,024 by default), so names
+    // that differ only past them came out as equal, by customer id. A TEXT holds at most
+    // 65,535 bytes: this many is all of it.
+    const WHOLE_TEXT_ORDER: &'static str = "SET STATEMENT max_sort_length = 65536 FOR ";
 
     fn push_index_hint(sql: &mut Sql, index: &str) {
         // InnoDB may otherwise pick the time index and sort every step event of the window.

@@ -42,6 +42,9 @@ impl<D: Dialect> Engine<D> {
         query: &ActivityQuery,
     ) -> SqlResult<ActivityPage> {
         let mut page = D::sql();
+        if query.sort.key == ActivitySortKey::Name {
+            page.push(D::WHOLE_TEXT_ORDER);
+        }
         page.push("SELECT c.id, c.code, c.first_name, c.last_name, c.email, c.status, c.is_admin_placeholder");
         for counter in COUNTERS {
             page.push(", COALESCE(a.").push(counter).push(", 0)");
