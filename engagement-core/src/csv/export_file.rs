@@ -2,8 +2,10 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
 
@@ -18,11 +20,13 @@ use crate::model::batch::EventBatch;
 /// file at `path` (columns as [`EventLogCsv::with_metadata_columns`](super::EventLogCsv::with_metadata_columns)) and returns the number of
 /// events written.
 ///
-/// The rows go to `<path>.partial` as they arrive; only when the source has ended and the file
-/// is flushed and synced to disk is it renamed to `path` (replacing any file there). If anything
-/// fails — the source yields an `Err`, the disk is full — or the future is dropped before it
-/// completes, the partial file is removed and `path` is left as it was: a failed export never
-/// leaves a complete-looking file.
+/// The rows go to a file of this export's own beside `path` (`<path>.<pid>-<n>.partial`, created
+/// new, so that two exports to one path never write into one file) as they arrive; only when
+/// the source has ended and the file is flushed and synced to disk is it renamed to `path`
+/// (replacing any file there: of two exports to one path, the one finishing last wins). If
+/// anything fails — the source yields an `Err`, the disk is full — or the future is dropped
+/// before it completes, the partial file is removed and `path` is left as it was: a failed
+/// export never leaves a complete-looking file.
 ///
 /// The source is polled here; its batches are formatted on threads of the export's own (one per
 /// core), written to the file in order in large blocks, and synced to disk every 64 MiB while
@@ -61,8 +65,7 @@ pub async fn export_to_path<K: Into<String>>(
 ) -> Result<u64> {
     let path = path.as_ref();
     let metadata_keys: Vec<String> = metadata_keys.into_iter().map(Into::into).collect();
-    let partial = PartialFile::new(path);
-    let file = File::create(&partial.path).map_err(csv_io_error)?;
+    let (partial, file) = PartialFile::create(path)?;
     let mut pipeline = Pipeline::spawn(file, &metadata_keys, options)?;
     let mut batches = pin!(batches);
     while let Some(batch) = batches.next().await {
@@ -75,20 +78,47 @@ pub async fn export_to_path<K: Into<String>>(
     Ok(rows)
 }
 
-/// `<path>.partial`, removed when dropped unless committed.
+/// A file of one export's own beside its target, removed when dropped unless committed.
 #[derive(Debug)]
 struct PartialFile {
     path: PathBuf,
     committed: bool,
 }
 
+/// Names tried before giving up on finding a partial-file name no other file has.
+const PARTIAL_NAME_ATTEMPTS: u32 = 100;
+
 impl PartialFile {
-    fn new(target: &Path) -> Self {
-        let mut name = OsString::from(target.as_os_str());
-        name.push(".partial");
-        Self {
-            path: PathBuf::from(name),
-            committed: false,
+    /// Creates a new, empty file `<target>.<pid>-<n>.partial`, with an `n` no file there has
+    /// yet, so that no other export (of this process or another) writes into it.
+    ///
+    /// # Errors
+    /// [`Error::Csv`](crate::Error::Csv) when the file cannot be created.
+    fn create(target: &Path) -> Result<(Self, File)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut attempts = 0;
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let mut name = OsString::from(target.as_os_str());
+            name.push(format!(".{}-{n}.partial", std::process::id()));
+            let path = PathBuf::from(name);
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    let partial = Self {
+                        path,
+                        committed: false,
+                    };
+                    return Ok((partial, file));
+                }
+                // Left by an export of an earlier process with the same id: try the next name.
+                Err(e)
+                    if e.kind() == io::ErrorKind::AlreadyExists
+                        && attempts < PARTIAL_NAME_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(csv_io_error(e)),
+            }
         }
     }
 
@@ -128,14 +158,23 @@ mod tests {
     use crate::model::ids::CustomerId;
     use crate::time::Timestamp;
 
-    /// A fresh path in the temp directory, and its `.partial` twin.
-    fn paths(test: &str) -> (PathBuf, PathBuf) {
+    /// A fresh path in the temp directory.
+    fn path(test: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("engagement-csv-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{test}.csv"));
         let _ = fs::remove_file(&path);
-        let partial = PartialFile::new(&path).path.clone();
-        (path, partial)
+        path
+    }
+
+    /// The names of the partial files beside `path`.
+    fn partials(path: &Path) -> Vec<String> {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(&format!("{name}.")) && n.ends_with(".partial"))
+            .collect()
     }
 
     fn ev(i: i64) -> Event {
@@ -159,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_complete_export_appears_under_its_name() {
-        let (path, partial) = paths("complete");
+        let path = path("complete");
         let rows = block_on(export_to_path(
             stream::iter(batches(0..1_000)),
             &path,
@@ -168,7 +207,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(rows, 1_000);
-        assert!(!partial.exists());
+        assert_eq!(partials(&path), Vec::<String>::new());
         let rows = parse(&fs::read(&path).unwrap());
         assert_eq!(rows.len(), 1_001);
         assert_eq!(rows[1000][0], "e999");
@@ -178,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_failed_export_leaves_no_file_and_keeps_the_old_one() {
-        let (path, partial) = paths("failed");
+        let path = path("failed");
         fs::write(&path, "previous export").unwrap();
         let items = batches(0..500)
             .chain([Err(Error::backend("test", io::Error::other("killed")))])
@@ -200,14 +239,14 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(!partial.exists());
+        assert_eq!(partials(&path), Vec::<String>::new());
         assert_eq!(fs::read_to_string(&path).unwrap(), "previous export");
         fs::remove_file(&path).unwrap();
     }
 
     #[test]
     fn a_dropped_export_removes_its_partial_file() {
-        let (path, partial) = paths("dropped");
+        let path = path("dropped");
         let events = stream::iter(batches(0..3)).chain(stream::pending());
         let mut export = Box::pin(export_to_path(
             events,
@@ -217,14 +256,50 @@ mod tests {
         ));
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         assert!(matches!(export.as_mut().poll(&mut cx), Poll::Pending));
-        assert!(
-            partial.exists(),
+        assert_eq!(
+            partials(&path).len(),
+            1,
             "rows go to the partial file while the export runs"
         );
         assert!(!path.exists());
         drop(export);
-        assert!(!partial.exists());
+        assert_eq!(partials(&path), Vec::<String>::new());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn two_exports_to_one_path_never_mix_their_rows() {
+        let path = path("concurrent");
+        // The first export has written its header and a few rows when the second one starts.
+        let (more, rest) = futures::channel::mpsc::unbounded();
+        let first_events = stream::iter(batches(0..3)).chain(rest);
+        let mut first = Box::pin(export_to_path(
+            first_events,
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(first.as_mut().poll(&mut cx), Poll::Pending));
+        let second = block_on(export_to_path(
+            stream::iter(batches(1_000..1_500)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ));
+        assert_eq!(second.unwrap(), 500);
+        for batch in batches(3..600) {
+            more.unbounded_send(batch).unwrap();
+        }
+        drop(more);
+        // The export that finishes last is the file, whole and alone.
+        assert_eq!(block_on(first).unwrap(), 600);
+        let rows = parse(&fs::read(&path).unwrap());
+        let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+        let want: Vec<String> = (0..600).map(|i| format!("e{i}")).collect();
+        assert_eq!(ids, want);
+        assert_eq!(partials(&path), Vec::<String>::new());
+        fs::remove_file(&path).unwrap();
     }
 
     #[cfg(target_os = "linux")]
@@ -249,7 +324,7 @@ mod tests {
 
     #[test]
     fn batches_formatted_on_several_threads_land_in_order() {
-        let (path, _) = paths("in-order");
+        let path = path("in-order");
         let events: Vec<Event> = (0..6_000)
             .map(|i| {
                 let mut e = ev(i);
@@ -290,7 +365,7 @@ mod tests {
 
     #[test]
     fn an_unwritable_path_is_a_csv_error() {
-        let (path, _) = paths("unwritable");
+        let path = path("unwritable");
         let path = path.join("no-such-dir").join("x.csv");
         let err = block_on(export_to_path(
             stream::iter(batches(0..1)),
