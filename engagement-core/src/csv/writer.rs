@@ -113,6 +113,8 @@ pub struct CsvWriter<W: io::Write> {
     cells: usize,
     /// Cells of the first row, once it has ended.
     width: Option<usize>,
+    /// Where the current row starts in `buf`: a refused row is taken back from there.
+    row_start: usize,
     scratch: String,
     time: TimeText,
 }
@@ -126,6 +128,7 @@ impl<W: io::Write> CsvWriter<W> {
             options,
             cells: 0,
             width: None,
+            row_start: 0,
             scratch: String::new(),
             time: TimeText::default(),
         }
@@ -231,6 +234,10 @@ impl<W: io::Write> CsvWriter<W> {
 
     /// Ends the current row.
     ///
+    /// A row with a different number of cells than the first is refused and taken back (unless
+    /// [`flush`](Self::flush) passed part of it on): the writer goes on as if it had not been
+    /// started.
+    ///
     /// # Errors
     /// [`Error::Csv`] when the underlying writer fails or the row has a different number of
     /// cells than the first.
@@ -239,6 +246,7 @@ impl<W: io::Write> CsvWriter<W> {
         match self.width {
             None => self.width = Some(cells),
             Some(width) if width != cells => {
+                self.buf.truncate(self.row_start);
                 return Err(csv_invalid(format!(
                     "found a row with {cells} cells, but the first row has {width}"
                 )));
@@ -246,6 +254,7 @@ impl<W: io::Write> CsvWriter<W> {
             Some(_) => {}
         }
         self.buf.extend_from_slice(b"\r\n");
+        self.row_start = self.buf.len();
         if self.buf.len() >= FLUSH_AT {
             self.write_buffer()?;
         }
@@ -310,6 +319,7 @@ impl<W: io::Write> CsvWriter<W> {
         if !self.buf.is_empty() {
             self.out.write_all(&self.buf).map_err(csv_io_error)?;
             self.buf.clear();
+            self.row_start = 0;
         }
         Ok(())
     }
@@ -649,6 +659,20 @@ pub(crate) mod tests {
         w.write_row([Cell::Uint(1), Cell::Uint(2)]).unwrap();
         let err = w.write_row([Cell::Uint(1)]).unwrap_err();
         assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_refused_row_leaves_nothing_behind() {
+        let mut w = CsvWriter::new(Vec::new(), CsvOptions::default());
+        w.write_row([Cell::Text("a"), Cell::Text("b")]).unwrap();
+        assert!(w.write_row([Cell::Uint(1)]).is_err());
+        assert!(
+            w.write_row([Cell::Uint(7), Cell::Uint(8), Cell::Uint(9)])
+                .is_err()
+        );
+        assert!(w.write_row([]).is_err());
+        w.write_row([Cell::Uint(2), Cell::Uint(3)]).unwrap();
+        assert_eq!(parse(&w.finish().unwrap()), [["a", "b"], ["2", "3"]]);
     }
 
     #[test]
