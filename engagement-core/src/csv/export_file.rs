@@ -1,4 +1,5 @@
-//! The complete event-log export written to a file that only appears once it is complete.
+//! Exports written to a file that only appears once it is complete: the streamed event log and
+//! whole reports.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -9,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
 
-use super::CsvOptions;
 use super::export_pipeline::Pipeline;
 use super::writer::csv_io_error;
+use super::{CsvOptions, CsvReport};
 use crate::error::Result;
 use crate::model::batch::EventBatch;
 
@@ -76,6 +77,37 @@ pub async fn export_to_path<K: Into<String>>(
     drop(file);
     partial.commit(path)?;
     Ok(rows)
+}
+
+/// Writes a whole report (engagement, activity, funnel) as CSV to the file at `path`, as
+/// [`export_to_path`] writes the event log: to a file of its own beside `path` first, renamed
+/// over `path` only once complete and synced to disk, so a failure leaves `path` as it was.
+///
+/// ```
+/// use engagement_core::csv::{CsvOptions, write_report_to_path};
+/// # use engagement_core::report::*;
+/// # fn demo(report: &FunnelReport) -> engagement_core::Result<()> {
+/// write_report_to_path(report, "funnel.csv", CsvOptions::default())?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`Error::Csv`](crate::Error::Csv) when the file cannot be created, written, synced or
+/// renamed; `path` is then untouched.
+pub fn write_report_to_path(
+    report: &impl CsvReport,
+    path: impl AsRef<Path>,
+    options: CsvOptions,
+) -> Result<()> {
+    let path = path.as_ref();
+    let (partial, file) = PartialFile::create(path)?;
+    let file = report
+        .write_csv(io::BufWriter::new(file), options)?
+        .into_inner()
+        .map_err(|e| csv_io_error(e.into_error()))?;
+    file.sync_all().map_err(csv_io_error)?;
+    drop(file);
+    partial.commit(path)
 }
 
 /// A file of one export's own beside its target, removed when dropped unless committed.
@@ -375,5 +407,49 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
+    /// A report of `rows` lines that fails after writing them when `fail` is set.
+    struct Lines {
+        rows: usize,
+        fail: bool,
+    }
+
+    impl CsvReport for Lines {
+        fn csv_file_name(&self) -> String {
+            "lines.csv".into()
+        }
+
+        fn write_csv<W: io::Write>(&self, mut out: W, _: CsvOptions) -> Result<W> {
+            for i in 0..self.rows {
+                writeln!(out, "row {i}").map_err(csv_io_error)?;
+            }
+            if self.fail {
+                return Err(csv_io_error(io::Error::other("disk full")));
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn a_report_file_appears_only_when_complete() {
+        let path = path("report");
+        fs::write(&path, "previous report").unwrap();
+        let failing = Lines {
+            rows: 100_000,
+            fail: true,
+        };
+        let err = write_report_to_path(&failing, &path, CsvOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Csv { .. }), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "previous report");
+        assert_eq!(partials(&path), Vec::<String>::new());
+        let whole = Lines {
+            rows: 3,
+            fail: false,
+        };
+        write_report_to_path(&whole, &path, CsvOptions::default()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "row 0\nrow 1\nrow 2\n");
+        assert_eq!(partials(&path), Vec::<String>::new());
+        fs::remove_file(&path).unwrap();
     }
 }

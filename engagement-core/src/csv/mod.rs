@@ -73,7 +73,7 @@ pub use activity::{ACTIVITY_LEADING_COLUMNS, ACTIVITY_TRAILING_COLUMNS, Activity
 pub use engagement::ENGAGEMENT_COLUMNS;
 pub use event_log::{EVENT_LOG_COLUMNS, EventLogCsv};
 pub use event_stream::{ChunkSize, event_log_chunks};
-pub use export_file::export_to_path;
+pub use export_file::{export_to_path, write_report_to_path};
 pub use file_name::{
     activity_file_name, engagement_file_name, event_log_file_name, funnel_file_name, period_dates,
 };

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use args::{ActorArg, Cli, Command, RangeArgs, StatusArg};
 use chrono::TimeDelta;
 use clap::Parser;
-use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
+use engagement_core::csv::{CsvOptions, CsvReport, export_to_path, write_report_to_path};
 use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
@@ -240,9 +240,7 @@ async fn run(cli: Cli) -> AnyResult {
 
 /// Writes a whole report as CSV to `path` and says so (with the seed's file name).
 fn write_report(report: &impl CsvReport, path: &std::path::Path) -> AnyResult {
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut file = report.write_csv(file, CsvOptions::default())?;
-    std::io::Write::flush(&mut file)?;
+    write_report_to_path(report, path, CsvOptions::default())?;
     eprintln!(
         "Wrote {} (the dashboard names this download {}).",
         path.display(),
