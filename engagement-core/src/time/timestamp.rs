@@ -95,12 +95,21 @@ impl fmt::Debug for Timestamp {
 impl FromStr for Timestamp {
     type Err = Error;
 
-    /// Parses RFC 3339 (any offset); sub-microsecond digits are refused rather than rounded.
+    /// Parses RFC 3339 (any offset); sub-microsecond digits are refused rather than rounded,
+    /// and a leap second (`:60`) rather than moved into the next second, which can be the
+    /// next day.
     fn from_str(s: &str) -> Result<Self> {
         let dt = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
             Error::invalid_query("timestamp", format!("{s:?} is not RFC 3339: {e}"))
         })?;
-        if dt.timestamp_subsec_nanos() % 1_000 != 0 {
+        if dt.timestamp_subsec_nanos() >= NANOS_PER_SECOND {
+            return Err(Error::invalid_query(
+                "timestamp",
+                format!("{s:?} is a leap second (:60); instants are counted without leap seconds"),
+            ));
+        }
+        // chrono reads nine digits and skips the rest, so the text is checked, not the value.
+        if sub_micro_digits(s).bytes().any(|digit| digit != b'0') {
             return Err(Error::invalid_query(
                 "timestamp",
                 format!("{s:?} has sub-microsecond digits; microseconds are the finest precision"),
@@ -109,6 +118,18 @@ impl FromStr for Timestamp {
         Ok(Self::from_datetime(&dt))
     }
 }
+
+/// The digits of `text`'s fraction of a second after the sixth (the microseconds), if any.
+fn sub_micro_digits(text: &str) -> &str {
+    let fraction = text.split_once('.').map_or("", |(_, rest)| rest);
+    let end = fraction
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(fraction.len());
+    fraction[..end].get(6..).unwrap_or("")
+}
+
+/// chrono keeps a leap second (`:60`) as a second whose fraction reaches past one second.
+const NANOS_PER_SECOND: u32 = 1_000_000_000;
 
 impl<Tz: chrono::TimeZone> From<DateTime<Tz>> for Timestamp {
     fn from(dt: DateTime<Tz>) -> Self {
@@ -153,6 +174,51 @@ mod tests {
     fn sub_microsecond_text_is_refused() {
         assert!("2024-03-10T12:00:00.0000001Z".parse::<Timestamp>().is_err());
         assert!("not a time".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn digits_past_the_ninth_are_refused_not_dropped() {
+        // chrono reads nine fraction digits and skips any more without a look.
+        for text in [
+            "2024-03-10T12:00:00.0000000001Z",
+            "2024-03-10T12:00:00.1234560009Z",
+            "2024-03-10T23:59:59.999999000001-05:00",
+        ] {
+            let got = text.parse::<Timestamp>();
+            assert!(
+                matches!(got, Err(Error::InvalidQuery { .. })),
+                "{text} gave {got:?}"
+            );
+        }
+        // Zeros after the microseconds say nothing more: still accepted.
+        assert_eq!(
+            "2024-03-10T12:00:00.123456000000Z"
+                .parse::<Timestamp>()
+                .unwrap(),
+            "2024-03-10T12:00:00.123456Z".parse::<Timestamp>().unwrap()
+        );
+    }
+
+    #[test]
+    fn leap_seconds_are_refused_not_moved_to_the_next_day() {
+        // chrono reads `:60` as a leap second and its instant spills into the next second:
+        // 23:59:60 on March 9 in New York would be stored as midnight, March 10.
+        for text in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2024-03-09T23:59:60.999999-05:00",
+            "2024-03-10T12:34:60Z",
+        ] {
+            let got = text.parse::<Timestamp>();
+            assert!(
+                matches!(got, Err(Error::InvalidQuery { .. })),
+                "{text} gave {got:?}"
+            );
+        }
+        assert_eq!(
+            "2016-12-31T23:59:59.999999Z".parse::<Timestamp>().unwrap(),
+            Timestamp::from_micros(1_483_228_799_999_999)
+        );
     }
 
     #[test]
