@@ -2,8 +2,10 @@
 //! as the event log shows it ("enriched with customer, geo, device, and page context").
 //!
 //! Enrichment fills only what the sender left empty and never rejects an event: what cannot be
-//! resolved stays empty. Customer name and email are not copied into events; the reports join
-//! them at read time, so a renamed customer shows the new name.
+//! resolved stays empty, and so does what validation would refuse (a URL longer than
+//! [`Limits::max_text_bytes`], a header with a control character). Customer name and email are
+//! not copied into events; the reports join them at read time, so a renamed customer shows the
+//! new name.
 //!
 //! ```
 //! use std::net::IpAddr;
@@ -40,6 +42,7 @@ pub use mmdb::MmdbResolver;
 pub use page::domain_and_path;
 
 use crate::model::event::{Event, Geo};
+use crate::model::validate::{Limits, check_text};
 
 /// Resolves an IP address to where it is. Implementations answer from memory (no I/O per
 /// lookup) and return `None` for what they do not know.
@@ -63,13 +66,25 @@ pub struct RequestContext<'a> {
 }
 
 /// Fills an event's empty context fields from its request. Cloning is cheap.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Enricher {
     geo: Option<Arc<dyn GeoResolver>>,
+    /// The longest text it fills in, in bytes: that of the limits the events are validated by.
+    max_text_bytes: usize,
+}
+
+impl Default for Enricher {
+    fn default() -> Self {
+        Self {
+            geo: None,
+            max_text_bytes: Limits::default().max_text_bytes,
+        }
+    }
 }
 
 impl Enricher {
-    /// Device and page enrichment, no geo resolution.
+    /// Device and page enrichment, no geo resolution; it fills in no text that the default
+    /// [`Limits`] refuse.
     pub fn new() -> Self {
         Self::default()
     }
@@ -78,18 +93,33 @@ impl Enricher {
     pub fn with_geo(self, resolver: Arc<dyn GeoResolver>) -> Self {
         Self {
             geo: Some(resolver),
+            ..self
+        }
+    }
+
+    /// The same enricher filling in no text that `limits` refuse, for events validated by
+    /// other limits than the default ones.
+    pub fn with_limits(self, limits: &Limits) -> Self {
+        Self {
+            max_text_bytes: limits.max_text_bytes,
+            ..self
         }
     }
 
     /// Fills what the event lacks, leaving what the sender set:
-    /// - `ip` from the context;
+    /// - `ip` from the context, an IPv4-mapped IPv6 address as its IPv4 address;
     /// - `geo` (all four fields) from the IP, when the sender gave no geo field at all;
     /// - `device` from the User-Agent;
     /// - `page.url` and `page.referrer` from the context, then `page.domain` and `page.path`
-    ///   from the URL.
+    ///   from the URL (the context's, when the event's own is empty).
+    ///
+    /// A text that validation would refuse (longer than the limit, or with a control
+    /// character) is not filled in: the field stays empty, and the event valid.
     pub fn enrich(&self, event: &mut Event, context: &RequestContext<'_>) {
         if event.ip.is_none() {
-            event.ip = context.ip;
+            // A dual-stack listener sees an IPv4 client as `::ffff:a.b.c.d`: stored as the IPv4
+            // address it is, the IP filter and the detail panel show what the client had.
+            event.ip = context.ip.as_ref().map(IpAddr::to_canonical);
         }
         if let (Some(resolver), Some(ip)) = (&self.geo, event.ip) {
             let geo = &event.geo;
@@ -98,33 +128,46 @@ impl Enricher {
                 && geo.city.is_empty()
                 && geo.zone.is_empty();
             if unset && let Some(found) = resolver.resolve(ip) {
-                event.geo = found;
+                self.fill_geo(&mut event.geo, found);
             }
         }
         if event.device.is_none() {
             event.device = context.user_agent.and_then(device_class);
         }
         let page = &mut event.page;
-        fill(&mut page.url, context.url);
-        fill(&mut page.referrer, context.referrer);
-        if (page.domain.is_empty() || page.path.is_empty())
-            && let Some((domain, path)) = domain_and_path(&page.url)
-        {
-            if page.domain.is_empty() {
-                page.domain = domain;
-            }
-            if page.path.is_empty() {
-                page.path = path;
-            }
+        let url = match page.url.as_str() {
+            "" => context.url.unwrap_or_default(),
+            url => url,
+        };
+        let parts = if page.domain.is_empty() || page.path.is_empty() {
+            domain_and_path(url)
+        } else {
+            None
+        };
+        self.fill(&mut page.url, context.url);
+        self.fill(&mut page.referrer, context.referrer);
+        if let Some((domain, path)) = parts {
+            self.fill(&mut page.domain, Some(&domain));
+            self.fill(&mut page.path, Some(&path));
         }
     }
-}
 
-fn fill(field: &mut String, value: Option<&str>) {
-    if field.is_empty()
-        && let Some(value) = value.map(str::trim).filter(|v| !v.is_empty())
-    {
-        value.clone_into(field);
+    /// Sets an empty `field` to `value`, trimmed, when it is not blank and validation takes it.
+    fn fill(&self, field: &mut String, value: Option<&str>) {
+        if field.is_empty()
+            && let Some(value) = value.map(str::trim).filter(|v| !v.is_empty())
+            && check_text(value, self.max_text_bytes).is_ok()
+        {
+            value.clone_into(field);
+        }
+    }
+
+    /// Sets the empty `geo` to what was `found`, field by field as [`fill`](Self::fill) does.
+    fn fill_geo(&self, geo: &mut Geo, found: Geo) {
+        self.fill(&mut geo.country, Some(&found.country));
+        self.fill(&mut geo.region, Some(&found.region));
+        self.fill(&mut geo.city, Some(&found.city));
+        self.fill(&mut geo.zone, Some(&found.zone));
     }
 }
 
@@ -203,5 +246,89 @@ mod tests {
             .with_geo(Arc::new(OneCountry))
             .enrich(&mut local, &RequestContext::default());
         assert_eq!(local.geo.country, "SE");
+    }
+
+    fn valid(e: &Event) -> bool {
+        Limits::default()
+            .validate_event(0, e, Timestamp::EPOCH)
+            .is_ok()
+    }
+
+    #[test]
+    fn a_url_or_referrer_validation_refuses_is_not_filled_in() {
+        let long = format!("https://shop.acme.test/pricing?utm={}", "x".repeat(3000));
+        let mut e = event();
+        let context = RequestContext {
+            url: Some(&long),
+            referrer: Some("https://ref.test/a\tb"),
+            ..RequestContext::default()
+        };
+        Enricher::new().enrich(&mut e, &context);
+        assert!(
+            valid(&e),
+            "{:?}",
+            Limits::default().validate_event(0, &e, Timestamp::EPOCH)
+        );
+        assert_eq!(e.page.url, "");
+        assert_eq!(e.page.referrer, "");
+        assert_eq!(
+            (e.page.domain.as_str(), e.page.path.as_str()),
+            ("shop.acme.test", "/pricing")
+        );
+
+        let mut wide = event();
+        let limits = Limits {
+            max_text_bytes: 4096,
+            ..Limits::default()
+        };
+        Enricher::new()
+            .with_limits(&limits)
+            .enrich(&mut wide, &context);
+        assert_eq!(wide.page.url, long);
+        assert!(limits.validate_event(0, &wide, Timestamp::EPOCH).is_ok());
+    }
+
+    #[test]
+    fn a_path_longer_once_percent_encoded_is_not_filled_in() {
+        // 1,500 bytes of URL, whose path is 4,000 bytes once each character is %-encoded.
+        let url = format!("https://blog.test/{}", "\u{6587}".repeat(494));
+        assert!(url.len() <= Limits::default().max_text_bytes);
+        let mut e = event();
+        let context = RequestContext {
+            url: Some(&url),
+            ..RequestContext::default()
+        };
+        Enricher::new().enrich(&mut e, &context);
+        assert!(
+            valid(&e),
+            "{:?}",
+            Limits::default().validate_event(0, &e, Timestamp::EPOCH)
+        );
+        assert_eq!(
+            (e.page.url.as_str(), e.page.domain.as_str()),
+            (url.as_str(), "blog.test")
+        );
+        assert_eq!(e.page.path, "");
+    }
+
+    #[test]
+    fn an_ipv4_client_seen_through_ipv6_gets_its_ipv4_address() {
+        let mut e = event();
+        let context = RequestContext {
+            ip: Some("::ffff:81.2.69.142".parse().unwrap()),
+            ..RequestContext::default()
+        };
+        Enricher::new().enrich(&mut e, &context);
+        assert_eq!(e.ip, Some("81.2.69.142".parse().unwrap()));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut e = event();
+        Enricher::new().enrich(
+            &mut e,
+            &RequestContext {
+                ip: Some(v6),
+                ..RequestContext::default()
+            },
+        );
+        assert_eq!(e.ip, Some(v6));
     }
 }

@@ -1,7 +1,8 @@
 //! Page domain and path from a URL, with the `url` crate.
 
 /// The host (lower-case, without port) and the path of a URL; `None` for what is not an
-/// absolute URL with a host. A URL without a scheme ("shop.example.com/p") is read as `https`.
+/// absolute URL with a host (a relative one such as "../p" included). A URL without a scheme
+/// ("shop.example.com/p", "localhost:3000/p") is read as `https`.
 ///
 /// ```
 /// use engagement_core::enrich::domain_and_path;
@@ -12,14 +13,15 @@
 /// ```
 pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
     let raw = raw.trim();
-    if raw.is_empty() || raw.starts_with('/') {
+    // No host starts with a dot: "./p" and "../p" are relative, like "/p".
+    if raw.is_empty() || raw.starts_with(['/', '.']) {
         return None;
     }
-    // Only text that is not a URL at all is retried as a scheme-less one: "mailto:x@y" is a URL
-    // without a host and stays unresolved.
+    // Only text that is not a URL at all, or whose "scheme" is a host followed by a port, is
+    // retried as a scheme-less one: "mailto:x@y" is a URL without a host and stays unresolved.
     let parsed = match url::Url::parse(raw) {
-        Ok(parsed) => parsed,
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
+        Ok(parsed) if !is_host_and_port(&parsed) => parsed,
+        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
             url::Url::parse(&format!("https://{raw}")).ok()?
         }
         Err(_) => return None,
@@ -29,6 +31,17 @@ pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
         return None;
     }
     Some((host, parsed.path().to_owned()))
+}
+
+/// Whether `parsed` is scheme-less text with a port that the parser took for a scheme and a
+/// path ("localhost:3000/p": scheme "localhost", path "3000/p").
+fn is_host_and_port(parsed: &url::Url) -> bool {
+    let port = parsed
+        .path()
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    parsed.cannot_be_a_base() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -54,5 +67,28 @@ mod tests {
         assert_eq!(split("mailto:someone@example.com"), None);
         assert_eq!(split(""), None);
         assert_eq!(split("/only/a/path"), None);
+    }
+
+    #[test]
+    fn a_scheme_less_url_with_a_port_keeps_its_host_and_path() {
+        let split = |s: &str| domain_and_path(s);
+        assert_eq!(
+            split("localhost:3000/p/1?x=2"),
+            Some(("localhost".into(), "/p/1".into()))
+        );
+        assert_eq!(
+            split("shop.acme.test:8443"),
+            Some(("shop.acme.test".into(), "/".into()))
+        );
+        for no_host in ["tel:5551234", "urn:isbn:0451450523", "javascript:void(0)"] {
+            assert_eq!(split(no_host), None, "{no_host}");
+        }
+    }
+
+    #[test]
+    fn a_relative_url_has_no_domain() {
+        for relative in ["./pricing", "../pricing", "..", "."] {
+            assert_eq!(domain_and_path(relative), None, "{relative}");
+        }
     }
 }
