@@ -237,6 +237,45 @@ async fn an_event_log_export_imports_back_unchanged() {
     assert!(back.same_payload(&original), "{back:?}");
 }
 
+#[tokio::test]
+async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
+    let data = "event_id,customer_id,name,occurred_at,refferer\n\
+                e1,7,Page Viewed,2026-11-19T10:00:00Z,https://ref.test/\n";
+    let lines: Vec<_> = CsvLines::new(data.as_bytes()).collect();
+    match &lines[..] {
+        [
+            Err(LineError {
+                line: 1,
+                kind: LineErrorKind::UnknownKey { key },
+            }),
+        ] => assert_eq!(key, "refferer"),
+        other => panic!("{other:?}"),
+    }
+    let store = ReferenceStore::default();
+    let report = run(&store, CsvLines::new(data.as_bytes()), &ImportOptions::default()).await;
+    assert_eq!((report.inserted, report.rejected), (0, 1), "{report:?}");
+    assert!(stored(&store).await.is_empty());
+
+    let lenient = CsvLines::new(data.as_bytes()).ignore_unknown_columns(true);
+    let report = run(&store, lenient, &ImportOptions::default()).await;
+    assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
+}
+
+#[tokio::test]
+async fn an_export_with_metadata_columns_imports_back() {
+    let mut original = Event::new("e1", CustomerId(9), names::PAGE_VIEWED, now());
+    original.metadata.insert("plan".into(), "pro".into());
+    let mut csv =
+        EventLogCsv::with_metadata_columns(Vec::new(), ["plan"], CsvOptions::default()).unwrap();
+    csv.write_event(&original).unwrap();
+    let bytes = csv.finish().unwrap();
+    let store = ReferenceStore::default();
+    let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
+    assert_eq!((report.inserted, report.rejected), (1, 0), "{:?}", report.errors);
+    let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
+    assert!(back.same_payload(&original), "{back:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSV line numbers: the line each record starts on, whatever the line ends, blank lines and
 // quoted line breaks before it.

@@ -16,6 +16,12 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 /// with more fields than the header has columns is an error, as its fields cannot be told
 /// apart (an unquoted `,` inside a field, most often).
 ///
+/// A header column no event field takes (a misspelt `refferer`) ends the reading at once with
+/// a [`LineErrorKind::UnknownKey`] error on line 1, rather than importing every row without
+/// its value; `metadata.<key>` columns (an export's extra columns; `metadata` holds the whole
+/// object) are taken and ignored. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns)
+/// reads past unknown columns instead.
+///
 /// By default the reader expects CSV written with the formula guard, as
 /// [`CsvOptions`](crate::csv::CsvOptions) writes it by default: a cell that
 /// [`unguard_formula`] finds guarded loses its `'`, so a guarded export imports back unchanged.
@@ -38,6 +44,7 @@ pub struct CsvLines<R> {
     unguarded: csv::StringRecord,
     headers: Option<csv::StringRecord>,
     formula_guard: bool,
+    ignore_unknown_columns: bool,
     failed: bool,
 }
 
@@ -55,6 +62,7 @@ impl<R: Read> CsvLines<R> {
             unguarded: csv::StringRecord::new(),
             headers: None,
             formula_guard: true,
+            ignore_unknown_columns: false,
             failed: false,
         }
     }
@@ -66,6 +74,16 @@ impl<R: Read> CsvLines<R> {
     pub fn with_formula_guard(self, on: bool) -> Self {
         Self {
             formula_guard: on,
+            ..self
+        }
+    }
+
+    /// The same reader, reading past header columns no event field takes (`ignore`) or
+    /// refusing the file at its header with [`LineErrorKind::UnknownKey`] (the default), so
+    /// that no column is dropped unseen.
+    pub fn ignore_unknown_columns(self, ignore: bool) -> Self {
+        Self {
+            ignore_unknown_columns: ignore,
             ..self
         }
     }
@@ -92,6 +110,16 @@ impl<R: Read> Iterator for CsvLines<R> {
                     self.failed = true;
                     return Some(Err(LineError::fatal(1, e.to_string())));
                 }
+            }
+            let unknown = self.headers.iter().flatten().find(|c| !is_known_column(c));
+            if let Some(column) = unknown.filter(|_| !self.ignore_unknown_columns) {
+                self.failed = true;
+                return Some(Err(LineError {
+                    line: 1,
+                    kind: LineErrorKind::UnknownKey {
+                        key: column.to_owned(),
+                    },
+                }));
             }
         }
         match self.reader.read_record(&mut self.record) {
@@ -129,6 +157,12 @@ impl<R: Read> Iterator for CsvLines<R> {
             }
         }
     }
+}
+
+/// Whether an event field takes the header column `name`: a field's name or alias, or an
+/// export's `metadata.<key>` column.
+fn is_known_column(name: &str) -> bool {
+    ImportRecord::keys().contains(&name) || name.starts_with("metadata.")
 }
 
 /// `record` with the formula guard removed from each cell, built in `scratch`; `record` itself

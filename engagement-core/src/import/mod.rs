@@ -93,6 +93,13 @@ pub enum LineErrorKind {
         /// What is wrong and what is allowed.
         reason: String,
     },
+    /// An NDJSON line has a key, or a CSV header a column, that no event field takes (see
+    /// [`NdjsonLines::ignore_unknown_keys`] and [`CsvLines::ignore_unknown_columns`]): a
+    /// misspelt field, most often. In a CSV header it ends the reading.
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
     /// The source cannot be read any further (an I/O error); the import stops here.
     Unreadable {
         /// What the reader said.
@@ -129,6 +136,11 @@ impl fmt::Display for LineError {
             LineErrorKind::Field { field, reason } => {
                 write!(f, "line {}: field `{field}`: {reason}", self.line)
             }
+            LineErrorKind::UnknownKey { key } => write!(
+                f,
+                "line {}: no event field takes the key `{key}` (misspelt?)",
+                self.line
+            ),
             LineErrorKind::Unreadable { reason } => {
                 write!(f, "line {}: cannot read further: {reason}", self.line)
             }

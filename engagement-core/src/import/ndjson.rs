@@ -1,13 +1,28 @@
 //! [`NdjsonLines`]: events from newline-delimited JSON, one line at a time.
 
+use std::fmt;
 use std::io::BufRead;
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::record::ImportRecord;
 use super::{ImportLine, LineError, LineErrorKind};
 
+/// The UTF-8 byte order mark some tools write at the start of a text file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads events from NDJSON, one JSON object per line with the keys the CSV reader takes as
-/// columns (`metadata` may be an object), streaming one line at a time. Blank lines are
-/// skipped. Each item carries its 1-based line number; a bad line does not end the iteration.
+/// columns (`metadata` may be an object), streaming one line at a time. Blank lines and a
+/// byte order mark at the start of the file are skipped. Each item carries its 1-based line
+/// number; a bad line does not end the iteration.
+///
+/// A key no event field takes (a misspelt `refferer`, or the nested `page` of an [`Event`]
+/// serialized as it is) makes its line a [`LineErrorKind::UnknownKey`] error rather than
+/// losing its value unseen; [`ignore_unknown_keys(true)`](Self::ignore_unknown_keys) reads
+/// past such keys instead.
+///
+/// [`Event`]: crate::Event
 ///
 /// ```
 /// use engagement_core::import::NdjsonLines;
@@ -26,6 +41,7 @@ pub struct NdjsonLines<R> {
     source: R,
     buffer: Vec<u8>,
     line: u64,
+    ignore_unknown_keys: bool,
     failed: bool,
 }
 
@@ -36,7 +52,17 @@ impl<R: BufRead> NdjsonLines<R> {
             source,
             buffer: Vec::new(),
             line: 0,
+            ignore_unknown_keys: false,
             failed: false,
+        }
+    }
+
+    /// The same reader, skipping keys no event field takes (`ignore`) or refusing their lines
+    /// with [`LineErrorKind::UnknownKey`] (the default), so that no value is dropped unseen.
+    pub fn ignore_unknown_keys(self, ignore: bool) -> Self {
+        Self {
+            ignore_unknown_keys: ignore,
+            ..self
         }
     }
 }
@@ -57,14 +83,14 @@ impl<R: BufRead> Iterator for NdjsonLines<R> {
                     return Some(Err(LineError::fatal(line, e.to_string())));
                 }
             }
-            if self.buffer.trim_ascii().is_empty() {
+            let text = match self.buffer.strip_prefix(BOM) {
+                Some(rest) if line == 1 => rest,
+                _ => &self.buffer[..],
+            };
+            if text.trim_ascii().is_empty() {
                 continue;
             }
-            let parsed = serde_json::from_slice::<ImportRecord>(&self.buffer)
-                .map_err(|e| LineErrorKind::Malformed {
-                    reason: e.to_string(),
-                })
-                .and_then(ImportLine::from_record);
+            let parsed = parse(text, self.ignore_unknown_keys);
             return Some(
                 parsed
                     .map(|mut l| {
@@ -75,5 +101,154 @@ impl<R: BufRead> Iterator for NdjsonLines<R> {
             );
         }
         None
+    }
+}
+
+/// The event of one line; with `ignore_unknown_keys` off, a key no field takes is an error.
+fn parse(text: &[u8], ignore_unknown_keys: bool) -> Result<ImportLine, LineErrorKind> {
+    let malformed = |e: serde_json::Error| LineErrorKind::Malformed {
+        reason: e.to_string(),
+    };
+    let record = serde_json::from_slice::<ImportRecord>(text).map_err(malformed)?;
+    if !ignore_unknown_keys
+        && let UnknownKey(Some(key)) = serde_json::from_slice(text).map_err(malformed)?
+    {
+        return Err(LineErrorKind::UnknownKey { key });
+    }
+    ImportLine::from_record(record)
+}
+
+/// The first key of a JSON object that [`ImportRecord`] does not take, if any; read without
+/// building the values.
+struct UnknownKey(Option<String>);
+
+impl<'de> Deserialize<'de> for UnknownKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(UnknownKeyVisitor)
+    }
+}
+
+struct UnknownKeyVisitor;
+
+impl<'de> Visitor<'de> for UnknownKeyVisitor {
+    type Value = UnknownKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UnknownKey, A::Error> {
+        let mut first = None;
+        while let Some(Key(unknown)) = map.next_key()? {
+            map.next_value::<IgnoredAny>()?;
+            first = first.or(unknown);
+        }
+        Ok(UnknownKey(first))
+    }
+}
+
+/// One key of an object: `None` when [`ImportRecord`] takes it, else the key.
+struct Key(Option<String>);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        let known = ImportRecord::keys().contains(&key);
+        Ok(Key((!known).then(|| key.to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"event_id":"e1","customer_id":7,"name":"Page Viewed","occurred_at":"2026-11-19T10:00:00Z"}"#;
+
+    fn read(data: &str, ignore_unknown_keys: bool) -> Vec<Result<ImportLine, LineError>> {
+        NdjsonLines::new(data.as_bytes())
+            .ignore_unknown_keys(ignore_unknown_keys)
+            .collect()
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let lines = read(&format!("\u{feff}{GOOD}\r\n"), false);
+        assert_eq!(lines.len(), 1);
+        let line = lines[0].as_ref().expect("the first line imports");
+        assert_eq!((line.line, line.event.id.as_str()), (1, "e1"));
+
+        let only_a_bom = read(&format!("\u{feff}\n{GOOD}"), false);
+        assert_eq!(only_a_bom.len(), 1);
+        assert_eq!(only_a_bom[0].as_ref().map(|l| l.line).ok(), Some(2));
+    }
+
+    #[test]
+    fn a_byte_order_mark_later_is_not_skipped() {
+        let lines = read(&format!("{GOOD}\n\u{feff}{GOOD}"), false);
+        assert!(lines[0].is_ok());
+        assert!(matches!(
+            lines[1],
+            Err(LineError {
+                line: 2,
+                kind: LineErrorKind::Malformed { .. }
+            })
+        ));
+    }
+
+    #[test]
+    fn a_key_no_field_takes_is_an_error_unless_ignored() {
+        let misspelt = GOOD.replace('}', r#","refferer":"https://ref.test/"}"#);
+        let data = format!("{GOOD}\n{misspelt}\n");
+        let strict = read(&data, false);
+        assert!(strict[0].is_ok());
+        match &strict[1] {
+            Err(LineError {
+                line: 2,
+                kind: LineErrorKind::UnknownKey { key },
+            }) => assert_eq!(key, "refferer"),
+            other => panic!("{other:?}"),
+        }
+        let lenient = read(&data, true);
+        assert!(lenient.iter().all(Result::is_ok), "{lenient:?}");
+    }
+
+    #[test]
+    fn a_serialized_event_is_not_read_without_its_page_and_geo() {
+        let mut event = crate::Event::new(
+            "e1",
+            crate::CustomerId(7),
+            "Page Viewed",
+            "2026-11-19T10:00:00Z".parse().unwrap(),
+        );
+        event.page.path = "/pricing".into();
+        event.geo.country = "SE".into();
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(matches!(
+            &read(&json, false)[0],
+            Err(LineError {
+                kind: LineErrorKind::UnknownKey { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn every_key_the_record_takes_is_known() {
+        let all = r#"{"id":"e1","customer":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","actor":"staff","url":"","path":"","domain":"","referrer":"","country":"","region":"","city":"","zone":"","device":null,"ip":null,"metadata":{"anything":1},"user_agent":"curl/8"}"#;
+        let lines = read(all, false);
+        assert!(lines[0].is_ok(), "{lines:?}");
     }
 }

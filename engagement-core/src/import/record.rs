@@ -1,11 +1,14 @@
 //! One imported line, in the flat shape both readers accept, and its conversion to an [`Event`].
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::LineErrorKind;
+use crate::error::Error;
 use crate::model::event::{Actor, Device, Event};
 use crate::model::ids::CustomerId;
 use crate::time::Timestamp;
@@ -54,6 +57,47 @@ pub(crate) struct ImportRecord {
     pub(crate) user_agent: Option<String>,
 }
 
+impl ImportRecord {
+    /// Every key (NDJSON) or column (CSV) a record takes: each field's name and its aliases.
+    pub(crate) fn keys() -> &'static [&'static str] {
+        static KEYS: OnceLock<&'static [&'static str]> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let mut names = FieldNames(&[]);
+            // The derived impl hands its list of names to `deserialize_struct`, which keeps it
+            // and fails: the result is always that error.
+            let _ = Self::deserialize(&mut names);
+            names.0
+        })
+    }
+}
+
+/// A deserializer that reads nothing but the names a derived struct impl says it takes.
+struct FieldNames(&'static [&'static str]);
+
+impl<'de> Deserializer<'de> for &mut FieldNames {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct's field names are read"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = fields;
+        self.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
 fn text(value: Option<String>) -> String {
     value.unwrap_or_default()
 }
@@ -66,11 +110,10 @@ impl ImportRecord {
     /// The event this line describes; shape errors only (validation comes later).
     pub(crate) fn into_event(self) -> Result<Event, LineErrorKind> {
         let bad = |field: &'static str, reason: String| LineErrorKind::Field { field, reason };
-        let occurred_at: Timestamp = self.occurred_at.parse().map_err(|_| {
-            bad(
-                "occurred_at",
-                format!("{:?} is not an RFC 3339 instant", self.occurred_at),
-            )
+        // The parser says why: not RFC 3339 at all, or finer than a microsecond.
+        let occurred_at: Timestamp = self.occurred_at.parse().map_err(|e| match e {
+            Error::InvalidQuery { reason, .. } => bad("occurred_at", reason),
+            other => bad("occurred_at", other.to_string()),
         })?;
         let actor = match present(&self.actor) {
             None => Actor::Customer,
@@ -122,5 +165,53 @@ impl ImportRecord {
         event.geo.city = text(self.city);
         event.geo.zone = text(self.zone);
         Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keys_are_every_field_and_alias() {
+        let keys = ImportRecord::keys();
+        for key in [
+            "event_id",
+            "id",
+            "customer_id",
+            "customer",
+            "metadata",
+            "user_agent",
+        ] {
+            assert!(keys.contains(&key), "{key} in {keys:?}");
+        }
+        assert_eq!(keys.len(), 19, "{keys:?}");
+        assert!(!keys.contains(&"received_at"));
+    }
+
+    fn record(occurred_at: &str) -> ImportRecord {
+        let json = serde_json::json!({
+            "event_id": "e1", "customer_id": 1, "name": "X", "occurred_at": occurred_at,
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn occurred_at_reason(occurred_at: &str) -> String {
+        match record(occurred_at).into_event() {
+            Err(LineErrorKind::Field {
+                field: "occurred_at",
+                reason,
+            }) => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_instant_finer_than_a_microsecond_is_refused_saying_so() {
+        let reason = occurred_at_reason("2026-11-19T10:00:00.1234567Z");
+        assert!(reason.contains("sub-microsecond"), "{reason}");
+        let reason = occurred_at_reason("yesterday");
+        assert!(reason.contains("not RFC 3339"), "{reason}");
+        assert!(record("2026-11-19T10:00:00.123456Z").into_event().is_ok());
     }
 }

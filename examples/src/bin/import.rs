@@ -6,7 +6,9 @@
 //!
 //! Options: `--store URL` (`memory`, `sqlite://FILE` — the default `sqlite://engagement-demo.db`,
 //! `postgres://…`, `mysql://…`), `--workspace NAME`, `--format csv|ndjson` (default: from the
-//! file's extension), `--mmdb GeoLite2-City.mmdb`, `--stop-on-error`, `--batch N`.
+//! file's extension), `--mmdb GeoLite2-City.mmdb`, `--stop-on-error`, `--batch N`,
+//! `--ignore-unknown-keys` (read past NDJSON keys and CSV columns no event field takes,
+//! instead of refusing their lines or the file).
 //! The columns are those of the event-log CSV export (`event_id`, `customer_id`, `name`,
 //! `occurred_at` required); the shared benchmark's `events.csv` imports as it is. Re-running an
 //! import is safe: events already stored are counted as duplicates, not stored twice.
@@ -56,6 +58,11 @@ struct Args {
     /// default a guarded cell's leading `'` is removed, as the export added it).
     #[arg(long)]
     no_formula_guard: bool,
+    /// Read past NDJSON keys and CSV header columns no event field takes (by default such an
+    /// NDJSON line, or such a CSV file at its header, is refused, so that a misspelt key does
+    /// not lose its values unseen).
+    #[arg(long)]
+    ignore_unknown_keys: bool,
 }
 
 /// Counts the bytes the reader hands out, for the progress bar.
@@ -127,6 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Format::Csv => {
             let lines = CsvLines::new(source)
                 .with_formula_guard(!args.no_formula_guard)
+                .ignore_unknown_columns(args.ignore_unknown_keys)
                 .map(enrich);
             import::import(
                 store.as_ref(),
@@ -139,7 +147,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?
         }
         Format::Ndjson => {
-            let lines = NdjsonLines::new(source).map(enrich);
+            let lines = NdjsonLines::new(source)
+                .ignore_unknown_keys(args.ignore_unknown_keys)
+                .map(enrich);
             import::import(
                 store.as_ref(),
                 &workspace,
