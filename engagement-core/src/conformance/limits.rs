@@ -9,7 +9,7 @@ use super::support::{
 use crate::ingest::{IngestConfig, Ingestor};
 use crate::{
     Actor, AppendOutcome, BucketCountsQuery, CustomerId, Event, EventFilter, EventId, EventStore,
-    FixedClock, TimeWindow, names,
+    FixedClock, Geo, Limits, MAX_ID_BYTES, Metadata, Page, TimeWindow, WorkspaceId, names,
 };
 
 /// 7,000 events with every column set (beyond a 65,535 bind-parameter limit at ~15 columns)
@@ -312,4 +312,74 @@ pub async fn many_buckets_count_exactly(store: &dyn EventStore) {
         });
         assert_eq!(cells(&got), want, "{} buckets", edges.len() - 1);
     }
+}
+
+/// `bytes` bytes of text, as many of them 4-byte UTF-8 (🦀) as fit.
+fn four_byte_text(bytes: usize) -> String {
+    "🦀".repeat(bytes / 4) + &"x".repeat(bytes % 4)
+}
+
+/// A workspace, an event and a customer with every text at its limit in 4-byte UTF-8 (ids of
+/// [`MAX_ID_BYTES`], a name of [`Limits::max_name_bytes`], page, geo and customer fields of
+/// [`Limits::max_text_bytes`], metadata of [`Limits::max_metadata_bytes`] nested
+/// [`Limits::max_metadata_depth`] deep) pass validation and read back byte-exact: whatever
+/// the default limits take, every store holds.
+pub async fn texts_at_every_limit_round_trip(store: &dyn EventStore) {
+    let limits = Limits::default();
+    let unique = fresh_workspace("limits");
+    let pad = four_byte_text(MAX_ID_BYTES - unique.as_str().len());
+    let ws = ok("workspace", WorkspaceId::new(format!("{unique}{pad}")));
+    assert_eq!(ws.as_str().len(), MAX_ID_BYTES);
+
+    let text = four_byte_text(limits.max_text_bytes);
+    let mut e = ev(
+        &four_byte_text(MAX_ID_BYTES),
+        7,
+        &four_byte_text(limits.max_name_bytes),
+        base(),
+    );
+    e.page = Page {
+        url: text.clone(),
+        path: text.clone(),
+        domain: text.clone(),
+        referrer: text.clone(),
+    };
+    e.geo = Geo {
+        country: text.clone(),
+        region: text.clone(),
+        city: text.clone(),
+        zone: text.clone(),
+    };
+    e.ip = Some("2001:db8::7".parse().expect("an IPv6 address"));
+    e.metadata = metadata_of_size(limits.max_metadata_bytes, limits.max_metadata_depth);
+    ok("validation", limits.validate_event(0, &e, base()));
+    assert_eq!(
+        append(store, &ws, std::slice::from_ref(&e)).await.inserted,
+        1
+    );
+    assert_eq!(export_all(store, &ws).await, [e.clone()], "exported");
+    assert_eq!(ok("event", store.event(&ws, &e.id).await), Some(e), "by id");
+
+    let mut c = customer(7, &text, &text);
+    c.code = text.clone();
+    c.email = text;
+    upsert(store, &ws, std::slice::from_ref(&c)).await;
+    assert_eq!(ok("customers", store.customers(&ws, &[c.id]).await), [c]);
+}
+
+/// Metadata exactly `bytes` long as compact JSON, objects nested `depth` deep (the top level
+/// counting as one) around a 4-byte UTF-8 string.
+fn metadata_of_size(bytes: usize, depth: usize) -> Metadata {
+    let nest = |innermost: String| {
+        let mut value = serde_json::Value::String(innermost);
+        for _ in 1..depth {
+            value = serde_json::json!({ "d": value });
+        }
+        match value {
+            serde_json::Value::Object(map) => map,
+            other => Metadata::from_iter([("d".to_owned(), other)]),
+        }
+    };
+    let empty = serde_json::to_vec(&nest(String::new())).map_or(0, |json| json.len());
+    nest(four_byte_text(bytes - empty))
 }

@@ -114,6 +114,7 @@ macro_rules! conformance_tests {
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
             upsert_customers_refuses_invalid_records,
+            texts_at_every_limit_round_trip,
         );
         $crate::conformance_tests!(@owned $setup;
             ingestor_concurrent_senders_count_exactly,
