@@ -32,6 +32,7 @@ mod device;
 mod mmdb;
 mod page;
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -110,8 +111,10 @@ impl Enricher {
     /// - `ip` from the context, an IPv4-mapped IPv6 address as its IPv4 address;
     /// - `geo` (all four fields) from the IP, when the sender gave no geo field at all;
     /// - `device` from the User-Agent;
-    /// - `page.url` and `page.referrer` from the context, then `page.domain` and `page.path`
-    ///   from the URL (the context's, when the event's own is empty).
+    /// - `page.url` and `page.referrer` from the context, without any user name or password
+    ///   they carry (`https://user:secret@host/` is stored as `https://host/`), then
+    ///   `page.domain` and `page.path` from the URL (the context's, when the event's own is
+    ///   empty).
     ///
     /// A text that validation would refuse (longer than the limit, or with a control
     /// character) is not filled in: the field stays empty, and the event valid.
@@ -144,8 +147,10 @@ impl Enricher {
         } else {
             None
         };
-        self.fill(&mut page.url, context.url);
-        self.fill(&mut page.referrer, context.referrer);
+        let context_url = context.url.map(without_credentials);
+        let context_referrer = context.referrer.map(without_credentials);
+        self.fill(&mut page.url, context_url.as_deref());
+        self.fill(&mut page.referrer, context_referrer.as_deref());
         if let Some((domain, path)) = parts {
             self.fill(&mut page.domain, Some(&domain));
             self.fill(&mut page.path, Some(&path));
@@ -168,6 +173,20 @@ impl Enricher {
         self.fill(&mut geo.region, Some(&found.region));
         self.fill(&mut geo.city, Some(&found.city));
         self.fill(&mut geo.zone, Some(&found.zone));
+    }
+}
+
+/// `url` without the user name and password it carries, if any: they are the visitor's
+/// secrets, not page context to store and export. Anything else is kept as it was written.
+fn without_credentials(url: &str) -> Cow<'_, str> {
+    match url::Url::parse(url.trim()) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both only fail for URLs that cannot have credentials, which this one has.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            Cow::Owned(parsed.into())
+        }
+        _ => Cow::Borrowed(url),
     }
 }
 
@@ -309,6 +328,31 @@ mod tests {
             (url.as_str(), "blog.test")
         );
         assert_eq!(e.page.path, "");
+    }
+
+    #[test]
+    fn credentials_in_a_request_url_are_not_stored() {
+        let mut e = event();
+        let context = RequestContext {
+            url: Some("https://ann:s3cret@shop.acme.test/pricing?plan=pro"),
+            referrer: Some("https://bob@ref.test/a"),
+            ..RequestContext::default()
+        };
+        Enricher::new().enrich(&mut e, &context);
+        assert_eq!(e.page.url, "https://shop.acme.test/pricing?plan=pro");
+        assert_eq!(e.page.referrer, "https://ref.test/a");
+        assert_eq!(
+            (e.page.domain.as_str(), e.page.path.as_str()),
+            ("shop.acme.test", "/pricing")
+        );
+        // A URL without credentials is kept exactly as written.
+        let mut plain = event();
+        let context = RequestContext {
+            url: Some("https://Shop.acme.test"),
+            ..RequestContext::default()
+        };
+        Enricher::new().enrich(&mut plain, &context);
+        assert_eq!(plain.page.url, "https://Shop.acme.test");
     }
 
     #[test]
