@@ -115,8 +115,10 @@ impl RangeSpec {
     ///
     /// `max_days` caps the length: a custom range and a calendar preset are measured in
     /// inclusive local dates (28 are accepted, 29 refused when the cap is 28), so a span that
-    /// crosses a DST change is not refused for its 23- or 25-hour day; a lookback and a span
-    /// between two instants by their exact duration.
+    /// crosses a DST change is not refused for its 23- or 25-hour day; so is a span between two
+    /// instants that are both local midnights (a resolved report window handed back, as a
+    /// link carries it); a lookback and any other span between two instants by their exact
+    /// duration.
     ///
     /// # Errors
     /// - [`Error::InvalidRange`] when `from` is after `to`, a preset or lookback of zero days,
@@ -144,7 +146,13 @@ impl RangeSpec {
                 })?;
                 return check_duration(TimeWindow::new(from, now)?, cap);
             }
-            Self::Between { from, to } => return check_duration(TimeWindow::new(from, to)?, cap),
+            Self::Between { from, to } => {
+                let window = TimeWindow::new(from, to)?;
+                return match (zone.midnight_date(from), zone.midnight_date(to)) {
+                    (Some(first), Some(end)) => check_days((end - first).num_days(), cap, window),
+                    _ => check_duration(window, cap),
+                };
+            }
             Self::Preset { preset } => preset_dates(preset, today, zone)?,
             Self::Custom { from, to } => {
                 let yesterday = today.pred_opt().unwrap_or(today);
@@ -156,14 +164,19 @@ impl RangeSpec {
                 "the From date {first} is after the To date {last}"
             )));
         }
-        let days = (last - first).num_days() + 1;
-        if let Some(max_days) = cap.filter(|max| days > *max) {
-            return Err(Error::RangeTooLong { days, max_days });
-        }
-        Ok(TimeWindow {
+        let window = TimeWindow {
             from: zone.day_start(first),
             to: zone.day_end(last),
-        })
+        };
+        check_days((last - first).num_days() + 1, cap, window)
+    }
+}
+
+/// Spans of whole local days are capped by their number of days.
+fn check_days(days: i64, cap: Option<i64>, window: TimeWindow) -> Result<TimeWindow> {
+    match cap.filter(|max| days > *max) {
+        Some(max_days) => Err(Error::RangeTooLong { days, max_days }),
+        None => Ok(window),
     }
 }
 
@@ -318,6 +331,41 @@ mod tests {
                 .resolve(now, &berlin, None)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_capped_window_handed_back_between_its_midnights_is_accepted() {
+        let new_york = ReportZone::parse("America/New_York").unwrap();
+        let now = ts("2024-11-20T12:00:00Z");
+        // 28 local days with the 25-hour 3 November: 28 × 24 + 1 hours.
+        let window = custom(d(2024, 10, 20), d(2024, 11, 16))
+            .resolve(now, &new_york, Some(28))
+            .unwrap();
+        assert_eq!(window.to.since(window.from).num_hours(), 28 * 24 + 1);
+        let between = RangeSpec::Between {
+            from: window.from,
+            to: window.to,
+        };
+        assert_eq!(between.resolve(now, &new_york, Some(28)).unwrap(), window);
+        // A 29th local day is still refused, and so is 28 × 24 + 1 hours between other instants.
+        let longer = RangeSpec::Between {
+            from: window.from,
+            to: new_york.day_end(d(2024, 11, 17)),
+        };
+        assert!(matches!(
+            longer.resolve(now, &new_york, Some(28)),
+            Err(Error::RangeTooLong { days: 29, .. })
+        ));
+        let off_midnight = RangeSpec::Between {
+            from: ts("2024-10-20T12:00:00Z"),
+            to: ts("2024-10-20T12:00:00Z")
+                .checked_add(TimeDelta::hours(28 * 24 + 1))
+                .unwrap(),
+        };
+        assert!(matches!(
+            off_midnight.resolve(now, &new_york, Some(28)),
+            Err(Error::RangeTooLong { days: 29, .. })
+        ));
     }
 
     #[test]

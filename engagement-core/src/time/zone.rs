@@ -90,6 +90,12 @@ impl ReportZone {
         utc.checked_add_offset(offset).unwrap_or(utc)
     }
 
+    /// The local date `at` starts, when `at` is the first instant of a local day.
+    pub fn midnight_date(&self, at: Timestamp) -> Option<NaiveDate> {
+        let date = self.date_of(at);
+        (self.day_start(date) == at).then_some(date)
+    }
+
     /// The first instant of a local date: its midnight, or — where midnight does not exist —
     /// the first instant after the gap; where midnight happens twice, the earlier one.
     pub fn day_start(&self, date: NaiveDate) -> Timestamp {
