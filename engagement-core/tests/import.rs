@@ -252,7 +252,12 @@ async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
         other => panic!("{other:?}"),
     }
     let store = ReferenceStore::default();
-    let report = run(&store, CsvLines::new(data.as_bytes()), &ImportOptions::default()).await;
+    let report = run(
+        &store,
+        CsvLines::new(data.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
     assert_eq!((report.inserted, report.rejected), (0, 1), "{report:?}");
     assert!(stored(&store).await.is_empty());
 
@@ -271,7 +276,12 @@ async fn an_export_with_metadata_columns_imports_back() {
     let bytes = csv.finish().unwrap();
     let store = ReferenceStore::default();
     let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
-    assert_eq!((report.inserted, report.rejected), (1, 0), "{:?}", report.errors);
+    assert_eq!(
+        (report.inserted, report.rejected),
+        (1, 0),
+        "{:?}",
+        report.errors
+    );
     let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
     assert!(back.same_payload(&original), "{back:?}");
 }
