@@ -267,33 +267,35 @@ mod tests {
         assert_eq!(local.geo.country, "SE");
     }
 
-    fn valid(e: &Event) -> bool {
-        Limits::default()
-            .validate_event(0, e, Timestamp::EPOCH)
-            .is_ok()
+    /// A fresh event enriched from `context` by a default enricher.
+    fn enriched(context: RequestContext<'_>) -> Event {
+        let mut e = event();
+        Enricher::new().enrich(&mut e, &context);
+        e
+    }
+
+    /// The event passes the default validation.
+    fn assert_valid(e: &Event) {
+        let checked = Limits::default().validate_event(0, e, Timestamp::EPOCH);
+        assert!(checked.is_ok(), "{checked:?}");
+    }
+
+    fn domain_and_path_of(e: &Event) -> (&str, &str) {
+        (e.page.domain.as_str(), e.page.path.as_str())
     }
 
     #[test]
     fn a_url_or_referrer_validation_refuses_is_not_filled_in() {
         let long = format!("https://shop.acme.test/pricing?utm={}", "x".repeat(3000));
-        let mut e = event();
         let context = RequestContext {
             url: Some(&long),
             referrer: Some("https://ref.test/a\tb"),
             ..RequestContext::default()
         };
-        Enricher::new().enrich(&mut e, &context);
-        assert!(
-            valid(&e),
-            "{:?}",
-            Limits::default().validate_event(0, &e, Timestamp::EPOCH)
-        );
-        assert_eq!(e.page.url, "");
-        assert_eq!(e.page.referrer, "");
-        assert_eq!(
-            (e.page.domain.as_str(), e.page.path.as_str()),
-            ("shop.acme.test", "/pricing")
-        );
+        let e = enriched(context);
+        assert_valid(&e);
+        assert_eq!((e.page.url.as_str(), e.page.referrer.as_str()), ("", ""));
+        assert_eq!(domain_and_path_of(&e), ("shop.acme.test", "/pricing"));
 
         let mut wide = event();
         let limits = Limits {
@@ -312,67 +314,44 @@ mod tests {
         // 1,500 bytes of URL, whose path is 4,000 bytes once each character is %-encoded.
         let url = format!("https://blog.test/{}", "\u{6587}".repeat(494));
         assert!(url.len() <= Limits::default().max_text_bytes);
-        let mut e = event();
-        let context = RequestContext {
+        let e = enriched(RequestContext {
             url: Some(&url),
             ..RequestContext::default()
-        };
-        Enricher::new().enrich(&mut e, &context);
-        assert!(
-            valid(&e),
-            "{:?}",
-            Limits::default().validate_event(0, &e, Timestamp::EPOCH)
-        );
-        assert_eq!(
-            (e.page.url.as_str(), e.page.domain.as_str()),
-            (url.as_str(), "blog.test")
-        );
-        assert_eq!(e.page.path, "");
+        });
+        assert_valid(&e);
+        assert_eq!(e.page.url, url);
+        assert_eq!(domain_and_path_of(&e), ("blog.test", ""));
     }
 
     #[test]
     fn credentials_in_a_request_url_are_not_stored() {
-        let mut e = event();
-        let context = RequestContext {
+        let e = enriched(RequestContext {
             url: Some("https://ann:s3cret@shop.acme.test/pricing?plan=pro"),
             referrer: Some("https://bob@ref.test/a"),
             ..RequestContext::default()
-        };
-        Enricher::new().enrich(&mut e, &context);
+        });
         assert_eq!(e.page.url, "https://shop.acme.test/pricing?plan=pro");
         assert_eq!(e.page.referrer, "https://ref.test/a");
-        assert_eq!(
-            (e.page.domain.as_str(), e.page.path.as_str()),
-            ("shop.acme.test", "/pricing")
-        );
+        assert_eq!(domain_and_path_of(&e), ("shop.acme.test", "/pricing"));
         // A URL without credentials is kept exactly as written.
-        let mut plain = event();
-        let context = RequestContext {
+        let plain = enriched(RequestContext {
             url: Some("https://Shop.acme.test"),
             ..RequestContext::default()
-        };
-        Enricher::new().enrich(&mut plain, &context);
+        });
         assert_eq!(plain.page.url, "https://Shop.acme.test");
     }
 
     #[test]
     fn an_ipv4_client_seen_through_ipv6_gets_its_ipv4_address() {
-        let mut e = event();
-        let context = RequestContext {
-            ip: Some("::ffff:81.2.69.142".parse().unwrap()),
-            ..RequestContext::default()
-        };
-        Enricher::new().enrich(&mut e, &context);
-        assert_eq!(e.ip, Some("81.2.69.142".parse().unwrap()));
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        let mut e = event();
-        Enricher::new().enrich(
-            &mut e,
-            &RequestContext {
-                ip: Some(v6),
+        for (seen, stored) in [
+            ("::ffff:81.2.69.142", "81.2.69.142"),
+            ("2001:db8::1", "2001:db8::1"),
+        ] {
+            let e = enriched(RequestContext {
+                ip: Some(seen.parse().unwrap()),
                 ..RequestContext::default()
-            },
-        );
-        assert_eq!(e.ip, Some(v6));
+            });
+            assert_eq!(e.ip, Some(stored.parse().unwrap()), "{seen}");
+        }
     }
 }
