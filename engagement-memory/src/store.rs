@@ -148,7 +148,11 @@ impl EventStore for MemoryStore {
         customers: &[Customer],
     ) -> Result<()> {
         Limits::default().validate_customers(customers)?;
-        let records: Vec<Record> = customers.iter().cloned().map(Record::new).collect();
+        let records: Vec<Record> = customers
+            .iter()
+            .cloned()
+            .map(|c| Record::new(c.as_stored()))
+            .collect();
         if !records.is_empty() {
             self.write(workspace, |ws| {
                 records.into_iter().for_each(|r| ws.dir.upsert(r))

@@ -153,7 +153,7 @@ pub(crate) fn push_customer_values(sql: &mut Sql, workspace: &WorkspaceId, c: &C
         c.last_name.as_str().into(),
         c.email.as_str().into(),
         status_code(c.status).into(),
-        i64::from(c.is_admin_placeholder).into(),
+        i64::from(c.is_admin_placeholder || c.has_placeholder_name()).into(),
         c.search_text().into(),
         c.full_name().to_lowercase().into(),
     ];

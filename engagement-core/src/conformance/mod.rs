@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             ranking_ties_break_by_customer_id,
             ranking_counts_only_customers_own_events,
             ranking_top_ignores_activity_outside_the_window,
+            placeholders_are_recognised_by_name,
             customer_rank_agrees_with_ranking,
             activity_counts_milestones,
             activity_search_is_literal,

@@ -245,3 +245,44 @@ pub async fn customer_rank_agrees_with_ranking(store: &dyn EventStore) {
         assert_eq!(got, expected, "customer_rank of customer {c}");
     }
 }
+
+/// Admin placeholders are recognised by their name too (seed 000: "adminplaceholder names"),
+/// flagged or not: left out of the ranking, and read back flagged.
+pub async fn placeholders_are_recognised_by_name(store: &dyn EventStore) {
+    let ws = fresh_workspace("placeholders_are_recognised_by_name");
+    let named = [
+        customer(1, "Admin", "Placeholder"),
+        customer(2, "adminplaceholder", ""),
+        customer(3, "Admin", "Smith"),
+        customer(4, "Placeholder", "Admin"),
+    ];
+    upsert(store, &ws, &named).await;
+    let events: Vec<Event> = (1..=4)
+        .map(|c| {
+            ev(
+                &format!("e{c}"),
+                c,
+                names::PAGE_VIEWED,
+                micros(base(), HOUR + c),
+            )
+        })
+        .collect();
+    append(store, &ws, &events).await;
+    let rows = top(store, &ws, day(), 100).await;
+    assert_eq!(
+        scores(&rows),
+        vec![(3, 1), (4, 1)],
+        "placeholders by name left out"
+    );
+    let ids: Vec<CustomerId> = (1..=4).map(CustomerId).collect();
+    let stored = ok("customers", store.customers(&ws, &ids).await);
+    let flags: Vec<(i64, bool)> = stored
+        .iter()
+        .map(|c| (c.id.0, c.is_admin_placeholder))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![(1, true), (2, true), (3, false), (4, false)],
+        "read back as placeholders"
+    );
+}

@@ -41,6 +41,9 @@ impl CustomerStatus {
     }
 }
 
+/// What an admin placeholder account's name reads, letters and digits only, lower-cased.
+const PLACEHOLDER_NAME: &str = "adminplaceholder";
+
 /// A customer of the host application.
 ///
 /// ```
@@ -65,6 +68,8 @@ pub struct Customer {
     /// Active or inactive.
     pub status: CustomerStatus,
     /// A placeholder account used by administrators; excluded from the engagement ranking.
+    /// Stores also record a customer with a placeholder name as one (see
+    /// [`has_placeholder_name`](Self::has_placeholder_name)), flagged or not.
     pub is_admin_placeholder: bool,
 }
 
@@ -84,6 +89,33 @@ impl Customer {
             status: CustomerStatus::Active,
             is_admin_placeholder: false,
         }
+    }
+
+    /// Whether the name marks an admin placeholder account, as seed 000 recognises them ("admin
+    /// placeholder names"): the first and last name together, letters and digits only, in any
+    /// case, read `adminplaceholder`.
+    ///
+    /// ```
+    /// use engagement_core::{Customer, CustomerId};
+    ///
+    /// assert!(Customer::new(CustomerId(1), "Admin", "Placeholder").has_placeholder_name());
+    /// assert!(Customer::new(CustomerId(2), "admin_placeholder", "").has_placeholder_name());
+    /// assert!(!Customer::new(CustomerId(3), "Placeholder", "Admin").has_placeholder_name());
+    /// assert!(!Customer::new(CustomerId(4), "Admin", "Smith").has_placeholder_name());
+    /// ```
+    pub fn has_placeholder_name(&self) -> bool {
+        self.first_name
+            .chars()
+            .chain(self.last_name.chars())
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .eq(PLACEHOLDER_NAME.chars())
+    }
+
+    /// The record as every store keeps it: flagged as an admin placeholder when its name is one.
+    pub fn as_stored(mut self) -> Self {
+        self.is_admin_placeholder |= self.has_placeholder_name();
+        self
     }
 
     /// "First Last", trimmed.

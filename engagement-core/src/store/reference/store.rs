@@ -115,7 +115,8 @@ impl EventStore for ReferenceStore {
         Limits::default().validate_customers(customers)?;
         self.write(workspace, |data| {
             for customer in customers {
-                data.customers.insert(customer.id, customer.clone());
+                data.customers
+                    .insert(customer.id, customer.clone().as_stored());
             }
         });
         Ok(())
