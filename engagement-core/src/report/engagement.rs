@@ -62,10 +62,11 @@ pub struct EngagementRow {
 }
 
 impl EngagementRow {
-    /// Whether the row matches a table search: the id, or any part of the name, case-insensitive.
+    /// Whether the row matches a table search: any part of the id as the table shows it
+    /// (`#12345`, `2345`, `#123`), or any part of the name, case-insensitive.
     pub fn matches(&self, term: &str) -> bool {
         let term = term.trim().to_lowercase();
-        self.customer_id.to_string().contains(&term)
+        format!("#{}", self.customer_id).contains(&term)
             || self
                 .customer
                 .as_ref()
