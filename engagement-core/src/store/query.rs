@@ -279,7 +279,10 @@ pub struct ActivityQuery {
     pub limit: u64,
 }
 
-/// One customer's counters over a window.
+/// One customer's counters over a window, from the customer's own events only (actor
+/// [`Customer`](crate::Actor::Customer)): what staff or the system did on the account is not the
+/// customer's activity, so it moves neither a counter nor the last activity; the event log shows
+/// every actor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActivityCounters {
     /// Link opens.
