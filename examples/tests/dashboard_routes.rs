@@ -236,6 +236,22 @@ async fn the_engagement_csv_carries_the_seed_file_name() {
     let lines = csv_lines(&reply.body);
     assert!(lines[0].starts_with(&format!("\"{}\"", ENGAGEMENT_COLUMNS[0])));
     assert!(lines.len() > 2 && lines.len() <= 101);
+    // "Export current filtered results": the table search narrows the CSV too.
+    let last_name = lines[1]
+        .split(',')
+        .nth(3)
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let searched = get(
+        &app,
+        &format!("/engagement.csv?range=custom&from=2026-11-14&to=2026-11-20&q={last_name}"),
+        "administrator",
+    )
+    .await;
+    let rows = &csv_lines(&searched.body)[1..];
+    assert!(!rows.is_empty() && rows.len() < lines.len() - 1, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains(&last_name)), "{rows:?}");
 }
 
 #[tokio::test]
