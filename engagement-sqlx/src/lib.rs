@@ -1,7 +1,7 @@
 //! SQL backends for [`engagement_core`]: [`SqliteStore`] (feature `sqlite`, the default, with a
 //! bundled SQLite), `PostgresStore` (feature `postgres`) and `MySqlStore` (feature `mysql`,
-//! MySQL 8 or MariaDB 10.11+), each an [`EventStore`](engagement_core::EventStore) over a sqlx
-//! pool.
+//! MariaDB 10.11+; its migrations fail on MySQL 8), each an
+//! [`EventStore`](engagement_core::EventStore) over a sqlx pool.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new()?.block_on(async {

@@ -42,8 +42,8 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// An [`EventStore`](engagement_core::EventStore) in a MySQL 8 or MariaDB 10.11+ database
-/// (InnoDB, utf8mb4).
+/// An [`EventStore`](engagement_core::EventStore) in a MariaDB 10.11+ database (InnoDB,
+/// utf8mb4); MySQL 8 is not supported (see below).
 ///
 /// Text is stored under `utf8mb4_nopad_bin` (MariaDB's binary, no-pad collation), so ids compare
 /// byte-wise and trailing spaces count.
@@ -95,9 +95,10 @@ impl MySqlStore {
     /// MySQL commits each `CREATE TABLE` at once: a failed migration is not rolled back.
     ///
     /// # Errors
-    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails or the database
-    /// was migrated by a newer version; [`Error::Busy`](engagement_core::Error::Busy) when another
-    /// migration held the lock for a minute.
+    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database
+    /// was migrated by a newer version or a migration applied before was changed since;
+    /// [`Error::Busy`](engagement_core::Error::Busy) when another migration held the lock for a
+    /// minute or no pooled connection came in time.
     pub async fn migrate(&self) -> Result<()> {
         self.engine
             .migrate(MIGRATIONS)

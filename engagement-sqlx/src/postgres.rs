@@ -112,8 +112,9 @@ impl PostgresStore {
     /// callers apply each migration once. The host's own migrations are not touched.
     ///
     /// # Errors
-    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails or the database
-    /// was migrated by a newer version.
+    /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database
+    /// was migrated by a newer version or a migration applied before was changed since;
+    /// [`Error::Busy`](engagement_core::Error::Busy) when no pooled connection came in time.
     pub async fn migrate(&self) -> Result<()> {
         self.engine
             .migrate(MIGRATIONS)

@@ -223,7 +223,9 @@ impl SqliteStore {
     /// processes at once; the host's own migrations are not touched.
     ///
     /// # Errors
-    /// [`Error::Backend`] when a statement fails or the database was migrated by a newer version.
+    /// [`Error::Backend`] when a statement fails, the database was migrated by a newer version or
+    /// a migration applied before was changed since; [`Error::Busy`] when another connection
+    /// held the write lock past the busy timeout or no pooled connection came in time.
     pub async fn migrate(&self) -> Result<()> {
         self.engine
             .migrate(MIGRATIONS)

@@ -257,7 +257,7 @@ pub async fn huge_name_lists_work(store: &dyn EventStore) {
 }
 
 /// 36,000 one-minute buckets (three bound values each would pass every database's bind
-/// limit in one statement) and 2,501 daily ones count exactly as a few do, events on the runs'
+/// limit in one statement) and 2,500 daily ones count exactly as a few do, events on the runs'
 /// edges and outside the span included.
 pub async fn many_buckets_count_exactly(store: &dyn EventStore) {
     const MINUTE: i64 = 60_000_000;

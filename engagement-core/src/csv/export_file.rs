@@ -30,7 +30,7 @@ use crate::model::batch::EventBatch;
 /// export never leaves a complete-looking file.
 ///
 /// The source is polled here; its batches are formatted on threads of the export's own (one per
-/// core), written to the file in order in large blocks, and synced to disk every 64 MiB while
+/// core, at most four), written to the file in order in large blocks, and synced to disk every 64 MiB while
 /// the export runs, so that the final sync only waits for the tail. At most a few batches are
 /// alive at once: memory stays bounded whatever the number of events.
 ///

@@ -1,5 +1,6 @@
 //! The threads behind [`export_to_path`](super::export_to_path): batches are formatted as CSV
-//! on every core, written to the file in order, and synced to disk while the export runs.
+//! on one thread per core (at most [`MAX_FORMATTERS`]), written to the file in order, and
+//! synced to disk while the export runs.
 //!
 //! ```text
 //! caller ──(seq, batch)──▶ formatters (one per core) ──(seq, bytes)──▶ writer ──▶ file

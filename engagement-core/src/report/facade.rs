@@ -210,7 +210,8 @@ impl Reports {
     /// One customer's rank and score in the ranking over `range`, even outside the top 100.
     ///
     /// # Errors
-    /// As [`Reports::engagement`].
+    /// [`Error::Forbidden`] before anything else; [`Error::InvalidRange`] /
+    /// [`Error::RangeTooLong`] for a bad range, as in [`Reports::engagement`]; store errors.
     pub async fn customer_standing(
         &self,
         viewer: &Viewer,
@@ -243,7 +244,8 @@ impl Reports {
     /// event that arrived in between and that the row's counters do not.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] before anything else; range and paging errors; store errors.
+    /// [`Error::Forbidden`] before anything else; [`Error::InvalidQuery`] for a bad page, page
+    /// size or search term ([`ActivityRequest::validate`]); range errors; store errors.
     pub async fn activity(
         &self,
         viewer: &Viewer,

@@ -110,7 +110,7 @@ pub(crate) async fn pool_exhaustion<DB: Database>(
     still_serves(store, &ws, 10).await;
 }
 
-/// Case 31, the part every backend shares: 5,000 events (more than two export chunks), an
+/// Case 31, the part every backend shares: 5,000 events (half an export chunk of 10,000), an
 /// export dropped after 10 rows, then a full export and a report on the same pool.
 pub(crate) async fn dropped_export(store: &dyn EventStore) -> WorkspaceId {
     let ws = workspace("dropped-export");

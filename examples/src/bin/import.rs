@@ -6,7 +6,8 @@
 //!
 //! Options: `--store URL` (`memory`, `sqlite://FILE` — the default `sqlite://engagement-demo.db`,
 //! `postgres://…`, `mysql://…`), `--workspace NAME`, `--format csv|ndjson` (default: from the
-//! file's extension), `--mmdb GeoLite2-City.mmdb`, `--stop-on-error`, `--batch N`,
+//! file's extension), `--mmdb GeoLite2-City.mmdb`, `--stop-on-error`, `--batch N` (default
+//! 50,000), `--no-formula-guard` (for a CSV exported with the formula guard off),
 //! `--ignore-unknown-keys` (read past NDJSON keys and CSV columns no event field takes,
 //! instead of refusing their lines or the file).
 //! The columns are those of the event-log CSV export (`event_id`, `customer_id`, `name`,

@@ -7,7 +7,8 @@
 //! More: `report activity --range this-week --status active --search smith`,
 //! `report events --customer 12 --range custom --from 2026-03-01 --to 2026-03-07 --csv log.csv`,
 //! `report funnel --steps "Page Viewed,Registered,Subscribed"`; `--store`, `--zone`, `--role`
-//! and `--workspace` work everywhere. Errors print one line and exit with status 1.
+//! and `--workspace` work everywhere. Errors print one line and exit with status 1 (2 for a
+//! command line it cannot parse).
 
 mod args;
 mod print;
