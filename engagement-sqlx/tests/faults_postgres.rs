@@ -218,14 +218,15 @@ mod faults {
     async fn a_connection_killed_between_export_chunks_loses_and_repeats_nothing() {
         let (store, pid) = single(Duration::from_secs(10)).await;
         let ws = workspace("pg-kill-between");
-        let written = views("b", 5_000, 0);
+        // Two and a half chunks of 10,000: the kill falls between the first and the rest.
+        let written = views("b", 25_000, 0);
         store.append(&ws, &written).await.expect("append");
         let admin = pg::admin().await;
 
         let (stream, events) = export_prefix(&store, &ws, 10).await;
         terminate(&admin, pid).await;
         rest_loses_and_repeats_nothing(stream, events, &written).await;
-        still_serves(&store, &ws, 5_000).await;
+        still_serves(&store, &ws, 25_000).await;
     }
 
     /// Case 30 in an export large enough to be read by several tasks at once: every pooled

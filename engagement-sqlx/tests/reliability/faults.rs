@@ -110,12 +110,13 @@ pub(crate) async fn pool_exhaustion<DB: Database>(
     still_serves(store, &ws, 10).await;
 }
 
-/// Case 31, the part every backend shares: 5,000 events (half an export chunk of 10,000), an
-/// export dropped after 10 rows, then a full export and a report on the same pool.
+/// Case 31, the part every backend shares: 25,000 events (two and a half export chunks of
+/// 10,000, so the export reads ahead), an export dropped after 10 rows, then a full export and
+/// a report on the same pool.
 pub(crate) async fn dropped_export(store: &dyn EventStore) -> WorkspaceId {
     let ws = workspace("dropped-export");
     store
-        .append(&ws, &views("d", 5_000, 0))
+        .append(&ws, &views("d", 25_000, 0))
         .await
         .expect("append");
     let mut stream = export_events(store.export(ws.clone(), EventFilter::new(TimeWindow::ALL)));
@@ -128,8 +129,8 @@ pub(crate) async fn dropped_export(store: &dyn EventStore) -> WorkspaceId {
     drop(stream);
     let (events, error) = bounded("the next export", drain(store, &ws)).await;
     assert!(error.is_none(), "the next export failed: {error:?}");
-    assert_eq!(events.len(), 5_000);
-    still_serves(store, &ws, 5_000).await;
+    assert_eq!(events.len(), 25_000);
+    still_serves(store, &ws, 25_000).await;
     let page = EventPageQuery {
         filter: EventFilter::new(TimeWindow::ALL),
         after: None,
