@@ -9,8 +9,9 @@
 //! It creates demo data when the workspace has nothing from the last hour (customers, thirty
 //! days of events, a launch spike in the last hour), then prints the engagement ranking of the last 60 minutes, the customer activity
 //! page, the newest events of the log and the Page Viewed → Registered → Subscribed funnel.
-#![allow(clippy::print_stdout)]
 
+use std::io::{Write, stdout};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use engagement_core::report::{
@@ -20,9 +21,22 @@ use engagement_core::{
     Clock, EventStore, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
 };
 use engagement_examples::demo_data::{self, DemoSize};
+use engagement_examples::terminal::{is_broken_pipe, sparkline};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        // `demo | head` closed the pipe: the reader has what it wanted.
+        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "sqlite://engagement-demo.db".into());
@@ -34,10 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workspace = WorkspaceId::new("demo")?;
     let now = SystemClock.now();
     if demo_data::is_fresh(store.as_ref(), &workspace, now).await? {
-        println!("Using the demo data already in {url}.\n");
+        writeln!(stdout(), "Using the demo data already in {url}.\n")?;
     } else {
         let loaded = demo_data::load(store.as_ref(), &workspace, DemoSize::default(), now).await?;
-        println!("Loaded {loaded} demo events into {url}.\n");
+        writeln!(stdout(), "Loaded {loaded} demo events into {url}.\n")?;
     }
 
     let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
@@ -50,11 +64,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_range(RangeSpec::last(Lookback::Minutes60)),
         )
         .await?;
-    println!(
+    writeln!(
+        stdout(),
         "Customer Engagement — last 60 min ({} to {})",
-        ranking.period.window.from, ranking.period.window.to
-    );
-    println!("{:>4}  {:<28} {:>6}  band", "rank", "customer", "score");
+        ranking.period.window.from,
+        ranking.period.window.to
+    )?;
+    writeln!(
+        stdout(),
+        "{:>4}  {:<28} {:>6}  band",
+        "rank",
+        "customer",
+        "score"
+    )?;
     for row in ranking.rows.iter().take(10) {
         let name = row
             .customer
@@ -66,28 +88,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             ""
         };
-        println!(
+        writeln!(
+            stdout(),
             "{:>4}  #{:<6} {:<20} {:>6}  {}{flag}",
             row.rank,
             row.customer_id,
             name,
             row.score,
             row.band.label()
-        );
+        )?;
     }
 
     let activity = reports
         .activity(&admin, &ActivityRequest::new(workspace.clone()))
         .await?;
     let s = activity.summary;
-    println!(
+    writeln!(
+        stdout(),
         "\nCustomer Activity — last 30 days: {} customers with clicks, {} views, {} verified, {} checkouts, {} orders",
-        s.customers_with_views, s.views, s.verified, s.checkout, s.orders
-    );
+        s.customers_with_views,
+        s.views,
+        s.verified,
+        s.checkout,
+        s.orders
+    )?;
     for row in activity.rows.iter().take(5) {
         let c = &row.counters;
-        let spark: String = row.sparkline.counts.iter().map(|n| bar(*n)).collect();
-        println!(
+        let spark = sparkline(&row.sparkline.counts);
+        writeln!(
+            stdout(),
             "  {:<24} views {:>3} {spark} confirmed {:>2} verified {:>2} checkout {:>2} orders {:>2}",
             row.customer.full_name(),
             c.views,
@@ -95,36 +124,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.verified,
             c.checkout,
             c.orders
-        );
+        )?;
     }
 
     let log = reports
         .event_log(&admin, &EventLogRequest::new(workspace.clone()))
         .await?;
-    println!("\nEvent log — last 14 days: {} events; newest:", log.total);
+    writeln!(
+        stdout(),
+        "\nEvent log — last 14 days: {} events; newest:",
+        log.total
+    )?;
     for entry in log.entries.iter().take(5) {
         let e = &entry.event;
-        println!(
+        writeln!(
+            stdout(),
             "  {}  {:<16} #{:<5} {}{}",
-            e.occurred_at, e.name, e.customer, e.page.domain, e.page.path
-        );
+            e.occurred_at,
+            e.name,
+            e.customer,
+            e.page.domain,
+            e.page.path
+        )?;
     }
 
     let funnel = reports
         .funnel(&admin, &FunnelRequest::new(workspace))
         .await?;
-    println!("\nFunnel — last 30 days, 7 days to convert:");
+    writeln!(stdout(), "\nFunnel — last 30 days, 7 days to convert:")?;
     for step in &funnel.steps {
-        println!(
+        writeln!(
+            stdout(),
             "  {:<12} {:>5} customers ({:>5.1}% of step 1)",
             step.name,
             step.reached,
             step.conversion_from_first * 100.0
-        );
+        )?;
     }
     Ok(())
-}
-
-fn bar(n: u64) -> char {
-    ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'][(n as usize).min(7)]
 }

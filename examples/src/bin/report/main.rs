@@ -30,6 +30,7 @@ use engagement_examples::dashboard::{activity_sort, parse_cursor};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
 use engagement_examples::store_url;
+use engagement_examples::terminal::is_broken_pipe;
 use print::Printer;
 
 type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -55,12 +56,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
-    error
-        .downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The error and its sources on one line.

@@ -1,0 +1,60 @@
+//! The `report` and `demo` binaries as a shell user runs them: their tables on stdout, and a
+//! reader that stops early (`report … | head`) ends them quietly.
+
+use std::process::{Command, Output, Stdio};
+
+fn report(args: &[&str], stdout: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_report"))
+        .args(["--store", "memory", "--no-color"])
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the report binary runs")
+}
+
+#[test]
+fn the_event_log_prints_as_a_table() {
+    let out = report(&["events", "--range", "24h"], Stdio::piped());
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Event Log — "), "{text}");
+    assert!(text.contains("events match;"), "{text}");
+}
+
+/// Runs `binary` with `args`, its stdout a pipe whose reader is already gone (as with
+/// `| head -0`), and checks it ends with success and without a panic or an error.
+fn ends_quietly_without_a_reader(binary: &str, args: &[&str]) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(binary)
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{binary}: {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{binary}: {stderr}");
+    assert!(!stderr.contains("error"), "{binary}: {stderr}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_report_quietly() {
+    ends_quietly_without_a_reader(
+        env!("CARGO_BIN_EXE_report"),
+        &[
+            "--store",
+            "memory",
+            "--no-color",
+            "events",
+            "--range",
+            "24h",
+        ],
+    );
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_demo_quietly() {
+    ends_quietly_without_a_reader(env!("CARGO_BIN_EXE_demo"), &["memory"]);
+}
