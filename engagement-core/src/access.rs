@@ -99,7 +99,7 @@ impl fmt::Display for ReportKind {
 }
 
 /// Someone asking for a report: a role, bound to one workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Viewer {
     /// The only workspace this viewer may read.
     pub workspace: WorkspaceId,
@@ -109,6 +109,7 @@ pub struct Viewer {
 
 impl Viewer {
     /// A viewer of `workspace` with `role`.
+    #[must_use]
     pub fn new(workspace: WorkspaceId, role: Role) -> Self {
         Self { workspace, role }
     }
@@ -153,6 +154,7 @@ impl AccessPolicy {
     /// The same policy with `report` requiring `role` or above. An unknown role (a name from a
     /// host's configuration that [`Role::from_name`] did not recognise) admits no one: the
     /// policy fails closed rather than below every known role.
+    #[must_use]
     pub fn require(mut self, report: ReportKind, role: Role) -> Self {
         self.required.insert(report, role);
         self

@@ -64,12 +64,15 @@ pub mod time;
 
 pub use access::{AccessPolicy, ReportKind, Role, Viewer};
 pub use error::{BoxError, Error, ForbiddenReason, Result};
+#[cfg(feature = "ingest")]
+pub use ingest::{IngestConfig, Ingestor};
 pub use model::batch::{EventBatch, EventBatchIter, EventRef};
 pub use model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR};
 pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
 pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};
 pub use model::names;
 pub use model::validate::Limits;
+pub use report::Reports;
 pub use store::EventStore;
 pub use store::query::*;
 pub use store::reference::ReferenceStore;

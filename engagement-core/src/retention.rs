@@ -56,6 +56,7 @@ pub struct RetentionPolicy {
 
 impl RetentionPolicy {
     /// Keep `months` calendar months, in UTC.
+    #[must_use]
     pub fn months(months: u32) -> Self {
         Self {
             keep: Keep::Months(months),
@@ -64,6 +65,7 @@ impl RetentionPolicy {
     }
 
     /// Keep `days` local days, in UTC.
+    #[must_use]
     pub fn days(days: u32) -> Self {
         Self {
             keep: Keep::Days(days),
@@ -72,6 +74,7 @@ impl RetentionPolicy {
     }
 
     /// The same policy read in the workspace's zone.
+    #[must_use]
     pub fn in_zone(self, zone: ReportZone) -> Self {
         Self { zone, ..self }
     }

@@ -29,6 +29,7 @@ impl Default for ChunkSize {
 
 impl ChunkSize {
     /// Cut after at most `rows` events or once `bytes` bytes are pending (each at least 1).
+    #[must_use]
     pub fn new(rows: usize, bytes: usize) -> Self {
         Self {
             rows: rows.max(1),
@@ -55,9 +56,12 @@ impl ChunkSize {
 /// Batches are pulled only as chunks are consumed, so a slow client slows the source instead of
 /// filling memory, and dropping the output stream drops the source.
 ///
-/// If the source yields an `Err`, the output yields that `Err` and ends: rows still pending are
-/// discarded and no further chunk follows, so the client sees a broken transfer, never a
-/// complete-looking file. A failure to write the CSV ends the stream the same way.
+/// # Errors
+/// Each as the stream's last item. If the source yields an `Err`, the output yields that `Err`
+/// and ends: rows still pending are discarded and no further chunk follows, so the client sees
+/// a broken transfer, never a complete-looking file. [`Error::InvalidQuery`](crate::Error::InvalidQuery)
+/// when a metadata key is listed twice (before any chunk), and [`Error::Csv`](crate::Error::Csv)
+/// when writing the CSV fails, end the stream the same way.
 ///
 /// ```
 /// use futures::{StreamExt, TryStreamExt, stream};

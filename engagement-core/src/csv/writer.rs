@@ -37,11 +37,13 @@ impl Default for CsvOptions {
 
 impl CsvOptions {
     /// The defaults: formula guard on.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The same options with the formula guard on or off.
+    #[must_use]
     pub fn with_formula_guard(self, on: bool) -> Self {
         Self { formula_guard: on }
     }
@@ -121,6 +123,7 @@ pub struct CsvWriter<W: io::Write> {
 
 impl<W: io::Write> CsvWriter<W> {
     /// A writer over `out`.
+    #[must_use]
     pub fn new(out: W, options: CsvOptions) -> Self {
         Self {
             out,

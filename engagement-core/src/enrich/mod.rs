@@ -54,7 +54,7 @@ pub trait GeoResolver: Debug + Send + Sync + 'static {
 
 /// What the request that carried an event says about it (the host reads these from its HTTP
 /// request: the `User-Agent` header, the client address, the page URL and referrer).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct RequestContext<'a> {
     /// The `User-Agent` header.
     pub user_agent: Option<&'a str>,
@@ -86,11 +86,13 @@ impl Default for Enricher {
 impl Enricher {
     /// Device and page enrichment, no geo resolution; it fills in no text that the default
     /// [`Limits`] refuse.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The same enricher resolving geo context from the IP with `resolver`.
+    #[must_use]
     pub fn with_geo(self, resolver: Arc<dyn GeoResolver>) -> Self {
         Self {
             geo: Some(resolver),
@@ -100,6 +102,7 @@ impl Enricher {
 
     /// The same enricher filling in no text that `limits` refuse, for events validated by
     /// other limits than the default ones.
+    #[must_use]
     pub fn with_limits(self, limits: &Limits) -> Self {
         Self {
             max_text_bytes: limits.max_text_bytes,

@@ -50,6 +50,7 @@ pub struct CsvLines<R> {
 
 impl<R: Read> CsvLines<R> {
     /// Reads from `source`, whose first row is the header.
+    #[must_use]
     pub fn new(source: R) -> Self {
         let reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -71,6 +72,7 @@ impl<R: Read> CsvLines<R> {
     /// default) or reading every cell as it is (for CSV written with
     /// [`CsvOptions::with_formula_guard(false)`](crate::csv::CsvOptions::with_formula_guard),
     /// where a text such as `'=1` was written as it is and must not lose its `'`).
+    #[must_use]
     pub fn with_formula_guard(self, on: bool) -> Self {
         Self {
             formula_guard: on,
@@ -81,6 +83,7 @@ impl<R: Read> CsvLines<R> {
     /// The same reader, reading past header columns no event field takes (`ignore`) or
     /// refusing the file at its header with [`LineErrorKind::UnknownKey`] (the default), so
     /// that no column is dropped unseen.
+    #[must_use]
     pub fn ignore_unknown_columns(self, ignore: bool) -> Self {
         Self {
             ignore_unknown_columns: ignore,

@@ -47,6 +47,7 @@ pub struct NdjsonLines<R> {
 
 impl<R: BufRead> NdjsonLines<R> {
     /// Reads from `source`.
+    #[must_use]
     pub fn new(source: R) -> Self {
         Self {
             source,
@@ -59,6 +60,7 @@ impl<R: BufRead> NdjsonLines<R> {
 
     /// The same reader, skipping keys no event field takes (`ignore`) or refusing their lines
     /// with [`LineErrorKind::UnknownKey`] (the default), so that no value is dropped unseen.
+    #[must_use]
     pub fn ignore_unknown_keys(self, ignore: bool) -> Self {
         Self {
             ignore_unknown_keys: ignore,

@@ -205,11 +205,13 @@ pub struct EventBatch {
 
 impl EventBatch {
     /// An empty batch.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An empty batch with room for `events` events of about `text_bytes` bytes of text each.
+    #[must_use]
     pub fn with_capacity(events: usize, text_bytes: usize) -> Self {
         Self {
             fixed: Vec::with_capacity(events),
@@ -219,6 +221,7 @@ impl EventBatch {
     }
 
     /// The batch holding `events`, in order.
+    #[must_use]
     pub fn from_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> Self {
         let mut batch = Self::new();
         for event in events {

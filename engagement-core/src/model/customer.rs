@@ -75,6 +75,7 @@ pub struct Customer {
 
 impl Customer {
     /// An active, non-placeholder customer with no code and no email.
+    #[must_use]
     pub fn new(
         id: CustomerId,
         first_name: impl Into<String>,
@@ -113,6 +114,7 @@ impl Customer {
     }
 
     /// The record as every store keeps it: flagged as an admin placeholder when its name is one.
+    #[must_use]
     pub fn as_stored(mut self) -> Self {
         self.is_admin_placeholder |= self.has_placeholder_name();
         self

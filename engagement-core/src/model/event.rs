@@ -144,6 +144,7 @@ pub struct Event {
 
 impl Event {
     /// An event by the customer with no context; `received_at` starts equal to `occurred_at`.
+    #[must_use]
     pub fn new(
         id: impl Into<EventId>,
         customer: CustomerId,

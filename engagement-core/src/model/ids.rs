@@ -91,6 +91,7 @@ pub struct EventId(String);
 impl EventId {
     /// An event id. It is checked when the event is validated (1 to 128 bytes, no control
     /// characters), so that a bad id is reported with its position in the batch.
+    #[must_use]
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())
     }

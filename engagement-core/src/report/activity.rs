@@ -47,6 +47,7 @@ pub struct ActivityRequest {
 
 impl ActivityRequest {
     /// All customers, last 30 days, most views first, first page of 25.
+    #[must_use]
     pub fn new(workspace: WorkspaceId) -> Self {
         Self {
             workspace,

@@ -28,6 +28,7 @@ pub struct EngagementRequest {
 
 impl EngagementRequest {
     /// The default view: the last 15 minutes, top 100.
+    #[must_use]
     pub fn new(workspace: WorkspaceId) -> Self {
         Self {
             workspace,
@@ -37,6 +38,7 @@ impl EngagementRequest {
     }
 
     /// The same request over another range.
+    #[must_use]
     pub fn with_range(self, range: RangeSpec) -> Self {
         Self { range, ..self }
     }

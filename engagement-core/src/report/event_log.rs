@@ -48,6 +48,7 @@ pub struct EventLogRequest {
 
 impl EventLogRequest {
     /// Every event of the last 14 days, first page.
+    #[must_use]
     pub fn new(workspace: WorkspaceId) -> Self {
         Self {
             workspace,
@@ -65,11 +66,13 @@ impl EventLogRequest {
     }
 
     /// The same request over another range.
+    #[must_use]
     pub fn with_range(self, range: RangeSpec) -> Self {
         Self { range, ..self }
     }
 
     /// The same request for one customer.
+    #[must_use]
     pub fn for_customer(self, customer: CustomerId) -> Self {
         Self {
             customers: Some(vec![customer]),
@@ -78,6 +81,7 @@ impl EventLogRequest {
     }
 
     /// The same request restricted to these actors.
+    #[must_use]
     pub fn with_actors(self, actors: Vec<Actor>) -> Self {
         Self {
             actors: Some(actors),
@@ -86,6 +90,7 @@ impl EventLogRequest {
     }
 
     /// The same request restricted to these event names.
+    #[must_use]
     pub fn with_names<S: Into<String>>(self, names: impl IntoIterator<Item = S>) -> Self {
         Self {
             names: Some(names.into_iter().map(Into::into).collect()),

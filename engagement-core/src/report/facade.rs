@@ -71,6 +71,7 @@ pub struct Reports {
 impl Reports {
     /// Reports over `store` with the system clock, UTC, the seed's access policy, bands and
     /// milestone names.
+    #[must_use]
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
             store,
@@ -84,32 +85,38 @@ impl Reports {
     }
 
     /// The same reports reading "now" from `clock`.
+    #[must_use]
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         Self { clock, ..self }
     }
 
     /// The same reports resolving calendar rules in `zone` (a workspace's zone).
+    #[must_use]
     pub fn with_zone(self, zone: ReportZone) -> Self {
         Self { zone, ..self }
     }
 
     /// The same reports under another access policy.
+    #[must_use]
     pub fn with_policy(self, policy: AccessPolicy) -> Self {
         Self { policy, ..self }
     }
 
     /// The same reports with other score bands.
+    #[must_use]
     pub fn with_bands(self, bands: BandThresholds) -> Self {
         Self { bands, ..self }
     }
 
     /// The same reports with the host's own event names for the activity milestones.
+    #[must_use]
     pub fn with_milestones(self, milestones: Milestones) -> Self {
         Self { milestones, ..self }
     }
 
     /// The same reports stamping each report's `complete_up_to` from `source` (for example
     /// the `Freshness` handle of the ingestor that feeds the store).
+    #[must_use]
     pub fn with_freshness(self, source: Arc<dyn FreshnessSource>) -> Self {
         Self {
             freshness: Some(source),

@@ -33,6 +33,7 @@ pub struct FunnelRequest {
 
 impl FunnelRequest {
     /// Page Viewed → Registered → Subscribed over the last 30 days, 7 days to convert.
+    #[must_use]
     pub fn new(workspace: WorkspaceId) -> Self {
         Self {
             workspace,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::{RangeSpec, ReportZone, TimeWindow};
 
 /// The span a report was computed over, as asked and as resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReportPeriod {
     /// What was asked for.
     pub spec: RangeSpec,

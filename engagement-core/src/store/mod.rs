@@ -147,6 +147,9 @@ pub trait EventStore: Debug + Send + Sync + 'static {
     /// backend fills one bounded chunk at a time (no connection or lock is held while the
     /// consumer is slow). A failure ends the stream with an `Err` item, so an incomplete export
     /// is always detectable. [`export_events`] turns the batches into owned events.
+    ///
+    /// # Errors
+    /// A backend failure, as the stream's last item (the batches before it were complete).
     fn export(
         &self,
         workspace: WorkspaceId,

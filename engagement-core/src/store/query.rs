@@ -45,6 +45,7 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// Every event in `window`.
+    #[must_use]
     pub fn new(window: TimeWindow) -> Self {
         Self {
             window,
@@ -59,18 +60,21 @@ impl EventFilter {
     }
 
     /// The same filter restricted to these event names.
+    #[must_use]
     pub fn with_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         self.names = Some(names.into_iter().map(Into::into).collect());
         self
     }
 
     /// The same filter restricted to these customers.
+    #[must_use]
     pub fn with_customers(mut self, customers: Vec<CustomerId>) -> Self {
         self.customers = Some(customers);
         self
     }
 
     /// The same filter restricted to these actors.
+    #[must_use]
     pub fn with_actors(mut self, actors: Vec<Actor>) -> Self {
         self.actors = Some(actors);
         self

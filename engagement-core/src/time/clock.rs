@@ -12,7 +12,7 @@ pub trait Clock: Debug + Send + Sync + 'static {
 }
 
 /// The system's real-time clock.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -43,6 +43,7 @@ pub struct FixedClock(AtomicI64);
 
 impl FixedClock {
     /// A clock stopped at `now`.
+    #[must_use]
     pub fn new(now: Timestamp) -> Self {
         Self(AtomicI64::new(now.as_micros()))
     }

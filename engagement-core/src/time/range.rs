@@ -102,11 +102,13 @@ pub enum RangeSpec {
 
 impl RangeSpec {
     /// A span ending now.
+    #[must_use]
     pub const fn last(lookback: Lookback) -> Self {
         Self::Last { lookback }
     }
 
     /// A calendar period.
+    #[must_use]
     pub const fn preset(preset: CalendarPreset) -> Self {
         Self::Preset { preset }
     }

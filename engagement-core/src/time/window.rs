@@ -56,6 +56,7 @@ impl TimeWindow {
     }
 
     /// The part of this window that also lies in `other` (possibly empty).
+    #[must_use]
     pub fn intersect(&self, other: &Self) -> Self {
         let from = self.from.max(other.from);
         Self {

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 /// assert_eq!(hours, 23);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReportZone {
     /// The IANA zone.
     pub tz: Tz,
@@ -46,6 +46,7 @@ impl fmt::Display for ReportZone {
 
 impl ReportZone {
     /// A zone whose weeks start on Monday.
+    #[must_use]
     pub fn new(tz: Tz) -> Self {
         Self {
             tz,
@@ -54,6 +55,7 @@ impl ReportZone {
     }
 
     /// UTC, weeks starting on Monday.
+    #[must_use]
     pub fn utc() -> Self {
         Self::default()
     }
@@ -70,6 +72,7 @@ impl ReportZone {
     }
 
     /// The same zone with weeks starting on `day`.
+    #[must_use]
     pub fn with_week_start(self, day: Weekday) -> Self {
         Self {
             week_start: day,

@@ -229,6 +229,7 @@ macro_rules! sql_event_store {
     ($store:ty, $dialect:ty) => {
         impl $store {
             /// The same store with its tables under `prefix`.
+            #[must_use]
             pub fn with_prefix(self, prefix: $crate::TablePrefix) -> Self {
                 Self {
                     engine: self.engine.with_prefix(prefix),

@@ -69,6 +69,7 @@ struct Workspace {
 
 impl ReferenceStore {
     /// An empty store.
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
