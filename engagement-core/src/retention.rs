@@ -102,6 +102,7 @@ impl RetentionPolicy {
 
 /// What a retention run or an erasure removed (or, on a dry run, would remove).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Events before this instant were removed; `None` for an erasure.
     pub cutoff: Option<Timestamp>,

@@ -180,6 +180,7 @@ impl Default for ImportOptions {
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ImportReport {
     /// Data lines read, good and bad (blank NDJSON lines and the CSV header not counted).
     pub lines: u64,

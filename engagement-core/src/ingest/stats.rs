@@ -12,6 +12,7 @@ use crate::store::query::AppendOutcome;
 
 /// What happened to one batch (one append: batches joined while they waited are one).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BatchReport {
     /// The workspace written to.
     pub workspace: WorkspaceId,
@@ -27,6 +28,7 @@ pub struct BatchReport {
 
 /// Running totals since the ingestor started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct IngestStats {
     /// Events that passed validation and were queued.
     pub accepted: u64,

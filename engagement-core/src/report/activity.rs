@@ -122,6 +122,7 @@ impl DailySeries {
 
 /// A row of the activity table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActivityReportRow {
     /// The customer.
     pub customer: Customer,
@@ -134,6 +135,7 @@ pub struct ActivityReportRow {
 
 /// The customer activity page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActivityReport {
     /// The request it answers.
     pub request: ActivityRequest,
@@ -158,6 +160,7 @@ pub struct ActivityReport {
 
 /// A milestone event in the customer detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MilestoneEvent {
     /// Which milestone.
     pub milestone: Milestone,
@@ -171,6 +174,7 @@ pub struct MilestoneEvent {
 
 /// The customer detail panel's Activity tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CustomerDetail {
     /// The customer.
     pub customer: Customer,

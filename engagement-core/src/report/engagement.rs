@@ -46,6 +46,7 @@ impl EngagementRequest {
 
 /// One ranked customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EngagementRow {
     /// 1-based position.
     pub rank: u64,
@@ -78,6 +79,7 @@ impl EngagementRow {
 
 /// The engagement ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EngagementReport {
     /// The request it answers.
     pub request: EngagementRequest,
@@ -96,6 +98,7 @@ pub struct EngagementReport {
 
 /// One customer's place in the ranking, wherever it falls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CustomerStanding {
     /// The customer.
     pub customer_id: CustomerId,

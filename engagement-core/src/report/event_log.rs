@@ -129,6 +129,7 @@ impl EventLogRequest {
 
 /// An event with its customer's record, joined at read time (a renamed customer shows the new name).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LogEntry {
     /// The event.
     pub event: Event,
@@ -138,6 +139,7 @@ pub struct LogEntry {
 
 /// One page of the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventLogPage {
     /// The request it answers.
     pub request: EventLogRequest,

@@ -86,6 +86,7 @@ impl FunnelRequest {
 
 /// One step of a funnel report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FunnelStep {
     /// The step's event name.
     pub name: String,
@@ -107,6 +108,7 @@ pub struct FunnelStep {
 
 /// A funnel report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FunnelReport {
     /// The request it answers.
     pub request: FunnelRequest,
