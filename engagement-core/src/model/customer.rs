@@ -16,6 +16,15 @@ pub enum CustomerStatus {
     Inactive,
 }
 
+/// As [`CustomerStatus::parse`]: `"active".parse::<CustomerStatus>()`.
+impl std::str::FromStr for CustomerStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
 impl CustomerStatus {
     /// The lower-case name used in storage and CSV ("active", "inactive").
     pub fn as_str(self) -> &'static str {

@@ -61,6 +61,28 @@ impl TryFrom<String> for WorkspaceId {
     }
 }
 
+/// As [`WorkspaceId::new`].
+impl TryFrom<&str> for WorkspaceId {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Self> {
+        Self::new(s)
+    }
+}
+
+/// As [`WorkspaceId::new`]: `"acme".parse::<WorkspaceId>()`.
+impl std::str::FromStr for WorkspaceId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for WorkspaceId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl From<WorkspaceId> for String {
     fn from(id: WorkspaceId) -> Self {
         id.0.to_string()
@@ -135,6 +157,12 @@ impl fmt::Display for EventId {
     }
 }
 
+impl AsRef<str> for EventId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl From<&str> for EventId {
     fn from(s: &str) -> Self {
         Self::new(s)
@@ -167,6 +195,15 @@ fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workspace_ids_parse_as_new_makes_them() {
+        let parsed: WorkspaceId = "acme".parse().unwrap();
+        assert_eq!(parsed, WorkspaceId::new("acme").unwrap());
+        assert_eq!(WorkspaceId::try_from("acme").unwrap().as_ref(), "acme");
+        assert!("".parse::<WorkspaceId>().is_err());
+        assert!(WorkspaceId::try_from("a\u{0}b").is_err());
+    }
 
     #[test]
     fn workspace_ids_are_checked() {

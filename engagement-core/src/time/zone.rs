@@ -1,6 +1,7 @@
 //! [`ReportZone`]: the IANA time zone and week start that calendar rules are resolved in.
 
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Weekday};
 use chrono_tz::Tz;
@@ -30,6 +31,15 @@ pub struct ReportZone {
     pub tz: Tz,
     /// The first day of a week ("This week"); Monday by default.
     pub week_start: Weekday,
+}
+
+/// As [`ReportZone::parse`]: `"Europe/Berlin".parse::<ReportZone>()`.
+impl FromStr for ReportZone {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::parse(name)
+    }
 }
 
 impl Default for ReportZone {
