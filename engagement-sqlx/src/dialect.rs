@@ -63,6 +63,12 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
 
     /// The name used in errors ("sqlite", "postgres", "mysql").
     const BACKEND: &'static str;
+
+    /// Whether each DDL statement commits at once, so that rolling back a failed migration's
+    /// transaction leaves the tables it created, and the migration lock belongs to the session
+    /// rather than the transaction (MySQL and MariaDB; SQLite's and PostgreSQL's DDL and locks
+    /// are transactional).
+    const DDL_COMMITS: bool = false;
     /// How placeholders are written.
     const PLACEHOLDER: Placeholder;
     /// The most bound arguments one statement may carry.

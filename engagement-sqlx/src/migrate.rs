@@ -46,16 +46,37 @@ impl<D: Dialect> Engine<D> {
     /// Applies the migrations the ledger does not hold yet, under a lock so that concurrent
     /// callers (several processes, or tests) apply each one exactly once.
     pub(crate) async fn migrate(&self, migrations: &[Migration]) -> SqlResult<()> {
+        if D::DDL_COMMITS {
+            return self.migrate_in_session(migrations).await;
+        }
         let ledger = &*self.tables.ledger;
         let (turn, mut tx) = self.begin_write().await?;
+        // The transaction's first statement: PostgreSQL sets its isolation here.
         D::lock_migrations(&mut tx, ledger).await?;
-        // Release the lock whatever happened: on MySQL it belongs to the pooled connection.
         let applied = self.apply(&mut tx, migrations).await;
         let unlocked = D::unlock_migrations(&mut tx, ledger).await;
         applied?;
         unlocked?;
         self.commit_write(turn, tx, 0, "commit the migrations")
             .await
+    }
+
+    /// [`Self::migrate`] where each DDL statement commits at once (MySQL), so a transaction
+    /// around the migrations would hold nothing back, and the lock belongs to the session: on a
+    /// pooled connection that is closed when the migration ends. A migration cancelled while
+    /// it waited for the lock (a `migrate` under a timeout) otherwise left the lock to a pooled
+    /// connection, idle but holding it once granted, and every other process's `migrate`
+    /// waited for it and failed as busy.
+    async fn migrate_in_session(&self, migrations: &[Migration]) -> SqlResult<()> {
+        let ledger = &*self.tables.ledger;
+        let mut conn = self.acquire().await?;
+        conn.close_on_drop();
+        D::lock_migrations(&mut conn, ledger).await?;
+        // Release the lock whatever happened (closing the connection would too, later).
+        let applied = self.apply(&mut conn, migrations).await;
+        let unlocked = D::unlock_migrations(&mut conn, ledger).await;
+        applied?;
+        unlocked
     }
 
     /// Creates the ledger if needed, checks what it records and applies the rest.
@@ -92,27 +113,80 @@ impl<D: Dialect> Engine<D> {
         }
 
         for migration in migrations.iter().filter(|m| !done.contains(&m.version)) {
-            for statement in migration.statements(self.tables.prefix.as_str()) {
-                let mut sql = D::sql();
-                sql.push(&statement).one_off();
-                D::execute(conn, sql, "apply a migration").await?;
-            }
-            let mut record = D::sql();
-            record
-                .push("INSERT INTO ")
-                .push(ledger)
-                .push(" (version, description, checksum, applied_at) VALUES (")
-                .bind(migration.version)
-                .push(", ")
-                .bind(migration.description)
-                .push(", ")
-                .bind(migration.checksum())
-                .push(", ")
-                .bind(now_micros())
-                .push(")");
-            D::execute(conn, record, "record a migration").await?;
+            self.apply_one(conn, migration).await?;
         }
         Ok(())
+    }
+
+    /// Runs one migration's statements and records it in the ledger. Where each DDL statement
+    /// commits at once ([`Dialect::DDL_COMMITS`]), a failure drops the tables the migration created
+    /// before it, so that the ledger (which does not hold the migration) and the tables agree
+    /// again and a rerun applies it from the start; elsewhere the transaction's rollback
+    /// takes everything back.
+    ///
+    /// # Errors
+    /// The first statement that failed.
+    async fn apply_one(&self, conn: &mut Conn<D>, migration: &Migration) -> SqlResult<()> {
+        let mut created = Vec::new();
+        let applied = self.run_and_record(conn, migration, &mut created).await;
+        if applied.is_err() && D::DDL_COMMITS {
+            take_back::<D>(conn, &created).await;
+        }
+        applied
+    }
+
+    /// Runs `migration`'s statements, noting in `created` each table they created, then
+    /// records it in the ledger.
+    async fn run_and_record(
+        &self,
+        conn: &mut Conn<D>,
+        migration: &Migration,
+        created: &mut Vec<String>,
+    ) -> SqlResult<()> {
+        for statement in migration.statements(self.tables.prefix.as_str()) {
+            let mut sql = D::sql();
+            sql.push(&statement).one_off();
+            D::execute(conn, sql, "apply a migration").await?;
+            created.extend(created_table(&statement));
+        }
+        let mut record = D::sql();
+        record
+            .push("INSERT INTO ")
+            .push(&self.tables.ledger)
+            .push(" (version, description, checksum, applied_at) VALUES (")
+            .bind(migration.version)
+            .push(", ")
+            .bind(migration.description)
+            .push(", ")
+            .bind(migration.checksum())
+            .push(", ")
+            .bind(now_micros())
+            .push(")");
+        D::execute(conn, record, "record a migration")
+            .await
+            .map(drop)
+    }
+}
+
+/// The table a migration's statement creates, if it is a `CREATE TABLE`.
+fn created_table(statement: &str) -> Option<String> {
+    let rest = statement.strip_prefix("CREATE TABLE ")?;
+    let name = rest
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .filter(|name| !name.is_empty())?;
+    Some(name.to_owned())
+}
+
+/// Drops `tables`, created by a migration that then failed, latest first. Best effort: the
+/// migration's own error is what the caller reports, so a failure here is only logged.
+async fn take_back<D: Dialect>(conn: &mut Conn<D>, tables: &[String]) {
+    for table in tables.iter().rev() {
+        let mut sql = D::sql();
+        sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
+        if let Err(error) = D::execute(conn, sql, "drop a failed migration's table").await {
+            tracing::warn!(%error, table, "a failed migration's table is left behind");
+        }
     }
 }
 
@@ -154,6 +228,21 @@ mod tests {
                 "CREATE TABLE p_a (x BIGINT)",
                 "CREATE INDEX p_a_x ON p_a (x)"
             ]
+        );
+    }
+
+    #[test]
+    fn created_tables_are_named() {
+        let statements: Vec<_> = SCRIPT.statements("p_").collect();
+        assert_eq!(created_table(&statements[0]).as_deref(), Some("p_a"));
+        assert_eq!(created_table(&statements[1]), None);
+        assert_eq!(
+            created_table("CREATE TABLE p_b(x BIGINT)").as_deref(),
+            Some("p_b")
+        );
+        assert_eq!(
+            created_table("CREATE TABLE p_c\n(x BIGINT)").as_deref(),
+            Some("p_c")
         );
     }
 

@@ -90,9 +90,12 @@ impl MySqlStore {
         ))
     }
 
-    /// Creates or upgrades the store's tables, under a named lock (`GET_LOCK`) so that
-    /// concurrent callers apply each migration once. The host's own migrations are not touched.
-    /// MySQL commits each `CREATE TABLE` at once: a failed migration is not rolled back.
+    /// Creates or upgrades the store's tables, under a named lock (`GET_LOCK`, held on a
+    /// connection of its own that is closed afterwards) so that concurrent callers apply each
+    /// migration once. The host's own migrations are not touched. MySQL commits each
+    /// `CREATE TABLE` at once, so a migration that fails drops the tables it created (the
+    /// ledger does not hold it, and the next `migrate` applies it again); a process killed in
+    /// the middle of one can leave them behind.
     ///
     /// # Errors
     /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database
@@ -123,6 +126,7 @@ impl Dialect for MySqlDialect {
     type Row = MySqlRow;
 
     const BACKEND: &'static str = "mysql";
+    const DDL_COMMITS: bool = true;
     const PLACEHOLDER: Placeholder = Placeholder::Question;
     const MAX_BINDS: usize = 65_535;
     const INT: &'static str = "SIGNED";

@@ -271,6 +271,13 @@ impl Dialect for PostgresDialect {
     }
 
     async fn lock_migrations(conn: &mut PgConnection, name: &str) -> SqlResult<()> {
+        // Each statement of the migration then sees what was committed before it, whatever
+        // isolation the host's sessions default to (`default_transaction_isolation`): under
+        // REPEATABLE READ the snapshot was taken as the lock was asked for, so a migrator that
+        // waited on another one read the ledger as it was before, and applied it all again.
+        let mut isolation = Self::sql();
+        isolation.push("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        Self::execute(conn, isolation, "set the migrations' isolation").await?;
         let mut sql = Self::sql();
         sql.push("SELECT pg_advisory_xact_lock(")
             .bind(lock_key(name))

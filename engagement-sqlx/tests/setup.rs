@@ -1,0 +1,601 @@
+//! Connecting, configuring and migrating: migrations run by several stores at once, a migration
+//! that fails half-way, a ledger written by a newer version, and stores under other prefixes.
+//!
+//! The SQLite cases always run. The PostgreSQL and MySQL ones run when
+//! `ENGAGEMENT_TEST_POSTGRES_URL` / `ENGAGEMENT_TEST_MYSQL_URL` are set and their feature is
+//! on, each case in a schema or database of its own that it drops when it ends; otherwise one
+//! test says they were skipped (and fails when `ENGAGEMENT_REQUIRE_SERVERS` is set).
+
+#[allow(dead_code)]
+mod common;
+
+use engagement_core::{CustomerId, Error, Event, EventStore, Timestamp, WorkspaceId};
+
+/// Three page views of customer 1.
+fn events() -> Vec<Event> {
+    (0..3)
+        .map(|i| {
+            Event::new(
+                format!("e{i}"),
+                CustomerId(1),
+                "Page Viewed",
+                Timestamp::from_micros(i),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that `store` works: it takes an append and reads it back.
+async fn serves(store: &dyn EventStore) {
+    let ws = WorkspaceId::new("setup").expect("workspace");
+    let outcome = store.append(&ws, &events()).await.expect("append");
+    assert_eq!(outcome.inserted + outcome.duplicates, 3);
+    let id = engagement_core::EventId::new("e1");
+    assert!(store.event(&ws, &id).await.expect("read").is_some());
+}
+
+/// Asserts that `result` is the error of a database migrated by a newer version.
+fn assert_newer(result: engagement_core::Result<()>, backend: &str) {
+    match result {
+        Err(Error::Backend { backend: b, source }) if b == backend => {
+            assert!(source.to_string().contains("newer version"), "{source}");
+        }
+        other => panic!("expected the newer-version error, got {other:?}"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use engagement_sqlx::SqliteStore;
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
+
+    use super::{assert_newer, serves};
+
+    /// The directory of this test binary's files, removed by [`remove_dir`].
+    fn dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("engagement-setup-{}", std::process::id()))
+    }
+
+    fn remove_dir() {
+        let _ = std::fs::remove_dir_all(dir());
+    }
+
+    async fn ledger_rows(store: &SqliteStore, ledger: &str) -> i64 {
+        raw_sql(AssertSqlSafe(format!("SELECT COUNT(*) FROM {ledger}")))
+            .fetch_one(store.pool())
+            .await
+            .expect("read the ledger")
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        // The host's table under the name of our second table of migration 1.
+        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
+            .execute(store.pool())
+            .await
+            .expect("create the host's table");
+        assert!(
+            store.migrate().await.is_err(),
+            "the clash fails migration 1"
+        );
+        raw_sql("DROP TABLE engagement_customers")
+            .execute(store.pool())
+            .await
+            .expect("drop the host's table");
+        store
+            .migrate()
+            .await
+            .expect("the rerun applies every migration");
+        assert_eq!(ledger_rows(&store, "engagement_schema_migrations").await, 6);
+        serves(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_ledger_from_a_newer_version_is_refused() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        store.migrate().await.expect("migrate");
+        raw_sql(
+            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
+             applied_at) VALUES (999, 'from the future', 'x', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("record a newer migration");
+        assert_newer(store.migrate().await, "sqlite");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_migrating_one_file_at_once_apply_each_migration_once() {
+        std::fs::create_dir_all(dir()).expect("create the test directory");
+        let url = format!("sqlite://{}", dir().join("concurrent-migrate.db").display());
+        let stores = futures::future::join_all(
+            (0..4).map(|_| async { SqliteStore::connect(&url).await.expect("open") }),
+        )
+        .await;
+        let results = futures::future::join_all(stores.iter().map(SqliteStore::migrate)).await;
+        for result in results {
+            result.expect("every store's migrate succeeds");
+        }
+        assert_eq!(
+            ledger_rows(&stores[0], "engagement_schema_migrations").await,
+            6
+        );
+        serves(&stores[0]).await;
+        for store in &stores {
+            store.pool().close().await;
+        }
+        remove_dir();
+    }
+}
+
+#[cfg(not(all(engagement_test_postgres, feature = "postgres")))]
+#[test]
+fn postgres_setup_skipped() {
+    skip_or_fail("ENGAGEMENT_TEST_POSTGRES_URL", "postgres");
+}
+
+#[cfg(not(all(engagement_test_mysql, feature = "mysql")))]
+#[test]
+fn mysql_setup_skipped() {
+    skip_or_fail("ENGAGEMENT_TEST_MYSQL_URL", "mysql");
+}
+
+/// Says a server's cases were skipped, or fails when `ENGAGEMENT_REQUIRE_SERVERS` is set.
+#[allow(dead_code)]
+fn skip_or_fail(var: &str, feature: &str) {
+    let message = format!(
+        "skipped: set {var} and enable the `{feature}` feature to run its connect and migrate tests"
+    );
+    assert!(
+        std::env::var_os("ENGAGEMENT_REQUIRE_SERVERS").is_none(),
+        "ENGAGEMENT_REQUIRE_SERVERS is set, so they must run: {message}"
+    );
+    eprintln!("{message}");
+}
+
+#[cfg(all(engagement_test_postgres, feature = "postgres"))]
+mod postgres {
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use engagement_sqlx::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
+    use engagement_sqlx::{PostgresStore, TablePrefix};
+
+    use super::{assert_newer, common, serves};
+
+    /// The key of the advisory lock `migrate` takes for a ledger (FNV-1a of its name).
+    fn lock_key(ledger: &str) -> i64 {
+        let hash = ledger.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        i64::from_ne_bytes(hash.to_ne_bytes())
+    }
+
+    fn url() -> String {
+        std::env::var("ENGAGEMENT_TEST_POSTGRES_URL").expect("ENGAGEMENT_TEST_POSTGRES_URL")
+    }
+
+    /// A schema of one test's own, dropped when it drops.
+    struct Schema {
+        name: String,
+        admin: PgPool,
+    }
+
+    impl Schema {
+        async fn new() -> Self {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{}_setup{n}", common::run_name());
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url())
+                .await
+                .expect("connect to ENGAGEMENT_TEST_POSTGRES_URL");
+            raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+                .execute(&admin)
+                .await
+                .expect("create the schema");
+            Self { name, admin }
+        }
+
+        /// Options of a connection whose `search_path` is the schema.
+        fn options(&self) -> PgConnectOptions {
+            PgConnectOptions::from_str(&url())
+                .expect("parse ENGAGEMENT_TEST_POSTGRES_URL")
+                .options([("search_path", self.name.as_str())])
+        }
+
+        async fn pool(&self, options: PgConnectOptions) -> PgPool {
+            PgPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await
+                .expect("connect to the schema")
+        }
+
+        async fn count(&self, sql: &str) -> i64 {
+            raw_sql(AssertSqlSafe(sql.replace("{schema}", &self.name)))
+                .fetch_one(&self.admin)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .get(0)
+        }
+
+        async fn drop(self) {
+            raw_sql(AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
+                .execute(&self.admin)
+                .await
+                .expect("drop the schema");
+        }
+    }
+
+    /// A host whose sessions run at REPEATABLE READ (`default_transaction_isolation`, set on
+    /// its pool or its database): stores migrating at once each read the ledger after the
+    /// one before them committed, and apply nothing twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_migrations_under_repeatable_read_apply_each_once() {
+        let schema = Schema::new().await;
+        let options = schema
+            .options()
+            .options([("default_transaction_isolation", "repeatable read")]);
+        // Migrate's own lock, held while the stores start, so that each begins (and takes
+        // its snapshot) before any of them has committed.
+        let mut holder = schema.admin.begin().await.expect("begin");
+        raw_sql(AssertSqlSafe(format!(
+            "SELECT pg_advisory_xact_lock({})",
+            lock_key("engagement_schema_migrations")
+        )))
+        .execute(&mut *holder)
+        .await
+        .expect("hold the migration lock");
+        let mut stores = Vec::new();
+        for _ in 0..3 {
+            stores.push(PostgresStore::new(schema.pool(options.clone()).await));
+        }
+        let migrations = futures::future::join_all(stores.iter().map(PostgresStore::migrate));
+        let gate = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            holder.rollback().await.expect("release the lock");
+        };
+        let (results, ()) = tokio::join!(migrations, gate);
+        for result in results {
+            result.expect("every store's migrate succeeds");
+        }
+        let applied = schema
+            .count("SELECT COUNT(*) FROM {schema}.engagement_schema_migrations")
+            .await;
+        assert_eq!(applied, 7);
+        serves(&stores[0]).await;
+        schema.drop().await;
+    }
+
+    /// A migration whose second statement fails leaves nothing behind, and the ledger as it
+    /// was: the rerun applies it.
+    #[tokio::test]
+    async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
+        let schema = Schema::new().await;
+        let store = PostgresStore::new(schema.pool(schema.options()).await);
+        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
+            .execute(store.pool())
+            .await
+            .expect("create the host's table");
+        assert!(
+            store.migrate().await.is_err(),
+            "the clash fails migration 1"
+        );
+        raw_sql("DROP TABLE engagement_customers")
+            .execute(store.pool())
+            .await
+            .expect("drop the host's table");
+        store
+            .migrate()
+            .await
+            .expect("the rerun applies every migration");
+        serves(&store).await;
+        schema.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_ledger_from_a_newer_version_is_refused() {
+        let schema = Schema::new().await;
+        let store = PostgresStore::new(schema.pool(schema.options()).await);
+        store.migrate().await.expect("migrate");
+        raw_sql(
+            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
+             applied_at) VALUES (999, 'from the future', 'x', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("record a newer migration");
+        assert_newer(store.migrate().await, "postgres");
+        schema.drop().await;
+    }
+
+    /// Stores under the longest prefix and another prefix sit in one schema, each with
+    /// every table, index and ledger of its own; none of their names is cut at PostgreSQL's
+    /// 63 bytes.
+    #[tokio::test]
+    async fn stores_under_other_and_long_prefixes_are_independent() {
+        let schema = Schema::new().await;
+        let pool = schema.pool(schema.options()).await;
+        let long = "p".repeat(TablePrefix::MAX_LEN - 1) + "_";
+        let stores: Vec<_> = ["engagement_", "other_", long.as_str()]
+            .into_iter()
+            .map(|p| PostgresStore::new(pool.clone()).with_prefix(TablePrefix::new(p).expect("p")))
+            .collect();
+        for store in &stores {
+            store.migrate().await.expect("migrate");
+        }
+        serves(&stores[2]).await;
+        for prefix in ["engagement_", "other_", long.as_str()] {
+            let objects = schema
+                .count(&format!(
+                    "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = '{{schema}}' AND starts_with(c.relname, '{prefix}')"
+                ))
+                .await;
+            // 6 tables, their 6 primary keys and 5 other indexes, none cut to another name.
+            assert_eq!(objects, 17, "{prefix}");
+        }
+        schema.drop().await;
+    }
+}
+
+#[cfg(all(engagement_test_mysql, feature = "mysql"))]
+mod mysql {
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use engagement_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+    use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
+    use engagement_sqlx::{MySqlStore, TablePrefix};
+
+    use super::{assert_newer, common, serves};
+
+    fn server() -> MySqlConnectOptions {
+        let url = std::env::var("ENGAGEMENT_TEST_MYSQL_URL").expect("ENGAGEMENT_TEST_MYSQL_URL");
+        MySqlConnectOptions::from_str(&url).expect("parse ENGAGEMENT_TEST_MYSQL_URL")
+    }
+
+    /// A database of one test's own, dropped by [`Database::drop`].
+    struct Database {
+        name: String,
+        admin: MySqlPool,
+    }
+
+    impl Database {
+        async fn new() -> Self {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{}_setup{n}", common::run_name());
+            let admin = MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect_with(server())
+                .await
+                .expect("connect to ENGAGEMENT_TEST_MYSQL_URL");
+            raw_sql(AssertSqlSafe(format!(
+                "CREATE DATABASE {name} CHARACTER SET utf8mb4"
+            )))
+            .execute(&admin)
+            .await
+            .expect("create the database");
+            Self { name, admin }
+        }
+
+        async fn pool(&self) -> MySqlPool {
+            MySqlPoolOptions::new()
+                .max_connections(2)
+                .connect_with(server().database(&self.name))
+                .await
+                .expect("connect to the database")
+        }
+
+        async fn texts(&self, sql: &str) -> Vec<String> {
+            raw_sql(AssertSqlSafe(sql.replace("{db}", &self.name)))
+                .fetch_all(&self.admin)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        }
+
+        async fn drop(self) {
+            raw_sql(AssertSqlSafe(format!("DROP DATABASE {}", self.name)))
+                .execute(&self.admin)
+                .await
+                .expect("drop the database");
+        }
+    }
+
+    /// MariaDB commits each `CREATE TABLE` at once: a migration whose second statement fails
+    /// takes back what its first created, and the rerun applies it.
+    #[tokio::test]
+    async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
+            .execute(store.pool())
+            .await
+            .expect("create the host's table");
+        assert!(
+            store.migrate().await.is_err(),
+            "the clash fails migration 1"
+        );
+        let left = db
+            .texts("SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY 1")
+            .await;
+        assert_eq!(
+            left,
+            ["engagement_customers", "engagement_schema_migrations"],
+            "migration 1's events table was taken back"
+        );
+        raw_sql("DROP TABLE engagement_customers")
+            .execute(store.pool())
+            .await
+            .expect("drop the host's table");
+        store
+            .migrate()
+            .await
+            .expect("the rerun applies every migration");
+        serves(&store).await;
+        db.drop().await;
+    }
+
+    /// The same for a migration that fails after creating its table, in its backfill.
+    #[tokio::test]
+    async fn a_migration_failing_in_its_backfill_leaves_nothing_and_a_rerun_works() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        store.migrate().await.expect("migrate");
+        raw_sql(
+            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
+             DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
+        )
+        .execute(store.pool())
+        .await
+        .expect("undo migrations 4 and 5");
+        // Migration 4 creates the totals, then fills them from the events, which another
+        // session holds locked past the migrating session's lock wait.
+        let mut holder = db.admin.acquire().await.expect("connect");
+        raw_sql(AssertSqlSafe(format!(
+            "LOCK TABLES {}.engagement_events WRITE",
+            db.name
+        )))
+        .execute(&mut *holder)
+        .await
+        .expect("lock the events");
+        let impatient = MySqlPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    raw_sql("SET SESSION lock_wait_timeout = 1")
+                        .execute(conn)
+                        .await
+                        .map(drop)
+                })
+            })
+            .connect_with(server().database(&db.name))
+            .await
+            .expect("connect");
+        let failed = MySqlStore::new(impatient).migrate().await;
+        raw_sql("UNLOCK TABLES")
+            .execute(&mut *holder)
+            .await
+            .expect("unlock the events");
+        drop(holder);
+        assert!(failed.is_err(), "the backfill failed");
+        store
+            .migrate()
+            .await
+            .expect("the rerun applies migrations 4 and 5");
+        serves(&store).await;
+        db.drop().await;
+    }
+
+    /// Whether another session holds the named lock `name`.
+    async fn lock_is_used(admin: &MySqlPool, name: &str) -> bool {
+        raw_sql(AssertSqlSafe(format!(
+            "SELECT CAST(IS_USED_LOCK('{name}') AS SIGNED)"
+        )))
+        .fetch_one(admin)
+        .await
+        .expect("read the lock")
+        .get::<Option<i64>, _>(0)
+        .is_some()
+    }
+
+    /// A `migrate` given up on (a timeout) while it waited for another process's migration
+    /// leaves no pooled connection holding the migration lock once that one ends.
+    #[tokio::test]
+    async fn a_cancelled_migration_does_not_keep_the_lock() {
+        let db = Database::new().await;
+        // A prefix of this test's own: the lock is named after the ledger, server-wide.
+        let prefix =
+            TablePrefix::new(format!("setup_cancel_{}_", std::process::id())).expect("prefix");
+        let lock = format!("{}schema_migrations", prefix.as_str());
+        let mut other = db.admin.acquire().await.expect("connect");
+        raw_sql(AssertSqlSafe(format!("SELECT GET_LOCK('{lock}', 10)")))
+            .execute(&mut *other)
+            .await
+            .expect("take the lock as another process migrating");
+        let store = MySqlStore::new(db.pool().await).with_prefix(prefix);
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(300), store.migrate()).await;
+        assert!(waited.is_err(), "the migration waited for the lock");
+        raw_sql(AssertSqlSafe(format!("SELECT RELEASE_LOCK('{lock}')")))
+            .execute(&mut *other)
+            .await
+            .expect("release the lock");
+        drop(other);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while lock_is_used(&db.admin, &lock).await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a pooled connection of the cancelled migration still holds the lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        store.migrate().await.expect("a later migrate");
+        serves(&store).await;
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_ledger_from_a_newer_version_is_refused() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        store.migrate().await.expect("migrate");
+        raw_sql(
+            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
+             applied_at) VALUES (999, 'from the future', 'x', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("record a newer migration");
+        assert_newer(store.migrate().await, "mysql");
+        db.drop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_migrating_at_once_apply_each_migration_once() {
+        let db = Database::new().await;
+        let mut stores = Vec::new();
+        for _ in 0..3 {
+            stores.push(MySqlStore::new(db.pool().await));
+        }
+        let results = futures::future::join_all(stores.iter().map(MySqlStore::migrate)).await;
+        for result in results {
+            result.expect("every store's migrate succeeds");
+        }
+        let applied = db
+            .texts("SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_schema_migrations")
+            .await;
+        assert_eq!(applied, ["5"]);
+        serves(&stores[0]).await;
+        db.drop().await;
+    }
+
+    /// Stores under the longest prefix and another one sit in one database, each with its own
+    /// tables and ledger.
+    #[tokio::test]
+    async fn stores_under_other_and_long_prefixes_are_independent() {
+        let db = Database::new().await;
+        let pool = db.pool().await;
+        let long = "p".repeat(TablePrefix::MAX_LEN - 1) + "_";
+        for prefix in ["engagement_", "other_", long.as_str()] {
+            let store =
+                MySqlStore::new(pool.clone()).with_prefix(TablePrefix::new(prefix).expect("p"));
+            store.migrate().await.expect("migrate");
+            serves(&store).await;
+        }
+        let tables = db
+            .texts("SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables WHERE table_schema = '{db}'")
+            .await;
+        assert_eq!(tables, ["18"]);
+        db.drop().await;
+    }
+}
