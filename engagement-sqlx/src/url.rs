@@ -31,6 +31,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    // The drivers take only a lower-case scheme: sqlx read `SQLITE::memory:` as a file name.
+    let url = format!("{scheme}{}", &url[scheme.len()..]);
+    let url = url.as_str();
     match scheme.as_str() {
         #[cfg(feature = "sqlite")]
         "sqlite" => {
@@ -57,5 +60,28 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
                  mysql://… (with the matching feature of engagement-sqlx)"
             ),
         )),
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::path::Path;
+
+    use engagement_core::{EventFilter, EventPageQuery, TimeWindow, WorkspaceId};
+
+    #[tokio::test]
+    async fn the_scheme_is_read_in_any_case() {
+        let name = "SQLITE::memory:";
+        let store = super::connect(name).await.expect("an in-memory store");
+        let page = EventPageQuery {
+            filter: EventFilter::new(TimeWindow::ALL),
+            after: None,
+            limit: 1,
+        };
+        let ws = WorkspaceId::new("acme").unwrap();
+        assert_eq!(store.event_page(&ws, &page).await.unwrap().total, 0);
+        let file = Path::new(name).exists();
+        let _ = std::fs::remove_file(name);
+        assert!(!file, "an in-memory URL made a file named {name:?}");
     }
 }
