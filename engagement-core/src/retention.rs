@@ -4,6 +4,11 @@
 //! after local midnight of the same date 13 months ago and deletes everything strictly before.
 //! The deleting is done by [`EventStore::purge`], which works in bounded chunks.
 //!
+//! These functions are operations, not reports: they check no [`Viewer`](crate::Viewer) and
+//! take `now` as given. A host exposes them only to its own administrators (a scheduled job,
+//! an admin-only erasure endpoint) and passes the clock's `now`; a dry run first shows what a
+//! run would delete.
+//!
 //! ```
 //! use engagement_core::retention::{self, RetentionPolicy};
 //! use engagement_core::{CustomerId, Event, EventStore, ReferenceStore, WorkspaceId, names};
@@ -39,9 +44,10 @@ use crate::time::{ReportZone, Timestamp};
 /// How much history to keep, counted in local calendar units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Keep {
-    /// Whole calendar months (a month back from the 31st is the last day of the shorter month).
+    /// Whole calendar months, at least one (a month back from the 31st is the last day of the
+    /// shorter month).
     Months(u32),
-    /// Whole local days.
+    /// Whole local days, at least one.
     Days(u32),
 }
 
@@ -83,8 +89,16 @@ impl RetentionPolicy {
     /// Events strictly before it are removed.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] when the policy reaches before the calendar's start.
+    /// [`Error::InvalidQuery`] for a policy keeping nothing (zero months or days: more likely a
+    /// missing setting than a wish to delete all history but today's) or reaching before the
+    /// calendar's start.
     pub fn cutoff(&self, now: Timestamp) -> Result<Timestamp> {
+        if matches!(self.keep, Keep::Months(0) | Keep::Days(0)) {
+            return Err(Error::invalid_query(
+                "keep",
+                "a retention policy must keep at least one day or month",
+            ));
+        }
         let today = self.zone.date_of(now);
         let first_kept = match self.keep {
             Keep::Months(n) => today.checked_sub_months(Months::new(n)),
@@ -118,7 +132,8 @@ pub struct RetentionReport {
 /// store's bounded chunks; with `dry_run`, only counts them.
 ///
 /// # Errors
-/// [`Error::InvalidQuery`] for a policy reaching before the calendar; a store failure (chunks
+/// [`Error::InvalidQuery`] for a policy keeping nothing or reaching before the calendar (then
+/// nothing is deleted); a store failure (chunks
 /// already deleted stay deleted, and a rerun reaches the same state).
 pub async fn enforce(
     store: &dyn EventStore,
@@ -139,8 +154,9 @@ pub async fn enforce(
     })
 }
 
-/// Removes every event and the record of one customer (an erasure request); with `dry_run`,
-/// only counts them.
+/// Removes every event (of any actor) and the record of one customer (an erasure request); with
+/// `dry_run`, only counts them. A customer the workspace holds nothing of is not an error: the
+/// report counts nothing, so a repeated request succeeds.
 ///
 /// # Errors
 /// A store failure.

@@ -3,7 +3,7 @@
 use chrono::TimeDelta;
 use engagement_core::retention::{self, RetentionPolicy};
 use engagement_core::{
-    Customer, CustomerId, Event, EventFilter, EventPageQuery, EventStore, ReferenceStore,
+    Customer, CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, ReferenceStore,
     ReportZone, TimeWindow, Timestamp, WorkspaceId, names,
 };
 
@@ -152,5 +152,94 @@ async fn erasure_removes_one_customer_and_nothing_else() {
 fn retention_ignores_the_process_tz() {
     engagement_core::conformance::rerun_under_process_zones(&[
         "retention_deletes_exactly_the_events_before_the_cutoff",
+        "cutoffs_follow_the_local_calendar",
     ]);
+}
+
+/// Keeping zero months or days is refused before anything is deleted: it would otherwise remove
+/// every event but today's, most likely from a missing setting.
+#[tokio::test]
+async fn a_policy_keeping_nothing_is_refused_and_deletes_nothing() {
+    let now = at("2026-11-20T12:00:00Z");
+    let (store, events) = seeded(at("2026-01-01T00:00:00Z")).await;
+    for policy in [RetentionPolicy::months(0), RetentionPolicy::days(0)] {
+        for dry_run in [true, false] {
+            let err = retention::enforce(&store, &ws("a"), &policy, now, dry_run).await;
+            assert!(
+                matches!(err, Err(Error::InvalidQuery { field: "keep", .. })),
+                "{policy:?}: {err:?}"
+            );
+        }
+    }
+    assert_eq!(ids(&store, &ws("a")).await.len(), events.len());
+}
+
+/// Month ends, leap days and local midnights that do not exist or happen twice.
+#[test]
+fn cutoffs_follow_the_local_calendar() {
+    let havana = ReportZone::parse("America/Havana").unwrap();
+    let cases = [
+        // 1 month back from 31 March of a leap year is 29 February.
+        (
+            RetentionPolicy::months(1),
+            "2028-03-31T12:00:00Z",
+            "2028-02-29T00:00:00Z",
+        ),
+        // 12 months back from 29 February is 28 February.
+        (
+            RetentionPolicy::months(12),
+            "2028-02-29T12:00:00Z",
+            "2027-02-28T00:00:00Z",
+        ),
+        (
+            RetentionPolicy::days(366),
+            "2028-12-31T23:59:59.999999Z",
+            "2027-12-31T00:00:00Z",
+        ),
+        // Havana's clocks jumped from 00:00 to 01:00 on 2024-03-10: the day starts at 01:00
+        // CDT, 05:00 UTC.
+        (
+            RetentionPolicy::months(1).in_zone(havana),
+            "2024-04-10T12:00:00Z",
+            "2024-03-10T05:00:00Z",
+        ),
+        (
+            RetentionPolicy::days(1).in_zone(havana),
+            "2024-03-11T12:00:00Z",
+            "2024-03-10T05:00:00Z",
+        ),
+        // On 2024-11-03 they went back from 01:00 to 00:00: the earlier midnight, 04:00 UTC.
+        (
+            RetentionPolicy::days(2).in_zone(havana),
+            "2024-11-05T12:00:00Z",
+            "2024-11-03T04:00:00Z",
+        ),
+    ];
+    for (policy, now, cutoff) in cases {
+        assert_eq!(
+            policy.cutoff(at(now)).unwrap(),
+            at(cutoff),
+            "{policy:?} at {now}"
+        );
+    }
+}
+
+/// A policy longer than the calendar is refused, however far away `now` is; never a panic.
+#[test]
+fn policies_past_the_calendar_are_refused() {
+    for now in [Timestamp::MIN, Timestamp::EPOCH, Timestamp::MAX] {
+        for policy in [
+            RetentionPolicy::months(u32::MAX),
+            RetentionPolicy::days(u32::MAX),
+            RetentionPolicy::months(u32::MAX).in_zone(ReportZone::parse("Asia/Tokyo").unwrap()),
+        ] {
+            assert!(
+                matches!(
+                    policy.cutoff(now),
+                    Err(Error::InvalidQuery { field: "keep", .. })
+                ),
+                "{policy:?} at {now:?}"
+            );
+        }
+    }
 }

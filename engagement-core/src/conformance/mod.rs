@@ -108,6 +108,8 @@ macro_rules! conformance_tests {
             funnel_input_of_many_journeys_matches_the_reference,
             purge_before_cutoff,
             purge_customer_erases_only_that_workspace,
+            retention_policy_purges_from_the_first_local_instant,
+            erasure_leaves_no_trace_in_the_reports,
             large_batch_appends_atomically,
             huge_id_lists_work,
             huge_name_lists_work,
