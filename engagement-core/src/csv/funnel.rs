@@ -40,7 +40,8 @@ fn cells(number: u64, step: &FunnelStep) -> [Cell<'_>; 8] {
     let median = step
         .median_time_to_convert
         .and_then(|d| d.num_microseconds())
-        // Exact: a whole number of microseconds below 2^53 prints as its 6-decimal value.
+        // Exact below about 272 years (2^33 s): seconds with six decimals then have at most 15
+        // significant digits, which an f64 keeps and prints back as written.
         .map_or(Cell::Empty, |us| Cell::Float(us as f64 / 1e6));
     [
         Cell::Uint(number),
