@@ -95,7 +95,8 @@ fn mixed(prefix: &str, n: i64) -> Vec<Event> {
 }
 
 /// Checks that the workspace holds `expected` events and that its rollup, totals and log counts
-/// are exactly what those events make (no row off, none missing, none at or below zero).
+/// are exactly what those events make (no row off, none missing, none at or below zero: an
+/// erased customer leaves no total behind).
 async fn assert_consistent<S: Tables>(store: &S, ws: &WorkspaceId, expected: usize) {
     let ws = ws.as_str();
     let events = format!("SELECT COUNT(*) FROM engagement_events WHERE workspace = '{ws}'");
@@ -109,6 +110,10 @@ async fn assert_consistent<S: Tables>(store: &S, ws: &WorkspaceId, expected: usi
                  AND t.n <> (SELECT COUNT(*) FROM engagement_events e \
                  WHERE e.workspace = t.workspace AND e.customer = t.customer AND e.actor = 0)"
             ),
+        ),
+        (
+            "totals at or below zero (an emptied total is dropped)",
+            format!("SELECT COUNT(*) FROM engagement_totals WHERE workspace = '{ws}' AND n <= 0"),
         ),
         (
             "customers with counted events but no total",

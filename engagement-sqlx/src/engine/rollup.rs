@@ -481,7 +481,8 @@ impl<D: Dialect> Engine<D> {
         Ok(())
     }
 
-    /// Takes `deleted` counted events of `customer` off its total (after a purge).
+    /// Takes `deleted` counted events of `customer` off its total (after a purge), and drops
+    /// the total it brought to zero: an erased customer leaves no row behind.
     pub(crate) async fn take_from_total(
         &self,
         conn: &mut Conn<D>,
@@ -496,6 +497,11 @@ impl<D: Dialect> Engine<D> {
             .bind(deleted);
         push_customer(&mut sql, workspace, customer);
         D::execute(conn, sql, "take purged events off a total").await?;
+        let mut delete = D::sql();
+        delete.push("DELETE FROM ").push(&self.tables.totals);
+        push_customer(&mut delete, workspace, customer);
+        delete.push(" AND n = 0");
+        D::execute(conn, delete, "drop an emptied total").await?;
         Ok(())
     }
 }
