@@ -44,12 +44,48 @@ fn assert_newer(result: engagement_core::Result<()>, backend: &str) {
     }
 }
 
+/// The host's table under the name of migration 1's second table.
+const CLASH: &str = "CREATE TABLE engagement_customers (x INTEGER)";
+/// The host's table gone again.
+const UNCLASH: &str = "DROP TABLE engagement_customers";
+/// A ledger row of a migration this build does not know.
+const NEWER: &str = "INSERT INTO engagement_schema_migrations (version, description, checksum, \
+                     applied_at) VALUES (999, 'from the future', 'x', 0)";
+
+/// A migration whose second table clashes with a host's table fails, and once that table is
+/// gone the rerun applies every migration. `exec` runs SQL on the store's database; `between`
+/// checks what the failure left.
+async fn a_clash_fails_and_the_rerun_works(
+    store: &dyn EventStore,
+    migrate: impl AsyncFn() -> engagement_core::Result<()>,
+    exec: impl AsyncFn(&'static str),
+    between: impl AsyncFn(),
+) {
+    exec(CLASH).await;
+    assert!(migrate().await.is_err(), "the clash fails migration 1");
+    between().await;
+    exec(UNCLASH).await;
+    migrate().await.expect("the rerun applies every migration");
+    serves(store).await;
+}
+
+/// A ledger holding a migration newer than this build knows is refused with a typed error.
+async fn a_newer_ledger_is_refused(
+    migrate: impl AsyncFn() -> engagement_core::Result<()>,
+    exec: impl AsyncFn(&'static str),
+    backend: &str,
+) {
+    migrate().await.expect("migrate");
+    exec(NEWER).await;
+    assert_newer(migrate().await, backend);
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use engagement_sqlx::SqliteStore;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
 
-    use super::{assert_newer, serves};
+    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, serves};
 
     /// The directory of this test binary's files, removed by [`remove_dir`].
     fn dir() -> std::path::PathBuf {
@@ -68,42 +104,25 @@ mod sqlite {
             .get(0)
     }
 
+    /// Runs `sql` on `store`'s database.
+    async fn exec(store: &SqliteStore, sql: &'static str) {
+        raw_sql(sql).execute(store.pool()).await.expect(sql);
+    }
+
     #[tokio::test]
     async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
-        // The host's table under the name of our second table of migration 1.
-        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
-            .execute(store.pool())
-            .await
-            .expect("create the host's table");
-        assert!(
-            store.migrate().await.is_err(),
-            "the clash fails migration 1"
-        );
-        raw_sql("DROP TABLE engagement_customers")
-            .execute(store.pool())
-            .await
-            .expect("drop the host's table");
-        store
-            .migrate()
-            .await
-            .expect("the rerun applies every migration");
+        let migrate = async || store.migrate().await;
+        let run = async |sql| exec(&store, sql).await;
+        a_clash_fails_and_the_rerun_works(&store, migrate, run, async || {}).await;
         assert_eq!(ledger_rows(&store, "engagement_schema_migrations").await, 6);
-        serves(&store).await;
     }
 
     #[tokio::test]
     async fn a_ledger_from_a_newer_version_is_refused() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
-        store.migrate().await.expect("migrate");
-        raw_sql(
-            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
-             applied_at) VALUES (999, 'from the future', 'x', 0)",
-        )
-        .execute(store.pool())
-        .await
-        .expect("record a newer migration");
-        assert_newer(store.migrate().await, "sqlite");
+        let migrate = async || store.migrate().await;
+        a_newer_ledger_is_refused(migrate, async |sql| exec(&store, sql).await, "sqlite").await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +183,7 @@ mod postgres {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
     use engagement_sqlx::{PostgresStore, TablePrefix};
 
-    use super::{assert_newer, common, serves};
+    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, common, serves};
 
     /// The key of the advisory lock `migrate` takes for a ledger (FNV-1a of its name).
     fn lock_key(ledger: &str) -> i64 {
@@ -272,29 +291,20 @@ mod postgres {
         schema.drop().await;
     }
 
+    /// Runs `sql` on `store`'s database.
+    async fn exec(store: &PostgresStore, sql: &'static str) {
+        raw_sql(sql).execute(store.pool()).await.expect(sql);
+    }
+
     /// A migration whose second statement fails leaves nothing behind, and the ledger as it
     /// was: the rerun applies it.
     #[tokio::test]
     async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
         let schema = Schema::new().await;
         let store = PostgresStore::new(schema.pool(schema.options()).await);
-        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
-            .execute(store.pool())
-            .await
-            .expect("create the host's table");
-        assert!(
-            store.migrate().await.is_err(),
-            "the clash fails migration 1"
-        );
-        raw_sql("DROP TABLE engagement_customers")
-            .execute(store.pool())
-            .await
-            .expect("drop the host's table");
-        store
-            .migrate()
-            .await
-            .expect("the rerun applies every migration");
-        serves(&store).await;
+        let migrate = async || store.migrate().await;
+        let run = async |sql| exec(&store, sql).await;
+        a_clash_fails_and_the_rerun_works(&store, migrate, run, async || {}).await;
         schema.drop().await;
     }
 
@@ -302,15 +312,8 @@ mod postgres {
     async fn a_ledger_from_a_newer_version_is_refused() {
         let schema = Schema::new().await;
         let store = PostgresStore::new(schema.pool(schema.options()).await);
-        store.migrate().await.expect("migrate");
-        raw_sql(
-            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
-             applied_at) VALUES (999, 'from the future', 'x', 0)",
-        )
-        .execute(store.pool())
-        .await
-        .expect("record a newer migration");
-        assert_newer(store.migrate().await, "postgres");
+        let migrate = async || store.migrate().await;
+        a_newer_ledger_is_refused(migrate, async |sql| exec(&store, sql).await, "postgres").await;
         schema.drop().await;
     }
 
@@ -353,7 +356,7 @@ mod mysql {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
     use engagement_sqlx::{MySqlStore, TablePrefix};
 
-    use super::{assert_newer, common, serves};
+    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, common, serves};
 
     fn server() -> MySqlConnectOptions {
         let url = std::env::var("ENGAGEMENT_TEST_MYSQL_URL").expect("ENGAGEMENT_TEST_MYSQL_URL");
@@ -411,37 +414,30 @@ mod mysql {
         }
     }
 
+    /// Runs `sql` on `store`'s database.
+    async fn exec(store: &MySqlStore, sql: &'static str) {
+        raw_sql(sql).execute(store.pool()).await.expect(sql);
+    }
+
     /// MariaDB commits each `CREATE TABLE` at once: a migration whose second statement fails
     /// takes back what its first created, and the rerun applies it.
     #[tokio::test]
     async fn a_migration_failing_half_way_leaves_nothing_and_a_rerun_works() {
         let db = Database::new().await;
         let store = MySqlStore::new(db.pool().await);
-        raw_sql("CREATE TABLE engagement_customers (x INTEGER)")
-            .execute(store.pool())
-            .await
-            .expect("create the host's table");
-        assert!(
-            store.migrate().await.is_err(),
-            "the clash fails migration 1"
-        );
-        let left = db
-            .texts("SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY 1")
-            .await;
-        assert_eq!(
-            left,
-            ["engagement_customers", "engagement_schema_migrations"],
-            "migration 1's events table was taken back"
-        );
-        raw_sql("DROP TABLE engagement_customers")
-            .execute(store.pool())
-            .await
-            .expect("drop the host's table");
-        store
-            .migrate()
-            .await
-            .expect("the rerun applies every migration");
-        serves(&store).await;
+        let migrate = async || store.migrate().await;
+        let run = async |sql| exec(&store, sql).await;
+        let left = async || {
+            let tables = db
+                .texts("SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY 1")
+                .await;
+            assert_eq!(
+                tables,
+                ["engagement_customers", "engagement_schema_migrations"],
+                "migration 1's events table was taken back"
+            );
+        };
+        a_clash_fails_and_the_rerun_works(&store, migrate, run, left).await;
         db.drop().await;
     }
 
@@ -548,15 +544,8 @@ mod mysql {
     async fn a_ledger_from_a_newer_version_is_refused() {
         let db = Database::new().await;
         let store = MySqlStore::new(db.pool().await);
-        store.migrate().await.expect("migrate");
-        raw_sql(
-            "INSERT INTO engagement_schema_migrations (version, description, checksum, \
-             applied_at) VALUES (999, 'from the future', 'x', 0)",
-        )
-        .execute(store.pool())
-        .await
-        .expect("record a newer migration");
-        assert_newer(store.migrate().await, "mysql");
+        let migrate = async || store.migrate().await;
+        a_newer_ledger_is_refused(migrate, async |sql| exec(&store, sql).await, "mysql").await;
         db.drop().await;
     }
 
