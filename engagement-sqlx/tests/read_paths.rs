@@ -11,6 +11,21 @@
 mod common;
 mod reliability;
 
+/// Upserts `customers` into the store under test and into the reference it is compared with.
+async fn upsert_on_both(
+    store: &dyn engagement_core::EventStore,
+    oracle: &engagement_core::ReferenceStore,
+    ws: &engagement_core::WorkspaceId,
+    customers: &[engagement_core::Customer],
+) {
+    use engagement_core::EventStore;
+    store.upsert_customers(ws, customers).await.expect("upsert");
+    oracle
+        .upsert_customers(ws, customers)
+        .await
+        .expect("upsert");
+}
+
 /// Case 28 with a term longer than SQLite takes as a LIKE pattern (50,000 bytes): the search
 /// matches nothing, as on the reference, instead of failing ("pattern too complex"); so does a
 /// shorter term whose escaped pattern is that long.
@@ -32,14 +47,7 @@ async fn a_search_longer_than_any_pattern_matches_nothing() {
         Customer::new(CustomerId(1), "a".repeat(2_048), "a".repeat(2_048)),
         Customer::new(CustomerId(2), "%", "Percent"),
     ];
-    store
-        .upsert_customers(&ws, &customers)
-        .await
-        .expect("upsert");
-    oracle
-        .upsert_customers(&ws, &customers)
-        .await
-        .expect("upsert");
+    upsert_on_both(&store, &oracle, &ws, &customers).await;
     for term in ["a".repeat(60_000), "%".repeat(30_000)] {
         let query = ActivityQuery {
             window: TimeWindow::ALL,
@@ -91,9 +99,9 @@ mod mysql {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Connection, Executor, MySqlConnection, raw_sql};
     use engagement_sqlx::sqlx::{Row, query};
 
-    use super::common;
     use super::reliability::faults::bounded;
     use super::reliability::{my, views, workspace};
+    use super::{common, upsert_on_both};
 
     /// The first instant past the days the store keeps per-day counts of (about 136,000 years
     /// on): an event there is counted from the events alone.
@@ -225,14 +233,7 @@ mod mysql {
             Customer::new(CustomerId(3), format!("{long}m"), "Smith"),
         ];
         let oracle = ReferenceStore::new();
-        store
-            .upsert_customers(&ws, &customers)
-            .await
-            .expect("upsert");
-        oracle
-            .upsert_customers(&ws, &customers)
-            .await
-            .expect("upsert");
+        upsert_on_both(&store, &oracle, &ws, &customers).await;
         let ids = |page: engagement_core::ActivityPage| -> Vec<i64> {
             page.rows.iter().map(|r| r.customer.id.0).collect()
         };
