@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use engagement_core::csv::{CsvOptions, CsvReport};
-use engagement_core::report::{FunnelReport, FunnelRequest, FunnelStep, Reports};
+use engagement_core::report::{FreshnessSource, FunnelReport, FunnelRequest, FunnelStep, Reports};
 use engagement_core::{
     Actor, CustomerId, Event, EventStore, FixedClock, RangeSpec, ReferenceStore, ReportZone, Role,
     Timestamp, Viewer, WorkspaceId,
@@ -326,4 +326,54 @@ fn the_conversion_window_end_is_inclusive() {
     let r = report(&events, &steps, (0, 10), w, 30);
     assert_eq!(counts(&r), [(4, 3, 0), (1, 0, 0)]);
     assert_eq!(r.steps[1].median_time_to_convert, Some(TimeDelta::zero()));
+}
+
+/// What is stored is complete only up to the ingestion watermark: a customer whose conversion
+/// window closed after it may still have converted (the event not stored yet), so they are in
+/// progress, not dropped; once the watermark passes the window's end they are dropped.
+#[test]
+fn a_window_closing_after_the_watermark_is_in_progress() {
+    #[derive(Debug)]
+    struct Watermark(Timestamp);
+    impl FreshnessSource for Watermark {
+        fn complete_up_to(&self) -> Timestamp {
+            self.0
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Step 1 at 20 with 10 µs to convert: the window closes at 30; now is 31.
+    let counts = |watermark: Option<i64>| {
+        runtime.block_on(async {
+            let store = Arc::new(ReferenceStore::default());
+            let start = Event::new("a", CustomerId(1), "A", at(20));
+            store.append(&ws(), &[start]).await.unwrap();
+            let mut reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(at(31))));
+            if let Some(w) = watermark {
+                reports = reports.with_freshness(Arc::new(Watermark(at(w))));
+            }
+            let mut request = FunnelRequest::new(ws());
+            request.steps = vec!["A".into(), "B".into()];
+            request.range = RangeSpec::Between {
+                from: at(0),
+                to: at(31),
+            };
+            request.conversion_window = TimeDelta::microseconds(10);
+            let step = &reports
+                .funnel(&Viewer::new(ws(), Role::Administrator), &request)
+                .await
+                .unwrap()
+                .steps[0];
+            (step.dropped, step.in_progress)
+        })
+    };
+    assert_eq!(counts(None), (1, 0), "closed before now");
+    assert_eq!(counts(Some(29)), (0, 1), "closed after what is known");
+    assert_eq!(
+        counts(Some(30)),
+        (0, 1),
+        "the window's last instant is not known yet"
+    );
+    assert_eq!(counts(Some(31)), (1, 0), "known past the window's end");
 }

@@ -585,8 +585,12 @@ impl Reports {
         let period = self.period(request.range, now, None)?;
         let window = period.window;
         let complete_up_to = self.watermark();
+        // A conversion window that closed after the last instant the store is complete up to
+        // may still hold a conversion not stored yet: such a customer is in progress.
+        let known_up_to = complete_up_to.map_or(now, |complete| complete.min(now));
         let open_since = (now <= window.to).then(|| {
-            now.checked_sub(request.conversion_window)
+            known_up_to
+                .checked_sub(request.conversion_window)
                 .unwrap_or(Timestamp::MIN)
         });
         let input = self
@@ -602,7 +606,7 @@ impl Reports {
             )
             .await?;
         let steps = funnel::evaluate(&request.steps, &input, request.conversion_window, |start| {
-            funnel::is_open(start, request.conversion_window, now, window)
+            funnel::is_open(start, request.conversion_window, now, known_up_to, window)
         });
         Ok(FunnelReport {
             request: request.clone(),

@@ -96,9 +96,12 @@ pub struct FunnelStep {
     pub conversion_from_first: f64,
     /// `reached / reached at the previous step` (1 for step 1; 0 when the previous is 0).
     pub conversion_from_previous: f64,
-    /// Customers who stopped at this step and whose conversion window has closed.
+    /// Customers who stopped at this step and whose conversion window has closed (before the
+    /// report's `complete_up_to`, when the reports have a freshness source).
     pub dropped: u64,
-    /// Customers who stopped at this step but can still convert (their window is open).
+    /// Customers who stopped at this step but can still convert: their window is open, or
+    /// closed after the instant the store is known complete up to, so a conversion may not be
+    /// stored yet.
     pub in_progress: u64,
     /// Median time from the step-1 event to this step among customers who reached it (the lower
     /// median for an even count, in whole microseconds); `None` for step 1 and when nobody
@@ -361,17 +364,20 @@ fn lower_median(values: &mut [TimeDelta]) -> Option<TimeDelta> {
 
 /// Whether a customer whose latest step-1 event is at `last_start` can still convert at `now`:
 /// the report's window reaches the present (a lookback ends exactly at `now`, and nothing
-/// after `now` has happened yet) and the conversion window is not over.
+/// after `now` has happened yet) and the conversion window was not over at `known_up_to`, the
+/// last instant the store is known complete up to (`now`, or the ingestion watermark behind
+/// it: a conversion inside a window that closed after it may not be stored yet).
 pub(crate) fn is_open(
     last_start: Timestamp,
     conversion_window: TimeDelta,
     now: Timestamp,
+    known_up_to: Timestamp,
     window: TimeWindow,
 ) -> bool {
     now <= window.to
         && last_start
             .checked_add(conversion_window)
-            .is_none_or(|end| end >= now)
+            .is_none_or(|end| end >= known_up_to)
 }
 
 #[cfg(test)]
@@ -536,15 +542,19 @@ mod tests {
             to: t(1_000),
         };
         let w = TimeDelta::microseconds(100);
-        assert!(is_open(t(900), w, t(950), window));
-        assert!(!is_open(t(800), w, t(950), window));
+        assert!(is_open(t(900), w, t(950), t(950), window));
+        assert!(!is_open(t(800), w, t(950), t(950), window));
         assert!(
-            is_open(t(900), w, t(1_000), window),
+            is_open(t(900), w, t(1_000), t(1_000), window),
             "a window ending now reaches the present"
         );
         assert!(
-            !is_open(t(950), w, t(1_001), window),
+            !is_open(t(950), w, t(1_001), t(1_001), window),
             "a window in the past"
+        );
+        assert!(
+            is_open(t(800), w, t(950), t(890), window),
+            "a conversion window closing after what is known complete"
         );
     }
 
