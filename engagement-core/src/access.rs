@@ -63,9 +63,11 @@ impl fmt::Display for Role {
     }
 }
 
-/// The reports (and report-like actions) a policy grants.
+/// The reports (and report-like actions) a policy grants. New report families will add
+/// variants, so a host lists them through [`ReportKind::ALL`] rather than matching them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReportKind {
     /// The engagement ranking and its CSV.
     Engagement,
