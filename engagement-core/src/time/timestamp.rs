@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -76,6 +76,10 @@ impl Timestamp {
     }
 }
 
+/// RFC 3339 in UTC with six fraction digits (`2026-11-20T11:45:03.000000Z`); years outside
+/// 0000–9999 carry a sign (`+10000-…`), and [`FromStr`] reads every such text back. Instants
+/// beyond chrono's calendar (±262,000 years; [`Timestamp::MIN`] and [`Timestamp::MAX`]) are
+/// written as its first or last instant.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
@@ -95,13 +99,19 @@ impl fmt::Debug for Timestamp {
 impl FromStr for Timestamp {
     type Err = Error;
 
-    /// Parses RFC 3339 (any offset); sub-microsecond digits are refused rather than rounded,
-    /// and a leap second (`:60`) rather than moved into the next second, which can be the
-    /// next day.
+    /// Parses RFC 3339 (any offset), and the signed years beyond 0000–9999 that [`Display`]
+    /// writes for such instants (`+10000-01-01T00:00:00.000000Z`); sub-microsecond digits are
+    /// refused rather than rounded, and a leap second (`:60`) rather than moved into the next
+    /// second, which can be the next day.
+    ///
+    /// [`Display`]: fmt::Display
     fn from_str(s: &str) -> Result<Self> {
-        let dt = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
-            Error::invalid_query("timestamp", format!("{s:?} is not RFC 3339: {e}"))
-        })?;
+        let text = s.trim();
+        let dt = DateTime::parse_from_rfc3339(text)
+            .or_else(|e| signed_year(text).ok_or(e))
+            .map_err(|e| {
+                Error::invalid_query("timestamp", format!("{s:?} is not RFC 3339: {e}"))
+            })?;
         if dt.timestamp_subsec_nanos() >= NANOS_PER_SECOND {
             return Err(Error::invalid_query(
                 "timestamp",
@@ -117,6 +127,19 @@ impl FromStr for Timestamp {
         }
         Ok(Self::from_datetime(&dt))
     }
+}
+
+/// An RFC 3339 instant whose year has a sign and may have more than four digits, as chrono
+/// writes the years outside 0000–9999; `None` for anything else.
+fn signed_year(text: &str) -> Option<DateTime<FixedOffset>> {
+    if !text.starts_with(['+', '-']) {
+        return None;
+    }
+    let utc = text
+        .strip_suffix(['Z', 'z'])
+        .map(|rest| format!("{rest}+00:00"));
+    let text = utc.as_deref().unwrap_or(text);
+    DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%:z").ok()
 }
 
 /// The digits of `text`'s fraction of a second after the sixth (the microseconds), if any.
@@ -219,6 +242,29 @@ mod tests {
             "2016-12-31T23:59:59.999999Z".parse::<Timestamp>().unwrap(),
             Timestamp::from_micros(1_483_228_799_999_999)
         );
+    }
+
+    #[test]
+    fn years_beyond_9999_and_before_0000_read_back_as_written() {
+        for text in [
+            "+10000-01-01T00:00:00.000000Z",
+            "+262142-12-31T23:59:59.999999Z",
+            "-0001-12-31T23:59:59.999999Z",
+            "+10000-01-01T01:00:00.000001+01:00",
+        ] {
+            let at: Timestamp = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(at.to_string().parse::<Timestamp>().unwrap(), at, "{text}");
+        }
+        let far = Timestamp::from_micros(253_402_300_800_000_000); // 10000-01-01
+        assert_eq!(far.to_string(), "+10000-01-01T00:00:00.000000Z");
+        let json = serde_json::to_string(&far).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), far);
+        assert!(
+            "+10000-01-01T00:00:00.0000001Z"
+                .parse::<Timestamp>()
+                .is_err()
+        );
+        assert!("+10000-13-01T00:00:00Z".parse::<Timestamp>().is_err());
     }
 
     #[test]
