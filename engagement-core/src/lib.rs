@@ -71,7 +71,7 @@ pub use model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR};
 pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
 pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};
 pub use model::names;
-pub use model::validate::Limits;
+pub use model::validate::{Limits, MAX_READABLE_METADATA_DEPTH};
 pub use report::Reports;
 pub use store::EventStore;
 pub use store::query::*;

@@ -9,6 +9,10 @@ use super::printable::is_printable_ascii;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
+/// The deepest metadata any store can read back: serde_json, which parses the stored JSON,
+/// stops at 128 nested levels (the event's own object is one of them).
+pub const MAX_READABLE_METADATA_DEPTH: usize = 127;
+
 /// Limits applied to incoming events and customers.
 ///
 /// ```
@@ -30,7 +34,9 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Largest metadata object, as compact JSON, in bytes.
     pub max_metadata_bytes: usize,
-    /// Deepest nesting of metadata objects and arrays (the top-level object is depth 1).
+    /// Deepest nesting of metadata objects and arrays (the top-level object is depth 1). A
+    /// setting above [`MAX_READABLE_METADATA_DEPTH`] still refuses deeper metadata: no store
+    /// could read it back.
     pub max_metadata_depth: usize,
     /// How far past "now" an event may be stamped (client clock skew).
     pub max_future_skew: TimeDelta,
@@ -169,8 +175,9 @@ impl Limits {
     }
 
     fn check_metadata(&self, metadata: &super::event::Metadata) -> std::result::Result<(), String> {
+        let max_depth = self.max_metadata_depth.min(MAX_READABLE_METADATA_DEPTH);
         for (key, value) in metadata {
-            check_json(key, value, 2, self.max_metadata_depth)?;
+            check_json(key, value, 2, max_depth)?;
         }
         // Most events carry none: `{}` needs no serializing to know its size.
         let size = if metadata.is_empty() {
@@ -390,6 +397,35 @@ mod tests {
         e.metadata
             .insert("big".into(), json!("x".repeat(17 * 1024)));
         assert_eq!(field_of(limits.validate_event(0, &e, now())), "metadata");
+    }
+
+    /// Metadata nesting `depth` levels, the event's own object included.
+    fn nested(depth: usize) -> super::super::event::Metadata {
+        let mut value = json!(1);
+        for _ in 1..depth {
+            value = json!([value]);
+        }
+        [("deep".to_owned(), value)].into_iter().collect()
+    }
+
+    #[test]
+    fn metadata_deeper_than_any_store_reads_back_is_refused_whatever_the_limit() {
+        let limits = Limits {
+            max_metadata_depth: 200,
+            max_metadata_bytes: usize::MAX,
+            ..Limits::default()
+        };
+        let mut e = event();
+        e.metadata = nested(MAX_READABLE_METADATA_DEPTH);
+        assert!(limits.validate_event(0, &e, now()).is_ok());
+        // What a store keeps is the metadata's JSON text: at this depth it still parses.
+        let text = serde_json::to_string(&e.metadata).unwrap();
+        let back: super::super::event::Metadata = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e.metadata);
+        e.metadata = nested(MAX_READABLE_METADATA_DEPTH + 1);
+        assert_eq!(field_of(limits.validate_event(0, &e, now())), "metadata");
+        let text = serde_json::to_string(&e.metadata).unwrap();
+        assert!(serde_json::from_str::<super::super::event::Metadata>(&text).is_err());
     }
 
     #[test]
