@@ -209,6 +209,7 @@ impl Columns {
                 pos += 1;
                 keep(pos - 1)
             });
+            grow::shrink_after_removal(c);
         });
         self.ids.retain(keep);
     }

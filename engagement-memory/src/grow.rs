@@ -38,6 +38,14 @@ pub(crate) fn push<T>(v: &mut Vec<T>, item: T) {
     v.push(item);
 }
 
+/// Gives back most of the unused capacity of `v` once removals left it under a quarter full
+/// (a purge that shortened retention), keeping an eighth for the appends to come.
+pub(crate) fn shrink_after_removal<T>(v: &mut Vec<T>) {
+    if v.len() < v.capacity() / 4 {
+        v.shrink_to(v.len() + v.len() / 8);
+    }
+}
+
 /// Pushes `item`, growing `v` by an eighth whatever its size: for the many small lists of a
 /// kind (the customers' postings), whose unused capacity would add up while each copy is
 /// small.

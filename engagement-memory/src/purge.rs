@@ -126,6 +126,22 @@ mod tests {
     }
 
     #[test]
+    fn a_purge_of_most_events_gives_their_memory_back() {
+        let mut ws = Workspace::default();
+        let batch: Vec<Event> = (0..20_000)
+            .map(|i| ev(&format!("e{i}"), i % 50, i))
+            .collect();
+        ws.append(&batch).unwrap();
+        let before = ws.cols.heap_bytes();
+        ws.purge(PurgeScope::Before {
+            cutoff: Timestamp::from_micros(19_900),
+        });
+        assert_eq!(ws.cols.len(), 100);
+        let after = ws.cols.heap_bytes();
+        assert!(after * 20 < before, "{before} bytes before, {after} after");
+    }
+
+    #[test]
     fn retention_keeps_the_dictionaries_to_what_is_held() {
         let mut ws = Workspace::default();
         for round in 0..5i64 {
