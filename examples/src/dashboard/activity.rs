@@ -2,11 +2,11 @@
 //! a sortable paginated table with 7-day sparklines, the two exports, and the customer detail
 //! panel (cards, 14-day trend chart, recent milestones).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{ActivityReport, ActivityRequest, CustomerDetail};
 use engagement_core::{
-    ActivitySort, ActivitySortKey, CalendarPreset, CustomerId, CustomerStatus, Milestone,
+    ActivitySort, ActivitySortKey, CalendarPreset, CustomerId, CustomerStatus, Error, Milestone,
     RangeSpec, ReportKind, Result, WorkspaceId,
 };
 use maud::{Markup, html};
@@ -18,7 +18,7 @@ use super::layout::{
     Nav, custom_dates, href, link_if, local_time, local_time_or_dash, page as shell, range_fields,
     window_line,
 };
-use super::problem::{failed_page, plain};
+use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use super::svg;
 use crate::range_text::{PRESETS, parse_range};
@@ -212,8 +212,15 @@ pub(crate) async fn csv(
 pub(crate) async fn customer(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        let e = Error::invalid_query(
+            "customer",
+            format!("{id:?} is not a customer ID (a whole number)"),
+        );
+        return plain(&session, &e);
+    };
     match state
         .reports
         .customer_detail(&session.viewer(), &session.workspace, CustomerId(id))

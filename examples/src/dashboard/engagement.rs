@@ -1,7 +1,7 @@
 //! The engagement report page (seed 000): quick-range buttons and Custom Range, the exact
 //! window, a sortable and searchable table of up to 100 customers, the CSV button.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{EngagementReport, EngagementRequest, EngagementRow};
 use engagement_core::{Lookback, RangeSpec, ReportKind, Result};
@@ -12,7 +12,7 @@ use super::AppState;
 use super::csv_response;
 use super::event_log::event_log_link;
 use super::layout::{Nav, custom_dates, customer_link, href, page as shell, window_line};
-use super::problem::{failed_page, plain};
+use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use crate::range_text::{QUICK_RANGES, parse_range, range_parts};
 

@@ -2,7 +2,7 @@
 //! total, the event detail panel, and the streamed export of the complete filtered log.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::csv::{ChunkSize, CsvOptions, event_log_chunks, event_log_file_name};
 use engagement_core::report::{EventLogPage, EventLogRequest, LogEntry};
@@ -19,7 +19,7 @@ use super::csv_response::download;
 use super::layout::{
     Nav, custom_dates, customer_link, href, local_time, page as shell, range_fields, window_line,
 };
-use super::problem::{failed_page, plain};
+use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use crate::range_text::{parse_range, range_parts};
 
@@ -321,8 +321,13 @@ fn filter_bar(params: &Params, log: Option<&EventLogPage>) -> Markup {
 
 fn table(session: &Session, params: &Params, log: &EventLogPage) -> Markup {
     let pos = params.pos.unwrap_or(0);
-    let first = if log.entries.is_empty() { 0 } else { pos + 1 };
-    let last = pos + log.entries.len() as u64;
+    // `pos` comes from the link, so any number may arrive: saturate rather than overflow.
+    let first = if log.entries.is_empty() {
+        0
+    } else {
+        pos.saturating_add(1)
+    };
+    let last = pos.saturating_add(log.entries.len() as u64);
     html! {
         p.total { strong { (log.total) } " events" span.muted { " · showing " (first) "–" (last) } }
         table #events {

@@ -1,6 +1,6 @@
 //! The funnel page: steps, conversion window and range, a step chart and the step table.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::TimeDelta;
 use engagement_core::report::{FunnelReport, FunnelRequest};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::csv_response;
 use super::layout::{Nav, custom_dates, href, page as shell, range_fields, window_line};
-use super::problem::{failed_page, plain};
+use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use super::svg;
 use crate::range_text::{PRESETS, parse_range};

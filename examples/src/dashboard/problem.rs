@@ -1,10 +1,13 @@
 //! How failures reach the person: a 403 page for a refused role, the error on the page for
 //! bad input (with the seed's wording), a plain page for the rest.
 
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::Error;
 use maud::html;
+use serde::de::DeserializeOwned;
 
 use super::layout::{Nav, error_banner, page};
 use super::session::Session;
@@ -83,6 +86,32 @@ pub(crate) fn plain(session: &Session, error: &Error) -> Response {
         error_banner(&message_of(error)),
     );
     (status_of(error), Html(html.into_string())).into_response()
+}
+
+/// A page's query parameters, read like axum's `Query`, but a query that does not fit them (a
+/// negative or too large number, a repeated parameter) answers the 400 page with the typed
+/// error instead of axum's plain-text rejection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let error = Error::invalid_query("query", rejection.body_text());
+                let html = page(
+                    "Bad request",
+                    None,
+                    Nav::None,
+                    error_banner(&message_of(&error)),
+                );
+                Err((status_of(&error), Html(html.into_string())).into_response())
+            }
+        }
+    }
 }
 
 /// The page for an unknown address.

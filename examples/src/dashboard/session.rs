@@ -2,7 +2,7 @@
 //! `workspace`) or the demo login's cookies, and the demo login itself.
 
 use axum::extract::{Form, FromRequestParts};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::layout::{Nav, error_banner, page};
+use super::problem::Query;
 
 /// The workspace the demo data is in, and the login form's default.
 pub const DEMO_WORKSPACE: &str = "demo";
@@ -146,9 +147,7 @@ pub(crate) struct LoginQuery {
 }
 
 /// The demo login form.
-pub(crate) async fn login_form(
-    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
-) -> Html<String> {
+pub(crate) async fn login_form(Query(q): Query<LoginQuery>) -> Html<String> {
     let next = q.next.unwrap_or_default();
     let body = html! {
         p.muted { "A demo sign-in: the dashboard trusts the role you pick, as a host app would trust its own session." }
@@ -173,7 +172,21 @@ pub(crate) struct LoginForm {
 }
 
 /// Sets the session cookies and goes on to `next` (a local path) or the engagement report.
-pub(crate) async fn login(Form(form): Form<LoginForm>) -> Response {
+///
+/// A post from another site is refused (login CSRF: a page elsewhere must not switch a
+/// visitor's role or workspace). A host signing real users in needs more than this demo: a
+/// signed or server-side session instead of a role cookie the browser can edit, `Secure`
+/// cookies over HTTPS, and a CSRF token on every form that changes state.
+pub(crate) async fn login(headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if cross_site(&headers) {
+        let body = page(
+            "Sign in",
+            None,
+            Nav::None,
+            error_banner("This sign-in was posted from another site; sign in from this page."),
+        );
+        return (StatusCode::FORBIDDEN, Html(body.into_string())).into_response();
+    }
     if let Err(e) = WorkspaceId::new(form.workspace.trim()) {
         let body = page("Sign in", None, Nav::None, error_banner(&e.to_string()));
         return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
@@ -200,12 +213,31 @@ pub(crate) async fn login(Form(form): Form<LoginForm>) -> Response {
 }
 
 /// Whether `next` is a path on this site: it starts with one `/`, not with `//` or `/\`
-/// (which browsers read as another host), and holds no control characters (which browsers
-/// drop, so `/\t/host` would become `//host`).
+/// (which browsers read as another host), and holds only visible ASCII: no control characters
+/// (which browsers drop, so `/\t/host` would become `//host`) and nothing a `Location` header
+/// cannot carry as it is (a link's own paths are percent-encoded, so they pass).
 fn is_local_path(next: &str) -> bool {
     next.strip_prefix('/')
         .is_some_and(|rest| !rest.starts_with(['/', '\\']))
-        && !next.chars().any(char::is_control)
+        && next.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether a form post comes from another site: by the browser's `Sec-Fetch-Site`, else by an
+/// `Origin` that is not this host (`null` included). A client sending neither (curl, a test)
+/// is let through, since no browser page can make it post.
+fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, host)| host);
+    origin_host.is_none() || origin_host != headers.get(HOST).and_then(|h| h.to_str().ok())
 }
 
 #[cfg(test)]
@@ -221,6 +253,8 @@ mod tests {
             "//evil.example/",
             "/\\evil.example/",
             "/\t/evil.example/",
+            "/\r\nLocation: //evil.example/",
+            "/café",
             "https://evil.example/",
             "evil",
             "",
