@@ -6,7 +6,6 @@ use crate::time::{RangeSpec, ReportZone, TimeWindow};
 
 /// The span a report was computed over, as asked and as resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct ReportPeriod {
     /// What was asked for.
     pub spec: RangeSpec,
