@@ -6,6 +6,7 @@
 //! `ENGAGEMENT_REQUIRE_SERVERS` is set (CI), where it fails. With `ENGAGEMENT_SCREENSHOTS=DIR`
 //! it saves a PNG of each page there (the README's `docs/screenshots/`).
 
+#[allow(dead_code)]
 mod common;
 
 use std::net::TcpListener as StdListener;

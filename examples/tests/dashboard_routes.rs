@@ -2,46 +2,19 @@
 
 mod common;
 
+use common::{Reply, get, send};
+
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use engagement_core::csv::ENGAGEMENT_COLUMNS;
 use engagement_core::report::{ActivityRequest, Reports};
 use engagement_core::{Role, Viewer, WorkspaceId};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
 async fn app() -> (Router, Reports) {
     common::demo_app(NOW.parse().unwrap()).await
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
-
-/// GET `uri` signed in (by cookie) as `role` of workspace demo.
-async fn get(app: &Router, uri: &str, role: &str) -> Reply {
-    let request = Request::get(uri)
-        .header(header::COOKIE, format!("role={role}; workspace=demo"))
-        .body(Body::empty())
-        .unwrap();
-    send(app, request).await
 }
 
 fn header(reply: &Reply, name: header::HeaderName) -> &str {

@@ -4,46 +4,20 @@
 
 mod common;
 
+use common::{Reply, get, send};
+
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use engagement_core::report::Reports;
 use engagement_core::{Actor, Customer, CustomerId, Event, FixedClock, Timestamp, WorkspaceId};
 use engagement_examples::dashboard::router;
 use engagement_memory::MemoryStore;
-use http_body_util::BodyExt;
 use serde_json::json;
-use tower::ServiceExt;
 
 const NOW: &str = "2026-11-20T12:00:00Z";
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
-
-async fn get(app: &Router, uri: &str, role: &str) -> Reply {
-    let request = Request::get(uri)
-        .header(header::COOKIE, format!("role={role}; workspace=demo"))
-        .body(Body::empty())
-        .unwrap();
-    send(app, request).await
-}
 
 fn header(reply: &Reply, name: &header::HeaderName) -> Option<String> {
     reply
