@@ -1,8 +1,11 @@
 //! Writing one closed batch: append with retries, then account for it (counters, freshness,
 //! a [`BatchReport`], one `tracing` event with the pipeline's metrics).
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -11,7 +14,7 @@ use super::config::RetryPolicy;
 use super::freshness::InFlight;
 use super::stats::{BatchReport, Counters};
 use super::turn::Turn;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 use crate::store::EventStore;
@@ -79,7 +82,8 @@ impl Appender {
         });
     }
 
-    /// Appends with exponential backoff until it succeeds or the policy gives up.
+    /// Appends with exponential backoff until it succeeds or the policy gives up. An attempt
+    /// that panics counts as a failed one (see [`attempt`](Self::attempt)).
     async fn append(
         &self,
         workspace: &WorkspaceId,
@@ -88,7 +92,7 @@ impl Appender {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.store.append(workspace, events).await {
+            match self.attempt(workspace, events).await {
                 Ok(outcome) => return (attempts, Ok(outcome)),
                 Err(error) => match self.retry.backoff(attempts) {
                     Some(wait) => {
@@ -102,5 +106,34 @@ impl Appender {
                 },
             }
         }
+    }
+
+    /// One call of the store's `append`, a panic inside it turned into an
+    /// [`Error::Backend`] naming it: otherwise the panic would end the append task before
+    /// the batch is accounted for, losing it without a report or a `failed` count and pinning
+    /// the watermark at its oldest event for the life of the ingestor.
+    async fn attempt(&self, workspace: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
+        let call = AssertUnwindSafe(self.store.append(workspace, events));
+        call.catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(Error::backend("ingest", AppendPanicked::from(panic))))
+    }
+}
+
+/// The error an append that panicked is reported with.
+#[derive(Debug, thiserror::Error)]
+#[error("the store's append panicked: {0}")]
+struct AppendPanicked(String);
+
+impl From<Box<dyn Any + Send>> for AppendPanicked {
+    fn from(panic: Box<dyn Any + Send>) -> Self {
+        let message = match panic.downcast::<String>() {
+            Ok(message) => *message,
+            Err(panic) => panic
+                .downcast_ref::<&str>()
+                .map_or("(no message)", |message| message)
+                .to_owned(),
+        };
+        Self(message)
     }
 }

@@ -66,7 +66,8 @@ use crate::time::Clock;
 /// its oldest event has waited [`IngestConfig::max_age`]; up to
 /// [`IngestConfig::max_concurrent_appends`] batches are appended at once while the next ones
 /// are built, and batches that close while none of those is free are joined, up to
-/// [`IngestConfig::max_joined_batch`] events an append. Failed appends are retried with backoff (appends are idempotent, so a retry never
+/// [`IngestConfig::max_joined_batch`] events an append. Failed appends (one that panics
+/// included) are retried with backoff (appends are idempotent, so a retry never
 /// counts twice). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
 /// returns [`Error::Full`]. [`shutdown`](Self::shutdown) writes everything accepted before it
 /// returns; dropping the ingestor closes the queue and the background task still writes what it
@@ -167,6 +168,12 @@ impl Ingestor {
 
     /// Validates and queues one event, waiting while the queue is full.
     ///
+    /// `Ok` means accepted, not stored: the event is written with its batch unless the process
+    /// ends first (an ingestor dropped without [`shutdown`](Self::shutdown) goes on writing
+    /// only while its runtime runs) or its batch fails every retry (counted in
+    /// [`IngestStats::failed`], reported by [`subscribe`](Self::subscribe)). Awaiting
+    /// [`flush`](Self::flush) or `shutdown` waits for the append to end.
+    ///
     /// # Errors
     /// [`Error::InvalidEvent`] for an event that fails validation (nothing is queued);
     /// [`Error::Closed`] when the ingestor has stopped.
@@ -252,7 +259,13 @@ impl Ingestor {
     }
 
     /// Writes every event accepted so far, whatever the age of its batch, and waits for it
-    /// (and for every append already in flight).
+    /// (and for every append already in flight). Events sent after the call may be written
+    /// with them or later.
+    ///
+    /// `Ok` says every append of those events has ended, not that each succeeded: a batch that
+    /// failed every retry is counted in [`IngestStats::failed`] and reported by
+    /// [`subscribe`](Self::subscribe) with its error, so a host that acknowledges its upstream
+    /// after a flush checks that `failed` did not grow.
     ///
     /// # Errors
     /// [`Error::Closed`] when the ingestor has stopped.

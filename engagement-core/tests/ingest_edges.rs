@@ -1,0 +1,264 @@
+//! The ingestion pipeline at its edges: a store that panics, failures and the watermark.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
+use engagement_core::{
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Clock, Customer,
+    CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventPage, EventPageQuery,
+    EventStore, FixedClock, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
+    ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId, names,
+};
+use futures::stream::BoxStream;
+use support::Faulty;
+
+/// The reference store, except that the next `panics` appends panic before touching it (a
+/// driver or a store with a bug).
+#[derive(Debug, Default)]
+struct Panicky {
+    inner: ReferenceStore,
+    panics: AtomicU32,
+}
+
+impl Panicky {
+    fn panicking(times: u32) -> Arc<Self> {
+        Arc::new(Self {
+            panics: AtomicU32::new(times),
+            ..Self::default()
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for Panicky {
+    async fn append(&self, ws: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
+        let panic = self
+            .panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        assert!(!panic, "injected panic inside append");
+        self.inner.append(ws, events).await
+    }
+    async fn upsert_customers(&self, ws: &WorkspaceId, customers: &[Customer]) -> Result<()> {
+        self.inner.upsert_customers(ws, customers).await
+    }
+    async fn customers(&self, ws: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+        self.inner.customers(ws, ids).await
+    }
+    async fn top_customers(
+        &self,
+        ws: &WorkspaceId,
+        query: &TopCustomersQuery,
+    ) -> Result<Vec<CustomerScore>> {
+        self.inner.top_customers(ws, query).await
+    }
+    async fn customer_rank(
+        &self,
+        ws: &WorkspaceId,
+        window: TimeWindow,
+        customer: CustomerId,
+    ) -> Result<Option<RankedScore>> {
+        self.inner.customer_rank(ws, window, customer).await
+    }
+    async fn activity_page(&self, ws: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
+        self.inner.activity_page(ws, query).await
+    }
+    async fn bucket_counts(
+        &self,
+        ws: &WorkspaceId,
+        query: &BucketCountsQuery,
+    ) -> Result<Vec<BucketCount>> {
+        self.inner.bucket_counts(ws, query).await
+    }
+    async fn event_page(&self, ws: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
+        self.inner.event_page(ws, query).await
+    }
+    async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
+        self.inner.event(ws, id).await
+    }
+    fn export(
+        &self,
+        ws: WorkspaceId,
+        filter: EventFilter,
+    ) -> BoxStream<'static, Result<EventBatch>> {
+        self.inner.export(ws, filter)
+    }
+    async fn funnel_input(&self, ws: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
+        self.inner.funnel_input(ws, query).await
+    }
+    async fn purge(
+        &self,
+        ws: &WorkspaceId,
+        scope: PurgeScope,
+        dry_run: bool,
+    ) -> Result<PurgeOutcome> {
+        self.inner.purge(ws, scope, dry_run).await
+    }
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::new("a").unwrap()
+}
+
+fn event(id: &str) -> Event {
+    Event::new(
+        id,
+        CustomerId(1),
+        names::PAGE_VIEWED,
+        at("2026-11-20T12:00:00Z"),
+    )
+}
+
+/// Retries at once (no backoff), `max_attempts` attempts in all.
+fn retrying(max_attempts: u32) -> IngestConfig {
+    IngestConfig {
+        retry: RetryPolicy {
+            max_attempts,
+            initial_backoff: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+        },
+        ..IngestConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn an_append_that_panics_is_retried_like_a_failed_one() {
+    let store = Panicky::panicking(1);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(3)).unwrap();
+    let freshness = ingestor.freshness();
+    let mut reports = ingestor.subscribe();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    ingestor.flush().await.unwrap();
+    clock.set(at("2026-11-20T12:00:05Z"));
+
+    let report = reports.try_recv().expect("the batch is reported");
+    assert_eq!((report.events, report.attempts), (1, 2));
+    assert_eq!(report.result.map(|o| o.inserted).ok(), Some(1));
+    assert!(
+        store
+            .inner
+            .event(&ws(), &"e1".into())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        freshness.complete_up_to(),
+        clock.now(),
+        "the event is stored: nothing holds the watermark"
+    );
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted, stats.batches), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn an_append_that_always_panics_is_given_up_and_counted() {
+    let store = Panicky::panicking(u32::MAX);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(2)).unwrap();
+    let freshness = ingestor.freshness();
+    let mut reports = ingestor.subscribe();
+    ingestor
+        .send_many(&ws(), vec![event("e1"), event("e2")])
+        .await
+        .unwrap();
+    ingestor.flush().await.unwrap();
+    clock.set(at("2026-11-20T12:00:05Z"));
+
+    let report = reports.try_recv().expect("the given-up batch is reported");
+    assert_eq!((report.events, report.attempts), (2, 2));
+    let error = report.result.expect_err("nothing was stored");
+    assert!(
+        error.to_string().contains("injected panic inside append"),
+        "the report names the panic: {error}"
+    );
+    // As documented for a batch that failed every retry: counted in `failed`, no longer
+    // holding the watermark back (it is not frozen at 12:00:00 for the ingestor's life).
+    assert_eq!(freshness.complete_up_to(), clock.now());
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (stats.accepted, stats.inserted, stats.failed, stats.batches),
+        (2, 0, 2, 1)
+    );
+    assert_eq!(stats.max_appends_in_flight, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_during_a_backoff_waits_for_the_retry_and_the_watermark_holds_meanwhile() {
+    let store = Arc::new(Faulty::default());
+    store.failing_appends.store(2, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default()).unwrap();
+    let freshness = ingestor.freshness();
+    let mut reports = ingestor.subscribe();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    // Closed by age at 250 ms, failed once, now in its 50 ms backoff.
+    tokio::time::sleep(Duration::from_millis(260)).await;
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 1);
+    clock.set(at("2026-11-20T12:00:05Z"));
+    assert_eq!(
+        freshness.complete_up_to(),
+        at("2026-11-20T12:00:00Z"),
+        "an event still being retried holds the watermark"
+    );
+
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.failed), (1, 0));
+    assert_eq!(reports.try_recv().unwrap().attempts, 3);
+    assert!(
+        store
+            .inner
+            .event(&ws(), &"e1".into())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(freshness.complete_up_to(), clock.now());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_due_max_age_after_its_first_event_not_its_last() {
+    let store = Arc::new(Faulty::default());
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
+    let mut reports = ingestor.subscribe();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ingestor.send(&ws(), event("e2")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let report = reports.try_recv().expect("due 250 ms after e1");
+    assert_eq!(report.events, 2);
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 1);
+    ingestor.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_id_sent_again_in_its_batch_or_a_later_one_is_stored_once() {
+    let store = Arc::new(Faulty::default());
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    ingestor.flush().await.unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (
+            stats.accepted,
+            stats.inserted,
+            stats.duplicates,
+            stats.batches
+        ),
+        (3, 1, 2, 2)
+    );
+}
