@@ -51,7 +51,6 @@ impl<D: Dialect> Engine<D> {
         }
         let ledger = &*self.tables.ledger;
         let (turn, mut tx) = self.begin_write().await?;
-        // The transaction's first statement: PostgreSQL sets its isolation here.
         D::lock_migrations(&mut tx, ledger).await?;
         let applied = self.apply(&mut tx, migrations).await;
         let unlocked = D::unlock_migrations(&mut tx, ledger).await;

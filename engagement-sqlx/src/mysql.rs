@@ -134,7 +134,11 @@ impl Dialect for MySqlDialect {
     // which a host's server or pool may set): the level is set for this transaction first.
     const BEGIN_READ: &'static str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
                                       START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
-    const BEGIN_WRITE: &'static str = "START TRANSACTION";
+    // Writes are written for REPEATABLE READ, InnoDB's default: under a host's SERIALIZABLE
+    // default the existing-ids read of an append took shared locks and racing appends
+    // deadlocked on nearly every try.
+    const BEGIN_WRITE: &'static str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+                                       START TRANSACTION";
 
     fn arguments(args: Vec<Arg>) -> SqlResult<MySqlArguments> {
         let mut out = MySqlArguments::default();

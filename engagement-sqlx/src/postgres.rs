@@ -166,7 +166,10 @@ impl Dialect for PostgresDialect {
     const MAX_BINDS: usize = 65_535;
     const INT: &'static str = "BIGINT";
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-    const BEGIN_WRITE: &'static str = "BEGIN";
+    // Writes rely on READ COMMITTED (each statement sees what committed before it: a purge's
+    // rollup settle, a migrator that waited on the lock); under a host's stricter default
+    // (`default_transaction_isolation`) racing appends failed with 40001 instead of waiting.
+    const BEGIN_WRITE: &'static str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
     // A statement of 10,000 funnel probes is planned at a cost (~10^6) that has PostgreSQL
     // compile it (JIT, inlined and optimized): 255 ms of compiling for 75 ms of index probes.
@@ -271,13 +274,6 @@ impl Dialect for PostgresDialect {
     }
 
     async fn lock_migrations(conn: &mut PgConnection, name: &str) -> SqlResult<()> {
-        // Each statement of the migration then sees what was committed before it, whatever
-        // isolation the host's sessions default to (`default_transaction_isolation`): under
-        // REPEATABLE READ the snapshot was taken as the lock was asked for, so a migrator that
-        // waited on another one read the ledger as it was before, and applied it all again.
-        let mut isolation = Self::sql();
-        isolation.push("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
-        Self::execute(conn, isolation, "set the migrations' isolation").await?;
         let mut sql = Self::sql();
         sql.push("SELECT pg_advisory_xact_lock(")
             .bind(lock_key(name))
