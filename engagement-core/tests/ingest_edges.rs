@@ -6,99 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
 use engagement_core::{
-    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Clock, Customer,
-    CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventPage, EventPageQuery,
-    EventStore, FixedClock, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
-    ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId, names,
+    Clock, CustomerId, Event, EventStore, FixedClock, Timestamp, WorkspaceId, names,
 };
-use futures::stream::BoxStream;
 use support::Faulty;
 
-/// The reference store, except that the next `panics` appends panic before touching it (a
-/// driver or a store with a bug).
-#[derive(Debug, Default)]
-struct Panicky {
-    inner: ReferenceStore,
-    panics: AtomicU32,
-}
-
-impl Panicky {
-    fn panicking(times: u32) -> Arc<Self> {
-        Arc::new(Self {
-            panics: AtomicU32::new(times),
-            ..Self::default()
-        })
-    }
-}
-
-#[async_trait]
-impl EventStore for Panicky {
-    async fn append(&self, ws: &WorkspaceId, events: &[Event]) -> Result<AppendOutcome> {
-        let panic = self
-            .panics
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        assert!(!panic, "injected panic inside append");
-        self.inner.append(ws, events).await
-    }
-    async fn upsert_customers(&self, ws: &WorkspaceId, customers: &[Customer]) -> Result<()> {
-        self.inner.upsert_customers(ws, customers).await
-    }
-    async fn customers(&self, ws: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
-        self.inner.customers(ws, ids).await
-    }
-    async fn top_customers(
-        &self,
-        ws: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>> {
-        self.inner.top_customers(ws, query).await
-    }
-    async fn customer_rank(
-        &self,
-        ws: &WorkspaceId,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> Result<Option<RankedScore>> {
-        self.inner.customer_rank(ws, window, customer).await
-    }
-    async fn activity_page(&self, ws: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
-        self.inner.activity_page(ws, query).await
-    }
-    async fn bucket_counts(
-        &self,
-        ws: &WorkspaceId,
-        query: &BucketCountsQuery,
-    ) -> Result<Vec<BucketCount>> {
-        self.inner.bucket_counts(ws, query).await
-    }
-    async fn event_page(&self, ws: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
-        self.inner.event_page(ws, query).await
-    }
-    async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
-        self.inner.event(ws, id).await
-    }
-    fn export(
-        &self,
-        ws: WorkspaceId,
-        filter: EventFilter,
-    ) -> BoxStream<'static, Result<EventBatch>> {
-        self.inner.export(ws, filter)
-    }
-    async fn funnel_input(&self, ws: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
-        self.inner.funnel_input(ws, query).await
-    }
-    async fn purge(
-        &self,
-        ws: &WorkspaceId,
-        scope: PurgeScope,
-        dry_run: bool,
-    ) -> Result<PurgeOutcome> {
-        self.inner.purge(ws, scope, dry_run).await
-    }
+/// The reference store, whose next `times` appends panic before touching it.
+fn panicking(times: u32) -> Arc<Faulty> {
+    Arc::new(Faulty {
+        panicking_appends: AtomicU32::new(times),
+        ..Faulty::default()
+    })
 }
 
 fn at(s: &str) -> Timestamp {
@@ -132,7 +51,7 @@ fn retrying(max_attempts: u32) -> IngestConfig {
 
 #[tokio::test]
 async fn an_append_that_panics_is_retried_like_a_failed_one() {
-    let store = Panicky::panicking(1);
+    let store = panicking(1);
     let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
     let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(3)).unwrap();
     let freshness = ingestor.freshness();
@@ -163,7 +82,7 @@ async fn an_append_that_panics_is_retried_like_a_failed_one() {
 
 #[tokio::test]
 async fn an_append_that_always_panics_is_given_up_and_counted() {
-    let store = Panicky::panicking(u32::MAX);
+    let store = panicking(u32::MAX);
     let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
     let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(2)).unwrap();
     let freshness = ingestor.freshness();

@@ -20,6 +20,9 @@ pub(crate) struct Faulty {
     pub(crate) inner: ReferenceStore,
     /// The next this-many appends fail with [`Error::Busy`] before touching the store.
     pub(crate) failing_appends: AtomicU32,
+    /// The next this-many appends panic before touching the store (a driver or a store with a
+    /// bug).
+    pub(crate) panicking_appends: AtomicU32,
     /// Appends attempted, failed ones included.
     pub(crate) append_calls: AtomicU64,
     /// The first event id of every append attempted, in the order the appends were called.
@@ -35,6 +38,7 @@ impl Default for Faulty {
         Self {
             inner: ReferenceStore::default(),
             failing_appends: AtomicU32::new(0),
+            panicking_appends: AtomicU32::new(0),
             append_calls: AtomicU64::new(0),
             first_ids: Mutex::new(Vec::new()),
             gate: None,
@@ -61,6 +65,11 @@ impl EventStore for Faulty {
                 .await
                 .map_err(|e| Error::backend("faulty", e))?;
         }
+        let panic = self
+            .panicking_appends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        assert!(!panic, "injected panic inside append");
         let fail = self
             .failing_appends
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
