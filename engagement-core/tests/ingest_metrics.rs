@@ -1,12 +1,13 @@
-//! The ingestion pipeline reports its metrics through `tracing`: batch sizes, queue depth and
-//! flush latency, one event per batch written.
+//! The ingestion pipeline reports its metrics through `tracing`: batch sizes, queue depth,
+//! flush latency and events written or given up, one event per batch.
 
 mod support;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
-use engagement_core::ingest::{IngestConfig, Ingestor};
+use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
 use engagement_core::{CustomerId, Event, FixedClock, Timestamp, WorkspaceId, names};
 use support::Faulty;
 use tracing::field::{Field, Visit};
@@ -85,7 +86,50 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
         let latency: f64 = batch["histogram.ingest_flush_latency_ms"].parse().unwrap();
         assert!(latency >= 0.0);
         assert_eq!(batch["ok"], "true");
+        assert_eq!(
+            batch["monotonic_counter.ingest_events_written"],
+            batch["histogram.ingest_batch_size"]
+        );
+        assert_eq!(batch["monotonic_counter.ingest_events_failed"], "0");
     }
     assert_eq!(stats.batches, 3);
     assert!(stats.max_flush_latency_us <= stats.total_flush_latency_us);
+}
+
+#[test]
+fn a_batch_given_up_counts_as_failed_not_written() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stats = runtime.block_on(async {
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let store = Faulty {
+            failing_appends: AtomicU32::new(u32::MAX),
+            ..Faulty::default()
+        };
+        let config = IngestConfig {
+            retry: RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+            ..IngestConfig::default()
+        };
+        let ingestor =
+            Ingestor::start(Arc::new(store), Arc::new(FixedClock::new(now)), config).unwrap();
+        let ws = WorkspaceId::new("a").unwrap();
+        for i in 0..3 {
+            let event = Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now);
+            ingestor.send(&ws, event).await.unwrap();
+        }
+        ingestor.shutdown().await
+    });
+    let batches = recorder.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0]["ok"], "false");
+    assert_eq!(batches[0]["monotonic_counter.ingest_events_written"], "0");
+    assert_eq!(batches[0]["monotonic_counter.ingest_events_failed"], "3");
+    assert_eq!(stats.failed, 3);
 }

@@ -60,13 +60,19 @@ impl Appender {
         let latency = started.elapsed();
         self.in_flight.release_all(&events);
         self.counters.append_ended(events.len(), &result, latency);
+        let (written, failed) = if result.is_ok() {
+            (events.len() as u64, 0)
+        } else {
+            (0, events.len() as u64)
+        };
         span.in_scope(|| {
             tracing::debug!(
                 histogram.ingest_batch_size = events.len() as u64,
                 histogram.ingest_flush_latency_ms = latency.as_secs_f64() * 1e3,
                 histogram.ingest_queue_depth = depths.queue as u64,
                 histogram.ingest_appends_in_flight = appends_in_flight,
-                monotonic_counter.ingest_events_written = events.len() as u64,
+                monotonic_counter.ingest_events_written = written,
+                monotonic_counter.ingest_events_failed = failed,
                 attempts,
                 pending = depths.pending,
                 ok = result.is_ok(),

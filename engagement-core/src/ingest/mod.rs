@@ -1,6 +1,13 @@
 //! The ingestion pipeline: validate at once, batch by size and age, append with retries (several
 //! batches at once), apply backpressure, flush everything accepted on shutdown.
 //!
+//! Each batch written is one `tracing` span `ingest.flush` (workspace, batch size, queue depth)
+//! and one debug event "batch written" whose fields follow the metrics convention of
+//! `tracing-opentelemetry`: `histogram.ingest_batch_size`, `histogram.ingest_flush_latency_ms`,
+//! `histogram.ingest_queue_depth`, `histogram.ingest_appends_in_flight`, and the counters
+//! `monotonic_counter.ingest_events_written` and `monotonic_counter.ingest_events_failed`
+//! (events of a batch given up after its retries), with `attempts` and `ok`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use engagement_core::ingest::{IngestConfig, Ingestor};
