@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
-use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
+use engagement_core::ingest::{IngestConfig, IngestStats, Ingestor, RetryPolicy};
 use engagement_core::{CustomerId, Event, FixedClock, Timestamp, WorkspaceId, names};
 use support::Faulty;
 use tracing::field::{Field, Visit};
@@ -48,8 +48,13 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
-#[test]
-fn every_batch_reports_its_size_queue_depth_and_latency() {
+/// Sends `events` events through an ingestor over `store` with `config`, shuts it down, and
+/// returns the fields of every "batch written" event with the final stats.
+fn run(
+    store: Faulty,
+    config: IngestConfig,
+    events: usize,
+) -> (Vec<HashMap<String, String>>, IngestStats) {
     let recorder = Recorder::default();
     let _guard = tracing::subscriber::set_default(recorder.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -58,24 +63,26 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
         .unwrap();
     let stats = runtime.block_on(async {
         let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let config = IngestConfig {
-            max_batch: 40,
-            ..IngestConfig::default()
-        };
-        let ingestor = Ingestor::start(
-            Arc::new(Faulty::default()),
-            Arc::new(FixedClock::new(now)),
-            config,
-        )
-        .unwrap();
+        let ingestor =
+            Ingestor::start(Arc::new(store), Arc::new(FixedClock::new(now)), config).unwrap();
         let ws = WorkspaceId::new("a").unwrap();
-        for i in 0..100 {
+        for i in 0..events {
             let event = Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now);
             ingestor.send(&ws, event).await.unwrap();
         }
         ingestor.shutdown().await
     });
     let batches = recorder.batches.lock().unwrap().clone();
+    (batches, stats)
+}
+
+#[test]
+fn every_batch_reports_its_size_queue_depth_and_latency() {
+    let config = IngestConfig {
+        max_batch: 40,
+        ..IngestConfig::default()
+    };
+    let (batches, stats) = run(Faulty::default(), config, 100);
     let sizes: Vec<&str> = batches
         .iter()
         .map(|b| b["histogram.ingest_batch_size"].as_str())
@@ -98,35 +105,18 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
 
 #[test]
 fn a_batch_given_up_counts_as_failed_not_written() {
-    let recorder = Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let stats = runtime.block_on(async {
-        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let store = Faulty {
-            failing_appends: AtomicU32::new(u32::MAX),
-            ..Faulty::default()
-        };
-        let config = IngestConfig {
-            retry: RetryPolicy {
-                max_attempts: 1,
-                ..RetryPolicy::default()
-            },
-            ..IngestConfig::default()
-        };
-        let ingestor =
-            Ingestor::start(Arc::new(store), Arc::new(FixedClock::new(now)), config).unwrap();
-        let ws = WorkspaceId::new("a").unwrap();
-        for i in 0..3 {
-            let event = Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now);
-            ingestor.send(&ws, event).await.unwrap();
-        }
-        ingestor.shutdown().await
-    });
-    let batches = recorder.batches.lock().unwrap().clone();
+    let store = Faulty {
+        failing_appends: AtomicU32::new(u32::MAX),
+        ..Faulty::default()
+    };
+    let config = IngestConfig {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..IngestConfig::default()
+    };
+    let (batches, stats) = run(store, config, 3);
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0]["ok"], "false");
     assert_eq!(batches[0]["monotonic_counter.ingest_events_written"], "0");
