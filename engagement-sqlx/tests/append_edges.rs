@@ -608,6 +608,41 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a Tokio runtime")
 }
 
+/// Runs `work`, then `cleanup` whether `work` panicked or not, then goes on panicking: a server
+/// test's scratch schema or database is dropped either way.
+#[cfg(any(
+    all(engagement_test_postgres, feature = "postgres"),
+    all(engagement_test_mysql, feature = "mysql")
+))]
+fn then_clean_up(
+    runtime: &tokio::runtime::Runtime,
+    work: impl FnOnce(),
+    cleanup: impl std::future::Future<Output = ()>,
+) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    runtime.block_on(cleanup);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A check constraint (added and dropped with `exec`) refuses the failing event's row in each
+/// count table in turn.
+#[cfg(any(
+    all(engagement_test_postgres, feature = "postgres"),
+    all(engagement_test_mysql, feature = "mysql")
+))]
+async fn failed_upkeeps_under_constraints(store: &dyn EventStore, exec: impl AsyncFn(String)) {
+    for (table, allowed) in COUNT_TABLES {
+        exec(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT refuse CHECK ({allowed})"
+        ))
+        .await;
+        a_failed_upkeep_stores_nothing(store, table).await;
+        exec(format!("ALTER TABLE {table} DROP CONSTRAINT refuse")).await;
+    }
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use std::time::Duration;
@@ -732,19 +767,13 @@ mod postgres {
             store.migrate().await.expect("migrate the test schema");
             store
         });
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            work(&runtime, &store);
-        }));
-        runtime.block_on(async {
+        super::then_clean_up(&runtime, || work(&runtime, &store), async {
             store.pool().close().await;
             raw_sql(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                 .execute(&admin)
                 .await
                 .expect("drop the test schema");
         });
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
     }
 
     #[test]
@@ -754,26 +783,17 @@ mod postgres {
         });
     }
 
-    /// A check constraint refuses the failing event's row in each count table in turn.
+    /// See [`super::failed_upkeeps_under_constraints`].
     #[test]
     fn postgres_a_failed_upkeep_stores_nothing() {
         with_store("f", |runtime, store| {
-            for (table, allowed) in super::COUNT_TABLES {
-                runtime.block_on(async {
-                    let refuse =
-                        format!("ALTER TABLE {table} ADD CONSTRAINT refuse CHECK ({allowed})");
-                    raw_sql(AssertSqlSafe(refuse))
-                        .execute(store.pool())
-                        .await
-                        .expect("add the constraint");
-                    super::a_failed_upkeep_stores_nothing(store, table).await;
-                    let drop = format!("ALTER TABLE {table} DROP CONSTRAINT refuse");
-                    raw_sql(AssertSqlSafe(drop))
-                        .execute(store.pool())
-                        .await
-                        .expect("drop the constraint");
-                });
-            }
+            let exec = async |sql: String| {
+                raw_sql(AssertSqlSafe(sql.clone()))
+                    .execute(store.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            };
+            runtime.block_on(super::failed_upkeeps_under_constraints(store, exec));
         });
     }
 
@@ -870,19 +890,13 @@ mod mysql {
             store.migrate().await.expect("migrate the test database");
             store
         });
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            work(&runtime, &store);
-        }));
-        runtime.block_on(async {
+        super::then_clean_up(&runtime, || work(&runtime, &store), async {
             store.pool().close().await;
             raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
                 .execute(&admin)
                 .await
                 .expect("drop the test database");
         });
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
     }
 
     #[test]
@@ -892,26 +906,17 @@ mod mysql {
         });
     }
 
-    /// A check constraint refuses the failing event's row in each count table in turn.
+    /// See [`super::failed_upkeeps_under_constraints`].
     #[test]
     fn mysql_a_failed_upkeep_stores_nothing() {
         with_store("f", |runtime, store| {
-            for (table, allowed) in super::COUNT_TABLES {
-                runtime.block_on(async {
-                    let refuse =
-                        format!("ALTER TABLE {table} ADD CONSTRAINT refuse CHECK ({allowed})");
-                    raw_sql(AssertSqlSafe(refuse))
-                        .execute(store.pool())
-                        .await
-                        .expect("add the constraint");
-                    super::a_failed_upkeep_stores_nothing(store, table).await;
-                    let drop = format!("ALTER TABLE {table} DROP CONSTRAINT refuse");
-                    raw_sql(AssertSqlSafe(drop))
-                        .execute(store.pool())
-                        .await
-                        .expect("drop the constraint");
-                });
-            }
+            let exec = async |sql: String| {
+                raw_sql(AssertSqlSafe(sql.clone()))
+                    .execute(store.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            };
+            runtime.block_on(super::failed_upkeeps_under_constraints(store, exec));
         });
     }
 
