@@ -69,6 +69,12 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// rather than the transaction (MySQL and MariaDB; SQLite's and PostgreSQL's DDL and locks
     /// are transactional).
     const DDL_COMMITS: bool = false;
+    /// Whether the driver leaves a connection clean when a call on it is dropped half way
+    /// (its caller cancelled it). Not MySQL's: sqlx (0.9.1) hands such a connection back to
+    /// the pool with the statement's answers half read (a prepare cancelled in flight leaves
+    /// the next call reading the previous answer, or waiting for good). Where it is false the
+    /// store runs each call on a task of its own, to its end, whatever its caller does.
+    const CANCEL_SAFE: bool = true;
     /// How placeholders are written.
     const PLACEHOLDER: Placeholder;
     /// The most bound arguments one statement may carry.

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction at REPEATABLE READ, whatever
 /// isolation level the pool's sessions default to.
 ///
+/// **Cancellation:** each call runs on a Tokio task of its own, to its end, even when its caller
+/// stops waiting (drops the future): sqlx's MySQL driver can hand a connection dropped in the
+/// middle of a statement back to the pool out of step with the server. A cancelled append
+/// therefore may still land (whole, as always), and a cancelled purge finishes.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use engagement_sqlx::MySqlStore;
@@ -127,17 +132,28 @@ impl Dialect for MySqlDialect {
 
     const BACKEND: &'static str = "mysql";
     const DDL_COMMITS: bool = true;
+    const CANCEL_SAFE: bool = false;
     const PLACEHOLDER: Placeholder = Placeholder::Question;
     const MAX_BINDS: usize = 65_535;
     const INT: &'static str = "SIGNED";
+    // Each begin first ends a transaction the connection may still have open: sqlx (0.9.1)
+    // counts a MySQL transaction only once its `START TRANSACTION` has answered, so a begin
+    // cancelled in that round trip (not ours, which run to their end, `CANCEL_SAFE`, but a
+    // host's on the same pool) returns its connection with the server still in a
+    // transaction, where `SET TRANSACTION` fails (1568) for the next caller. `COMMIT` is what
+    // `START TRANSACTION` would do to it implicitly (it may hold a host's autocommit writes);
+    // `NO RELEASE` keeps the session whatever `completion_type` says.
+    //
     // A consistent snapshot only under REPEATABLE READ (InnoDB ignores it under READ COMMITTED,
     // which a host's server or pool may set): the level is set for this transaction first.
-    const BEGIN_READ: &'static str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+    const BEGIN_READ: &'static str = "COMMIT AND NO CHAIN NO RELEASE; \
+                                      SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
                                       START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
     // Writes are written for REPEATABLE READ, InnoDB's default: under a host's SERIALIZABLE
     // default the existing-ids read of an append took shared locks and racing appends
     // deadlocked on nearly every try.
-    const BEGIN_WRITE: &'static str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+    const BEGIN_WRITE: &'static str = "COMMIT AND NO CHAIN NO RELEASE; \
+                                       SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
                                        START TRANSACTION";
 
     fn arguments(args: Vec<Arg>) -> SqlResult<MySqlArguments> {

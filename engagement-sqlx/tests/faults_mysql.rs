@@ -136,4 +136,43 @@ mod faults {
             "the pooled connection is left inside a transaction"
         );
     }
+
+    /// A host's `BEGIN` cancelled on the pool it shares with the store (sqlx counts the
+    /// transaction only once the server answered, so the connection comes back still inside
+    /// it): the store's next calls, on that one connection, work and end it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hosts_cancelled_begin_does_not_break_the_next_call() {
+        let (store, _) = single(Duration::from_secs(10)).await;
+        let ws = workspace("host-begin");
+        let mut leaked = 0;
+        for round in 0..400_u64 {
+            let pool = store.pool().clone();
+            let begin = tokio::spawn(async move { pool.begin().await.map(drop) });
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_micros(5 * round) {
+                std::hint::spin_loop();
+            }
+            begin.abort();
+            let _ = begin.await;
+            let open: u64 = query("SELECT @@in_transaction")
+                .fetch_one(store.pool())
+                .await
+                .expect("read @@in_transaction")
+                .get(0);
+            leaked += open;
+            let batch = views(&format!("r{round}"), 2, 0);
+            bounded(
+                "the append after a cancelled begin",
+                store.append(&ws, &batch),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the append after cancelled begin {round}: {e}"));
+        }
+        assert!(
+            leaked > 0,
+            "no begin was cut in flight: the case was not met"
+        );
+        let total = super::reliability::count(&store, &ws).await.expect("count");
+        assert_eq!(total, 800);
+    }
 }

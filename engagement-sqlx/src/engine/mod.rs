@@ -203,6 +203,51 @@ impl<D: Dialect> Engine<D> {
     }
 }
 
+/// Runs `work` on a task of its own to its end, even when the caller stops waiting for it, so
+/// that no connection is left half way through a statement (see [`Dialect::CANCEL_SAFE`]).
+///
+/// # Errors
+/// [`SqlError::TaskStopped`] when the runtime shut the task down first; a panic of `work` is
+/// the caller's panic.
+pub(crate) async fn to_the_end<T: Send + 'static>(
+    task: &str,
+    work: impl Future<Output = T> + Send + 'static,
+) -> SqlResult<T> {
+    match tokio::spawn(work).await {
+        Ok(done) => Ok(done),
+        Err(stopped) => match stopped.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(SqlError::TaskStopped {
+                task: task.to_owned(),
+            }),
+        },
+    }
+}
+
+/// One [`EventStore`](engagement_core::EventStore) call on `$engine`'s `$method`, its error
+/// converted: run here, or, for a dialect that is not [`Dialect::CANCEL_SAFE`], on a task of its
+/// own ([`to_the_end`]) with owned copies of the borrowed arguments (listed before `;`, the
+/// arguments taken by value after it).
+macro_rules! store_call {
+    ($engine:expr, $dialect:ty, $method:ident($($borrowed:ident),* $(; $($owned:ident),*)?)) => {{
+        let result = if <$dialect as $crate::dialect::Dialect>::CANCEL_SAFE {
+            $engine.$method($($borrowed,)* $($($owned,)*)?).await
+        } else {
+            $(let $borrowed = $borrowed.to_owned();)*
+            let engine = $engine.clone();
+            $crate::engine::to_the_end(
+                concat!("the store call ", stringify!($method)),
+                async move { engine.$method($(&$borrowed,)* $($($owned,)*)?).await },
+            )
+            .await
+            .and_then(|result| result)
+        };
+        result.map_err(Engine::<$dialect>::error)
+    }};
+}
+
+pub(crate) use store_call;
+
 /// A customer named by a column of the statement or by a bound id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Who<'a> {
@@ -244,10 +289,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 events: &[engagement_core::Event],
             ) -> engagement_core::Result<engagement_core::AppendOutcome> {
-                self.engine
-                    .append(workspace, events)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, append(workspace, events))
             }
 
             async fn upsert_customers(
@@ -256,10 +298,7 @@ macro_rules! sql_event_store {
                 customers: &[engagement_core::Customer],
             ) -> engagement_core::Result<()> {
                 engagement_core::Limits::default().validate_customers(customers)?;
-                self.engine
-                    .upsert_customers(workspace, customers)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, upsert_customers(workspace, customers))
             }
 
             async fn customers(
@@ -267,10 +306,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 ids: &[engagement_core::CustomerId],
             ) -> engagement_core::Result<Vec<engagement_core::Customer>> {
-                self.engine
-                    .customers(workspace, ids)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, customers(workspace, ids))
             }
 
             async fn top_customers(
@@ -278,10 +314,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 query: &engagement_core::TopCustomersQuery,
             ) -> engagement_core::Result<Vec<engagement_core::CustomerScore>> {
-                self.engine
-                    .top_customers(workspace, query)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, top_customers(workspace, query))
             }
 
             async fn customer_rank(
@@ -290,10 +323,7 @@ macro_rules! sql_event_store {
                 window: engagement_core::TimeWindow,
                 customer: engagement_core::CustomerId,
             ) -> engagement_core::Result<Option<engagement_core::RankedScore>> {
-                self.engine
-                    .customer_rank(workspace, window, customer)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, customer_rank(workspace; window, customer))
             }
 
             async fn activity_page(
@@ -301,10 +331,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 query: &engagement_core::ActivityQuery,
             ) -> engagement_core::Result<engagement_core::ActivityPage> {
-                self.engine
-                    .activity_page(workspace, query)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, activity_page(workspace, query))
             }
 
             async fn bucket_counts(
@@ -312,10 +339,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 query: &engagement_core::BucketCountsQuery,
             ) -> engagement_core::Result<Vec<engagement_core::BucketCount>> {
-                self.engine
-                    .bucket_counts(workspace, query)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, bucket_counts(workspace, query))
             }
 
             async fn event_page(
@@ -323,10 +347,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 query: &engagement_core::EventPageQuery,
             ) -> engagement_core::Result<engagement_core::EventPage> {
-                self.engine
-                    .event_page(workspace, query)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, event_page(workspace, query))
             }
 
             async fn event(
@@ -334,10 +355,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 id: &engagement_core::EventId,
             ) -> engagement_core::Result<Option<engagement_core::Event>> {
-                self.engine
-                    .event(workspace, id)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, event(workspace, id))
             }
 
             fn export(
@@ -356,10 +374,7 @@ macro_rules! sql_event_store {
                 workspace: &engagement_core::WorkspaceId,
                 query: &engagement_core::FunnelQuery,
             ) -> engagement_core::Result<engagement_core::FunnelInput> {
-                self.engine
-                    .funnel_input(workspace, query)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, funnel_input(workspace, query))
             }
 
             async fn purge(
@@ -368,10 +383,7 @@ macro_rules! sql_event_store {
                 scope: engagement_core::PurgeScope,
                 dry_run: bool,
             ) -> engagement_core::Result<engagement_core::PurgeOutcome> {
-                self.engine
-                    .purge(workspace, scope, dry_run)
-                    .await
-                    .map_err(Engine::<$dialect>::error)
+                $crate::engine::store_call!(self.engine, $dialect, purge(workspace; scope, dry_run))
             }
         }
     };

@@ -175,11 +175,23 @@ pub(crate) async fn after_kill(
     still_serves(store, ws, expected).await;
 }
 
+/// What a store does with a call its caller stopped waiting for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OnCancel {
+    /// The call stops (a server finishes the statement in flight).
+    Stops,
+    /// The call runs to its end on a task of its own (MySQL, `Dialect::CANCEL_SAFE`).
+    RunsToEnd,
+}
+
 /// Case 35, interrupted: 25,000 events before the cutoff (five SQL purge chunks) and 2,000
 /// from it on; a purge is cancelled once the first chunks are gone, then run again. The end
 /// state is exact (the event at cutoff − 1 µs gone, the one at the cutoff kept) and a third run
 /// deletes nothing. Returns whether the cancel came before the purge finished.
-pub(crate) async fn interrupted_purge(store: std::sync::Arc<dyn EventStore>) -> bool {
+pub(crate) async fn interrupted_purge(
+    store: std::sync::Arc<dyn EventStore>,
+    on_cancel: OnCancel,
+) -> bool {
     use engagement_core::{PurgeScope, Timestamp};
 
     let ws = workspace("interrupted-purge");
@@ -208,20 +220,17 @@ pub(crate) async fn interrupted_purge(store: std::sync::Arc<dyn EventStore>) -> 
     let interrupted = !purge.is_finished();
     purge.abort();
     let _ = purge.await;
-    // A server finishes the DELETE that was in flight when the task was cancelled (observed:
-    // one chunk); wait until the count settles.
-    let settled = Instant::now();
-    let mut seen = count(&*store, &ws).await.expect("count");
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = count(&*store, &ws).await.expect("count");
-        if now == seen {
-            break;
+    let left = match on_cancel {
+        OnCancel::Stops => settled_count(&*store, &ws).await,
+        OnCancel::RunsToEnd => {
+            let started = Instant::now();
+            while count(&*store, &ws).await.expect("count") != 2_000 {
+                assert!(started.elapsed() < HANG, "a cancelled purge never ended");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            2_000
         }
-        assert!(settled.elapsed() < HANG, "a cancelled purge kept deleting");
-        seen = now;
-    }
-    let left = seen;
+    };
     assert!(
         (2_000..=27_000).contains(&left),
         "an interrupted purge left {left} events"
@@ -246,15 +255,35 @@ pub(crate) async fn interrupted_purge(store: std::sync::Arc<dyn EventStore>) -> 
     interrupted
 }
 
+/// The workspace's count once a cancelled purge stopped: a server finishes the DELETE that was
+/// in flight when the task was cancelled (observed: one chunk), so the count is read until it
+/// holds still.
+async fn settled_count(store: &dyn EventStore, ws: &WorkspaceId) -> u64 {
+    let settled = Instant::now();
+    let mut seen = count(store, ws).await.expect("count");
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = count(store, ws).await.expect("count");
+        if now == seen {
+            return now;
+        }
+        assert!(settled.elapsed() < HANG, "a cancelled purge kept deleting");
+        seen = now;
+    }
+}
+
 /// [`interrupted_purge`] on a store whose purge runs in several chunks, repeated (each time in
 /// a fresh workspace) until a run's cancel lands before the purge finishes, so that the rerun
 /// after an interruption is checked, not only an uninterrupted purge.
 ///
 /// # Panics
 /// When three runs in a row finish before their cancel.
-pub(crate) async fn purge_interrupted_mid_way(store: std::sync::Arc<dyn EventStore>) {
+pub(crate) async fn purge_interrupted_mid_way(
+    store: std::sync::Arc<dyn EventStore>,
+    on_cancel: OnCancel,
+) {
     for _ in 0..3 {
-        if interrupted_purge(store.clone()).await {
+        if interrupted_purge(store.clone(), on_cancel).await {
             return;
         }
     }
@@ -305,4 +334,61 @@ pub(crate) async fn purges_beside_other_writers(store: std::sync::Arc<dyn EventS
         let left = count(&*store, &ws).await.expect("count");
         assert_eq!(left, u64::try_from(PER_ROUND / 2).expect("small"), "{ws:?}");
     }
+}
+
+/// Calls cancelled at every point of their first round trips leave the pool clean: on a pool
+/// of one connection, appends, reports and exports are spawned and aborted after 0 to 2 ms (so
+/// some are cut inside `BEGIN` or a prepare), and after each the next append lands and the next
+/// report counts it.
+/// A `BEGIN` that reached the server with nothing left to end it (sqlx 0.9.0 on PostgreSQL and
+/// MySQL) made the next write fail — "cannot execute INSERT in a read-only transaction",
+/// "Transaction characteristics can't be changed" — or run inside a stale transaction; a
+/// MySQL prepare cut in flight left the connection reading old answers, and the pool waited
+/// for it for good.
+pub(crate) async fn cancelled_calls_leave_the_pool_clean(store: std::sync::Arc<dyn EventStore>) {
+    const ROUNDS: usize = 400;
+    const BATCH: usize = 3;
+    let ws = workspace("cancelled-calls");
+    let cut = workspace("cancelled-calls-cut");
+    for round in 0..ROUNDS {
+        let call = {
+            let (store, cut) = (store.clone(), cut.clone());
+            tokio::spawn(async move {
+                match round % 3 {
+                    0 => {
+                        let batch = views(&format!("cut{round}"), BATCH, 0);
+                        store.append(&cut, &batch).await.map(drop)
+                    }
+                    1 => count(&*store, &cut).await.map(drop),
+                    _ => drain(&*store, &cut).await.1.map_or(Ok(()), Err),
+                }
+            })
+        };
+        let delay = Duration::from_micros(5 * round as u64);
+        let started = Instant::now();
+        while started.elapsed() < delay {
+            std::hint::spin_loop();
+        }
+        call.abort();
+        let _ = call.await;
+
+        let batch = views(&format!("r{round}"), BATCH, 0);
+        let landed = bounded(
+            "the append after a cancelled call",
+            store.append(&ws, &batch),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the append after cancelled call {round}: {e}"));
+        assert_eq!(landed.inserted, BATCH as u64);
+        let total = bounded("the count after a cancelled call", count(&*store, &ws))
+            .await
+            .unwrap_or_else(|e| panic!("the count after cancelled call {round}: {e}"));
+        assert_eq!(total, ((round + 1) * BATCH) as u64, "after call {round}");
+    }
+    let cut_total = count(&*store, &cut).await.expect("count the cut workspace");
+    assert_eq!(
+        cut_total % BATCH as u64,
+        0,
+        "a cancelled append landed in part"
+    );
 }

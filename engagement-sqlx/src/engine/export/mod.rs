@@ -19,8 +19,8 @@ use engagement_core::{EventBatch, EventFilter, EventKey, TimeWindow, Timestamp, 
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 
-use super::Engine;
 use super::log::Direction;
+use super::{Engine, to_the_end};
 use crate::dialect::{Dialect, ReadRow};
 use crate::encode::event_ref_from_row;
 use crate::error::SqlResult;
@@ -126,6 +126,39 @@ struct Request<D: Dialect> {
     filter: EventFilter,
 }
 
+impl<D: Dialect> Request<D> {
+    /// The first chunk, and the state after it: done, or the rest read in slices when the
+    /// chunk came back full. `None` when nothing matches.
+    async fn first(self: Box<Self>) -> Option<(SqlResult<EventBatch>, Export<D>)> {
+        let Self {
+            engine,
+            workspace,
+            filter,
+        } = *self;
+        let batch = match engine.export_chunk(&workspace, &filter, None).await {
+            Ok(batch) if batch.is_empty() => return None,
+            Ok(batch) => batch,
+            Err(err) => return Some((Err(err), Export::Done)),
+        };
+        let full = batch.len() == EXPORT_CHUNK;
+        let span = batch.get(0).zip(batch.last()).filter(|_| full);
+        let Some((first_at, after)) = span.map(|(head, tail)| (head.occurred_at, tail.key()))
+        else {
+            return Some((Ok(batch), Export::Done));
+        };
+        match engine
+            .slices_after(&workspace, &filter, first_at, after)
+            .await
+        {
+            Ok(slices) => {
+                let rest = ParallelExport::start(&engine, &workspace, &filter, slices);
+                Some((Ok(batch), Export::Sliced(Box::new(rest))))
+            }
+            Err(err) => Some((Err(err), Export::Done)),
+        }
+    }
+}
+
 /// Where an export stands.
 enum Export<D: Dialect> {
     /// Nothing read yet.
@@ -140,35 +173,11 @@ impl<D: Dialect> Export<D> {
     /// The next chunk and the state after it; `None` at the end.
     async fn next(self) -> Option<(SqlResult<EventBatch>, Self)> {
         match self {
-            Self::First(request) => {
-                let Request {
-                    engine,
-                    workspace,
-                    filter,
-                } = *request;
-                let batch = match engine.export_chunk(&workspace, &filter, None).await {
-                    Ok(batch) if batch.is_empty() => return None,
-                    Ok(batch) => batch,
-                    Err(err) => return Some((Err(err), Self::Done)),
-                };
-                let full = batch.len() == EXPORT_CHUNK;
-                let span = batch.get(0).zip(batch.last()).filter(|_| full);
-                let Some((first_at, after)) =
-                    span.map(|(head, tail)| (head.occurred_at, tail.key()))
-                else {
-                    return Some((Ok(batch), Self::Done));
-                };
-                match engine
-                    .slices_after(&workspace, &filter, first_at, after)
-                    .await
-                {
-                    Ok(slices) => {
-                        let rest = ParallelExport::start(&engine, &workspace, &filter, slices);
-                        Some((Ok(batch), Self::Sliced(Box::new(rest))))
-                    }
-                    Err(err) => Some((Err(err), Self::Done)),
-                }
-            }
+            // On a task of its own, to its end: a consumer that drops the export while the
+            // first chunk is read leaves no connection half way through it.
+            Self::First(request) => to_the_end("reading the export's first chunk", request.first())
+                .await
+                .unwrap_or_else(|err| Some((Err(err), Self::Done))),
             Self::Sliced(mut rest) => {
                 let item = rest.next().await?;
                 let next = if item.is_ok() {

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use engagement_core::{EventBatch, EventFilter, WorkspaceId};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinHandle;
 
 use super::EXPORT_CHUNK;
 use super::slices::{Slice, Slices};
@@ -74,7 +73,7 @@ impl Ahead {
     /// Room for one more chunk of slice `index`, waiting until there is some. A chunk of a
     /// later slice that waits for the budget takes the head's room instead once its slice is
     /// the one handed out: the consumer empties that, so it never waits for chunks of slices
-    /// it has not reached. `None` only if a semaphore was closed, which nothing does.
+    /// it has not reached. `None` once the export is gone ([`Self::close`]).
     async fn room(&self, index: usize) -> Option<OwnedSemaphorePermit> {
         loop {
             let moved = self.moved.notified();
@@ -90,6 +89,12 @@ impl Ahead {
                 () = &mut moved => {}
             }
         }
+    }
+
+    /// No more room: the export is gone.
+    fn close(&self) {
+        self.budget.close();
+        self.queue.close();
     }
 
     /// The stream now hands out slice `index`.
@@ -118,7 +123,8 @@ pub(super) struct ParallelExport {
     current: Option<Taken>,
     next: usize,
     ahead: Arc<Ahead>,
-    readers: Vec<JoinHandle<()>>,
+    /// The reading tasks' turns, closed when the export is dropped.
+    turns: Arc<Semaphore>,
 }
 
 /// What the reading tasks share: the slices left, the turns among the slices ahead and the
@@ -131,10 +137,12 @@ struct Shared {
 
 impl Drop for ParallelExport {
     fn drop(&mut self) {
-        // Nobody will read what they would fetch (the stream was dropped or failed).
-        for reader in &self.readers {
-            reader.abort();
-        }
+        // Nobody will read what they would fetch (the stream was dropped or failed): the
+        // tasks stop at their next turn or room, after the statement they may be running.
+        // Not aborted in the middle of it: a MySQL connection dropped there goes back to the
+        // pool half way through the statement's answers (see `Dialect::CANCEL_SAFE`).
+        self.turns.close();
+        self.ahead.close();
     }
 }
 
@@ -153,24 +161,22 @@ impl ParallelExport {
             ahead: Arc::clone(&ahead),
         });
         let (announce, taken) = mpsc::unbounded_channel();
-        let readers = (0..READERS)
-            .map(|_| {
-                tokio::spawn(read_slices(
-                    engine.clone(),
-                    workspace.clone(),
-                    filter.clone(),
-                    Arc::clone(&shared),
-                    announce.clone(),
-                ))
-            })
-            .collect();
+        for _ in 0..READERS {
+            tokio::spawn(read_slices(
+                engine.clone(),
+                workspace.clone(),
+                filter.clone(),
+                Arc::clone(&shared),
+                announce.clone(),
+            ));
+        }
         Self {
             taken,
             waiting: BTreeMap::new(),
             current: None,
             next: 0,
             ahead,
-            readers,
+            turns: Arc::clone(&shared.turns),
         }
     }
 
@@ -315,9 +321,10 @@ mod tests {
             current: None,
             next: 0,
             ahead: Arc::new(Ahead::new()),
-            readers: Vec::new(),
+            turns: Arc::new(Semaphore::new(SLICES_AHEAD)),
         };
-        (export, announce, Arc::new(Semaphore::new(SLICES_AHEAD)))
+        let turns = Arc::clone(&export.turns);
+        (export, announce, turns)
     }
 
     /// Announces slice `index` holding `chunks`, the last one marked (or an empty last one
