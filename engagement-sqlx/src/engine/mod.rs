@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use sqlx::{Pool, Transaction};
 use tokio::sync::OwnedMutexGuard;
+use tracing::Instrument;
 
 use self::statistics::StatisticsWatch;
 use self::turn::WriteTurn;
@@ -204,7 +205,8 @@ impl<D: Dialect> Engine<D> {
 }
 
 /// Runs `work` on a task of its own to its end, even when the caller stops waiting for it, so
-/// that no connection is left half way through a statement (see [`Dialect::CANCEL_SAFE`]).
+/// that no connection is left half way through a statement (see [`Dialect::CANCEL_SAFE`]). The
+/// task runs in the caller's `tracing` span, so the driver's events keep their context.
 ///
 /// # Errors
 /// [`SqlError::TaskStopped`] when the runtime shut the task down first; a panic of `work` is
@@ -213,7 +215,7 @@ pub(crate) async fn to_the_end<T: Send + 'static>(
     task: &str,
     work: impl Future<Output = T> + Send + 'static,
 ) -> SqlResult<T> {
-    match tokio::spawn(work).await {
+    match tokio::spawn(work.in_current_span()).await {
         Ok(done) => Ok(done),
         Err(stopped) => match stopped.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
