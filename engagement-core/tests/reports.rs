@@ -1,48 +1,17 @@
 //! The reports facade end to end over the reference store: rules on top of the primitives.
 
-use std::sync::Arc;
+mod report_fixture;
 
 use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
 use engagement_core::report::{
-    ActivityRequest, EngagementRequest, EventLogRequest, FunnelReport, FunnelRequest, Reports,
-    ScoreBand,
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelReport, FunnelRequest, ScoreBand,
 };
 use engagement_core::{
     Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
-    FixedClock, Lookback, RangeSpec, ReferenceStore, ReportZone, Role, Timestamp, Viewer,
-    WorkspaceId, names,
+    Lookback, RangeSpec, ReportZone, Timestamp, names,
 };
-
-fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-fn ws() -> WorkspaceId {
-    WorkspaceId::new("acme").unwrap()
-}
-
-struct Fixture {
-    store: Arc<ReferenceStore>,
-    reports: Reports,
-    admin: Viewer,
-}
-
-async fn fixture(now: &str, zone: ReportZone) -> Fixture {
-    let store = Arc::new(ReferenceStore::default());
-    let reports = Reports::new(store.clone())
-        .with_clock(Arc::new(FixedClock::new(ts(now))))
-        .with_zone(zone);
-    Fixture {
-        store,
-        reports,
-        admin: Viewer::new(ws(), Role::Administrator),
-    }
-}
-
-fn event(id: &str, customer: i64, name: &str, at: Timestamp) -> Event {
-    Event::new(id, CustomerId(customer), name, at)
-}
+use report_fixture::{customers_every_third_inactive, event, fixture_at, ts, ws};
 
 /// `n` events of `customer`, one second apart, ending just before `end`.
 fn burst(customer: i64, n: i64, end: Timestamp) -> Vec<Event> {
@@ -61,7 +30,7 @@ fn burst(customer: i64, n: i64, end: Timestamp) -> Vec<Event> {
 
 #[tokio::test]
 async fn ranking_bands_placeholders_and_drill_downs() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     let now = ts("2026-11-20T12:00:00Z");
     let mut placeholder = Customer::new(CustomerId(3), "adminplaceholder", "");
     placeholder.is_admin_placeholder = true;
@@ -84,7 +53,7 @@ async fn ranking_bands_placeholders_and_drill_downs() {
     );
     staff.actor = Actor::Staff;
     events.push(staff);
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
 
     let request = EngagementRequest::new(ws()).with_range(RangeSpec::last(Lookback::Minutes60));
     let report = f.reports.engagement(&f.admin, &request).await.unwrap();
@@ -154,12 +123,12 @@ async fn ranking_bands_placeholders_and_drill_downs() {
 
 #[tokio::test]
 async fn ranking_keeps_100_rows_of_150_ties_in_id_order() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     let at = ts("2026-11-20T11:59:00Z");
     let events: Vec<Event> = (0..150)
         .map(|i| event(&format!("e{i}"), 1_000 - i, "X", at))
         .collect();
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
     let report = f
         .reports
         .engagement(&f.admin, &EngagementRequest::new(ws()))
@@ -173,19 +142,9 @@ async fn ranking_keeps_100_rows_of_150_ties_in_id_order() {
 async fn activity_summary_agrees_with_every_row_and_sparklines_are_local_days() {
     // New York, the day after the November DST change (the 3rd has 25 hours).
     let zone = ReportZone::parse("America/New_York").unwrap();
-    let f = fixture("2024-11-04T15:00:00Z", zone).await;
-    let customers: Vec<Customer> = (1..=30)
-        .map(|i| {
-            let mut c = Customer::new(CustomerId(i), format!("Name{i}"), "Tester");
-            c.status = if i % 3 == 0 {
-                CustomerStatus::Inactive
-            } else {
-                CustomerStatus::Active
-            };
-            c
-        })
-        .collect();
-    f.store.upsert_customers(&ws(), &customers).await.unwrap();
+    let f = fixture_at("2024-11-04T15:00:00Z", zone);
+    let customers = customers_every_third_inactive(30, "Tester");
+    f.customers(&customers).await;
     let mut events = Vec::new();
     for i in 1..=20_i64 {
         for k in 0..i {
@@ -209,7 +168,7 @@ async fn activity_summary_agrees_with_every_row_and_sparklines_are_local_days() 
         names::LINK_OPENED,
         ts("2024-11-04T04:59:59.999999Z"),
     ));
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
 
     let mut request = ActivityRequest::new(ws());
     request.range = RangeSpec::preset(CalendarPreset::LastDays(7));
@@ -275,7 +234,7 @@ async fn activity_summary_agrees_with_every_row_and_sparklines_are_local_days() 
 
 #[tokio::test]
 async fn customer_detail_cards_trend_and_milestones() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     f.store
         .upsert_customers(&ws(), &[Customer::new(CustomerId(5), "Ada", "Lovelace")])
         .await
@@ -289,7 +248,7 @@ async fn customer_detail_cards_trend_and_milestones() {
         event("5", 5, names::ORDER_SUBMITTED, day(20)),
         event("6", 5, names::LINK_OPENED, ts("2026-10-01T10:00:00Z")), // outside 30 days
     ];
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
     let detail = f
         .reports
         .customer_detail(&f.admin, &ws(), CustomerId(5))
@@ -332,7 +291,7 @@ async fn customer_detail_cards_trend_and_milestones() {
 
 #[tokio::test]
 async fn event_log_pages_join_customers_and_export_everything() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     f.store
         .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "Old", "Name")])
         .await
@@ -341,7 +300,7 @@ async fn event_log_pages_join_customers_and_export_everything() {
     let events: Vec<Event> = (0..23)
         .map(|i| event(&format!("e{i:02}"), 1 + i % 2, names::PAGE_VIEWED, at))
         .collect();
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
     // A renamed customer shows the new name.
     f.store
         .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "New", "Name")])
@@ -402,7 +361,7 @@ async fn event_log_pages_join_customers_and_export_everything() {
 
 #[tokio::test]
 async fn funnel_counts_conversion_and_in_progress() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     let t = |s: &str| ts(s);
     let events = vec![
         // 1 converts fully within 7 days.
@@ -418,7 +377,7 @@ async fn funnel_counts_conversion_and_in_progress() {
         event("4a", 4, names::PAGE_VIEWED, t("2026-11-18T10:00:00Z")),
         event("4b", 4, names::REGISTERED, t("2026-11-19T10:00:00Z")),
     ];
-    f.store.append(&ws(), &events).await.unwrap();
+    f.append(&events).await;
     let report = f
         .reports
         .funnel(&f.admin, &FunnelRequest::new(ws()))
@@ -453,7 +412,7 @@ fn reached_dropped_in_progress(report: &FunnelReport) -> Vec<(u64, u64, u64)> {
 /// today, in the report and in its CSV, not on days still to come.
 #[tokio::test]
 async fn a_sparkline_of_a_period_reaching_past_today_ends_today() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     f.store
         .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "Ada", "Lovelace")])
         .await
@@ -466,7 +425,7 @@ async fn a_sparkline_of_a_period_reaching_past_today_ends_today() {
             event(&format!("o{day}"), 1, names::LINK_OPENED, at)
         })
         .collect();
-    f.store.append(&ws(), &opens).await.unwrap();
+    f.append(&opens).await;
     let mut request = ActivityRequest::new(ws());
     request.range = RangeSpec::preset(CalendarPreset::ThisMonth);
     let report = f.reports.activity(&f.admin, &request).await.unwrap();
@@ -489,7 +448,7 @@ async fn a_sparkline_of_a_period_reaching_past_today_ends_today() {
 /// Pages of the event log end with the last event: a full last page has no next cursor.
 #[tokio::test]
 async fn a_full_last_page_of_the_event_log_has_no_next_page() {
-    let f = fixture("2026-11-20T12:00:00Z", ReportZone::utc()).await;
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
     f.store
         .append(&ws(), &burst(1, 4, ts("2026-11-20T11:00:00Z")))
         .await

@@ -5,31 +5,24 @@
 //! quotes the line it pins; where `ARCHITECTURE.md` resolved an ambiguity, the test pins the
 //! resolution (half-open windows, 28 days accepted, only the customer's own events scored).
 
-use std::sync::Arc;
+mod report_fixture;
 
 use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, ENGAGEMENT_COLUMNS};
 use engagement_core::report::{
-    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, MilestoneEvent, Reports,
-    ScoreBand,
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, MilestoneEvent, ScoreBand,
 };
 use engagement_core::store::export_events;
 use engagement_core::{
-    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
-    FixedClock, Lookback, Milestone, RangeSpec, ReferenceStore, ReportZone, Role, Timestamp,
-    Viewer, WorkspaceId, names,
+    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, Lookback, Milestone,
+    RangeSpec, ReportZone, Role, Timestamp, Viewer, names,
 };
 use futures::TryStreamExt;
+use report_fixture::{
+    Fixture, customers_every_third_inactive, event, fixture_at, parse_csv, ts, ws,
+};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
-
-fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-fn ws() -> WorkspaceId {
-    WorkspaceId::new("acme").unwrap()
-}
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -40,71 +33,23 @@ fn before(at: Timestamp, delta: TimeDelta) -> Timestamp {
     at.checked_sub(delta).unwrap()
 }
 
-fn event(id: &str, customer: i64, name: &str, at: Timestamp) -> Event {
-    Event::new(id, CustomerId(customer), name, at)
-}
-
 fn by(actor: Actor, mut e: Event) -> Event {
     e.actor = actor;
     e
-}
-
-struct Fixture {
-    store: Arc<ReferenceStore>,
-    reports: Reports,
-    manager: Viewer,
-    admin: Viewer,
-}
-
-fn fixture_at(now: &str, zone: ReportZone) -> Fixture {
-    let store = Arc::new(ReferenceStore::default());
-    let reports = Reports::new(store.clone())
-        .with_clock(Arc::new(FixedClock::new(ts(now))))
-        .with_zone(zone);
-    Fixture {
-        store,
-        reports,
-        manager: Viewer::new(ws(), Role::Manager),
-        admin: Viewer::new(ws(), Role::Administrator),
-    }
 }
 
 fn fixture() -> Fixture {
     fixture_at(NOW, ReportZone::utc())
 }
 
-impl Fixture {
-    async fn append(&self, events: &[Event]) {
-        self.store.append(&ws(), events).await.unwrap();
-    }
-
-    async fn customers(&self, customers: &[Customer]) {
-        self.store.upsert_customers(&ws(), customers).await.unwrap();
-    }
-
-    /// (customer id, score) of every row of the ranking over `range`.
-    async fn scores(&self, range: RangeSpec) -> Vec<(i64, u64)> {
-        let request = EngagementRequest::new(ws()).with_range(range);
-        let report = self
-            .reports
-            .engagement(&self.manager, &request)
-            .await
-            .unwrap();
-        report
-            .rows
-            .iter()
-            .map(|r| (r.customer_id.0, r.score))
-            .collect()
-    }
-}
-
-/// Parses CSV bytes into rows of cells, the header included.
-fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+/// (customer id, score) of every row of the ranking over `range`.
+async fn scores(f: &Fixture, range: RangeSpec) -> Vec<(i64, u64)> {
+    let request = EngagementRequest::new(ws()).with_range(range);
+    let report = f.reports.engagement(&f.manager, &request).await.unwrap();
+    report
+        .rows
+        .iter()
+        .map(|r| (r.customer_id.0, r.score))
         .collect()
 }
 
@@ -190,7 +135,7 @@ async fn every_quick_range_scores_exactly_its_span() {
         (Lookback::Hours48, 8),
     ] {
         assert_eq!(
-            f.scores(RangeSpec::last(lookback)).await,
+            scores(&f, RangeSpec::last(lookback)).await,
             vec![(1, score)],
             "{lookback:?}"
         );
@@ -309,7 +254,7 @@ async fn the_ranking_counts_every_own_entry_and_lists_no_one_else() {
     ])
     .await;
     assert_eq!(
-        f.scores(RangeSpec::last(Lookback::Minutes60)).await,
+        scores(&f, RangeSpec::last(Lookback::Minutes60)).await,
         vec![(1, 3)]
     );
     for customer in [2, 3, 4, 5] {
@@ -562,17 +507,7 @@ async fn activity_exports_the_current_page_or_every_matching_row() {
         "2026-11-20T23:30:00Z",
         ReportZone::parse("Europe/Berlin").unwrap(),
     );
-    let customers: Vec<Customer> = (1..=9)
-        .map(|i| {
-            let mut c = Customer::new(CustomerId(i), format!("Name{i}"), "Smith");
-            c.status = if i % 3 == 0 {
-                CustomerStatus::Inactive
-            } else {
-                CustomerStatus::Active
-            };
-            c
-        })
-        .collect();
+    let customers = customers_every_third_inactive(9, "Smith");
     f.customers(&customers).await;
     // Customer i opened the link i times: most views first is id descending.
     let events: Vec<Event> = (1..=9_i64)
