@@ -181,3 +181,25 @@ async fn one_id_sent_again_in_its_batch_or_a_later_one_is_stored_once() {
         (3, 1, 2, 2)
     );
 }
+
+/// A `max_age` no clock reaches (`Duration::MAX`, "never by age") closes batches by size,
+/// flush and shutdown only: its deadline once overflowed the worker's `Instant`, and the
+/// panic ended the worker with the accepted event in its open batch, lost, every later call
+/// `Closed`.
+#[tokio::test]
+async fn a_max_age_no_clock_reaches_never_closes_a_batch_by_age() {
+    let store = Arc::new(Faulty::default());
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let config = IngestConfig {
+        max_age: Duration::MAX,
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    tokio::task::yield_now().await;
+    ingestor.send(&ws(), event("e2")).await.unwrap();
+    ingestor.flush().await.expect("the worker is still running");
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 1);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted), (2, 2));
+}
