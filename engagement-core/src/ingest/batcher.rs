@@ -98,11 +98,13 @@ impl Batcher {
             .collect()
     }
 
-    /// When the next batch comes due, if any is open.
+    /// When the next batch comes due, if any is open and comes due at an instant the clock can
+    /// name: a `max_age` past that (`Duration::MAX`, "never by age") would overflow the
+    /// `Instant` and panic the worker, losing its open batches.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.open
             .values()
-            .map(|open| open.since + self.max_age)
+            .filter_map(|open| open.since.checked_add(self.max_age))
             .min()
     }
 

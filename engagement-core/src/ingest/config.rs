@@ -27,7 +27,9 @@ pub struct IngestConfig {
     /// [`Limits::max_batch_events`] and at most `max_joined_batch`, or
     /// [`Ingestor::start`](super::Ingestor::start) refuses it).
     pub max_batch: usize,
-    /// Flush a batch when its oldest event has waited this long (default 250 ms).
+    /// Flush a batch when its oldest event has waited this long (default 250 ms). A wait no
+    /// clock reaches (`Duration::MAX`) never flushes by age: batches then close by size,
+    /// [`flush`](super::Ingestor::flush) and [`shutdown`](super::Ingestor::shutdown) only.
     pub max_age: Duration,
     /// Events queued and not yet taken into a batch, at most (default 100,000). A full queue
     /// makes [`send`](super::Ingestor::send) wait and [`try_send`](super::Ingestor::try_send)
