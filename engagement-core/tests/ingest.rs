@@ -691,3 +691,38 @@ async fn the_queue_holds_no_more_than_its_capacity_while_appends_are_stuck() {
     let stats = ingestor.shutdown().await;
     assert_eq!(stats.inserted, 100 + more);
 }
+
+/// `queued()` (and the `ingest_queue_depth` metric) counts the events in the queue, not the
+/// queue room taken: a `send_many` waiting for room holds the part it has got so far, and was
+/// counted as queued events, so a queue holding one event read as full.
+#[tokio::test]
+async fn a_send_many_waiting_for_room_is_not_counted_as_queued() {
+    let store = stuck_store();
+    let ingestor = Arc::new(start(store.clone(), one_event_at_a_time(4)));
+    let first: Vec<Event> = (0..4).map(|i| event(format!("a{i}"), 1)).collect();
+    ingestor.send_many(&ws("a"), first).await.unwrap();
+    // a0 is being appended, a1 waits for the append, a2's close waits for it: a3 is queued.
+    assert!(
+        eventually(|| ingestor.queued() == 1).await,
+        "one event is left in the queue"
+    );
+    let waiting = tokio::spawn({
+        let ingestor = ingestor.clone();
+        async move {
+            let more: Vec<Event> = (0..4).map(|i| event(format!("b{i}"), 1)).collect();
+            ingestor.send_many(&ws("a"), more).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiting.is_finished(), "the second batch waits for room");
+    assert_eq!(
+        ingestor.queued(),
+        1,
+        "the room a waiting send holds is not queued events"
+    );
+    release(&store);
+    waiting.await.unwrap().unwrap();
+    let ingestor = Arc::into_inner(ingestor).unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted), (8, 8));
+}

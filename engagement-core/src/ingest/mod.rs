@@ -45,7 +45,7 @@ mod worker;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use appender::Appender;
@@ -98,8 +98,9 @@ impl Ingestor {
     /// [`Error::InvalidQuery`] naming the setting of `config` it cannot run with: a
     /// `max_batch` of 0 or above [`Limits::max_batch_events`](crate::Limits::max_batch_events)
     /// (the store would refuse every batch), a `queue_capacity` of 0 or beyond
-    /// [`Semaphore::MAX_PERMITS`], a `max_concurrent_appends` of 0, a `max_joined_batch`
-    /// below `max_batch` or above `Limits::max_batch_events`, a `retry.max_attempts` of 0.
+    /// [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS), a
+    /// `max_concurrent_appends` of 0, a `max_joined_batch` below `max_batch` or above
+    /// `Limits::max_batch_events`, a `retry.max_attempts` of 0.
     /// Nothing is started.
     ///
     /// # Panics
@@ -111,11 +112,7 @@ impl Ingestor {
     ) -> Result<Self> {
         config.check()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let capacity = config.queue_capacity;
-        let room = Arc::new(Room {
-            permits: Arc::new(Semaphore::new(capacity)),
-            capacity,
-        });
+        let room = Arc::new(Room::new(config.queue_capacity));
         let (reports, _) = broadcast::channel(1_024);
         let counters = Arc::new(Counters::default());
         let in_flight = Arc::new(InFlight::default());
@@ -162,8 +159,9 @@ impl Ingestor {
     /// Queues `events` events that hold their queue room already, handing them over from
     /// `admitted`; gives the room back when closed.
     fn enqueue(&self, command: Command, events: usize, admitted: &mut Unqueued<'_>) -> Result<()> {
+        self.room.fill(events);
         if self.tx.send(command).is_err() {
-            self.room.permits.add_permits(events);
+            self.room.give_back(events);
             return Err(Error::Closed);
         }
         admitted.queued(events as u64);
@@ -220,7 +218,9 @@ impl Ingestor {
     /// workspace's open batch in order, exactly as if sent one by one.
     ///
     /// A batch larger than [`IngestConfig::queue_capacity`] is queued in parts, each waiting
-    /// for room.
+    /// for room. A call dropped while it waits (a timeout, a dropped request) has queued the
+    /// parts before, which are written as accepted events; sending the whole batch again is
+    /// safe, as appends are idempotent.
     ///
     /// # Errors
     /// [`Error::InvalidEvent`] (its `index` is the event's position in `events`) when any event

@@ -7,6 +7,7 @@
 //! [`IngestConfig::max_joined_batch`]: super::IngestConfig::max_joined_batch
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -46,13 +47,37 @@ impl Command {
 pub(crate) struct Room {
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) capacity: usize,
+    /// Events queued and not yet taken into a batch. Counted apart from the permits: a
+    /// `send_many` waiting for room holds the permits it has got so far, and they are not
+    /// events in the queue.
+    queued: AtomicUsize,
 }
 
 impl Room {
+    /// Room for `capacity` events, none queued.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts `events` holding their room as queued; called before they are sent, so that the
+    /// worker, which gives their room back once it takes them, never counts below zero.
+    pub(crate) fn fill(&self, events: usize) {
+        self.queued.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// Gives back the room of `events` queued events (taken into batches, or never sent).
+    pub(crate) fn give_back(&self, events: usize) {
+        self.queued.fetch_sub(events, Ordering::Relaxed);
+        self.permits.add_permits(events);
+    }
+
     /// Events queued and not yet taken into a batch.
     pub(crate) fn used(&self) -> usize {
-        self.capacity
-            .saturating_sub(self.permits.available_permits())
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -145,7 +170,7 @@ impl Worker {
     fn give_room(&self, owed: &mut usize, events: usize) {
         let given = events.min(*owed);
         if given > 0 {
-            self.room.permits.add_permits(given);
+            self.room.give_back(given);
             *owed -= given;
         }
     }
