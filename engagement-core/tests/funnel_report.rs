@@ -330,7 +330,8 @@ fn the_conversion_window_end_is_inclusive() {
 
 /// What is stored is complete only up to the ingestion watermark: a customer whose conversion
 /// window closed after it may still have converted (the event not stored yet), so they are in
-/// progress, not dropped; once the watermark passes the window's end they are dropped.
+/// progress, not dropped; once the watermark passes the window's end they are dropped. The
+/// same holds for a report window in the past that the watermark has not passed.
 #[test]
 fn a_window_closing_after_the_watermark_is_in_progress() {
     #[derive(Debug)]
@@ -344,7 +345,7 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
         .build()
         .unwrap();
     // Step 1 at 20 with 10 µs to convert: the window closes at 30; now is 31.
-    let counts = |watermark: Option<i64>| {
+    let report_to = |to: i64, watermark: Option<i64>| {
         runtime.block_on(async {
             let store = Arc::new(ReferenceStore::default());
             let start = Event::new("a", CustomerId(1), "A", at(20));
@@ -357,7 +358,7 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
             request.steps = vec!["A".into(), "B".into()];
             request.range = RangeSpec::Between {
                 from: at(0),
-                to: at(31),
+                to: at(to),
             };
             request.conversion_window = TimeDelta::microseconds(10);
             let step = &reports
@@ -368,6 +369,7 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
             (step.dropped, step.in_progress)
         })
     };
+    let counts = |watermark| report_to(31, watermark);
     assert_eq!(counts(None), (1, 0), "closed before now");
     assert_eq!(counts(Some(29)), (0, 1), "closed after what is known");
     assert_eq!(
@@ -376,4 +378,16 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
         "the window's last instant is not known yet"
     );
     assert_eq!(counts(Some(31)), (1, 0), "known past the window's end");
+    // The report's window ends at 25, before now: a conversion in [watermark, 25) counts.
+    assert_eq!(report_to(25, None), (1, 0), "a past window, all known");
+    assert_eq!(
+        report_to(25, Some(22)),
+        (0, 1),
+        "a past window the watermark has not passed"
+    );
+    assert_eq!(
+        report_to(25, Some(25)),
+        (1, 0),
+        "a past window the watermark reached"
+    );
 }

@@ -588,7 +588,7 @@ impl Reports {
         // A conversion window that closed after the last instant the store is complete up to
         // may still hold a conversion not stored yet: such a customer is in progress.
         let known_up_to = complete_up_to.map_or(now, |complete| complete.min(now));
-        let open_since = (now <= window.to).then(|| {
+        let open_since = funnel::may_still_convert(now, known_up_to, window).then(|| {
             known_up_to
                 .checked_sub(request.conversion_window)
                 .unwrap_or(Timestamp::MIN)

@@ -362,11 +362,22 @@ fn lower_median(values: &mut [TimeDelta]) -> Option<TimeDelta> {
     Some(*values.select_nth_unstable(mid).1)
 }
 
-/// Whether a customer whose latest step-1 event is at `last_start` can still convert at `now`:
-/// the report's window reaches the present (a lookback ends exactly at `now`, and nothing
-/// after `now` has happened yet) and the conversion window was not over at `known_up_to`, the
-/// last instant the store is known complete up to (`now`, or the ingestion watermark behind
-/// it: a conversion inside a window that closed after it may not be stored yet).
+/// Whether a conversion may still come inside the report's `window`: it reaches the present
+/// (a lookback ends exactly at `now`, and nothing after `now` has happened yet), or it ends
+/// after `known_up_to`, the last instant the store is known complete up to (`now`, or the
+/// ingestion watermark behind it), so its last events may not be stored yet.
+pub(crate) fn may_still_convert(
+    now: Timestamp,
+    known_up_to: Timestamp,
+    window: TimeWindow,
+) -> bool {
+    now <= window.to || known_up_to < window.to
+}
+
+/// Whether a customer whose latest step-1 event is at `last_start` can still convert as far as
+/// the report knows: [`may_still_convert`] in the report's window, and the conversion window
+/// was not over at `known_up_to` (a conversion inside a window that closed after it may not be
+/// stored yet).
 pub(crate) fn is_open(
     last_start: Timestamp,
     conversion_window: TimeDelta,
@@ -374,7 +385,7 @@ pub(crate) fn is_open(
     known_up_to: Timestamp,
     window: TimeWindow,
 ) -> bool {
-    now <= window.to
+    may_still_convert(now, known_up_to, window)
         && last_start
             .checked_add(conversion_window)
             .is_none_or(|end| end >= known_up_to)
@@ -555,6 +566,10 @@ mod tests {
         assert!(
             is_open(t(800), w, t(950), t(890), window),
             "a conversion window closing after what is known complete"
+        );
+        assert!(
+            is_open(t(950), w, t(1_001), t(990), window),
+            "a past window ending after what is known complete"
         );
     }
 
