@@ -158,6 +158,10 @@ pub async fn enforce(
 /// `dry_run`, only counts them. A customer the workspace holds nothing of is not an error: the
 /// report counts nothing, so a repeated request succeeds.
 ///
+/// Only what is stored is erased: the customer's events still queued in an
+/// [`Ingestor`](crate::Ingestor) are written after it. Stop sending them and
+/// [`flush`](crate::Ingestor::flush) the ingestor first.
+///
 /// # Errors
 /// A store failure.
 pub async fn erase_customer(
