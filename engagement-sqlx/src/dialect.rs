@@ -279,6 +279,23 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         Sql::new(Self::PLACEHOLDER)
     }
 
+    /// Runs `sql`, a read outside any transaction of ours, on a pooled connection and returns
+    /// every row. By default the statement alone: outside a transaction each statement reads
+    /// what committed before it. MySQL's reads run in a read transaction of their own, since a
+    /// host's pool may turn `autocommit` off (see its `fetch_alone`).
+    fn fetch_alone(
+        conn: &mut Conn<Self>,
+        sql: Sql,
+        context: &'static str,
+    ) -> impl Future<Output = SqlResult<Vec<Self::Row>>> + Send {
+        Self::fetch_all(conn, sql, context)
+    }
+
+    /// What has a session commit each statement by itself, run on a connection the store
+    /// closes after use (the migrations' under [`Self::DDL_COMMITS`]); `None` where no session
+    /// setting can turn that off.
+    const AUTOCOMMIT: Option<&'static str> = None;
+
     /// Runs `sql`, a `SELECT` whose result may be large (an export chunk, a funnel's step
     /// events), on `conn`, and hands the connection back with the rows, so that a
     /// transaction's reads stay in its snapshot. By default the driver's rows; SQLite steps

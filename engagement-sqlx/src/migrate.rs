@@ -70,6 +70,14 @@ impl<D: Dialect> Engine<D> {
         let ledger = &*self.tables.ledger;
         let mut conn = self.acquire().await?;
         conn.close_on_drop();
+        // A host's pool may turn autocommit off: the last migration's rows (its backfill and
+        // its ledger row) would then be rolled back as the connection closes, with no DDL
+        // after them to commit them.
+        if let Some(statement) = D::AUTOCOMMIT {
+            let mut sql = D::sql();
+            sql.push(statement).one_off();
+            D::execute(&mut conn, sql, "turn autocommit on").await?;
+        }
         D::lock_migrations(&mut conn, ledger).await?;
         // Release the lock whatever happened (closing the connection would too, later).
         let applied = self.apply(&mut conn, migrations).await;

@@ -1,12 +1,14 @@
 //! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
 
 use engagement_core::Result;
-use sqlx::Row;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlRow};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, MySql, Row};
 
-use crate::dialect::{Dialect, Inserted, ReadRow, add, driver_glue};
+use crate::dialect::{Dialect, Inserted, PooledRows, ReadRow, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
+use crate::fetched::Fetched;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Placeholder, Sql, json_array, json_texts};
@@ -304,6 +306,38 @@ impl Dialect for MySqlDialect {
     fn end_count_upsert(sql: &mut Sql, _table: &str, _key: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n)");
     }
+
+    // A host's pool may turn `autocommit` off (`SET autocommit = 0` in its `after_connect`).
+    // A statement outside a transaction then opens one that stays open on the pooled
+    // connection: the next read there saw the snapshot of that first read (an event appended
+    // since was not found, a customer upserted since was missing) and the last migration's
+    // ledger row was rolled back with the closed connection, so every later `migrate` failed.
+    // A read of ours outside a transaction runs in a read transaction of its own, which
+    // `BEGIN_READ` starts by ending any the session had open, and its commit ends.
+    async fn fetch_alone(
+        conn: &mut MySqlConnection,
+        sql: Sql,
+        context: &'static str,
+    ) -> SqlResult<Vec<MySqlRow>> {
+        let mut tx = conn
+            .begin_with(Self::BEGIN_READ)
+            .await
+            .map_err(SqlError::driver("begin a transaction"))?;
+        let rows = Self::fetch_all(&mut tx, sql, context).await?;
+        tx.commit().await.map_err(SqlError::driver(context))?;
+        Ok(rows)
+    }
+
+    async fn fetch_pooled(
+        mut conn: PoolConnection<MySql>,
+        sql: Sql,
+        context: &'static str,
+    ) -> SqlResult<PooledRows<Self>> {
+        let rows = Self::fetch_alone(&mut conn, sql, context).await?;
+        Ok((conn, Fetched::Driver(rows)))
+    }
+
+    const AUTOCOMMIT: Option<&'static str> = Some("SET autocommit = 1");
 
     driver_glue!(MySqlConnection, MySqlRow);
 }

@@ -219,6 +219,99 @@ mod mysql {
         );
     }
 
+    /// A host's pool with `autocommit` off: each read outside a transaction left one open on
+    /// its pooled connection, and the next reads there answered from that first read's
+    /// snapshot. Another writer's event and customer (here a second store's) must be seen by
+    /// the event by id, the customers, a customer's rank, the buckets and the export.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_see_later_commits_on_a_pool_without_autocommit() {
+        use engagement_core::{BucketCountsQuery, EventId, RankedScore};
+        use futures::TryStreamExt;
+
+        let writer = my::store(1, Duration::from_secs(10)).await;
+        let database: String = query("SELECT DATABASE()")
+            .fetch_one(writer.pool())
+            .await
+            .expect("the store's database")
+            .get(0);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute("SET autocommit = 0").await.map(drop) })
+            })
+            .connect_with(my::server().database(&database))
+            .await
+            .expect("connect to the test database");
+        let reader = MySqlStore::new(pool);
+        let ws = workspace("my-autocommit-off");
+        let id = EventId::new("ac-1");
+        let customer = CustomerId(7);
+        let at = Timestamp::from_micros(1_700_000_000_000_000);
+        let window = TimeWindow {
+            from: at,
+            to: Timestamp::from_micros(at.as_micros() + 1),
+        };
+        let buckets = BucketCountsQuery {
+            customers: vec![customer],
+            names: vec![engagement_core::names::PAGE_VIEWED.to_owned()],
+            edges: vec![window.from, window.to],
+        };
+        let export = async |store: &MySqlStore| {
+            store
+                .export(ws.clone(), EventFilter::new(TimeWindow::ALL))
+                .try_fold(0, |n, batch| async move { Ok(n + batch.len()) })
+                .await
+        };
+        let read = async |store: &MySqlStore| {
+            (
+                store.event(&ws, &id).await.expect("event").is_some(),
+                store
+                    .customers(&ws, &[customer])
+                    .await
+                    .expect("customers")
+                    .len(),
+                store
+                    .customer_rank(&ws, window, customer)
+                    .await
+                    .expect("rank"),
+                store
+                    .bucket_counts(&ws, &buckets)
+                    .await
+                    .expect("buckets")
+                    .len(),
+                export(store).await.expect("export"),
+            )
+        };
+        assert_eq!(read(&reader).await, (false, 0, None, 0, 0), "nothing yet");
+
+        writer
+            .append(
+                &ws,
+                &[Event::new(
+                    id.as_str(),
+                    customer,
+                    engagement_core::names::PAGE_VIEWED,
+                    at,
+                )],
+            )
+            .await
+            .expect("append");
+        writer
+            .upsert_customers(&ws, &[Customer::new(customer, "Ann", "Lee")])
+            .await
+            .expect("upsert");
+        let rank = Some(RankedScore { score: 1, rank: 1 });
+        let got = read(&reader).await;
+
+        reader.pool().close().await;
+        writer.pool().close().await;
+        raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
+            .execute(&my::admin().await)
+            .await
+            .expect("drop the test database");
+        assert_eq!(got, (true, 1, rank, 1, 1), "what committed since is read");
+    }
+
     /// The activity table sorted by name: names longer than the server's `max_sort_length`
     /// (1,024 bytes by default) that differ only past it sort as the reference sorts them, by
     /// the whole lower-cased name, not as equal names by customer id.

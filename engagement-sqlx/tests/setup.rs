@@ -568,6 +568,50 @@ mod mysql {
         db.drop().await;
     }
 
+    /// On a host's pool with `autocommit` off the last migration's backfill and ledger row
+    /// were rolled back as the migration's connection closed: its counts stayed empty over
+    /// the events already stored, and every later `migrate` failed on its existing table.
+    #[tokio::test]
+    async fn a_migration_on_a_pool_without_autocommit_is_kept_whole() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        store.migrate().await.expect("migrate");
+        serves(&store).await;
+        raw_sql(
+            "DELETE FROM engagement_schema_migrations WHERE version = 5; \
+             DROP TABLE engagement_log_counts",
+        )
+        .execute(store.pool())
+        .await
+        .expect("undo migration 5");
+        let no_autocommit = MySqlPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move { raw_sql("SET autocommit = 0").execute(conn).await.map(drop) })
+            })
+            .connect_with(server().database(&db.name))
+            .await
+            .expect("connect");
+        let upgraded = MySqlStore::new(no_autocommit);
+        upgraded.migrate().await.expect("migration 5 applies");
+        let state = db
+            .texts(
+                "SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_schema_migrations \
+                 UNION ALL SELECT CAST(COALESCE(SUM(n), 0) AS CHAR) FROM {db}.engagement_log_counts \
+                 UNION ALL SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_events",
+            )
+            .await;
+        let again = upgraded.migrate().await;
+        upgraded.pool().close().await;
+        db.drop().await;
+        assert_eq!(
+            state[0], "5",
+            "migration 5 recorded; the counts and events: {state:?}"
+        );
+        assert_eq!(state[1], state[2], "the backfill counts every event");
+        again.expect("a second migrate finds everything applied");
+    }
+
     /// Stores under the longest prefix and another one sit in one database, each with its own
     /// tables and ledger.
     #[tokio::test]

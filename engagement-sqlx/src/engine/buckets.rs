@@ -41,7 +41,7 @@ impl<D: Dialect> Engine<D> {
         if let [(first, run)] = runs[..] {
             let mut conn = self.acquire().await?;
             let sql = self.bucket_sql(workspace, query, first, run);
-            return counts_of(&D::fetch_all(&mut conn, sql, context).await?);
+            return counts_of(&D::fetch_alone(&mut conn, sql, context).await?);
         }
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
         let mut counts = Vec::new();

@@ -72,7 +72,7 @@ impl<D: Dialect> Engine<D> {
         D::push_in_ids(&mut sql, "id", &ids);
         sql.push(" ORDER BY id");
         let mut conn = self.acquire().await?;
-        D::fetch_all(&mut conn, sql, "read customers")
+        D::fetch_alone(&mut conn, sql, "read customers")
             .await?
             .iter()
             .map(|row| customer_from_row(row, 0))

@@ -161,7 +161,7 @@ impl<D: Dialect> Engine<D> {
             .push(" AND id = ")
             .bind(id.as_str());
         let mut conn = self.acquire().await?;
-        let rows = D::fetch_all(&mut conn, sql, "read an event").await?;
+        let rows = D::fetch_alone(&mut conn, sql, "read an event").await?;
         rows.first().map(|row| event_from_row(row, 0)).transpose()
     }
 }

@@ -177,7 +177,7 @@ impl<D: Dialect> Engine<D> {
         sql.push(") me WHERE me.score > 0 AND");
         self.push_not_placeholder(&mut sql, workspace, Who::Id(customer.0));
         let mut conn = self.acquire().await?;
-        let rows = D::fetch_all(&mut conn, sql, "rank one customer").await?;
+        let rows = D::fetch_alone(&mut conn, sql, "rank one customer").await?;
         rows.first()
             .map(|row| {
                 Ok(RankedScore {

@@ -110,7 +110,7 @@ impl<D: Dialect> Engine<D> {
             .push(" WHERE ");
         push_scope(&mut sql, workspace, window);
         let mut conn = self.acquire().await?;
-        let rows = D::fetch_all(&mut conn, sql, "find the export's last event").await?;
+        let rows = D::fetch_alone(&mut conn, sql, "find the export's last event").await?;
         let latest = match rows.first() {
             Some(row) => row.opt_int(0)?,
             None => None,
