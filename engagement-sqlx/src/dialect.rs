@@ -279,6 +279,12 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         Sql::new(Self::PLACEHOLDER)
     }
 
+    /// The text a read statement runs as: by default `text` itself. MySQL lifts a host
+    /// session's `sql_select_limit` for it (see its `read_text`).
+    fn read_text(text: String) -> String {
+        text
+    }
+
     /// Runs `sql`, a read outside any transaction of ours, on a pooled connection and returns
     /// every row. By default the statement alone: outside a transaction each statement reads
     /// what committed before it. MySQL's reads run in a read transaction of their own, since a
@@ -388,7 +394,7 @@ macro_rules! driver_glue {
             let (text, args) = sql.into_parts();
             $crate::dialect::run_fetch_all::<Self::DB>(
                 conn,
-                text,
+                Self::read_text(text),
                 Self::arguments(args)?,
                 persistent,
             )

@@ -339,5 +339,17 @@ impl Dialect for MySqlDialect {
 
     const AUTOCOMMIT: Option<&'static str> = Some("SET autocommit = 1");
 
+    // A host's session may cap the rows of every `SELECT` without a `LIMIT`
+    // (`sql_select_limit`; the client's `--safe-updates` sets 1,000): customers, buckets,
+    // funnel steps and the existing ids of an append came back cut short, silently. Each read
+    // of ours lifts the cap for itself alone, leaving the session's setting as it was.
+    fn read_text(text: String) -> String {
+        const ALL_ROWS: &str = "sql_select_limit = 18446744073709551615";
+        match text.strip_prefix("SET STATEMENT ") {
+            Some(settings) => format!("SET STATEMENT {ALL_ROWS}, {settings}"),
+            None => format!("SET STATEMENT {ALL_ROWS} FOR {text}"),
+        }
+    }
+
     driver_glue!(MySqlConnection, MySqlRow);
 }

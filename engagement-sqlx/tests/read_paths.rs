@@ -312,6 +312,70 @@ mod mysql {
         assert_eq!(got, (true, 1, rank, 1, 1), "what committed since is read");
     }
 
+    /// A host's session capping every `SELECT` without a `LIMIT` (`sql_select_limit = 3`): the
+    /// customers read back, the existing ids of an append and the buckets came back cut to
+    /// three rows, silently (the append then failed as a concurrent one, again and again).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_return_every_row_under_a_sessions_select_limit() {
+        use engagement_core::BucketCountsQuery;
+
+        let owner = my::store(1, Duration::from_secs(10)).await;
+        let database: String = query("SELECT DATABASE()")
+            .fetch_one(owner.pool())
+            .await
+            .expect("the store's database")
+            .get(0);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute("SET sql_select_limit = 3").await.map(drop) })
+            })
+            .connect_with(my::server().database(&database))
+            .await
+            .expect("connect to the test database");
+        let store = MySqlStore::new(pool);
+        let ws = workspace("my-select-limit");
+        let ids: Vec<CustomerId> = (1..=10).map(CustomerId).collect();
+        let customers: Vec<Customer> = ids
+            .iter()
+            .map(|&id| Customer::new(id, "Ann", "Lee"))
+            .collect();
+        store
+            .upsert_customers(&ws, &customers)
+            .await
+            .expect("upsert");
+        let event = |n: i64| {
+            Event::new(
+                format!("sl-{n}"),
+                CustomerId(n % 10 + 1),
+                engagement_core::names::PAGE_VIEWED,
+                Timestamp::from_micros(n),
+            )
+        };
+        let first: Vec<Event> = (0..10).map(event).collect();
+        let again: Vec<Event> = (0..15).map(event).collect();
+        store.append(&ws, &first).await.expect("append");
+        let outcome = store.append(&ws, &again).await;
+        let read = store.customers(&ws, &ids).await.map(|c| c.len());
+        let buckets = BucketCountsQuery {
+            customers: ids.clone(),
+            names: vec![engagement_core::names::PAGE_VIEWED.to_owned()],
+            edges: vec![Timestamp::from_micros(0), Timestamp::from_micros(100)],
+        };
+        let counted = store.bucket_counts(&ws, &buckets).await.map(|b| b.len());
+
+        store.pool().close().await;
+        owner.pool().close().await;
+        raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
+            .execute(&my::admin().await)
+            .await
+            .expect("drop the test database");
+        let outcome = outcome.expect("the append of 10 stored and 5 new ids");
+        assert_eq!((outcome.inserted, outcome.duplicates), (5, 10));
+        assert_eq!(read.expect("customers"), 10, "every customer read back");
+        assert_eq!(counted.expect("buckets"), 10, "a bucket of every customer");
+    }
+
     /// The activity table sorted by name: names longer than the server's `max_sort_length`
     /// (1,024 bytes by default) that differ only past it sort as the reference sorts them, by
     /// the whole lower-cased name, not as equal names by customer id.
