@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` transaction at REPEATABLE READ, whatever
 /// isolation level the pool's sessions default to.
 ///
+/// **Host session settings:** a pool whose sessions turn `autocommit` off or cap
+/// `sql_select_limit` reads and migrates the same (reads run in a transaction of their own and
+/// lift the cap for themselves; the migration's connection turns autocommit on). A `sql_mode`
+/// with `EMPTY_STRING_IS_NULL` is not supported: appends of events with empty texts fail with
+/// a backend error.
+///
 /// **Cancellation:** each call runs on a Tokio task of its own, to its end, even when its caller
 /// stops waiting (drops the future): sqlx's MySQL driver can hand a connection dropped in the
 /// middle of a statement back to the pool out of step with the server. A cancelled append
