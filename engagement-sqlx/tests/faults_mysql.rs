@@ -187,8 +187,8 @@ mod faults {
     }
 
     /// A call runs on a task of its own (`Dialect::CANCEL_SAFE`), still in its caller's span:
-    /// the driver's statement events of an append made inside a host's span have that span as
-    /// their parent.
+    /// the driver's statement events of an append and of an export of 25,000 events (read
+    /// ahead by several tasks) made inside a host's span have that span as their parent.
     #[tokio::test(flavor = "current_thread")]
     async fn a_calls_driver_events_keep_the_callers_span() {
         use std::sync::{Arc, Mutex};
@@ -213,11 +213,14 @@ mod faults {
         let subscriber = tracing_subscriber::registry().with(parents.clone());
         let _default = tracing::subscriber::set_default(subscriber);
         let ws = workspace("span");
+        let span = tracing::info_span!("host_request");
         store
-            .append(&ws, &views("s", 3, 0))
-            .instrument(tracing::info_span!("host_request"))
+            .append(&ws, &views("s", 25_000, 0))
+            .instrument(span.clone())
             .await
             .expect("append");
+        let (events, error) = drain(&store, &ws).instrument(span).await;
+        assert_eq!((events.len(), error.is_none()), (25_000, true));
         let parents = parents.0.lock().expect("not poisoned").clone();
         assert!(!parents.is_empty(), "the driver logged no statement");
         assert!(

@@ -19,6 +19,7 @@ use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgRow, PgTypeInfo};
 use sqlx::{Column, Either, Executor, SqlSafeStr, Statement, TypeInfo};
+use tracing::Instrument;
 
 use super::PostgresDialect;
 use crate::dialect::Dialect;
@@ -31,10 +32,11 @@ const ARG_SETTING: &str = "engagement.copy_arg_";
 
 /// Runs `sql` as a binary `COPY` on `conn` and returns the connection with the rows' cells.
 ///
-/// The copy runs in a task of its own that owns the connection, so that it is read to its end
-/// even when the caller stops waiting, and a connection on which anything failed is closed
-/// instead of pooled: sqlx does not resynchronize a connection whose copy failed at its start
-/// or was left part-way (the copy's `ReadyForQuery` is not counted as pending).
+/// The copy runs in a task of its own (in the caller's span) that owns the connection, so that
+/// it is read to its end even when the caller stops waiting, and a connection on which
+/// anything failed is closed instead of pooled: sqlx does not resynchronize a connection whose
+/// copy failed at its start or was left part-way (the copy's `ReadyForQuery` is not counted as
+/// pending).
 ///
 /// # Errors
 /// [`SqlError`] when a statement fails, a column is of a type the cells do not hold, or the
@@ -44,16 +46,19 @@ pub(super) async fn fetch_copied(
     sql: Sql,
     context: &'static str,
 ) -> SqlResult<(PoolConnection<Postgres>, Fetched<PgRow>)> {
-    let copy = tokio::spawn(async move {
-        let mut conn = conn;
-        match copy_cells(&mut conn, sql, context).await {
-            Ok(cells) => Ok((conn, Fetched::Cells(cells))),
-            Err(err) => {
-                conn.close_on_drop();
-                Err(err)
+    let copy = tokio::spawn(
+        async move {
+            let mut conn = conn;
+            match copy_cells(&mut conn, sql, context).await {
+                Ok(cells) => Ok((conn, Fetched::Cells(cells))),
+                Err(err) => {
+                    conn.close_on_drop();
+                    Err(err)
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
     copy.await.map_err(|err| SqlError::TaskStopped {
         task: format!("{context} ({err})"),
     })?

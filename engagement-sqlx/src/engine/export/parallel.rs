@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use engagement_core::{EventBatch, EventFilter, WorkspaceId};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tracing::Instrument;
 
 use super::EXPORT_CHUNK;
 use super::slices::{Slice, Slices};
@@ -162,13 +163,17 @@ impl ParallelExport {
         });
         let (announce, taken) = mpsc::unbounded_channel();
         for _ in 0..READERS {
-            tokio::spawn(read_slices(
-                engine.clone(),
-                workspace.clone(),
-                filter.clone(),
-                Arc::clone(&shared),
-                announce.clone(),
-            ));
+            // In the export's span, so the driver's events keep the caller's context.
+            tokio::spawn(
+                read_slices(
+                    engine.clone(),
+                    workspace.clone(),
+                    filter.clone(),
+                    Arc::clone(&shared),
+                    announce.clone(),
+                )
+                .in_current_span(),
+            );
         }
         Self {
             taken,
