@@ -54,6 +54,12 @@
 //!   blocking thread; on PostgreSQL its rows are copied out with `COPY … (FORMAT binary)`,
 //!   the statement's values bound to session settings (`engagement.copy_arg_N`) that the copied
 //!   query reads back. Either way each row is read once into one buffer per chunk.
+//! - A call whose future is dropped (a client gone away, a timeout) leaves its pooled
+//!   connection clean. On SQLite and PostgreSQL it stops (a statement the server had begun
+//!   may still finish there); on MySQL it runs to its end on a task of its own, as sqlx's
+//!   MySQL driver cannot take a connection back half way through a statement. A dropped
+//!   export stops its reading tasks between statements. Tasks the store starts run in the
+//!   caller's `tracing` span.
 //!
 //! # Building SQLite
 //!
