@@ -1,10 +1,11 @@
 //! Bulk import: good lines are stored, bad ones are listed with their line numbers.
 
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 
 use engagement_core::csv::{CsvOptions, EventLogCsv};
 use engagement_core::import::{
-    self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, LineErrorKind, NdjsonLines,
+    self, CsvLines, DEFAULT_MAX_LINE_BYTES, ImportLine, ImportOptions, ImportReport, LineError,
+    LineErrorKind, NdjsonLines,
 };
 use engagement_core::store::export_events;
 use engagement_core::{
@@ -527,6 +528,303 @@ fn an_export_without_the_guard_is_read_with_the_guard_off() {
     // Read as guarded, a text that looks like a guarded cell would lose its `'`.
     let misread = read(CsvLines::new(&bytes[..]));
     assert_eq!(misread.page.referrer, "=already guarded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cap on one line or record: a longer one is refused by its line, read past without being
+// held in memory, and the lines after it are read.
+
+/// An NDJSON line of exactly `len` bytes (no line end): an event of `id` with metadata padded.
+fn ndjson_line_of(id: &str, len: usize) -> String {
+    let head = format!(
+        r#"{{"event_id":"{id}","customer_id":7,"name":"Page Viewed","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"pad":""#
+    );
+    let tail = r#""}}"#;
+    format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
+}
+
+/// A CSV row of exactly `len` bytes for `{HEADER},path`: an event of `id` with its path padded.
+fn csv_row_of(id: &str, len: usize) -> String {
+    let head = format!("{},/", row(id));
+    format!("{head}{}", "p".repeat(len - head.len()))
+}
+
+fn ndjson_line(id: &str) -> String {
+    format!(
+        r#"{{"event_id":"{id}","customer_id":7,"name":"Page Viewed","occurred_at":"2026-11-19T10:00:00Z"}}"#
+    )
+}
+
+fn too_long(line: u64) -> LineError {
+    LineError {
+        line,
+        kind: LineErrorKind::TooLong {
+            limit: DEFAULT_MAX_LINE_BYTES,
+        },
+    }
+}
+
+#[tokio::test]
+async fn an_ndjson_line_over_the_cap_costs_only_itself() {
+    let cap = DEFAULT_MAX_LINE_BYTES;
+    let data = format!(
+        "{}\n{}\n{}\n",
+        ndjson_line("a"),
+        ndjson_line_of("b", cap + 1),
+        ndjson_line("c")
+    );
+    let store = ReferenceStore::default();
+    let report = run(
+        &store,
+        NdjsonLines::new(data.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!((report.lines, report.inserted, report.rejected), (3, 2, 1));
+    assert_eq!(report.errors, [too_long(2)]);
+    assert_eq!(
+        report.errors[0].to_string(),
+        format!("line 2: longer than {cap} bytes (the reader's cap), not read")
+    );
+    let ids: Vec<String> = stored(&store)
+        .await
+        .iter()
+        .map(|e| e.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["a", "c"]);
+
+    // A line of exactly the cap (CRLF not counted) is read; its metadata is what is refused.
+    let data = format!("{}\r\n{}\r\n", ndjson_line_of("b", cap), ndjson_line("c"));
+    let items: Vec<_> = NdjsonLines::new(data.as_bytes()).collect();
+    assert!(
+        matches!(&items[0], Ok(line) if line.event.metadata["pad"].as_str().map(str::len) == Some(cap - 112)),
+        "{:?}",
+        items[0]
+            .as_ref()
+            .map_err(ToString::to_string)
+            .map(|l| l.line)
+    );
+    assert!(items[1].is_ok());
+}
+
+#[tokio::test]
+async fn a_csv_record_over_the_cap_costs_only_itself() {
+    let cap = DEFAULT_MAX_LINE_BYTES;
+    let data = format!(
+        "{HEADER},path\n{}\n{}\n{}\n",
+        row("a"),
+        csv_row_of("b", cap + 1),
+        row("c")
+    );
+    let store = ReferenceStore::default();
+    let report = run(
+        &store,
+        CsvLines::new(data.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!((report.lines, report.inserted, report.rejected), (3, 2, 1));
+    assert_eq!(report.errors, [too_long(3)]);
+    let ids: Vec<String> = stored(&store)
+        .await
+        .iter()
+        .map(|e| e.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["a", "c"]);
+
+    // A record of exactly the cap is read: its path is what validation refuses.
+    let data = format!(
+        "{HEADER},path\r\n{}\r\n{}\r\n",
+        csv_row_of("b", cap),
+        row("c")
+    );
+    let items: Vec<_> = CsvLines::new(data.as_bytes()).collect();
+    assert!(
+        matches!(&items[0], Ok(line) if line.event.page.path.len() == cap - row("b").len() - 1)
+    );
+    assert_eq!(items[1].as_ref().map(|l| l.line).ok(), Some(3));
+}
+
+#[test]
+fn a_long_csv_record_ends_where_the_csv_grammar_ends_it() {
+    // Quoted line breaks, commas and doubled quotes inside the long record: the next record
+    // starts after the line break that ends it, and is numbered by its line.
+    let long = format!(
+        "b,7,\"Page\n\"\"Viewed\"\",\n{}\",2026-11-19T10:00:00Z",
+        "x".repeat(40)
+    );
+    let data = format!("{HEADER}\n{}\n{long}\r\n\n{}\n{long}", row("a"), row("c"));
+    let items: Vec<_> = CsvLines::new(data.as_bytes())
+        .max_record_bytes(40)
+        .collect();
+    let lines: Vec<_> = items
+        .iter()
+        .map(|item| {
+            item.as_ref()
+                .map(|l| l.line)
+                .map_err(|e| (e.line, e.kind.clone()))
+        })
+        .collect();
+    let too_long = LineErrorKind::TooLong { limit: 40 };
+    assert_eq!(
+        lines,
+        [Ok(2), Err((3, too_long.clone())), Ok(7), Err((8, too_long))]
+    );
+
+    // An unclosed quote runs to the end of the file: the rows after it are inside it, not
+    // rows, so none is read as one.
+    let data = format!(
+        "{HEADER}\n{}\nb,7,\"unclosed\n{}\n{}\n",
+        row("a"),
+        row("c"),
+        row("d")
+    );
+    let items: Vec<_> = CsvLines::new(data.as_bytes())
+        .max_record_bytes(40)
+        .collect();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(
+        items[1]
+            .as_ref()
+            .map_err(|e| (e.line, e.kind.clone()))
+            .err(),
+        Some((3, LineErrorKind::TooLong { limit: 40 }))
+    );
+
+    // A header over the cap ends the reading.
+    let items: Vec<_> = CsvLines::new(format!("{HEADER}\n{}\n", row("a")).as_bytes())
+        .max_record_bytes(10)
+        .collect();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]
+            .as_ref()
+            .map_err(|e| (e.line, e.kind.clone()))
+            .err(),
+        Some((1, LineErrorKind::TooLong { limit: 10 }))
+    );
+}
+
+/// Counts the bytes each thread holds on the heap, to show a reader's memory stays bounded.
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static HELD: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(delta: isize) {
+        // Const-initialised cells without destructors: no allocation, usable at any time.
+        let _ = HELD.try_with(|held| {
+            let now = held.get() + delta;
+            held.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    /// The system allocator, counting what each thread holds.
+    pub(super) struct Counting;
+
+    // SAFETY: every call is passed on to `System` unchanged; the counting touches no memory
+    // it hands out.
+    #[allow(unsafe_code)]
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's guarantees for `alloc`, passed on.
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() {
+                count(layout.size().cast_signed());
+            }
+            ptr
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's guarantees for `alloc_zeroed`, passed on.
+            let ptr = unsafe { System.alloc_zeroed(layout) };
+            if !ptr.is_null() {
+                count(layout.size().cast_signed());
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's guarantees for `dealloc`, passed on.
+            unsafe { System.dealloc(ptr, layout) };
+            count(-layout.size().cast_signed());
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the caller's guarantees for `realloc`, passed on.
+            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            if !new.is_null() {
+                count(new_size.cast_signed() - layout.size().cast_signed());
+            }
+            new
+        }
+    }
+
+    /// What `f` gives, and the most bytes this thread held on the heap while it ran, above
+    /// what it held before.
+    pub(super) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = HELD.with(Cell::get);
+        PEAK.with(|peak| peak.set(before));
+        let out = f();
+        let peak = PEAK.with(Cell::get);
+        (out, (peak - before).unsigned_abs())
+    }
+}
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
+
+/// 64 MiB of one byte, made as it is read.
+const HUGE: u64 = 64 << 20;
+
+#[test]
+fn a_64_mib_ndjson_line_is_read_past_in_bounded_memory() {
+    let head = format!("{}\n{{\"event_id\":\"", ndjson_line("a"));
+    let tail = format!("\"}}\n{}\n", ndjson_line("c"));
+    let source = head
+        .as_bytes()
+        .chain(io::repeat(b'x').take(HUGE))
+        .chain(tail.as_bytes());
+    let (items, peak) = heap::peak_during(|| {
+        NdjsonLines::new(BufReader::with_capacity(8 * 1024, source))
+            .map(|item| item.map(|line| line.line))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(items, [Ok(1), Err(too_long(2)), Ok(3)]);
+    assert!(
+        peak < 4 * DEFAULT_MAX_LINE_BYTES,
+        "{peak} bytes held at most"
+    );
+}
+
+#[test]
+fn a_64_mib_csv_record_is_read_past_in_bounded_memory() {
+    for quote in ["", "\""] {
+        let head = format!(
+            "{HEADER},path\n{}\nb,7,Page Viewed,2026-11-19T10:00:00Z,{quote}",
+            row("a")
+        );
+        let tail = format!("{quote}\n{}\n", row("c"));
+        let source = head
+            .as_bytes()
+            .chain(io::repeat(b'x').take(HUGE))
+            .chain(tail.as_bytes());
+        let (items, peak) = heap::peak_during(|| {
+            CsvLines::new(source)
+                .map(|item| item.map(|line| line.line))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(items, [Ok(2), Err(too_long(3)), Ok(4)], "{quote}");
+        assert!(
+            peak < 4 * DEFAULT_MAX_LINE_BYTES,
+            "{peak} bytes held at most"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

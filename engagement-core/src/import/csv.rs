@@ -1,10 +1,10 @@
 //! [`CsvLines`]: events from CSV with a header row, one at a time.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use super::record::ImportRecord;
-use super::{ImportLine, LineError, LineErrorKind};
+use super::{DEFAULT_MAX_LINE_BYTES, ImportLine, LineError, LineErrorKind};
 use crate::csv::{GUARD_PREFIX, unguard_formula};
 
 /// Reads events from CSV whose first row names the columns (see the module docs for which),
@@ -27,6 +27,14 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 /// [`unguard_formula`] finds guarded loses its `'`, so a guarded export imports back unchanged.
 /// [`with_formula_guard(false)`](Self::with_formula_guard) reads every cell as it is, for CSV
 /// written without the guard.
+///
+/// A record longer than [`max_record_bytes`](Self::max_record_bytes) (by default
+/// [`DEFAULT_MAX_LINE_BYTES`], 1 MiB) is a [`LineErrorKind::TooLong`] error on the line it
+/// starts on, and is not read into memory: the reader follows the CSV grammar (quotes, doubled
+/// quotes, line breaks inside quotes) over the rest of it, a buffer at a time, to the line
+/// break that ends it, and reads the next record from there. An unclosed quote thus runs to
+/// the end of the file: what follows it is one over-long record, not rows guessed from the
+/// middle of a quoted field. A header that long ends the reading.
 ///
 /// ```
 /// use engagement_core::import::CsvLines;
@@ -91,6 +99,36 @@ impl<R: Read> CsvLines<R> {
         }
     }
 
+    /// The same reader, refusing a record (the header too) of more than `bytes` bytes, from
+    /// its first character to its line end (not counted), with [`LineErrorKind::TooLong`]
+    /// rather than reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the records
+    /// after it are read as usual. The reader holds at most about `bytes` of a record.
+    #[must_use]
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.reader.get_mut().limit = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// After the source refused a record as too long and read past it (see
+    /// [`LineStarts::refused`]): starts the `csv` reader afresh at the next record (its
+    /// parser stopped inside the long one, and ended itself at the error) and gives the error.
+    fn too_long(&mut self, line: u64) -> Result<ImportLine, LineError> {
+        let limit = usize::try_from(self.reader.get_ref().limit).unwrap_or(usize::MAX);
+        let error = LineError {
+            line,
+            kind: LineErrorKind::TooLong { limit },
+        };
+        let mut at = csv::Position::new();
+        at.set_byte(self.reader.get_ref().offset);
+        // The source seeks nowhere: this resets the parser, and the buffer (empty: it asked
+        // the source for more) and the end of input the error left.
+        if let Err(e) = self.reader.seek_raw(SeekFrom::Current(0), at) {
+            self.failed = true;
+            return Err(LineError::fatal(line, e.to_string()));
+        }
+        Err(error)
+    }
+
     /// The 1-based line a record that the reader began at byte `at` starts on; 0 when the
     /// reader gave no position (an I/O error).
     fn line_at(&mut self, at: Option<u64>) -> u64 {
@@ -111,6 +149,15 @@ impl<R: Read> Iterator for CsvLines<R> {
                 Ok(h) => self.headers = Some(h.clone()),
                 Err(e) => {
                     self.failed = true;
+                    if self.reader.get_mut().refused.take().is_some() {
+                        let limit = usize::try_from(self.reader.get_ref().limit);
+                        return Some(Err(LineError {
+                            line: 1,
+                            kind: LineErrorKind::TooLong {
+                                limit: limit.unwrap_or(usize::MAX),
+                            },
+                        }));
+                    }
                     return Some(Err(LineError::fatal(1, e.to_string())));
                 }
             }
@@ -145,6 +192,9 @@ impl<R: Read> Iterator for CsvLines<R> {
                 )
             }
             Err(e) => {
+                if let Some(line) = self.reader.get_mut().refused.take() {
+                    return Some(self.too_long(line));
+                }
                 let line = self.line_at(e.position().map(csv::Position::byte));
                 // An I/O error cannot be resumed; a malformed row (bad UTF-8) can.
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
@@ -228,10 +278,16 @@ fn parse(
 /// LFs before that point, so it is one short on CRLF files and misses blank lines. Its `byte()`
 /// is exact, though, and a record's text starts at the first byte from there that is no line
 /// break: the line of that byte is the record's.
+///
+/// It also caps the length of a record, which the `csv` reader cannot: it follows the records
+/// through the bytes it hands out ([`Grammar`]) and hands out none past the cap of the record
+/// they are in. The `csv` reader asks for more only once it has parsed all it was given, so a
+/// request at the cap means the record is longer: the source then reads past the rest of it
+/// (see [`refused`](Self::refused)) and fails the request.
 #[derive(Debug)]
 struct LineStarts<R> {
     inner: R,
-    /// Bytes read so far.
+    /// Bytes handed out or read past so far.
     offset: u64,
     /// LFs read so far.
     newlines: u64,
@@ -242,6 +298,15 @@ struct LineStarts<R> {
     /// ahead by at most its buffer, so this holds the line starts of about that many bytes,
     /// and those of the multi-line record being read.
     starts: VecDeque<(u64, u64)>,
+    /// Where the records are in the bytes so far.
+    grammar: Grammar,
+    /// The longest record handed out, in bytes, its line end not counted.
+    limit: u64,
+    /// Set when a record was refused as longer than `limit` and read past: the line it starts
+    /// on. The request that found it failed; the next byte handed out is the first after it.
+    refused: Option<u64>,
+    /// Bytes read from `inner` past the end of a refused record, handed out first.
+    pending: VecDeque<u8>,
 }
 
 impl<R> LineStarts<R> {
@@ -252,11 +317,21 @@ impl<R> LineStarts<R> {
             newlines: 0,
             after_break: false,
             starts: VecDeque::new(),
+            grammar: Grammar::default(),
+            limit: u64::try_from(DEFAULT_MAX_LINE_BYTES).unwrap_or(u64::MAX),
+            refused: None,
+            pending: VecDeque::new(),
         }
     }
 
-    /// Notes the line starts in `bytes`, the next ones read.
+    /// Notes the line starts and records in `bytes`, the next ones read.
     fn note(&mut self, bytes: &[u8]) {
+        let _ = self.grammar.scan(bytes, self.offset, false);
+        self.note_lines(bytes);
+    }
+
+    /// Notes the line starts in `bytes`.
+    fn note_lines(&mut self, bytes: &[u8]) {
         if self.after_break && bytes.first().is_some_and(|&b| !is_break(b)) {
             self.starts.push_back((self.offset, self.newlines + 1));
         }
@@ -283,15 +358,240 @@ impl<R> LineStarts<R> {
     }
 }
 
+impl<R: Read> LineStarts<R> {
+    /// Reads past the rest of the record being read, which is longer than the cap, noting its
+    /// lines; keeps the bytes read after it in `pending` and sets `refused`.
+    fn refuse(&mut self) -> io::Result<()> {
+        let line = self.line_from(self.grammar.start).unwrap_or(0);
+        let mut chunk = [0_u8; 8 * 1024];
+        loop {
+            let n = match self.read_source(&mut chunk) {
+                Ok(0) => {
+                    // The end of the input ends the record, in quotes too.
+                    self.grammar.state = GrammarState::Between;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let (used, _) = self.grammar.scan(&chunk[..n], self.offset, true);
+            self.note_lines(&chunk[..used]);
+            // Every line start noted so far is inside the refused record: none is asked about.
+            self.starts.clear();
+            if !self.grammar.in_record() {
+                // Before any left from an earlier refusal, which come after them.
+                for &byte in chunk[used..n].iter().rev() {
+                    self.pending.push_front(byte);
+                }
+                break;
+            }
+        }
+        self.refused = Some(line);
+        Ok(())
+    }
+
+    /// Reads the next bytes: those left from a refused record first, then from `inner`.
+    fn read_source(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() {
+            self.inner.read(buf)
+        } else {
+            self.pending.read(buf)
+        }
+    }
+}
+
 impl<R: Read> Read for LineStarts<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // The record's bytes up to the cap and one more, its line end. Between records, up to
+        // as many: a record starting in them stays within its cap.
+        let most = self.limit.saturating_add(1);
+        let room = if self.grammar.in_record() {
+            let room = self
+                .grammar
+                .start
+                .saturating_add(most)
+                .saturating_sub(self.offset);
+            if room == 0 {
+                self.refuse()?;
+                return Err(io::Error::other("a record longer than the cap"));
+            }
+            room
+        } else {
+            most
+        };
+        let len = usize::try_from(room).map_or(buf.len(), |room| room.min(buf.len()));
+        let buf = &mut buf[..len];
+        let n = self.read_source(buf)?;
         self.note(&buf[..n]);
         Ok(n)
+    }
+}
+
+/// Lets the `csv` reader be reset where it stands (its `seek_raw`) after a refused record:
+/// seeks nowhere.
+impl<R: Read> Seek for LineStarts<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match to {
+            SeekFrom::Current(0) => Ok(self.offset),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "an import source is read once, in order",
+            )),
+        }
+    }
+}
+
+/// Where the `csv` reader's records start and end in the bytes read, by the grammar it is set
+/// up with (`,` between fields, `"` quotes a field that starts with it and is doubled inside
+/// it, CR or LF ends a record outside quotes, line breaks between records are skipped), as
+/// `csv_core` parses it.
+#[derive(Debug, Default)]
+struct Grammar {
+    state: GrammarState,
+    /// The offset of the first byte of the record being read (or the last one read).
+    start: u64,
+    /// The last byte scanned.
+    last: u8,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum GrammarState {
+    /// Between records: line breaks are skipped.
+    #[default]
+    Between,
+    /// In a record, outside quotes.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a `"` inside a quoted field: a second one is a quote, else the quotes ended.
+    QuoteInQuoted,
+}
+
+impl Grammar {
+    fn in_record(&self) -> bool {
+        self.state != GrammarState::Between
+    }
+
+    /// Follows the records through `bytes`, which start at offset `at`; returns how many it
+    /// took: all, or with `stop_at_end` only those up to the end of the record being read (its
+    /// line break included), and whether that record ended.
+    fn scan(&mut self, bytes: &[u8], at: u64, stop_at_end: bool) -> (usize, bool) {
+        use GrammarState::{Between, QuoteInQuoted, Quoted, Unquoted};
+        let mut i = 0;
+        while i < bytes.len() {
+            let mut ended = false;
+            match self.state {
+                Between => match bytes[i..].iter().position(|&b| !is_break(b)) {
+                    None => i = bytes.len(),
+                    Some(j) => {
+                        i += j;
+                        self.start = at + i as u64;
+                        self.state = if bytes[i] == b'"' { Quoted } else { Unquoted };
+                        i += 1;
+                    }
+                },
+                Unquoted => match memchr::memchr3(b'"', b'\n', b'\r', &bytes[i..]) {
+                    None => i = bytes.len(),
+                    Some(j) => {
+                        let k = i + j;
+                        if bytes[k] != b'"' {
+                            self.state = Between;
+                            ended = true;
+                        } else if k.checked_sub(1).map_or(self.last, |p| bytes[p]) == b',' {
+                            // Only a quote that starts a field opens quotes.
+                            self.state = Quoted;
+                        }
+                        i = k + 1;
+                    }
+                },
+                Quoted => match memchr::memchr(b'"', &bytes[i..]) {
+                    None => i = bytes.len(),
+                    Some(j) => {
+                        self.state = QuoteInQuoted;
+                        i += j + 1;
+                    }
+                },
+                QuoteInQuoted => {
+                    self.state = match bytes[i] {
+                        b'"' => Quoted,
+                        b if is_break(b) => {
+                            ended = true;
+                            Between
+                        }
+                        _ => Unquoted,
+                    };
+                    i += 1;
+                }
+            }
+            if ended && stop_at_end {
+                self.last = bytes[i - 1];
+                return (i, true);
+            }
+        }
+        if let Some(i) = i.checked_sub(1) {
+            self.last = bytes[i];
+        }
+        (i, false)
     }
 }
 
 /// Whether `byte` ends a line for the `csv` reader (which also ends a record at a lone CR).
 fn is_break(byte: u8) -> bool {
     byte == b'\n' || byte == b'\r'
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The offsets just after each record's line end, by the `csv` reader the import uses, and
+    /// by [`Grammar`] fed `text` in chunks of `size`.
+    fn record_ends(text: &[u8], size: usize) -> (Vec<u64>, Vec<u64>) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        let mut record = csv::ByteRecord::new();
+        let mut by_csv = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            by_csv.push(reader.position().byte());
+        }
+        let (mut grammar, mut by_grammar, mut at) = (Grammar::default(), Vec::new(), 0);
+        for chunk in text.chunks(size) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let (used, ended) = grammar.scan(rest, at, true);
+                at += used as u64;
+                rest = &rest[used..];
+                if ended {
+                    by_grammar.push(at);
+                }
+            }
+        }
+        // A last record the input ends without a line break.
+        if grammar.in_record() {
+            by_grammar.push(at);
+        }
+        (by_csv, by_grammar)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The grammar the source follows to cap records ends each record where `csv` does.
+        #[test]
+        fn the_grammar_ends_records_where_csv_does(
+            text in "([a,\"\r\n ]|\"\"){0,40}",
+            size in 1_usize..8,
+        ) {
+            let (by_csv, by_grammar) = record_ends(text.as_bytes(), size);
+            prop_assert_eq!(by_csv, by_grammar, "{:?}", text);
+        }
+    }
 }

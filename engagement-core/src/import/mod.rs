@@ -12,6 +12,15 @@
 //! is told [`with_formula_guard(false)`](CsvLines::with_formula_guard) for an export written
 //! without it).
 //!
+//! No line or record is read into memory whole before it is checked: both readers refuse one
+//! longer than their cap ([`DEFAULT_MAX_LINE_BYTES`], 1 MiB, by default; see
+//! [`NdjsonLines::max_line_bytes`] and [`CsvLines::max_record_bytes`]) with a
+//! [`LineErrorKind::TooLong`] error on the line it starts on, reading past the rest of it a
+//! chunk at a time, and go on with the next line (NDJSON) or record (CSV, where the next record
+//! starts after the line break that ends the long one by the CSV grammar, quotes included: an
+//! unclosed quote runs to the end of the file, so nothing after it is read as a record). A
+//! corrupt or hostile file cannot make an import hold more than about the cap per reader.
+//!
 //! ```
 //! use engagement_core::import::{self, CsvLines, ImportOptions};
 //! use engagement_core::{ReferenceStore, WorkspaceId};
@@ -53,6 +62,19 @@ use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::time::Timestamp;
 
+/// The longest line (NDJSON) or record (CSV) a reader takes by default, in bytes, its line end
+/// not counted: 1 MiB.
+///
+/// Every event [`Limits::default`] accepts fits with room to spare. Its values hold at most
+/// about 33 KiB: an id of [`MAX_ID_BYTES`](crate::MAX_ID_BYTES) (128), a name of 128, eight
+/// page and geo texts of 2,048 ([`Limits::max_text_bytes`]), metadata of 16 KiB as compact
+/// JSON ([`Limits::max_metadata_bytes`]), and a timestamp, IP, actor and device of under 100
+/// bytes together. Written with every character escaped (JSON's `\uXXXX` spends 6 bytes on
+/// one; CSV's doubled quote 2) that is under 200 KiB, and a `user_agent` (which `Limits` does
+/// not bound; HTTP servers refuse headers past 8 to 16 KiB) adds little: 1 MiB leaves a
+/// margin of 5 and more. A caller who raises the limits much should raise the cap with them.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
 /// One line that parsed into an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportLine {
@@ -76,6 +98,9 @@ impl ImportLine {
 }
 
 /// What was wrong with a line.
+///
+/// Non-exhaustive: new kinds may be added (as [`TooLong`](Self::TooLong) was) without a
+/// breaking change, so a `match` on it needs a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
@@ -104,6 +129,15 @@ pub enum LineErrorKind {
     Unreadable {
         /// What the reader said.
         reason: String,
+    },
+    /// The line (NDJSON) or record (CSV) is longer than the reader's cap
+    /// ([`NdjsonLines::max_line_bytes`], [`CsvLines::max_record_bytes`]; by default
+    /// [`DEFAULT_MAX_LINE_BYTES`]). It was read past, not held in memory, and the reading goes
+    /// on with the next line or record; a CSV header this long ends the reading, as nothing can
+    /// be read without it.
+    TooLong {
+        /// The cap, in bytes (the line end not counted).
+        limit: usize,
     },
 }
 
@@ -144,6 +178,11 @@ impl fmt::Display for LineError {
             LineErrorKind::Unreadable { reason } => {
                 write!(f, "line {}: cannot read further: {reason}", self.line)
             }
+            LineErrorKind::TooLong { limit } => write!(
+                f,
+                "line {}: longer than {limit} bytes (the reader's cap), not read",
+                self.line
+            ),
         }
     }
 }

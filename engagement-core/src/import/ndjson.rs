@@ -1,13 +1,13 @@
 //! [`NdjsonLines`]: events from newline-delimited JSON, one line at a time.
 
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::record::ImportRecord;
-use super::{ImportLine, LineError, LineErrorKind};
+use super::{DEFAULT_MAX_LINE_BYTES, ImportLine, LineError, LineErrorKind};
 
 /// The UTF-8 byte order mark some tools write at the start of a text file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -21,6 +21,11 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// serialized as it is) makes its line a [`LineErrorKind::UnknownKey`] error rather than
 /// losing its value unseen; [`ignore_unknown_keys(true)`](Self::ignore_unknown_keys) reads
 /// past such keys instead.
+///
+/// A line longer than [`max_line_bytes`](Self::max_line_bytes) (by default
+/// [`DEFAULT_MAX_LINE_BYTES`], 1 MiB) is a [`LineErrorKind::TooLong`] error: the reader keeps
+/// no more than the cap of it, reads past the rest a buffer at a time to the next LF, and goes
+/// on with the line after it.
 ///
 /// [`Event`]: crate::Event
 ///
@@ -42,6 +47,7 @@ pub struct NdjsonLines<R> {
     buffer: Vec<u8>,
     line: u64,
     ignore_unknown_keys: bool,
+    max_line_bytes: usize,
     failed: bool,
 }
 
@@ -54,8 +60,55 @@ impl<R: BufRead> NdjsonLines<R> {
             buffer: Vec::new(),
             line: 0,
             ignore_unknown_keys: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             failed: false,
         }
+    }
+
+    /// The same reader, refusing a line of more than `bytes` bytes (its LF or CRLF, and a byte
+    /// order mark before the first line, not counted) with [`LineErrorKind::TooLong`] rather
+    /// than reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the lines after it are
+    /// read as usual. The reader holds at most about `bytes` of a line.
+    #[must_use]
+    pub fn max_line_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_line_bytes: bytes,
+            ..self
+        }
+    }
+
+    /// Reads the next line into the buffer, without its LF; `Ok(None)` at the end of the
+    /// source. A line of more than `keep` bytes is read past to its LF, not kept:
+    /// `Ok(Some(false))`, the buffer empty.
+    fn read_line(&mut self, keep: usize) -> io::Result<Option<bool>> {
+        self.buffer.clear();
+        let (mut any, mut fits) = (false, true);
+        loop {
+            let available = match self.source.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let (text, used, ends) = match memchr::memchr(b'\n', available) {
+                Some(i) => (&available[..i], i + 1, true),
+                None => (available, available.len(), false),
+            };
+            if fits && text.len() <= keep - self.buffer.len() {
+                self.buffer.extend_from_slice(text);
+            } else if fits {
+                fits = false;
+                self.buffer.clear();
+            }
+            self.source.consume(used);
+            if ends {
+                break;
+            }
+        }
+        Ok(any.then_some(fits))
     }
 
     /// The same reader, skipping keys no event field takes (`ignore`) or refusing their lines
@@ -74,12 +127,20 @@ impl<R: BufRead> Iterator for NdjsonLines<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.failed {
-            self.buffer.clear();
             self.line += 1;
             let line = self.line;
-            match self.source.read_until(b'\n', &mut self.buffer) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let limit = self.max_line_bytes;
+            // Room for the CR of a CRLF, and a byte order mark on the first line, which the
+            // cap does not count: a line kept whole is checked against it below.
+            let bom = if line == 1 { BOM.len() } else { 0 };
+            let too_long = || LineError {
+                line,
+                kind: LineErrorKind::TooLong { limit },
+            };
+            match self.read_line(limit.saturating_add(1 + bom)) {
+                Ok(None) => return None,
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => return Some(Err(too_long())),
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(LineError::fatal(line, e.to_string())));
@@ -89,6 +150,9 @@ impl<R: BufRead> Iterator for NdjsonLines<R> {
                 Some(rest) if line == 1 => rest,
                 _ => &self.buffer[..],
             };
+            if text.strip_suffix(b"\r").unwrap_or(text).len() > limit {
+                return Some(Err(too_long()));
+            }
             if text.trim_ascii().is_empty() {
                 continue;
             }
@@ -195,6 +259,33 @@ mod tests {
         let only_a_bom = read(&format!("\u{feff}\n{GOOD}"), false);
         assert_eq!(only_a_bom.len(), 1);
         assert_eq!(only_a_bom[0].as_ref().map(|l| l.line).ok(), Some(2));
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_refused_and_the_next_one_read() {
+        let limit = GOOD.len();
+        let long = GOOD.replace("Page Viewed", "Page Viewed!");
+        for eol in ["\n", "\r\n"] {
+            let data = format!("\u{feff}{GOOD}{eol}{long}{eol}{GOOD}{eol}{long}");
+            let lines: Vec<_> = NdjsonLines::new(data.as_bytes())
+                .max_line_bytes(limit)
+                .collect();
+            let kinds: Vec<_> = lines
+                .iter()
+                .map(|l| {
+                    l.as_ref()
+                        .map(|l| l.line)
+                        .map_err(|e| (e.line, e.kind.clone()))
+                })
+                .collect();
+            let too_long = LineErrorKind::TooLong { limit };
+            // The byte order mark and the line end are not counted.
+            assert_eq!(
+                kinds,
+                [Ok(1), Err((2, too_long.clone())), Ok(3), Err((4, too_long))],
+                "{eol:?}"
+            );
+        }
     }
 
     #[test]
