@@ -555,6 +555,23 @@ fn ndjson_line(id: &str) -> String {
     )
 }
 
+/// Imports `lines` into a fresh store with the default options: the report, and the ids the
+/// store then holds, in order.
+async fn import_ids<I>(lines: I) -> (ImportReport, Vec<String>)
+where
+    I: IntoIterator<Item = Result<ImportLine, LineError>>,
+    I::IntoIter: Send,
+{
+    let store = ReferenceStore::default();
+    let report = run(&store, lines, &ImportOptions::default()).await;
+    let ids = stored(&store)
+        .await
+        .iter()
+        .map(|e| e.id.as_str().to_owned())
+        .collect();
+    (report, ids)
+}
+
 fn too_long(line: u64) -> LineError {
     LineError {
         line,
@@ -573,24 +590,13 @@ async fn an_ndjson_line_over_the_cap_costs_only_itself() {
         ndjson_line_of("b", cap + 1),
         ndjson_line("c")
     );
-    let store = ReferenceStore::default();
-    let report = run(
-        &store,
-        NdjsonLines::new(data.as_bytes()),
-        &ImportOptions::default(),
-    )
-    .await;
+    let (report, ids) = import_ids(NdjsonLines::new(data.as_bytes())).await;
     assert_eq!((report.lines, report.inserted, report.rejected), (3, 2, 1));
     assert_eq!(report.errors, [too_long(2)]);
     assert_eq!(
         report.errors[0].to_string(),
         format!("line 2: longer than {cap} bytes (the reader's cap), not read")
     );
-    let ids: Vec<String> = stored(&store)
-        .await
-        .iter()
-        .map(|e| e.id.as_str().to_owned())
-        .collect();
     assert_eq!(ids, ["a", "c"]);
 
     // A line of exactly the cap (CRLF not counted) is read; its metadata is what is refused.
@@ -616,20 +622,9 @@ async fn a_csv_record_over_the_cap_costs_only_itself() {
         csv_row_of("b", cap + 1),
         row("c")
     );
-    let store = ReferenceStore::default();
-    let report = run(
-        &store,
-        CsvLines::new(data.as_bytes()),
-        &ImportOptions::default(),
-    )
-    .await;
+    let (report, ids) = import_ids(CsvLines::new(data.as_bytes())).await;
     assert_eq!((report.lines, report.inserted, report.rejected), (3, 2, 1));
     assert_eq!(report.errors, [too_long(3)]);
-    let ids: Vec<String> = stored(&store)
-        .await
-        .iter()
-        .map(|e| e.id.as_str().to_owned())
-        .collect();
     assert_eq!(ids, ["a", "c"]);
 
     // A record of exactly the cap is read: its path is what validation refuses.
