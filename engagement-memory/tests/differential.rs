@@ -1,6 +1,10 @@
 //! Differential tests: random workspaces answered by `MemoryStore` and by the reference
 //! evaluator must agree exactly on every primitive, including after purges.
 
+mod same;
+
+use same::same;
+
 use chrono::TimeDelta;
 use engagement_core::conformance::collect_export;
 use engagement_core::{
@@ -161,28 +165,14 @@ fn sort_key(i: usize) -> ActivitySortKey {
 async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore, ws: &WorkspaceId) {
     let ids: Vec<CustomerId> = (-1..8).map(CustomerId).collect();
     let both = [memory as &dyn EventStore, reference as &dyn EventStore];
-    macro_rules! same {
-        ($store:ident => $call:expr) => {{
-            let m = {
-                let $store = both[0];
-                $call.await.unwrap()
-            };
-            let r = {
-                let $store = both[1];
-                $call.await.unwrap()
-            };
-            assert_eq!(m, r, "{}", stringify!($call));
-            m
-        }};
-    }
-    same!(store => store.customers(ws, &ids));
+    same!(both, store => store.customers(ws, &ids));
     for &(a, b) in &s.windows {
         let w = window(a, b);
         for limit in [0, 2, 100] {
-            same!(store => store.top_customers(ws, &TopCustomersQuery { window: w, limit }));
+            same!(both, store => store.top_customers(ws, &TopCustomersQuery { window: w, limit }));
         }
         for &c in &ids {
-            same!(store => store.customer_rank(ws, w, c));
+            same!(both, store => store.customer_rank(ws, w, c));
         }
         let query = ActivityQuery {
             window: w,
@@ -199,16 +189,16 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
             offset: s.offset,
             limit: s.limit,
         };
-        same!(store => store.activity_page(ws, &query));
+        same!(both, store => store.activity_page(ws, &query));
         let steps: Vec<String> = s.steps.iter().map(|&i| NAMES[i].to_owned()).collect();
-        same!(store => store.funnel_input(ws, &FunnelQuery { window: w, steps: steps.clone(), conversion_window: TimeDelta::microseconds(s.conversion), open_since: Some(at(b)) }));
+        same!(both, store => store.funnel_input(ws, &FunnelQuery { window: w, steps: steps.clone(), conversion_window: TimeDelta::microseconds(s.conversion), open_since: Some(at(b)) }));
     }
     let buckets = BucketCountsQuery {
         customers: ids.clone(),
         names: NAMES[..2].iter().map(|s| s.to_string()).collect(),
         edges: s.edges.iter().map(|&e| at(e)).collect(),
     };
-    same!(store => store.bucket_counts(ws, &buckets));
+    same!(both, store => store.bucket_counts(ws, &buckets));
     for filter in &s.filters {
         let mut after = None;
         loop {
@@ -217,7 +207,7 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
                 after: after.clone(),
                 limit: s.page_size,
             };
-            let page = same!(store => store.event_page(ws, &query));
+            let page = same!(both, store => store.event_page(ws, &query));
             match page.events.last() {
                 Some(last) if page.events.len() == s.page_size => after = Some(last.key()),
                 _ => break,
@@ -228,7 +218,7 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
         assert_eq!(m, r, "export");
     }
     for id in 0..41 {
-        same!(store => store.event(ws, &EventId::new(format!("e{id}"))));
+        same!(both, store => store.event(ws, &EventId::new(format!("e{id}"))));
     }
 }
 

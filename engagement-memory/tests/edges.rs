@@ -4,6 +4,10 @@
 //! appends interleaved with purges and upserts over several workspaces, and metadata that
 //! must round-trip exactly.
 
+mod same;
+
+use same::same;
+
 use chrono::TimeDelta;
 use engagement_core::conformance::collect_export;
 use engagement_core::{
@@ -118,21 +122,7 @@ fn customer(i: usize, admin: bool) -> Customer {
 async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &WorkspaceId) {
     let ids: Vec<CustomerId> = CUSTOMERS.iter().copied().map(CustomerId).collect();
     let both = [memory as &dyn EventStore, reference as &dyn EventStore];
-    macro_rules! same {
-        ($store:ident => $call:expr) => {{
-            let m = {
-                let $store = both[0];
-                $call.await.unwrap()
-            };
-            let r = {
-                let $store = both[1];
-                $call.await.unwrap()
-            };
-            assert_eq!(m, r, "{}", stringify!($call));
-            m
-        }};
-    }
-    same!(store => store.customers(ws, &ids));
+    same!(both, store => store.customers(ws, &ids));
     let windows = [
         (0, 8),
         (0, 0),
@@ -146,10 +136,10 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
     for &(a, b) in &windows {
         let w = window(a, b);
         for limit in [0, 1, usize::MAX] {
-            same!(store => store.top_customers(ws, &TopCustomersQuery { window: w, limit }));
+            same!(both, store => store.top_customers(ws, &TopCustomersQuery { window: w, limit }));
         }
         for &c in &ids {
-            same!(store => store.customer_rank(ws, w, c));
+            same!(both, store => store.customer_rank(ws, w, c));
         }
         for (key, descending) in [
             (ActivitySortKey::Milestone(Milestone::Views), true),
@@ -166,7 +156,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                 offset: 1,
                 limit: u64::MAX,
             };
-            same!(store => store.activity_page(ws, &query));
+            same!(both, store => store.activity_page(ws, &query));
         }
         let steps = vec![NAMES[0].to_owned(), NAMES[2].to_owned()];
         for conversion_window in [
@@ -180,7 +170,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                 conversion_window,
                 open_since: Some(at(b)),
             };
-            same!(store => store.funnel_input(ws, &funnel));
+            same!(both, store => store.funnel_input(ws, &funnel));
         }
         for steps in [vec![], vec![0], vec![0, 0, 2], vec![3, 2, 1, 0]] {
             let funnel = FunnelQuery {
@@ -189,7 +179,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                 conversion_window: TimeDelta::microseconds(2),
                 open_since: None,
             };
-            same!(store => store.funnel_input(ws, &funnel));
+            same!(both, store => store.funnel_input(ws, &funnel));
         }
         let mut filter = EventFilter::new(w);
         for page_size in [0, 1, 3, usize::MAX] {
@@ -200,7 +190,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                     after: after.clone(),
                     limit: page_size,
                 };
-                let page = same!(store => store.event_page(ws, &query));
+                let page = same!(both, store => store.event_page(ws, &query));
                 match page.events.last() {
                     Some(last) if page.events.len() == page_size => after = Some(last.key()),
                     _ => break,
@@ -217,7 +207,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                 }),
                 limit: 4,
             };
-            same!(store => store.event_page(ws, &query));
+            same!(both, store => store.event_page(ws, &query));
         }
         let m = collect_export(memory, ws, &filter).await.unwrap();
         let r = collect_export(reference, ws, &filter).await.unwrap();
@@ -242,10 +232,10 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
             names: vec![NAMES[0].into(), NAMES[3].into()],
             edges: edges.into_iter().map(at).collect(),
         };
-        same!(store => store.bucket_counts(ws, &buckets));
+        same!(both, store => store.bucket_counts(ws, &buckets));
     }
     for id in IDS {
-        same!(store => store.event(ws, &EventId::new(id)));
+        same!(both, store => store.event(ws, &EventId::new(id)));
     }
 }
 
