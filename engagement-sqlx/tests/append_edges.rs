@@ -626,13 +626,26 @@ fn then_clean_up(
     }
 }
 
-/// A check constraint (added and dropped with `exec`) refuses the failing event's row in each
-/// count table in turn.
+/// A check constraint (added and dropped on `pool`, the store's) refuses the failing event's
+/// row in each count table in turn.
 #[cfg(any(
     all(engagement_test_postgres, feature = "postgres"),
     all(engagement_test_mysql, feature = "mysql")
 ))]
-async fn failed_upkeeps_under_constraints(store: &dyn EventStore, exec: impl AsyncFn(String)) {
+async fn failed_upkeeps_under_constraints<DB>(
+    store: &dyn EventStore,
+    pool: &engagement_sqlx::sqlx::Pool<DB>,
+) where
+    DB: engagement_sqlx::sqlx::Database,
+    for<'p> &'p engagement_sqlx::sqlx::Pool<DB>: engagement_sqlx::sqlx::Executor<'p, Database = DB>,
+{
+    use engagement_sqlx::sqlx::{AssertSqlSafe, raw_sql};
+    let exec = async |sql: String| {
+        raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    };
     for (table, allowed) in COUNT_TABLES {
         exec(format!(
             "ALTER TABLE {table} ADD CONSTRAINT refuse CHECK ({allowed})"
@@ -787,13 +800,7 @@ mod postgres {
     #[test]
     fn postgres_a_failed_upkeep_stores_nothing() {
         with_store("f", |runtime, store| {
-            let exec = async |sql: String| {
-                raw_sql(AssertSqlSafe(sql.clone()))
-                    .execute(store.pool())
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            };
-            runtime.block_on(super::failed_upkeeps_under_constraints(store, exec));
+            runtime.block_on(super::failed_upkeeps_under_constraints(store, store.pool()));
         });
     }
 
@@ -910,13 +917,7 @@ mod mysql {
     #[test]
     fn mysql_a_failed_upkeep_stores_nothing() {
         with_store("f", |runtime, store| {
-            let exec = async |sql: String| {
-                raw_sql(AssertSqlSafe(sql.clone()))
-                    .execute(store.pool())
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            };
-            runtime.block_on(super::failed_upkeeps_under_constraints(store, exec));
+            runtime.block_on(super::failed_upkeeps_under_constraints(store, store.pool()));
         });
     }
 
