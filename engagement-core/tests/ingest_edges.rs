@@ -38,6 +38,16 @@ fn event(id: &str) -> Event {
 }
 
 /// Retries at once (no backoff), `max_attempts` attempts in all.
+/// Whether the store behind `store` holds event `id`.
+async fn holds(store: &Faulty, id: &str) -> bool {
+    store
+        .inner
+        .event(&ws(), &id.into())
+        .await
+        .unwrap()
+        .is_some()
+}
+
 fn retrying(max_attempts: u32) -> IngestConfig {
     IngestConfig {
         retry: RetryPolicy {
@@ -63,14 +73,7 @@ async fn an_append_that_panics_is_retried_like_a_failed_one() {
     let report = reports.try_recv().expect("the batch is reported");
     assert_eq!((report.events, report.attempts), (1, 2));
     assert_eq!(report.result.map(|o| o.inserted).ok(), Some(1));
-    assert!(
-        store
-            .inner
-            .event(&ws(), &"e1".into())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(holds(&store, "e1").await);
     assert_eq!(
         freshness.complete_up_to(),
         clock.now(),
@@ -134,14 +137,7 @@ async fn shutdown_during_a_backoff_waits_for_the_retry_and_the_watermark_holds_m
     let stats = ingestor.shutdown().await;
     assert_eq!((stats.inserted, stats.failed), (1, 0));
     assert_eq!(reports.try_recv().unwrap().attempts, 3);
-    assert!(
-        store
-            .inner
-            .event(&ws(), &"e1".into())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(holds(&store, "e1").await);
     assert_eq!(freshness.complete_up_to(), clock.now());
 }
 
