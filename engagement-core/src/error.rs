@@ -99,6 +99,22 @@ pub enum Error {
     /// The ingestor has shut down and accepts nothing more.
     #[error("the ingestor has shut down")]
     Closed,
+    /// Accepted events were not written: their batches failed every retry of their append and
+    /// were given up. Returned once, by the first
+    /// [`Ingestor::flush`](crate::ingest::Ingestor::flush) that ends after it; send the events
+    /// again (a re-sent event that did land is a duplicate, not counted twice).
+    #[error(
+        "{events} accepted events in {batches} batches were not written, the store failed every retry: {last}"
+    )]
+    NotWritten {
+        /// Events in the batches given up.
+        events: u64,
+        /// Batches given up.
+        batches: u64,
+        /// The error the last of them was given up with.
+        #[source]
+        last: std::sync::Arc<Error>,
+    },
     /// Writing a CSV failed; the output is incomplete and must not be used.
     #[error("CSV output failed and is incomplete: {source}")]
     Csv {

@@ -137,16 +137,34 @@ async fn a_batch_that_keeps_failing_is_reported_not_hidden() {
         },
         ..IngestConfig::default()
     };
-    let ingestor = start(store, config);
+    let ingestor = start(store.clone(), config);
     let mut reports = ingestor.subscribe();
     ingestor.send(&ws("a"), event("x".into(), 1)).await.unwrap();
+    ingestor.send(&ws("b"), event("y".into(), 1)).await.unwrap();
+    // The flush that waited for the given-up batches says so, with the store's error.
+    match ingestor.flush().await {
+        Err(Error::NotWritten {
+            events: 2,
+            batches: 2,
+            last,
+        }) => assert!(matches!(*last, Error::Busy { .. }), "{last}"),
+        other => panic!("expected NotWritten for two batches, got {other:?}"),
+    }
+    for _ in 0..2 {
+        let report = reports.recv().await.unwrap();
+        assert!(matches!(
+            report.result.as_ref().map_err(|e| &**e),
+            Err(Error::Busy { .. })
+        ));
+    }
+    // Reported once: a flush with nothing given up since is `Ok`, and so is one whose
+    // batch landed after an earlier one was given up.
     ingestor.flush().await.unwrap();
-    let report = reports.recv().await.unwrap();
-    assert!(matches!(
-        report.result.as_ref().map_err(|e| &**e),
-        Err(Error::Busy { .. })
-    ));
-    assert_eq!(ingestor.shutdown().await.failed, 1);
+    store.failing_appends.store(0, Ordering::SeqCst);
+    ingestor.send(&ws("a"), event("z".into(), 1)).await.unwrap();
+    ingestor.flush().await.unwrap();
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.failed, stats.inserted), (2, 1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use engagement_core::ingest::{IngestConfig, Ingestor, RetryPolicy};
 use engagement_core::{
-    Clock, CustomerId, Event, EventStore, FixedClock, Timestamp, WorkspaceId, names,
+    Clock, CustomerId, Error, Event, EventStore, FixedClock, Timestamp, WorkspaceId, names,
 };
 use support::Faulty;
 
@@ -94,7 +94,14 @@ async fn an_append_that_always_panics_is_given_up_and_counted() {
         .send_many(&ws(), vec![event("e1"), event("e2")])
         .await
         .unwrap();
-    ingestor.flush().await.unwrap();
+    match ingestor.flush().await {
+        Err(Error::NotWritten {
+            events: 2,
+            batches: 1,
+            last,
+        }) => assert!(last.to_string().contains("injected panic inside append")),
+        other => panic!("the flush reports the given-up batch, got {other:?}"),
+    }
     clock.set(at("2026-11-20T12:00:05Z"));
 
     let report = reports.try_recv().expect("the given-up batch is reported");

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::FutureExt;
 use tokio::sync::broadcast;
@@ -27,6 +27,16 @@ pub(crate) struct Appender {
     pub(crate) counters: Arc<Counters>,
     pub(crate) reports: broadcast::Sender<BatchReport>,
     pub(crate) in_flight: Arc<InFlight>,
+    /// Batches given up since a flush last reported them.
+    pub(crate) given_up: Mutex<GivenUp>,
+}
+
+/// Batches given up after every retry, not yet reported to a flush.
+#[derive(Debug, Default)]
+pub(crate) struct GivenUp {
+    events: u64,
+    batches: u64,
+    last: Option<Arc<Error>>,
 }
 
 /// The state of the pipeline when a batch was handed to an append, for its metrics.
@@ -60,6 +70,9 @@ impl Appender {
         let latency = started.elapsed();
         self.in_flight.release_all(&events);
         self.counters.append_ended(events.len(), &result, latency);
+        if let Err(error) = &result {
+            self.give_up(events.len(), error.clone());
+        }
         let (written, failed) = if result.is_ok() {
             (events.len() as u64, 0)
         } else {
@@ -86,6 +99,29 @@ impl Appender {
             latency,
             result,
         });
+    }
+
+    /// Notes a batch of `events` given up after every retry, for the next flush to report.
+    fn give_up(&self, events: usize, error: Arc<Error>) {
+        let mut given_up = self.given_up.lock().unwrap_or_else(PoisonError::into_inner);
+        given_up.events += events as u64;
+        given_up.batches += 1;
+        given_up.last = Some(error);
+    }
+
+    /// The batches given up since this was last asked, as [`Error::NotWritten`] (`Ok` when
+    /// none was): what a flush that has just waited for every append reports.
+    pub(crate) fn take_given_up(&self) -> Result<()> {
+        let given_up =
+            std::mem::take(&mut *self.given_up.lock().unwrap_or_else(PoisonError::into_inner));
+        match given_up.last {
+            None => Ok(()),
+            Some(last) => Err(Error::NotWritten {
+                events: given_up.events,
+                batches: given_up.batches,
+                last,
+            }),
+        }
     }
 
     /// Appends with exponential backoff until it succeeds or the policy gives up. An attempt

@@ -124,6 +124,7 @@ impl Ingestor {
                 counters: counters.clone(),
                 reports: reports.clone(),
                 in_flight: in_flight.clone(),
+                given_up: std::sync::Mutex::default(),
             }),
             max_appends: config.max_concurrent_appends,
             room: room.clone(),
@@ -269,19 +270,23 @@ impl Ingestor {
     /// (and for every append already in flight). Events sent after the call may be written
     /// with them or later.
     ///
-    /// `Ok` says every append of those events has ended, not that each succeeded: a batch that
-    /// failed every retry is counted in [`IngestStats::failed`] and reported by
-    /// [`subscribe`](Self::subscribe) with its error, so a host that acknowledges its upstream
-    /// after a flush checks that `failed` did not grow.
+    /// `Ok` says every event accepted before the call is stored, so a host may acknowledge
+    /// its upstream then. A batch that failed every retry of its append (see
+    /// [`RetryPolicy`]) is given up: it is counted in [`IngestStats::failed`], reported by
+    /// [`subscribe`](Self::subscribe) with its error, and the first flush that ends after it
+    /// returns [`Error::NotWritten`] (with several tasks flushing at once, only one of them
+    /// learns of it). Nothing is retried after that; the events are the caller's to send
+    /// again (appends are idempotent, so what did land is not counted twice).
     ///
     /// # Errors
+    /// [`Error::NotWritten`] when a batch was given up since the previous flush ended;
     /// [`Error::Closed`] when the ingestor has stopped.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Command::Flush(ack))
             .map_err(|_| Error::Closed)?;
-        done.await.map_err(|_| Error::Closed)
+        done.await.map_err(|_| Error::Closed)?
     }
 
     /// Events queued and not yet taken into a batch.

@@ -17,6 +17,7 @@ use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
 use super::turn::Turns;
 use super::waiting::Waiting;
+use crate::error::Result;
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
@@ -27,7 +28,8 @@ use crate::model::ids::WorkspaceId;
 pub(crate) enum Command {
     Event(WorkspaceId, Event),
     Events(WorkspaceId, Vec<Event>),
-    Flush(oneshot::Sender<()>),
+    /// Write everything taken so far; answered with what was given up since the last flush.
+    Flush(oneshot::Sender<Result<()>>),
 }
 
 impl Command {
@@ -159,7 +161,7 @@ impl Worker {
                 Command::Flush(ack) => {
                     self.give_room(&mut owed, usize::MAX);
                     self.write_all().await;
-                    let _ = ack.send(());
+                    let _ = ack.send(self.appender.take_given_up());
                 }
             }
         }
