@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::dialect::{Conn, Dialect, ReadRow};
 use crate::engine::Engine;
 use crate::error::{SqlError, SqlResult};
+use crate::sql::Sql;
 
 /// One embedded migration. `{prefix}` in its script stands for the table prefix; statements are
 /// separated by `;` and whole-line `--` comments are dropped (scripts hold no `;` in literals).
@@ -106,6 +107,7 @@ impl<D: Dialect> Engine<D> {
             .push(" ORDER BY version");
         let applied = D::fetch_all(conn, select, "read the migration ledger").await?;
         let mut done = Vec::with_capacity(applied.len());
+        let mut interrupted = Vec::new();
         for row in &applied {
             let version = row.int(0)?;
             let checksum = row.text(1)?;
@@ -113,37 +115,78 @@ impl<D: Dialect> Engine<D> {
                 .iter()
                 .find(|m| m.version == version)
                 .ok_or(SqlError::UnknownMigration { version })?;
-            if known.checksum() != checksum {
-                return Err(SqlError::ChangedMigration { version });
+            match checksum.strip_prefix(STARTED) {
+                Some(started) if started == known.checksum() => interrupted.push(version),
+                _ if checksum == known.checksum() => done.push(version),
+                _ => return Err(SqlError::ChangedMigration { version }),
             }
-            done.push(version);
         }
 
         for migration in migrations.iter().filter(|m| !done.contains(&m.version)) {
+            if interrupted.contains(&migration.version) {
+                self.clear_interrupted(conn, migration).await?;
+            }
             self.apply_one(conn, migration).await?;
         }
         Ok(())
     }
 
+    /// Takes back what an interrupted run of `migration` left (see [`STARTED`]): the tables
+    /// it creates, then its ledger row, so that it is applied again from the start.
+    ///
+    /// # Errors
+    /// The first statement that failed.
+    async fn clear_interrupted(&self, conn: &mut Conn<D>, migration: &Migration) -> SqlResult<()> {
+        tracing::warn!(
+            version = migration.version,
+            "a run of this migration was interrupted; dropping what it created and applying it again"
+        );
+        let created: Vec<_> = migration
+            .statements(self.tables.prefix.as_str())
+            .filter_map(|statement| created_table(&statement))
+            .collect();
+        for table in created.iter().rev() {
+            let mut sql = D::sql();
+            sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
+            D::execute(conn, sql, "drop an interrupted migration's table").await?;
+        }
+        D::execute(
+            conn,
+            self.unrecord(migration),
+            "clear an interrupted migration",
+        )
+        .await
+        .map(drop)
+    }
+
     /// Runs one migration's statements and records it in the ledger. Where each DDL statement
-    /// commits at once ([`Dialect::DDL_COMMITS`]), a failure drops the tables the migration created
-    /// before it, so that the ledger (which does not hold the migration) and the tables agree
-    /// again and a rerun applies it from the start; elsewhere the transaction's rollback
-    /// takes everything back.
+    /// commits at once ([`Dialect::DDL_COMMITS`]), the migration is recorded as started first
+    /// ([`STARTED`]), and a failure drops the tables it created and that record, so that the
+    /// ledger and the tables agree again and a rerun applies it from the start; elsewhere the
+    /// transaction's rollback takes everything back.
     ///
     /// # Errors
     /// The first statement that failed.
     async fn apply_one(&self, conn: &mut Conn<D>, migration: &Migration) -> SqlResult<()> {
+        if D::DDL_COMMITS {
+            let started = format!("{STARTED}{}", migration.checksum());
+            D::execute(
+                conn,
+                self.record(migration, &started),
+                "record a migration as started",
+            )
+            .await?;
+        }
         let mut created = Vec::new();
         let applied = self.run_and_record(conn, migration, &mut created).await;
         if applied.is_err() && D::DDL_COMMITS {
-            take_back::<D>(conn, &created).await;
+            take_back::<D>(conn, &created, self.unrecord(migration)).await;
         }
         applied
     }
 
     /// Runs `migration`'s statements, noting in `created` each table they created, then
-    /// records it in the ledger.
+    /// records it in the ledger as applied.
     async fn run_and_record(
         &self,
         conn: &mut Conn<D>,
@@ -156,6 +199,27 @@ impl<D: Dialect> Engine<D> {
             D::execute(conn, sql, "apply a migration").await?;
             created.extend(created_table(&statement));
         }
+        let record = if D::DDL_COMMITS {
+            let mut done = D::sql();
+            done.push("UPDATE ")
+                .push(&self.tables.ledger)
+                .push(" SET checksum = ")
+                .bind(migration.checksum())
+                .push(", applied_at = ")
+                .bind(now_micros())
+                .push(" WHERE version = ")
+                .bind(migration.version);
+            done
+        } else {
+            self.record(migration, &migration.checksum())
+        };
+        D::execute(conn, record, "record a migration")
+            .await
+            .map(drop)
+    }
+
+    /// The statement recording `migration` in the ledger with `checksum`.
+    fn record(&self, migration: &Migration, checksum: &str) -> Sql {
         let mut record = D::sql();
         record
             .push("INSERT INTO ")
@@ -165,15 +229,31 @@ impl<D: Dialect> Engine<D> {
             .push(", ")
             .bind(migration.description)
             .push(", ")
-            .bind(migration.checksum())
+            .bind(checksum)
             .push(", ")
             .bind(now_micros())
             .push(")");
-        D::execute(conn, record, "record a migration")
-            .await
-            .map(drop)
+        record
+    }
+
+    /// The statement removing `migration` from the ledger.
+    fn unrecord(&self, migration: &Migration) -> Sql {
+        let mut sql = D::sql();
+        sql.push("DELETE FROM ")
+            .push(&self.tables.ledger)
+            .push(" WHERE version = ")
+            .bind(migration.version);
+        sql
     }
 }
+
+/// Where each DDL statement commits at once, a migration is recorded before its first
+/// statement with this before its checksum, and the record completed after its last: a record
+/// still holding it names a run interrupted where nothing could take its tables back (its
+/// process killed, its connection lost), and the next `migrate` drops them and applies the
+/// migration again. (A run of a migration that only alters a table is not repeated that
+/// simply: if the alteration itself committed, its second run fails, as it says.)
+const STARTED: &str = "started:";
 
 /// The table a migration's statement creates, if it is a `CREATE TABLE`.
 fn created_table(statement: &str) -> Option<String> {
@@ -185,15 +265,20 @@ fn created_table(statement: &str) -> Option<String> {
     Some(name.to_owned())
 }
 
-/// Drops `tables`, created by a migration that then failed, latest first. Best effort: the
-/// migration's own error is what the caller reports, so a failure here is only logged.
-async fn take_back<D: Dialect>(conn: &mut Conn<D>, tables: &[String]) {
+/// Drops `tables`, created by a migration that then failed, latest first, then runs
+/// `unrecord` (the migration's ledger row). Best effort: the migration's own error is what the
+/// caller reports, so a failure here is only logged (and the next `migrate` finds the
+/// migration recorded as [`STARTED`]).
+async fn take_back<D: Dialect>(conn: &mut Conn<D>, tables: &[String], unrecord: Sql) {
     for table in tables.iter().rev() {
         let mut sql = D::sql();
         sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
         if let Err(error) = D::execute(conn, sql, "drop a failed migration's table").await {
             tracing::warn!(%error, table, "a failed migration's table is left behind");
         }
+    }
+    if let Err(error) = D::execute(conn, unrecord, "clear a failed migration").await {
+        tracing::warn!(%error, "a failed migration stays recorded as started");
     }
 }
 

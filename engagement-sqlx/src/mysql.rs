@@ -107,8 +107,11 @@ impl MySqlStore {
     /// connection of its own that is closed afterwards) so that concurrent callers apply each
     /// migration once. The host's own migrations are not touched. MySQL commits each
     /// `CREATE TABLE` at once, so a migration that fails drops the tables it created (the
-    /// ledger does not hold it, and the next `migrate` applies it again); a process killed in
-    /// the middle of one can leave them behind.
+    /// ledger does not hold it, and the next `migrate` applies it again). A migration is
+    /// recorded as started before its first statement, so one whose process was killed (or
+    /// whose connection was lost) in the middle is found by the next `migrate`, which drops the
+    /// tables it creates and applies it again; a killed migration 3, which only re-keys an
+    /// index, is not repeated (if its `ALTER TABLE` committed, the rerun fails on it).
     ///
     /// # Errors
     /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database

@@ -492,6 +492,104 @@ mod mysql {
         db.drop().await;
     }
 
+    /// A migration whose connection dies in its backfill (its process killed: nothing runs
+    /// after) leaves its table behind, committed by `CREATE TABLE`; the next `migrate` finds
+    /// the migration recorded as started, drops that table and applies it again. Before, every
+    /// later `migrate` failed on the table that already existed.
+    #[tokio::test]
+    async fn a_migration_killed_in_its_backfill_is_applied_again_by_the_next_run() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        store.migrate().await.expect("migrate");
+        serves(&store).await;
+        raw_sql(
+            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
+             DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
+        )
+        .execute(store.pool())
+        .await
+        .expect("undo migrations 4 and 5");
+        // Migration 4 creates the totals, then fills them from the events, which another
+        // session holds locked; the migrating connection is killed while it waits.
+        let holders = db.pool().await;
+        let mut holder = holders.acquire().await.expect("connect");
+        raw_sql(AssertSqlSafe(format!(
+            "LOCK TABLES {}.engagement_events WRITE",
+            db.name
+        )))
+        .execute(&mut *holder)
+        .await
+        .expect("lock the events");
+        let killed = MySqlStore::new(db.pool().await);
+        let migrating = tokio::spawn(async move { killed.migrate().await });
+        let backfill = format!(
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist \
+             WHERE db = '{}' AND info LIKE 'INSERT INTO engagement_totals%'",
+            db.name
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let connection = loop {
+            if let Some(id) = db.texts(&backfill).await.pop() {
+                break id;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the backfill never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        raw_sql(AssertSqlSafe(format!("KILL {connection}")))
+            .execute(&db.admin)
+            .await
+            .expect("kill the migrating connection");
+        assert!(
+            migrating.await.expect("the task").is_err(),
+            "the killed migration failed"
+        );
+        raw_sql("UNLOCK TABLES")
+            .execute(&mut *holder)
+            .await
+            .expect("unlock the events");
+        drop(holder);
+        let tables = db
+            .texts(
+                "SELECT table_name FROM information_schema.tables \
+                 WHERE table_schema = '{db}' AND table_name = 'engagement_totals'",
+            )
+            .await;
+        assert_eq!(
+            tables,
+            ["engagement_totals"],
+            "the killed run left its table"
+        );
+
+        store
+            .migrate()
+            .await
+            .expect("the next run applies migrations 4 and 5");
+        let ledger = db
+            .texts("SELECT CONCAT(version, ' ', checksum) FROM {db}.engagement_schema_migrations ORDER BY version")
+            .await;
+        assert_eq!(ledger.len(), 5, "{ledger:?}");
+        assert!(
+            ledger.iter().all(|row| !row.contains("started")),
+            "every migration is recorded as applied: {ledger:?}"
+        );
+        let counted = db
+            .texts(
+                "SELECT CONCAT((SELECT CAST(SUM(n) AS CHAR) FROM {db}.engagement_totals), ' ', \
+                 (SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_events WHERE actor = 0))",
+            )
+            .await;
+        assert_eq!(
+            counted,
+            ["3 3"],
+            "the totals were filled again from the events"
+        );
+        serves(&store).await;
+        db.drop().await;
+    }
+
     /// Whether another session holds the named lock `name`.
     async fn lock_is_used(admin: &MySqlPool, name: &str) -> bool {
         raw_sql(AssertSqlSafe(format!(
