@@ -260,6 +260,9 @@ fn parse_into(r: &ByteRecord, event: &mut Event) -> Result<(), Box<dyn Error>> {
 
 /// Parses the generator's fixed `YYYY-MM-DDTHH:MM:SS.ffffffZ` quickly, anything else through
 /// the general RFC 3339 parser.
+///
+/// # Errors
+/// Text that is not an RFC 3339 instant.
 pub fn parse_timestamp(s: &str) -> Result<Timestamp, Box<dyn Error>> {
     let b = s.as_bytes();
     let fixed = b.len() == 27

@@ -43,6 +43,9 @@ fn days_before_now(first: NaiveDate) -> RangeSpec {
 pub type Answer = Result<Value, Box<dyn Error + Send + Sync>>;
 
 /// Q1 (24 h) and Q2 (28 days): the engagement ranking as `[[customer_id, score], …]`.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn ranking(reports: &Reports, viewer: &Viewer, days: u16) -> Answer {
     let range = if days == 1 {
         RangeSpec::last(Lookback::Hours24)
@@ -71,6 +74,9 @@ pub fn activity_request(viewer: &Viewer) -> ActivityRequest {
 }
 
 /// Q3: the activity page (with its sparklines) as `{"page": …, "totals": …}`, and the page's ids.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn activity(
     reports: &Reports,
     viewer: &Viewer,
@@ -109,6 +115,9 @@ pub async fn activity(
 
 /// Q4: daily Link Opened counts for 2026-11-13 … 2026-11-19 for Q3's customers, sparse, as
 /// `[[customer_id, "YYYY-MM-DD", n], …]`.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn sparklines(reports: &Reports, viewer: &Viewer, ids: &[i64]) -> Answer {
     let first = date(11, 13);
     let query = BucketCountsQuery {
@@ -139,6 +148,9 @@ pub async fn sparklines(reports: &Reports, viewer: &Viewer, ids: &[i64]) -> Answ
 /// The store's share of Q7: only [`EventStore::funnel_input`](engagement_core::EventStore::funnel_input)
 /// for Q7's window and steps (the report evaluates the journeys afterwards); the number of
 /// journeys.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn funnel_input(reports: &Reports, viewer: &Viewer) -> Answer {
     let request = funnel_request(viewer);
     let window = TimeWindow::new(
@@ -168,6 +180,9 @@ pub fn page_views(viewer: &Viewer, domain: Option<&str>) -> EventLogRequest {
 }
 
 /// Q5: the first event-log page of 50 and the exact total as `{"page": [ids], "count": n}`.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn log_page(reports: &Reports, viewer: &Viewer) -> Answer {
     let page = reports
         .event_log(viewer, &page_views(viewer, Some("shop.acme.test")))
@@ -182,6 +197,9 @@ pub async fn log_page(reports: &Reports, viewer: &Viewer) -> Answer {
 
 /// Q6: every Page Viewed of the last 14 days written as CSV to `path` through the library's
 /// streamed export; the number of rows.
+///
+/// # Errors
+/// The report's error: the viewer refused, the store failed, or (Q6) writing the file.
 pub async fn export(
     reports: &Reports,
     viewer: &Viewer,
@@ -201,6 +219,9 @@ pub fn funnel_request(viewer: &Viewer) -> FunnelRequest {
 }
 
 /// Q7: the funnel report as `[step1, step2, step3]`.
+///
+/// # Errors
+/// The report's error: the viewer refused or the store failed.
 pub async fn funnel(reports: &Reports, viewer: &Viewer) -> Answer {
     let report = reports.funnel(viewer, &funnel_request(viewer)).await?;
     Ok(json!(
