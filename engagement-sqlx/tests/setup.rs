@@ -352,7 +352,8 @@ mod mysql {
     use std::str::FromStr;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use engagement_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+    use engagement_sqlx::sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+    use engagement_sqlx::sqlx::pool::PoolConnection;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
     use engagement_sqlx::{MySqlStore, TablePrefix};
 
@@ -419,6 +420,40 @@ mod mysql {
         raw_sql(sql).execute(store.pool()).await.expect(sql);
     }
 
+    /// Takes migrations 4 and 5 back, as if `store`'s tables came from a version before them.
+    async fn undo_migrations_4_and_5(store: &MySqlStore) {
+        exec(
+            store,
+            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
+             DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
+        )
+        .await;
+    }
+
+    /// The events table locked by a session of its own, so that a backfill reading it waits.
+    struct EventsLock(PoolConnection<MySql>);
+
+    impl EventsLock {
+        async fn take(db: &Database) -> Self {
+            let mut holder = db.pool().await.acquire().await.expect("connect");
+            raw_sql(AssertSqlSafe(format!(
+                "LOCK TABLES {}.engagement_events WRITE",
+                db.name
+            )))
+            .execute(&mut *holder)
+            .await
+            .expect("lock the events");
+            Self(holder)
+        }
+
+        async fn release(mut self) {
+            raw_sql("UNLOCK TABLES")
+                .execute(&mut *self.0)
+                .await
+                .expect("unlock the events");
+        }
+    }
+
     /// MariaDB commits each `CREATE TABLE` at once: a migration whose second statement fails
     /// takes back what its first created, and the rerun applies it.
     #[tokio::test]
@@ -447,23 +482,10 @@ mod mysql {
         let db = Database::new().await;
         let store = MySqlStore::new(db.pool().await);
         store.migrate().await.expect("migrate");
-        raw_sql(
-            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
-             DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
-        )
-        .execute(store.pool())
-        .await
-        .expect("undo migrations 4 and 5");
+        undo_migrations_4_and_5(&store).await;
         // Migration 4 creates the totals, then fills them from the events, which another
         // session holds locked past the migrating session's lock wait.
-        let mut holder = db.admin.acquire().await.expect("connect");
-        raw_sql(AssertSqlSafe(format!(
-            "LOCK TABLES {}.engagement_events WRITE",
-            db.name
-        )))
-        .execute(&mut *holder)
-        .await
-        .expect("lock the events");
+        let lock = EventsLock::take(&db).await;
         let impatient = MySqlPoolOptions::new()
             .max_connections(1)
             .after_connect(|conn, _| {
@@ -478,11 +500,7 @@ mod mysql {
             .await
             .expect("connect");
         let failed = MySqlStore::new(impatient).migrate().await;
-        raw_sql("UNLOCK TABLES")
-            .execute(&mut *holder)
-            .await
-            .expect("unlock the events");
-        drop(holder);
+        lock.release().await;
         assert!(failed.is_err(), "the backfill failed");
         store
             .migrate()
@@ -502,24 +520,10 @@ mod mysql {
         let store = MySqlStore::new(db.pool().await);
         store.migrate().await.expect("migrate");
         serves(&store).await;
-        raw_sql(
-            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
-             DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
-        )
-        .execute(store.pool())
-        .await
-        .expect("undo migrations 4 and 5");
+        undo_migrations_4_and_5(&store).await;
         // Migration 4 creates the totals, then fills them from the events, which another
         // session holds locked; the migrating connection is killed while it waits.
-        let holders = db.pool().await;
-        let mut holder = holders.acquire().await.expect("connect");
-        raw_sql(AssertSqlSafe(format!(
-            "LOCK TABLES {}.engagement_events WRITE",
-            db.name
-        )))
-        .execute(&mut *holder)
-        .await
-        .expect("lock the events");
+        let lock = EventsLock::take(&db).await;
         let killed = MySqlStore::new(db.pool().await);
         let migrating = tokio::spawn(async move { killed.migrate().await });
         let backfill = format!(
@@ -546,11 +550,7 @@ mod mysql {
             migrating.await.expect("the task").is_err(),
             "the killed migration failed"
         );
-        raw_sql("UNLOCK TABLES")
-            .execute(&mut *holder)
-            .await
-            .expect("unlock the events");
-        drop(holder);
+        lock.release().await;
         let tables = db
             .texts(
                 "SELECT table_name FROM information_schema.tables \
