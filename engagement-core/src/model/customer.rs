@@ -101,25 +101,30 @@ impl Customer {
         }
     }
 
-    /// Whether the name marks an admin placeholder account, as seed 000 recognises them ("admin
-    /// placeholder names"): the first and last name together, letters and digits only, in any
-    /// case, read `adminplaceholder`.
+    /// Whether the name marks an admin placeholder account, as seed 000 recognises them ("has
+    /// adminplaceholder names"): read with letters and digits only, in any case, the first and
+    /// last name together are `adminplaceholder`, or each of them is.
     ///
     /// ```
     /// use engagement_core::{Customer, CustomerId};
     ///
     /// assert!(Customer::new(CustomerId(1), "Admin", "Placeholder").has_placeholder_name());
     /// assert!(Customer::new(CustomerId(2), "admin_placeholder", "").has_placeholder_name());
-    /// assert!(!Customer::new(CustomerId(3), "Placeholder", "Admin").has_placeholder_name());
-    /// assert!(!Customer::new(CustomerId(4), "Admin", "Smith").has_placeholder_name());
+    /// assert!(Customer::new(CustomerId(3), "adminplaceholder", "AdminPlaceholder").has_placeholder_name());
+    /// assert!(!Customer::new(CustomerId(4), "Placeholder", "Admin").has_placeholder_name());
+    /// assert!(!Customer::new(CustomerId(5), "Admin", "Smith").has_placeholder_name());
+    /// assert!(!Customer::new(CustomerId(6), "Ada", "AdminPlaceholder").has_placeholder_name());
     /// ```
     pub fn has_placeholder_name(&self) -> bool {
-        self.first_name
-            .chars()
-            .chain(self.last_name.chars())
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .eq(PLACEHOLDER_NAME.chars())
+        let letters = |name: &str| {
+            name.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        };
+        let (first, last) = (letters(&self.first_name), letters(&self.last_name));
+        format!("{first}{last}") == PLACEHOLDER_NAME
+            || first == PLACEHOLDER_NAME && last == PLACEHOLDER_NAME
     }
 
     /// The record as every store keeps it: flagged as an admin placeholder when its name is one.
