@@ -7,15 +7,18 @@
 
 mod report_fixture;
 
+use std::sync::Arc;
+
 use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, ENGAGEMENT_COLUMNS};
+use engagement_core::ingest::{IngestConfig, Ingestor};
 use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, MilestoneEvent, ScoreBand,
 };
 use engagement_core::store::export_events;
 use engagement_core::{
-    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, Lookback, Milestone,
-    RangeSpec, ReportZone, Role, Timestamp, Viewer, names,
+    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, FixedClock,
+    Lookback, Milestone, RangeSpec, ReportZone, Role, Timestamp, Viewer, names,
 };
 use futures::TryStreamExt;
 use report_fixture::{
@@ -316,6 +319,67 @@ async fn accounts_with_adminplaceholder_names_are_not_ranked() {
             .await
             .unwrap();
         assert_eq!(standing.standing, None, "customer {placeholder}");
+    }
+}
+
+/// Seed 002: "IP Address — filter by the originating IP", "Page Domain — events on a specific
+/// domain". One client's address has two spellings (a dual-stack listener reports an IPv4
+/// client as `::ffff:a.b.c.d`) and one site's domain any case; ingestion stores one spelling
+/// and the filters look for it, so each filter finds every event of the client or the site,
+/// however the sender or the viewer wrote it. Before, the filters compared what was written.
+#[tokio::test]
+async fn the_ip_and_domain_filters_find_every_spelling_of_one_client_and_site() {
+    let f = fixture();
+    let ingestor = Ingestor::start(
+        f.store.clone(),
+        Arc::new(FixedClock::new(ts(NOW))),
+        IngestConfig::default(),
+    )
+    .unwrap();
+    let sent = |id: &str, ip: &str, domain: &str| {
+        let mut e = event(
+            id,
+            1,
+            names::PAGE_VIEWED,
+            before(ts(NOW), TimeDelta::hours(1)),
+        );
+        e.ip = Some(ip.parse().unwrap());
+        e.page.domain = domain.into();
+        e
+    };
+    ingestor
+        .send(
+            &ws(),
+            sent("mapped", "::ffff:81.2.69.142", "Shop.Example.com"),
+        )
+        .await
+        .unwrap();
+    ingestor
+        .send_many(
+            &ws(),
+            vec![sent("plain", "81.2.69.142", "shop.example.com")],
+        )
+        .await
+        .unwrap();
+    ingestor.shutdown().await;
+    for ip in ["81.2.69.142", "::ffff:81.2.69.142"] {
+        let mut request = EventLogRequest::new(ws());
+        request.ip = Some(ip.parse().unwrap());
+        let page = f.reports.event_log(&f.manager, &request).await.unwrap();
+        assert_eq!(page.total, 2, "ip {ip}");
+    }
+    for domain in ["shop.example.com", "Shop.Example.COM"] {
+        let mut request = EventLogRequest::new(ws());
+        request.domain = Some(domain.into());
+        let page = f.reports.event_log(&f.manager, &request).await.unwrap();
+        assert_eq!(page.total, 2, "domain {domain}");
+        assert!(
+            page.entries
+                .iter()
+                .all(|e| e.event.page.domain == "shop.example.com"
+                    && e.event.ip == Some("81.2.69.142".parse().unwrap())),
+            "stored in one spelling"
+        );
     }
 }
 

@@ -5,8 +5,9 @@ use crate::model::event::Device;
 /// The device class a User-Agent names: `None` for crawlers, appliances and anything unknown.
 ///
 /// `woothee` tells a PC from a smartphone or feature phone; it does not tell tablets apart, so
-/// the usual rule is applied on top: an iPad, an Android device without the `Mobile` token, or
-/// a User-Agent saying `Tablet` is a tablet.
+/// the usual rule is applied on top: an iPad, an Android device without the `Mobile` token
+/// (but for Opera's phone browsers, which never send it), or a User-Agent saying `Tablet` is a
+/// tablet.
 ///
 /// ```
 /// use engagement_core::Device;
@@ -23,7 +24,10 @@ pub fn device_class(user_agent: &str) -> Option<Device> {
         "mobilephone" => Some(Device::Mobile),
         "smartphone" => {
             let tablet = parsed.os == "iPad"
-                || (parsed.os == "Android" && !user_agent.contains("Mobile"))
+                || (parsed.os == "Android"
+                    && !user_agent.contains("Mobile")
+                    && !user_agent.contains("Opera Mini")
+                    && !user_agent.contains("Opera Mobi"))
                 || user_agent.contains("Tablet");
             Some(if tablet {
                 Device::Tablet
@@ -64,6 +68,19 @@ mod tests {
             ),
             (
                 "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+                Some(Device::Tablet),
+            ),
+            // Opera's phone browsers on Android send no `Mobile` token.
+            (
+                "Opera/9.80 (Android; Opera Mini/36.2.2254/119.132; U; id) Presto/2.12.423 Version/12.16",
+                Some(Device::Mobile),
+            ),
+            (
+                "Opera/9.80 (Android 2.3.3; Linux; Opera Mobi/ADR-1111101157; U; es-ES) Presto/2.9.201 Version/11.50",
+                Some(Device::Mobile),
+            ),
+            (
+                "Opera/9.80 (Android 3.2.1; Linux; Opera Tablet/ADR-1109081720; U; en) Presto/2.8.149 Version/11.10",
                 Some(Device::Tablet),
             ),
             (

@@ -247,9 +247,9 @@ impl ImportReport {
     }
 }
 
-/// Validates, batches and appends every line, stamping `received_at` with `now`; calls
-/// `progress` after each batch stored. Lines that fail to parse or validate are rejected with
-/// their line number (see [`ImportReport`]).
+/// Normalizes ([`Event::normalize`]), validates, batches and appends every line, stamping
+/// `received_at` with `now`; calls `progress` after each batch stored. Lines that fail to
+/// parse or validate are rejected with their line number (see [`ImportReport`]).
 ///
 /// # Errors
 /// [`Error::InvalidQuery`] when [`ImportOptions::batch_size`] is 0 or above
@@ -276,6 +276,7 @@ where
         report.lines += 1;
         let checked = item.and_then(|mut line| {
             line.event.received_at = now;
+            line.event.normalize();
             match options.limits.validate_event(0, &line.event, now) {
                 Ok(()) => Ok(line.event),
                 Err(Error::InvalidEvent { field, reason, .. }) => Err(LineError {

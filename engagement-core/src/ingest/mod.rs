@@ -67,8 +67,8 @@ use crate::time::Clock;
 
 /// Accepts events one at a time (or a batch at a time) and writes them to the store in batches.
 ///
-/// [`send`](Self::send) validates the event against [`IngestConfig::limits`] and stamps its
-/// `received_at`; a bad event is refused there and then, nothing queued. Accepted events are
+/// [`send`](Self::send) normalizes the event ([`Event::normalize`]), validates it against
+/// [`IngestConfig::limits`] and stamps its `received_at`; a bad event is refused there and then, nothing queued. Accepted events are
 /// grouped per workspace and appended when a batch reaches [`IngestConfig::max_batch`] events or
 /// its oldest event has waited [`IngestConfig::max_age`]; up to
 /// [`IngestConfig::max_concurrent_appends`] batches are appended at once while the next ones
@@ -150,6 +150,7 @@ impl Ingestor {
     /// forgotten at once.
     fn accept(&self, mut event: Event) -> Result<(Event, Unqueued<'_>)> {
         let admitted = Unqueued::admit(&self.in_flight, &*self.clock, 1);
+        event.normalize();
         self.config
             .limits
             .validate_event(0, &event, admitted.received_at())?;
@@ -234,6 +235,7 @@ impl Ingestor {
         let mut admitted = Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64);
         let received_at = admitted.received_at();
         for (index, event) in events.iter_mut().enumerate() {
+            event.normalize();
             self.config
                 .limits
                 .validate_event(index, event, received_at)?;

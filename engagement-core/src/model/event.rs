@@ -166,6 +166,30 @@ impl Event {
         }
     }
 
+    /// Writes the fields that have several spellings of one value in one spelling, as the
+    /// ingestion paths store them ([`Ingestor`](crate::ingest::Ingestor) and the bulk
+    /// import call it before validating): an IPv4 client's address as IPv4 (a dual-stack
+    /// listener reports it as `::ffff:a.b.c.d`), and the page's domain with its ASCII letters
+    /// in lower case (domain names compare without case). The event log's IP and domain
+    /// filters are normalized the same way, so that they find every event of one client or
+    /// one site. Events appended straight to a store are stored as given.
+    ///
+    /// ```
+    /// use engagement_core::{CustomerId, Event, Timestamp};
+    ///
+    /// let mut event = Event::new("e1", CustomerId(7), "Page Viewed", Timestamp::EPOCH);
+    /// event.ip = Some("::ffff:81.2.69.142".parse()?);
+    /// event.page.domain = "Shop.Example.com".into();
+    /// event.normalize();
+    /// assert_eq!(event.ip, Some("81.2.69.142".parse()?));
+    /// assert_eq!(event.page.domain, "shop.example.com");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn normalize(&mut self) {
+        self.ip = self.ip.map(|ip| ip.to_canonical());
+        self.page.domain.make_ascii_lowercase();
+    }
+
     /// Whether `other` carries the same payload: every field but `received_at`, which differs
     /// between a send and its retry. Two events with one id and different payloads conflict.
     pub fn same_payload(&self, other: &Self) -> bool {

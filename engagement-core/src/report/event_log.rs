@@ -98,16 +98,18 @@ impl EventLogRequest {
         }
     }
 
-    /// The store filter for the resolved window.
+    /// The store filter for the resolved window, its IP and domain written as ingestion
+    /// stores them ([`Event::normalize`](crate::Event::normalize)): `::ffff:81.2.69.142`
+    /// finds the events of `81.2.69.142`, `Shop.Example.com` those of `shop.example.com`.
     pub fn filter(&self, window: TimeWindow) -> EventFilter {
         EventFilter {
             window,
             names: self.names.clone(),
             customers: self.customers.clone(),
             actors: self.actors.clone(),
-            ip: self.ip,
+            ip: self.ip.map(|ip| ip.to_canonical()),
             path: self.path.clone(),
-            domain: self.domain.clone(),
+            domain: self.domain.as_deref().map(str::to_ascii_lowercase),
             referrer: self.referrer.clone(),
         }
     }
