@@ -122,6 +122,30 @@ async fn an_append_that_always_panics_is_given_up_and_counted() {
     assert_eq!(stats.max_appends_in_flight, 1);
 }
 
+/// At the default settings a batch outlives a store that fails for a minute (a database
+/// restarting, a failover): it is retried until it lands, and the flush says it did. (The
+/// default once gave up after 8 attempts, 6.35 s.)
+#[tokio::test(start_paused = true)]
+async fn a_store_down_for_a_minute_loses_nothing_at_the_default_settings() {
+    let store = Arc::new(Faulty::default());
+    // 19 failed attempts: the 20th, 66.35 s after the first, lands.
+    store.failing_appends.store(19, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    let started = tokio::time::Instant::now();
+    ingestor.flush().await.expect("the batch landed");
+    assert!(
+        started.elapsed() >= Duration::from_secs(66),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(holds(&store, "e1").await);
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 20);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.failed), (1, 0));
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_during_a_backoff_waits_for_the_retry_and_the_watermark_holds_meanwhile() {
     let store = Arc::new(Faulty::default());

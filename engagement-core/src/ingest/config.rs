@@ -120,9 +120,12 @@ impl IngestConfig {
 }
 
 /// Exponential backoff for failed appends. Retrying is safe because appends are idempotent.
+///
+/// The default tries for about a minute (the 20th attempt 66 s after the first), so that a
+/// batch outlives a database's restart or failover instead of being given up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (default 8).
+    /// Attempts in all, the first included (default 20).
     pub max_attempts: u32,
     /// Wait before the second attempt (default 50 ms); doubled each time.
     pub initial_backoff: Duration,
@@ -133,7 +136,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: 20,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
         }
