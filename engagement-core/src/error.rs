@@ -12,6 +12,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong, as variants a caller can match on.
 ///
+/// An event whose id is already stored with another payload is not an error (the
+/// architecture's sketch had a `Conflict` variant): the rest of its batch is stored, the
+/// stored event is kept, and [`AppendOutcome::conflicts`](crate::AppendOutcome::conflicts)
+/// lists it, so that one re-sent event never fails a whole batch.
+///
 /// Messages say what was wrong and what to do about it; where a product document has its own
 /// wording (the custom-range cap), that wording is kept.
 #[derive(Debug, thiserror::Error)]

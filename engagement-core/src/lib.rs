@@ -5,8 +5,11 @@
 //! counters, sparklines, a summary bar and a detail panel) and the **event log** (every event,
 //! filtered, paginated, exported) — plus **funnels**, role-based **access**, **time rules**
 //! (quick ranges, calendar presets, custom dates, DST-correct days) and **CSV**.
-//! It does no I/O of its own: storage sits behind the [`EventStore`] trait, implemented by
-//! `engagement-memory` (in memory) and `engagement-sqlx` (SQLite, PostgreSQL, MySQL).
+//! Storage sits behind the [`EventStore`] trait, implemented by `engagement-memory` (in
+//! memory) and `engagement-sqlx` (SQLite, PostgreSQL, MySQL); the rules run without I/O. The
+//! few helpers that touch files say so: [`csv::export_to_path`] and
+//! [`csv::write_report_to_path`] write a file (the export formats on threads of its own), and
+//! the `mmdb` feature's resolver reads a GeoIP database.
 //!
 //! ```
 //! use std::sync::Arc;

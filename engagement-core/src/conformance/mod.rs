@@ -2,6 +2,10 @@
 //! [`EventStore`](crate::EventStore) contract, differential property tests against
 //! [`ReferenceStore`](crate::ReferenceStore), and [`conformance_tests!`](crate::conformance_tests) to run them all.
 //!
+//! The cases sit in one module per part of the contract (appends, rankings, the event log …)
+//! rather than in this file beside the macro, as the architecture first had them, so that
+//! each stays short; the macro below lists every one.
+//!
 //! Every case works in its own fresh workspace (named after the case plus a nonce), never
 //! assumes the store is empty, and panics with a message saying what went wrong, so one database
 //! can be shared by every case and every test run. A backend runs the whole suite in one line,
