@@ -181,10 +181,16 @@ async fn a_batch_size_the_store_cannot_take_is_refused_before_anything_is_read()
             batch_size,
             ..ImportOptions::default()
         };
-        let lines = CsvLines::new(MIXED_CSV.as_bytes());
+        let read = std::sync::atomic::AtomicBool::new(false);
+        let lines = CsvLines::new(MIXED_CSV.as_bytes())
+            .inspect(|_| read.store(true, std::sync::atomic::Ordering::Relaxed));
         let err = import::import(&store, &ws(), lines, &options, now(), &mut |_| {})
             .await
             .unwrap_err();
+        assert!(
+            !read.load(std::sync::atomic::Ordering::Relaxed),
+            "a line was read"
+        );
         assert!(
             matches!(
                 err,

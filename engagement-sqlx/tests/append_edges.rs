@@ -1000,7 +1000,11 @@ mod mysql {
     /// again), whatever isolation level the host's sessions default to.
     #[test]
     fn mysql_racing_appends_fail_only_as_busy_under_any_default_isolation() {
-        for (tag, level) in [("rc", "READ COMMITTED"), ("rr", "REPEATABLE READ")] {
+        for (tag, level) in [
+            ("rc", "READ COMMITTED"),
+            ("rr", "REPEATABLE READ"),
+            ("sz", "SERIALIZABLE"),
+        ] {
             with_store_isolation(tag, Some(level), |runtime, store| {
                 runtime.block_on(super::racing_appends(store, level));
             });

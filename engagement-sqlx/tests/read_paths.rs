@@ -313,11 +313,12 @@ mod mysql {
     }
 
     /// A host's session capping every `SELECT` without a `LIMIT` (`sql_select_limit = 3`): the
-    /// customers read back, the existing ids of an append and the buckets came back cut to
-    /// three rows, silently (the append then failed as a concurrent one, again and again).
+    /// customers read back, the existing ids of an append, the buckets and a funnel's steps
+    /// came back cut to three rows, silently (the append then failed as a concurrent one,
+    /// again and again).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_return_every_row_under_a_sessions_select_limit() {
-        use engagement_core::BucketCountsQuery;
+        use engagement_core::{BucketCountsQuery, FunnelQuery, TimeWindow};
 
         let owner = my::store(1, Duration::from_secs(10)).await;
         let database: String = query("SELECT DATABASE()")
@@ -363,6 +364,32 @@ mod mysql {
             edges: vec![Timestamp::from_micros(0), Timestamp::from_micros(100)],
         };
         let counted = store.bucket_counts(&ws, &buckets).await.map(|b| b.len());
+        let registered: Vec<Event> = ids
+            .iter()
+            .map(|&id| {
+                Event::new(
+                    format!("reg-{}", id.0),
+                    id,
+                    "Registered",
+                    Timestamp::from_micros(50 + id.0),
+                )
+            })
+            .collect();
+        store.append(&ws, &registered).await.expect("append");
+        let funnel = FunnelQuery {
+            window: TimeWindow::new(Timestamp::from_micros(0), Timestamp::from_micros(100))
+                .expect("a window"),
+            steps: vec![
+                engagement_core::names::PAGE_VIEWED.to_owned(),
+                "Registered".to_owned(),
+            ],
+            conversion_window: chrono::TimeDelta::days(1),
+            open_since: None,
+        };
+        let journeys = store
+            .funnel_input(&ws, &funnel)
+            .await
+            .map(|input| (input.entered, input.journeys.len()));
 
         store.pool().close().await;
         owner.pool().close().await;
@@ -374,6 +401,11 @@ mod mysql {
         assert_eq!((outcome.inserted, outcome.duplicates), (5, 10));
         assert_eq!(read.expect("customers"), 10, "every customer read back");
         assert_eq!(counted.expect("buckets"), 10, "a bucket of every customer");
+        assert_eq!(
+            journeys.expect("the funnel's steps"),
+            (10, 10),
+            "every customer entered and converted"
+        );
     }
 
     /// The activity table sorted by name: names longer than the server's `max_sort_length`

@@ -80,34 +80,36 @@ pub(crate) async fn pool_exhaustion<DB: Database>(
 
     let started = Instant::now();
     let report = bounded("a report on a full pool", count(store, &ws)).await;
-    assert!(
-        matches!(report, Err(Error::Busy { .. })),
-        "a report on a full pool: {report:?}"
-    );
-    assert!(
-        started.elapsed() >= acquire,
-        "Busy came before the acquire timeout"
-    );
+    busy_after_the_timeout("a report", &report.err(), started, acquire);
 
+    let started = Instant::now();
     let (events, error) = bounded("an export on a full pool", drain(store, &ws)).await;
     assert!(events.is_empty());
-    assert!(
-        matches!(error, Some(Error::Busy { .. })),
-        "an export on a full pool: {error:?}"
-    );
+    busy_after_the_timeout("an export", &error, started, acquire);
 
+    let started = Instant::now();
     let write = bounded(
         "an append on a full pool",
         store.append(&ws, &views("y", 5, 100)),
     )
     .await;
-    assert!(
-        matches!(write, Err(Error::Busy { .. })),
-        "an append on a full pool: {write:?}"
-    );
+    busy_after_the_timeout("an append", &write.err(), started, acquire);
 
     drop(held);
     still_serves(store, &ws, 10).await;
+}
+
+/// Asserts that `what`, started at `started` on a full pool, ended with `error`
+/// [`Error::Busy`], and no sooner than the pool's `acquire` timeout.
+fn busy_after_the_timeout(what: &str, error: &Option<Error>, started: Instant, acquire: Duration) {
+    assert!(
+        matches!(error, Some(Error::Busy { .. })),
+        "{what} on a full pool: {error:?}"
+    );
+    assert!(
+        started.elapsed() >= acquire,
+        "{what}: Busy came before the acquire timeout"
+    );
 }
 
 /// Case 31, the part every backend shares: 25,000 events (two and a half export chunks of
