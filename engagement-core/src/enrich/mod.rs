@@ -112,7 +112,9 @@ impl Enricher {
 
     /// Fills what the event lacks, leaving what the sender set:
     /// - `ip` from the context, an IPv4-mapped IPv6 address as its IPv4 address;
-    /// - `geo` (all four fields) from the IP, when the sender gave no geo field at all;
+    /// - `geo` from the IP: the place (country, region and city) when the sender gave none of
+    ///   it, and the time zone when the sender gave none (a browser sends its zone, and still
+    ///   gets a country);
     /// - `device` from the User-Agent;
     /// - `page.url` and `page.referrer` from the context, without any user name or password
     ///   they carry (`https://user:secret@host/` is stored as `https://host/`), then
@@ -129,12 +131,11 @@ impl Enricher {
         }
         if let (Some(resolver), Some(ip)) = (&self.geo, event.ip) {
             let geo = &event.geo;
-            let unset = geo.country.is_empty()
-                && geo.region.is_empty()
-                && geo.city.is_empty()
-                && geo.zone.is_empty();
-            if unset && let Some(found) = resolver.resolve(ip) {
-                self.fill_geo(&mut event.geo, found);
+            let no_place = geo.country.is_empty() && geo.region.is_empty() && geo.city.is_empty();
+            if (no_place || geo.zone.is_empty())
+                && let Some(found) = resolver.resolve(ip)
+            {
+                self.fill_geo(&mut event.geo, found, no_place);
             }
         }
         if event.device.is_none() {
@@ -170,11 +171,15 @@ impl Enricher {
         }
     }
 
-    /// Sets the empty `geo` to what was `found`, field by field as [`fill`](Self::fill) does.
-    fn fill_geo(&self, geo: &mut Geo, found: Geo) {
-        self.fill(&mut geo.country, Some(&found.country));
-        self.fill(&mut geo.region, Some(&found.region));
-        self.fill(&mut geo.city, Some(&found.city));
+    /// Sets the empty fields of `geo` to what was `found`, field by field as
+    /// [`fill`](Self::fill) does: the place (country, region, city) only when `place` says the
+    /// sender gave none of it, so that a place is never half the sender's and half the IP's.
+    fn fill_geo(&self, geo: &mut Geo, found: Geo, place: bool) {
+        if place {
+            self.fill(&mut geo.country, Some(&found.country));
+            self.fill(&mut geo.region, Some(&found.region));
+            self.fill(&mut geo.city, Some(&found.city));
+        }
         self.fill(&mut geo.zone, Some(&found.zone));
     }
 }
@@ -207,6 +212,7 @@ mod tests {
         fn resolve(&self, ip: IpAddr) -> Option<Geo> {
             ip.is_loopback().then(|| Geo {
                 country: "SE".into(),
+                zone: "Europe/Stockholm".into(),
                 ..Geo::default()
             })
         }
@@ -241,7 +247,31 @@ mod tests {
             ("/mine", "a.test")
         );
         assert_eq!(e.page.referrer, "https://ref.test/");
-        assert_eq!((e.geo.city.as_str(), e.geo.country.as_str()), ("Oslo", ""));
+        // The sender's place is kept whole, not completed from the IP's; its zone was empty.
+        assert_eq!(
+            (
+                e.geo.city.as_str(),
+                e.geo.country.as_str(),
+                e.geo.zone.as_str()
+            ),
+            ("Oslo", "", "Europe/Stockholm")
+        );
+    }
+
+    /// A browser sends its time zone and nothing of its place: the place still comes from the
+    /// IP (before, any geo field the sender set left the whole of it empty).
+    #[test]
+    fn a_sender_giving_only_its_zone_still_gets_its_place() {
+        let mut e = event();
+        e.geo.zone = "America/New_York".into();
+        e.ip = Some("127.0.0.1".parse().unwrap());
+        Enricher::new()
+            .with_geo(Arc::new(OneCountry))
+            .enrich(&mut e, &RequestContext::default());
+        assert_eq!(
+            (e.geo.country.as_str(), e.geo.zone.as_str()),
+            ("SE", "America/New_York")
+        );
     }
 
     #[test]
