@@ -58,8 +58,10 @@
 //!   connection clean. On SQLite and PostgreSQL it stops (a statement the server had begun
 //!   may still finish there); on MySQL it runs to its end on a task of its own, as sqlx's
 //!   MySQL driver cannot take a connection back half way through a statement. A dropped
-//!   export stops its reading tasks between statements. Tasks the store starts run in the
-//!   caller's `tracing` span.
+//!   export stops its reading tasks between statements. Tasks the store starts for a call run
+//!   in the caller's `tracing` span; the upkeep a write leaves behind (SQLite's checkpoints,
+//!   PostgreSQL's statistics) runs in a span of its own, `engagement.upkeep`, that follows
+//!   from the caller's.
 //!
 //! # Building SQLite
 //!

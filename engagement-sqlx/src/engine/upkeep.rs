@@ -8,6 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tracing::Instrument;
+
 use super::Engine;
 use crate::dialect::Dialect;
 use crate::error::SqlResult;
@@ -44,6 +46,10 @@ impl<D: Dialect> Engine<D> {
     /// Runs `work` on a clone of the engine as a task of the current runtime (sqlx's pools need
     /// one), holding `run` (a [`Running`] or another guard) until it ends; logs its failure as
     /// `what`. Without a runtime nothing runs, and `run` ends at once.
+    ///
+    /// The task runs in a `tracing` span of its own, `engagement.upkeep` (field `upkeep`:
+    /// `what`), that follows from the caller's span rather than sitting inside it: it outlives
+    /// the call that started it and is not that call's work.
     pub(crate) fn beside<F>(
         &self,
         run: impl Send + 'static,
@@ -56,12 +62,17 @@ impl<D: Dialect> Engine<D> {
             return;
         };
         let work = work(self.clone());
-        runtime.spawn(async move {
-            let _run = run;
-            if let Err(error) = work.await {
-                tracing::warn!(%error, "{what} failed; a later write starts it again");
+        let span = tracing::info_span!(parent: None, "engagement.upkeep", upkeep = what);
+        span.follows_from(tracing::Span::current());
+        runtime.spawn(
+            async move {
+                let _run = run;
+                if let Err(error) = work.await {
+                    tracing::warn!(%error, "{what} failed; a later write starts it again");
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 }
 
