@@ -2,14 +2,17 @@
 
 mod report_fixture;
 
+use std::sync::Arc;
+
 use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, export_to_path};
 use engagement_core::report::{
-    ActivityRequest, EngagementRequest, EventLogRequest, FunnelReport, FunnelRequest, ScoreBand,
+    ActivityRequest, EngagementRequest, EventLogRequest, FunnelReport, FunnelRequest, Reports,
+    ScoreBand,
 };
 use engagement_core::{
     Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
-    Lookback, RangeSpec, ReportZone, Timestamp, names,
+    FixedClock, Lookback, RangeSpec, ReferenceStore, ReportZone, Role, Timestamp, Viewer, names,
 };
 use report_fixture::{customers_every_third_inactive, event, fixture_at, ts, ws};
 
@@ -462,4 +465,40 @@ async fn a_full_last_page_of_the_event_log_has_no_next_page() {
     let last = f.reports.event_log(&f.admin, &request).await.unwrap();
     assert_eq!(last.entries.len(), 2);
     assert_eq!(last.next, None, "nothing follows the fourth event");
+}
+
+/// Paging through the default range (ending "now") while events keep arriving: each page's
+/// `next_request` keeps the first page's window, so every page reports the first page's total
+/// and the pages hold exactly its events, the arrivals after it on none.
+#[tokio::test]
+async fn the_pages_of_a_range_ending_now_keep_the_first_pages_window() {
+    let start = ts("2026-11-20T12:00:00Z");
+    let clock = Arc::new(FixedClock::new(start));
+    let store = Arc::new(ReferenceStore::default());
+    let reports = Reports::new(store.clone()).with_clock(clock.clone());
+    let manager = Viewer::new(ws(), Role::Manager);
+    store.append(&ws(), &burst(1, 100, start)).await.unwrap();
+    let mut request = EventLogRequest::new(ws());
+    request.page_size = 30;
+    let (mut seen, mut totals) = (Vec::new(), Vec::new());
+    for second in 1.. {
+        let page = reports.event_log(&manager, &request).await.unwrap();
+        seen.extend(page.entries.iter().map(|e| e.event.id.to_string()));
+        totals.push(page.total);
+        // Time moves on, and an event arrives.
+        let now = start.checked_add(TimeDelta::seconds(second)).unwrap();
+        clock.set(now);
+        let arrival = event(&format!("new-{second}"), 2, names::PAGE_VIEWED, now);
+        store.append(&ws(), &[arrival]).await.unwrap();
+        match page.next_request() {
+            Some(next) => request = next,
+            None => break,
+        }
+    }
+    assert_eq!(totals, [100, 100, 100, 100]);
+    assert_eq!(seen.len(), 100);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 100, "no event twice");
+    assert!(seen.iter().all(|id| !id.starts_with("new-")));
 }

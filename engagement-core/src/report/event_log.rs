@@ -162,6 +162,62 @@ pub struct EventLogPage {
     pub next: Option<EventKey>,
 }
 
+impl EventLogPage {
+    /// The request for the next page, `None` on the last one: this page's request resuming
+    /// after its last event, over the instants this page covered
+    /// ([`RangeSpec::Between`] its [`period`](Self::period)'s window). A range ending "now"
+    /// (the default 14-day lookback) would otherwise move on between pages, and the total
+    /// with it, while events keep arriving.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use engagement_core::report::{EventLogRequest, Reports};
+    /// use engagement_core::{
+    ///     CustomerId, Event, EventStore, FixedClock, ReferenceStore, Role, Viewer, WorkspaceId,
+    ///     names,
+    /// };
+    ///
+    /// # futures::executor::block_on(async {
+    /// let now = "2026-11-20T12:00:00Z".parse()?;
+    /// let store = Arc::new(ReferenceStore::default());
+    /// let ws = WorkspaceId::new("acme")?;
+    /// let events: Vec<_> = (0..5)
+    ///     .map(|i| Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now))
+    ///     .collect();
+    /// store.append(&ws, &events).await?;
+    /// let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+    /// let viewer = Viewer::new(ws.clone(), Role::Manager);
+    ///
+    /// let mut request = EventLogRequest::new(ws);
+    /// request.page_size = 2;
+    /// let mut seen = 0;
+    /// loop {
+    ///     let page = reports.event_log(&viewer, &request).await?;
+    ///     seen += page.entries.len();
+    ///     match page.next_request() {
+    ///         Some(next) => request = next,
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn next_request(&self) -> Option<EventLogRequest> {
+        let after = self.next.clone()?;
+        let window = self.period.window;
+        Some(EventLogRequest {
+            after: Some(after),
+            ..self.request.clone().with_range(RangeSpec::Between {
+                from: window.from,
+                to: window.to,
+            })
+        })
+    }
+}
+
 /// Pairs events with their customer records (sorted by id).
 pub(crate) fn join_customers(events: Vec<Event>, customers: &[Customer]) -> Vec<LogEntry> {
     events
