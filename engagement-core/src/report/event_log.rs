@@ -178,11 +178,11 @@ impl EventLogPage {
     /// };
     ///
     /// # futures::executor::block_on(async {
-    /// let now = "2026-11-20T12:00:00Z".parse()?;
+    /// let (now, earlier) = ("2026-11-20T12:00:00Z".parse()?, "2026-11-20T11:00:00Z".parse()?);
     /// let store = Arc::new(ReferenceStore::default());
     /// let ws = WorkspaceId::new("acme")?;
     /// let events: Vec<_> = (0..5)
-    ///     .map(|i| Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, now))
+    ///     .map(|i| Event::new(format!("e{i}"), CustomerId(1), names::PAGE_VIEWED, earlier))
     ///     .collect();
     /// store.append(&ws, &events).await?;
     /// let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
