@@ -119,9 +119,9 @@ impl Viewer {
 
 /// Which role each report requires.
 ///
-/// The defaults follow the product documents: the engagement ranking, the event log and funnels
-/// need a manager (seed 000: "Required Access Level: Manager"); the customer activity page is
-/// "visible to workspace admins only" (seed 001).
+/// The defaults follow the product's specification: the engagement ranking, the event log and
+/// funnels need a manager ("Required Access Level: Manager"); the customer activity page is
+/// "visible to workspace admins only".
 ///
 /// ```
 /// use engagement_core::{AccessPolicy, ReportKind, Role, Viewer, WorkspaceId};

@@ -12,8 +12,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong, as variants a caller can match on.
 ///
-/// An event whose id is already stored with another payload is not an error (the
-/// architecture's sketch had a `Conflict` variant): the rest of its batch is stored, the
+/// An event whose id is already stored with another payload is not an error: the rest of its
+/// batch is stored, the
 /// stored event is kept, and [`AppendOutcome::conflicts`](crate::AppendOutcome::conflicts)
 /// lists it, so that one re-sent event never fails a whole batch.
 ///

@@ -65,6 +65,10 @@ pub mod retention;
 pub mod store;
 pub mod time;
 
+/// The `chrono` the API speaks (`NaiveDate` in custom ranges, `TimeDelta` in funnels and
+/// timestamps' arithmetic), so that a host needs no matching version of its own.
+pub use chrono;
+
 pub use access::{AccessPolicy, ReportKind, Role, Viewer};
 pub use error::{BoxError, Error, ForbiddenReason, Result};
 #[cfg(feature = "ingest")]

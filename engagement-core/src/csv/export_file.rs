@@ -34,9 +34,12 @@ use crate::model::batch::EventBatch;
 /// the export runs, so that the final sync only waits for the tail. At most a few batches are
 /// alive at once: memory stays bounded whatever the number of events.
 ///
-/// **This blocks**: handing a batch over waits while the formatting thread is behind (the core
-/// crate depends on no runtime). On an async runtime run it where a blocking call is acceptable
-/// (a blocking-task thread, a job runner).
+/// **This blocks** its thread while it waits: handing a batch over waits while the formatting
+/// threads are behind (the core crate depends on no runtime). They need no runtime, so a plain
+/// `.await` never deadlocks, even on a current-thread runtime, but the other tasks of that
+/// thread wait meanwhile (at most about as long as formatting a batch takes). On a server
+/// that answers other requests on the same threads, run it on a blocking-task thread or a job
+/// runner.
 ///
 /// # Errors
 /// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)

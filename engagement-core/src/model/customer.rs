@@ -101,9 +101,9 @@ impl Customer {
         }
     }
 
-    /// Whether the name marks an admin placeholder account, as seed 000 recognises them ("has
-    /// adminplaceholder names"): read with letters and digits only, in any case, the first and
-    /// last name together are `adminplaceholder`, or each of them is.
+    /// Whether the name marks an admin placeholder account (an account "with adminplaceholder
+    /// names", which the engagement ranking leaves out): read with letters and digits only, in
+    /// any case, the first and last name together are `adminplaceholder`, or each of them is.
     ///
     /// ```
     /// use engagement_core::{Customer, CustomerId};

@@ -17,9 +17,10 @@ pub const DEFAULT_LOG_PAGE: usize = 50;
 /// The largest page size of the event log.
 pub const MAX_LOG_PAGE: usize = 1_000;
 
-/// What the event log is asked: a range, the seed's filters, and a keyset cursor.
+/// What the event log is asked: a range, the filters, and a keyset cursor.
 ///
-/// `None` filters match anything. The default range is the seed's "14D" lookback.
+/// `None` filters match anything. The default range is the log's "14D": the 14 days (of 24
+/// hours) before now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventLogRequest {
     /// The workspace to read.

@@ -69,8 +69,8 @@ pub struct Reports {
 }
 
 impl Reports {
-    /// Reports over `store` with the system clock, UTC, the seed's access policy, bands and
-    /// milestone names.
+    /// Reports over `store` with the system clock, UTC, and the default access policy, score
+    /// bands and milestone names.
     #[must_use]
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {

@@ -18,7 +18,8 @@ pub const MAX_FUNNEL_STEPS: usize = 8;
 ///
 /// A customer reaches step `j` when they have events of steps `1..=j` in strictly increasing
 /// (time, id) order, all inside the window, each at most `conversion_window` after the step-1
-/// event (`t_j ≤ t_1 + conversion_window`).
+/// event (`t_j ≤ t_1 + conversion_window`). Only what the customer did counts: events staff or
+/// the system recorded on the account (their [`Actor`](crate::Actor)) are no step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunnelRequest {
     /// The workspace to read.
@@ -103,9 +104,11 @@ pub struct FunnelStep {
     /// closed after the instant the store is known complete up to, so a conversion may not be
     /// stored yet.
     pub in_progress: u64,
-    /// Median time from the step-1 event to this step among customers who reached it (the lower
-    /// median for an even count, in whole microseconds); `None` for step 1 and when nobody
-    /// reached it.
+    /// Median time to this step among customers who reached it, each measured from the
+    /// earliest step-1 event from which they reached it (a customer who viewed a page 23 hours
+    /// before registering, and again an hour before, counts 23 hours when the conversion
+    /// window spans them); the lower median for an even count, in whole microseconds; `None`
+    /// for step 1 and when nobody reached it.
     pub median_time_to_convert: Option<TimeDelta>,
 }
 
