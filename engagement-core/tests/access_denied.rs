@@ -179,8 +179,7 @@ async fn a_manager_is_refused_the_admin_only_activity_page() {
 async fn bad_requests_are_refused_before_the_store() {
     let reports = Reports::new(Arc::new(UntouchableStore));
     let admin = Viewer::new(ws("a"), Role::Administrator);
-    let mut ranking = EngagementRequest::new(ws("a"));
-    ranking.limit = 101;
+    let ranking = EngagementRequest::new(ws("a")).with_limit(101);
     assert!(matches!(
         reports.engagement(&admin, &ranking).await,
         Err(Error::InvalidQuery { .. })

@@ -478,8 +478,7 @@ async fn the_pages_of_a_range_ending_now_keep_the_first_pages_window() {
     let reports = Reports::new(store.clone()).with_clock(clock.clone());
     let manager = Viewer::new(ws(), Role::Manager);
     store.append(&ws(), &burst(1, 100, start)).await.unwrap();
-    let mut request = EventLogRequest::new(ws());
-    request.page_size = 30;
+    let mut request = EventLogRequest::new(ws()).with_page_size(30);
     let (mut seen, mut totals) = (Vec::new(), Vec::new());
     for second in 1.. {
         let page = reports.event_log(&manager, &request).await.unwrap();

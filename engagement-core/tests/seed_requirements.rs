@@ -363,14 +363,12 @@ async fn the_ip_and_domain_filters_find_every_spelling_of_one_client_and_site() 
         .unwrap();
     ingestor.shutdown().await;
     for ip in ["81.2.69.142", "::ffff:81.2.69.142"] {
-        let mut request = EventLogRequest::new(ws());
-        request.ip = Some(ip.parse().unwrap());
+        let request = EventLogRequest::new(ws()).with_ip(ip.parse().unwrap());
         let page = f.reports.event_log(&f.manager, &request).await.unwrap();
         assert_eq!(page.total, 2, "ip {ip}");
     }
     for domain in ["shop.example.com", "Shop.Example.COM"] {
-        let mut request = EventLogRequest::new(ws());
-        request.domain = Some(domain.into());
+        let request = EventLogRequest::new(ws()).with_domain(domain);
         let page = f.reports.event_log(&f.manager, &request).await.unwrap();
         assert_eq!(page.total, 2, "domain {domain}");
         assert!(
@@ -631,11 +629,10 @@ async fn activity_exports_the_current_page_or_every_matching_row() {
         })
         .collect();
     f.append(&events).await;
-    let mut request = ActivityRequest::new(ws());
-    request.status = Some(CustomerStatus::Active);
-    request.search = Some("smith".into());
-    request.page_size = 2;
-    request.page = 2;
+    let request = ActivityRequest::new(ws())
+        .with_status(CustomerStatus::Active)
+        .with_search("smith")
+        .with_page(2, 2);
 
     let page = f.reports.activity(&f.admin, &request).await.unwrap();
     let rows = parse_csv(&page.write_csv(Vec::new(), CsvOptions::default()).unwrap());

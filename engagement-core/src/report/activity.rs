@@ -60,6 +60,47 @@ impl ActivityRequest {
         }
     }
 
+    /// The same request over another range.
+    #[must_use]
+    pub fn with_range(self, range: RangeSpec) -> Self {
+        Self { range, ..self }
+    }
+
+    /// The same request for the customers whose name, code or email holds `term` (in any case).
+    #[must_use]
+    pub fn with_search(self, term: impl Into<String>) -> Self {
+        Self {
+            search: Some(term.into()),
+            ..self
+        }
+    }
+
+    /// The same request for active or for inactive customers only.
+    #[must_use]
+    pub fn with_status(self, status: CustomerStatus) -> Self {
+        Self {
+            status: Some(status),
+            ..self
+        }
+    }
+
+    /// The same request in another row order.
+    #[must_use]
+    pub fn with_sort(self, sort: ActivitySort) -> Self {
+        Self { sort, ..self }
+    }
+
+    /// The same request for page `page` (from 1) of `page_size` rows (1 to
+    /// [`MAX_ACTIVITY_PAGE`]; both checked when the report runs).
+    #[must_use]
+    pub fn with_page(self, page: u64, page_size: u64) -> Self {
+        Self {
+            page,
+            page_size,
+            ..self
+        }
+    }
+
     /// Checks paging and the search term.
     ///
     /// # Errors
@@ -246,6 +287,30 @@ pub(crate) fn page_count(total: u64, page_size: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::query::ActivitySortKey;
+
+    #[test]
+    fn each_builder_sets_its_own_field() {
+        let ws = WorkspaceId::new("w").unwrap();
+        let sort = ActivitySort {
+            key: ActivitySortKey::Name,
+            descending: false,
+        };
+        let range = RangeSpec::preset(CalendarPreset::Today);
+        let built = ActivityRequest::new(ws.clone())
+            .with_range(range)
+            .with_search("ann")
+            .with_status(CustomerStatus::Inactive)
+            .with_sort(sort)
+            .with_page(3, 10);
+        let mut set = ActivityRequest::new(ws);
+        set.range = range;
+        set.search = Some("ann".into());
+        set.status = Some(CustomerStatus::Inactive);
+        set.sort = sort;
+        (set.page, set.page_size) = (3, 10);
+        assert_eq!(built, set);
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

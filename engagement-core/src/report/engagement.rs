@@ -42,6 +42,13 @@ impl EngagementRequest {
     pub fn with_range(self, range: RangeSpec) -> Self {
         Self { range, ..self }
     }
+
+    /// The same request for the top `limit` rows (1 to [`MAX_RANKING_ROWS`], checked when the
+    /// report runs).
+    #[must_use]
+    pub fn with_limit(self, limit: usize) -> Self {
+        Self { limit, ..self }
+    }
 }
 
 /// One ranked customer.

@@ -99,6 +99,50 @@ impl EventLogRequest {
         }
     }
 
+    /// The same request restricted to the events of one client IP (either spelling of an IPv4
+    /// client: see [`filter`](Self::filter)).
+    #[must_use]
+    pub fn with_ip(self, ip: IpAddr) -> Self {
+        Self {
+            ip: Some(ip),
+            ..self
+        }
+    }
+
+    /// The same request restricted to the pages of one domain (in any case).
+    #[must_use]
+    pub fn with_domain(self, domain: impl Into<String>) -> Self {
+        Self {
+            domain: Some(domain.into()),
+            ..self
+        }
+    }
+
+    /// The same request restricted to one page path (exactly).
+    #[must_use]
+    pub fn with_path(self, path: impl Into<String>) -> Self {
+        Self {
+            path: Some(path.into()),
+            ..self
+        }
+    }
+
+    /// The same request restricted to one referrer (exactly; `""` for direct traffic).
+    #[must_use]
+    pub fn with_referrer(self, referrer: impl Into<String>) -> Self {
+        Self {
+            referrer: Some(referrer.into()),
+            ..self
+        }
+    }
+
+    /// The same request with pages of `page_size` events (1 to [`MAX_LOG_PAGE`], checked when
+    /// the report runs).
+    #[must_use]
+    pub fn with_page_size(self, page_size: usize) -> Self {
+        Self { page_size, ..self }
+    }
+
     /// The store filter for the resolved window, its IP and domain written as ingestion
     /// stores them ([`Event::normalize`](crate::Event::normalize)): `::ffff:81.2.69.142`
     /// finds the events of `81.2.69.142`, `Shop.Example.com` those of `shop.example.com`.
@@ -239,4 +283,28 @@ pub(crate) fn customer_ids<'a>(events: impl IntoIterator<Item = &'a Event>) -> V
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_builder_sets_its_own_field() {
+        let ws = WorkspaceId::new("w").unwrap();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let built = EventLogRequest::new(ws.clone())
+            .with_ip(ip)
+            .with_domain("shop.test")
+            .with_path("/cart")
+            .with_referrer("")
+            .with_page_size(7);
+        let mut set = EventLogRequest::new(ws);
+        set.ip = Some(ip);
+        set.domain = Some("shop.test".into());
+        set.path = Some("/cart".into());
+        set.referrer = Some(String::new());
+        set.page_size = 7;
+        assert_eq!(built, set);
+    }
 }
