@@ -6,6 +6,19 @@ use engagement_core::Error;
 /// [`Error::Backend`] or [`Error::Busy`], never flattened to a string.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SqlError {
+    /// A statement named a table the database does not have: the store's migrations have not
+    /// run there.
+    #[error(
+        "{context}: {source} (the store's tables are missing: run `migrate()` on this \
+         database first)"
+    )]
+    NotMigrated {
+        /// What the store was doing.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The driver or the database failed.
     #[error("{context}: {source}")]
     Driver {
@@ -98,9 +111,16 @@ pub(crate) enum SqlError {
 }
 
 impl SqlError {
-    /// Wraps a driver error with what the store was doing.
+    /// Wraps a driver error with what the store was doing ([`Self::NotMigrated`] when it
+    /// names a missing table).
     pub(crate) fn driver(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Self::Driver { context, source }
+        move |source| {
+            if names_a_missing_table(&source) {
+                Self::NotMigrated { context, source }
+            } else {
+                Self::Driver { context, source }
+            }
+        }
     }
 
     /// Wraps an error of SQLite's C API with what the store was doing.
@@ -133,6 +153,16 @@ impl SqlError {
             Error::backend(backend, self)
         }
     }
+}
+
+/// Whether `error` says a statement named a table the database lacks (PostgreSQL's
+/// `42P01`, MySQL's `42S02`, SQLite's "no such table").
+fn names_a_missing_table(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database) = error else {
+        return false;
+    };
+    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
+        || database.message().starts_with("no such table")
 }
 
 /// The result type inside the backend.

@@ -34,6 +34,23 @@ async fn serves(store: &dyn EventStore) {
     assert!(store.event(&ws, &id).await.expect("read").is_some());
 }
 
+/// Asserts that `store`, whose migrations have not run, says so when it is used: a read and
+/// a write fail with an error that names `migrate()`.
+async fn asks_for_migrate(store: &dyn EventStore) {
+    let ws = WorkspaceId::new("setup").expect("workspace");
+    let read = store.event(&ws, &engagement_core::EventId::new("e1")).await;
+    let write = store.append(&ws, &events()).await.map(drop);
+    for (what, result) in [("read", read.map(drop)), ("write", write)] {
+        match result {
+            Err(Error::Backend { source, .. }) => assert!(
+                source.to_string().contains("run `migrate()`"),
+                "{what}: {source}"
+            ),
+            other => panic!("{what} before migrate: {other:?}"),
+        }
+    }
+}
+
 /// Asserts that `result` is the error of a database migrated by a newer version.
 fn assert_newer(result: engagement_core::Result<()>, backend: &str) {
     match result {
@@ -85,7 +102,9 @@ mod sqlite {
     use engagement_sqlx::SqliteStore;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
 
-    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, serves};
+    use super::{
+        a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, serves,
+    };
 
     /// The directory of this test binary's files, removed by [`remove_dir`].
     fn dir() -> std::path::PathBuf {
@@ -107,6 +126,14 @@ mod sqlite {
     /// Runs `sql` on `store`'s database.
     async fn exec(store: &SqliteStore, sql: &'static str) {
         raw_sql(sql).execute(store.pool()).await.expect(sql);
+    }
+
+    #[tokio::test]
+    async fn a_store_used_before_it_is_migrated_says_to_migrate() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        asks_for_migrate(&store).await;
+        store.migrate().await.expect("migrate");
+        serves(&store).await;
     }
 
     #[tokio::test]
@@ -183,7 +210,10 @@ mod postgres {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
     use engagement_sqlx::{PostgresStore, TablePrefix};
 
-    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, common, serves};
+    use super::{
+        a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, common,
+        serves,
+    };
 
     /// The key of the advisory lock `migrate` takes for a ledger (FNV-1a of its name).
     fn lock_key(ledger: &str) -> i64 {
@@ -296,6 +326,14 @@ mod postgres {
         raw_sql(sql).execute(store.pool()).await.expect(sql);
     }
 
+    #[tokio::test]
+    async fn a_store_used_before_it_is_migrated_says_to_migrate() {
+        let schema = Schema::new().await;
+        let store = PostgresStore::new(schema.pool(schema.options()).await);
+        asks_for_migrate(&store).await;
+        schema.drop().await;
+    }
+
     /// A migration whose second statement fails leaves nothing behind, and the ledger as it
     /// was: the rerun applies it.
     #[tokio::test]
@@ -357,7 +395,10 @@ mod mysql {
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
     use engagement_sqlx::{MySqlStore, TablePrefix};
 
-    use super::{a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, common, serves};
+    use super::{
+        a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, common,
+        serves,
+    };
 
     fn server() -> MySqlConnectOptions {
         let url = std::env::var("ENGAGEMENT_TEST_MYSQL_URL").expect("ENGAGEMENT_TEST_MYSQL_URL");
@@ -452,6 +493,14 @@ mod mysql {
                 .await
                 .expect("unlock the events");
         }
+    }
+
+    #[tokio::test]
+    async fn a_store_used_before_it_is_migrated_says_to_migrate() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        asks_for_migrate(&store).await;
+        db.drop().await;
     }
 
     /// MariaDB commits each `CREATE TABLE` at once: a migration whose second statement fails
