@@ -260,7 +260,12 @@ async fn the_ranking_counts_every_own_entry_and_lists_no_one_else() {
         scores(&f, RangeSpec::last(Lookback::Minutes60)).await,
         vec![(1, 3)]
     );
-    for customer in [2, 3, 4, 5] {
+    unranked_in_the_last_hour(&f, [2, 3, 4, 5]).await;
+}
+
+/// Asserts that none of `customers` has a place or a band in the last hour's ranking.
+async fn unranked_in_the_last_hour(f: &Fixture, customers: impl IntoIterator<Item = i64>) {
+    for customer in customers {
         let standing = f
             .reports
             .customer_standing(
@@ -307,19 +312,7 @@ async fn accounts_with_adminplaceholder_names_are_not_ranked() {
         scores(&f, RangeSpec::last(Lookback::Minutes60)).await,
         vec![(3, 3)]
     );
-    for placeholder in [1, 2] {
-        let standing = f
-            .reports
-            .customer_standing(
-                &f.manager,
-                &ws(),
-                RangeSpec::last(Lookback::Minutes60),
-                CustomerId(placeholder),
-            )
-            .await
-            .unwrap();
-        assert_eq!(standing.standing, None, "customer {placeholder}");
-    }
+    unranked_in_the_last_hour(&f, [1, 2]).await;
 }
 
 /// Seed 002: "IP Address — filter by the originating IP", "Page Domain — events on a specific
