@@ -42,12 +42,24 @@ use crate::store::query::{PurgeOutcome, PurgeScope};
 use crate::time::{ReportZone, Timestamp};
 
 /// How much history to keep, counted in local calendar units.
+///
+/// ```
+/// use engagement_core::retention::RetentionPolicy;
+///
+/// let now = "2026-11-20T12:00:00Z".parse()?;
+/// let cutoff = |policy: RetentionPolicy| policy.cutoff(now).map(|c| c.to_string());
+/// assert_eq!(cutoff(RetentionPolicy::months(13))?, "2025-10-20T00:00:00.000000Z");
+/// assert_eq!(cutoff(RetentionPolicy::days(2))?, "2026-11-18T00:00:00.000000Z");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Keep {
-    /// Whole calendar months, at least one (a month back from the 31st is the last day of the
-    /// shorter month).
+    /// Whole calendar months before today, at least one, and today (a month back from the
+    /// 31st is the last day of the shorter month): on 2026-11-20, `Months(13)` keeps from
+    /// 2025-10-20 on.
     Months(u32),
-    /// Whole local days, at least one.
+    /// Whole local days before today, at least one, and today so far: on 2026-11-20 at noon,
+    /// `Days(2)` keeps from 2026-11-18 at midnight on (60 hours then), not the last 48 hours.
     Days(u32),
 }
 
