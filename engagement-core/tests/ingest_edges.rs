@@ -122,6 +122,46 @@ async fn an_append_that_always_panics_is_given_up_and_counted() {
     assert_eq!(stats.max_appends_in_flight, 1);
 }
 
+/// A flush given up on (a timeout) while the batch it waited for was still being retried:
+/// the batch is given up later, and the next flush reports it. Before, the worker took the
+/// report for the cancelled flush, found no one to tell, and the next flush said `Ok`.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_flush_leaves_its_report_to_the_next_one() {
+    let store = Arc::new(Faulty::default());
+    store.failing_appends.store(u32::MAX, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let config = IngestConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(1),
+        },
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(500), ingestor.flush()).await;
+    assert!(
+        waited.is_err(),
+        "the first flush was given up while the batch was retried"
+    );
+    // The batch is given up meanwhile (its third attempt fails 2 s in).
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(
+        matches!(
+            ingestor.flush().await,
+            Err(Error::NotWritten {
+                events: 1,
+                batches: 1,
+                ..
+            })
+        ),
+        "the next flush reports the batch"
+    );
+    ingestor.flush().await.expect("reported once");
+    assert_eq!(ingestor.shutdown().await.failed, 1);
+}
+
 /// At the default settings a batch outlives a store that fails for a minute (a database
 /// restarting, a failover): it is retried until it lands, and the flush says it did. (The
 /// default once gave up after 8 attempts, 6.35 s.)

@@ -32,11 +32,25 @@ pub(crate) struct Appender {
 }
 
 /// Batches given up after every retry, not yet reported to a flush.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct GivenUp {
     events: u64,
     batches: u64,
     last: Option<Arc<Error>>,
+}
+
+impl GivenUp {
+    /// What a flush reports: [`Error::NotWritten`] when a batch was given up, else `Ok`.
+    pub(crate) fn into_result(self) -> Result<()> {
+        match self.last {
+            None => Ok(()),
+            Some(last) => Err(Error::NotWritten {
+                events: self.events,
+                batches: self.batches,
+                last,
+            }),
+        }
+    }
 }
 
 /// The state of the pipeline when a batch was handed to an append, for its metrics.
@@ -109,19 +123,19 @@ impl Appender {
         given_up.last = Some(error);
     }
 
-    /// The batches given up since this was last asked, as [`Error::NotWritten`] (`Ok` when
-    /// none was): what a flush that has just waited for every append reports.
-    pub(crate) fn take_given_up(&self) -> Result<()> {
-        let given_up =
-            std::mem::take(&mut *self.given_up.lock().unwrap_or_else(PoisonError::into_inner));
-        match given_up.last {
-            None => Ok(()),
-            Some(last) => Err(Error::NotWritten {
-                events: given_up.events,
-                batches: given_up.batches,
-                last,
-            }),
-        }
+    /// The batches given up since this was last asked: what a flush that has just waited for
+    /// every append reports.
+    pub(crate) fn take_given_up(&self) -> GivenUp {
+        std::mem::take(&mut *self.given_up.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Keeps `reported` for the next flush: the flush it was taken for was cancelled before
+    /// it could learn of it.
+    pub(crate) fn give_back(&self, reported: GivenUp) {
+        let mut given_up = self.given_up.lock().unwrap_or_else(PoisonError::into_inner);
+        given_up.events += reported.events;
+        given_up.batches += reported.batches;
+        given_up.last = given_up.last.take().or(reported.last);
     }
 
     /// Appends with exponential backoff until it succeeds or the policy gives up. An attempt

@@ -272,13 +272,16 @@ impl Ingestor {
     /// (and for every append already in flight). Events sent after the call may be written
     /// with them or later.
     ///
-    /// `Ok` says every event accepted before the call is stored, so a host may acknowledge
-    /// its upstream then. A batch that failed every retry of its append (see
-    /// [`RetryPolicy`]) is given up: it is counted in [`IngestStats::failed`], reported by
-    /// [`subscribe`](Self::subscribe) with its error, and the first flush that ends after it
-    /// returns [`Error::NotWritten`] (with several tasks flushing at once, only one of them
-    /// learns of it). Nothing is retried after that; the events are the caller's to send
-    /// again (appends are idempotent, so what did land is not counted twice).
+    /// A batch that failed every retry of its append (see [`RetryPolicy`]) is given up: it is
+    /// counted in [`IngestStats::failed`], reported by [`subscribe`](Self::subscribe) with its
+    /// error, and the first flush that ends after it returns [`Error::NotWritten`] (a flush
+    /// cancelled before it ended leaves that to the next one). So where one task flushes (a
+    /// consumer that acknowledges its upstream after each flush), `Ok` says every event
+    /// accepted before the call is stored. Where several tasks flush at once, a batch given up
+    /// is reported to one of them only, which may not be the one whose events it held: such a
+    /// host learns of every given-up batch through `subscribe`. Nothing is retried after that;
+    /// the events are the caller's to send again (appends are idempotent, so what did land is
+    /// not counted twice).
     ///
     /// # Errors
     /// [`Error::NotWritten`] when a batch was given up since the previous flush ended;

@@ -161,7 +161,11 @@ impl Worker {
                 Command::Flush(ack) => {
                     self.give_room(&mut owed, usize::MAX);
                     self.write_all().await;
-                    let _ = ack.send(self.appender.take_given_up());
+                    let given_up = self.appender.take_given_up();
+                    if ack.send(given_up.clone().into_result()).is_err() {
+                        // The flush was cancelled: the next one reports what this one missed.
+                        self.appender.give_back(given_up);
+                    }
                 }
             }
         }
