@@ -112,10 +112,10 @@ pub(crate) enum SqlError {
 
 impl SqlError {
     /// Wraps a driver error with what the store was doing ([`Self::NotMigrated`] when it
-    /// names a missing table).
+    /// names a missing table, but for the migrations' own statements).
     pub(crate) fn driver(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |source| {
-            if names_a_missing_table(&source) {
+            if !context.contains("migration") && names_a_missing_table(&source) {
                 Self::NotMigrated { context, source }
             } else {
                 Self::Driver { context, source }
@@ -155,14 +155,19 @@ impl SqlError {
     }
 }
 
-/// Whether `error` says a statement named a table the database lacks (PostgreSQL's
-/// `42P01`, MySQL's `42S02`, SQLite's "no such table").
+/// Whether `error` says a statement named a table the database lacks: PostgreSQL's `42P01`
+/// "relation … does not exist" (not its "missing FROM-clause entry"), MySQL's `42S02` "Table
+/// … doesn't exist" (1146, not 1051's or 1109's "Unknown table"), SQLite's "no such table".
 fn names_a_missing_table(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(database) = error else {
         return false;
     };
-    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
-        || database.message().starts_with("no such table")
+    let message = database.message();
+    match database.code().as_deref() {
+        Some("42P01") => message.starts_with("relation "),
+        Some("42S02") => message.ends_with("doesn't exist"),
+        _ => message.starts_with("no such table"),
+    }
 }
 
 /// The result type inside the backend.
@@ -172,6 +177,68 @@ pub(crate) type SqlResult<T> = Result<T, SqlError>;
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    /// A database's error with a SQLSTATE and a message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{1}")]
+    struct Refused(Option<&'static str>, &'static str);
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            self.1
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            self.0.map(std::borrow::Cow::Borrowed)
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn only_a_missing_table_asks_for_the_migrations() {
+        let asks = |context, code, message| {
+            let error = sqlx::Error::Database(Box::new(Refused(code, message)));
+            matches!(
+                SqlError::driver(context)(error),
+                SqlError::NotMigrated { .. }
+            )
+        };
+        let read = "read a page";
+        assert!(asks(
+            read,
+            Some("42P01"),
+            "relation \"engagement_events\" does not exist"
+        ));
+        assert!(asks(
+            read,
+            Some("42S02"),
+            "Table 'test.engagement_events' doesn't exist"
+        ));
+        assert!(asks(read, Some("1"), "no such table: engagement_events"));
+        // Other errors of the same SQLSTATE are mistakes in a statement, not a missing store.
+        assert!(!asks(
+            read,
+            Some("42P01"),
+            "missing FROM-clause entry for table \"e\""
+        ));
+        assert!(!asks(
+            read,
+            Some("42S02"),
+            "Unknown table 'e' in MULTI DELETE"
+        ));
+        // The migrations' own statements say what failed, not to run them.
+        assert!(!asks("apply a migration", Some("1"), "no such table: x"));
+    }
 
     #[test]
     fn pool_timeouts_are_busy_and_keep_their_source() {

@@ -251,8 +251,9 @@ impl<D: Dialect> Engine<D> {
 /// statement with this before its checksum, and the record completed after its last: a record
 /// still holding it names a run interrupted where nothing could take its tables back (its
 /// process killed, its connection lost), and the next `migrate` drops them and applies the
-/// migration again. (A run of a migration that only alters a table is not repeated that
-/// simply: if the alteration itself committed, its second run fails, as it says.)
+/// migration again. A migration that creates no table is simply run again: each must then
+/// hold up to a second run after a first one that committed (MySQL's migration 3 drops and
+/// re-adds one index in one `ALTER TABLE`, which does).
 const STARTED: &str = "started:";
 
 /// The table a migration's statement creates, if it is a `CREATE TABLE`.

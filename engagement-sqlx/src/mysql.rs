@@ -110,8 +110,8 @@ impl MySqlStore {
     /// ledger does not hold it, and the next `migrate` applies it again). A migration is
     /// recorded as started before its first statement, so one whose process was killed (or
     /// whose connection was lost) in the middle is found by the next `migrate`, which drops the
-    /// tables it creates and applies it again; a killed migration 3, which only re-keys an
-    /// index, is not repeated (if its `ALTER TABLE` committed, the rerun fails on it).
+    /// tables it creates and applies it again (migration 3, which only re-keys an index in one
+    /// `ALTER TABLE` that drops and re-adds it, runs again as it is).
     ///
     /// # Errors
     /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database

@@ -639,6 +639,28 @@ mod mysql {
         db.drop().await;
     }
 
+    /// Migration 3 creates no table, only re-keys an index: killed after its `ALTER TABLE`
+    /// committed (its ledger row still says started), it is simply run again.
+    #[tokio::test]
+    async fn a_migration_of_no_table_killed_after_it_committed_runs_again() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        store.migrate().await.expect("migrate");
+        exec(
+            &store,
+            "UPDATE engagement_schema_migrations SET checksum = CONCAT('started:', checksum) \
+             WHERE version = 3",
+        )
+        .await;
+        store.migrate().await.expect("migration 3 runs again");
+        let started = db
+            .texts("SELECT CAST(version AS CHAR) FROM {db}.engagement_schema_migrations WHERE checksum LIKE 'started:%'")
+            .await;
+        assert!(started.is_empty(), "still started: {started:?}");
+        serves(&store).await;
+        db.drop().await;
+    }
+
     /// Whether another session holds the named lock `name`.
     async fn lock_is_used(admin: &MySqlPool, name: &str) -> bool {
         raw_sql(AssertSqlSafe(format!(
