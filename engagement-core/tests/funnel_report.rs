@@ -42,13 +42,13 @@ fn report(
         let reports = Reports::new(store)
             .with_clock(Arc::new(FixedClock::new(at(now))))
             .with_zone(ReportZone::utc());
-        let mut request = FunnelRequest::new(ws());
-        request.steps = steps.iter().map(|s| (*s).to_owned()).collect();
-        request.range = RangeSpec::Between {
-            from: at(window.0),
-            to: at(window.1),
-        };
-        request.conversion_window = conversion_window;
+        let request = FunnelRequest::new(ws())
+            .with_steps(steps.iter().copied())
+            .with_range(RangeSpec::Between {
+                from: at(window.0),
+                to: at(window.1),
+            })
+            .with_conversion_window(conversion_window);
         reports
             .funnel(&Viewer::new(ws(), Role::Administrator), &request)
             .await
@@ -354,13 +354,13 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
             if let Some(w) = watermark {
                 reports = reports.with_freshness(Arc::new(Watermark(at(w))));
             }
-            let mut request = FunnelRequest::new(ws());
-            request.steps = vec!["A".into(), "B".into()];
-            request.range = RangeSpec::Between {
-                from: at(0),
-                to: at(to),
-            };
-            request.conversion_window = TimeDelta::microseconds(10);
+            let request = FunnelRequest::new(ws())
+                .with_steps(["A", "B"])
+                .with_range(RangeSpec::Between {
+                    from: at(0),
+                    to: at(to),
+                })
+                .with_conversion_window(TimeDelta::microseconds(10));
             let step = &reports
                 .funnel(&Viewer::new(ws(), Role::Administrator), &request)
                 .await

@@ -172,7 +172,10 @@ impl Event {
     /// listener reports it as `::ffff:a.b.c.d`), and the page's domain with its ASCII letters
     /// in lower case (domain names compare without case). The event log's IP and domain
     /// filters are normalized the same way, so that they find every event of one client or
-    /// one site. Events appended straight to a store are stored as given.
+    /// one site. Events appended straight to a store are stored as given, as are those stored
+    /// before this existed (2026-12-06): a filter does not find such an event by another
+    /// spelling than the stored one, and the event sent again counts as a conflict (the
+    /// stored one is kept).
     ///
     /// ```
     /// use engagement_core::{CustomerId, Event, Timestamp};

@@ -48,6 +48,32 @@ impl FunnelRequest {
         }
     }
 
+    /// The same funnel over another range.
+    #[must_use]
+    pub fn with_range(self, range: RangeSpec) -> Self {
+        Self { range, ..self }
+    }
+
+    /// The same funnel with these steps, step 1 first (2 to [`MAX_FUNNEL_STEPS`] distinct
+    /// names, checked when the report runs).
+    #[must_use]
+    pub fn with_steps<S: Into<String>>(self, steps: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            steps: steps.into_iter().map(Into::into).collect(),
+            ..self
+        }
+    }
+
+    /// The same funnel with another conversion window (positive, checked when the report
+    /// runs).
+    #[must_use]
+    pub fn with_conversion_window(self, conversion_window: TimeDelta) -> Self {
+        Self {
+            conversion_window,
+            ..self
+        }
+    }
+
     /// Checks the steps and the conversion window.
     ///
     /// # Errors
