@@ -173,8 +173,8 @@ impl Event {
     /// in lower case (domain names compare without case). The event log's IP and domain
     /// filters are normalized the same way, so that they find every event of one client or
     /// one site. Events appended straight to a store are stored as given, as are those stored
-    /// before this existed (2026-12-06): a filter does not find such an event by another
-    /// spelling than the stored one, and the event sent again counts as a conflict (the
+    /// before this existed (2026-12-06): the filters, which look for the one spelling, miss
+    /// such an event stored in another, and the event sent again counts as a conflict (the
     /// stored one is kept).
     ///
     /// ```
