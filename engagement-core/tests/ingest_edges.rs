@@ -37,7 +37,6 @@ fn event(id: &str) -> Event {
     )
 }
 
-/// Retries at once (no backoff), `max_attempts` attempts in all.
 /// Whether the store behind `store` holds event `id`.
 async fn holds(store: &Faulty, id: &str) -> bool {
     store
@@ -48,12 +47,18 @@ async fn holds(store: &Faulty, id: &str) -> bool {
         .is_some()
 }
 
+/// Retries at once (no backoff), `max_attempts` attempts in all.
 fn retrying(max_attempts: u32) -> IngestConfig {
+    retrying_every(max_attempts, Duration::ZERO)
+}
+
+/// `max_attempts` attempts in all, `backoff` apart.
+fn retrying_every(max_attempts: u32, backoff: Duration) -> IngestConfig {
     IngestConfig {
         retry: RetryPolicy {
             max_attempts,
-            initial_backoff: Duration::ZERO,
-            max_backoff: Duration::ZERO,
+            initial_backoff: backoff,
+            max_backoff: backoff,
         },
         ..IngestConfig::default()
     }
@@ -130,14 +135,7 @@ async fn a_cancelled_flush_leaves_its_report_to_the_next_one() {
     let store = Arc::new(Faulty::default());
     store.failing_appends.store(u32::MAX, Ordering::SeqCst);
     let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
-    let config = IngestConfig {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(1),
-        },
-        ..IngestConfig::default()
-    };
+    let config = retrying_every(3, Duration::from_secs(1));
     let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
     ingestor.send(&ws(), event("e1")).await.unwrap();
     let waited = tokio::time::timeout(Duration::from_millis(500), ingestor.flush()).await;

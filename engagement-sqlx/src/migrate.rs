@@ -146,9 +146,8 @@ impl<D: Dialect> Engine<D> {
             .filter_map(|statement| created_table(&statement))
             .collect();
         for table in created.iter().rev() {
-            let mut sql = D::sql();
-            sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
-            D::execute(conn, sql, "drop an interrupted migration's table").await?;
+            let drop = drop_table::<D>(table);
+            D::execute(conn, drop, "drop an interrupted migration's table").await?;
         }
         D::execute(
             conn,
@@ -266,15 +265,21 @@ fn created_table(statement: &str) -> Option<String> {
     Some(name.to_owned())
 }
 
+/// The statement dropping `table`, a migration's, if it exists.
+fn drop_table<D: Dialect>(table: &str) -> Sql {
+    let mut sql = D::sql();
+    sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
+    sql
+}
+
 /// Drops `tables`, created by a migration that then failed, latest first, then runs
 /// `unrecord` (the migration's ledger row). Best effort: the migration's own error is what the
 /// caller reports, so a failure here is only logged (and the next `migrate` finds the
 /// migration recorded as [`STARTED`]).
 async fn take_back<D: Dialect>(conn: &mut Conn<D>, tables: &[String], unrecord: Sql) {
     for table in tables.iter().rev() {
-        let mut sql = D::sql();
-        sql.push("DROP TABLE IF EXISTS ").push(table).one_off();
-        if let Err(error) = D::execute(conn, sql, "drop a failed migration's table").await {
+        let drop = drop_table::<D>(table);
+        if let Err(error) = D::execute(conn, drop, "drop a failed migration's table").await {
             tracing::warn!(%error, table, "a failed migration's table is left behind");
         }
     }
