@@ -104,12 +104,13 @@ pub enum Error {
     /// The ingestor has shut down and accepts nothing more.
     #[error("the ingestor has shut down")]
     Closed,
-    /// Accepted events were not written: their batches failed every retry of their append and
-    /// were given up. Returned once, by the first
-    /// [`Ingestor::flush`](crate::ingest::Ingestor::flush) that ends after it; send the events
-    /// again (a re-sent event that did land is a duplicate, not counted twice).
+    /// Accepted events were not written: their batches' appends failed every retry, or were
+    /// refused with an error no retry changes, and were given up. Returned by every
+    /// [`Ingestor::flush`](crate::ingest::Ingestor::flush) waiting when a batch was given up
+    /// (or the next one, when none was); send the events again (a re-sent event that did land
+    /// is a duplicate, not counted twice).
     #[error(
-        "{events} accepted events in {batches} batches were not written, the store failed every retry: {last}"
+        "{events} accepted events in {batches} batches were not written, the store failed or refused them: {last}"
     )]
     NotWritten {
         /// Events in the batches given up.
@@ -127,7 +128,20 @@ pub enum Error {
         #[source]
         source: csv::Error,
     },
-    /// Any other failure inside a storage backend.
+    /// The backend refused the data for good: a value its database cannot hold (a data
+    /// exception: a character its text type refuses, a number out of its range), or an insert
+    /// the database would have altered. Nothing of the call was written, and the same call
+    /// fails the same way, so the [`Ingestor`](crate::ingest::Ingestor) does not retry it.
+    #[error("{backend} refused the data: {source}")]
+    Refused {
+        /// The backend that refused ("sqlite", "postgres", "mysql").
+        backend: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+    /// Any other failure inside a storage backend (a lost connection, a server restarting, a
+    /// disk full, a bug): it may pass, so the call can be retried.
     #[error("{backend} backend failed: {source}")]
     Backend {
         /// The backend that failed ("memory", "sqlite", "postgres", "mysql").
@@ -170,6 +184,28 @@ impl Error {
             backend,
             source: source.into(),
         }
+    }
+
+    /// Whether the same call, made again unchanged, may succeed: `true` for a backend that was
+    /// busy ([`Error::Busy`]) or failed in a way that may pass ([`Error::Backend`]) and for a
+    /// full ingestion queue ([`Error::Full`]); `false` for input that is wrong or that the
+    /// store cannot hold ([`Error::InvalidEvent`], [`Error::Refused`], …), a viewer refused,
+    /// something not found, an ingestor shut down, and a report already given
+    /// ([`Error::NotWritten`]). The [`Ingestor`](crate::ingest::Ingestor) retries an append
+    /// only while this holds.
+    ///
+    /// ```
+    /// use engagement_core::Error;
+    ///
+    /// assert!(Error::backend("postgres", "connection reset").is_retryable());
+    /// assert!(!Error::invalid_query("page_size", "must be 1 to 500").is_retryable());
+    /// ```
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Busy { .. } | Self::Full { .. } | Self::Backend { .. }
+        )
     }
 
     /// Builds an [`Error::InvalidQuery`].

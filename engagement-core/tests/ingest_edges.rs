@@ -11,6 +11,7 @@ use engagement_core::{
     Clock, CustomerId, Error, Event, EventStore, FixedClock, Timestamp, WorkspaceId, names,
 };
 use support::Faulty;
+use tokio::sync::Semaphore;
 
 /// The reference store, whose next `times` appends panic before touching it.
 fn panicking(times: u32) -> Arc<Faulty> {
@@ -158,6 +159,96 @@ async fn a_cancelled_flush_leaves_its_report_to_the_next_one() {
     );
     ingestor.flush().await.expect("reported once");
     assert_eq!(ingestor.shutdown().await.failed, 1);
+}
+
+/// A batch the store refuses for good is given up at its first attempt, at the default
+/// settings: no retry changes it, so the flush reports it at once instead of after the minute
+/// of retries a failing store gets (and a shutdown does not wait that minute). Sent again, the
+/// events land.
+#[tokio::test(start_paused = true)]
+async fn a_batch_refused_for_good_is_given_up_without_retrying() {
+    let store = Arc::new(Faulty::default());
+    store.refusing_appends.store(1, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
+    let mut reports = ingestor.subscribe();
+    ingestor
+        .send_many(&ws(), vec![event("e1"), event("e2")])
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    match ingestor.flush().await {
+        Err(Error::NotWritten {
+            events: 2,
+            batches: 1,
+            last,
+        }) => assert!(matches!(*last, Error::Refused { .. }), "{last}"),
+        other => panic!("the flush reports the refused batch, got {other:?}"),
+    }
+    let report = reports.try_recv().expect("the refused batch is reported");
+    assert_eq!(report.attempts, 1);
+    assert_eq!(store.append_calls.load(Ordering::SeqCst), 1);
+    assert!(
+        started.elapsed() < RetryPolicy::default().initial_backoff,
+        "no backoff waited: {:?}",
+        started.elapsed()
+    );
+    ingestor
+        .send_many(&ws(), vec![event("e1"), event("e2")])
+        .await
+        .unwrap();
+    ingestor.flush().await.expect("sent again, the events land");
+    assert!(holds(&store, "e1").await && holds(&store, "e2").await);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.failed, stats.inserted), (2, 2));
+}
+
+/// Several tasks flushing at once (request handlers each acknowledging their own events) all
+/// learn of a batch given up while they waited. Before, only the flush the worker answered
+/// first did, and the others said `Ok` for events that were lost.
+#[tokio::test]
+async fn every_flush_waiting_learns_of_a_batch_given_up() {
+    let store = Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    });
+    store.refusing_appends.store(1, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
+    ingestor
+        .send_many(&ws(), vec![event("e1"), event("e2")])
+        .await
+        .unwrap();
+    // `join!` polls in order: the three flushes are waiting before the append may run.
+    let open_the_gate = async {
+        if let Some(gate) = &store.gate {
+            gate.add_permits(1);
+        }
+    };
+    let (a, b, c, ()) = tokio::join!(
+        ingestor.flush(),
+        ingestor.flush(),
+        ingestor.flush(),
+        open_the_gate
+    );
+    for (name, flushed) in [("a", a), ("b", b), ("c", c)] {
+        assert!(
+            matches!(
+                flushed,
+                Err(Error::NotWritten {
+                    events: 2,
+                    batches: 1,
+                    ..
+                })
+            ),
+            "flush {name} waited for the lost batch: {flushed:?}"
+        );
+    }
+    ingestor
+        .flush()
+        .await
+        .expect("reported to the flushes waiting, then done");
+    assert_eq!(ingestor.shutdown().await.failed, 2);
 }
 
 /// At the default settings a batch outlives a store that fails for a minute (a database

@@ -130,7 +130,8 @@ impl SqlError {
     }
 
     /// Converts into the library's error: [`Error::Busy`] when `busy` says the driver gave up
-    /// waiting for a lock or a pooled connection, [`Error::Backend`] otherwise.
+    /// waiting for a lock or a pooled connection, [`Error::Refused`] when the database refused
+    /// the data itself (no retry passes), [`Error::Backend`] otherwise.
     pub(crate) fn into_error(self, backend: &'static str, busy: fn(&sqlx::Error) -> bool) -> Error {
         let is_busy = match &self {
             Self::Driver { source, .. } => {
@@ -144,15 +145,39 @@ impl SqlError {
             Self::LockTimedOut { .. } | Self::ConcurrentAppend { .. } => true,
             _ => false,
         };
+        let is_refused = match &self {
+            Self::Driver { source, .. } => refuses_the_data(source),
+            Self::Encode(_) | Self::IgnoredError { .. } => true,
+            _ => false,
+        };
+        let source = Box::new(self);
         if is_busy {
-            Error::Busy {
-                backend,
-                source: Box::new(self),
-            }
+            Error::Busy { backend, source }
+        } else if is_refused {
+            Error::Refused { backend, source }
         } else {
-            Error::backend(backend, self)
+            Error::Backend { backend, source }
         }
     }
+}
+
+/// Whether the database refused a value itself, so that the same statement fails the same way
+/// however often it runs: SQLSTATE class `22`, "data exception", on PostgreSQL and
+/// MySQL/MariaDB (a NUL character in PostgreSQL text, a value too long or out of range);
+/// SQLite's `SQLITE_TOOBIG` (18) and `SQLITE_MISMATCH` (20).
+fn refuses_the_data(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database) = error else {
+        return false;
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    // A SQLSTATE is five characters; SQLite's codes are numbers of at most four digits.
+    if code.len() == 5 {
+        return code.starts_with("22");
+    }
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 18 | 20))
 }
 
 /// Whether `error` says a statement named a table the database lacks: PostgreSQL's `42P01`
@@ -257,6 +282,28 @@ mod tests {
             source.source().is_some(),
             "the driver error is kept as the source"
         );
+    }
+
+    #[test]
+    fn data_the_database_refuses_is_refused_for_good() {
+        let class = |code, message| {
+            let error = sqlx::Error::Database(Box::new(Refused(Some(code), message)));
+            match SqlError::driver("append")(error).into_error("db", |_| false) {
+                Error::Refused { .. } => "refused",
+                Error::Backend { .. } => "backend",
+                _ => "other",
+            }
+        };
+        let nul = "invalid byte sequence for encoding \"UTF8\": 0x00";
+        assert_eq!(class("22021", nul), "refused");
+        assert_eq!(class("22001", "Data too long for column 'name'"), "refused");
+        assert_eq!(class("18", "string or blob too big"), "refused");
+        assert_eq!(class("20", "datatype mismatch"), "refused");
+        // What may pass stays a backend failure, retried: a serialization failure, a
+        // constraint (SQLite's UNIQUE, 2067), a server shutting down.
+        assert_eq!(class("40001", "could not serialize access"), "backend");
+        assert_eq!(class("2067", "UNIQUE constraint failed"), "backend");
+        assert_eq!(class("57P01", "terminating connection"), "backend");
     }
 
     #[test]

@@ -383,8 +383,9 @@ mod faults {
     }
 
     /// Case 10: one row of a 10,000-event batch fails in the database (a NUL byte, which
-    /// PostgreSQL text refuses; validation would have caught it, so this bypasses it): nothing
-    /// of the batch is stored, and the corrected batch lands exactly once.
+    /// PostgreSQL text refuses; validation would have caught it, so this bypasses it): the
+    /// append is refused for good, nothing of the batch is stored, and the corrected batch
+    /// lands exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_row_fails_the_whole_batch() {
         let store = pg::store(2, Duration::from_secs(10)).await;
@@ -396,12 +397,12 @@ mod faults {
         assert!(
             matches!(
                 failed,
-                Err(engagement_core::Error::Backend {
+                Err(engagement_core::Error::Refused {
                     backend: "postgres",
                     ..
                 })
             ),
-            "{failed:?}"
+            "refused for good (a data exception), not retried by an ingestor: {failed:?}"
         );
         assert_eq!(
             super::reliability::count(&store, &ws).await.expect("count"),

@@ -103,13 +103,13 @@ mod mysql_only {
         // Longer than the name column: strict mode refuses it, INSERT IGNORE would truncate it.
         let long = Event::new("long", CustomerId(1), "n".repeat(300), at);
         match store.append(&ws, &[fine.clone(), long]).await {
-            Err(Error::Backend {
+            Err(Error::Refused {
                 backend: "mysql",
                 source,
             }) => {
                 assert!(source.to_string().contains("warnings"), "{source}");
             }
-            other => panic!("expected a backend error, got {other:?}"),
+            other => panic!("expected the data refused for good, got {other:?}"),
         }
         assert_eq!(
             store.event(&ws, &fine.id).await.expect("read"),

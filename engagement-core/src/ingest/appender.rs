@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::sync::broadcast;
@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::batcher::Batch;
 use super::config::RetryPolicy;
 use super::freshness::InFlight;
+use super::losses::Losses;
 use super::stats::{BatchReport, Counters};
 use super::turn::Turn;
 use crate::error::{Error, Result};
@@ -27,30 +28,8 @@ pub(crate) struct Appender {
     pub(crate) counters: Arc<Counters>,
     pub(crate) reports: broadcast::Sender<BatchReport>,
     pub(crate) in_flight: Arc<InFlight>,
-    /// Batches given up since a flush last reported them.
-    pub(crate) given_up: Mutex<GivenUp>,
-}
-
-/// Batches given up after every retry, not yet reported to a flush.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct GivenUp {
-    events: u64,
-    batches: u64,
-    last: Option<Arc<Error>>,
-}
-
-impl GivenUp {
-    /// What a flush reports: [`Error::NotWritten`] when a batch was given up, else `Ok`.
-    pub(crate) fn into_result(self) -> Result<()> {
-        match self.last {
-            None => Ok(()),
-            Some(last) => Err(Error::NotWritten {
-                events: self.events,
-                batches: self.batches,
-                last,
-            }),
-        }
-    }
+    /// The batches given up, for the flushes to learn of.
+    pub(crate) losses: Arc<Losses>,
 }
 
 /// The state of the pipeline when a batch was handed to an append, for its metrics.
@@ -85,7 +64,7 @@ impl Appender {
         self.in_flight.release_all(&events);
         self.counters.append_ended(events.len(), &result, latency);
         if let Err(error) = &result {
-            self.give_up(events.len(), error.clone());
+            self.losses.record(events.len(), error.clone());
         }
         let (written, failed) = if result.is_ok() {
             (events.len() as u64, 0)
@@ -115,31 +94,9 @@ impl Appender {
         });
     }
 
-    /// Notes a batch of `events` given up after every retry, for the next flush to report.
-    fn give_up(&self, events: usize, error: Arc<Error>) {
-        let mut given_up = self.given_up.lock().unwrap_or_else(PoisonError::into_inner);
-        given_up.events += events as u64;
-        given_up.batches += 1;
-        given_up.last = Some(error);
-    }
-
-    /// The batches given up since this was last asked: what a flush that has just waited for
-    /// every append reports.
-    pub(crate) fn take_given_up(&self) -> GivenUp {
-        std::mem::take(&mut *self.given_up.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Keeps `reported` for the next flush: the flush it was taken for was cancelled before
-    /// it could learn of it.
-    pub(crate) fn give_back(&self, reported: GivenUp) {
-        let mut given_up = self.given_up.lock().unwrap_or_else(PoisonError::into_inner);
-        given_up.events += reported.events;
-        given_up.batches += reported.batches;
-        given_up.last = given_up.last.take().or(reported.last);
-    }
-
-    /// Appends with exponential backoff until it succeeds or the policy gives up. An attempt
-    /// that panics counts as a failed one (see [`attempt`](Self::attempt)).
+    /// Appends with exponential backoff until it succeeds, fails in a way no retry changes
+    /// ([`Error::is_retryable`]), or the policy gives up. An attempt that panics counts as a
+    /// failed one that may pass (see [`attempt`](Self::attempt)).
     async fn append(
         &self,
         workspace: &WorkspaceId,
@@ -150,6 +107,10 @@ impl Appender {
             attempts += 1;
             match self.attempt(workspace, events).await {
                 Ok(outcome) => return (attempts, Ok(outcome)),
+                Err(error) if !error.is_retryable() => {
+                    tracing::error!(%error, attempts, "append refused for good; batch dropped");
+                    return (attempts, Err(Arc::new(error)));
+                }
                 Err(error) => match self.retry.backoff(attempts) {
                     Some(wait) => {
                         tracing::warn!(%error, attempts, ?wait, "append failed; retrying");

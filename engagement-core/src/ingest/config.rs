@@ -122,11 +122,11 @@ impl IngestConfig {
 /// Exponential backoff for failed appends. Retrying is safe because appends are idempotent.
 ///
 /// The default tries for about a minute (the 20th attempt 66 s after the first), so that a
-/// batch outlives a database's restart or failover instead of being given up. Every error is
-/// retried, a batch the store refuses for good too (the store's errors do not say which will
-/// pass): while the store is down, a [`shutdown`](super::Ingestor::shutdown) waits up to that
-/// minute for the batches in flight. A host that must stop sooner, or that sends batches
-/// a store may refuse, sets fewer attempts.
+/// batch outlives a database's restart or failover instead of being given up. Only errors that
+/// may pass are retried ([`Error::is_retryable`](crate::Error::is_retryable)): a batch the store
+/// refuses for good ([`Error::Refused`](crate::Error::Refused), say) is given up at its first
+/// attempt. While the store is down, a [`shutdown`](super::Ingestor::shutdown) waits up to that
+/// minute for the batches in flight; a host that must stop sooner sets fewer attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (default 20).

@@ -133,7 +133,8 @@ impl Drop for Unqueued<'_> {
 /// "now" when nothing is pending.
 ///
 /// Give it to [`Reports::with_freshness`](crate::report::Reports::with_freshness) so every report
-/// says up to when its data is complete. A batch that failed every retry is counted in
+/// says up to when its data is complete. A batch given up (failed after every retry, or refused
+/// for good) is counted in
 /// [`IngestStats::failed`](super::IngestStats::failed) and no longer holds the watermark back.
 #[derive(Debug, Clone)]
 pub struct Freshness {

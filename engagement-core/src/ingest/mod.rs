@@ -6,7 +6,7 @@
 //! `tracing-opentelemetry`: `histogram.ingest_batch_size`, `histogram.ingest_flush_latency_ms`,
 //! `histogram.ingest_queue_depth`, `histogram.ingest_appends_in_flight`, and the counters
 //! `monotonic_counter.ingest_events_written` and `monotonic_counter.ingest_events_failed`
-//! (events of a batch given up after its retries), with `attempts` and `ok`.
+//! (events of a batch given up), with `attempts` and `ok`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -37,6 +37,7 @@ mod appender;
 mod batcher;
 mod config;
 mod freshness;
+mod losses;
 mod stats;
 mod turn;
 mod waiting;
@@ -53,6 +54,7 @@ use batcher::Batcher;
 pub use config::{IngestConfig, RetryPolicy};
 pub use freshness::Freshness;
 use freshness::{InFlight, Unqueued};
+use losses::Losses;
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
@@ -75,7 +77,7 @@ use crate::time::Clock;
 /// are built, and batches that close while none of those is free are joined, up to
 /// [`IngestConfig::max_joined_batch`] events an append. Failed appends (one that panics
 /// included) are retried with backoff (appends are idempotent, so a retry never
-/// counts twice). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
+/// counts twice), unless the store refused the batch for good ([`Error::is_retryable`]). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
 /// returns [`Error::Full`]. [`shutdown`](Self::shutdown) writes everything accepted before it
 /// returns; dropping the ingestor closes the queue and the background task still writes what it
 /// holds.
@@ -89,6 +91,7 @@ pub struct Ingestor {
     counters: Arc<Counters>,
     reports: broadcast::Sender<BatchReport>,
     in_flight: Arc<InFlight>,
+    losses: Arc<Losses>,
 }
 
 impl Ingestor {
@@ -116,6 +119,7 @@ impl Ingestor {
         let (reports, _) = broadcast::channel(1_024);
         let counters = Arc::new(Counters::default());
         let in_flight = Arc::new(InFlight::default());
+        let losses = Arc::new(Losses::default());
         let worker = Worker {
             batcher: Batcher::new(config.max_batch, config.max_age),
             appender: Arc::new(Appender {
@@ -124,7 +128,7 @@ impl Ingestor {
                 counters: counters.clone(),
                 reports: reports.clone(),
                 in_flight: in_flight.clone(),
-                given_up: std::sync::Mutex::default(),
+                losses: losses.clone(),
             }),
             max_appends: config.max_concurrent_appends,
             room: room.clone(),
@@ -142,6 +146,7 @@ impl Ingestor {
             counters,
             reports,
             in_flight,
+            losses,
         })
     }
 
@@ -177,7 +182,7 @@ impl Ingestor {
     ///
     /// `Ok` means accepted, not stored: the event is written with its batch unless the process
     /// ends first (an ingestor dropped without [`shutdown`](Self::shutdown) goes on writing
-    /// only while its runtime runs) or its batch fails every retry (counted in
+    /// only while its runtime runs) or its batch is given up (counted in
     /// [`IngestStats::failed`], reported by [`subscribe`](Self::subscribe)). Awaiting
     /// [`flush`](Self::flush) or `shutdown` waits for the append to end.
     ///
@@ -272,26 +277,30 @@ impl Ingestor {
     /// (and for every append already in flight). Events sent after the call may be written
     /// with them or later.
     ///
-    /// A batch that failed every retry of its append (see [`RetryPolicy`]) is given up: it is
+    /// A batch whose append failed every retry (see [`RetryPolicy`]), or was refused with an
+    /// error no retry changes ([`Error::is_retryable`]), is given up: it is
     /// counted in [`IngestStats::failed`], reported by [`subscribe`](Self::subscribe) with its
-    /// error, and the first flush that ends after it returns [`Error::NotWritten`] (a flush
-    /// cancelled before it ended leaves that to the next one). So where one task flushes (a
-    /// consumer that acknowledges its upstream after each flush), `Ok` says every event
-    /// accepted before the call is stored. Where several tasks flush at once, a batch given up
-    /// is reported to one of them only, which may not be the one whose events it held: such a
-    /// host learns of every given-up batch through `subscribe`. Nothing is retried after that;
-    /// the events are the caller's to send again (appends are idempotent, so what did land is
-    /// not counted twice).
+    /// error, and returned as [`Error::NotWritten`] by every flush in progress when it was
+    /// given up, or, when none was (or the only one was cancelled), by the next flush. So `Ok`
+    /// says every event accepted before the call is stored, whether one task flushes (a
+    /// consumer that acknowledges its upstream after each flush, which learns of each loss
+    /// once) or several flush at once (each request handler acknowledging its own events: all
+    /// of those waiting learn of a loss, whichever of them the batch held events of, so a
+    /// flush may also report a batch of events sent by another task). Nothing is retried after
+    /// that; the events are the caller's to send again (appends are idempotent, so what did
+    /// land is not counted twice).
     ///
     /// # Errors
-    /// [`Error::NotWritten`] when a batch was given up since the previous flush ended;
-    /// [`Error::Closed`] when the ingestor has stopped.
+    /// [`Error::NotWritten`] when a batch was given up while the flush waited, or before it
+    /// and not yet reported to any flush; [`Error::Closed`] when the ingestor has stopped.
     pub async fn flush(&self) -> Result<()> {
+        let watch = self.losses.watch();
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Command::Flush(ack))
             .map_err(|_| Error::Closed)?;
-        done.await.map_err(|_| Error::Closed)?
+        done.await.map_err(|_| Error::Closed)?;
+        watch.report()
     }
 
     /// Events queued and not yet taken into a batch.

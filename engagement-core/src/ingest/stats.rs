@@ -38,7 +38,7 @@ pub struct IngestStats {
     pub duplicates: u64,
     /// Events whose id was already stored with another payload (the first write was kept).
     pub conflicts: u64,
-    /// Events of batches that still failed after every retry.
+    /// Events of batches given up: failed after every retry, or refused for good.
     pub failed: u64,
     /// Batches written (or given up), joined ones counted once.
     pub batches: u64,

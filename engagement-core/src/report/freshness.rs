@@ -7,8 +7,8 @@ use crate::time::Timestamp;
 /// Says up to which instant ingested data is complete: every event the pipeline accepted
 /// (its `received_at`) strictly before the returned instant is already stored and visible,
 /// or was given up on and reported as such (the [`Ingestor`](crate::ingest::Ingestor) counts
-/// a batch that failed every retry in `IngestStats::failed` and in its batch reports, rather
-/// than hold every later report back for it).
+/// a batch given up, failed every retry or refused for good, in `IngestStats::failed` and in
+/// its batch reports, rather than hold every later report back for it).
 ///
 /// The batching [`Ingestor`](crate::ingest::Ingestor) hands one out through
 /// `Ingestor::freshness`; a host whose events arrive some other way can implement it itself.

@@ -20,6 +20,9 @@ pub(crate) struct Faulty {
     pub(crate) inner: ReferenceStore,
     /// The next this-many appends fail with [`Error::Busy`] before touching the store.
     pub(crate) failing_appends: AtomicU32,
+    /// The next this-many appends are refused for good ([`Error::Refused`]) before touching
+    /// the store (a value its database cannot hold).
+    pub(crate) refusing_appends: AtomicU32,
     /// The next this-many appends panic before touching the store (a driver or a store with a
     /// bug).
     pub(crate) panicking_appends: AtomicU32,
@@ -38,6 +41,7 @@ impl Default for Faulty {
         Self {
             inner: ReferenceStore::default(),
             failing_appends: AtomicU32::new(0),
+            refusing_appends: AtomicU32::new(0),
             panicking_appends: AtomicU32::new(0),
             append_calls: AtomicU64::new(0),
             first_ids: Mutex::new(Vec::new()),
@@ -50,6 +54,13 @@ impl Default for Faulty {
 #[derive(Debug, thiserror::Error)]
 #[error("injected fault")]
 struct InjectedFault;
+
+/// Takes one from `count` unless it is at zero; whether it did.
+fn take_one(count: &AtomicU32) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
 
 #[async_trait]
 impl EventStore for Faulty {
@@ -65,17 +76,18 @@ impl EventStore for Faulty {
                 .await
                 .map_err(|e| Error::backend("faulty", e))?;
         }
-        let panic = self
-            .panicking_appends
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        assert!(!panic, "injected panic inside append");
-        let fail = self
-            .failing_appends
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if fail {
+        assert!(
+            !take_one(&self.panicking_appends),
+            "injected panic inside append"
+        );
+        if take_one(&self.failing_appends) {
             return Err(Error::Busy {
+                backend: "faulty",
+                source: Box::new(InjectedFault),
+            });
+        }
+        if take_one(&self.refusing_appends) {
+            return Err(Error::Refused {
                 backend: "faulty",
                 source: Box::new(InjectedFault),
             });

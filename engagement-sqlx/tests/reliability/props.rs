@@ -387,7 +387,9 @@ fn literal<T: PartialEq + Debug>(
 ) -> Outcome {
     match got {
         Err(
-            engagement_core::Error::Backend { .. } | engagement_core::Error::InvalidQuery { .. },
+            engagement_core::Error::Backend { .. }
+            | engagement_core::Error::Refused { .. }
+            | engagement_core::Error::InvalidQuery { .. },
         ) if may_refuse(term) => Ok(()),
         got => agree(what, &term, got, want),
     }

@@ -21,7 +21,8 @@ pub(crate) fn status_of(error: &Error) -> StatusCode {
         | Error::RangeTooLong { .. }
         | Error::InvalidQuery { .. }
         | Error::UnknownTimeZone { .. }
-        | Error::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
+        | Error::InvalidEvent { .. }
+        | Error::Refused { .. } => StatusCode::BAD_REQUEST,
         Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

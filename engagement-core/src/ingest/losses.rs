@@ -1,0 +1,191 @@
+//! The batches an [`Ingestor`](super::Ingestor) gave up, kept until every flush that should
+//! learn of them has: each flush in progress when a batch is given up, or else the next one.
+//!
+//! A flush registers a [`Watch`] when it is called and reads it once its batches have ended.
+//! It then learns of every batch given up since it was called (so several tasks flushing at
+//! once all learn of a loss, whichever of them the batch held events of) and of every batch no
+//! flush has learned of yet (given up between flushes, or while the only flush waiting was
+//! cancelled). So a single flushing task learns of each loss once.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::error::{Error, Result};
+
+/// The ledger of given-up batches an ingestor's flushes read.
+#[derive(Debug, Default)]
+pub(crate) struct Losses {
+    ledger: Mutex<Ledger>,
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    /// The number the next loss gets.
+    next: u64,
+    /// Losses some flush may still have to learn of, oldest first.
+    losses: VecDeque<Loss>,
+    /// The flushes in progress: the loss number each started at, and how many did.
+    watching: BTreeMap<u64, usize>,
+}
+
+#[derive(Debug)]
+struct Loss {
+    number: u64,
+    events: u64,
+    error: Arc<Error>,
+    /// Whether a flush has learned of it.
+    reported: bool,
+}
+
+impl Losses {
+    /// Notes a batch of `events` given up with `error`.
+    pub(crate) fn record(&self, events: usize, error: Arc<Error>) {
+        let mut ledger = self.lock();
+        let number = ledger.next;
+        ledger.next += 1;
+        ledger.losses.push_back(Loss {
+            number,
+            events: events as u64,
+            error,
+            reported: false,
+        });
+    }
+
+    /// Registers a flush that starts now.
+    pub(crate) fn watch(self: &Arc<Self>) -> Watch {
+        let mut ledger = self.lock();
+        let from = ledger.next;
+        *ledger.watching.entry(from).or_default() += 1;
+        Watch {
+            losses: self.clone(),
+            from,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Ledger {
+    /// Forgets the losses every flush that may learn of them has learned of: reported ones
+    /// older than any flush in progress.
+    fn forget_reported(&mut self) {
+        let oldest_watch = self.watching.keys().next().copied().unwrap_or(u64::MAX);
+        while self
+            .losses
+            .front()
+            .is_some_and(|loss| loss.reported && loss.number < oldest_watch)
+        {
+            self.losses.pop_front();
+        }
+    }
+}
+
+/// A flush in progress. Dropped unread (the flush was cancelled), it learns of nothing and
+/// leaves what it would have learned of to the next flush.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    losses: Arc<Losses>,
+    /// The number of the first loss given up after the flush was called.
+    from: u64,
+}
+
+impl Watch {
+    /// What the flush reports once its batches have ended: [`Error::NotWritten`] for the
+    /// batches given up since it was called or not yet reported to any flush, else `Ok`.
+    pub(crate) fn report(self) -> Result<()> {
+        let mut ledger = self.losses.lock();
+        let (mut events, mut batches, mut last) = (0, 0, None);
+        for loss in ledger.losses.iter_mut() {
+            if loss.number >= self.from || !loss.reported {
+                loss.reported = true;
+                events += loss.events;
+                batches += 1;
+                last = Some(loss.error.clone());
+            }
+        }
+        drop(ledger);
+        match last {
+            None => Ok(()),
+            Some(last) => Err(Error::NotWritten {
+                events,
+                batches,
+                last,
+            }),
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut ledger = self.losses.lock();
+        if let Some(count) = ledger.watching.get_mut(&self.from) {
+            *count -= 1;
+            if *count == 0 {
+                ledger.watching.remove(&self.from);
+            }
+        }
+        ledger.forget_reported();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost(losses: &Losses, events: usize) {
+        losses.record(events, Arc::new(Error::Closed));
+    }
+
+    fn reported(result: Result<()>) -> Option<(u64, u64)> {
+        match result {
+            Ok(()) => None,
+            Err(Error::NotWritten {
+                events, batches, ..
+            }) => Some((events, batches)),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_flusher_learns_of_each_loss_once() {
+        let losses = Arc::new(Losses::default());
+        let first = losses.watch();
+        lost(&losses, 3);
+        assert_eq!(reported(first.report()), Some((3, 1)));
+        // Given up between two flushes: the next one learns of it.
+        lost(&losses, 2);
+        assert_eq!(reported(losses.watch().report()), Some((2, 1)));
+        assert_eq!(reported(losses.watch().report()), None);
+        assert!(
+            losses.lock().losses.is_empty(),
+            "reported losses are forgotten"
+        );
+    }
+
+    #[test]
+    fn every_flush_in_progress_learns_of_a_loss() {
+        let losses = Arc::new(Losses::default());
+        let (a, b) = (losses.watch(), losses.watch());
+        lost(&losses, 5);
+        assert_eq!(reported(a.report()), Some((5, 1)));
+        let c = losses.watch();
+        assert_eq!(reported(b.report()), Some((5, 1)), "b was waiting too");
+        assert_eq!(
+            reported(c.report()),
+            None,
+            "c was called after a flush learned of it"
+        );
+        assert!(losses.lock().losses.is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_flush_leaves_its_loss_to_the_next() {
+        let losses = Arc::new(Losses::default());
+        let cancelled = losses.watch();
+        lost(&losses, 4);
+        drop(cancelled);
+        assert_eq!(reported(losses.watch().report()), Some((4, 1)));
+    }
+}
