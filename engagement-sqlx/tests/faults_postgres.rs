@@ -364,6 +364,30 @@ mod faults {
         );
     }
 
+    /// An export's arguments reach its `COPY` as settings of the copy's own transaction: on
+    /// a pool of one connection, the statement the host runs next finds none of them (they
+    /// were session settings before, and held the workspace's name).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_export_leaves_no_settings_on_its_pooled_connection() {
+        let (store, _pid) = single(Duration::from_secs(10)).await;
+        let ws = workspace("pg-settings");
+        store.append(&ws, &views("c", 20, 0)).await.expect("append");
+        let (events, error) = drain(&store, &ws).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(events.len(), 20);
+        let left: Vec<String> = query(
+            "SELECT COALESCE(current_setting('engagement.copy_arg_' || n, true), '') \
+             FROM generate_series(1, 8) AS n",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("read the settings")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        assert!(left.iter().all(String::is_empty), "{left:?}");
+    }
+
     /// Case 31, harder: the consumer gives up while an export chunk query is blocked. The lock
     /// released, the pool serves the next report in bounded time.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

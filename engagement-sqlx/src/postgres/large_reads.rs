@@ -6,13 +6,14 @@
 //! `COPY … TO STDOUT (FORMAT binary)` are plain length-prefixed values, read here in one pass.
 //!
 //! `COPY` takes no bound parameters, so none of the statement's values is written into its
-//! text: each is bound to a session setting first (`set_config('engagement.copy_arg_N',
-//! CAST(CAST($N AS <its type>) AS text), false)`, one statement for all), and the `COPY`'s
-//! query reads it back with `current_setting`, cast to the type PostgreSQL gave the parameter
-//! when it prepared the statement, in a scalar subquery (evaluated once, and still an index
-//! bound). The prepared statement also gives the result's column types, which the
-//! binary format does not carry. The settings stay on the pooled connection until the next
-//! copy sets them again; nothing else reads them.
+//! text: each is bound to a setting of the copy's own transaction first
+//! (`set_config('engagement.copy_arg_N', CAST(CAST($N AS <its type>) AS text), true)`, one
+//! statement for all), and the `COPY`'s query reads it back with `current_setting`, cast to the
+//! type PostgreSQL gave the parameter when it prepared the statement, in a scalar subquery
+//! (evaluated once, and still an index bound). The prepared statement also gives the result's
+//! column types, which the binary format does not carry. The transaction ends with the copy,
+//! and the settings with it: a pooled connection the host's code uses next holds none of the
+//! values (until 2026-12-06 they were session settings and stayed on the connection).
 
 use futures::TryStreamExt;
 use sqlx::Postgres;
@@ -81,12 +82,32 @@ async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) ->
         _ => Vec::new(),
     };
     let (settings, query) = copy_statements(&text, args, &parameters)?;
-    if let Some(settings) = settings {
-        PostgresDialect::execute(conn, settings, context).await?;
-    }
+    let Some(settings) = settings else {
+        return copy_out(conn, &query, columns, context).await;
+    };
+    // The settings end with this transaction: the connection goes back to the pool without them.
+    let mut transaction = sqlx::Connection::begin(&mut *conn)
+        .await
+        .map_err(SqlError::driver(context))?;
+    PostgresDialect::execute(&mut transaction, settings, context).await?;
+    let cells = copy_out(&mut transaction, &query, columns, context).await?;
+    transaction
+        .commit()
+        .await
+        .map_err(SqlError::driver(context))?;
+    Ok(cells)
+}
+
+/// The rows of `query`, a `COPY … TO STDOUT (FORMAT binary)` of `columns`, read on `conn`.
+async fn copy_out(
+    conn: &mut PgConnection,
+    query: &str,
+    columns: Vec<Kind>,
+    context: &'static str,
+) -> SqlResult<Cells> {
     let mut reader = BinaryCopy::new(columns);
     let mut copied = conn
-        .copy_out_raw(&query)
+        .copy_out_raw(query)
         .await
         .map_err(SqlError::driver(context))?;
     while let Some(bytes) = copied.try_next().await.map_err(SqlError::driver(context))? {
@@ -95,7 +116,7 @@ async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) ->
     reader.finish()
 }
 
-/// The statement binding `args` to session settings (none without arguments) and the `COPY`
+/// The statement binding `args` to settings of the copy's transaction (none without arguments) and the `COPY`
 /// of `text` reading them back, each `$N` replaced by `CAST((SELECT CAST(current_setting(…)
 /// AS T)) AS T)`, `T` the type of `$N` (a null argument by `CAST(NULL AS T)`).
 ///
@@ -127,7 +148,7 @@ fn copy_statements(
             .bind(arg)
             .push(" AS ")
             .push(ty)
-            .push(") AS text), false)");
+            .push(") AS text), true)");
         bound += 1;
     }
     let mut query = String::with_capacity(text.len() + 64 * is_null.len() + 40);
@@ -503,9 +524,9 @@ mod tests {
         let (settings, bound) = settings.unwrap().into_parts();
         assert_eq!(
             settings,
-            "SELECT set_config('engagement.copy_arg_1', CAST(CAST($1 AS TEXT) AS text), false), \
-             set_config('engagement.copy_arg_2', CAST(CAST($2 AS INT8[]) AS text), false), \
-             set_config('engagement.copy_arg_4', CAST(CAST($3 AS INT8) AS text), false)"
+            "SELECT set_config('engagement.copy_arg_1', CAST(CAST($1 AS TEXT) AS text), true), \
+             set_config('engagement.copy_arg_2', CAST(CAST($2 AS INT8[]) AS text), true), \
+             set_config('engagement.copy_arg_4', CAST(CAST($3 AS INT8) AS text), true)"
         );
         assert_eq!(bound.len(), 3, "the null is written, not bound");
         assert!(copy_statements("SELECT $2", Vec::new(), &[]).is_err());
