@@ -22,6 +22,33 @@ fn the_event_log_prints_as_a_table() {
     assert!(text.contains("events match;"), "{text}");
 }
 
+#[test]
+fn the_next_page_command_keeps_the_first_pages_window() {
+    let first = report(&["events", "--range", "24h"], Stdio::piped());
+    let text = String::from_utf8(first.stdout).unwrap();
+    let next = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Next page: "))
+        .unwrap_or_else(|| panic!("no next page under {text}"));
+    let args: Vec<&str> = next
+        .split_whitespace()
+        .map(|arg| arg.trim_matches('\''))
+        .collect();
+    let mut command = vec!["events"];
+    command.extend(&args);
+    let second = report(&command, Stdio::piped());
+    assert!(second.status.success(), "{second:?}");
+    let text2 = String::from_utf8(second.stdout).unwrap();
+    let window = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("From "))
+            .map(str::to_owned)
+    };
+    assert_eq!(window(&text2), window(&text), "{text2}");
+    assert!(text2.starts_with("Event Log — Exact window"), "{text2}");
+    assert!(text2.contains("events match;"), "{text2}");
+}
+
 /// Runs `binary` with `args`, its stdout a pipe whose reader is already gone (as with
 /// `| head -0`), and checks it ends with success and without a panic or an error.
 fn ends_quietly_without_a_reader(binary: &str, args: &[&str]) {

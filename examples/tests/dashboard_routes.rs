@@ -449,6 +449,22 @@ async fn the_event_log_filters_pages_and_opens_an_event() {
     let page2 = get(&app, &next, "manager").await;
     assert!(page2.body.contains("showing 51–100"));
     assert!(page2.body.contains("« First page"));
+    // The next page keeps the first page's window (a range ending now would move), and its
+    // filter bar keeps it too.
+    let window = |body: &str| {
+        ["class=\"from\">", "class=\"to\">"].map(|mark| {
+            let at = body.find(mark).unwrap() + mark.len();
+            body[at..at + body[at..].find('<').unwrap()].to_owned()
+        })
+    };
+    assert_eq!(window(&page2.body), window(&page.body));
+    assert!(next.contains("range=between"), "{next}");
+    assert!(
+        page2
+            .body
+            .contains("<option value=\"between\" selected>Exact window</option>")
+    );
+    assert!(page2.body.contains("<input type=\"hidden\" name=\"from\""));
     // The launch path only has the launch spike's page views.
     let launch = get(&app, "/events?path=%2Flaunch&name=Page+Viewed", "manager").await;
     assert!(launch.body.contains("/launch"));

@@ -351,8 +351,9 @@ fn table(session: &Session, params: &Params, log: &EventLogPage) -> Markup {
             @if params.after.is_some() {
                 a.btn href=(params.without_paging().link("/events")) { "« First page" }
             }
-            @if let Some(next) = &log.next {
-                a.btn.next href=(Params { after: Some(cursor_text(next)), pos: Some(last), event: None, ..params.clone() }.link("/events")) { "Next page »" }
+            // The next page keeps this page's window: a range ending now would move between pages.
+            @if let Some(next) = log.next_request() {
+                a.btn.next href=(Params { pos: Some(last), ..Params::of(&next) }.link("/events")) { "Next page »" }
             }
         }
     }

@@ -131,7 +131,8 @@ pub(crate) fn href(path: &str, params: &[(&str, Option<String>)]) -> String {
     }
 }
 
-/// The range picker of a filter form: a menu of named ranges plus From/To dates for "custom".
+/// The range picker of a filter form: a menu of named ranges plus From/To dates for "custom";
+/// an exact window ("between") is shown by name and kept in hidden fields.
 pub(crate) fn range_fields(
     options: &[(&str, &str)],
     selected: &str,
@@ -145,10 +146,20 @@ pub(crate) fn range_fields(
                     option value=(value) selected[*value == selected] { (label) }
                 }
                 option value="custom" selected[selected == "custom"] { "Custom range" }
+                @if selected == "between" {
+                    option value="between" selected { "Exact window" }
+                }
             }
         }
-        label { "From" input type="date" name="from" value=[from]; }
-        label { "To" input type="date" name="to" value=[to]; }
+        // An exact window (a drill-down, a page after the first) carries instants, which date
+        // inputs would blank: it keeps them hidden until another range is chosen.
+        @if selected == "between" {
+            input type="hidden" name="from" value=[from];
+            input type="hidden" name="to" value=[to];
+        } @else {
+            label { "From" input type="date" name="from" value=[from]; }
+            label { "To" input type="date" name="to" value=[to]; }
+        }
     }
 }
 

@@ -240,8 +240,16 @@ impl Printer {
             page.total,
             page.entries.len()
         )?;
+        // The next page keeps this page's window: a range ending now would move between pages.
         if let Some(next) = &page.next {
-            writeln!(stdout(), "Next page: --after '{}'", cursor_text(next))?;
+            let window = page.period.window;
+            writeln!(
+                stdout(),
+                "Next page: --range between --from {} --to {} --after '{}'",
+                window.from,
+                window.to,
+                cursor_text(next)
+            )?;
         }
         Ok(())
     }
