@@ -281,14 +281,15 @@ impl Ingestor {
     /// error no retry changes ([`Error::is_retryable`]), is given up: it is
     /// counted in [`IngestStats::failed`], reported by [`subscribe`](Self::subscribe) with its
     /// error, and returned as [`Error::NotWritten`] by every flush in progress when it was
-    /// given up, or, when none was (or the only one was cancelled), by the next flush. So `Ok`
-    /// says every event accepted before the call is stored, whether one task flushes (a
-    /// consumer that acknowledges its upstream after each flush, which learns of each loss
-    /// once) or several flush at once (each request handler acknowledging its own events: all
-    /// of those waiting learn of a loss, whichever of them the batch held events of, so a
-    /// flush may also report a batch of events sent by another task). Nothing is retried after
-    /// that; the events are the caller's to send again (appends are idempotent, so what did
-    /// land is not counted twice).
+    /// given up, or, when none was (or the only one was cancelled), by the next flush. So where
+    /// one task flushes (a consumer that acknowledges its upstream after each flush), `Ok` says
+    /// every event accepted before the call is stored, and each loss is reported once. Where
+    /// several tasks flush, every flush waiting when a batch is given up learns of it, whichever
+    /// task's events it held; but a loss already reported to another task's flush before this
+    /// one was called is not reported again, so there a flush's `Ok` does not prove that the
+    /// calling task's own events were stored (its events may have been in that batch). Nothing
+    /// is retried after that; the events are the caller's to send again (appends are
+    /// idempotent, so what did land is not counted twice).
     ///
     /// # Errors
     /// [`Error::NotWritten`] when a batch was given up while the flush waited, or before it
