@@ -6,6 +6,10 @@
 //! once all learn of a loss, whichever of them the batch held events of) and of every batch no
 //! flush has learned of yet (given up between flushes, or while the only flush waiting was
 //! cancelled). So a single flushing task learns of each loss once.
+//!
+//! Memory stays bounded whoever flushes: a loss is kept apart only while a flush in progress
+//! may still learn of it; the ones no flush has learned of yet are otherwise folded into one
+//! total, and the reported ones forgotten.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,10 +26,41 @@ pub(crate) struct Losses {
 struct Ledger {
     /// The number the next loss gets.
     next: u64,
-    /// Losses some flush may still have to learn of, oldest first.
+    /// Losses since the oldest flush in progress started, oldest first.
     losses: VecDeque<Loss>,
+    /// The losses before those that no flush has learned of yet, as one total.
+    unreported: Total,
     /// The flushes in progress: the loss number each started at, and how many did.
     watching: BTreeMap<u64, usize>,
+}
+
+/// Losses added up.
+#[derive(Debug, Default)]
+struct Total {
+    events: u64,
+    batches: u64,
+    /// The error the last of them was given up with.
+    last: Option<Arc<Error>>,
+}
+
+impl Total {
+    fn add(&mut self, events: u64, error: Arc<Error>) {
+        self.events += events;
+        self.batches += 1;
+        self.last = Some(error);
+    }
+
+    /// What a flush reports: [`Error::NotWritten`] for the losses added, else `Ok`.
+    fn into_result(self) -> Result<()> {
+        match self.last {
+            None => Ok(()),
+            Some(last) => Err(Error::NotWritten {
+                events: self.events,
+                batches: self.batches,
+                last,
+            }),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,12 +78,17 @@ impl Losses {
         let mut ledger = self.lock();
         let number = ledger.next;
         ledger.next += 1;
-        ledger.losses.push_back(Loss {
-            number,
-            events: events as u64,
-            error,
-            reported: false,
-        });
+        if ledger.watching.is_empty() {
+            // No flush in progress: only whether one has learned of it matters.
+            ledger.unreported.add(events as u64, error);
+        } else {
+            ledger.losses.push_back(Loss {
+                number,
+                events: events as u64,
+                error,
+                reported: false,
+            });
+        }
     }
 
     /// Registers a flush that starts now.
@@ -68,15 +108,19 @@ impl Losses {
 }
 
 impl Ledger {
-    /// Forgets the losses every flush that may learn of them has learned of: reported ones
-    /// older than any flush in progress.
-    fn forget_reported(&mut self) {
+    /// Keeps apart only the losses a flush in progress may still learn of: of those before
+    /// the oldest one's start, the reported are forgotten and the others added to the total.
+    fn settle(&mut self) {
         let oldest_watch = self.watching.keys().next().copied().unwrap_or(u64::MAX);
-        while self
+        while let Some(loss) = self
             .losses
             .front()
-            .is_some_and(|loss| loss.reported && loss.number < oldest_watch)
+            .filter(|loss| loss.number < oldest_watch)
         {
+            if !loss.reported {
+                let (events, error) = (loss.events, loss.error.clone());
+                self.unreported.add(events, error);
+            }
             self.losses.pop_front();
         }
     }
@@ -96,24 +140,15 @@ impl Watch {
     /// batches given up since it was called or not yet reported to any flush, else `Ok`.
     pub(crate) fn report(self) -> Result<()> {
         let mut ledger = self.losses.lock();
-        let (mut events, mut batches, mut last) = (0, 0, None);
+        let mut total = std::mem::take(&mut ledger.unreported);
         for loss in ledger.losses.iter_mut() {
             if loss.number >= self.from || !loss.reported {
                 loss.reported = true;
-                events += loss.events;
-                batches += 1;
-                last = Some(loss.error.clone());
+                total.add(loss.events, loss.error.clone());
             }
         }
         drop(ledger);
-        match last {
-            None => Ok(()),
-            Some(last) => Err(Error::NotWritten {
-                events,
-                batches,
-                last,
-            }),
-        }
+        total.into_result()
     }
 }
 
@@ -126,7 +161,7 @@ impl Drop for Watch {
                 ledger.watching.remove(&self.from);
             }
         }
-        ledger.forget_reported();
+        ledger.settle();
     }
 }
 
@@ -178,6 +213,23 @@ mod tests {
             "c was called after a flush learned of it"
         );
         assert!(losses.lock().losses.is_empty());
+    }
+
+    #[test]
+    fn losses_no_flush_waits_for_are_kept_as_one_total() {
+        let losses = Arc::new(Losses::default());
+        for _ in 0..1_000 {
+            lost(&losses, 1);
+        }
+        // A flush that starts and ends with losses in between keeps none apart afterwards.
+        let watch = losses.watch();
+        for _ in 0..1_000 {
+            lost(&losses, 2);
+        }
+        drop(watch);
+        assert!(losses.lock().losses.is_empty(), "folded into the total");
+        assert_eq!(reported(losses.watch().report()), Some((3_000, 2_000)));
+        assert_eq!(reported(losses.watch().report()), None);
     }
 
     #[test]
