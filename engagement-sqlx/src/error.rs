@@ -3,7 +3,7 @@
 use engagement_core::Error;
 
 /// What can go wrong inside a SQL backend. It reaches callers as the source of an
-/// [`Error::Backend`] or [`Error::Busy`], never flattened to a string.
+/// [`Error::Backend`], [`Error::Busy`] or [`Error::Refused`], never flattened to a string.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SqlError {
     /// A statement named a table the database does not have: the store's migrations have not
@@ -147,7 +147,7 @@ impl SqlError {
         };
         let is_refused = match &self {
             Self::Driver { source, .. } => refuses_the_data(source),
-            Self::Encode(_) | Self::IgnoredError { .. } => true,
+            Self::IgnoredError { .. } => true,
             _ => false,
         };
         let source = Box::new(self);

@@ -28,7 +28,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::fetched::{Cells, Fetched};
 use crate::sql::{Arg, Placeholder, Sql};
 
-/// The prefix of the session settings that carry a copied statement's arguments.
+/// The prefix of the settings that carry a copied statement's arguments.
 const ARG_SETTING: &str = "engagement.copy_arg_";
 
 /// Runs `sql` as a binary `COPY` on `conn` and returns the connection with the rows' cells.
