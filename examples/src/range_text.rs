@@ -6,7 +6,7 @@
 //! | `15m` `30m` `60m` `24h` `48h` | the seed's quick ranges, ending now |
 //! | `7d`, `14d`, … | a lookback of whole days, ending now (the event log's "14D") |
 //! | `today` `yesterday` `this-week` `this-month` `last-7-days` `last-14-days` `last-30-days` | calendar presets, in the report's zone |
-//! | `custom` with `from`/`to` dates `YYYY-MM-DD` | inclusive local dates; a blank `from` is yesterday, a blank `to` today |
+//! | `custom` with `from`/`to` dates `YYYY-MM-DD` | inclusive local dates; a blank `from` is yesterday, a blank `to` today; an RFC 3339 instant counts as its UTC date (`to` as the date of its last microsecond before), so choosing "custom" on an exact window's page keeps its days |
 //! | `between` with `from`/`to` RFC 3339 instants | an exact half-open window (the score link's drill-down) |
 
 use chrono::NaiveDate;
@@ -69,8 +69,8 @@ pub fn parse_range(
     }
     match name.as_str() {
         "custom" => Ok(RangeSpec::Custom {
-            from: from.map(date).transpose()?,
-            to: to.map(date).transpose()?,
+            from: from.map(|s| date_of(s, 0)).transpose()?,
+            to: to.map(|s| date_of(s, -1)).transpose()?,
         }),
         "between" => {
             let instant = |s: Option<&str>, which: &str| -> Result<Timestamp> {
@@ -188,6 +188,18 @@ fn preset_name(preset: CalendarPreset) -> String {
     }
 }
 
+/// The date `text` names: a date, or an instant's UTC date after moving it `shift`
+/// microseconds (an exclusive end's last microsecond is the one before it).
+fn date_of(text: &str, shift: i64) -> Result<NaiveDate> {
+    if !text.contains('T') {
+        return date(text);
+    }
+    let at: Timestamp = text.parse()?;
+    Ok(Timestamp::from_micros(at.as_micros().saturating_add(shift))
+        .to_datetime()
+        .date_naive())
+}
+
 fn date(text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
         Error::invalid_query(
@@ -259,6 +271,19 @@ mod tests {
         assert_eq!(
             parse(&name, from.as_deref().unwrap(), to.as_deref().unwrap()).unwrap(),
             between
+        );
+    }
+
+    #[test]
+    fn custom_on_an_exact_window_keeps_its_days() {
+        // The dashboard's range menu turned to "custom" on a page of an exact window: the
+        // window's instants come along and stand for their days (the end is exclusive).
+        assert_eq!(
+            parse("custom", "2026-03-01T10:00:00Z", "2026-03-03T00:00:00Z").unwrap(),
+            RangeSpec::Custom {
+                from: NaiveDate::from_ymd_opt(2026, 3, 1),
+                to: NaiveDate::from_ymd_opt(2026, 3, 2),
+            }
         );
     }
 

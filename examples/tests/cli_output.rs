@@ -23,20 +23,34 @@ fn the_event_log_prints_as_a_table() {
 }
 
 #[test]
-fn the_next_page_command_keeps_the_first_pages_window() {
-    let first = report(&["events", "--range", "24h"], Stdio::piped());
+fn the_next_page_command_keeps_the_first_pages_window_and_filters() {
+    let first = report(
+        &[
+            "events",
+            "--range",
+            "24h",
+            "--name",
+            "Page Viewed",
+            "--page-size",
+            "5",
+        ],
+        Stdio::piped(),
+    );
     let text = String::from_utf8(first.stdout).unwrap();
     let next = text
         .lines()
-        .find_map(|line| line.strip_prefix("Next page: "))
+        .find_map(|line| line.split_once("): ").map(|(_, command)| command))
         .unwrap_or_else(|| panic!("no next page under {text}"));
-    let args: Vec<&str> = next
-        .split_whitespace()
-        .map(|arg| arg.trim_matches('\''))
-        .collect();
-    let mut command = vec!["events"];
-    command.extend(&args);
-    let second = report(&command, Stdio::piped());
+    assert!(next.contains("--name 'Page Viewed'"), "{next}");
+    // As a shell user pastes it after the same options.
+    let second = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --store memory --no-color {next}",
+            env!("CARGO_BIN_EXE_report")
+        ))
+        .output()
+        .expect("the shell runs");
     assert!(second.status.success(), "{second:?}");
     let text2 = String::from_utf8(second.stdout).unwrap();
     let window = |text: &str| {
@@ -46,7 +60,16 @@ fn the_next_page_command_keeps_the_first_pages_window() {
     };
     assert_eq!(window(&text2), window(&text), "{text2}");
     assert!(text2.starts_with("Event Log — Exact window"), "{text2}");
-    assert!(text2.contains("events match;"), "{text2}");
+    let total = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("events match;"))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        total(&text2).and_then(|l| l.split_whitespace().next().map(str::to_owned)),
+        total(&text).and_then(|l| l.split_whitespace().next().map(str::to_owned)),
+        "the same filtered log: {text2}"
+    );
 }
 
 /// Runs `binary` with `args`, its stdout a pipe whose reader is already gone (as with

@@ -465,6 +465,15 @@ async fn the_event_log_filters_pages_and_opens_an_event() {
             .contains("<option value=\"between\" selected>Exact window</option>")
     );
     assert!(page2.body.contains("<input type=\"hidden\" name=\"from\""));
+    // "Custom range" chosen there reads the window's instants as its days.
+    let custom = get(
+        &app,
+        &next.replace("range=between", "range=custom"),
+        "manager",
+    )
+    .await;
+    assert_eq!(custom.status, StatusCode::OK, "{}", custom.body);
+    assert!(custom.body.contains("Custom Range"));
     // The launch path only has the launch spike's page views.
     let launch = get(&app, "/events?path=%2Flaunch&name=Page+Viewed", "manager").await;
     assert!(launch.body.contains("/launch"));

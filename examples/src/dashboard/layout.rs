@@ -152,7 +152,8 @@ pub(crate) fn range_fields(
             }
         }
         // An exact window (a drill-down, a page after the first) carries instants, which date
-        // inputs would blank: it keeps them hidden until another range is chosen.
+        // inputs would blank: they stay hidden; a quick range or preset chosen instead ignores
+        // them, and "custom" reads them as their days (`range_text`).
         @if selected == "between" {
             input type="hidden" name="from" value=[from];
             input type="hidden" name="to" value=[to];

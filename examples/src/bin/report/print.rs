@@ -3,12 +3,12 @@
 use std::io::{self, IsTerminal, Write, stdout};
 
 use engagement_core::report::{
-    ActivityReport, CustomerDetail, EngagementReport, EventLogPage, FunnelReport, LogEntry,
-    ReportPeriod, ScoreBand,
+    ActivityReport, CustomerDetail, EngagementReport, EventLogPage, EventLogRequest, FunnelReport,
+    LogEntry, ReportPeriod, ScoreBand,
 };
 use engagement_core::{ReportZone, Timestamp};
 use engagement_examples::dashboard::cursor_text;
-use engagement_examples::range_text::range_label;
+use engagement_examples::range_text::{range_label, range_parts};
 use engagement_examples::terminal::{Align, Cell, Colour, Table, sparkline};
 
 /// Prints reports, coloured when stdout is a terminal (and neither `--no-color` nor `NO_COLOR`).
@@ -21,6 +21,59 @@ fn time(at: Timestamp, zone: &ReportZone) -> String {
         .with_timezone(&zone.tz)
         .format("%Y-%m-%d %H:%M:%S %Z")
         .to_string()
+}
+
+/// The `events` subcommand, as shell words, that asks for `request`: its exact window, its
+/// filters (one name, customer and actor, as the command takes) and its cursor.
+fn events_command(request: &EventLogRequest) -> String {
+    let (range, from, to) = range_parts(&request.range);
+    let mut words = vec!["events".to_owned(), "--range".into(), range];
+    let mut option = |flag: &str, value: Option<String>| {
+        if let Some(value) = value {
+            words.push(flag.to_owned());
+            words.push(shell_word(&value));
+        }
+    };
+    option("--from", from);
+    option("--to", to);
+    option(
+        "--name",
+        request.names.as_ref().and_then(|n| n.first().cloned()),
+    );
+    option(
+        "--customer",
+        request
+            .customers
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|c| c.0.to_string()),
+    );
+    option(
+        "--actor",
+        request
+            .actors
+            .as_ref()
+            .and_then(|a| a.first())
+            .map(|a| a.as_str().to_owned()),
+    );
+    option("--ip", request.ip.map(|ip| ip.to_string()));
+    option("--path", request.path.clone());
+    option("--domain", request.domain.clone());
+    option("--referrer", request.referrer.clone());
+    option("--page-size", Some(request.page_size.to_string()));
+    option("--after", request.after.as_ref().map(cursor_text));
+    words.join(" ")
+}
+
+/// `text` as one POSIX shell word: as it is when it holds only characters no shell reads,
+/// else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.:/@+,=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 fn time_or_dash(at: Option<Timestamp>, zone: &ReportZone) -> String {
@@ -241,14 +294,11 @@ impl Printer {
             page.entries.len()
         )?;
         // The next page keeps this page's window: a range ending now would move between pages.
-        if let Some(next) = &page.next {
-            let window = page.period.window;
+        if let Some(next) = page.next_request() {
             writeln!(
                 stdout(),
-                "Next page: --range between --from {} --to {} --after '{}'",
-                window.from,
-                window.to,
-                cursor_text(next)
+                "Next page (with the same options before `events`): {}",
+                events_command(&next)
             )?;
         }
         Ok(())
