@@ -11,7 +11,9 @@
 //!
 //! ```
 //! use engagement_core::retention::{self, RetentionPolicy};
-//! use engagement_core::{CustomerId, Event, EventStore, ReferenceStore, WorkspaceId, names};
+//! use engagement_core::{
+//!     CustomerId, Event, EventStore, PurgeMode, ReferenceStore, WorkspaceId, names,
+//! };
 //!
 //! # futures::executor::block_on(async {
 //! let store = ReferenceStore::default();
@@ -22,9 +24,9 @@
 //!
 //! let policy = RetentionPolicy::months(13);
 //! let now = "2026-11-20T12:00:00Z".parse()?;
-//! let preview = retention::enforce(&store, &ws, &policy, now, true).await?;
+//! let preview = retention::enforce(&store, &ws, &policy, now, PurgeMode::DryRun).await?;
 //! assert_eq!((preview.removed.events, preview.dry_run), (1, true));
-//! let done = retention::enforce(&store, &ws, &policy, now, false).await?;
+//! let done = retention::enforce(&store, &ws, &policy, now, PurgeMode::Delete).await?;
 //! assert_eq!(done.cutoff, Some("2025-10-20T00:00:00Z".parse()?));
 //! assert!(store.event(&ws, &"old".into()).await?.is_none());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -38,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::ids::{CustomerId, WorkspaceId};
 use crate::store::EventStore;
-use crate::store::query::{PurgeOutcome, PurgeScope};
+use crate::store::query::{PurgeMode, PurgeOutcome, PurgeScope};
 use crate::time::{ReportZone, Timestamp};
 
 /// How much history to keep, counted in local calendar units.
@@ -141,7 +143,7 @@ pub struct RetentionReport {
 }
 
 /// Deletes every event of the workspace strictly before the policy's cutoff at `now`, in the
-/// store's bounded chunks; with `dry_run`, only counts them.
+/// store's bounded chunks; with [`PurgeMode::DryRun`], only counts them.
 ///
 /// # Errors
 /// [`Error::InvalidQuery`] for a policy keeping nothing or reaching before the calendar (then
@@ -152,22 +154,22 @@ pub async fn enforce(
     workspace: &WorkspaceId,
     policy: &RetentionPolicy,
     now: Timestamp,
-    dry_run: bool,
+    mode: PurgeMode,
 ) -> Result<RetentionReport> {
     let cutoff = policy.cutoff(now)?;
     let removed = store
-        .purge(workspace, PurgeScope::Before { cutoff }, dry_run)
+        .purge(workspace, PurgeScope::Before { cutoff }, mode)
         .await?;
     Ok(RetentionReport {
         cutoff: Some(cutoff),
         customer: None,
-        dry_run,
+        dry_run: mode.is_dry_run(),
         removed,
     })
 }
 
 /// Removes every event (of any actor) and the record of one customer (an erasure request); with
-/// `dry_run`, only counts them. A customer the workspace holds nothing of is not an error: the
+/// [`PurgeMode::DryRun`], only counts them. A customer the workspace holds nothing of is not an error: the
 /// report counts nothing, so a repeated request succeeds.
 ///
 /// Only what is stored is erased: the customer's events still queued in an
@@ -180,15 +182,15 @@ pub async fn erase_customer(
     store: &dyn EventStore,
     workspace: &WorkspaceId,
     customer: CustomerId,
-    dry_run: bool,
+    mode: PurgeMode,
 ) -> Result<RetentionReport> {
     let removed = store
-        .purge(workspace, PurgeScope::Customer { customer }, dry_run)
+        .purge(workspace, PurgeScope::Customer { customer }, mode)
         .await?;
     Ok(RetentionReport {
         cutoff: None,
         customer: Some(customer),
-        dry_run,
+        dry_run: mode.is_dry_run(),
         removed,
     })
 }

@@ -9,9 +9,9 @@ use engagement_core::report::{
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
     CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
-    EventPageQuery, EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeOutcome,
-    PurgeScope, RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery, Viewer,
-    WorkspaceId,
+    EventPageQuery, EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeMode,
+    PurgeOutcome, PurgeScope, RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery,
+    Viewer, WorkspaceId,
 };
 use futures::stream::BoxStream;
 
@@ -67,7 +67,7 @@ impl EventStore for UntouchableStore {
     async fn funnel_input(&self, _: &WorkspaceId, _: &FunnelQuery) -> Result<FunnelInput> {
         panic!("funnel_input reached the store")
     }
-    async fn purge(&self, _: &WorkspaceId, _: PurgeScope, _: bool) -> Result<PurgeOutcome> {
+    async fn purge(&self, _: &WorkspaceId, _: PurgeScope, _: PurgeMode) -> Result<PurgeOutcome> {
         panic!("purge reached the store")
     }
 }

@@ -3,8 +3,8 @@
 use chrono::TimeDelta;
 use engagement_core::retention::{self, RetentionPolicy};
 use engagement_core::{
-    Customer, CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, ReferenceStore,
-    ReportZone, TimeWindow, Timestamp, WorkspaceId, names,
+    Customer, CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeMode,
+    ReferenceStore, ReportZone, TimeWindow, Timestamp, WorkspaceId, names,
 };
 
 fn at(s: &str) -> Timestamp {
@@ -71,7 +71,7 @@ async fn retention_deletes_exactly_the_events_before_the_cutoff() {
     let expired = (events.len() - kept.len()) as u64;
     assert!(expired > 100 && !kept.is_empty());
 
-    let preview = retention::enforce(&store, &ws("a"), &policy, now, true)
+    let preview = retention::enforce(&store, &ws("a"), &policy, now, PurgeMode::DryRun)
         .await
         .unwrap();
     assert_eq!((preview.removed.events, preview.dry_run), (expired, true));
@@ -81,7 +81,7 @@ async fn retention_deletes_exactly_the_events_before_the_cutoff() {
         "a dry run deletes nothing"
     );
 
-    let report = retention::enforce(&store, &ws("a"), &policy, now, false)
+    let report = retention::enforce(&store, &ws("a"), &policy, now, PurgeMode::Delete)
         .await
         .unwrap();
     assert_eq!(report.cutoff, Some(cutoff));
@@ -95,7 +95,7 @@ async fn retention_deletes_exactly_the_events_before_the_cutoff() {
         "other workspaces untouched"
     );
 
-    let again = retention::enforce(&store, &ws("a"), &policy, now, false)
+    let again = retention::enforce(&store, &ws("a"), &policy, now, PurgeMode::Delete)
         .await
         .unwrap();
     assert_eq!(again.removed.events, 0, "a rerun finds nothing more");
@@ -119,14 +119,14 @@ async fn erasure_removes_one_customer_and_nothing_else() {
         .filter(|e| e.customer == CustomerId(3))
         .count() as u64;
 
-    let preview = retention::erase_customer(&store, &ws("a"), CustomerId(3), true)
+    let preview = retention::erase_customer(&store, &ws("a"), CustomerId(3), PurgeMode::DryRun)
         .await
         .unwrap();
     assert_eq!(
         (preview.removed.events, preview.removed.customers),
         (theirs, 1)
     );
-    let report = retention::erase_customer(&store, &ws("a"), CustomerId(3), false)
+    let report = retention::erase_customer(&store, &ws("a"), CustomerId(3), PurgeMode::Delete)
         .await
         .unwrap();
     assert_eq!(report.removed, preview.removed);
@@ -163,8 +163,8 @@ async fn a_policy_keeping_nothing_is_refused_and_deletes_nothing() {
     let now = at("2026-11-20T12:00:00Z");
     let (store, events) = seeded(at("2026-01-01T00:00:00Z")).await;
     for policy in [RetentionPolicy::months(0), RetentionPolicy::days(0)] {
-        for dry_run in [true, false] {
-            let err = retention::enforce(&store, &ws("a"), &policy, now, dry_run).await;
+        for mode in [PurgeMode::DryRun, PurgeMode::Delete] {
+            let err = retention::enforce(&store, &ws("a"), &policy, now, mode).await;
             assert!(
                 matches!(err, Err(Error::InvalidQuery { field: "keep", .. })),
                 "{policy:?}: {err:?}"

@@ -13,8 +13,8 @@ use parking_lot::RwLock;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
     CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventKey, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits, PurgeOutcome, PurgeScope,
-    RankedScore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 use crate::directory::Record;
@@ -250,9 +250,9 @@ impl EventStore for MemoryStore {
         &self,
         workspace: &WorkspaceId,
         scope: PurgeScope,
-        dry_run: bool,
+        mode: PurgeMode,
     ) -> Result<PurgeOutcome> {
-        if dry_run {
+        if mode.is_dry_run() {
             return Ok(self.read(workspace, |ws| ws.purge_count(scope)));
         }
         Ok(self.write(workspace, |ws| ws.purge(scope)))

@@ -10,8 +10,8 @@ use engagement_core::conformance::collect_export;
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, CustomerStatus, Device, Event, EventFilter, EventId,
-    EventPageQuery, EventStore, FunnelQuery, Milestone, Milestones, PurgeScope, ReferenceStore,
-    TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelQuery, Milestone, Milestones, PurgeMode, PurgeScope,
+    ReferenceStore, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
 };
 use engagement_memory::MemoryStore;
 use futures::executor::block_on;
@@ -253,9 +253,9 @@ proptest! {
                 } else {
                     PurgeScope::Before { cutoff: at(n) }
                 };
-                for dry_run in [true, false] {
-                    let m = memory.purge(&ws, scope, dry_run).await.unwrap();
-                    let r = reference.purge(&ws, scope, dry_run).await.unwrap();
+                for mode in [PurgeMode::DryRun, PurgeMode::Delete] {
+                    let m = memory.purge(&ws, scope, mode).await.unwrap();
+                    let r = reference.purge(&ws, scope, mode).await.unwrap();
                     assert_eq!(m, r);
                 }
                 compare(&s, &memory, &reference, &ws).await;

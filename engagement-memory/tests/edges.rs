@@ -13,8 +13,8 @@ use engagement_core::conformance::collect_export;
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, Event, EventFilter, EventId, EventKey, EventPageQuery, EventStore,
-    FunnelQuery, Milestone, Milestones, PurgeScope, ReferenceStore, TimeWindow, Timestamp,
-    TopCustomersQuery, WorkspaceId,
+    FunnelQuery, Milestone, Milestones, PurgeMode, PurgeScope, ReferenceStore, TimeWindow,
+    Timestamp, TopCustomersQuery, WorkspaceId,
 };
 use engagement_memory::MemoryStore;
 use futures::executor::block_on;
@@ -265,9 +265,9 @@ proptest! {
                             Op::PurgeBefore(..) => PurgeScope::Before { cutoff: at(*t) },
                             _ => PurgeScope::Customer { customer: CustomerId(CUSTOMERS[*t]) },
                         };
-                        for dry_run in [true, false] {
-                            let m = memory.purge(&workspace(*w), scope, dry_run).await.unwrap();
-                            let r = reference.purge(&workspace(*w), scope, dry_run).await.unwrap();
+                        for mode in [PurgeMode::DryRun, PurgeMode::Delete] {
+                            let m = memory.purge(&workspace(*w), scope, mode).await.unwrap();
+                            let r = reference.purge(&workspace(*w), scope, mode).await.unwrap();
                             assert_eq!(m, r, "purge");
                         }
                     }
@@ -335,8 +335,11 @@ fn large_out_of_order_batches_and_purges_agree_with_the_reference() {
                 },
                 _ => continue,
             };
-            let m = memory.purge(&ws, scope, false).await.unwrap();
-            let r = reference.purge(&ws, scope, false).await.unwrap();
+            let m = memory.purge(&ws, scope, PurgeMode::Delete).await.unwrap();
+            let r = reference
+                .purge(&ws, scope, PurgeMode::Delete)
+                .await
+                .unwrap();
             assert_eq!(m, r, "purge {round}");
         }
         compare(&memory, &reference, &ws).await;
@@ -466,8 +469,11 @@ async fn concurrent_purges_of_many_workspaces_touch_only_their_own() {
                         }
                     };
                     assert_eq!(
-                        memory.purge(&ws, scope, false).await.unwrap(),
-                        reference.purge(&ws, scope, false).await.unwrap()
+                        memory.purge(&ws, scope, PurgeMode::Delete).await.unwrap(),
+                        reference
+                            .purge(&ws, scope, PurgeMode::Delete)
+                            .await
+                            .unwrap()
                     );
                 }
                 reference

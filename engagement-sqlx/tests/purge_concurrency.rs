@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use engagement_core::{
-    Actor, Customer, CustomerId, Error, Event, EventStore, PurgeScope, Timestamp, WorkspaceId,
+    Actor, Customer, CustomerId, Error, Event, EventStore, PurgeMode, PurgeScope, Timestamp,
+    WorkspaceId,
 };
 
 use reliability::faults::bounded;
@@ -199,11 +200,17 @@ async fn overlapping_purges<S: Tables>(store: S) {
                 .filter(|e| e.customer != ERASED && e.occurred_at >= cutoff)
                 .map(|e| e.id.as_str().to_owned()),
         );
-        let erase = || store.purge(&ws, PurgeScope::Customer { customer: ERASED }, false);
+        let erase = || {
+            store.purge(
+                &ws,
+                PurgeScope::Customer { customer: ERASED },
+                PurgeMode::Delete,
+            )
+        };
         let (retention, first, second) = bounded(
             "purges over the same events",
             futures::future::join3(
-                store.purge(&ws, PurgeScope::Before { cutoff }, false),
+                store.purge(&ws, PurgeScope::Before { cutoff }, PurgeMode::Delete),
                 erase(),
                 erase(),
             ),
@@ -255,7 +262,11 @@ async fn erasures_beside_appends<S: Tables>(store: S, erasures: usize, appends: 
             .expect("upsert the customer");
         let outcome = bounded(
             "an erasure beside appends",
-            store.purge(&ws, PurgeScope::Customer { customer: ERASED }, false),
+            store.purge(
+                &ws,
+                PurgeScope::Customer { customer: ERASED },
+                PurgeMode::Delete,
+            ),
         )
         .await;
         let outcome = outcome.unwrap_or_else(|e| panic!("erasure {erasure} beside appends: {e}"));
@@ -272,7 +283,11 @@ async fn erasures_beside_appends<S: Tables>(store: S, erasures: usize, appends: 
         assert!(appended > 0, "the appender got its turn");
     }
     store
-        .purge(&ws, PurgeScope::Customer { customer: ERASED }, false)
+        .purge(
+            &ws,
+            PurgeScope::Customer { customer: ERASED },
+            PurgeMode::Delete,
+        )
         .await
         .expect("the last erasure");
     let customers = store.customers(&ws, &[ERASED]).await.expect("customers");

@@ -61,8 +61,8 @@ mod sqlite_only {
     use std::time::Duration;
 
     use engagement_core::{
-        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeScope, TimeWindow,
-        Timestamp, WorkspaceId,
+        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeMode, PurgeScope,
+        TimeWindow, Timestamp, WorkspaceId,
     };
     use engagement_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use engagement_sqlx::sqlx::{Connection, Executor, Row, SqliteConnection};
@@ -162,7 +162,10 @@ mod sqlite_only {
         // Everything of day 0 and half of day 1 goes.
         let cutoff = Timestamp::from_micros(DAY + 2_000_000);
         let scope = PurgeScope::Before { cutoff };
-        store.purge(&ws, scope, false).await.expect("purge");
+        store
+            .purge(&ws, scope, PurgeMode::Delete)
+            .await
+            .expect("purge");
         assert_eq!(
             texts(&store, counts).await,
             [

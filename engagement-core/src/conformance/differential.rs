@@ -16,8 +16,8 @@ use super::runtime;
 use super::support::fresh_workspace;
 use crate::{
     ActivityQuery, BucketCountsQuery, Customer, CustomerId, Event, EventFilter, EventId,
-    EventPageQuery, EventStore, FunnelQuery, PurgeScope, ReferenceStore, Result, TimeWindow,
-    TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelQuery, PurgeMode, PurgeScope, ReferenceStore, Result,
+    TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 /// One read of every kind the differential test compares.
@@ -83,7 +83,7 @@ struct Scenario {
     upserts: Vec<Vec<Customer>>,
     reads: Vec<Read>,
     purge: PurgeScope,
-    dry_run: bool,
+    mode: PurgeMode,
 }
 
 fn arb_scenario() -> impl Strategy<Value = Scenario> {
@@ -98,14 +98,20 @@ fn arb_scenario() -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(arb_customers(), 0..3),
         proptest::collection::vec(arb_read(), 1..12),
         purge,
-        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.3).prop_map(|dry| {
+            if dry {
+                PurgeMode::DryRun
+            } else {
+                PurgeMode::Delete
+            }
+        }),
     )
-        .prop_map(|(batches, upserts, reads, purge, dry_run)| Scenario {
+        .prop_map(|(batches, upserts, reads, purge, mode)| Scenario {
             batches,
             upserts,
             reads,
             purge,
-            dry_run,
+            mode,
         })
 }
 
@@ -261,12 +267,12 @@ async fn scenario_agrees(
     for read in &s.reads {
         read_agrees(store, &oracle, &ws, read).await?;
     }
-    let asked = (s.purge, s.dry_run);
+    let asked = (s.purge, s.mode);
     agree(
         "purge",
         &asked,
-        store.purge(&ws, s.purge, s.dry_run).await,
-        oracle.purge(&ws, s.purge, s.dry_run).await,
+        store.purge(&ws, s.purge, s.mode).await,
+        oracle.purge(&ws, s.purge, s.mode).await,
     )?;
     agree(
         "export after purge",

@@ -10,7 +10,7 @@ use super::support::{
 };
 use crate::{
     Actor, CustomerId, Event, EventFilter, EventId, EventKey, EventPageQuery, EventStore, Page,
-    PurgeScope, TimeWindow, Timestamp, WorkspaceId, names,
+    PurgeMode, PurgeScope, TimeWindow, Timestamp, WorkspaceId, names,
 };
 
 /// 1,000 events in the same microsecond, read newest first in pages of 7 while new events
@@ -230,14 +230,14 @@ pub async fn event_log_totals_stay_exact_over_whole_days(store: &dyn EventStore)
 
     let cutoff = micros(base(), 5 * HOUR);
     let scope = PurgeScope::Before { cutoff };
-    ok("purge", store.purge(&ws, scope, false).await);
+    ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await);
     events.retain(|e| e.occurred_at >= cutoff);
     totals_agree(store, &ws, &events, "after a purge inside a day").await;
 
     let scope = PurgeScope::Customer {
         customer: CustomerId(3),
     };
-    ok("purge", store.purge(&ws, scope, false).await);
+    ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await);
     events.retain(|e| e.customer != CustomerId(3));
     totals_agree(store, &ws, &events, "after an erasure").await;
 }

@@ -6,8 +6,8 @@ use super::support::{
 };
 use crate::retention::{self, RetentionPolicy};
 use crate::{
-    Actor, BucketCountsQuery, CustomerId, Error, EventFilter, EventStore, PurgeOutcome, PurgeScope,
-    TimeWindow, WorkspaceId, names,
+    Actor, BucketCountsQuery, CustomerId, Error, EventFilter, EventStore, PurgeMode, PurgeOutcome,
+    PurgeScope, TimeWindow, WorkspaceId, names,
 };
 
 /// Retention: an event at cutoff − 1µs is deleted, one at the cutoff kept, a dry run only
@@ -36,7 +36,7 @@ pub async fn purge_before_cutoff(store: &dyn EventStore) {
         customers: 0,
     };
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, true).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::DryRun).await),
         want,
         "dry run"
     );
@@ -46,7 +46,7 @@ pub async fn purge_before_cutoff(store: &dyn EventStore) {
         "a dry run deletes nothing"
     );
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, false).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await),
         want,
         "purge"
     );
@@ -56,7 +56,7 @@ pub async fn purge_before_cutoff(store: &dyn EventStore) {
         "what is kept"
     );
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, false).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await),
         PurgeOutcome::default(),
         "rerun"
     );
@@ -102,7 +102,7 @@ pub async fn purge_customer_erases_only_that_workspace(store: &dyn EventStore) {
         customers: 1,
     };
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, true).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::DryRun).await),
         want,
         "dry run"
     );
@@ -112,7 +112,7 @@ pub async fn purge_customer_erases_only_that_workspace(store: &dyn EventStore) {
         "a dry run deletes nothing"
     );
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, false).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await),
         want,
         "purge"
     );
@@ -131,7 +131,7 @@ pub async fn purge_customer_erases_only_that_workspace(store: &dyn EventStore) {
         "records left"
     );
     assert_eq!(
-        ok("purge", store.purge(&ws, scope, false).await),
+        ok("purge", store.purge(&ws, scope, PurgeMode::Delete).await),
         PurgeOutcome::default(),
         "rerun"
     );
@@ -148,7 +148,7 @@ pub async fn purge_customer_erases_only_that_workspace(store: &dyn EventStore) {
         customer: CustomerId(77),
     };
     assert_eq!(
-        ok("purge", store.purge(&ws, nobody, false).await),
+        ok("purge", store.purge(&ws, nobody, PurgeMode::Delete).await),
         PurgeOutcome::default()
     );
 }
@@ -175,7 +175,7 @@ pub async fn retention_policy_purges_from_the_first_local_instant(store: &dyn Ev
     ];
     append(store, &ws, &events).await;
     let zero = RetentionPolicy::days(0).in_zone(zone);
-    let refused = retention::enforce(store, &ws, &zero, now, false).await;
+    let refused = retention::enforce(store, &ws, &zero, now, PurgeMode::Delete).await;
     assert!(
         matches!(refused, Err(Error::InvalidQuery { field: "keep", .. })),
         "keep 0 days: {refused:?}"
@@ -183,11 +183,11 @@ pub async fn retention_policy_purges_from_the_first_local_instant(store: &dyn Ev
     assert_eq!(export_all(store, &ws).await, events, "nothing removed");
     let preview = ok(
         "enforce",
-        retention::enforce(store, &ws, &policy, now, true).await,
+        retention::enforce(store, &ws, &policy, now, PurgeMode::DryRun).await,
     );
     let report = ok(
         "enforce",
-        retention::enforce(store, &ws, &policy, now, false).await,
+        retention::enforce(store, &ws, &policy, now, PurgeMode::Delete).await,
     );
     assert_eq!((preview.cutoff, preview.dry_run), (Some(cut), true));
     assert_eq!((report.cutoff, report.dry_run), (Some(cut), false));
@@ -203,7 +203,7 @@ pub async fn retention_policy_purges_from_the_first_local_instant(store: &dyn Ev
     );
     let again = ok(
         "enforce",
-        retention::enforce(store, &ws, &policy, now, false).await,
+        retention::enforce(store, &ws, &policy, now, PurgeMode::Delete).await,
     );
     assert_eq!(again.removed, PurgeOutcome::default(), "rerun");
 }
@@ -238,15 +238,15 @@ pub async fn erasure_leaves_no_trace_in_the_reports(store: &dyn EventStore) {
     for (who, want) in [(5, (7, 1)), (7, (0, 1)), (8, (0, 0))] {
         let preview = ok(
             "erase",
-            retention::erase_customer(store, &ws, CustomerId(who), true).await,
+            retention::erase_customer(store, &ws, CustomerId(who), PurgeMode::DryRun).await,
         );
         let report = ok(
             "erase",
-            retention::erase_customer(store, &ws, CustomerId(who), false).await,
+            retention::erase_customer(store, &ws, CustomerId(who), PurgeMode::Delete).await,
         );
         ok(
             "erase",
-            retention::erase_customer(&oracle, &ws, CustomerId(who), false).await,
+            retention::erase_customer(&oracle, &ws, CustomerId(who), PurgeMode::Delete).await,
         );
         let want = PurgeOutcome {
             events: want.0,

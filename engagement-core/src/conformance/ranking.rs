@@ -4,7 +4,9 @@ use super::support::{
     DAY, HOUR, append, base, by, customer, day, ev, fresh_workspace, micros, ok, page, scores, top,
     upsert,
 };
-use crate::{Actor, CustomerId, Event, EventFilter, EventStore, PurgeScope, RankedScore, names};
+use crate::{
+    Actor, CustomerId, Event, EventFilter, EventStore, PurgeMode, PurgeScope, RankedScore, names,
+};
 
 /// 150 customers tied on score: exactly 100 rows (the first 100 ids), ordered by customer id.
 pub async fn ranking_ties_break_by_customer_id(store: &dyn EventStore) {
@@ -156,9 +158,12 @@ pub async fn ranking_top_ignores_activity_outside_the_window(store: &dyn EventSt
     let erase = PurgeScope::Customer {
         customer: CustomerId(19),
     };
-    ok("purge", store.purge(&ws, erase, false).await);
+    ok("purge", store.purge(&ws, erase, PurgeMode::Delete).await);
     let before_window = PurgeScope::Before { cutoff: base() };
-    ok("purge", store.purge(&ws, before_window, false).await);
+    ok(
+        "purge",
+        store.purge(&ws, before_window, PurgeMode::Delete).await,
+    );
     let rows = top(store, &ws, day(), 3).await;
     assert_eq!(
         scores(&rows),

@@ -7,8 +7,8 @@ use super::support::{
     fresh_workspace, ids_of, micros, ok, page, scores, top, upsert, window,
 };
 use crate::{
-    BucketCountsQuery, CustomerId, EventFilter, EventId, EventStore, FunnelQuery, PurgeOutcome,
-    PurgeScope, RankedScore, TimeWindow, Timestamp, names,
+    BucketCountsQuery, CustomerId, EventFilter, EventId, EventStore, FunnelQuery, PurgeMode,
+    PurgeOutcome, PurgeScope, RankedScore, TimeWindow, Timestamp, names,
 };
 
 /// Two workspaces with the same event ids and customer ids: no primitive of one reads, counts,
@@ -138,7 +138,10 @@ pub async fn tenants_are_isolated(store: &dyn EventStore) {
     let everything = PurgeScope::Before {
         cutoff: Timestamp::MAX,
     };
-    let dry = ok("purge", store.purge(&b, everything, true).await);
+    let dry = ok(
+        "purge",
+        store.purge(&b, everything, PurgeMode::DryRun).await,
+    );
     assert_eq!(
         dry,
         PurgeOutcome {
@@ -150,7 +153,7 @@ pub async fn tenants_are_isolated(store: &dyn EventStore) {
     let erase = PurgeScope::Customer {
         customer: CustomerId(2),
     };
-    let erased = ok("purge", store.purge(&a, erase, false).await);
+    let erased = ok("purge", store.purge(&a, erase, PurgeMode::Delete).await);
     assert_eq!(
         erased,
         PurgeOutcome {

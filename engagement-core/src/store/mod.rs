@@ -17,8 +17,8 @@ use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::time::TimeWindow;
 use query::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
-    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope,
-    RankedScore, TopCustomersQuery,
+    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, TopCustomersQuery,
 };
 
 /// Where events and customers live, spoken to in aggregate primitives that a backend pushes
@@ -167,7 +167,7 @@ pub trait EventStore: Debug + Send + Sync + 'static {
     ) -> Result<FunnelInput>;
 
     /// Deletes what the scope names (in bounded chunks, so a rerun after an interruption reaches
-    /// the same state), or with `dry_run` only counts it.
+    /// the same state), or with [`PurgeMode::DryRun`] only counts it.
     ///
     /// # Errors
     /// A backend failure; chunks already deleted stay deleted.
@@ -175,7 +175,7 @@ pub trait EventStore: Debug + Send + Sync + 'static {
         &self,
         workspace: &WorkspaceId,
         scope: PurgeScope,
-        dry_run: bool,
+        mode: PurgeMode,
     ) -> Result<PurgeOutcome>;
 }
 
@@ -216,8 +216,8 @@ macro_rules! forward_event_store {
             async fn funnel_input(&self, workspace: &WorkspaceId, query: &FunnelQuery) -> Result<FunnelInput> {
                 (**self).funnel_input(workspace, query).await
             }
-            async fn purge(&self, workspace: &WorkspaceId, scope: PurgeScope, dry_run: bool) -> Result<PurgeOutcome> {
-                (**self).purge(workspace, scope, dry_run).await
+            async fn purge(&self, workspace: &WorkspaceId, scope: PurgeScope, mode: PurgeMode) -> Result<PurgeOutcome> {
+                (**self).purge(workspace, scope, mode).await
             }
         }
     )*};

@@ -489,6 +489,24 @@ pub struct AppendOutcome {
     pub conflicts: Vec<EventId>,
 }
 
+/// Whether a purge deletes what its scope names or only counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurgeMode {
+    /// Delete, in bounded chunks.
+    Delete,
+    /// Count what would be deleted; nothing changes.
+    DryRun,
+}
+
+impl PurgeMode {
+    /// Whether nothing is deleted, only counted.
+    #[must_use]
+    pub fn is_dry_run(self) -> bool {
+        self == Self::DryRun
+    }
+}
+
 /// What a purge removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
     CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope, RankedScore,
-    ReferenceStore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope,
+    RankedScore, ReferenceStore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 use futures::stream::BoxStream;
 use tokio::sync::Semaphore;
@@ -145,9 +145,9 @@ impl EventStore for Faulty {
         &self,
         ws: &WorkspaceId,
         scope: PurgeScope,
-        dry_run: bool,
+        mode: PurgeMode,
     ) -> Result<PurgeOutcome> {
-        let mut outcome = self.inner.purge(ws, scope, dry_run).await?;
+        let mut outcome = self.inner.purge(ws, scope, mode).await?;
         outcome.events += self.purge_over_count;
         Ok(outcome)
     }

@@ -383,9 +383,9 @@ macro_rules! sql_event_store {
                 &self,
                 workspace: &engagement_core::WorkspaceId,
                 scope: engagement_core::PurgeScope,
-                dry_run: bool,
+                mode: engagement_core::PurgeMode,
             ) -> engagement_core::Result<engagement_core::PurgeOutcome> {
-                $crate::engine::store_call!(self.engine, $dialect, purge(workspace; scope, dry_run))
+                $crate::engine::store_call!(self.engine, $dialect, purge(workspace; scope, mode))
             }
         }
     };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use engagement_core::{Actor, PurgeOutcome, PurgeScope, WorkspaceId};
+use engagement_core::{Actor, PurgeMode, PurgeOutcome, PurgeScope, WorkspaceId};
 
 use super::rollup::{LogDeltas, RollupDeltas, count_in_log, count_in_rollup};
 use super::{Engine, count};
@@ -38,7 +38,7 @@ impl<D: Dialect> Engine<D> {
         &self,
         workspace: &WorkspaceId,
         scope: PurgeScope,
-        dry_run: bool,
+        mode: PurgeMode,
     ) -> SqlResult<PurgeOutcome> {
         let condition = |sql: &mut Sql| match scope {
             PurgeScope::Before { cutoff } => {
@@ -53,7 +53,7 @@ impl<D: Dialect> Engine<D> {
             PurgeScope::Customer { customer } => Some(customer.0),
         };
 
-        if dry_run {
+        if mode.is_dry_run() {
             let mut events = D::sql();
             events
                 .push("SELECT COUNT(*) FROM ")

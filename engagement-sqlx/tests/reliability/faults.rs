@@ -194,7 +194,7 @@ pub(crate) async fn interrupted_purge(
     store: std::sync::Arc<dyn EventStore>,
     on_cancel: OnCancel,
 ) -> bool {
-    use engagement_core::{PurgeScope, Timestamp};
+    use engagement_core::{PurgeMode, PurgeScope, Timestamp};
 
     let ws = workspace("interrupted-purge");
     let cutoff = Timestamp::from_micros(1_000_000);
@@ -210,7 +210,7 @@ pub(crate) async fn interrupted_purge(
     let scope = PurgeScope::Before { cutoff };
     let purge = {
         let (store, ws) = (store.clone(), ws.clone());
-        tokio::spawn(async move { store.purge(&ws, scope, false).await })
+        tokio::spawn(async move { store.purge(&ws, scope, PurgeMode::Delete).await })
     };
     let started = Instant::now();
     while count(&*store, &ws).await.expect("count") == 27_000
@@ -238,9 +238,12 @@ pub(crate) async fn interrupted_purge(
         "an interrupted purge left {left} events"
     );
 
-    let rerun = bounded("the rerun purge", store.purge(&ws, scope, false))
-        .await
-        .expect("rerun");
+    let rerun = bounded(
+        "the rerun purge",
+        store.purge(&ws, scope, PurgeMode::Delete),
+    )
+    .await
+    .expect("rerun");
     assert_eq!(
         rerun.events,
         left - 2_000,
@@ -252,7 +255,10 @@ pub(crate) async fn interrupted_purge(
         events, kept,
         "exactly the events at or after the cutoff remain"
     );
-    let again = store.purge(&ws, scope, false).await.expect("a third run");
+    let again = store
+        .purge(&ws, scope, PurgeMode::Delete)
+        .await
+        .expect("a third run");
     assert_eq!(again.events, 0, "a finished purge is a no-op");
     interrupted
 }
@@ -297,7 +303,7 @@ pub(crate) async fn purge_interrupted_mid_way(
 /// likely, is tried again, not reported) and each workspace ends with exactly the events after
 /// its last cutoff.
 pub(crate) async fn purges_beside_other_writers(store: std::sync::Arc<dyn EventStore>) {
-    use engagement_core::{CustomerId, PurgeScope, Timestamp, names};
+    use engagement_core::{CustomerId, PurgeMode, PurgeScope, Timestamp, names};
 
     const ROUNDS: i64 = 12;
     const PER_ROUND: i64 = 300;
@@ -323,7 +329,7 @@ pub(crate) async fn purges_beside_other_writers(store: std::sync::Arc<dyn EventS
                     store.append(&ws, &events).await.expect("append");
                     let cutoff = at(round * PER_ROUND + PER_ROUND / 2);
                     store
-                        .purge(&ws, PurgeScope::Before { cutoff }, false)
+                        .purge(&ws, PurgeScope::Before { cutoff }, PurgeMode::Delete)
                         .await
                         .expect("purge beside other writers");
                 }

@@ -11,8 +11,8 @@ use engagement_core::conformance::{
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, BucketCountsQuery, Customer, CustomerFilter,
     CustomerId, Event, EventFilter, EventId, EventPageQuery, EventStore, FunnelQuery, Milestones,
-    PurgeScope, ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
-    names,
+    PurgeMode, PurgeScope, ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery,
+    WorkspaceId, names,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -255,8 +255,8 @@ impl<S: EventStore> AsyncProperty<S, Tenants> for Isolation {
         agree(
             "purge",
             &asked,
-            store.purge(&wss[0], t.purge, false).await,
-            oracles[0].purge(&wss[0], t.purge, false).await,
+            store.purge(&wss[0], t.purge, PurgeMode::Delete).await,
+            oracles[0].purge(&wss[0], t.purge, PurgeMode::Delete).await,
         )?;
         for (ws, oracle) in wss.iter().zip(&oracles) {
             workspace_agrees(store, oracle, ws, &t.filter).await?;

@@ -16,8 +16,8 @@ use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::store::query::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
-    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeOutcome, PurgeScope,
-    RankedScore, TopCustomersQuery,
+    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, TopCustomersQuery,
 };
 use crate::time::TimeWindow;
 
@@ -217,9 +217,9 @@ impl EventStore for ReferenceStore {
         &self,
         workspace: &WorkspaceId,
         scope: PurgeScope,
-        dry_run: bool,
+        mode: PurgeMode,
     ) -> Result<PurgeOutcome> {
-        if dry_run {
+        if mode.is_dry_run() {
             return Ok(self.read(workspace, |data| {
                 writes::purge(&data.events, &data.customers, scope)
             }));
@@ -279,7 +279,12 @@ mod tests {
         let scope = PurgeScope::Before {
             cutoff: Timestamp::MAX,
         };
-        assert_eq!(block_on(store.purge(&w, scope, false)).unwrap().events, 3);
+        assert_eq!(
+            block_on(store.purge(&w, scope, PurgeMode::Delete))
+                .unwrap()
+                .events,
+            3
+        );
         let got: Vec<Event> = block_on(
             crate::store::export_events(stream)
                 .map(|r| r.unwrap())
@@ -302,10 +307,16 @@ mod tests {
             events: 1,
             customers: 1,
         };
-        assert_eq!(block_on(store.purge(&w, scope, true)).unwrap(), expected);
-        assert_eq!(block_on(store.purge(&w, scope, false)).unwrap(), expected);
         assert_eq!(
-            block_on(store.purge(&w, scope, false)).unwrap(),
+            block_on(store.purge(&w, scope, PurgeMode::DryRun)).unwrap(),
+            expected
+        );
+        assert_eq!(
+            block_on(store.purge(&w, scope, PurgeMode::Delete)).unwrap(),
+            expected
+        );
+        assert_eq!(
+            block_on(store.purge(&w, scope, PurgeMode::Delete)).unwrap(),
             PurgeOutcome::default()
         );
         assert!(
