@@ -207,7 +207,12 @@ fn preset_dates(
     Ok(match preset {
         CalendarPreset::Today => (today, today),
         CalendarPreset::Yesterday => {
-            let y = today.pred_opt().ok_or_else(out_of_range)?;
+            // The last date that had a day before today's (not a date the zone skipped).
+            let before_today = zone
+                .day_start(today)
+                .checked_sub(TimeDelta::microseconds(1))
+                .ok_or_else(out_of_range)?;
+            let y = zone.date_of(before_today);
             (y, y)
         }
         CalendarPreset::ThisWeek => {
@@ -333,6 +338,29 @@ mod tests {
                 .resolve(now, &berlin, None)
                 .is_ok()
         );
+    }
+
+    /// Pacific/Apia skipped 30 December 2011 (UTC−10 to UTC+14): 29 December ended at the
+    /// instant 31 December began.
+    #[test]
+    fn a_skipped_date_is_no_day_of_its_own() {
+        let apia = ReportZone::parse("Pacific/Apia").unwrap();
+        let now = ts("2011-12-31T05:00:00Z"); // 31 December, local
+        // Yesterday is the 29th, the last date that had a day.
+        let yesterday = RangeSpec::preset(CalendarPreset::Yesterday)
+            .resolve(now, &apia, None)
+            .unwrap();
+        assert_eq!(yesterday.from, apia.day_start(d(2011, 12, 29)));
+        assert_eq!(yesterday.to, apia.day_start(d(2011, 12, 31)));
+        // A custom range of 28 dates, handed back as its instants, is 28 days still.
+        let window = custom(d(2011, 12, 2), d(2011, 12, 29))
+            .resolve(now, &apia, Some(28))
+            .unwrap();
+        let between = RangeSpec::Between {
+            from: window.from,
+            to: window.to,
+        };
+        assert_eq!(between.resolve(now, &apia, Some(28)).unwrap(), window);
     }
 
     #[test]

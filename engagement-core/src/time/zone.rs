@@ -103,10 +103,19 @@ impl ReportZone {
         utc.checked_add_offset(offset).unwrap_or(utc)
     }
 
-    /// The local date `at` starts, when `at` is the first instant of a local day.
+    /// The local date `at` starts, when `at` is the first instant of a local day. Where the
+    /// zone skipped a whole date (Pacific/Apia's 30 December 2011), the skipped date starts
+    /// where the next one does, and is the one returned: a window from the start of the date
+    /// before it to this instant covers that date's day and no more.
     pub fn midnight_date(&self, at: Timestamp) -> Option<NaiveDate> {
-        let date = self.date_of(at);
-        (self.day_start(date) == at).then_some(date)
+        let mut date = self.date_of(at);
+        if self.day_start(date) != at {
+            return None;
+        }
+        while let Some(skipped) = date.pred_opt().filter(|d| self.day_start(*d) == at) {
+            date = skipped;
+        }
+        Some(date)
     }
 
     /// The first instant of a local date: its midnight, or — where midnight does not exist —
