@@ -1,10 +1,13 @@
 //! Events: one row of the activity log.
 
+use std::fmt;
 use std::net::IpAddr;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, EventId};
+use crate::error::Error;
 use crate::time::Timestamp;
 
 /// Free-form, event-specific fields (the detail panel's "Metadata" section).
@@ -231,12 +234,48 @@ impl Event {
 }
 
 /// The position of an event in the log: time first, then id. Keyset pages resume after one.
+///
+/// As text (a page cursor in a link), `MICROS:EVENT_ID`: [`Display`](fmt::Display) writes it
+/// and [`FromStr`] reads it back.
+///
+/// ```
+/// use engagement_core::{EventKey, Timestamp};
+///
+/// let key = EventKey { at: Timestamp::from_micros(1_700_000_000_000_000), id: "ev:7".into() };
+/// assert_eq!(key.to_string(), "1700000000000000:ev:7");
+/// assert_eq!("1700000000000000:ev:7".parse::<EventKey>()?, key);
+/// assert!("yesterday".parse::<EventKey>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventKey {
     /// When the event happened.
     pub at: Timestamp,
     /// The event's id, breaking ties within a microsecond.
     pub id: EventId,
+}
+
+impl fmt::Display for EventKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.at.as_micros(), self.id.as_str())
+    }
+}
+
+impl FromStr for EventKey {
+    type Err = Error;
+
+    /// Reads `MICROS:EVENT_ID` (the id may hold colons of its own).
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] (field `after`) when the text is not such a cursor.
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let bad = || Error::invalid_query("after", format!("{text:?} is not a page cursor"));
+        let (micros, id) = text.split_once(':').ok_or_else(bad)?;
+        Ok(Self {
+            at: Timestamp::from_micros(micros.parse().map_err(|_| bad())?),
+            id: EventId::new(id),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::csv::{ChunkSize, CsvOptions, event_log_chunks, event_log_file_name};
 use engagement_core::report::{EventLogPage, EventLogRequest, LogEntry};
 use engagement_core::{
-    Actor, CustomerId, Error, EventId, EventKey, Lookback, RangeSpec, Result, Timestamp,
-    WorkspaceId, names,
+    Actor, CustomerId, Error, EventId, EventKey, Lookback, RangeSpec, Result, WorkspaceId, names,
 };
 use futures::StreamExt;
 use maud::{Markup, html};
@@ -126,7 +125,7 @@ impl Params {
                 r.to_owned()
             }
         });
-        request.after = blank(&self.after).map(parse_cursor).transpose()?;
+        request.after = blank(&self.after).map(str::parse).transpose()?;
         Ok(request)
     }
 
@@ -157,7 +156,7 @@ impl Params {
                 .referrer
                 .clone()
                 .map(|r| if r.is_empty() { DIRECT.into() } else { r }),
-            after: request.after.as_ref().map(cursor_text),
+            after: request.after.as_ref().map(EventKey::to_string),
             pos: None,
             event: None,
         }
@@ -197,24 +196,6 @@ impl Params {
 /// ```
 pub fn event_log_link(request: &EventLogRequest) -> String {
     Params::of(request).link("/events")
-}
-
-/// A cursor as it travels in a link: `MICROS:EVENT_ID` (read back by [`parse_cursor`]).
-pub fn cursor_text(key: &EventKey) -> String {
-    format!("{}:{}", key.at.as_micros(), key.id.as_str())
-}
-
-/// Reads a cursor written by the event log's "Next page" link (`MICROS:EVENT_ID`).
-///
-/// # Errors
-/// [`Error::InvalidQuery`] when the text is not such a cursor.
-pub fn parse_cursor(text: &str) -> Result<EventKey> {
-    let bad = || Error::invalid_query("after", format!("{text:?} is not a page cursor"));
-    let (micros, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok(EventKey {
-        at: Timestamp::from_micros(micros.parse().map_err(|_| bad())?),
-        id: EventId::new(id),
-    })
 }
 
 /// `GET /events`.
@@ -411,6 +392,8 @@ fn panel(session: &Session, params: &Params, entry: &LogEntry, log: &EventLogPag
 
 #[cfg(test)]
 mod tests {
+    use engagement_core::Timestamp;
+
     use super::*;
 
     #[test]

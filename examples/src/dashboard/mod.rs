@@ -33,7 +33,7 @@ use axum::routing::get;
 use engagement_core::report::Reports;
 
 pub use activity::activity_sort;
-pub use event_log::{cursor_text, event_log_link, parse_cursor};
+pub use event_log::event_log_link;
 pub use session::{DEMO_WORKSPACE, Session};
 
 /// The dashboard's shared state: the reports over the store.

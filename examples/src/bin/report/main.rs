@@ -26,7 +26,7 @@ use engagement_core::{
     Actor, CalendarPreset, Clock, CustomerId, CustomerStatus, Error, EventId, Lookback, RangeSpec,
     ReportZone, Role, SystemClock, Viewer, WorkspaceId, names,
 };
-use engagement_examples::dashboard::{activity_sort, parse_cursor};
+use engagement_examples::dashboard::activity_sort;
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
 use engagement_examples::store_url;
@@ -196,7 +196,7 @@ async fn run(cli: Cli) -> AnyResult {
             request.path = path;
             request.domain = domain;
             request.referrer = referrer;
-            request.after = after.as_deref().map(parse_cursor).transpose()?;
+            request.after = after.as_deref().map(str::parse).transpose()?;
             request.page_size = page_size;
             let page = reports.event_log(&viewer, &request).await?;
             out.event_log(&page)?;

@@ -6,8 +6,7 @@ use engagement_core::report::{
     ActivityReport, CustomerDetail, EngagementReport, EventLogPage, EventLogRequest, FunnelReport,
     LogEntry, ReportPeriod, ScoreBand,
 };
-use engagement_core::{ReportZone, Timestamp};
-use engagement_examples::dashboard::cursor_text;
+use engagement_core::{EventKey, ReportZone, Timestamp};
 use engagement_examples::range_text::{range_label, range_parts};
 use engagement_examples::terminal::{Align, Cell, Colour, Table, sparkline};
 
@@ -61,7 +60,7 @@ fn events_command(request: &EventLogRequest) -> String {
     option("--domain", request.domain.clone());
     option("--referrer", request.referrer.clone());
     option("--page-size", Some(request.page_size.to_string()));
-    option("--after", request.after.as_ref().map(cursor_text));
+    option("--after", request.after.as_ref().map(EventKey::to_string));
     words.join(" ")
 }
 
