@@ -42,10 +42,10 @@ pub enum Error {
         /// What is wrong with the range.
         reason: String,
     },
-    /// A custom range longer than the report allows.
-    #[error(
-        "Date Range must be less than 4 weeks (asked for {days} days, at most {max_days} allowed)"
-    )]
+    /// A custom range longer than the report allows. At the product's cap of 28 days the
+    /// message is the product's own sentence ("Date Range must be less than 4 weeks"); under
+    /// another cap it names that cap.
+    #[error("{}", range_too_long(*days, *max_days))]
     RangeTooLong {
         /// The number of local days asked for.
         days: i64,
@@ -224,8 +224,42 @@ impl Error {
     }
 }
 
+/// The message of [`Error::RangeTooLong`].
+fn range_too_long(days: i64, max_days: i64) -> String {
+    if max_days == 28 {
+        format!("Date Range must be less than 4 weeks (asked for {days} days, at most 28 allowed)")
+    } else {
+        format!("Date Range must be at most {max_days} days (asked for {days} days)")
+    }
+}
+
 impl From<csv::Error> for Error {
     fn from(source: csv::Error) -> Self {
         Self::Csv { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_too_long_names_the_cap_it_passed() {
+        let product = Error::RangeTooLong {
+            days: 29,
+            max_days: 28,
+        };
+        assert_eq!(
+            product.to_string(),
+            "Date Range must be less than 4 weeks (asked for 29 days, at most 28 allowed)"
+        );
+        let other = Error::RangeTooLong {
+            days: 91,
+            max_days: 90,
+        };
+        assert_eq!(
+            other.to_string(),
+            "Date Range must be at most 90 days (asked for 91 days)"
+        );
     }
 }

@@ -68,6 +68,8 @@ pub mod time;
 /// The `chrono` the API speaks (`NaiveDate` in custom ranges, `TimeDelta` in funnels and
 /// timestamps' arithmetic), so that a host needs no matching version of its own.
 pub use chrono;
+/// The `chrono-tz` the API speaks ([`ReportZone`] holds a `chrono_tz::Tz`), for the same reason.
+pub use chrono_tz;
 
 pub use access::{AccessPolicy, ReportKind, Role, Viewer};
 pub use error::{BoxError, Error, ForbiddenReason, Result};
