@@ -272,7 +272,8 @@ fn reports_of_every_range_kind_round_trip_through_json() {
                     .with_zone(ReportZone::parse(zone).unwrap());
                 let mut request = FunnelRequest::new(ws());
                 request.range = range;
-                request.conversion_window = TimeDelta::MAX;
+                // The longest window a request takes, as whole microseconds in the JSON.
+                request.conversion_window = TimeDelta::microseconds(i64::MAX);
                 reports
                     .funnel(&Viewer::new(ws(), Role::Administrator), &request)
                     .await

@@ -28,7 +28,8 @@ pub struct FunnelRequest {
     pub range: RangeSpec,
     /// Distinct event names, step 1 first.
     pub steps: Vec<String>,
-    /// How long after step 1 later steps still count.
+    /// How long after step 1 later steps still count (in JSON: whole microseconds).
+    #[serde(with = "crate::time::micros")]
     pub conversion_window: TimeDelta,
 }
 
@@ -107,6 +108,12 @@ impl FunnelRequest {
                 "the conversion window must be positive",
             ));
         }
+        if self.conversion_window.num_microseconds().is_none() {
+            return Err(Error::invalid_query(
+                "conversion_window",
+                "the conversion window must fit in 64-bit microseconds (about 292,000 years)",
+            ));
+        }
         Ok(())
     }
 }
@@ -133,8 +140,9 @@ pub struct FunnelStep {
     /// Median time to this step among customers who reached it, each measured from the
     /// earliest step-1 event from which they reached it (a customer who viewed a page 23 hours
     /// before registering, and again an hour before, counts 23 hours when the conversion
-    /// window spans them); the lower median for an even count, in whole microseconds; `None`
-    /// for step 1 and when nobody reached it.
+    /// window spans them); the lower median for an even count, in whole microseconds (in JSON
+    /// too); `None` for step 1 and when nobody reached it.
+    #[serde(with = "crate::time::micros::option")]
     pub median_time_to_convert: Option<TimeDelta>,
 }
 
@@ -573,6 +581,18 @@ mod tests {
         r.steps = vec!["A".into(), "B".into()];
         r.conversion_window = TimeDelta::zero();
         assert!(r.validate().is_err());
+        // Longer than 64-bit microseconds hold: refused, not clamped (a report's JSON carries
+        // it in microseconds).
+        r.conversion_window = TimeDelta::MAX;
+        assert!(matches!(
+            r.validate(),
+            Err(Error::InvalidQuery {
+                field: "conversion_window",
+                ..
+            })
+        ));
+        r.conversion_window = TimeDelta::microseconds(i64::MAX);
+        assert!(r.validate().is_ok());
     }
 
     #[test]

@@ -430,7 +430,8 @@ pub struct FunnelQuery {
     /// Distinct event names, step 1 first (2 to 8 steps).
     pub steps: Vec<String>,
     /// How long after a step-1 event later steps still count: it decides which step-1 events
-    /// a journey must hold (see [`Journey::events`]).
+    /// a journey must hold (see [`Journey::events`]). In JSON: whole microseconds.
+    #[serde(with = "crate::time::micros")]
     pub conversion_window: TimeDelta,
     /// Customers without a step-2 event whose latest step-1 event is at or after this instant
     /// are counted as [`FunnelInput::waiting`]; `None` counts none.

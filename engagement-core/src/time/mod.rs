@@ -4,6 +4,7 @@
 //! here, in a [`ReportZone`], and backends receive explicit bucket edges.
 
 mod clock;
+pub(crate) mod micros;
 mod range;
 mod timestamp;
 mod window;
