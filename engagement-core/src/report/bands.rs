@@ -46,12 +46,33 @@ impl ScoreBand {
 /// assert!(BandThresholds::new(50, 10, 200, 1000).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Read from JSON (a host's settings), the edges are checked as [`new`](Self::new) checks
+/// them: thresholds that do not rise are refused, not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Edges")]
 pub struct BandThresholds {
     medium: u64,
     high: u64,
     very_high: u64,
     investigate: u64,
+}
+
+/// [`BandThresholds`] as it is read, before its check.
+#[derive(Deserialize)]
+struct Edges {
+    medium: u64,
+    high: u64,
+    very_high: u64,
+    investigate: u64,
+}
+
+impl TryFrom<Edges> for BandThresholds {
+    type Error = Error;
+
+    fn try_from(e: Edges) -> Result<Self> {
+        Self::new(e.medium, e.high, e.very_high, e.investigate)
+    }
 }
 
 impl Default for BandThresholds {
@@ -108,6 +129,18 @@ impl BandThresholds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_read_from_json_are_checked() {
+        let json = serde_json::to_string(&BandThresholds::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<BandThresholds>(&json).unwrap(),
+            BandThresholds::default()
+        );
+        let falling = r#"{"medium":50,"high":10,"very_high":200,"investigate":1000}"#;
+        let err = serde_json::from_str::<BandThresholds>(falling).unwrap_err();
+        assert!(err.to_string().contains("band edges must rise"), "{err}");
+    }
 
     #[test]
     fn every_default_edge() {
