@@ -91,6 +91,10 @@ impl Reports {
     }
 
     /// The same reports resolving calendar rules in `zone` (a workspace's zone).
+    ///
+    /// One `Reports` has one zone. A host whose workspaces live in different zones keeps one
+    /// shared `Reports` and, per request, calls `reports.clone().with_zone(zone)`: a clone
+    /// copies the settings (a few short lists) and reference-counted handles, not the store.
     #[must_use]
     pub fn with_zone(self, zone: ReportZone) -> Self {
         Self { zone, ..self }
