@@ -557,7 +557,7 @@ async fn batches_that_close_while_every_append_runs_are_joined() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_the_batches_in_flight() {
     let (store, ingestor) = appends_stuck_in_flight(100, 4, 450).await;
-    let shutdown = tokio::spawn(ingestor.shutdown());
+    let shutdown = tokio::spawn(async move { ingestor.shutdown().await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
         !shutdown.is_finished(),
@@ -570,6 +570,40 @@ async fn shutdown_waits_for_the_batches_in_flight() {
         (450, 450, 5)
     );
     assert_eq!(stored(&store.inner, &ws("a")).await, 450);
+}
+
+/// `shutdown` takes `&self`: a host sharing the ingestor (an `Arc` in its state) stops it
+/// where it stands. From the first call nothing more is accepted; a call given up on leaves it
+/// stopping, and every later call waits for the same end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_ingestor_shuts_down_from_any_holder() {
+    let (store, ingestor) = appends_stuck_in_flight(100, 4, 450).await;
+    let ingestor = Arc::new(ingestor);
+    let given_up = tokio::time::timeout(Duration::from_millis(50), ingestor.shutdown()).await;
+    assert!(
+        given_up.is_err(),
+        "the appends are stuck: the shutdown waits"
+    );
+    assert!(matches!(
+        ingestor.send(&ws("a"), event("late".into(), 1)).await,
+        Err(Error::Closed)
+    ));
+    assert!(matches!(ingestor.flush().await, Err(Error::Closed)));
+    let (a, b) = (ingestor.clone(), ingestor.clone());
+    let first = tokio::spawn(async move { a.shutdown().await });
+    let second = tokio::spawn(async move { b.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!first.is_finished() && !second.is_finished());
+    release(&store);
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!((first.accepted, first.inserted), (450, 450));
+    assert_eq!(second, first);
+    assert_eq!(stored(&store.inner, &ws("a")).await, 450);
+    assert_eq!(
+        ingestor.shutdown().await,
+        first,
+        "once stopped, it stays stopped"
+    );
 }
 
 #[tokio::test]

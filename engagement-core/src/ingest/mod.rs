@@ -44,7 +44,8 @@ mod waiting;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -85,11 +86,15 @@ use crate::time::Clock;
 pub struct Ingestor {
     tx: mpsc::UnboundedSender<Command>,
     room: Arc<Room>,
-    task: JoinHandle<()>,
+    /// The worker, until a shutdown has seen it end.
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Set by `shutdown`: nothing more is accepted from then on.
+    stopping: AtomicBool,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
     counters: Arc<Counters>,
-    reports: broadcast::Sender<BatchReport>,
+    /// Hands out report receivers until a shutdown ends the reports.
+    reports: std::sync::Mutex<Option<broadcast::Sender<BatchReport>>>,
     in_flight: Arc<InFlight>,
     losses: Arc<Losses>,
 }
@@ -136,15 +141,16 @@ impl Ingestor {
             waiting: Waiting::new(config.max_joined_batch),
             turns: Turns::default(),
         };
-        let task = tokio::spawn(worker.run(rx));
+        let task = tokio::sync::Mutex::new(Some(tokio::spawn(worker.run(rx))));
         Ok(Self {
             tx,
             room,
             task,
+            stopping: AtomicBool::new(false),
             clock,
             config,
             counters,
-            reports,
+            reports: std::sync::Mutex::new(Some(reports)),
             in_flight,
             losses,
         })
@@ -154,6 +160,7 @@ impl Ingestor {
     /// validates it against that same instant (one clock read per event); a bad event is
     /// forgotten at once.
     fn accept(&self, mut event: Event) -> Result<(Event, Unqueued<'_>)> {
+        self.check_open()?;
         let admitted = Unqueued::admit(&self.in_flight, &*self.clock, 1);
         event.normalize();
         self.config
@@ -163,11 +170,19 @@ impl Ingestor {
         Ok((event, admitted))
     }
 
+    /// [`Error::Closed`] once a shutdown has begun, before anything waits for room.
+    fn check_open(&self) -> Result<()> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
     /// Queues `events` events that hold their queue room already, handing them over from
     /// `admitted`; gives the room back when closed.
     fn enqueue(&self, command: Command, events: usize, admitted: &mut Unqueued<'_>) -> Result<()> {
         self.room.fill(events);
-        if self.tx.send(command).is_err() {
+        if self.check_open().is_err() || self.tx.send(command).is_err() {
             self.room.give_back(events);
             return Err(Error::Closed);
         }
@@ -237,6 +252,7 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(());
         }
+        self.check_open()?;
         let mut admitted = Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64);
         let received_at = admitted.received_at();
         for (index, event) in events.iter_mut().enumerate() {
@@ -295,6 +311,7 @@ impl Ingestor {
     /// [`Error::NotWritten`] when a batch was given up while the flush waited, or before it
     /// and not yet reported to any flush; [`Error::Closed`] when the ingestor has stopped.
     pub async fn flush(&self) -> Result<()> {
+        self.check_open()?;
         let watch = self.losses.watch();
         let (ack, done) = oneshot::channel();
         self.tx
@@ -325,21 +342,41 @@ impl Ingestor {
     }
 
     /// A receiver of one [`BatchReport`] per batch written from now on (a slow receiver misses
-    /// the oldest reports rather than slowing ingestion).
+    /// the oldest reports rather than slowing ingestion). The receiver's stream ends once
+    /// [`shutdown`](Self::shutdown) has written everything; one asked for after that is ended
+    /// already.
     pub fn subscribe(&self) -> broadcast::Receiver<BatchReport> {
-        self.reports.subscribe()
+        let reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*reports {
+            Some(reports) => reports.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
-    /// Stops accepting, writes everything accepted (waiting for every append in flight), and
-    /// returns the final totals.
-    pub async fn shutdown(self) -> IngestStats {
-        let Self {
-            tx, task, counters, ..
-        } = self;
-        drop(tx);
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "the ingestion task ended abnormally");
+    /// Stops accepting (a later `send` or `flush` returns [`Error::Closed`]), writes
+    /// everything accepted (waiting for every append in flight), and returns the final totals.
+    ///
+    /// It takes `&self`, so a host that shares the ingestor (an `Arc` in its web framework's
+    /// state) shuts it down where it stands. Calling it again, or from several tasks, waits for
+    /// the same end; a call cancelled while it waits leaves the ingestor stopping, and the next
+    /// call waits again.
+    pub async fn shutdown(&self) -> IngestStats {
+        self.stopping.store(true, Ordering::Release);
+        // Refused only when the worker has stopped already.
+        let _ = self.tx.send(Command::Shutdown);
+        let mut task = self.task.lock().await;
+        if let Some(running) = task.as_mut() {
+            let ended = running.await;
+            *task = None;
+            if let Err(e) = ended {
+                tracing::error!(error = %e, "the ingestion task ended abnormally");
+            }
+            // The worker's copy went with it: the subscribers' streams end here.
+            self.reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
         }
-        counters.snapshot()
+        self.counters.snapshot()
     }
 }

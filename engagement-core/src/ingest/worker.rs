@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Events(WorkspaceId, Vec<Event>),
     /// Write everything taken so far; answered once every batch closed so far has ended.
     Flush(oneshot::Sender<()>),
+    /// Accept nothing more: what is queued is still written, then the worker ends.
+    Shutdown,
 }
 
 impl Command {
@@ -38,7 +40,7 @@ impl Command {
         match self {
             Self::Event(..) => 1,
             Self::Events(_, events) => events.len(),
-            Self::Flush(_) => 0,
+            Self::Flush(_) | Self::Shutdown => 0,
         }
     }
 }
@@ -95,6 +97,14 @@ pub(crate) struct Worker {
     pub(crate) turns: Turns,
 }
 
+/// What a chunk of commands held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Commands,
+    /// A shutdown among them.
+    Shutdown,
+}
+
 /// Closes the queue's room when the worker ends, however it ends.
 struct CloseOnDrop(Arc<Room>);
 
@@ -117,7 +127,10 @@ impl Worker {
                         self.write_all().await;
                         return;
                     }
-                    self.take(&mut commands).await;
+                    if self.take(&mut commands).await == Taken::Shutdown {
+                        // Later sends fail; what was queued before is still received.
+                        rx.close();
+                    }
                 }
                 () = sleep_until(deadline) => {
                     for batch in self.batcher.due(Instant::now()) {
@@ -139,10 +152,11 @@ impl Worker {
     /// batch may wait for appends (the backpressure), and meanwhile the commands not batched
     /// yet, and the closed batches not handed on yet, go on holding their room, or the queue
     /// would hold up to twice its capacity.
-    async fn take(&mut self, commands: &mut Vec<Command>) {
+    async fn take(&mut self, commands: &mut Vec<Command>) -> Taken {
         // One clock read per chunk: its events arrived together.
         let now = Instant::now();
         let mut owed = 0;
+        let mut taken = Taken::Commands;
         for command in commands.drain(..) {
             owed += command.events();
             match command {
@@ -164,9 +178,11 @@ impl Worker {
                     // A flush cancelled meanwhile no longer waits for the answer.
                     let _ = ack.send(());
                 }
+                Command::Shutdown => taken = Taken::Shutdown,
             }
         }
         self.give_room(&mut owed, usize::MAX);
+        taken
     }
 
     /// Gives back the queue room of up to `events` of the `owed` events taken off the queue.

@@ -291,7 +291,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     drop(sink);
-    let ingestor = Arc::into_inner(ingestor).ok_or("the ingestor is still shared")?;
     let stats = ingestor.shutdown().await;
     samples.sort();
 
