@@ -28,6 +28,7 @@ pub const RECENT_MILESTONES: usize = 20;
 
 /// What the activity page is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActivityRequest {
     /// The workspace to read.
     pub workspace: WorkspaceId,

@@ -17,6 +17,7 @@ pub const MAX_RANKING_DAYS: u16 = 28;
 
 /// What the engagement ranking is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EngagementRequest {
     /// The workspace to rank.
     pub workspace: WorkspaceId,

@@ -20,8 +20,10 @@ pub const MAX_LOG_PAGE: usize = 1_000;
 /// What the event log is asked: a range, the filters, and a keyset cursor.
 ///
 /// `None` filters match anything. The default range is the log's "14D": the 14 days (of 24
-/// hours) before now.
+/// hours) before now. Built with [`new`](Self::new) and the `with_*` methods (or by setting
+/// its fields), so that a filter added later is no breaking change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventLogRequest {
     /// The workspace to read.
     pub workspace: WorkspaceId,
@@ -81,6 +83,15 @@ impl EventLogRequest {
         }
     }
 
+    /// The same request for these customers.
+    #[must_use]
+    pub fn with_customers(self, customers: impl IntoIterator<Item = CustomerId>) -> Self {
+        Self {
+            customers: Some(customers.into_iter().collect()),
+            ..self
+        }
+    }
+
     /// The same request restricted to these actors.
     #[must_use]
     pub fn with_actors(self, actors: Vec<Actor>) -> Self {
@@ -132,6 +143,16 @@ impl EventLogRequest {
     pub fn with_referrer(self, referrer: impl Into<String>) -> Self {
         Self {
             referrer: Some(referrer.into()),
+            ..self
+        }
+    }
+
+    /// The same request resuming after `key` (a page's [`EventLogPage::next`]; to keep that
+    /// page's window too, use [`EventLogPage::next_request`]).
+    #[must_use]
+    pub fn with_after(self, key: EventKey) -> Self {
+        Self {
+            after: Some(key),
             ..self
         }
     }

@@ -21,6 +21,7 @@ pub const MAX_FUNNEL_STEPS: usize = 8;
 /// event (`t_j ≤ t_1 + conversion_window`). Only what the customer did counts: events staff or
 /// the system recorded on the account (their [`Actor`](crate::Actor)) are no step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FunnelRequest {
     /// The workspace to read.
     pub workspace: WorkspaceId,
