@@ -606,6 +606,34 @@ async fn a_shared_ingestor_shuts_down_from_any_holder() {
     );
 }
 
+/// A shutdown given up on and never called again still ends the subscribers' streams once
+/// everything is written: the worker ends them, not the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_given_up_on_still_ends_the_reports() {
+    let (store, ingestor) = appends_stuck_in_flight(100, 4, 450).await;
+    let mut reports = ingestor.subscribe();
+    let given_up = tokio::time::timeout(Duration::from_millis(50), ingestor.shutdown()).await;
+    assert!(given_up.is_err());
+    release(&store);
+    let mut written = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match reports.recv().await {
+                Ok(report) => written += report.events,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Err(lagged) => panic!("{lagged}"),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the reports did not end");
+    assert_eq!(written, 450);
+    assert!(matches!(
+        ingestor.subscribe().recv().await,
+        Err(tokio::sync::broadcast::error::RecvError::Closed)
+    ));
+}
+
 #[tokio::test]
 async fn send_many_refuses_the_whole_batch_for_one_bad_event() {
     let store = Arc::new(Faulty::default());

@@ -60,7 +60,7 @@ use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
 use waiting::Waiting;
-use worker::{Command, Room, Worker};
+use worker::{Command, Room, Subscriptions, Worker};
 
 use crate::error::{Error, Result};
 use crate::model::event::Event;
@@ -93,8 +93,8 @@ pub struct Ingestor {
     clock: Arc<dyn Clock>,
     config: IngestConfig,
     counters: Arc<Counters>,
-    /// Hands out report receivers until a shutdown ends the reports.
-    reports: std::sync::Mutex<Option<broadcast::Sender<BatchReport>>>,
+    /// Hands out report receivers until the worker ends.
+    reports: Subscriptions,
     in_flight: Arc<InFlight>,
     losses: Arc<Losses>,
 }
@@ -125,6 +125,7 @@ impl Ingestor {
         let counters = Arc::new(Counters::default());
         let in_flight = Arc::new(InFlight::default());
         let losses = Arc::new(Losses::default());
+        let subscriptions = Arc::new(std::sync::Mutex::new(Some(reports.clone())));
         let worker = Worker {
             batcher: Batcher::new(config.max_batch, config.max_age),
             appender: Arc::new(Appender {
@@ -140,6 +141,7 @@ impl Ingestor {
             appends: JoinSet::new(),
             waiting: Waiting::new(config.max_joined_batch),
             turns: Turns::default(),
+            subscriptions: subscriptions.clone(),
         };
         let task = tokio::sync::Mutex::new(Some(tokio::spawn(worker.run(rx))));
         Ok(Self {
@@ -150,7 +152,7 @@ impl Ingestor {
             clock,
             config,
             counters,
-            reports: std::sync::Mutex::new(Some(reports)),
+            reports: subscriptions,
             in_flight,
             losses,
         })
@@ -182,14 +184,16 @@ impl Ingestor {
     /// `admitted`; gives the room back when closed.
     fn enqueue(&self, command: Command, events: usize, admitted: &mut Unqueued<'_>) -> Result<()> {
         self.room.fill(events);
+        // Counted before the worker can see them: a shutdown's totals, read once the worker
+        // has written everything, never miss events it wrote.
+        let accepted = &self.counters.accepted;
+        accepted.fetch_add(events as u64, Ordering::Relaxed);
         if self.check_open().is_err() || self.tx.send(command).is_err() {
+            accepted.fetch_sub(events as u64, Ordering::Relaxed);
             self.room.give_back(events);
             return Err(Error::Closed);
         }
         admitted.queued(events as u64);
-        self.counters
-            .accepted
-            .fetch_add(events as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -342,9 +346,10 @@ impl Ingestor {
     }
 
     /// A receiver of one [`BatchReport`] per batch written from now on (a slow receiver misses
-    /// the oldest reports rather than slowing ingestion). The receiver's stream ends once
-    /// [`shutdown`](Self::shutdown) has written everything; one asked for after that is ended
-    /// already.
+    /// the oldest reports rather than slowing ingestion). The receiver's stream ends once the
+    /// ingestor has stopped and written everything (after [`shutdown`](Self::shutdown) was
+    /// called, even if that call was given up on, or after the ingestor was dropped); one
+    /// asked for after that is ended already.
     pub fn subscribe(&self) -> broadcast::Receiver<BatchReport> {
         let reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
         match &*reports {
@@ -371,11 +376,6 @@ impl Ingestor {
             if let Err(e) = ended {
                 tracing::error!(error = %e, "the ingestion task ended abnormally");
             }
-            // The worker's copy went with it: the subscribers' streams end here.
-            self.reports
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
         }
         self.counters.snapshot()
     }

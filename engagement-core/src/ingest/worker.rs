@@ -6,15 +6,16 @@
 //! [`IngestConfig::max_concurrent_appends`]: super::IngestConfig::max_concurrent_appends
 //! [`IngestConfig::max_joined_batch`]: super::IngestConfig::max_joined_batch
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
+use super::stats::BatchReport;
 use super::turn::Turns;
 use super::waiting::Waiting;
 use crate::error::Result;
@@ -95,6 +96,7 @@ pub(crate) struct Worker {
     pub(crate) waiting: Waiting,
     /// The order in which the appends start: the order their batches closed.
     pub(crate) turns: Turns,
+    pub(crate) subscriptions: Subscriptions,
 }
 
 /// What a chunk of commands held.
@@ -105,18 +107,33 @@ enum Taken {
     Shutdown,
 }
 
-/// Closes the queue's room when the worker ends, however it ends.
-struct CloseOnDrop(Arc<Room>);
+/// The ingestor's handle on its batch reports: receivers are handed out from it until the
+/// worker ends.
+pub(crate) type Subscriptions = Arc<Mutex<Option<broadcast::Sender<BatchReport>>>>;
 
-impl Drop for CloseOnDrop {
+/// When the worker ends, however it ends: closes the queue's room (so waiting senders learn it
+/// has stopped) and ends the subscribers' streams.
+struct OnEnd {
+    room: Arc<Room>,
+    subscriptions: Subscriptions,
+}
+
+impl Drop for OnEnd {
     fn drop(&mut self) {
-        self.0.permits.close();
+        self.room.permits.close();
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }
 
 impl Worker {
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        let _close = CloseOnDrop(self.room.clone());
+        let _end = OnEnd {
+            room: self.room.clone(),
+            subscriptions: self.subscriptions.clone(),
+        };
         // Commands are taken from the queue in chunks: one wake-up per chunk, not per event.
         let mut commands = Vec::with_capacity(RECV_CHUNK);
         loop {
