@@ -143,7 +143,7 @@ pub struct FunnelStep {
     /// before registering, and again an hour before, counts 23 hours when the conversion
     /// window spans them); the lower median for an even count, in whole microseconds (in JSON
     /// too); `None` for step 1 and when nobody reached it.
-    #[serde(with = "crate::time::micros::option")]
+    #[serde(default, with = "crate::time::micros::option")]
     pub median_time_to_convert: Option<TimeDelta>,
 }
 

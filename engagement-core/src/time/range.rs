@@ -150,14 +150,17 @@ impl RangeSpec {
             }
             Self::Between { from, to } => {
                 let window = TimeWindow::new(from, to)?;
-                return match (zone.midnight_date(from), zone.midnight_date(to)) {
+                // Where a skipped date starts at the instant the next one does, the window's
+                // first day is the later of them, the day its end excludes the earlier.
+                let first = zone.midnight_date(from).map(|_| zone.date_of(from));
+                return match (first, zone.midnight_date(to)) {
                     (Some(first), Some(end)) => check_days((end - first).num_days(), cap, window),
                     _ => check_duration(window, cap),
                 };
             }
             Self::Preset { preset } => preset_dates(preset, today, zone)?,
             Self::Custom { from, to } => {
-                let yesterday = today.pred_opt().unwrap_or(today);
+                let yesterday = last_day_before(today, zone).unwrap_or(today);
                 (from.unwrap_or(yesterday), to.unwrap_or(today))
             }
         };
@@ -198,6 +201,15 @@ fn check_duration(window: TimeWindow, cap: Option<i64>) -> Result<TimeWindow> {
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// The last local date that had a day before `today`: the date before it, or where the zone
+/// skipped that one (Pacific/Apia's 30 December 2011), the one before that.
+fn last_day_before(today: NaiveDate, zone: &ReportZone) -> Option<NaiveDate> {
+    let before_today = zone
+        .day_start(today)
+        .checked_sub(TimeDelta::microseconds(1))?;
+    Some(zone.date_of(before_today))
+}
+
 fn preset_dates(
     preset: CalendarPreset,
     today: NaiveDate,
@@ -207,12 +219,7 @@ fn preset_dates(
     Ok(match preset {
         CalendarPreset::Today => (today, today),
         CalendarPreset::Yesterday => {
-            // The last date that had a day before today's (not a date the zone skipped).
-            let before_today = zone
-                .day_start(today)
-                .checked_sub(TimeDelta::microseconds(1))
-                .ok_or_else(out_of_range)?;
-            let y = zone.date_of(before_today);
+            let y = last_day_before(today, zone).ok_or_else(out_of_range)?;
             (y, y)
         }
         CalendarPreset::ThisWeek => {
@@ -361,6 +368,24 @@ mod tests {
             to: window.to,
         };
         assert_eq!(between.resolve(now, &apia, Some(28)).unwrap(), window);
+        // So is one starting on the day after the skipped date (which starts with it).
+        let later = ts("2012-01-30T12:00:00Z");
+        let window = custom(d(2011, 12, 31), d(2012, 1, 27))
+            .resolve(later, &apia, Some(28))
+            .unwrap();
+        let between = RangeSpec::Between {
+            from: window.from,
+            to: window.to,
+        };
+        assert_eq!(between.resolve(later, &apia, Some(28)).unwrap(), window);
+        // A custom range's blank start is yesterday too: the 29th, not the skipped date.
+        let blank = RangeSpec::Custom {
+            from: None,
+            to: None,
+        }
+        .resolve(now, &apia, None)
+        .unwrap();
+        assert_eq!(blank.from, apia.day_start(d(2011, 12, 29)));
     }
 
     #[test]

@@ -105,8 +105,9 @@ impl ReportZone {
 
     /// The local date `at` starts, when `at` is the first instant of a local day. Where the
     /// zone skipped a whole date (Pacific/Apia's 30 December 2011), the skipped date starts
-    /// where the next one does, and is the one returned: a window from the start of the date
-    /// before it to this instant covers that date's day and no more.
+    /// where the next one does, and the earlier of them is returned: the first date a window
+    /// ending at `at` leaves out ([`date_of`](Self::date_of) gives the later one, the day that
+    /// has its hours).
     pub fn midnight_date(&self, at: Timestamp) -> Option<NaiveDate> {
         let mut date = self.date_of(at);
         if self.day_start(date) != at {
