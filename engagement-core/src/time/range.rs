@@ -359,25 +359,19 @@ mod tests {
             .unwrap();
         assert_eq!(yesterday.from, apia.day_start(d(2011, 12, 29)));
         assert_eq!(yesterday.to, apia.day_start(d(2011, 12, 31)));
-        // A custom range of 28 dates, handed back as its instants, is 28 days still.
-        let window = custom(d(2011, 12, 2), d(2011, 12, 29))
-            .resolve(now, &apia, Some(28))
-            .unwrap();
-        let between = RangeSpec::Between {
-            from: window.from,
-            to: window.to,
+        // A custom range of 28 dates, handed back as its instants, is 28 days still: one
+        // ending before the skipped date, and one starting on the day after (which starts
+        // with it).
+        let handed_back = |first, last, now| {
+            let window = custom(first, last).resolve(now, &apia, Some(28)).unwrap();
+            let between = RangeSpec::Between {
+                from: window.from,
+                to: window.to,
+            };
+            assert_eq!(between.resolve(now, &apia, Some(28)).unwrap(), window);
         };
-        assert_eq!(between.resolve(now, &apia, Some(28)).unwrap(), window);
-        // So is one starting on the day after the skipped date (which starts with it).
-        let later = ts("2012-01-30T12:00:00Z");
-        let window = custom(d(2011, 12, 31), d(2012, 1, 27))
-            .resolve(later, &apia, Some(28))
-            .unwrap();
-        let between = RangeSpec::Between {
-            from: window.from,
-            to: window.to,
-        };
-        assert_eq!(between.resolve(later, &apia, Some(28)).unwrap(), window);
+        handed_back(d(2011, 12, 2), d(2011, 12, 29), now);
+        handed_back(d(2011, 12, 31), d(2012, 1, 27), ts("2012-01-30T12:00:00Z"));
         // A custom range's blank start is yesterday too: the 29th, not the skipped date.
         let blank = RangeSpec::Custom {
             from: None,
