@@ -77,11 +77,11 @@ use crate::time::Clock;
 /// [`IngestConfig::max_concurrent_appends`] batches are appended at once while the next ones
 /// are built, and batches that close while none of those is free are joined, up to
 /// [`IngestConfig::max_joined_batch`] events an append. Failed appends (one that panics
-/// included) are retried with backoff (appends are idempotent, so a retry never
-/// counts twice), unless the store refused the batch for good ([`Error::is_retryable`]). The queue is bounded: `send` waits for room, [`try_send`](Self::try_send)
-/// returns [`Error::Full`]. [`shutdown`](Self::shutdown) writes everything accepted before it
-/// returns; dropping the ingestor closes the queue and the background task still writes what it
-/// holds.
+/// included) are retried with backoff (appends are idempotent, so a retry never counts twice),
+/// unless the store refused the batch for good ([`Error::is_retryable`]). The queue is
+/// bounded: `send` waits for room, [`try_send`](Self::try_send) returns [`Error::Full`].
+/// [`shutdown`](Self::shutdown) writes everything accepted before it returns; dropping the
+/// ingestor closes the queue and the background task still writes what it holds.
 #[derive(Debug)]
 pub struct Ingestor {
     tx: mpsc::UnboundedSender<Command>,
@@ -94,7 +94,7 @@ pub struct Ingestor {
     config: IngestConfig,
     counters: Arc<Counters>,
     /// Hands out report receivers until the worker ends.
-    reports: Subscriptions,
+    subscriptions: Subscriptions,
     in_flight: Arc<InFlight>,
     losses: Arc<Losses>,
 }
@@ -152,7 +152,7 @@ impl Ingestor {
             clock,
             config,
             counters,
-            reports: subscriptions,
+            subscriptions,
             in_flight,
             losses,
         })
@@ -351,7 +351,10 @@ impl Ingestor {
     /// called, even if that call was given up on, or after the ingestor was dropped); one
     /// asked for after that is ended already.
     pub fn subscribe(&self) -> broadcast::Receiver<BatchReport> {
-        let reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
+        let reports = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match &*reports {
             Some(reports) => reports.subscribe(),
             None => broadcast::channel(1).1,
