@@ -6,7 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A duration as whole microseconds; one that does not fit is refused, not clamped.
 pub(crate) fn serialize<S: Serializer>(value: &TimeDelta, s: S) -> Result<S::Ok, S::Error> {
-    micros(*value)
+    value
+        .num_microseconds()
         .ok_or_else(|| serde::ser::Error::custom("a duration beyond ±292,000 years"))?
         .serialize(s)
 }
@@ -14,10 +15,6 @@ pub(crate) fn serialize<S: Serializer>(value: &TimeDelta, s: S) -> Result<S::Ok,
 /// A duration from whole microseconds.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TimeDelta, D::Error> {
     Ok(TimeDelta::microseconds(i64::deserialize(d)?))
-}
-
-fn micros(value: TimeDelta) -> Option<i64> {
-    value.num_microseconds()
 }
 
 /// The same for an optional duration (`null` for none).
