@@ -107,13 +107,15 @@ pub enum Error {
     /// Accepted events were not written: their batches' appends failed every retry, or were
     /// refused with an error no retry changes, and were given up. Returned by every
     /// [`Ingestor::flush`](crate::ingest::Ingestor::flush) waiting when a batch was given up
-    /// (or the next one, when none was); send the events again (a re-sent event that did land
-    /// is a duplicate, not counted twice).
+    /// (or the next one, when none was), and by the next
+    /// [`Sender::flush`](crate::ingest::Sender::flush) of each sender whose events it held;
+    /// send the events again (a re-sent event that did land is a duplicate, not counted twice).
     #[error(
         "{events} accepted events in {batches} batches were not written, the store failed or refused them: {last}"
     )]
     NotWritten {
-        /// Events in the batches given up.
+        /// Events in the batches given up (to a [`Sender`](crate::ingest::Sender)'s flush, its
+        /// own events among them).
         events: u64,
         /// Batches given up.
         batches: u64,

@@ -243,6 +243,102 @@ async fn every_flush_waiting_learns_of_a_batch_given_up() {
     assert_eq!(ingestor.shutdown().await.failed, 2);
 }
 
+/// Tasks that each acknowledge their own events flush through senders of their own: a sender's
+/// flush reports the lost batch that held its events even after another task's flush (or the
+/// ingestor's own) learned of it first, and counts its own events only. Through the
+/// ingestor's flush alone, the later flush said `Ok` for a lost event.
+#[tokio::test]
+async fn a_senders_flush_reports_its_own_lost_events_whoever_flushed_first() {
+    let store = Arc::new(Faulty::default());
+    store.refusing_appends.store(1, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let config = IngestConfig {
+        max_age: Duration::from_secs(3_600),
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
+    let (mut a, mut b, mut idle) = (ingestor.sender(), ingestor.sender(), ingestor.sender());
+    a.send(&ws(), event("a1")).await.unwrap();
+    b.send_many(&ws(), vec![event("b1"), event("b2")])
+        .await
+        .unwrap();
+    ingestor.send(&ws(), event("shared")).await.unwrap();
+
+    let (events, batches, _) = lost(ingestor.flush().await, "the shared flush learns first");
+    assert_eq!((events, batches), (4, 1), "the whole batch");
+    ingestor
+        .flush()
+        .await
+        .expect("the shared flushes learn of a loss once");
+    let (events, batches, _) = lost(b.flush().await, "b's events were in the batch");
+    assert_eq!((events, batches), (2, 1), "b's own events");
+    let (events, batches, _) = lost(a.flush().await, "a's event was in the batch");
+    assert_eq!((events, batches), (1, 1), "a's own event");
+    a.flush().await.expect("a learns of its loss once");
+    idle.flush().await.expect("idle sent nothing that was lost");
+
+    a.send(&ws(), event("a1")).await.unwrap();
+    a.flush().await.expect("sent again, it lands");
+    assert!(holds(&store, "a1").await && !holds(&store, "b1").await);
+    drop((a, b, idle));
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.failed, stats.inserted), (5, 4, 1));
+}
+
+/// Four tasks send through senders of their own into small batches that mix their events,
+/// flushing as they go, while the store refuses five appends: each task's flushes report
+/// exactly its own events that are missing from the store, wherever the losses fell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_each_learn_exactly_their_own_losses() {
+    let store = Arc::new(Faulty::default());
+    store.refusing_appends.store(5, Ordering::SeqCst);
+    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let config = IngestConfig {
+        max_batch: 8,
+        ..IngestConfig::default()
+    };
+    let ingestor = Arc::new(Ingestor::start(store.clone(), clock, config).unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..4 {
+        let ingestor = ingestor.clone();
+        tasks.spawn(async move {
+            let mut sender = ingestor.sender();
+            let mut reported = 0;
+            for i in 0..60 {
+                sender
+                    .send(&ws(), event(&format!("t{task}-{i}")))
+                    .await
+                    .unwrap();
+                if i % 30 == 29 {
+                    match sender.flush().await {
+                        Ok(()) => {}
+                        Err(Error::NotWritten { events, .. }) => reported += events,
+                        Err(other) => panic!("task {task}: {other}"),
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+            (task, reported)
+        });
+    }
+    let mut lost_in_all = 0;
+    while let Some(ended) = tasks.join_next().await {
+        let (task, reported) = ended.unwrap();
+        let mut missing = 0;
+        for i in 0..60 {
+            missing += u64::from(!holds(&store, &format!("t{task}-{i}")).await);
+        }
+        assert_eq!(
+            reported, missing,
+            "task {task} learned of its own losses only"
+        );
+        lost_in_all += missing;
+    }
+    let stats = ingestor.shutdown().await;
+    assert_eq!(stats.failed, lost_in_all);
+    assert!(lost_in_all >= 5, "five batches were refused");
+}
+
 /// At the default settings a batch outlives a store that fails for a minute (a database
 /// restarting, a failover): it is retried until it lands, and the flush says it did. (The
 /// default once gave up after 8 attempts, 6.35 s.)

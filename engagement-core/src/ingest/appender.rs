@@ -49,7 +49,12 @@ impl Appender {
     }
 
     /// Appends one batch with retries, then accounts for it.
-    async fn write_now(&self, (workspace, events): Batch, depths: Depths) {
+    async fn write_now(&self, batch: Batch, depths: Depths) {
+        let Batch {
+            workspace,
+            events,
+            senders,
+        } = batch;
         let started = Instant::now();
         let appends_in_flight = self.counters.append_started();
         let span = tracing::debug_span!(
@@ -64,7 +69,7 @@ impl Appender {
         self.in_flight.release_all(&events);
         self.counters.append_ended(events.len(), &result, latency);
         if let Err(error) = &result {
-            self.losses.record(events.len(), error.clone());
+            self.losses.record(events.len(), senders, error.clone());
         }
         let (written, failed) = if result.is_ok() {
             (events.len() as u64, 0)

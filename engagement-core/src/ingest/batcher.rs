@@ -5,16 +5,34 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::senders::{SenderId, Senders};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
 /// A batch ready to be written.
-pub(crate) type Batch = (WorkspaceId, Vec<Event>);
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) workspace: WorkspaceId,
+    pub(crate) events: Vec<Event>,
+    /// Whose events it holds, for the senders' flushes.
+    pub(crate) senders: Senders,
+}
 
 #[derive(Debug)]
 struct Open {
     events: Vec<Event>,
+    senders: Senders,
     since: Instant,
+}
+
+impl Open {
+    fn close(self, workspace: WorkspaceId) -> Batch {
+        Batch {
+            workspace,
+            events: self.events,
+            senders: self.senders,
+        }
+    }
 }
 
 /// Open batches, one per workspace.
@@ -34,30 +52,33 @@ impl Batcher {
         }
     }
 
-    /// Adds an event; returns its workspace's batch when that is now full.
+    /// Adds an event `sender` sent; returns its workspace's batch when that is now full.
     pub(crate) fn push(
         &mut self,
         workspace: WorkspaceId,
         event: Event,
+        sender: SenderId,
         now: Instant,
     ) -> Option<Batch> {
         let max_batch = self.max_batch;
         let open = self.open_for(&workspace, now);
         open.events.push(event);
+        open.senders.add(sender, 1);
         if open.events.len() >= max_batch {
             let open = self.open.remove(&workspace)?;
-            return Some((workspace, open.events));
+            return Some(open.close(workspace));
         }
         None
     }
 
-    /// Adds events in order, filling the workspace's open batch and closing one batch per
+    /// Adds events `sender` sent, in order, filling the workspace's open batch and closing one batch per
     /// `max_batch` events; returns the batches closed (the remainder stays open). Each event
     /// is moved once, whatever the number of batches.
     pub(crate) fn push_many(
         &mut self,
         workspace: WorkspaceId,
         events: Vec<Event>,
+        sender: SenderId,
         now: Instant,
     ) -> Vec<Batch> {
         let max_batch = self.max_batch;
@@ -65,12 +86,13 @@ impl Batcher {
         let mut events = events.into_iter();
         while events.len() > 0 {
             let open = self.open_for(&workspace, now);
-            let room = max_batch - open.events.len();
-            open.events.extend(events.by_ref().take(room));
+            let taken = (max_batch - open.events.len()).min(events.len());
+            open.events.extend(events.by_ref().take(taken));
+            open.senders.add(sender, taken);
             if open.events.len() >= max_batch
                 && let Some(open) = self.open.remove(&workspace)
             {
-                closed.push((workspace.clone(), open.events));
+                closed.push(open.close(workspace.clone()));
             }
         }
         closed
@@ -80,6 +102,7 @@ impl Batcher {
         let max_batch = self.max_batch;
         self.open.entry(workspace.clone()).or_insert_with(|| Open {
             events: Vec::with_capacity(max_batch.min(4_096)),
+            senders: Senders::default(),
             since: now,
         })
     }
@@ -94,7 +117,7 @@ impl Batcher {
             .collect();
         ready
             .into_iter()
-            .filter_map(|ws| self.open.remove(&ws).map(|open| (ws, open.events)))
+            .filter_map(|ws| self.open.remove(&ws).map(|open| open.close(ws)))
             .collect()
     }
 
@@ -110,10 +133,7 @@ impl Batcher {
 
     /// Every open batch, whatever its age.
     pub(crate) fn drain(&mut self) -> Vec<Batch> {
-        self.open
-            .drain()
-            .map(|(ws, open)| (ws, open.events))
-            .collect()
+        self.open.drain().map(|(ws, open)| open.close(ws)).collect()
     }
 
     /// Events waiting in open batches.
@@ -136,14 +156,16 @@ mod tests {
         WorkspaceId::new(name).unwrap()
     }
 
+    const SHARED: SenderId = SenderId::SHARED;
+
     #[test]
     fn batches_close_by_size_per_workspace() {
         let now = Instant::now();
         let mut b = Batcher::new(2, Duration::from_secs(1));
-        assert!(b.push(ws("a"), ev("1"), now).is_none());
-        assert!(b.push(ws("b"), ev("2"), now).is_none());
-        let (w, events) = b.push(ws("a"), ev("3"), now).unwrap();
-        assert_eq!((w, events.len()), (ws("a"), 2));
+        assert!(b.push(ws("a"), ev("1"), SHARED, now).is_none());
+        assert!(b.push(ws("b"), ev("2"), SHARED, now).is_none());
+        let batch = b.push(ws("a"), ev("3"), SHARED, now).unwrap();
+        assert_eq!((batch.workspace, batch.events.len()), (ws("a"), 2));
         assert_eq!(b.pending(), 1);
     }
 
@@ -151,16 +173,16 @@ mod tests {
     fn many_events_fill_the_open_batch_then_close_full_ones() {
         let now = Instant::now();
         let mut b = Batcher::new(3, Duration::from_secs(1));
-        assert!(b.push(ws("a"), ev("0"), now).is_none());
+        assert!(b.push(ws("a"), ev("0"), SHARED, now).is_none());
         let many = (1..=7).map(|i| ev(&i.to_string())).collect();
-        let closed = b.push_many(ws("a"), many, now);
+        let closed = b.push_many(ws("a"), many, SHARED, now);
         let ids: Vec<Vec<&str>> = closed
             .iter()
-            .map(|(_, events)| events.iter().map(|e| e.id.as_str()).collect())
+            .map(|batch| batch.events.iter().map(|e| e.id.as_str()).collect())
             .collect();
         assert_eq!(ids, [["0", "1", "2"], ["3", "4", "5"]]);
         assert_eq!(b.pending(), 2);
-        assert!(b.push_many(ws("a"), Vec::new(), now).is_empty());
+        assert!(b.push_many(ws("a"), Vec::new(), SHARED, now).is_empty());
         assert_eq!(b.drain().len(), 1);
     }
 
@@ -168,13 +190,13 @@ mod tests {
     fn batches_close_by_age() {
         let start = Instant::now();
         let mut b = Batcher::new(100, Duration::from_millis(250));
-        b.push(ws("a"), ev("1"), start);
-        b.push(ws("b"), ev("2"), start + Duration::from_millis(100));
+        b.push(ws("a"), ev("1"), SHARED, start);
+        b.push(ws("b"), ev("2"), SHARED, start + Duration::from_millis(100));
         assert_eq!(b.next_deadline(), Some(start + Duration::from_millis(250)));
         assert!(b.due(start + Duration::from_millis(249)).is_empty());
         let due = b.due(start + Duration::from_millis(250));
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].0, ws("a"));
+        assert_eq!(due[0].workspace, ws("a"));
         assert_eq!(b.next_deadline(), Some(start + Duration::from_millis(350)));
         assert_eq!(b.drain().len(), 1);
         assert_eq!(b.next_deadline(), None);

@@ -10,10 +10,15 @@
 //! Memory stays bounded whoever flushes: a loss is kept apart only while a flush in progress
 //! may still learn of it; the ones no flush has learned of yet are otherwise folded into one
 //! total, and the reported ones forgotten.
+//!
+//! Apart from that, each live [`Sender`](super::Sender) has a total of its own events given
+//! up since its last flush read it: its flush learns of exactly the losses that held its
+//! events, whoever else flushed. Those totals live as long as their senders.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::senders::{SenderId, Senders};
 use crate::error::{Error, Result};
 
 /// The ledger of given-up batches an ingestor's flushes read.
@@ -32,6 +37,10 @@ struct Ledger {
     unreported: Total,
     /// The flushes in progress: the loss number each started at, and how many did.
     watching: BTreeMap<u64, usize>,
+    /// The number the next sender gets.
+    next_sender: u64,
+    /// Each live sender's events given up since its flush last read them.
+    senders: HashMap<SenderId, Total>,
 }
 
 /// Losses added up.
@@ -73,9 +82,14 @@ struct Loss {
 }
 
 impl Losses {
-    /// Notes a batch of `events` given up with `error`.
-    pub(crate) fn record(&self, events: usize, error: Arc<Error>) {
+    /// Notes a batch of `events` given up with `error`, holding events of `senders`.
+    pub(crate) fn record(&self, events: usize, senders: Senders, error: Arc<Error>) {
         let mut ledger = self.lock();
+        for (sender, own) in senders.totals() {
+            if let Some(total) = ledger.senders.get_mut(&sender) {
+                total.add(own, error.clone());
+            }
+        }
         let number = ledger.next;
         ledger.next += 1;
         if ledger.watching.is_empty() {
@@ -100,6 +114,29 @@ impl Losses {
             losses: self.clone(),
             from,
         }
+    }
+
+    /// Numbers a new sender, with nothing lost yet.
+    pub(crate) fn register(&self) -> SenderId {
+        let mut ledger = self.lock();
+        ledger.next_sender += 1;
+        let sender = SenderId(ledger.next_sender);
+        ledger.senders.insert(sender, Total::default());
+        sender
+    }
+
+    /// Forgets a sender that is gone.
+    pub(crate) fn deregister(&self, sender: SenderId) {
+        self.lock().senders.remove(&sender);
+    }
+
+    /// What `sender`'s flush reports once its batches have ended: [`Error::NotWritten`] for
+    /// its events given up since its last flush read them, else `Ok`.
+    pub(crate) fn take(&self, sender: SenderId) -> Result<()> {
+        let mut ledger = self.lock();
+        let lost = ledger.senders.get_mut(&sender).map(std::mem::take);
+        drop(ledger);
+        lost.unwrap_or_default().into_result()
     }
 
     fn lock(&self) -> MutexGuard<'_, Ledger> {
@@ -170,7 +207,7 @@ mod tests {
     use super::*;
 
     fn lost(losses: &Losses, events: usize) {
-        losses.record(events, Arc::new(Error::Closed));
+        losses.record(events, Senders::default(), Arc::new(Error::Closed));
     }
 
     fn reported(result: Result<()>) -> Option<(u64, u64)> {
@@ -239,5 +276,30 @@ mod tests {
         lost(&losses, 4);
         drop(cancelled);
         assert_eq!(reported(losses.watch().report()), Some((4, 1)));
+    }
+
+    #[test]
+    fn a_sender_learns_of_the_losses_of_its_own_events_once() {
+        let losses = Arc::new(Losses::default());
+        let (a, b) = (losses.register(), losses.register());
+        let mut batch = Senders::default();
+        batch.add(a, 2);
+        batch.add(b, 3);
+        batch.add(a, 1);
+        losses.record(10, batch, Arc::new(Error::Closed));
+        let mut only_b = Senders::default();
+        only_b.add(b, 4);
+        losses.record(4, only_b, Arc::new(Error::Closed));
+        // The shared flushes learn of both batches, whole; that takes nothing from the senders.
+        assert_eq!(reported(losses.watch().report()), Some((14, 2)));
+        assert_eq!(reported(losses.take(a)), Some((3, 1)));
+        assert_eq!(reported(losses.take(b)), Some((7, 2)));
+        assert_eq!(reported(losses.take(a)), None, "reported once");
+        losses.deregister(a);
+        let mut gone = Senders::default();
+        gone.add(a, 1);
+        losses.record(1, gone, Arc::new(Error::Closed));
+        assert_eq!(reported(losses.take(a)), None);
+        assert_eq!(losses.lock().senders.len(), 1, "only b is kept");
     }
 }

@@ -38,6 +38,8 @@ mod batcher;
 mod config;
 mod freshness;
 mod losses;
+mod sender;
+mod senders;
 mod stats;
 mod turn;
 mod waiting;
@@ -56,6 +58,8 @@ pub use config::{IngestConfig, RetryPolicy};
 pub use freshness::Freshness;
 use freshness::{InFlight, Unqueued};
 use losses::Losses;
+pub use sender::Sender;
+use senders::SenderId;
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
@@ -209,13 +213,23 @@ impl Ingestor {
     /// [`Error::InvalidEvent`] for an event that fails validation (nothing is queued);
     /// [`Error::Closed`] when the ingestor has stopped.
     pub async fn send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
+        self.send_from(SenderId::SHARED, workspace, event).await
+    }
+
+    async fn send_from(
+        &self,
+        sender: SenderId,
+        workspace: &WorkspaceId,
+        event: Event,
+    ) -> Result<()> {
         let (event, mut admitted) = self.accept(event)?;
         let room = match self.room.permits.try_acquire() {
             Ok(permit) => Ok(permit),
             Err(_) => self.room.permits.acquire().await,
         };
         room.map_err(|_| Error::Closed)?.forget();
-        self.enqueue(Command::Event(workspace.clone(), event), 1, &mut admitted)
+        let command = Command::Event(workspace.clone(), event, sender);
+        self.enqueue(command, 1, &mut admitted)
     }
 
     /// Validates and queues one event without waiting.
@@ -225,6 +239,10 @@ impl Ingestor {
     /// queue is full (the event is not queued; retry later); [`Error::Closed`] when the
     /// ingestor has stopped.
     pub fn try_send(&self, workspace: &WorkspaceId, event: Event) -> Result<()> {
+        self.try_send_from(SenderId::SHARED, workspace, event)
+    }
+
+    fn try_send_from(&self, sender: SenderId, workspace: &WorkspaceId, event: Event) -> Result<()> {
         let (event, mut admitted) = self.accept(event)?;
         match self.room.permits.try_acquire() {
             Ok(permit) => permit.forget(),
@@ -235,7 +253,8 @@ impl Ingestor {
             }
             Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
         }
-        self.enqueue(Command::Event(workspace.clone(), event), 1, &mut admitted)
+        let command = Command::Event(workspace.clone(), event, sender);
+        self.enqueue(command, 1, &mut admitted)
     }
 
     /// Validates a whole batch, then queues it, waiting while the queue is full: for a host
@@ -252,7 +271,17 @@ impl Ingestor {
     /// [`Error::InvalidEvent`] (its `index` is the event's position in `events`) when any event
     /// fails validation: nothing of the batch is queued. [`Error::Closed`] when the ingestor
     /// has stopped (only the parts queued before, if any, will be written).
-    pub async fn send_many(&self, workspace: &WorkspaceId, mut events: Vec<Event>) -> Result<()> {
+    pub async fn send_many(&self, workspace: &WorkspaceId, events: Vec<Event>) -> Result<()> {
+        self.send_many_from(SenderId::SHARED, workspace, events)
+            .await
+    }
+
+    async fn send_many_from(
+        &self,
+        sender: SenderId,
+        workspace: &WorkspaceId,
+        mut events: Vec<Event>,
+    ) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -268,12 +297,15 @@ impl Ingestor {
         }
         let part = self.room.capacity.min(u32::MAX as usize);
         if events.len() <= part {
-            return self.queue_part(workspace, events, &mut admitted).await;
+            return self
+                .queue_part(sender, workspace, events, &mut admitted)
+                .await;
         }
         let mut rest = events.into_iter();
         while rest.len() > 0 {
             let events = rest.by_ref().take(part).collect();
-            self.queue_part(workspace, events, &mut admitted).await?;
+            self.queue_part(sender, workspace, events, &mut admitted)
+                .await?;
         }
         Ok(())
     }
@@ -282,6 +314,7 @@ impl Ingestor {
     /// them over from `admitted`.
     async fn queue_part(
         &self,
+        sender: SenderId,
         workspace: &WorkspaceId,
         events: Vec<Event>,
         admitted: &mut Unqueued<'_>,
@@ -290,7 +323,11 @@ impl Ingestor {
         let permits = u32::try_from(n).unwrap_or(u32::MAX);
         let room = self.room.permits.acquire_many(permits).await;
         room.map_err(|_| Error::Closed)?.forget();
-        self.enqueue(Command::Events(workspace.clone(), events), n, admitted)
+        self.enqueue(
+            Command::Events(workspace.clone(), events, sender),
+            n,
+            admitted,
+        )
     }
 
     /// Writes every event accepted so far, whatever the age of its batch, and waits for it
@@ -307,22 +344,65 @@ impl Ingestor {
     /// several tasks flush, every flush waiting when a batch is given up learns of it, whichever
     /// task's events it held; but a loss already reported to another task's flush before this
     /// one was called is not reported again, so there a flush's `Ok` does not prove that the
-    /// calling task's own events were stored (its events may have been in that batch). Nothing
-    /// is retried after that; the events are the caller's to send again (appends are
-    /// idempotent, so what did land is not counted twice).
+    /// calling task's own events were stored. Tasks that each need that proof send and flush
+    /// through a [`sender`](Self::sender) of their own. Nothing is retried after a loss; the
+    /// events are the caller's to send again (appends are idempotent, so what did land is not
+    /// counted twice).
     ///
     /// # Errors
     /// [`Error::NotWritten`] when a batch was given up while the flush waited, or before it
     /// and not yet reported to any flush; [`Error::Closed`] when the ingestor has stopped.
     pub async fn flush(&self) -> Result<()> {
-        self.check_open()?;
         let watch = self.losses.watch();
+        self.write_accepted().await?;
+        watch.report()
+    }
+
+    /// Has the worker write every event accepted so far, and waits for it.
+    async fn write_accepted(&self) -> Result<()> {
+        self.check_open()?;
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Command::Flush(ack))
             .map_err(|_| Error::Closed)?;
-        done.await.map_err(|_| Error::Closed)?;
-        watch.report()
+        done.await.map_err(|_| Error::Closed)
+    }
+
+    /// A handle for one task to send through: its [`flush`](Sender::flush) reports the batches
+    /// given up that held events it sent, and only those, whatever other tasks sent and
+    /// flushed. Where several tasks share the ingestor and each acknowledges its own events
+    /// after a flush, each should send through a sender of its own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use engagement_core::ingest::{IngestConfig, Ingestor};
+    /// use engagement_core::{CustomerId, Event, FixedClock, ReferenceStore, WorkspaceId, names};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let now = "2026-11-20T12:00:00Z".parse()?;
+    /// let store = Arc::new(ReferenceStore::default());
+    /// let ingestor = Arc::new(Ingestor::start(store, Arc::new(FixedClock::new(now)), IngestConfig::default())?);
+    /// let ws = WorkspaceId::new("acme")?;
+    /// let consumers = (0..2).map(|partition| {
+    ///     let (ingestor, ws) = (ingestor.clone(), ws.clone());
+    ///     tokio::spawn(async move {
+    ///         let mut sender = ingestor.sender();
+    ///         let id = format!("p{partition}-1");
+    ///         sender.send(&ws, Event::new(id, CustomerId(7), names::PAGE_VIEWED, now)).await?;
+    ///         // `Ok`: every event this task sent before the flush is stored; acknowledge them.
+    ///         sender.flush().await
+    ///     })
+    /// });
+    /// for consumer in consumers.collect::<Vec<_>>() {
+    ///     consumer.await??;
+    /// }
+    /// assert_eq!(ingestor.shutdown().await.inserted, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sender(&self) -> Sender<'_> {
+        Sender::new(self)
     }
 
     /// Events queued and not yet taken into a batch.

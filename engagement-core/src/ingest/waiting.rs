@@ -27,25 +27,27 @@ impl Waiting {
     }
 
     /// Adds a closed batch, joined to the last one waiting when it can be.
-    pub(crate) fn push(&mut self, (workspace, events): Batch) {
-        self.events += events.len();
-        if let Some((last_workspace, last)) = self.batches.back_mut()
-            && *last_workspace == workspace
-            && last.len() + events.len() <= self.max_events
+    pub(crate) fn push(&mut self, batch: Batch) {
+        self.events += batch.events.len();
+        if let Some(last) = self.batches.back_mut()
+            && last.workspace == batch.workspace
+            && last.events.len() + batch.events.len() <= self.max_events
         {
             // Room for a whole joined batch at once: growing by doubling would copy the
             // events joined so far again at every step.
-            last.reserve_exact(self.max_events - last.len());
-            last.extend(events);
+            last.events
+                .reserve_exact(self.max_events - last.events.len());
+            last.events.extend(batch.events);
+            last.senders.join(batch.senders);
             return;
         }
-        self.batches.push_back((workspace, events));
+        self.batches.push_back(batch);
     }
 
     /// The oldest waiting batch.
     pub(crate) fn pop(&mut self) -> Option<Batch> {
         let batch = self.batches.pop_front()?;
-        self.events -= batch.1.len();
+        self.events -= batch.events.len();
         Some(batch)
     }
 
@@ -64,6 +66,7 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::senders::{SenderId, Senders};
     use crate::model::event::Event;
     use crate::model::ids::{CustomerId, WorkspaceId};
     use crate::time::Timestamp;
@@ -72,14 +75,18 @@ mod tests {
         let events = ids
             .map(|i| Event::new(format!("e{i}"), CustomerId(1), "X", Timestamp::EPOCH))
             .collect();
-        (WorkspaceId::new(workspace).unwrap(), events)
+        Batch {
+            workspace: WorkspaceId::new(workspace).unwrap(),
+            events,
+            senders: Senders::default(),
+        }
     }
 
     fn popped(waiting: &mut Waiting) -> Vec<(String, Vec<String>)> {
         std::iter::from_fn(|| waiting.pop())
-            .map(|(ws, events)| {
-                let ids = events.iter().map(|e| e.id.as_str().to_owned()).collect();
-                (ws.as_str().to_owned(), ids)
+            .map(|batch| {
+                let ids = batch.events.iter().map(|e| e.id.as_str().to_owned());
+                (batch.workspace.as_str().to_owned(), ids.collect())
             })
             .collect()
     }
@@ -119,5 +126,18 @@ mod tests {
                 ("a".to_owned(), ids(4..7))
             ]
         );
+    }
+
+    #[test]
+    fn a_joined_batch_keeps_whose_events_it_holds() {
+        let (a, b) = (SenderId(1), SenderId(2));
+        let mut waiting = Waiting::new(10);
+        for (sender, ids) in [(a, 0..2), (b, 2..5)] {
+            let mut sent = batch("a", ids);
+            sent.senders.add(sender, sent.events.len());
+            waiting.push(sent);
+        }
+        let joined = waiting.pop().expect("one joined batch");
+        assert_eq!(joined.senders.totals(), [(a, 2), (b, 3)]);
     }
 }

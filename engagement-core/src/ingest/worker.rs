@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
+use super::senders::SenderId;
 use super::stats::BatchReport;
 use super::turn::Turns;
 use super::waiting::Waiting;
@@ -27,8 +28,8 @@ use crate::model::ids::WorkspaceId;
     reason = "events are the hot path; boxing each one would add an allocation per event"
 )]
 pub(crate) enum Command {
-    Event(WorkspaceId, Event),
-    Events(WorkspaceId, Vec<Event>),
+    Event(WorkspaceId, Event, SenderId),
+    Events(WorkspaceId, Vec<Event>, SenderId),
     /// Write everything taken so far; answered once every batch closed so far has ended.
     Flush(oneshot::Sender<()>),
     /// Accept nothing more: what is queued is still written, then the worker ends.
@@ -40,7 +41,7 @@ impl Command {
     fn events(&self) -> usize {
         match self {
             Self::Event(..) => 1,
-            Self::Events(_, events) => events.len(),
+            Self::Events(_, events, _) => events.len(),
             Self::Flush(_) | Self::Shutdown => 0,
         }
     }
@@ -177,15 +178,15 @@ impl Worker {
         for command in commands.drain(..) {
             owed += command.events();
             match command {
-                Command::Event(workspace, event) => {
-                    if let Some(batch) = self.batcher.push(workspace, event, now) {
-                        self.give_room(&mut owed, batch.1.len());
+                Command::Event(workspace, event, sender) => {
+                    if let Some(batch) = self.batcher.push(workspace, event, sender, now) {
+                        self.give_room(&mut owed, batch.events.len());
                         self.close(batch).await;
                     }
                 }
-                Command::Events(workspace, events) => {
-                    for batch in self.batcher.push_many(workspace, events, now) {
-                        self.give_room(&mut owed, batch.1.len());
+                Command::Events(workspace, events, sender) => {
+                    for batch in self.batcher.push_many(workspace, events, sender, now) {
+                        self.give_room(&mut owed, batch.events.len());
                         self.close(batch).await;
                     }
                 }
