@@ -76,6 +76,17 @@ pub enum Error {
         /// What is wrong and what is allowed.
         reason: String,
     },
+    /// A setting the host gave the library that it cannot run with (an ingestor's batch size,
+    /// a retention policy keeping nothing, band edges out of order, a store URL or table
+    /// prefix): a mistake in the host's configuration, not in a viewer's request. Nothing was
+    /// started, read or written.
+    #[error("invalid setting `{setting}`: {reason}")]
+    InvalidConfig {
+        /// The setting that failed.
+        setting: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
     /// Something that was asked for by id does not exist in the viewer's workspace.
     #[error("{what} {id:?} not found in this workspace")]
     NotFound {
@@ -191,7 +202,8 @@ impl Error {
     /// Whether the same call, made again unchanged, may succeed: `true` for a backend that was
     /// busy ([`Error::Busy`]) or failed in a way that may pass ([`Error::Backend`]) and for a
     /// full ingestion queue ([`Error::Full`]); `false` for input that is wrong or that the
-    /// store cannot hold ([`Error::InvalidEvent`], [`Error::Refused`], …), a viewer refused,
+    /// store cannot hold ([`Error::InvalidEvent`], [`Error::Refused`], …), a setting the host
+    /// must change ([`Error::InvalidConfig`]), a viewer refused,
     /// something not found, an ingestor shut down, and a report already given
     /// ([`Error::NotWritten`]). The [`Ingestor`](crate::ingest::Ingestor) retries an append
     /// only while this holds.
@@ -214,6 +226,14 @@ impl Error {
     pub fn invalid_query(field: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidQuery {
             field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::InvalidConfig`].
+    pub fn invalid_config(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            setting,
             reason: reason.into(),
         }
     }

@@ -103,12 +103,12 @@ impl RetentionPolicy {
     /// Events strictly before it are removed.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] for a policy keeping nothing (zero months or days: more likely a
+    /// [`Error::InvalidConfig`] for a policy keeping nothing (zero months or days: more likely a
     /// missing setting than a wish to delete all history but today's) or reaching before the
     /// calendar's start.
     pub fn cutoff(&self, now: Timestamp) -> Result<Timestamp> {
         if matches!(self.keep, Keep::Months(0) | Keep::Days(0)) {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "keep",
                 "a retention policy must keep at least one day or month",
             ));
@@ -119,7 +119,7 @@ impl RetentionPolicy {
             Keep::Days(n) => today.checked_sub_days(Days::new(u64::from(n))),
         }
         .ok_or_else(|| {
-            Error::invalid_query(
+            Error::invalid_config(
                 "keep",
                 format!("{:?} reaches before the calendar", self.keep),
             )
@@ -146,7 +146,7 @@ pub struct RetentionReport {
 /// store's bounded chunks; with [`PurgeMode::DryRun`], only counts them.
 ///
 /// # Errors
-/// [`Error::InvalidQuery`] for a policy keeping nothing or reaching before the calendar (then
+/// [`Error::InvalidConfig`] for a policy keeping nothing or reaching before the calendar (then
 /// nothing is deleted); a store failure (chunks
 /// already deleted stay deleted, and a rerun reaches the same state).
 pub async fn enforce(
@@ -245,7 +245,10 @@ mod tests {
         let err = RetentionPolicy::months(u32::MAX).cutoff(at("2026-03-31T08:00:00Z"));
         assert!(matches!(
             err,
-            Err(Error::InvalidQuery { field: "keep", .. })
+            Err(Error::InvalidConfig {
+                setting: "keep",
+                ..
+            })
         ));
     }
 }

@@ -194,8 +194,8 @@ async fn a_batch_size_the_store_cannot_take_is_refused_before_anything_is_read()
         assert!(
             matches!(
                 err,
-                Error::InvalidQuery {
-                    field: "batch_size",
+                Error::InvalidConfig {
+                    setting: "batch_size",
                     ..
                 }
             ),

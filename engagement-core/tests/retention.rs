@@ -166,7 +166,13 @@ async fn a_policy_keeping_nothing_is_refused_and_deletes_nothing() {
         for mode in [PurgeMode::DryRun, PurgeMode::Delete] {
             let err = retention::enforce(&store, &ws("a"), &policy, now, mode).await;
             assert!(
-                matches!(err, Err(Error::InvalidQuery { field: "keep", .. })),
+                matches!(
+                    err,
+                    Err(Error::InvalidConfig {
+                        setting: "keep",
+                        ..
+                    })
+                ),
                 "{policy:?}: {err:?}"
             );
         }
@@ -236,7 +242,10 @@ fn policies_past_the_calendar_are_refused() {
             assert!(
                 matches!(
                     policy.cutoff(now),
-                    Err(Error::InvalidQuery { field: "keep", .. })
+                    Err(Error::InvalidConfig {
+                        setting: "keep",
+                        ..
+                    })
                 ),
                 "{policy:?} at {now:?}"
             );

@@ -30,7 +30,7 @@ impl TablePrefix {
     /// A checked prefix.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] when the prefix is empty, longer than [`Self::MAX_LEN`], does not
+    /// [`Error::InvalidConfig`] when the prefix is empty, longer than [`Self::MAX_LEN`], does not
     /// start with a letter or holds anything but `a-z`, `0-9` and `_`.
     pub fn new(prefix: impl Into<String>) -> Result<Self> {
         let prefix = prefix.into();
@@ -40,7 +40,7 @@ impl TablePrefix {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "table_prefix",
                 format!(
                     "{prefix:?} is not a table prefix: use 1 to {} characters a-z, 0-9 and _, \
@@ -121,7 +121,16 @@ mod tests {
             "é",
             &"a".repeat(41),
         ] {
-            assert!(TablePrefix::new(bad).is_err(), "{bad:?}");
+            assert!(
+                matches!(
+                    TablePrefix::new(bad),
+                    Err(Error::InvalidConfig {
+                        setting: "table_prefix",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
         }
         for good in ["a", "engagement_", "app2_", &"a".repeat(40)] {
             assert!(TablePrefix::new(good).is_ok(), "{good:?}");

@@ -135,11 +135,11 @@ impl SqliteStore {
     /// events: 1.5 s with small caches, 1.9 s with large ones, in a fresh process).
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] for a malformed URL, [`Error::Backend`] when the file cannot be
+    /// [`Error::InvalidConfig`] for a malformed URL, [`Error::Backend`] when the file cannot be
     /// opened.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(|e| {
-            Error::invalid_query("url", format!("{url:?} is not a SQLite URL: {e}"))
+            Error::invalid_config("url", format!("{url:?} is not a SQLite URL: {e}"))
         })?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = Self::options(options, in_memory);

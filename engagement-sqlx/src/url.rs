@@ -16,14 +16,15 @@ use engagement_core::{Error, EventStore, Result};
 /// let ws = WorkspaceId::new("acme")?;
 /// let page = engagement_core::EventPageQuery { filter: EventFilter::new(TimeWindow::ALL), after: None, limit: 10 };
 /// assert_eq!(store.event_page(&ws, &page).await?.total, 0);
-/// assert!(engagement_sqlx::connect("oracle://db").await.is_err());
+/// let unknown = engagement_sqlx::connect("oracle://db").await;
+/// assert!(matches!(unknown, Err(engagement_core::Error::InvalidConfig { setting: "url", .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidQuery`] for a scheme that is unknown or whose feature is disabled;
+/// [`Error::InvalidConfig`] for a scheme that is unknown or whose feature is disabled;
 /// connection and migration errors of the store.
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
     let scheme = url
@@ -53,7 +54,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
             store.migrate().await?;
             Ok(Arc::new(store))
         }
-        _ => Err(Error::invalid_query(
+        _ => Err(Error::invalid_config(
             "url",
             format!(
                 "{scheme:?} is not a store this build opens: use sqlite://FILE, postgres://… or \

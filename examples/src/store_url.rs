@@ -11,7 +11,7 @@ pub const DEFAULT_STORE: &str = "sqlite://engagement-demo.db";
 /// `sqlite://FILE`, `sqlite::memory:`, `postgres://…` or `mysql://…`.
 ///
 /// # Errors
-/// [`engagement_core::Error::InvalidQuery`] for an unknown scheme; connection and migration
+/// [`engagement_core::Error::InvalidConfig`] for an unknown scheme; connection and migration
 /// errors of the store.
 pub async fn open(url: &str) -> Result<Arc<dyn EventStore>> {
     if url.trim().eq_ignore_ascii_case("memory") {
@@ -41,7 +41,10 @@ mod tests {
     #[tokio::test]
     async fn unknown_schemes_are_refused() {
         let err = open("oracle://db").await.unwrap_err();
-        assert!(matches!(err, engagement_core::Error::InvalidQuery { .. }));
+        assert!(matches!(
+            err,
+            engagement_core::Error::InvalidConfig { setting: "url", .. }
+        ));
         assert!(open("memory").await.is_ok());
     }
 }

@@ -177,7 +177,13 @@ pub async fn retention_policy_purges_from_the_first_local_instant(store: &dyn Ev
     let zero = RetentionPolicy::days(0).in_zone(zone);
     let refused = retention::enforce(store, &ws, &zero, now, PurgeMode::Delete).await;
     assert!(
-        matches!(refused, Err(Error::InvalidQuery { field: "keep", .. })),
+        matches!(
+            refused,
+            Err(Error::InvalidConfig {
+                setting: "keep",
+                ..
+            })
+        ),
         "keep 0 days: {refused:?}"
     );
     assert_eq!(export_all(store, &ws).await, events, "nothing removed");

@@ -252,7 +252,7 @@ impl ImportReport {
 /// parse or validate are rejected with their line number (see [`ImportReport`]).
 ///
 /// # Errors
-/// [`Error::InvalidQuery`] when [`ImportOptions::batch_size`] is 0 or above
+/// [`Error::InvalidConfig`] when [`ImportOptions::batch_size`] is 0 or above
 /// [`Limits::max_batch_events`] (nothing is read). A store failure: the batches before it are
 /// stored, the report so far is lost; re-running the import is safe (appends are idempotent).
 pub async fn import<I>(

@@ -79,13 +79,13 @@ impl IngestConfig {
     /// append), an empty queue or one beyond what it can count, no append in flight.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] naming the setting.
+    /// [`Error::InvalidConfig`] naming the setting.
     pub(crate) fn check(&self) -> Result<()> {
         self.limits.check_batch_size("max_batch", self.max_batch)?;
         self.limits
             .check_batch_size("max_joined_batch", self.max_joined_batch)?;
         if self.max_joined_batch < self.max_batch {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "max_joined_batch",
                 format!(
                     "{} events per joined append is less than one batch of {} (max_batch)",
@@ -94,7 +94,7 @@ impl IngestConfig {
             ));
         }
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.queue_capacity) {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "queue_capacity",
                 format!(
                     "a queue of {} events: it takes 1 to {}",
@@ -104,13 +104,13 @@ impl IngestConfig {
             ));
         }
         if self.max_concurrent_appends == 0 {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "max_concurrent_appends",
                 "no append in flight would write nothing: it takes 1 or more",
             ));
         }
         if self.retry.max_attempts == 0 {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "retry.max_attempts",
                 "no attempt would write nothing: it counts every attempt, the first included, so 1 or more",
             ));
@@ -234,7 +234,7 @@ mod tests {
         ];
         for (setting, config) in bad {
             match config.check() {
-                Err(Error::InvalidQuery { field, .. }) => assert_eq!(field, setting),
+                Err(Error::InvalidConfig { setting: named, .. }) => assert_eq!(named, setting),
                 other => panic!("{setting}: {other:?}"),
             }
         }

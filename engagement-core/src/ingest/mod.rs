@@ -107,7 +107,7 @@ impl Ingestor {
     /// Starts the background task on the current Tokio runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] naming the setting of `config` it cannot run with: a
+    /// [`Error::InvalidConfig`] naming the setting of `config` it cannot run with: a
     /// `max_batch` of 0 or above [`Limits::max_batch_events`](crate::Limits::max_batch_events)
     /// (the store would refuse every batch), a `queue_capacity` of 0 or beyond
     /// [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS), a

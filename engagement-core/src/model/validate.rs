@@ -104,18 +104,18 @@ impl Limits {
             .try_for_each(|(i, c)| c.validate(i, self))
     }
 
-    /// Checks a configured batch size (the setting `field`): 1 to
+    /// Checks a configured batch size (the setting `setting`): 1 to
     /// [`Limits::max_batch_events`], so that the store takes every batch of that size.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] naming `field`.
-    pub(crate) fn check_batch_size(&self, field: &'static str, size: usize) -> Result<()> {
+    /// [`Error::InvalidConfig`] naming `setting`.
+    pub(crate) fn check_batch_size(&self, setting: &'static str, size: usize) -> Result<()> {
         let most = self.max_batch_events;
         if (1..=most).contains(&size) {
             return Ok(());
         }
-        Err(Error::invalid_query(
-            field,
+        Err(Error::invalid_config(
+            setting,
             format!("{size} events per batch: it takes 1 to {most} (Limits::max_batch_events)"),
         ))
     }

@@ -91,10 +91,10 @@ impl BandThresholds {
     /// `investigate`.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] unless `1 < medium < high < very_high ≤ investigate`.
+    /// [`Error::InvalidConfig`] unless `1 < medium < high < very_high ≤ investigate`.
     pub fn new(medium: u64, high: u64, very_high: u64, investigate: u64) -> Result<Self> {
         if !(1 < medium && medium < high && high < very_high && very_high <= investigate) {
-            return Err(Error::invalid_query(
+            return Err(Error::invalid_config(
                 "bands",
                 format!(
                     "band edges must rise: 1 < medium ({medium}) < high ({high}) < very high \
