@@ -99,8 +99,9 @@ impl PostgresStore {
     /// Connects a pool of up to 8 connections to `url`.
     ///
     /// # Errors
-    /// [`Error::Backend`](engagement_core::Error::Backend) when the server cannot be reached or
-    /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
+    /// [`Error::InvalidConfig`](engagement_core::Error::InvalidConfig) for a URL the driver
+    /// cannot read; [`Error::Backend`](engagement_core::Error::Backend) when the server cannot
+    /// be reached or refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
     /// be opened in time.
     pub async fn connect(url: &str) -> Result<Self> {
         Ok(Self::new(

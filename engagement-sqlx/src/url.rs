@@ -24,8 +24,8 @@ use engagement_core::{Error, EventStore, Result};
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] for a scheme that is unknown or whose feature is disabled;
-/// connection and migration errors of the store.
+/// [`Error::InvalidConfig`] for a scheme that is unknown or whose feature is disabled, or a
+/// URL its driver cannot read; connection and migration errors of the store.
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
     let scheme = url
         .split(':')
@@ -68,7 +68,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
 mod tests {
     use std::path::Path;
 
-    use engagement_core::{EventFilter, EventPageQuery, TimeWindow, WorkspaceId};
+    use engagement_core::{Error, EventFilter, EventPageQuery, TimeWindow, WorkspaceId};
 
     #[tokio::test]
     async fn the_scheme_is_read_in_any_case() {
@@ -84,5 +84,33 @@ mod tests {
         let file = Path::new(name).exists();
         let _ = std::fs::remove_file(name);
         assert!(!file, "an in-memory URL made a file named {name:?}");
+    }
+
+    /// A URL the driver cannot read is the host's configuration to fix, not a server to wait
+    /// for: `InvalidConfig`, not retryable, and the message keeps the password out. (A bad
+    /// PostgreSQL or MySQL URL was a retryable `Backend` error.)
+    #[tokio::test]
+    async fn a_url_the_driver_cannot_read_is_a_setting_to_fix() {
+        let urls = [
+            (cfg!(feature = "sqlite"), "sqlite://a.db?mode=bogus"),
+            (
+                cfg!(feature = "postgres"),
+                "postgres://u:s3cret@h:notaport/db",
+            ),
+            (cfg!(feature = "mysql"), "mysql://u:s3cret@h:notaport/db"),
+        ];
+        for (_, url) in urls.into_iter().filter(|(enabled, _)| *enabled) {
+            let Err(error) = super::connect(url).await else {
+                panic!("{url} connected");
+            };
+            assert!(
+                matches!(error, Error::InvalidConfig { setting: "url", .. }),
+                "{url}: {error:?}"
+            );
+            assert!(!error.is_retryable(), "{url}");
+            if url.contains("s3cret") {
+                assert!(!error.to_string().contains("s3cret"), "{error}");
+            }
+        }
     }
 }

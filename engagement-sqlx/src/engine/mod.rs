@@ -76,6 +76,8 @@ impl<D: Dialect> Engine<D> {
     /// most [`ACQUIRE_TIMEOUT`]: what a server backend's `connect` opens.
     ///
     /// # Errors
+    /// [`Error::InvalidConfig`](engagement_core::Error::InvalidConfig) (setting `url`) for a
+    /// URL the driver cannot read (its message leaves the URL out: it may hold a password);
     /// [`Error::Backend`](engagement_core::Error::Backend) when the server cannot be reached or
     /// refuses the login; [`Error::Busy`](engagement_core::Error::Busy) when no connection could
     /// be opened in time.
@@ -86,7 +88,13 @@ impl<D: Dialect> Engine<D> {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await
-            .map_err(|e| Self::error(SqlError::driver("connect")(e)))
+            .map_err(|e| match e {
+                sqlx::Error::Configuration(reason) => engagement_core::Error::invalid_config(
+                    "url",
+                    format!("not a {} URL the driver can read: {reason}", D::BACKEND),
+                ),
+                e => Self::error(SqlError::driver("connect")(e)),
+            })
     }
 
     /// The same engine with write transactions on connections of `writes`.

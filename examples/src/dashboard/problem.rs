@@ -121,3 +121,16 @@ pub(crate) async fn not_found() -> Response {
     let html = page("Page not found", None, Nav::None, body);
     (StatusCode::NOT_FOUND, Html(html.into_string())).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_viewers_mistake_is_a_bad_request_and_the_hosts_a_server_error() {
+        let viewer = Error::invalid_query("page_size", "must be 1 to 500");
+        let host = Error::invalid_config("keep", "a retention policy must keep a day");
+        assert_eq!(status_of(&viewer), StatusCode::BAD_REQUEST);
+        assert_eq!(status_of(&host), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
