@@ -125,8 +125,8 @@ pub enum Error {
         "{events} accepted events in {batches} batches were not written, the store failed or refused them: {last}"
     )]
     NotWritten {
-        /// Events in the batches given up (to a [`Sender`](crate::ingest::Sender)'s flush, its
-        /// own events among them).
+        /// Events in the batches given up (to a [`Sender`](crate::ingest::Sender)'s flush, only
+        /// its own events among them).
         events: u64,
         /// Batches given up.
         batches: u64,

@@ -256,7 +256,7 @@ async fn a_senders_flush_reports_its_own_lost_events_whoever_flushed_first() {
         max_age: Duration::from_secs(3_600),
         ..IngestConfig::default()
     };
-    let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
+    let ingestor = Arc::new(Ingestor::start(store.clone(), clock, config).unwrap());
     let (mut a, mut b, mut idle) = (ingestor.sender(), ingestor.sender(), ingestor.sender());
     a.send(&ws(), event("a1")).await.unwrap();
     b.send_many(&ws(), vec![event("b1"), event("b2")])

@@ -340,7 +340,8 @@ impl Ingestor {
     /// error, and returned as [`Error::NotWritten`] by every flush in progress when it was
     /// given up, or, when none was (or the only one was cancelled), by the next flush. So where
     /// one task flushes (a consumer that acknowledges its upstream after each flush), `Ok` says
-    /// every event accepted before the call is stored, and each loss is reported once. Where
+    /// every event accepted before the call is stored (or its id was stored already), and each
+    /// loss is reported once. Where
     /// several tasks flush, every flush waiting when a batch is given up learns of it, whichever
     /// task's events it held; but a loss already reported to another task's flush before this
     /// one was called is not reported again, so there a flush's `Ok` does not prove that the
@@ -370,8 +371,8 @@ impl Ingestor {
 
     /// A handle for one task to send through: its [`flush`](Sender::flush) reports the batches
     /// given up that held events it sent, and only those, whatever other tasks sent and
-    /// flushed. Where several tasks share the ingestor and each acknowledges its own events
-    /// after a flush, each should send through a sender of its own.
+    /// flushed. Where several tasks share the ingestor (an `Arc`) and each acknowledges its
+    /// own events after a flush, each should send through a sender of its own.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -386,7 +387,7 @@ impl Ingestor {
     /// let consumers = (0..2).map(|partition| {
     ///     let (ingestor, ws) = (ingestor.clone(), ws.clone());
     ///     tokio::spawn(async move {
-    ///         let mut sender = ingestor.sender();
+    ///         let mut sender = ingestor.sender(); // holds the ingestor: keep it as long as you like
     ///         let id = format!("p{partition}-1");
     ///         sender.send(&ws, Event::new(id, CustomerId(7), names::PAGE_VIEWED, now)).await?;
     ///         // `Ok`: every event this task sent before the flush is stored; acknowledge them.
@@ -401,8 +402,9 @@ impl Ingestor {
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn sender(&self) -> Sender<'_> {
-        Sender::new(self)
+    #[must_use = "a sender dropped at once forgets the losses its flush would report"]
+    pub fn sender(self: &Arc<Self>) -> Sender {
+        Sender::new(self.clone())
     }
 
     /// Events queued and not yet taken into a batch.
