@@ -34,12 +34,11 @@ use crate::model::batch::EventBatch;
 /// the export runs, so that the final sync only waits for the tail. At most a few batches are
 /// alive at once: memory stays bounded whatever the number of events.
 ///
-/// **This blocks** its thread while it waits: handing a batch over waits while the formatting
-/// threads are behind (the core crate depends on no runtime). They need no runtime, so a plain
-/// `.await` never deadlocks, even on a current-thread runtime, but the other tasks of that
-/// thread wait meanwhile (at most about as long as formatting a batch takes). On a server
-/// that answers other requests on the same threads, run it on a blocking-task thread or a job
-/// runner.
+/// It never blocks its thread on the export's work: it awaits the formatting threads when they
+/// are behind, and the writing thread's final sync to disk, so on an async server the thread
+/// goes on with its other tasks meanwhile. It needs no particular runtime (the threads are the
+/// export's own). Creating the partial file and the final rename are the only file-system
+/// calls made on the caller's thread.
 ///
 /// # Errors
 /// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)
@@ -73,11 +72,9 @@ pub async fn export_to_path<K: Into<String>>(
     let mut pipeline = Pipeline::spawn(file, &metadata_keys, options)?;
     let mut batches = pin!(batches);
     while let Some(batch) = batches.next().await {
-        pipeline.send(batch?)?;
+        pipeline.send(batch?).await?;
     }
-    let (rows, file) = pipeline.finish()?;
-    file.sync_all().map_err(csv_io_error)?;
-    drop(file);
+    let rows = pipeline.finish().await?;
     partial.commit(path)?;
     Ok(rows)
 }
@@ -343,18 +340,38 @@ mod tests {
         // Every write to /dev/full fails with "no space left on device".
         let full = File::options().write(true).open("/dev/full").unwrap();
         let mut pipeline = Pipeline::spawn(full, &[], CsvOptions::default()).unwrap();
-        let mut outcome = Ok(());
-        for chunk in 0..40 {
-            let events: Vec<Event> = (0..1_024).map(|i| ev(chunk * 10_000 + i)).collect();
-            outcome = pipeline.send(EventBatch::from_events(&events));
-            if outcome.is_err() {
-                break;
+        let err = block_on(async {
+            for chunk in 0..40 {
+                let events: Vec<Event> = (0..1_024).map(|i| ev(chunk * 10_000 + i)).collect();
+                pipeline.send(EventBatch::from_events(&events)).await?;
             }
-        }
-        let err = outcome
-            .and_then(|()| pipeline.finish().map(drop))
-            .unwrap_err();
+            pipeline.finish().await
+        })
+        .unwrap_err();
         assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
+    /// While the export's threads format, write and sync, the export hands its caller's
+    /// thread back (`Pending`) instead of blocking it, though its source never waits: an
+    /// async server's other tasks on that thread go on. It blocked until every row was on
+    /// disk before, so the first poll here was the whole export.
+    #[test]
+    fn an_export_hands_its_thread_back_while_its_threads_work() {
+        let path = path("hands-back");
+        let mut export = Box::pin(export_to_path(
+            stream::iter(batches(0..50_000)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(
+            export.as_mut().poll(&mut cx).is_pending(),
+            "the first poll waits for the threads without blocking"
+        );
+        assert_eq!(block_on(export).unwrap(), 50_000);
+        assert_eq!(parse(&fs::read(&path).unwrap()).len(), 50_001);
+        fs::remove_file(&path).unwrap();
     }
 
     #[test]

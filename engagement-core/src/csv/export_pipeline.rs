@@ -13,6 +13,10 @@
 //! takes a credit before handing a batch over and the writer returns it once the batch's rows
 //! are in the file. Syncing in the background means the final `sync_all` only waits for the
 //! last few megabytes instead of the whole file.
+//!
+//! The caller never blocks its thread: it awaits credits and the writer's end (which includes
+//! the final `sync_all`) through `futures` channels, so an export on an async server's worker
+//! thread leaves that thread to its other tasks while the export's threads work.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,6 +25,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
+
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
 
 use super::writer::csv_io_error;
 use super::{CsvOptions, EventLogCsv};
@@ -39,16 +46,16 @@ const SYNC_EVERY: u64 = 64 << 20;
 /// One batch's rows as CSV bytes, with its place in the export and its row count.
 type Formatted = (u64, Result<(Vec<u8>, u64)>);
 
-/// What the writer ends with: the rows written and the file, or the first error.
-type Written = Result<(u64, File)>;
+/// What the writer ends with: the rows written, in a file synced to disk, or the first error.
+type Written = Result<u64>;
 
 /// A running export: the channels into the formatters and back from the writer.
 #[derive(Debug)]
 pub(super) struct Pipeline {
     work: Option<SyncSender<(u64, EventBatch)>>,
-    credits: Receiver<()>,
+    credits: mpsc::Receiver<()>,
     next: u64,
-    writer: Option<JoinHandle<Written>>,
+    written: Option<oneshot::Receiver<Written>>,
 }
 
 impl Pipeline {
@@ -83,31 +90,38 @@ impl Pipeline {
                 .map_err(csv_io_error)?;
         }
         drop(formatted);
-        let (credit, credits) = sync_channel::<()>(IN_FLIGHT);
+        let (mut credit, credits) = mpsc::channel::<()>(IN_FLIGHT);
         for _ in 0..IN_FLIGHT {
             // Room for every credit was just made.
             let _ = credit.try_send(());
         }
-        let writer = thread::Builder::new()
+        let (end, written) = oneshot::channel();
+        thread::Builder::new()
             .name("engagement-csv-write".into())
-            .spawn(move || write_in_order(file, header, &done, &credit, &spare))
+            .spawn(move || {
+                let outcome = write_in_order(file, header, &done, &mut credit, &spare);
+                // A caller that stopped waiting no longer needs the outcome.
+                let _ = end.send(outcome);
+            })
             .map_err(csv_io_error)?;
         Ok(Self {
             work: Some(work),
             credits,
             next: 0,
-            writer: Some(writer),
+            written: Some(written),
         })
     }
 
-    /// Hands over the next batch, waiting while [`IN_FLIGHT`] batches are alive.
+    /// Hands over the next batch, awaiting a credit while [`IN_FLIGHT`] batches are alive.
     ///
     /// # Errors
     /// The writer's error when it has stopped on one.
-    pub(super) fn send(&mut self, batch: EventBatch) -> Result<()> {
+    pub(super) async fn send(&mut self, batch: EventBatch) -> Result<()> {
         let seq = self.next;
         self.next += 1;
-        let sent = self.credits.recv().is_ok()
+        // Never blocks: a credit is one of at most `IN_FLIGHT` batches alive, which the work
+        // channel has room for.
+        let sent = self.credits.next().await.is_some()
             && self
                 .work
                 .as_ref()
@@ -115,19 +129,20 @@ impl Pipeline {
         if sent {
             return Ok(());
         }
-        self.finish()?;
+        self.finish().await?;
         Err(stopped("the CSV export stopped early"))
     }
 
-    /// Waits until every batch handed over is in the file; the rows written and the file.
+    /// Awaits every batch handed over in the file and the file synced to disk; the rows
+    /// written.
     ///
     /// # Errors
     /// The first error a formatter or the writer met.
-    pub(super) fn finish(&mut self) -> Written {
+    pub(super) async fn finish(&mut self) -> Written {
         self.work = None;
-        match self.writer.take() {
-            Some(writer) => writer
-                .join()
+        match self.written.take() {
+            Some(written) => written
+                .await
                 .unwrap_or_else(|_| Err(stopped("the CSV writing thread panicked"))),
             None => Err(stopped("the CSV export already stopped")),
         }
@@ -167,12 +182,13 @@ fn format_batches(
 }
 
 /// The writer: puts formatted batches in the file in their order, has the file synced every
-/// [`SYNC_EVERY`] bytes, and returns a credit per batch written.
+/// [`SYNC_EVERY`] bytes, returns a credit per batch written, and syncs the whole file at the
+/// end.
 fn write_in_order(
     mut file: File,
     header: Vec<u8>,
     done: &Receiver<Formatted>,
-    credit: &SyncSender<()>,
+    credit: &mut mpsc::Sender<()>,
     spare: &SyncSender<Vec<u8>>,
 ) -> Written {
     let syncer = Syncer::spawn(&file)?;
@@ -199,7 +215,8 @@ fn write_in_order(
         }
     }
     syncer.finish()?;
-    Ok((rows, file))
+    file.sync_all().map_err(csv_io_error)?;
+    Ok(rows)
 }
 
 /// A thread that syncs the file's data to disk whenever asked, so that the disk writes
