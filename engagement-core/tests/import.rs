@@ -246,6 +246,8 @@ async fn an_event_log_export_imports_back_unchanged() {
     assert!(back.same_payload(&original), "{back:?}");
 }
 
+/// A header column no field takes ends the import, and the report says it stopped there (it
+/// said `stopped: false`, counting the header as one refused data line).
 #[tokio::test]
 async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
     let data = "event_id,customer_id,name,occurred_at,refferer\n\
@@ -255,9 +257,9 @@ async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
         [
             Err(LineError {
                 line: 1,
-                kind: LineErrorKind::UnknownKey { key },
+                kind: LineErrorKind::UnknownColumn { column },
             }),
-        ] => assert_eq!(key, "refferer"),
+        ] => assert_eq!(column, "refferer"),
         other => panic!("{other:?}"),
     }
     let store = ReferenceStore::default();
@@ -267,12 +269,158 @@ async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
         &ImportOptions::default(),
     )
     .await;
-    assert_eq!((report.inserted, report.rejected), (0, 1), "{report:?}");
+    assert!(report.stopped, "{report:?}");
+    assert_eq!((report.lines, report.inserted, report.rejected), (0, 0, 0));
+    assert_eq!(
+        report.errors,
+        lines
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>()
+    );
     assert!(stored(&store).await.is_empty());
 
     let lenient = CsvLines::new(data.as_bytes()).ignore_unknown_columns(true);
     let report = run(&store, lenient, &ImportOptions::default()).await;
     assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
+}
+
+/// An export's `metadata.<key>` columns are taken beside the `metadata` column that holds the
+/// whole object; without it their values would be lost, so they are unknown columns (they
+/// were dropped unseen).
+#[test]
+fn metadata_key_columns_need_the_metadata_column() {
+    let without = format!("{HEADER},metadata.plan\n{},pro\n", row("e1"));
+    let items: Vec<_> = CsvLines::new(without.as_bytes()).collect();
+    assert!(
+        matches!(&items[..], [Err(LineError { kind: LineErrorKind::UnknownColumn { column }, .. })] if column == "metadata.plan"),
+        "{items:?}"
+    );
+    let with = format!(
+        "{HEADER},metadata,metadata.plan\n{},\"{{\"\"plan\"\":\"\"pro\"\"}}\",pro\n",
+        row("e1")
+    );
+    let items: Vec<_> = CsvLines::new(with.as_bytes()).collect();
+    let event = &items[0].as_ref().expect("read").event;
+    assert_eq!(event.metadata["plan"], "pro");
+}
+
+/// The error that ends the reading (here an unreadable source) is listed even when the
+/// report keeps no more errors, and is counted as neither a line nor a refused one.
+#[tokio::test]
+async fn the_error_that_ends_an_import_is_always_reported() {
+    struct FailsAfter<'a>(&'a [u8]);
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("disk gone"));
+            }
+            self.0.read(buf)
+        }
+    }
+    let data = format!("{HEADER}\n{}\nbad,x,X,2026-11-19T10:00:00Z\n", row("e1"));
+    let options = ImportOptions {
+        max_errors_kept: 0,
+        ..ImportOptions::default()
+    };
+    let store = ReferenceStore::default();
+    let report = run(&store, CsvLines::new(FailsAfter(data.as_bytes())), &options).await;
+    assert!(report.stopped);
+    assert_eq!((report.lines, report.inserted, report.rejected), (2, 1, 1));
+    match &report.errors[..] {
+        [
+            LineError {
+                kind: LineErrorKind::Unreadable { reason },
+                ..
+            },
+        ] => {
+            assert!(reason.contains("disk gone"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A read interrupted by a signal (`EINTR`, on a pipe or stdin) is made again, as the NDJSON
+/// reader does; the CSV reader ended the import there as an unreadable source.
+#[test]
+fn an_interrupted_csv_read_is_made_again() {
+    struct InterruptedOnce<'a>(&'a [u8], bool);
+    impl Read for InterruptedOnce<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !std::mem::replace(&mut self.1, true) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.0.read(buf)
+        }
+    }
+    let data = format!("{HEADER}\n{}\n", row("e1"));
+    let items: Vec<_> = CsvLines::new(InterruptedOnce(data.as_bytes(), false)).collect();
+    assert!(
+        matches!(&items[..], [Ok(line)] if line.line == 2),
+        "{items:?}"
+    );
+}
+
+/// NDJSON takes one JSON object a line: an array is malformed even with unknown keys ignored
+/// (its values were taken as fields by position).
+#[test]
+fn an_ndjson_array_is_not_an_event() {
+    let data = r#"["e1",7,"Page Viewed","2026-11-19T10:00:00Z"]"#;
+    for ignore in [false, true] {
+        let items: Vec<_> = NdjsonLines::new(data.as_bytes())
+            .ignore_unknown_keys(ignore)
+            .collect();
+        assert!(
+            matches!(
+                &items[..],
+                [Err(LineError {
+                    kind: LineErrorKind::Malformed { .. },
+                    ..
+                })]
+            ),
+            "{items:?}"
+        );
+    }
+}
+
+/// An integer in metadata too wide for 64 bits is refused, in an NDJSON object or a CSV cell,
+/// rather than stored as a float that lost its digits.
+#[test]
+fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
+    let wide = "123456789012345678901234";
+    let ndjson = format!(
+        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"order":{wide}}}}}"#
+    );
+    let csv = format!(
+        "{HEADER},metadata\n{},\"{{\"\"order\"\":{wide}}}\"\n",
+        row("e1")
+    );
+    let read: Vec<Vec<_>> = vec![
+        NdjsonLines::new(ndjson.as_bytes()).collect(),
+        CsvLines::new(csv.as_bytes()).collect(),
+    ];
+    for items in read {
+        match &items[..] {
+            [
+                Err(LineError {
+                    kind:
+                        LineErrorKind::Field {
+                            field: "metadata",
+                            reason,
+                        },
+                    ..
+                }),
+            ] => {
+                assert!(reason.contains(wide), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The widest integers that fit are kept exactly.
+    let fits = ndjson.replace(wide, "18446744073709551615");
+    let items: Vec<_> = NdjsonLines::new(fits.as_bytes()).collect();
+    let event = &items[0].as_ref().expect("read").event;
+    assert_eq!(event.metadata["order"], serde_json::json!(u64::MAX));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,8 +462,14 @@ fn crlf_rows_are_numbered_by_their_lines() {
 }
 
 #[test]
+fn cr_rows_are_numbered_by_their_lines() {
+    let data = format!("{HEADER}\r{}\r{}\r", row("a"), row("b"));
+    assert_eq!(csv_lines(&data), [2, 3]);
+}
+
+#[test]
 fn blank_lines_are_counted() {
-    for eol in ["\n", "\r\n"] {
+    for eol in ["\n", "\r\n", "\r"] {
         let data = format!(
             "{HEADER}{eol}{eol}{}{eol}{eol}{}{eol}{eol}{eol}{}",
             row("a"),
@@ -328,7 +482,7 @@ fn blank_lines_are_counted() {
 
 #[test]
 fn line_breaks_inside_quoted_fields_are_counted() {
-    for eol in ["\n", "\r\n"] {
+    for eol in ["\n", "\r\n", "\r"] {
         let data = format!(
             "{HEADER}{eol}a,7,\"Page{eol}{eol}Viewed\",2026-11-19T10:00:00Z{eol}{}{eol}",
             row("b")
@@ -365,18 +519,19 @@ impl Read for Trickle<'_> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Rows, good and bad, with LF or CRLF ends, line breaks in a quoted field and blank lines
-    /// after them, are numbered by the line they start on, however the source is split.
+    /// Rows, good and bad, with LF, CRLF or lone CR ends, line breaks in a quoted field and
+    /// blank lines after them, are numbered by the line they start on, however the source is
+    /// split. (A lone CR ended a record but not a line: every row after one was line 1.)
     #[test]
     fn every_row_is_numbered_by_the_line_it_starts_on(
-        rows in proptest::collection::vec((any::<bool>(), 0_usize..3, any::<bool>(), 0_usize..3), 1..8),
+        rows in proptest::collection::vec((0_usize..3, 0_usize..3, any::<bool>(), 0_usize..3), 1..8),
         size in 1_usize..16,
     ) {
         let mut text = format!("{HEADER}\n");
         let mut want = Vec::new();
         let mut line = 2_u64;
-        for (i, (crlf, breaks, good, blanks)) in rows.into_iter().enumerate() {
-            let eol = if crlf { "\r\n" } else { "\n" };
+        for (i, (end, breaks, good, blanks)) in rows.into_iter().enumerate() {
+            let eol = ["\n", "\r\n", "\r"][end];
             let name = vec!["Page Viewed"; breaks + 1].join(eol);
             let customer = if good { "7" } else { "x" };
             text.push_str(&format!("e{i},{customer},\"{name}\",2026-11-19T10:00:00Z{eol}"));
@@ -697,13 +852,16 @@ fn a_long_csv_record_ends_where_the_csv_grammar_ends_it() {
         .max_record_bytes(10)
         .collect();
     assert_eq!(items.len(), 1);
-    assert_eq!(
-        items[0]
-            .as_ref()
-            .map_err(|e| (e.line, e.kind.clone()))
-            .err(),
-        Some((1, LineErrorKind::TooLong { limit: 10 }))
-    );
+    match &items[0] {
+        Err(LineError {
+            line: 1,
+            kind: LineErrorKind::Unreadable { reason },
+        }) => assert!(
+            reason.contains("header is longer than 10 bytes"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Counts the bytes each thread holds on the heap, to show a reader's memory stays bounded.

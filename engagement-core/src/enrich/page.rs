@@ -33,15 +33,40 @@ pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
     Some((host, parsed.path().to_owned()))
 }
 
+/// Schemes of URLs that name no host, whose text after the `:` may be digits alone
+/// ("tel:911", "mailto:1"), so that they read like a host and a port.
+const HOSTLESS_SCHEMES: [&str; 16] = [
+    "about",
+    "blob",
+    "callto",
+    "cid",
+    "data",
+    "fax",
+    "geo",
+    "javascript",
+    "magnet",
+    "mailto",
+    "mid",
+    "news",
+    "sip",
+    "sms",
+    "tel",
+    "urn",
+];
+
 /// Whether `parsed` is scheme-less text with a port that the parser took for a scheme and a
-/// path ("localhost:3000/p": scheme "localhost", path "3000/p").
+/// path ("localhost:3000/p": scheme "localhost", path "3000/p"), rather than a URL of a scheme
+/// that names no host ("tel:911").
 fn is_host_and_port(parsed: &url::Url) -> bool {
     let port = parsed
         .path()
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
-    parsed.cannot_be_a_base() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    parsed.cannot_be_a_base()
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !HOSTLESS_SCHEMES.contains(&parsed.scheme())
 }
 
 #[cfg(test)]
@@ -80,7 +105,18 @@ mod tests {
             split("shop.acme.test:8443"),
             Some(("shop.acme.test".into(), "/".into()))
         );
-        for no_host in ["tel:5551234", "urn:isbn:0451450523", "javascript:void(0)"] {
+        let short = [
+            "tel:911",
+            "tel:112",
+            "mailto:1",
+            "urn:5",
+            "data:123",
+            "javascript:1",
+        ];
+        for no_host in ["tel:5551234", "urn:isbn:0451450523", "javascript:void(0)"]
+            .into_iter()
+            .chain(short)
+        {
             assert_eq!(split(no_host), None, "{no_host}");
         }
     }

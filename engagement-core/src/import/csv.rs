@@ -9,18 +9,20 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 
 /// Reads events from CSV whose first row names the columns (see the module docs for which),
 /// streaming: one record in memory at a time. Each item is one data row with the 1-based line
-/// of the file it starts on (lines end at LF or CRLF; blank lines and the line breaks inside
-/// quoted fields count), or the error of that row; a bad row does not end the iteration.
+/// of the file it starts on (lines end at LF, CRLF or a lone CR, as the CSV grammar's records
+/// do; blank lines and the line breaks inside quoted fields count), or the error of that row; a
+/// bad row does not end the iteration.
 ///
 /// A row may leave out trailing columns that are not required (they read as empty); a row
 /// with more fields than the header has columns is an error, as its fields cannot be told
 /// apart (an unquoted `,` inside a field, most often).
 ///
 /// A header column no event field takes (a misspelt `refferer`) ends the reading at once with
-/// a [`LineErrorKind::UnknownKey`] error on line 1, rather than importing every row without
-/// its value; `metadata.<key>` columns (an export's extra columns; `metadata` holds the whole
-/// object) are taken and ignored. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns)
-/// reads past unknown columns instead.
+/// a [`LineErrorKind::UnknownColumn`] error on line 1, rather than importing every row without
+/// its value. An export's `metadata.<key>` columns are taken and ignored beside a `metadata`
+/// column, which holds the whole object; without one they are unknown columns too, as their
+/// values would be lost. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns) reads
+/// past unknown columns instead.
 ///
 /// By default the reader expects CSV written with the formula guard, as
 /// [`CsvOptions`](crate::csv::CsvOptions) writes it by default: a cell that
@@ -89,7 +91,7 @@ impl<R: Read> CsvLines<R> {
     }
 
     /// The same reader, reading past header columns no event field takes (`ignore`) or
-    /// refusing the file at its header with [`LineErrorKind::UnknownKey`] (the default), so
+    /// refusing the file at its header with [`LineErrorKind::UnknownColumn`] (the default), so
     /// that no column is dropped unseen.
     #[must_use]
     pub fn ignore_unknown_columns(self, ignore: bool) -> Self {
@@ -149,25 +151,25 @@ impl<R: Read> Iterator for CsvLines<R> {
                 Ok(h) => self.headers = Some(h.clone()),
                 Err(e) => {
                     self.failed = true;
-                    if self.reader.get_mut().refused.take().is_some() {
-                        let limit = usize::try_from(self.reader.get_ref().limit);
-                        return Some(Err(LineError {
-                            line: 1,
-                            kind: LineErrorKind::TooLong {
-                                limit: limit.unwrap_or(usize::MAX),
-                            },
-                        }));
-                    }
-                    return Some(Err(LineError::fatal(1, e.to_string())));
+                    let reason = match self.reader.get_mut().refused.take() {
+                        Some(_) => format!(
+                            "the header is longer than {} bytes (the reader's cap)",
+                            self.reader.get_ref().limit
+                        ),
+                        None => format!("the header: {e}"),
+                    };
+                    return Some(Err(LineError::fatal(1, reason)));
                 }
             }
-            let unknown = self.headers.iter().flatten().find(|c| !is_known_column(c));
+            let headers = self.headers.iter().flatten();
+            let has_metadata = headers.clone().any(|c| c == "metadata");
+            let unknown = headers.clone().find(|c| !is_known_column(c, has_metadata));
             if let Some(column) = unknown.filter(|_| !self.ignore_unknown_columns) {
                 self.failed = true;
                 return Some(Err(LineError {
                     line: 1,
-                    kind: LineErrorKind::UnknownKey {
-                        key: column.to_owned(),
+                    kind: LineErrorKind::UnknownColumn {
+                        column: column.to_owned(),
                     },
                 }));
             }
@@ -213,9 +215,9 @@ impl<R: Read> Iterator for CsvLines<R> {
 }
 
 /// Whether an event field takes the header column `name`: a field's name or alias, or an
-/// export's `metadata.<key>` column.
-fn is_known_column(name: &str) -> bool {
-    ImportRecord::keys().contains(&name) || name.starts_with("metadata.")
+/// export's `metadata.<key>` column when the header has the `metadata` column that holds it.
+fn is_known_column(name: &str, has_metadata: bool) -> bool {
+    ImportRecord::keys().contains(&name) || (has_metadata && name.starts_with("metadata."))
 }
 
 /// `record` with the formula guard removed from each cell, built in `scratch`; `record` itself
@@ -289,10 +291,12 @@ struct LineStarts<R> {
     inner: R,
     /// Bytes handed out or read past so far.
     offset: u64,
-    /// LFs read so far.
+    /// Line ends read so far: LFs, and CRs not followed by LF.
     newlines: u64,
     /// Whether the last byte read was CR or LF.
     after_break: bool,
+    /// Whether the last byte read was a CR, which ends a line unless the next byte is LF.
+    after_cr: bool,
     /// The offset and 1-based line of each byte read that follows CR or LF and is neither,
     /// from the earliest one at or after the last offset asked about. The `csv` reader reads
     /// ahead by at most its buffer, so this holds the line starts of about that many bytes,
@@ -316,6 +320,7 @@ impl<R> LineStarts<R> {
             offset: 0,
             newlines: 0,
             after_break: false,
+            after_cr: false,
             starts: VecDeque::new(),
             grammar: Grammar::default(),
             limit: u64::try_from(DEFAULT_MAX_LINE_BYTES).unwrap_or(u64::MAX),
@@ -330,21 +335,28 @@ impl<R> LineStarts<R> {
         self.note_lines(bytes);
     }
 
-    /// Notes the line starts in `bytes`.
+    /// Notes the line starts in `bytes`. A line ends at LF, or at a CR not followed by LF
+    /// (decided on the next byte, which may come in the next read).
     fn note_lines(&mut self, bytes: &[u8]) {
-        if self.after_break && bytes.first().is_some_and(|&b| !is_break(b)) {
+        let Some(&first) = bytes.first() else { return };
+        if self.after_cr && first != b'\n' {
+            self.newlines += 1;
+        }
+        if self.after_break && !is_break(first) {
             self.starts.push_back((self.offset, self.newlines + 1));
         }
         for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
-            self.newlines += u64::from(bytes[i] == b'\n');
-            if bytes.get(i + 1).is_some_and(|&b| !is_break(b)) {
+            let next = bytes.get(i + 1).copied();
+            let ends_line = bytes[i] == b'\n' || next.is_some_and(|b| b != b'\n');
+            self.newlines += u64::from(ends_line);
+            if next.is_some_and(|b| !is_break(b)) {
                 self.starts
                     .push_back((self.offset + i as u64 + 1, self.newlines + 1));
             }
         }
-        if let Some(&last) = bytes.last() {
-            self.after_break = is_break(last);
-        }
+        let last = bytes[bytes.len() - 1];
+        self.after_break = is_break(last);
+        self.after_cr = last == b'\r';
         self.offset += bytes.len() as u64;
     }
 
@@ -425,7 +437,13 @@ impl<R: Read> Read for LineStarts<R> {
         };
         let len = usize::try_from(room).map_or(buf.len(), |room| room.min(buf.len()));
         let buf = &mut buf[..len];
-        let n = self.read_source(buf)?;
+        // `Interrupted` asks for the read again, which the `csv` reader would not do.
+        let n = loop {
+            match self.read_source(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                read => break read?,
+            }
+        };
         self.note(&buf[..n]);
         Ok(n)
     }

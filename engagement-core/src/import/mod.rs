@@ -118,14 +118,21 @@ pub enum LineErrorKind {
         /// What is wrong and what is allowed.
         reason: String,
     },
-    /// An NDJSON line has a key, or a CSV header a column, that no event field takes (see
-    /// [`NdjsonLines::ignore_unknown_keys`] and [`CsvLines::ignore_unknown_columns`]): a
-    /// misspelt field, most often. In a CSV header it ends the reading.
+    /// An NDJSON line has a key that no event field takes (see
+    /// [`NdjsonLines::ignore_unknown_keys`]): a misspelt field, most often.
     UnknownKey {
         /// The key.
         key: String,
     },
-    /// The source cannot be read any further (an I/O error); the import stops here.
+    /// A CSV header has a column that no event field takes (see
+    /// [`CsvLines::ignore_unknown_columns`]): a misspelt field, most often. Every row would
+    /// lose its value, so the reading ends here and the import stops.
+    UnknownColumn {
+        /// The column's name.
+        column: String,
+    },
+    /// The source cannot be read any further (an I/O error, or a CSV header that cannot be
+    /// read: not UTF-8, longer than the reader's cap); the import stops here.
     Unreadable {
         /// What the reader said.
         reason: String,
@@ -133,8 +140,8 @@ pub enum LineErrorKind {
     /// The line (NDJSON) or record (CSV) is longer than the reader's cap
     /// ([`NdjsonLines::max_line_bytes`], [`CsvLines::max_record_bytes`]; by default
     /// [`DEFAULT_MAX_LINE_BYTES`]). It was read past, not held in memory, and the reading goes
-    /// on with the next line or record; a CSV header this long ends the reading, as nothing can
-    /// be read without it.
+    /// on with the next line or record (a CSV header this long is
+    /// [`Unreadable`](Self::Unreadable)).
     TooLong {
         /// The cap, in bytes (the line end not counted).
         limit: usize,
@@ -158,8 +165,12 @@ impl LineError {
         }
     }
 
+    /// Whether the error ends the reading: the reader yields nothing after it.
     fn is_fatal(&self) -> bool {
-        matches!(self.kind, LineErrorKind::Unreadable { .. })
+        matches!(
+            self.kind,
+            LineErrorKind::Unreadable { .. } | LineErrorKind::UnknownColumn { .. }
+        )
     }
 }
 
@@ -173,6 +184,11 @@ impl fmt::Display for LineError {
             LineErrorKind::UnknownKey { key } => write!(
                 f,
                 "line {}: no event field takes the key `{key}` (misspelt?)",
+                self.line
+            ),
+            LineErrorKind::UnknownColumn { column } => write!(
+                f,
+                "line {}: no event field takes the column `{column}` (misspelt?), so no row was read",
                 self.line
             ),
             LineErrorKind::Unreadable { reason } => {
@@ -221,7 +237,8 @@ impl Default for ImportOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ImportReport {
-    /// Data lines read, good and bad (blank NDJSON lines and the CSV header not counted).
+    /// Data lines read, good and bad (blank NDJSON lines and the CSV header not counted, nor
+    /// the error that ended the reading).
     pub lines: u64,
     /// Events newly stored.
     pub inserted: u64,
@@ -229,12 +246,14 @@ pub struct ImportReport {
     pub duplicates: u64,
     /// Events whose id was already stored with another payload; the stored one was kept.
     pub conflicts: u64,
-    /// Lines not imported.
+    /// Data lines not imported.
     pub rejected: u64,
-    /// The first rejected lines, in order.
+    /// The first rejected lines, in order, and last the error that ended the reading, if one
+    /// did ([`LineErrorKind::Unreadable`], [`LineErrorKind::UnknownColumn`]), however many
+    /// were kept before it.
     pub errors: Vec<LineError>,
     /// Whether the import ended before the end of the source (asked to stop on error, or the
-    /// source became unreadable).
+    /// source became unreadable, or its CSV header unusable).
     pub stopped: bool,
 }
 
@@ -244,6 +263,11 @@ impl ImportReport {
         if self.errors.len() < keep {
             self.errors.push(error);
         }
+    }
+
+    fn stop(&mut self, error: Option<LineError>) {
+        self.errors.extend(error);
+        self.stopped = true;
     }
 }
 
@@ -273,6 +297,13 @@ where
     // Grown as lines come: a short file need not reserve a whole batch of 50,000 events.
     let mut batch: Vec<Event> = Vec::with_capacity(batch_size.min(4_096));
     for item in lines {
+        let item = match item {
+            Err(error) if error.is_fatal() => {
+                report.stop(Some(error));
+                break;
+            }
+            item => item,
+        };
         report.lines += 1;
         let checked = item.and_then(|mut line| {
             line.event.received_at = now;
@@ -300,10 +331,9 @@ where
                 }
             }
             Err(error) => {
-                let stop = options.stop_on_error || error.is_fatal();
                 report.reject(error, options.max_errors_kept);
-                if stop {
-                    report.stopped = true;
+                if options.stop_on_error {
+                    report.stop(None);
                     break;
                 }
             }

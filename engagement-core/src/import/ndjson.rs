@@ -5,8 +5,9 @@ use std::io::{self, BufRead};
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
-use super::record::ImportRecord;
+use super::record::{self, ImportRecord};
 use super::{DEFAULT_MAX_LINE_BYTES, ImportLine, LineError, LineErrorKind};
 
 /// The UTF-8 byte order mark some tools write at the start of a text file.
@@ -175,13 +176,30 @@ fn parse(text: &[u8], ignore_unknown_keys: bool) -> Result<ImportLine, LineError
     let malformed = |e: serde_json::Error| LineErrorKind::Malformed {
         reason: e.to_string(),
     };
+    // A derived struct also takes a JSON array, its values by position.
+    if text.trim_ascii_start().first() != Some(&b'{') {
+        return Err(LineErrorKind::Malformed {
+            reason: "a line must be one JSON object".into(),
+        });
+    }
     let record = serde_json::from_slice::<ImportRecord>(text).map_err(malformed)?;
     if !ignore_unknown_keys
         && let UnknownKey(Some(key)) = serde_json::from_slice(text).map_err(malformed)?
     {
         return Err(LineErrorKind::UnknownKey { key });
     }
+    if record::wide_integer(&String::from_utf8_lossy(text)).is_some() {
+        let raw = serde_json::from_slice::<RawMetadata<'_>>(text).map_err(malformed)?;
+        record::check_integers(raw.metadata.map_or("", RawValue::get))?;
+    }
     ImportLine::from_record(record)
+}
+
+/// A line's metadata as it is written, to find what parsing it would change.
+#[derive(Deserialize)]
+struct RawMetadata<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
 }
 
 /// The first key of a JSON object that [`ImportRecord`] does not take, if any; read without

@@ -140,10 +140,14 @@ impl ImportRecord {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(map)) => map,
             Some(Value::String(s)) if s.trim().is_empty() => serde_json::Map::new(),
-            Some(Value::String(s)) => match serde_json::from_str(&s) {
-                Ok(Value::Object(map)) => map,
-                _ => return Err(bad("metadata", "metadata must be a JSON object".into())),
-            },
+            Some(Value::String(s)) => {
+                check_integers(&s)?;
+                match serde_json::from_str(&s) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
+                    Err(e) => return Err(bad("metadata", format!("not JSON: {e}"))),
+                }
+            }
             Some(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
         };
         let mut event = Event::new(
@@ -168,9 +172,80 @@ impl ImportRecord {
     }
 }
 
+/// Refuses metadata whose JSON text has an integer beyond 64 bits, which would be read as a
+/// float and lose digits (`123456789012345678901234` stored as `1.2345678901234569e+23`).
+pub(crate) fn check_integers(json: &str) -> Result<(), LineErrorKind> {
+    match wide_integer(json) {
+        None => Ok(()),
+        Some(number) => Err(LineErrorKind::Field {
+            field: "metadata",
+            reason: format!(
+                "the integer {number} does not fit in 64 bits and would lose digits; write it as a string"
+            ),
+        }),
+    }
+}
+
+/// The first integer of the JSON text `json`, outside its strings, that fits neither `i64` nor
+/// `u64`. Text with no run of 19 digits has none (`i64::MIN` has the fewest digits of any
+/// integer too wide), and is not scanned.
+pub(crate) fn wide_integer(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let longest_run = bytes
+        .split(|b| !b.is_ascii_digit())
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    if longest_run < 19 {
+        return None;
+    }
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'-' | b'0'..=b'9' if !in_string => {
+                let start = i;
+                while bytes
+                    .get(i + 1)
+                    .is_some_and(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+                {
+                    i += 1;
+                }
+                let number = &json[start..=i];
+                let integer = !number.contains(['.', 'e', 'E']);
+                if integer && number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                    return Some(number);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_too_wide_for_64_bits_are_found_outside_strings_only() {
+        let wide = "123456789012345678901234";
+        assert_eq!(wide_integer(&format!(r#"{{"order":{wide}}}"#)), Some(wide));
+        assert_eq!(
+            wide_integer(r#"{"a":[1,-99999999999999999999]}"#),
+            Some("-99999999999999999999")
+        );
+        for fits in [
+            r#"{"order":"123456789012345678901234"}"#,
+            r#"{"k\"":"1234567890123456789012","n":18446744073709551615}"#,
+            r#"{"min":-9223372036854775808,"f":1234567890123456789012.5}"#,
+            r#"{"e":1234567890123456789012e3,"small":7}"#,
+        ] {
+            assert_eq!(wide_integer(fits), None, "{fits}");
+        }
+    }
 
     #[test]
     fn the_keys_are_every_field_and_alias() {
