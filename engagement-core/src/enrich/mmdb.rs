@@ -47,7 +47,9 @@ impl MmdbResolver {
 
 impl GeoResolver for MmdbResolver {
     fn resolve(&self, ip: IpAddr) -> Option<Geo> {
-        let found = self.reader.lookup(ip).ok()?;
+        // An IPv4 address written as IPv6 (`::ffff:81.2.69.142`) is looked up as IPv4: a
+        // database of IPv4 networks alone has no entry for the IPv6 form.
+        let found = self.reader.lookup(ip.to_canonical()).ok()?;
         let city: geoip2::City<'_> = found.decode().ok()??;
         let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
         let geo = Geo {

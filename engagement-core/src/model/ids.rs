@@ -176,8 +176,8 @@ impl From<String> for EventId {
 }
 
 fn check_id(what: &str, id: &str) -> std::result::Result<(), String> {
-    if id.is_empty() {
-        return Err(format!("a {what} id must not be empty"));
+    if id.trim().is_empty() {
+        return Err(format!("a {what} id must not be empty or blank"));
     }
     if id.len() > MAX_ID_BYTES {
         return Err(format!(
@@ -209,6 +209,8 @@ mod tests {
     fn workspace_ids_are_checked() {
         assert!(WorkspaceId::new("a").is_ok());
         assert!(WorkspaceId::new("").is_err());
+        assert!(WorkspaceId::new(" \t").is_err(), "blank");
+        assert!(WorkspaceId::new(" a ").is_ok(), "spaces around text are the id's own");
         assert!(WorkspaceId::new("a\0b").is_err());
         assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES + 1)).is_err());
         assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES)).is_ok());
@@ -219,6 +221,7 @@ mod tests {
         assert!(EventId::from("0009") < EventId::from("0010"));
         assert!(EventId::from("9") > EventId::from("10"));
         assert!(EventId::from("").check().is_err());
+        assert!(EventId::from("   ").check().is_err(), "blank");
         assert!(EventId::from("ok-1").check().is_ok());
     }
 }
