@@ -47,6 +47,14 @@
 //! - [`EventStore`], the contract of aggregate primitives; [`ReferenceStore`], the
 //!   obviously-correct evaluator every backend is tested against (feature `conformance` ships
 //!   the shared test suite).
+//! - `ingest::Ingestor` (feature `ingest`, on by default; needs a Tokio runtime): validates
+//!   events at once, writes them in batches with retries and backpressure, and says up to when
+//!   ingested data is complete.
+//! - [`import`]: streaming CSV and NDJSON readers with line-numbered errors, for existing logs.
+//! - `enrich` (feature `enrich`, on by default; `mmdb` adds the GeoIP resolver): device, geo
+//!   and page fields from a User-Agent, an IP and a URL.
+//! - [`retention`]: per-workspace retention policies and erasure of one customer.
+//! - [`csv`]: every report and the event log as CSV, guarded against spreadsheet formulas.
 //! - [`time`], [`access`], [`Limits`] (validation of incoming events), [`Error`].
 
 pub mod access;
