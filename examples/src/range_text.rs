@@ -10,7 +10,7 @@
 //! | `between` with `from`/`to` RFC 3339 instants | an exact half-open window (the score link's drill-down) |
 
 use chrono::NaiveDate;
-use engagement_core::{CalendarPreset, Error, Lookback, RangeSpec, Result, Timestamp};
+use engagement_core::{CalendarPreset, Error, Lookback, RangeSpec, Result, TimeWindow, Timestamp};
 
 /// The quick ranges of the engagement report, as text, in the order of its buttons.
 pub const QUICK_RANGES: [(&str, &str); 5] = [
@@ -110,6 +110,18 @@ pub fn range_parts(spec: &RangeSpec) -> (String, Option<String>, Option<String>)
             Some(to.to_string()),
         ),
     }
+}
+
+/// The `range`, `from` and `to` parameters of exactly `window` (`between` and its two
+/// instants), all present: a link that carries them shows the same events whenever it is
+/// opened, where a range ending now would have moved on (the dashboard's CSV links carry their
+/// page's window so).
+pub fn exact_window_parts(window: TimeWindow) -> (Option<String>, Option<String>, Option<String>) {
+    let (range, from, to) = range_parts(&RangeSpec::Between {
+        from: window.from,
+        to: window.to,
+    });
+    (Some(range), from, to)
 }
 
 /// How a range reads on a page or in a terminal title ("Last 15 min", "Today").

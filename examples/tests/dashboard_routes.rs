@@ -4,12 +4,15 @@ mod common;
 
 use common::{Reply, get, send};
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use engagement_core::csv::ENGAGEMENT_COLUMNS;
 use engagement_core::report::{ActivityRequest, Reports};
-use engagement_core::{Role, Viewer, WorkspaceId};
+use engagement_core::{FixedClock, Role, Timestamp, Viewer, WorkspaceId};
+use engagement_examples::dashboard::router;
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
@@ -29,6 +32,35 @@ fn link_with_class(body: &str, class: &str) -> String {
     let start = body[at..].find("href=\"").unwrap() + at + 6;
     let end = body[start..].find('"').unwrap() + start;
     body[start..end].replace("&amp;", "&")
+}
+
+/// The window a page says it shows: its "From … to …" line's two local times.
+fn shown_window(body: &str) -> [String; 2] {
+    ["class=\"from\">", "class=\"to\">"].map(|mark| {
+        let at = body.find(mark).unwrap() + mark.len();
+        body[at..at + body[at..].find('<').unwrap()].to_owned()
+    })
+}
+
+/// The window a link carries as `range=between&from=…&to=…`, as the page's window line shows
+/// times (in UTC, to the second); `None` for a link without an exact window.
+fn linked_window(link: &str) -> Option<[String; 2]> {
+    let (_, query) = link.split_once('?')?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if value("range") != Some("between") {
+        return None;
+    }
+    let local = |name: &str| -> Option<String> {
+        let at: Timestamp = value(name)?.parse().unwrap();
+        Some(at.to_datetime().format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    };
+    Some([local("from")?, local("to")?])
 }
 
 fn csv_lines(body: &str) -> Vec<&str> {
@@ -451,13 +483,7 @@ async fn the_event_log_filters_pages_and_opens_an_event() {
     assert!(page2.body.contains("« First page"));
     // The next page keeps the first page's window (a range ending now would move), and its
     // filter bar keeps it too.
-    let window = |body: &str| {
-        ["class=\"from\">", "class=\"to\">"].map(|mark| {
-            let at = body.find(mark).unwrap() + mark.len();
-            body[at..at + body[at..].find('<').unwrap()].to_owned()
-        })
-    };
-    assert_eq!(window(&page2.body), window(&page.body));
+    assert_eq!(shown_window(&page2.body), shown_window(&page.body));
     assert!(next.contains("range=between"), "{next}");
     assert!(
         page2
@@ -562,4 +588,48 @@ async fn unknown_addresses_are_404_and_the_root_goes_to_the_report() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let root = get(&app, "/", "manager").await;
     assert_eq!(header(&root, header::LOCATION), "/engagement");
+}
+
+#[tokio::test]
+async fn csv_links_carry_the_exact_window_of_a_relative_range_page() {
+    let (app, reports) = app().await;
+    // The same store a day and an hour on: every relative range then covers other events.
+    let later = router(reports.with_clock(Arc::new(FixedClock::new(
+        "2026-11-21T13:00:00Z".parse().unwrap(),
+    ))));
+    // (page, its CSV link's class, role, whether the report depends on its window alone: a
+    // funnel counts the customers "in progress" at the time it is asked).
+    for (page, csv_class, role, window_alone) in [
+        ("/engagement?range=60m", "btn primary csv", "manager", true),
+        (
+            "/events?range=14d&name=Page+Viewed",
+            "btn export",
+            "manager",
+            true,
+        ),
+        (
+            "/activity?status=active",
+            "export-page",
+            "administrator",
+            true,
+        ),
+        ("/activity", "export-all", "administrator", true),
+        ("/funnel", "btn primary csv", "manager", false),
+    ] {
+        let shown = get(&app, page, role).await;
+        assert_eq!(shown.status, StatusCode::OK, "{page}");
+        let link = link_with_class(&shown.body, csv_class);
+        assert_eq!(
+            linked_window(&link),
+            Some(shown_window(&shown.body)),
+            "{page}: {link}"
+        );
+        let now = get(&app, &link, role).await;
+        assert_eq!(now.status, StatusCode::OK, "{link}: {}", now.body);
+        assert!(csv_lines(&now.body).len() > 1, "{link}: {}", now.body);
+        if window_alone {
+            let after = get(&later, &link, role).await;
+            assert_eq!(after.body, now.body, "{link} downloaded later");
+        }
+    }
 }

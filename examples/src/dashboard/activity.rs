@@ -21,7 +21,7 @@ use super::layout::{
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use super::svg;
-use crate::range_text::{PRESETS, parse_range};
+use crate::range_text::{PRESETS, exact_window_parts, parse_range};
 
 const TITLE: &str = "Customer Activity";
 
@@ -267,7 +267,13 @@ fn filters(params: &Params, report: Option<&ActivityReport>) -> Markup {
         (f, t) => (f.map(str::to_owned), t.map(str::to_owned)),
     };
     let status = blank(&params.status).unwrap_or("all");
-    let export = params.with(|p| p.customer = None);
+    // The exports are the page's window to the microsecond, not the range read again later.
+    let export = params.with(|p| {
+        p.customer = None;
+        if let Some(report) = report {
+            (p.range, p.from, p.to) = exact_window_parts(report.period.window);
+        }
+    });
     html! {
         form.filters method="get" action="/activity" {
             label { "Search" input type="search" name="q" placeholder="Name, code or email" value=[blank(&params.q)]; }

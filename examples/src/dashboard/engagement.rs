@@ -14,7 +14,7 @@ use super::event_log::event_log_link;
 use super::layout::{Nav, custom_dates, customer_link, href, page as shell, window_line};
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
-use crate::range_text::{QUICK_RANGES, parse_range, range_parts};
+use crate::range_text::{QUICK_RANGES, exact_window_parts, parse_range, range_parts};
 
 const TITLE: &str = "Customer Engagement";
 
@@ -197,6 +197,12 @@ fn table(session: &Session, params: &Params, report: &EngagementReport) -> Marku
         )
     };
     let (range, from, to) = range_parts(&report.period.spec);
+    // The download is the page's window to the microsecond, not the range read again later.
+    let (exact, first, end) = exact_window_parts(report.period.window);
+    let export = params.link(
+        "/engagement.csv",
+        &[("range", exact), ("from", first), ("to", end)],
+    );
     html! {
         div.toolbar {
             form method="get" action="/engagement" {
@@ -206,7 +212,7 @@ fn table(session: &Session, params: &Params, report: &EngagementReport) -> Marku
                 input type="search" name="q" placeholder="Search customers" value=[params.q.as_deref()] data-filter-table="ranking";
                 " " button type="submit" { "Search" }
             }
-            a.btn.primary.csv href=(params.link("/engagement.csv", &[])) download=(csv_name(report)) { "CSV" }
+            a.btn.primary.csv href=(export) download=(csv_name(report)) { "CSV" }
             span.muted { (report.rows.len()) " customers · top 100 · admin placeholders excluded" }
         }
         table #ranking {

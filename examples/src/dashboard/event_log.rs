@@ -20,7 +20,7 @@ use super::layout::{
 };
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
-use crate::range_text::{parse_range, range_parts};
+use crate::range_text::{exact_window_parts, parse_range, range_parts};
 
 const TITLE: &str = "Event Log";
 
@@ -276,7 +276,12 @@ fn filter_bar(params: &Params, log: Option<&EventLogPage>) -> Markup {
         (None, None) => custom_dates(log.map(|l| &l.period), range),
         (f, t) => (f.map(str::to_owned), t.map(str::to_owned)),
     };
-    let export = params.without_paging().link("/events.csv");
+    // The export is the page's window to the microsecond, not the range read again later.
+    let mut export = params.without_paging();
+    if let Some(log) = log {
+        (export.range, export.from, export.to) = exact_window_parts(log.period.window);
+    }
+    let export = export.link("/events.csv");
     html! {
         form.filters method="get" action="/events" {
             (range_fields(&RANGES, range, from.as_deref(), to.as_deref()))

@@ -14,7 +14,7 @@ use super::layout::{Nav, custom_dates, href, page as shell, range_fields, window
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use super::svg;
-use crate::range_text::{PRESETS, parse_range};
+use crate::range_text::{PRESETS, exact_window_parts, parse_range};
 
 const TITLE: &str = "Funnel";
 
@@ -130,8 +130,11 @@ fn form(params: &Params, report: Option<&FunnelReport>) -> Markup {
 }
 
 fn chart(params: &Params, report: &FunnelReport) -> Markup {
+    // The download is the page's window to the microsecond, not the range read again later.
+    let mut export = params.clone();
+    (export.range, export.from, export.to) = exact_window_parts(report.period.window);
     html! {
-        div.toolbar { a.btn.primary href=(href("/funnel.csv", &params.pairs())) download { "CSV" } }
+        div.toolbar { a.btn.primary.csv href=(href("/funnel.csv", &export.pairs())) download { "CSV" } }
         (svg::funnel_chart(&report.steps))
         table #funnel {
             thead { tr {
