@@ -125,7 +125,7 @@ pub fn events(size: DemoSize, now: Timestamp, seed: u64) -> Vec<Event> {
     out
 }
 
-/// Loads the demo workspace into `store`.
+/// Loads the demo workspace into `store`, or tops it up (see [`load_with_progress`]).
 ///
 /// # Errors
 /// Validation or store errors.
@@ -138,8 +138,7 @@ pub async fn load(
     load_with_progress(store, workspace, size, now, |_| {}).await
 }
 
-/// The seed of a load at `now`: one per hour, so a reload an hour later writes a fresh set of
-/// events (new ids) instead of colliding with the old ones.
+/// The seed of a load at `now`: one per hour, so the demo set changes from hour to hour.
 pub fn seed_for(now: Timestamp) -> u64 {
     now.as_micros().div_euclid(3_600_000_000).unsigned_abs()
 }
@@ -160,6 +159,11 @@ pub const BATCH: usize = 5_000;
 
 /// Loads the demo workspace into `store` like [`load`], calling `progress` as it goes.
 ///
+/// A reload tops the workspace up: of the thirty days ending at `now` it adds only the events
+/// after the newest one the workspace holds, so the demo carries on where it left off. Counts
+/// over any window stay one set's worth (a whole second set, with other ids, doubled them),
+/// and nothing stored is changed or removed, events imported into the workspace included.
+///
 /// # Errors
 /// Validation or store errors.
 pub async fn load_with_progress(
@@ -169,8 +173,12 @@ pub async fn load_with_progress(
     now: Timestamp,
     mut progress: impl FnMut(LoadProgress),
 ) -> Result<u64> {
+    let newest = newest_event(store, workspace).await?;
     store.upsert_customers(workspace, &customers(size)).await?;
-    let events = events(size, now, seed_for(now));
+    let mut events = events(size, now, seed_for(now));
+    if let Some(newest) = newest {
+        events.retain(|e| e.occurred_at > newest);
+    }
     let mut state = LoadProgress {
         done: 0,
         total: events.len() as u64,
@@ -185,6 +193,20 @@ pub async fn load_with_progress(
         progress(state);
     }
     Ok(state.inserted)
+}
+
+/// When the newest event of `workspace` occurred, if it has any.
+async fn newest_event(
+    store: &dyn EventStore,
+    workspace: &WorkspaceId,
+) -> Result<Option<Timestamp>> {
+    let query = EventPageQuery {
+        filter: EventFilter::new(TimeWindow::ALL),
+        after: None,
+        limit: 1,
+    };
+    let page = store.event_page(workspace, &query).await?;
+    Ok(page.events.first().map(|e| e.occurred_at))
 }
 
 /// Whether the workspace has any event in the hour before `now` (else the demo loads data).
@@ -337,5 +359,53 @@ mod tests {
                 .iter()
                 .all(|c| c.is_admin_placeholder == (c.id.0 % 97 == 0))
         );
+    }
+
+    /// How many events `workspace` of `store` holds from the epoch to `until`.
+    async fn events_until(
+        store: &dyn EventStore,
+        workspace: &WorkspaceId,
+        until: Timestamp,
+    ) -> u64 {
+        let query = EventPageQuery {
+            filter: EventFilter::new(TimeWindow::new(Timestamp::EPOCH, until).unwrap()),
+            after: None,
+            limit: 1,
+        };
+        store.event_page(workspace, &query).await.unwrap().total
+    }
+
+    /// A reload two and a half hours later keeps every event of the first load and adds only
+    /// the later set's events after the newest one stored. (It added a whole second set, with
+    /// other ids: views over 30 days doubled.)
+    #[tokio::test]
+    async fn a_reload_tops_the_demo_up_after_its_newest_event() {
+        let size = DemoSize {
+            customers: 40,
+            daily_events: 2,
+        };
+        let ws = WorkspaceId::new("demo").unwrap();
+        let first: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let later: Timestamp = "2026-11-20T14:30:00Z".parse().unwrap();
+        let store = engagement_memory::MemoryStore::new();
+        let loaded = load(&store, &ws, size, first).await.unwrap();
+        let newest = newest_event(&store, &ws).await.unwrap().unwrap();
+        let added = load(&store, &ws, size, later).await.unwrap();
+        let after_newest = events(size, later, seed_for(later))
+            .into_iter()
+            .filter(|e| e.occurred_at > newest)
+            .count() as u64;
+        assert!(
+            after_newest > 0,
+            "the later set has events after the first's"
+        );
+        assert_eq!(added, after_newest);
+        let through_newest = Timestamp::from_micros(newest.as_micros() + 1);
+        assert_eq!(
+            events_until(&store, &ws, through_newest).await,
+            loaded,
+            "the first load is kept"
+        );
+        assert_eq!(events_until(&store, &ws, later).await, loaded + added);
     }
 }
