@@ -27,6 +27,12 @@ pub fn is_ephemeral(url: &str) -> bool {
     url == "memory" || url.contains(":memory:")
 }
 
+/// The note a binary that writes to the store `url` names prints when that store is thrown
+/// away at exit (`memory`), so that the writing is not mistaken for keeping.
+pub fn discarded_note(url: &str) -> Option<String> {
+    is_ephemeral(url).then(|| format!("Note: {url} is discarded when this program exits."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +42,11 @@ mod tests {
         assert!(is_ephemeral("memory"));
         assert!(is_ephemeral("sqlite::memory:"));
         assert!(!is_ephemeral(DEFAULT_STORE));
+        assert_eq!(
+            discarded_note("memory").as_deref(),
+            Some("Note: memory is discarded when this program exits.")
+        );
+        assert_eq!(discarded_note(DEFAULT_STORE), None);
     }
 
     #[tokio::test]

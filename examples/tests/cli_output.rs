@@ -1,16 +1,37 @@
 //! The `report` and `demo` binaries as a shell user runs them: their tables on stdout, and a
-//! reader that stops early (`report … | head`) ends them quietly.
+//! reader that stops early (`report … | head`) ends them quietly; and the command line every
+//! binary shares (`--store`, `--help`, `--version`).
 
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn report(args: &[&str], stdout: Stdio) -> Output {
+    report_on("memory", args, stdout)
+}
+
+/// `report` over the store `url` names.
+fn report_on(url: &str, args: &[&str], stdout: Stdio) -> Output {
     Command::new(env!("CARGO_BIN_EXE_report"))
-        .args(["--store", "memory", "--no-color"])
+        .args(["--store", url, "--no-color"])
         .args(args)
         .stdout(stdout)
         .stderr(Stdio::piped())
         .output()
         .expect("the report binary runs")
+}
+
+/// A SQLite file in the tests' scratch folder that `demo-data` has just filled, so that runs of
+/// `report` after it read the same events (each `memory` store holds a set of its own, made
+/// relative to its own start).
+fn demo_store(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let url = format!("sqlite://{}", path.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_demo-data"))
+        .args(["--store", &url, "--customers", "60"])
+        .output()
+        .expect("the demo-data binary runs");
+    assert!(out.status.success(), "{out:?}");
+    url
 }
 
 #[test]
@@ -24,7 +45,9 @@ fn the_event_log_prints_as_a_table() {
 
 #[test]
 fn the_next_page_command_keeps_the_first_pages_window_and_filters() {
-    let first = report(
+    let store = demo_store("next-page.db");
+    let first = report_on(
+        &store,
         &[
             "events",
             "--range",
@@ -46,7 +69,7 @@ fn the_next_page_command_keeps_the_first_pages_window_and_filters() {
     let second = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "'{}' --store memory --no-color {next}",
+            "'{}' --store '{store}' --no-color {next}",
             env!("CARGO_BIN_EXE_report")
         ))
         .output()
@@ -106,5 +129,46 @@ fn a_reader_that_stops_early_ends_the_report_quietly() {
 
 #[test]
 fn a_reader_that_stops_early_ends_the_demo_quietly() {
-    ends_quietly_without_a_reader(env!("CARGO_BIN_EXE_demo"), &["memory"]);
+    ends_quietly_without_a_reader(env!("CARGO_BIN_EXE_demo"), &["--store", "memory"]);
+}
+
+/// Runs `binary` with `args` and hands back its exit, stdout and stderr.
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn every_binary_answers_help_and_version() {
+    for (binary, name) in [
+        (env!("CARGO_BIN_EXE_demo"), "demo"),
+        (env!("CARGO_BIN_EXE_demo-data"), "demo-data"),
+        (env!("CARGO_BIN_EXE_dashboard"), "dashboard"),
+        (env!("CARGO_BIN_EXE_report"), "report"),
+        (env!("CARGO_BIN_EXE_import"), "import"),
+    ] {
+        let version = run(binary, &["--version"]);
+        assert!(version.status.success(), "{name}: {version:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout).trim(),
+            format!("{name} {}", env!("CARGO_PKG_VERSION"))
+        );
+        let help = run(binary, &["--help"]);
+        assert!(help.status.success(), "{name}: {help:?}");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--store <STORE>"),
+            "{name}: {help:?}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_takes_its_store_as_an_option() {
+    let out = run(env!("CARGO_BIN_EXE_demo"), &["--store", "memory"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Loaded "), "{text}");
+    assert!(text.contains("Customer Engagement — last 60 min"), "{text}");
 }

@@ -210,7 +210,10 @@ mod tests {
         assert!(WorkspaceId::new("a").is_ok());
         assert!(WorkspaceId::new("").is_err());
         assert!(WorkspaceId::new(" \t").is_err(), "blank");
-        assert!(WorkspaceId::new(" a ").is_ok(), "spaces around text are the id's own");
+        assert!(
+            WorkspaceId::new(" a ").is_ok(),
+            "spaces around text are the id's own"
+        );
         assert!(WorkspaceId::new("a\0b").is_err());
         assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES + 1)).is_err());
         assert!(WorkspaceId::new("x".repeat(MAX_ID_BYTES)).is_ok());

@@ -6,7 +6,8 @@
 //! Then open <http://127.0.0.1:3000/> and sign in with a role (a demo login: customer service
 //! sees the 403 page). Options: `--store URL` (default `sqlite://engagement-demo.db`; also
 //! `memory`, `postgres://…`, `mysql://…`), `--zone Europe/Berlin`, `--port 3000` (0 picks a free
-//! port). Demo data is generated when the workspace has nothing from the last hour.
+//! port). Demo data is generated when the workspace has nothing from the last hour, replacing
+//! its older events.
 
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ use engagement_core::{Clock, ReportZone, SystemClock, WorkspaceId};
 use engagement_examples::dashboard::{self, DEMO_WORKSPACE};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
+use engagement_examples::terminal::exit_code;
 
 /// Serves the engagement dashboard on 127.0.0.1.
 #[derive(Debug, Parser)]
@@ -34,13 +36,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

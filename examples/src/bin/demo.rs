@@ -3,48 +3,49 @@
 //! Run with: cargo run -p engagement-examples --bin demo
 //!
 //! The store is the embedded default, a SQLite file `engagement-demo.db` in the current folder;
-//! pass another URL to use another (`memory`, `sqlite://FILE`, `postgres://…`, `mysql://…`):
-//! `cargo run -p engagement-examples --bin demo -- postgres://postgres@127.0.0.1/postgres`.
+//! `--store URL` names another (`memory`, `sqlite://FILE`, `postgres://…`, `mysql://…`):
+//! `cargo run -p engagement-examples --bin demo -- --store postgres://postgres@127.0.0.1/postgres`.
 //!
-//! It creates demo data when the workspace has nothing from the last hour (customers, thirty
-//! days of events, a launch spike in the last hour), then prints the engagement ranking of the last 60 minutes, the customer activity
-//! page, the newest events of the log and the Page Viewed → Registered → Subscribed funnel.
+//! It loads demo data when the workspace has nothing from the last hour (customers, thirty days
+//! of events, a launch spike in the last hour; into a workspace with events, only the demo
+//! events after its newest one),
+//! then prints the engagement ranking of the last 60 minutes, the customer activity page, the
+//! newest events of the log and the Page Viewed → Registered → Subscribed funnel.
 
 use std::io::{Write, stdout};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
 use engagement_core::{
-    Clock, EventStore, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
+    Clock, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
 };
 use engagement_examples::demo_data::{self, DemoSize};
-use engagement_examples::terminal::{is_broken_pipe, sparkline};
+use engagement_examples::store_url::{self, DEFAULT_STORE};
+use engagement_examples::terminal::{exit_code, sparkline};
+
+/// Prints the engagement reports and a funnel over a demo workspace (loading demo data when it
+/// has nothing from the last hour).
+#[derive(Debug, Parser)]
+#[command(name = "demo", version)]
+struct Args {
+    /// The store: sqlite://FILE, memory, postgres://…, mysql://…
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: String,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        // `demo | head` closed the pipe: the reader has what it wanted.
-        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    // `demo | head` closing the pipe ends it quietly: the reader has what it wanted.
+    exit_code(run(Args::parse()).await)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "sqlite://engagement-demo.db".into());
-    let store: Arc<dyn EventStore> = if url == "memory" {
-        Arc::new(engagement_memory::MemoryStore::new())
-    } else {
-        engagement_sqlx::connect(&url).await?
-    };
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let url = args.store;
+    let store = store_url::open(&url).await?;
     let workspace = WorkspaceId::new("demo")?;
     let now = SystemClock.now();
     if demo_data::is_fresh(store.as_ref(), &workspace, now).await? {

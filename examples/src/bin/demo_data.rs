@@ -7,7 +7,8 @@
 //!
 //! Options: `--store URL` (default `sqlite://engagement-demo.db`; also `postgres://…`,
 //! `mysql://…`), `--workspace NAME` (default `demo`), `--customers N`, `--daily-events N`.
-//! Events are stamped relative to now; a rerun an hour or more later adds a fresh set.
+//! Events are stamped relative to now; into a workspace that has events already, a load adds
+//! only those after its newest one, so a rerun carries the demo on without doubling it.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use clap::Parser;
 use engagement_core::{Clock, SystemClock, WorkspaceId};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
+use engagement_examples::terminal::exit_code;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Generates a realistic demo workspace into any store.
@@ -25,7 +27,8 @@ struct Args {
     /// The store: sqlite://FILE, postgres://…, mysql://… (or `memory`, which is discarded).
     #[arg(long, default_value = DEFAULT_STORE)]
     store: String,
-    /// The workspace (tenant) to fill.
+    /// The workspace (tenant) to fill; one with events gets only the demo events after its
+    /// newest one.
     #[arg(long, default_value = "demo")]
     workspace: String,
     /// Customers in the directory (every 97th is an admin placeholder).
@@ -38,14 +41,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -73,8 +69,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         workspace.as_str(),
         args.store
     );
-    if store_url::is_ephemeral(&args.store) {
-        eprintln!("Note: {} is discarded when this program exits.", args.store);
+    if let Some(note) = store_url::discarded_note(&args.store) {
+        eprintln!("{note}");
     }
     Ok(())
 }

@@ -13,34 +13,76 @@
 //! The columns are those of the event-log CSV export (`event_id`, `customer_id`, `name`,
 //! `occurred_at` required); the shared benchmark's `events.csv` imports as it is. Re-running an
 //! import is safe: events already stored are counted as duplicates, not stored twice.
-#![allow(clippy::print_stdout)]
+//!
+//! It exits with status 1 when a line was refused or the import stopped early (after the
+//! summary; the good lines are stored), and on an error (`error: …`, as the other binaries).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write, stdout};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
 use engagement_core::enrich::{Enricher, MmdbResolver, RequestContext};
-use engagement_core::import::{self, CsvLines, ImportLine, ImportOptions, LineError, NdjsonLines};
-use engagement_core::{Clock, EventStore, SystemClock, WorkspaceId};
+use engagement_core::import::{
+    self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, NdjsonLines,
+};
+use engagement_core::{Clock, SystemClock, WorkspaceId};
+use engagement_examples::store_url::{self, DEFAULT_STORE};
+use engagement_examples::terminal::failure;
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// The formats the importer reads.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
+    /// Comma-separated values with a header row.
     Csv,
+    /// One JSON object per line.
     Ndjson,
 }
 
-/// Import an event log into an engagement store.
+impl Format {
+    /// The format a file's extension names, in any case: `.ndjson` or `.jsonl` NDJSON,
+    /// anything else CSV.
+    fn of(file: &std::path::Path) -> Self {
+        let extension = file.extension().and_then(|e| e.to_str());
+        match extension.map(str::to_ascii_lowercase).as_deref() {
+            Some("ndjson" | "jsonl") => Self::Ndjson,
+            _ => Self::Csv,
+        }
+    }
+}
+
+/// Imports an event log (CSV or NDJSON) into an engagement store.
+///
+/// The input is a CSV file with a header row, or NDJSON (one JSON object per line); the file's
+/// extension chooses (.ndjson or .jsonl: NDJSON, anything else: CSV) unless --format does.
+/// Its columns (CSV) or keys (NDJSON) are those of the event-log CSV export:
+///
+///   required  event_id (or id), customer_id (or customer: a whole number), name,
+///             occurred_at (RFC 3339, such as 2026-11-19T10:00:00Z)
+///   optional  actor (customer, staff or system), url, path, domain, referrer, country,
+///             region, city, zone, device (Desktop, Mobile or Tablet), ip,
+///             metadata (a JSON object)
+///   extra     user_agent: the device is derived from it where `device` is empty
+///
+/// The export's metadata.KEY columns are ignored beside its `metadata` column, which holds the
+/// whole object (without it they are unknown columns). A column or key no event field takes
+/// refuses the file (CSV) or its line (NDJSON), unless --ignore-unknown-keys. Events already stored count as duplicates, so a rerun is safe.
+///
+/// Exit status: 0 when every line was stored or was already there; 1 when a line was refused
+/// or the import stopped early (the good lines are stored all the same), or on an error.
 #[derive(Debug, Parser)]
+#[command(name = "import", version, verbatim_doc_comment)]
 struct Args {
     /// The file to import.
     file: PathBuf,
-    /// The store: `memory`, `sqlite://FILE`, `postgres://…` or `mysql://…`.
-    #[arg(long, default_value = "sqlite://engagement-demo.db")]
+    /// The store: sqlite://FILE, memory (discarded at exit), postgres://…, mysql://…
+    #[arg(long, default_value = DEFAULT_STORE)]
     store: String,
-    /// The workspace the events belong to.
+    /// The workspace the events belong to (`demo` and `dashboard` add demo events after the
+    /// newest one of the `demo` workspace when it has nothing from the last hour).
     #[arg(long, default_value = "demo")]
     workspace: String,
     /// The file's format; by default from its extension (.ndjson/.jsonl, else CSV).
@@ -80,25 +122,36 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The refused lines the summary lists one by one.
+const ERRORS_LISTED: usize = 20;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    let store: Arc<dyn EventStore> = if args.store == "memory" {
-        Arc::new(engagement_memory::MemoryStore::new())
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(report) => exit_code(&report),
+        Err(e) => failure(&*e),
+    }
+}
+
+/// Status 1 when the import did not take the whole file: a line was refused or it stopped
+/// early.
+fn exit_code(report: &ImportReport) -> ExitCode {
+    if report.stopped || report.rejected > 0 {
+        ExitCode::FAILURE
     } else {
-        engagement_sqlx::connect(&args.store).await?
-    };
+        ExitCode::SUCCESS
+    }
+}
+
+/// Imports the file as `args` say, prints the summary and hands back the report.
+async fn run(args: Args) -> Result<ImportReport, Box<dyn std::error::Error>> {
+    let store = store_url::open(&args.store).await?;
     let workspace = WorkspaceId::new(args.workspace.as_str())?;
     let mut enricher = Enricher::new();
     if let Some(path) = &args.mmdb {
         enricher = enricher.with_geo(Arc::new(MmdbResolver::open(path)?));
     }
-    let format =
-        args.format
-            .unwrap_or_else(|| match args.file.extension().and_then(|e| e.to_str()) {
-                Some("ndjson" | "jsonl") => Format::Ndjson,
-                _ => Format::Csv,
-            });
+    let format = args.format.unwrap_or_else(|| Format::of(&args.file));
 
     let file =
         File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
@@ -128,7 +181,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ImportOptions::default()
     };
     let now = SystemClock.now();
-    let mut progress = |r: &import::ImportReport| {
+    let mut progress = |r: &ImportReport| {
         bar.set_message(format!("{} stored, {} refused", r.inserted, r.rejected));
     };
     let report = match format {
@@ -163,8 +216,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     bar.finish();
+    print_summary(&report)?;
+    if let Some(note) = store_url::discarded_note(&args.store) {
+        eprintln!("{note}");
+    }
+    Ok(report)
+}
 
-    println!(
+/// The counts, the first refused lines, and the error that ended the reading if the import
+/// stopped after more than those (the report lists it last).
+fn print_summary(report: &ImportReport) -> std::io::Result<()> {
+    let mut out = stdout().lock();
+    writeln!(
+        out,
         "{} lines read: {} stored, {} already there, {} conflicting ids kept as they were, {} refused{}",
         report.lines,
         report.inserted,
@@ -176,12 +240,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             ""
         },
-    );
-    for error in report.errors.iter().take(20) {
-        println!("  {error}");
+    )?;
+    let listed = report.errors.len().min(ERRORS_LISTED);
+    for error in &report.errors[..listed] {
+        writeln!(out, "  {error}")?;
     }
-    if report.rejected > 20 {
-        println!("  … and {} more", report.rejected - 20);
+    let unlisted = report.rejected.saturating_sub(listed as u64);
+    if unlisted > 0 {
+        writeln!(out, "  … and {unlisted} more")?;
+    }
+    if report.stopped
+        && let Some(last) = report.errors[listed..].last()
+    {
+        writeln!(out, "  stopped at {last}")?;
     }
     Ok(())
 }

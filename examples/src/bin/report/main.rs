@@ -30,7 +30,7 @@ use engagement_examples::dashboard::activity_sort;
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
 use engagement_examples::store_url;
-use engagement_examples::terminal::is_broken_pipe;
+use engagement_examples::terminal::exit_code;
 use print::Printer;
 
 type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -47,30 +47,8 @@ async fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        // `report … | head` closed the pipe: the reader has what it wanted.
-        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&*e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The error and its sources on one line.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text.replace('\n', " ")
+    // `report … | head` closing the pipe ends it quietly: the reader has what it wanted.
+    exit_code(run(cli).await)
 }
 
 fn range(args: &RangeArgs, default: RangeSpec) -> engagement_core::Result<RangeSpec> {
