@@ -33,40 +33,22 @@ pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
     Some((host, parsed.path().to_owned()))
 }
 
-/// Schemes of URLs that name no host, whose text after the `:` may be digits alone
-/// ("tel:911", "mailto:1"), so that they read like a host and a port.
-const HOSTLESS_SCHEMES: [&str; 16] = [
-    "about",
-    "blob",
-    "callto",
-    "cid",
-    "data",
-    "fax",
-    "geo",
-    "javascript",
-    "magnet",
-    "mailto",
-    "mid",
-    "news",
-    "sip",
-    "sms",
-    "tel",
-    "urn",
-];
-
 /// Whether `parsed` is scheme-less text with a port that the parser took for a scheme and a
 /// path ("localhost:3000/p": scheme "localhost", path "3000/p"), rather than a URL of a scheme
-/// that names no host ("tel:911").
+/// that names no host and is followed by digits ("tel:911", "sips:112"). The "scheme" must look
+/// like a host name: `localhost`, or a name with a dot (no scheme has one but vendor ones, and
+/// a single-label host such as "intranet:8080" stays unresolved rather than risk a wrong one).
 fn is_host_and_port(parsed: &url::Url) -> bool {
     let port = parsed
         .path()
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
+    let scheme = parsed.scheme();
     parsed.cannot_be_a_base()
         && !port.is_empty()
         && port.bytes().all(|b| b.is_ascii_digit())
-        && !HOSTLESS_SCHEMES.contains(&parsed.scheme())
+        && (scheme == "localhost" || scheme.contains('.'))
 }
 
 #[cfg(test)]
@@ -112,6 +94,9 @@ mod tests {
             "urn:5",
             "data:123",
             "javascript:1",
+            "sips:911",
+            "skype:123",
+            "intranet:8080",
         ];
         for no_host in ["tel:5551234", "urn:isbn:0451450523", "javascript:void(0)"]
             .into_iter()

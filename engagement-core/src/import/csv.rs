@@ -101,10 +101,11 @@ impl<R: Read> CsvLines<R> {
         }
     }
 
-    /// The same reader, refusing a record (the header too) of more than `bytes` bytes, from
-    /// its first character to its line end (not counted), with [`LineErrorKind::TooLong`]
-    /// rather than reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the records
-    /// after it are read as usual. The reader holds at most about `bytes` of a record.
+    /// The same reader, refusing a record of more than `bytes` bytes, from its first
+    /// character to its line end (not counted), with [`LineErrorKind::TooLong`] rather than
+    /// reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the records after it are
+    /// read as usual. A header that long ends the reading ([`LineErrorKind::Unreadable`]). The
+    /// reader holds at most about `bytes` of a record.
     #[must_use]
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.reader.get_mut().limit = u64::try_from(bytes).unwrap_or(u64::MAX);
@@ -131,11 +132,12 @@ impl<R: Read> CsvLines<R> {
         Err(error)
     }
 
-    /// The 1-based line a record that the reader began at byte `at` starts on; 0 when the
-    /// reader gave no position (an I/O error).
+    /// The 1-based line a record that the reader began at byte `at` starts on; when the
+    /// reader gave no position (an I/O error), the line it had read up to.
     fn line_at(&mut self, at: Option<u64>) -> u64 {
-        at.and_then(|byte| self.reader.get_mut().line_from(byte))
-            .unwrap_or(0)
+        let source = self.reader.get_mut();
+        at.and_then(|byte| source.line_from(byte))
+            .unwrap_or(source.newlines + 1)
     }
 }
 

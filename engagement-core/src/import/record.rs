@@ -140,14 +140,14 @@ impl ImportRecord {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(map)) => map,
             Some(Value::String(s)) if s.trim().is_empty() => serde_json::Map::new(),
-            Some(Value::String(s)) => {
-                check_integers(&s)?;
-                match serde_json::from_str(&s) {
-                    Ok(Value::Object(map)) => map,
-                    Ok(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
-                    Err(e) => return Err(bad("metadata", format!("not JSON: {e}"))),
+            Some(Value::String(s)) => match serde_json::from_str(&s) {
+                Ok(Value::Object(map)) => {
+                    check_integers(&s)?;
+                    map
                 }
-            }
+                Ok(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
+                Err(e) => return Err(bad("metadata", format!("not JSON: {e}"))),
+            },
             Some(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
         };
         let mut event = Event::new(
