@@ -46,8 +46,9 @@ const SYNC_EVERY: u64 = 64 << 20;
 /// One batch's rows as CSV bytes, with its place in the export and its row count.
 type Formatted = (u64, Result<(Vec<u8>, u64)>);
 
-/// What the writer ends with: the rows written, in a file synced to disk, or the first error.
-type Written = Result<u64>;
+/// What the writer ends with: the rows and the batches written, in a file synced to disk, or
+/// the first error.
+type Written = Result<(u64, u64)>;
 
 /// A running export: the channels into the formatters and back from the writer.
 #[derive(Debug)]
@@ -137,14 +138,20 @@ impl Pipeline {
     /// written.
     ///
     /// # Errors
-    /// The first error a formatter or the writer met.
-    pub(super) async fn finish(&mut self) -> Written {
+    /// The first error a formatter or the writer met; an error too when fewer batches were
+    /// written than were handed over (a formatting thread that died without answering for
+    /// its batch), so that a file missing rows is never taken for a complete one.
+    pub(super) async fn finish(&mut self) -> Result<u64> {
         self.work = None;
-        match self.written.take() {
+        let written = match self.written.take() {
             Some(written) => written
                 .await
                 .unwrap_or_else(|_| Err(stopped("the CSV writing thread panicked"))),
             None => Err(stopped("the CSV export already stopped")),
+        };
+        match written? {
+            (rows, batches) if batches == self.next => Ok(rows),
+            _ => Err(stopped("a CSV batch was lost on its way to the file")),
         }
     }
 }
@@ -216,7 +223,7 @@ fn write_in_order(
     }
     syncer.finish()?;
     file.sync_all().map_err(csv_io_error)?;
-    Ok(rows)
+    Ok((rows, next))
 }
 
 /// A thread that syncs the file's data to disk whenever asked, so that the disk writes
