@@ -138,9 +138,11 @@ pub async fn load(
     load_with_progress(store, workspace, size, now, |_| {}).await
 }
 
-/// The seed of a load at `now`: one per hour, so the demo set changes from hour to hour.
+/// The seed of a load at `now`: one per microsecond, so that the events a load adds never
+/// reuse the ids (`demo-{seed}-{n}`) an earlier load gave to other events, as they did when
+/// two loads in one clock hour shared a seed (the second added nothing, every event a conflict).
 pub fn seed_for(now: Timestamp) -> u64 {
-    now.as_micros().div_euclid(3_600_000_000).unsigned_abs()
+    now.as_micros().unsigned_abs()
 }
 
 /// Progress of [`load_with_progress`], reported after the customers and after every batch.
@@ -173,7 +175,9 @@ pub async fn load_with_progress(
     now: Timestamp,
     mut progress: impl FnMut(LoadProgress),
 ) -> Result<u64> {
-    let newest = newest_event(store, workspace).await?;
+    // An event stored after `now` (within the clock skew events may have, or from before the
+    // clock was set back) must not keep the demo from loading up to `now`.
+    let newest = newest_event_before(store, workspace, now).await?;
     store.upsert_customers(workspace, &customers(size)).await?;
     let mut events = events(size, now, seed_for(now));
     if let Some(newest) = newest {
@@ -195,13 +199,14 @@ pub async fn load_with_progress(
     Ok(state.inserted)
 }
 
-/// When the newest event of `workspace` occurred, if it has any.
-async fn newest_event(
+/// When the newest event of `workspace` before `now` occurred, if it has one.
+async fn newest_event_before(
     store: &dyn EventStore,
     workspace: &WorkspaceId,
+    now: Timestamp,
 ) -> Result<Option<Timestamp>> {
     let query = EventPageQuery {
-        filter: EventFilter::new(TimeWindow::ALL),
+        filter: EventFilter::new(TimeWindow::new(Timestamp::EPOCH, now)?),
         after: None,
         limit: 1,
     };
@@ -375,21 +380,30 @@ mod tests {
         store.event_page(workspace, &query).await.unwrap().total
     }
 
-    /// A reload two and a half hours later keeps every event of the first load and adds only
-    /// the later set's events after the newest one stored. (It added a whole second set, with
-    /// other ids: views over 30 days doubled.)
+    /// A reload keeps every event of the first load and adds only the later set's events
+    /// after the newest one stored, two and a half hours later or in the same clock hour.
+    /// (It added a whole second set, with other ids: views over 30 days doubled; and then, in
+    /// the same hour, nothing, the ids taken.)
     #[tokio::test]
     async fn a_reload_tops_the_demo_up_after_its_newest_event() {
+        for later in ["2026-11-20T14:30:00Z", "2026-11-20T12:50:00Z"] {
+            tops_up_after_the_newest_event(later.parse().unwrap()).await;
+        }
+    }
+
+    async fn tops_up_after_the_newest_event(later: Timestamp) {
         let size = DemoSize {
             customers: 40,
             daily_events: 2,
         };
         let ws = WorkspaceId::new("demo").unwrap();
         let first: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let later: Timestamp = "2026-11-20T14:30:00Z".parse().unwrap();
         let store = engagement_memory::MemoryStore::new();
         let loaded = load(&store, &ws, size, first).await.unwrap();
-        let newest = newest_event(&store, &ws).await.unwrap().unwrap();
+        let newest = newest_event_before(&store, &ws, first)
+            .await
+            .unwrap()
+            .unwrap();
         let added = load(&store, &ws, size, later).await.unwrap();
         let after_newest = events(size, later, seed_for(later))
             .into_iter()
@@ -407,5 +421,29 @@ mod tests {
             "the first load is kept"
         );
         assert_eq!(events_until(&store, &ws, later).await, loaded + added);
+    }
+
+    /// An event stored after `now` (a clock set back) does not keep the demo from loading up
+    /// to `now`: it added nothing before, and as nothing came from the last hour, every start
+    /// tried again.
+    #[tokio::test]
+    async fn an_event_after_now_does_not_stop_the_top_up() {
+        let size = DemoSize {
+            customers: 40,
+            daily_events: 2,
+        };
+        let ws = WorkspaceId::new("demo").unwrap();
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let store = engagement_memory::MemoryStore::new();
+        let ahead = Event::new(
+            "ahead",
+            CustomerId(1),
+            names::PAGE_VIEWED,
+            now.checked_add(TimeDelta::minutes(10)).unwrap(),
+        );
+        store.append(&ws, &[ahead]).await.unwrap();
+        let loaded = load(&store, &ws, size, now).await.unwrap();
+        assert_eq!(loaded, events(size, now, seed_for(now)).len() as u64);
+        assert!(is_fresh(&store, &ws, now).await.unwrap());
     }
 }

@@ -137,3 +137,33 @@ fn the_extension_names_the_format_in_any_case() {
         "{out:?}"
     );
 }
+
+/// A line whose id is stored with other content is kept out (the stored event stays): the
+/// file was not taken whole, so the status is 1, as for a refused line. It was 0.
+#[test]
+fn a_line_kept_out_as_a_conflict_fails_the_import() {
+    let other = "e1,8,Page Viewed,2026-01-01T00:00:00Z\n";
+    let csv = file("conflict.csv", &format!("{HEADER}{GOOD}{other}"));
+    let out = import_into_memory(&csv, &[]);
+    assert!(
+        stdout(&out).contains("1 conflicting ids kept as they were"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// With no one reading the summary (`import … | head -1` under `pipefail`), a refused line
+/// still fails the import: the broken pipe while printing turned the status into 0.
+#[test]
+fn a_refused_line_fails_the_import_even_when_no_one_reads_the_summary() {
+    let csv = file("refused-unread.csv", &format!("{HEADER}{GOOD}{BAD}"));
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let status = Command::new(env!("CARGO_BIN_EXE_import"))
+        .args(["--store", "memory", csv.to_str().expect("a UTF-8 path")])
+        .stdout(writer)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the import binary runs");
+    assert_eq!(status.code(), Some(1));
+}

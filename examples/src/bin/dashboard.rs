@@ -6,8 +6,8 @@
 //! Then open <http://127.0.0.1:3000/> and sign in with a role (a demo login: customer service
 //! sees the 403 page). Options: `--store URL` (default `sqlite://engagement-demo.db`; also
 //! `memory`, `postgres://…`, `mysql://…`), `--zone Europe/Berlin`, `--port 3000` (0 picks a free
-//! port). Demo data is generated when the workspace has nothing from the last hour, replacing
-//! its older events.
+//! port). Demo data is generated when the workspace has nothing from the last hour: the demo
+//! events after its newest one.
 
 use std::process::ExitCode;
 

@@ -14,8 +14,9 @@
 //! `occurred_at` required); the shared benchmark's `events.csv` imports as it is. Re-running an
 //! import is safe: events already stored are counted as duplicates, not stored twice.
 //!
-//! It exits with status 1 when a line was refused or the import stopped early (after the
-//! summary; the good lines are stored), and on an error (`error: …`, as the other binaries).
+//! It exits with status 1 when a line was refused or kept out as a conflict, or the import
+//! stopped early (after the summary, whether or not anyone reads it; the good lines are
+//! stored), and on an error (`error: …`, as the other binaries).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write, stdout};
@@ -30,7 +31,7 @@ use engagement_core::import::{
 };
 use engagement_core::{Clock, SystemClock, WorkspaceId};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::failure;
+use engagement_examples::terminal::{failure, is_broken_pipe};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The formats the importer reads.
@@ -69,10 +70,12 @@ impl Format {
 ///
 /// The export's metadata.KEY columns are ignored beside its `metadata` column, which holds the
 /// whole object (without it they are unknown columns). A column or key no event field takes
-/// refuses the file (CSV) or its line (NDJSON), unless --ignore-unknown-keys. Events already stored count as duplicates, so a rerun is safe.
+/// refuses the file (CSV) or its line (NDJSON), unless --ignore-unknown-keys. Events already
+/// stored count as duplicates, so a rerun is safe.
 ///
-/// Exit status: 0 when every line was stored or was already there; 1 when a line was refused
-/// or the import stopped early (the good lines are stored all the same), or on an error.
+/// Exit status: 0 when every line was stored or was already there; 1 when a line was refused,
+/// or kept out as a conflict (its id is stored with other content, which is kept), or the
+/// import stopped early (the good lines are stored all the same), or on an error.
 #[derive(Debug, Parser)]
 #[command(name = "import", version, verbatim_doc_comment)]
 struct Args {
@@ -133,10 +136,10 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Status 1 when the import did not take the whole file: a line was refused or it stopped
-/// early.
+/// Status 1 when the import did not take the whole file: a line was refused or kept out as a
+/// conflict, or it stopped early.
 fn exit_code(report: &ImportReport) -> ExitCode {
-    if report.stopped || report.rejected > 0 {
+    if report.stopped || report.rejected > 0 || report.conflicts > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -216,7 +219,12 @@ async fn run(args: Args) -> Result<ImportReport, Box<dyn std::error::Error>> {
         }
     };
     bar.finish();
-    print_summary(&report)?;
+    // The status says how the import went even when no one reads the summary (`| head -1`).
+    if let Err(e) = print_summary(&report)
+        && !is_broken_pipe(&e)
+    {
+        return Err(e.into());
+    }
     if let Some(note) = store_url::discarded_note(&args.store) {
         eprintln!("{note}");
     }
