@@ -391,14 +391,19 @@ mod tests {
         }
     }
 
-    async fn tops_up_after_the_newest_event(later: Timestamp) {
+    /// A small demo, the workspace it goes to, and an empty store for it.
+    fn small_demo() -> (DemoSize, WorkspaceId, engagement_memory::MemoryStore) {
         let size = DemoSize {
             customers: 40,
             daily_events: 2,
         };
         let ws = WorkspaceId::new("demo").unwrap();
+        (size, ws, engagement_memory::MemoryStore::new())
+    }
+
+    async fn tops_up_after_the_newest_event(later: Timestamp) {
+        let (size, ws, store) = small_demo();
         let first: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let store = engagement_memory::MemoryStore::new();
         let loaded = load(&store, &ws, size, first).await.unwrap();
         let newest = newest_event_before(&store, &ws, first)
             .await
@@ -428,13 +433,8 @@ mod tests {
     /// tried again.
     #[tokio::test]
     async fn an_event_after_now_does_not_stop_the_top_up() {
-        let size = DemoSize {
-            customers: 40,
-            daily_events: 2,
-        };
-        let ws = WorkspaceId::new("demo").unwrap();
+        let (size, ws, store) = small_demo();
         let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
-        let store = engagement_memory::MemoryStore::new();
         let ahead = Event::new(
             "ahead",
             CustomerId(1),

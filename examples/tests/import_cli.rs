@@ -38,6 +38,15 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// That the import succeeded and stored the one line it read.
+fn assert_stored_one_line(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout(out).starts_with("1 lines read: 1 stored,"),
+        "{out:?}"
+    );
+}
+
 const HEADER: &str = "event_id,customer_id,name,occurred_at\n";
 const GOOD: &str = "e1,7,Page Viewed,2026-01-01T00:00:00Z\n";
 const BAD: &str = "e2,7,Page Viewed,yesterday\n";
@@ -46,11 +55,7 @@ const BAD: &str = "e2,7,Page Viewed,yesterday\n";
 fn a_clean_import_succeeds_and_says_memory_is_discarded() {
     let csv = file("clean.csv", &format!("{HEADER}{GOOD}"));
     let out = import_into_memory(&csv, &[]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(
-        stdout(&out).starts_with("1 lines read: 1 stored,"),
-        "{out:?}"
-    );
+    assert_stored_one_line(&out);
     assert!(
         stderr(&out).contains("Note: memory is discarded when this program exits."),
         "{out:?}"
@@ -131,11 +136,7 @@ fn the_extension_names_the_format_in_any_case() {
     let line = r#"{"event_id":"e1","customer_id":7,"name":"Page Viewed","occurred_at":"2026-01-01T00:00:00Z"}"#;
     let ndjson = file("upper.JSONL", &format!("{line}\n"));
     let out = import_into_memory(&ndjson, &[]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(
-        stdout(&out).starts_with("1 lines read: 1 stored,"),
-        "{out:?}"
-    );
+    assert_stored_one_line(&out);
 }
 
 /// A line whose id is stored with other content is kept out (the stored event stays): the
