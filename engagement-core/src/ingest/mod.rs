@@ -341,11 +341,10 @@ impl Ingestor {
     /// given up, or, when none was (or the only one was cancelled), by the next flush. So where
     /// one task flushes (a consumer that acknowledges its upstream after each flush), `Ok` says
     /// every event accepted before the call is stored (or its id was stored already), and each
-    /// loss is reported once. Where
-    /// several tasks flush, every flush waiting when a batch is given up learns of it, whichever
-    /// task's events it held; but a loss already reported to another task's flush before this
-    /// one was called is not reported again, so there a flush's `Ok` does not prove that the
-    /// calling task's own events were stored. Tasks that each need that proof send and flush
+    /// loss is reported once. Where several tasks flush, every flush waiting when a batch is
+    /// given up learns of it, whichever task's events it held; but a loss already reported to
+    /// another task's flush before this one was called is not reported again, so there a
+    /// flush's `Ok` does not prove that the calling task's own events were stored. Tasks that each need that proof send and flush
     /// through a [`sender`](Self::sender) of their own. Nothing is retried after a loss; the
     /// events are the caller's to send again (appends are idempotent, so what did land is not
     /// counted twice).
