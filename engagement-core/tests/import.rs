@@ -285,6 +285,36 @@ async fn a_header_column_no_field_takes_stops_the_csv_unless_ignored() {
     assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
 }
 
+/// A header without a column every event needs stops the import once, with the column named,
+/// instead of refusing every row for it (a million rows, a million errors).
+#[tokio::test]
+async fn a_header_without_a_required_column_stops_the_csv_once() {
+    let data = "event_id,customer_id,name,path\ne1,7,Page Viewed,/a\ne2,7,Page Viewed,/b\n";
+    let store = ReferenceStore::default();
+    let lenient = CsvLines::new(data.as_bytes()).ignore_unknown_columns(true);
+    let report = run(&store, lenient, &ImportOptions::default()).await;
+    assert!(report.stopped, "{report:?}");
+    assert_eq!((report.lines, report.rejected), (0, 0));
+    match &report.errors[..] {
+        [
+            LineError {
+                line: 1,
+                kind: LineErrorKind::MissingColumn { column },
+            },
+        ] => assert_eq!(column, "occurred_at"),
+        other => panic!("{other:?}"),
+    }
+    // An alias names the column as well as its name does.
+    let aliased = "id,customer,name,occurred_at\ne1,7,Page Viewed,2026-11-19T10:00:00Z\n";
+    let report = run(
+        &store,
+        CsvLines::new(aliased.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
+}
+
 /// An export's `metadata.<key>` columns are taken beside the `metadata` column that holds the
 /// whole object; without it their values would be lost, so they are unknown columns (they
 /// were dropped unseen).

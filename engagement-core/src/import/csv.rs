@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use super::record::ImportRecord;
+use super::record::{ImportRecord, REQUIRED};
 use super::{DEFAULT_MAX_LINE_BYTES, ImportLine, LineError, LineErrorKind};
 use crate::csv::{GUARD_PREFIX, unguard_formula};
 
@@ -22,7 +22,9 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 /// its value. An export's `metadata.<key>` columns are taken and ignored beside a `metadata`
 /// column, which holds the whole object; without one they are unknown columns too, as their
 /// values would be lost. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns) reads
-/// past unknown columns instead.
+/// past unknown columns instead. A header without a column every event needs (`event_id`,
+/// `customer_id`, `name`, `occurred_at`, or an alias) ends the reading with
+/// [`LineErrorKind::MissingColumn`], rather than refusing every row for it.
 ///
 /// By default the reader expects CSV written with the formula guard, as
 /// [`CsvOptions`](crate::csv::CsvOptions) writes it by default: a cell that
@@ -164,7 +166,17 @@ impl<R: Read> Iterator for CsvLines<R> {
                 }
             }
             let headers = self.headers.iter().flatten();
-            let has_metadata = headers.clone().any(|c| c == "metadata");
+            let has = |names: &[&str]| headers.clone().any(|c| names.contains(&c));
+            if let Some(missing) = REQUIRED.iter().find(|names| !has(names)) {
+                self.failed = true;
+                return Some(Err(LineError {
+                    line: 1,
+                    kind: LineErrorKind::MissingColumn {
+                        column: missing[0].to_owned(),
+                    },
+                }));
+            }
+            let has_metadata = has(&["metadata"]);
             let unknown = headers.clone().find(|c| !is_known_column(c, has_metadata));
             if let Some(column) = unknown.filter(|_| !self.ignore_unknown_columns) {
                 self.failed = true;

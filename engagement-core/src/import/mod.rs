@@ -131,6 +131,13 @@ pub enum LineErrorKind {
         /// The column's name.
         column: String,
     },
+    /// A CSV header lacks a column every event needs (`event_id`, `customer_id`, `name`,
+    /// `occurred_at`, or an alias of one): no row could be read, so the reading ends here and
+    /// the import stops.
+    MissingColumn {
+        /// The column's name.
+        column: String,
+    },
     /// The source cannot be read any further (an I/O error, or a CSV header that cannot be
     /// read: not UTF-8, longer than the reader's cap); the import stops here.
     Unreadable {
@@ -169,7 +176,9 @@ impl LineError {
     fn is_fatal(&self) -> bool {
         matches!(
             self.kind,
-            LineErrorKind::Unreadable { .. } | LineErrorKind::UnknownColumn { .. }
+            LineErrorKind::Unreadable { .. }
+                | LineErrorKind::UnknownColumn { .. }
+                | LineErrorKind::MissingColumn { .. }
         )
     }
 }
@@ -184,6 +193,11 @@ impl fmt::Display for LineError {
             LineErrorKind::UnknownKey { key } => write!(
                 f,
                 "line {}: no event field takes the key `{key}` (misspelt?)",
+                self.line
+            ),
+            LineErrorKind::MissingColumn { column } => write!(
+                f,
+                "line {}: the header has no `{column}` column, which every event needs, so no row was read",
                 self.line
             ),
             LineErrorKind::UnknownColumn { column } => write!(
@@ -249,8 +263,8 @@ pub struct ImportReport {
     /// Data lines not imported.
     pub rejected: u64,
     /// The first rejected lines, in order, and last the error that ended the reading, if one
-    /// did ([`LineErrorKind::Unreadable`], [`LineErrorKind::UnknownColumn`]), however many
-    /// were kept before it.
+    /// did ([`LineErrorKind::Unreadable`], [`LineErrorKind::UnknownColumn`],
+    /// [`LineErrorKind::MissingColumn`]), however many were kept before it.
     pub errors: Vec<LineError>,
     /// Whether the import ended before the end of the source (asked to stop on error, or the
     /// source became unreadable, or its CSV header unusable).

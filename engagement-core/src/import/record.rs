@@ -57,6 +57,15 @@ pub(crate) struct ImportRecord {
     pub(crate) user_agent: Option<String>,
 }
 
+/// The fields a record must have, each as its name and its aliases: a CSV header without one
+/// of them can give no event.
+pub(crate) const REQUIRED: [&[&str]; 4] = [
+    &["event_id", "id"],
+    &["customer_id", "customer"],
+    &["name"],
+    &["occurred_at"],
+];
+
 impl ImportRecord {
     /// Every key (NDJSON) or column (CSV) a record takes: each field's name and its aliases.
     pub(crate) fn keys() -> &'static [&'static str] {
@@ -262,6 +271,47 @@ mod tests {
         }
         assert_eq!(keys.len(), 19, "{keys:?}");
         assert!(!keys.contains(&"received_at"));
+    }
+
+    /// [`REQUIRED`] names what the record's deserializer requires: without any name of one
+    /// field the record is refused, with any one of its names it is read.
+    #[test]
+    fn the_required_fields_are_the_deserializers() {
+        let value = |names: &[&str]| {
+            serde_json::json!(
+                names
+                    .iter()
+                    .map(|n| {
+                        let v = if n.starts_with("customer") {
+                            serde_json::json!(1)
+                        } else {
+                            serde_json::json!("x")
+                        };
+                        ((*n).to_owned(), v)
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+            )
+        };
+        for (i, field) in REQUIRED.iter().enumerate() {
+            let others: Vec<&str> = REQUIRED
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, f)| f[0])
+                .collect();
+            assert!(
+                serde_json::from_value::<ImportRecord>(value(&others)).is_err(),
+                "{field:?}"
+            );
+            for name in *field {
+                let mut all = others.clone();
+                all.push(name);
+                assert!(
+                    serde_json::from_value::<ImportRecord>(value(&all)).is_ok(),
+                    "{name}"
+                );
+            }
+        }
     }
 
     fn record(occurred_at: &str) -> ImportRecord {
