@@ -25,6 +25,11 @@ fn at(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+/// A clock stopped at the instant of every test event.
+fn stopped_clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")))
+}
+
 fn ws() -> WorkspaceId {
     WorkspaceId::new("a").unwrap()
 }
@@ -81,7 +86,7 @@ fn retrying_every(max_attempts: u32, backoff: Duration) -> IngestConfig {
 #[tokio::test]
 async fn an_append_that_panics_is_retried_like_a_failed_one() {
     let store = panicking(1);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(3)).unwrap();
     let freshness = ingestor.freshness();
     let mut reports = ingestor.subscribe();
@@ -105,7 +110,7 @@ async fn an_append_that_panics_is_retried_like_a_failed_one() {
 #[tokio::test]
 async fn an_append_that_always_panics_is_given_up_and_counted() {
     let store = panicking(u32::MAX);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock.clone(), retrying(2)).unwrap();
     let freshness = ingestor.freshness();
     let mut reports = ingestor.subscribe();
@@ -146,7 +151,7 @@ async fn an_append_that_always_panics_is_given_up_and_counted() {
 async fn a_cancelled_flush_leaves_its_report_to_the_next_one() {
     let store = Arc::new(Faulty::default());
     store.failing_appends.store(u32::MAX, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let config = retrying_every(3, Duration::from_secs(1));
     let ingestor = Ingestor::start(store.clone(), clock, config).unwrap();
     ingestor.send(&ws(), event("e1")).await.unwrap();
@@ -171,7 +176,7 @@ async fn a_cancelled_flush_leaves_its_report_to_the_next_one() {
 async fn a_batch_refused_for_good_is_given_up_without_retrying() {
     let store = Arc::new(Faulty::default());
     store.refusing_appends.store(1, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
     let mut reports = ingestor.subscribe();
     ingestor
@@ -213,7 +218,7 @@ async fn every_flush_waiting_learns_of_a_batch_given_up() {
         ..Faulty::default()
     });
     store.refusing_appends.store(1, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
     ingestor
         .send_many(&ws(), vec![event("e1"), event("e2")])
@@ -251,7 +256,7 @@ async fn every_flush_waiting_learns_of_a_batch_given_up() {
 async fn a_senders_flush_reports_its_own_lost_events_whoever_flushed_first() {
     let store = Arc::new(Faulty::default());
     store.refusing_appends.store(1, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let config = IngestConfig {
         max_age: Duration::from_secs(3_600),
         ..IngestConfig::default()
@@ -292,7 +297,7 @@ async fn a_senders_flush_reports_its_own_lost_events_whoever_flushed_first() {
 async fn concurrent_senders_each_learn_exactly_their_own_losses() {
     let store = Arc::new(Faulty::default());
     store.refusing_appends.store(5, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let config = IngestConfig {
         max_batch: 8,
         ..IngestConfig::default()
@@ -347,7 +352,7 @@ async fn a_store_down_for_a_minute_loses_nothing_at_the_default_settings() {
     let store = Arc::new(Faulty::default());
     // 19 failed attempts: the 20th, 66.35 s after the first, lands.
     store.failing_appends.store(19, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
     ingestor.send(&ws(), event("e1")).await.unwrap();
     let started = tokio::time::Instant::now();
@@ -367,7 +372,7 @@ async fn a_store_down_for_a_minute_loses_nothing_at_the_default_settings() {
 async fn shutdown_during_a_backoff_waits_for_the_retry_and_the_watermark_holds_meanwhile() {
     let store = Arc::new(Faulty::default());
     store.failing_appends.store(2, Ordering::SeqCst);
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default()).unwrap();
     let freshness = ingestor.freshness();
     let mut reports = ingestor.subscribe();
@@ -392,7 +397,7 @@ async fn shutdown_during_a_backoff_waits_for_the_retry_and_the_watermark_holds_m
 #[tokio::test(start_paused = true)]
 async fn a_batch_is_due_max_age_after_its_first_event_not_its_last() {
     let store = Arc::new(Faulty::default());
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
     let mut reports = ingestor.subscribe();
     ingestor.send(&ws(), event("e1")).await.unwrap();
@@ -408,7 +413,7 @@ async fn a_batch_is_due_max_age_after_its_first_event_not_its_last() {
 #[tokio::test]
 async fn one_id_sent_again_in_its_batch_or_a_later_one_is_stored_once() {
     let store = Arc::new(Faulty::default());
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let ingestor = Ingestor::start(store.clone(), clock, IngestConfig::default()).unwrap();
     ingestor.send(&ws(), event("e1")).await.unwrap();
     ingestor.send(&ws(), event("e1")).await.unwrap();
@@ -433,7 +438,7 @@ async fn one_id_sent_again_in_its_batch_or_a_later_one_is_stored_once() {
 #[tokio::test]
 async fn a_max_age_no_clock_reaches_never_closes_a_batch_by_age() {
     let store = Arc::new(Faulty::default());
-    let clock = Arc::new(FixedClock::new(at("2026-11-20T12:00:00Z")));
+    let clock = stopped_clock();
     let config = IngestConfig {
         max_age: Duration::MAX,
         ..IngestConfig::default()
