@@ -25,20 +25,21 @@ impl Senders {
         if sender == SenderId::SHARED || events == 0 {
             return;
         }
-        let events = events as u64;
-        match self.runs.last_mut() {
-            Some((last, count)) if *last == sender => *count += events,
-            _ => self.runs.push((sender, events)),
-        }
+        self.extend_run(sender, events as u64);
     }
 
     /// Adds the counts of a batch joined to this one.
     pub(crate) fn join(&mut self, other: Self) {
         for (sender, events) in other.runs {
-            match self.runs.last_mut() {
-                Some((last, count)) if *last == sender => *count += events,
-                _ => self.runs.push((sender, events)),
-            }
+            self.extend_run(sender, events);
+        }
+    }
+
+    /// Counts `events` more from `sender`: the last run's when it is `sender`'s, else a new one.
+    fn extend_run(&mut self, sender: SenderId, events: u64) {
+        match self.runs.last_mut() {
+            Some((last, count)) if *last == sender => *count += events,
+            _ => self.runs.push((sender, events)),
         }
     }
 
