@@ -226,12 +226,8 @@ pub async fn is_fresh(
     let hour_ago = now
         .checked_sub(TimeDelta::hours(1))
         .unwrap_or(Timestamp::EPOCH);
-    let query = EventPageQuery {
-        filter: EventFilter::new(TimeWindow::new(hour_ago, now)?),
-        after: None,
-        limit: 1,
-    };
-    Ok(store.event_page(workspace, &query).await?.total > 0)
+    let newest = newest_event_before(store, workspace, now).await?;
+    Ok(newest.is_some_and(|at| at >= hour_ago))
 }
 
 /// A start time with a daily rhythm (busier 9:00–21:00 UTC).
