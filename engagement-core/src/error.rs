@@ -112,8 +112,9 @@ pub enum Error {
         /// The queue's capacity.
         capacity: usize,
     },
-    /// The ingestor has shut down and accepts nothing more.
-    #[error("the ingestor has shut down")]
+    /// The ingestor has shut down, or the store was closed
+    /// ([`EventStore::close`](crate::EventStore::close)); it accepts nothing more.
+    #[error("closed: the ingestor has shut down or the store was closed")]
     Closed,
     /// Accepted events were not written: their batches' appends failed every retry, or were
     /// refused with an error no retry changes, and were given up. Returned by every

@@ -129,9 +129,10 @@ impl SqlError {
         move |source| Self::Sqlite { context, source }
     }
 
-    /// Converts into the library's error: [`Error::Busy`] when `busy` says the driver gave up
-    /// waiting for a lock or a pooled connection, [`Error::Refused`] when the database refused
-    /// the data itself (no retry passes), [`Error::Backend`] otherwise.
+    /// Converts into the library's error: [`Error::Closed`] when the store was closed,
+    /// [`Error::Busy`] when `busy` says the driver gave up waiting for a lock or a pooled
+    /// connection, [`Error::Refused`] when the database refused the data itself (no retry
+    /// passes), [`Error::Backend`] otherwise.
     pub(crate) fn into_error(self, backend: &'static str, busy: fn(&sqlx::Error) -> bool) -> Error {
         let is_busy = match &self {
             Self::Driver { source, .. } => {
@@ -150,6 +151,15 @@ impl SqlError {
             Self::IgnoredError { .. } => true,
             _ => false,
         };
+        if matches!(
+            &self,
+            Self::Driver {
+                source: sqlx::Error::PoolClosed,
+                ..
+            }
+        ) {
+            return Error::Closed;
+        }
         let source = Box::new(self);
         if is_busy {
             Error::Busy { backend, source }

@@ -94,6 +94,14 @@ fn mysql_suite_skipped() {
 mod mysql_only {
     use engagement_core::{CustomerId, Error, Event, EventStore, Timestamp, WorkspaceId};
 
+    use super::{common, suite};
+
+    #[tokio::test]
+    async fn closing_keeps_appends_and_refuses_later_calls() {
+        common::closing_keeps_appends_and_refuses_later_calls(suite::store().await, suite::store())
+            .await;
+    }
+
     #[tokio::test]
     async fn a_value_too_long_fails_the_whole_batch() {
         let store = super::suite::store().await;

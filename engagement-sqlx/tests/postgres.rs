@@ -101,6 +101,12 @@ mod postgres_only {
 
     use super::{common, suite};
 
+    #[tokio::test]
+    async fn closing_keeps_appends_and_refuses_later_calls() {
+        common::closing_keeps_appends_and_refuses_later_calls(suite::store().await, suite::store())
+            .await;
+    }
+
     /// A store in a schema of its own (`{run}_{name}`), and a pool to read the server's
     /// statistics views beside it.
     async fn store_in_own_schema(name: &str) -> (PostgresStore, PgPool, String) {

@@ -386,7 +386,7 @@ mod sqlite_only {
         let path = url.trim_start_matches("sqlite://").to_owned();
         let migrating = SqliteStore::connect(&url).await.expect("open");
         migrating.migrate().await.expect("migrate");
-        migrating.pool().close().await;
+        migrating.close().await;
         // A store opened now has checkpointed nothing yet, so its first idle write does.
         let store = SqliteStore::connect(&url).await.expect("reopen");
         let ws = WorkspaceId::new("w").expect("workspace");
@@ -407,5 +407,39 @@ mod sqlite_only {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(total(&store, &ws).await, 5_000);
+    }
+
+    /// `close` ends the writer's connection with the readers': the last one to go folds the
+    /// write-ahead log into the file and removes it, the store answers `Closed` from then on,
+    /// and the file opened again holds every append.
+    #[tokio::test]
+    async fn closing_folds_the_log_into_the_file_and_refuses_later_calls() {
+        let url = file("close");
+        let path = url.trim_start_matches("sqlite://").to_owned();
+        let wal = format!("{path}-wal");
+        let store = SqliteStore::connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        let appended = events("c", 2_000);
+        store.append(&ws, &appended).await.expect("append");
+        assert!(std::path::Path::new(&wal).exists(), "a WAL while open");
+        let clone = store.clone();
+
+        store.close().await;
+
+        assert!(
+            !std::path::Path::new(&wal).exists(),
+            "the log outlived the close"
+        );
+        assert!(matches!(
+            clone.append(&ws, &events("late", 1)).await,
+            Err(Error::Closed)
+        ));
+        assert!(matches!(
+            clone.event(&ws, &appended[0].id).await,
+            Err(Error::Closed)
+        ));
+        let reopened = SqliteStore::connect(&url).await.expect("reopen");
+        assert_eq!(total(&reopened, &ws).await, 2_000);
     }
 }

@@ -21,6 +21,25 @@ pub async fn open(url: &str) -> Result<Arc<dyn EventStore>> {
     }
 }
 
+/// Opens the store `url` names ([`open`]), runs `work` on it, then closes it
+/// ([`EventStore::close`]) whatever `work` returned: a SQLite file is left without its
+/// write-ahead log beside it, and a server sees the sessions end.
+///
+/// # Errors
+/// What [`open`] or `work` returned.
+pub async fn with_store<T, E>(
+    url: &str,
+    work: impl AsyncFnOnce(Arc<dyn EventStore>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<engagement_core::Error>,
+{
+    let store = open(url).await?;
+    let result = work(Arc::clone(&store)).await;
+    store.close().await;
+    result
+}
+
 /// Whether `url` names a store that starts empty every time (so the examples fill it).
 pub fn is_ephemeral(url: &str) -> bool {
     let url = url.trim().to_ascii_lowercase();

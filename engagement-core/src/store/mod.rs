@@ -43,8 +43,9 @@ use query::{
 /// - **Writes.** [`append`](Self::append) is idempotent on `(workspace, event id)` and
 ///   all-or-nothing. Callers validate events first (see [`Limits`](crate::Limits)).
 /// - **Errors.** Backend failures are [`Error::Backend`](crate::Error::Backend) with the driver's
-///   error as source, or [`Error::Busy`](crate::Error::Busy) when a lock or pool timed out;
-///   nothing is written when a write fails.
+///   error as source, or [`Error::Busy`](crate::Error::Busy) when a lock or pool timed out, or
+///   [`Error::Closed`](crate::Error::Closed) after [`close`](Self::close); nothing is written
+///   when a write fails.
 ///
 /// The [`reference`](crate::ReferenceStore) implementation defines the expected answer of every
 /// primitive; the `conformance` feature checks a backend against it.
@@ -177,6 +178,14 @@ pub trait EventStore: Debug + Send + Sync + 'static {
         scope: PurgeScope,
         mode: PurgeMode,
     ) -> Result<PurgeOutcome>;
+
+    /// Ends the store's connections once the calls using them have finished; a host calls it
+    /// as it shuts down, so that a server sees its sessions end and SQLite folds its write-ahead
+    /// log into the database file and removes it. Every clone of the store shares the close;
+    /// a SQL store answers later calls with [`Error::Closed`](crate::Error::Closed). A store
+    /// without connections (the in-memory ones, and this default) has nothing to end and keeps
+    /// answering.
+    async fn close(&self) {}
 }
 
 macro_rules! forward_event_store {
@@ -218,6 +227,9 @@ macro_rules! forward_event_store {
             }
             async fn purge(&self, workspace: &WorkspaceId, scope: PurgeScope, mode: PurgeMode) -> Result<PurgeOutcome> {
                 (**self).purge(workspace, scope, mode).await
+            }
+            async fn close(&self) {
+                (**self).close().await
             }
         }
     )*};

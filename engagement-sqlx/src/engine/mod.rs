@@ -177,6 +177,14 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
+    /// Closes the pools: at once for calls that would take a connection (they fail with
+    /// [`Error::Closed`](engagement_core::Error::Closed)), after their calls for the
+    /// connections in use.
+    pub(crate) async fn close(&self) {
+        self.writes.close().await;
+        self.pool.close().await;
+    }
+
     /// A pooled connection for statements that need no transaction.
     pub(crate) async fn acquire(
         &self,
@@ -394,6 +402,10 @@ macro_rules! sql_event_store {
                 mode: engagement_core::PurgeMode,
             ) -> engagement_core::Result<engagement_core::PurgeOutcome> {
                 $crate::engine::store_call!(self.engine, $dialect, purge(workspace; scope, mode))
+            }
+
+            async fn close(&self) {
+                self.engine.close().await
             }
         }
     };

@@ -2,7 +2,8 @@
 //! checkpoints ([`turn`](super::turn)) and PostgreSQL's planner statistics
 //! ([`statistics`](super::statistics)). Each kind runs at most one at a time; the write that
 //! starts it does not wait for it, and its failure changes nothing committed (it is logged, and
-//! a later write starts it again).
+//! a later write starts it again; one that the store's
+//! [`close`](engagement_core::EventStore::close) stopped is not logged).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tracing::Instrument;
 
 use super::Engine;
 use crate::dialect::Dialect;
-use crate::error::SqlResult;
+use crate::error::{SqlError, SqlResult};
 
 /// Whether a kind of upkeep is running.
 #[derive(Debug, Default)]
@@ -67,8 +68,16 @@ impl<D: Dialect> Engine<D> {
         runtime.spawn(
             async move {
                 let _run = run;
-                if let Err(error) = work.await {
-                    tracing::warn!(%error, "{what} failed; a later write starts it again");
+                match work.await {
+                    // The store was closed: nothing is left to keep up.
+                    Ok(())
+                    | Err(SqlError::Driver {
+                        source: sqlx::Error::PoolClosed,
+                        ..
+                    }) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "{what} failed; a later write starts it again");
+                    }
                 }
             }
             .instrument(span),

@@ -43,3 +43,50 @@ pub(crate) fn on_own_runtime<T: Send + 'static>(
     .join()
     .expect("the test setup thread panicked")
 }
+
+/// Closes `store` after an append: a clone of it answers `Closed` to a write and to a read, and
+/// `reopened`, a store opened afresh on the same database once the close is over, holds the
+/// append.
+pub(crate) async fn closing_keeps_appends_and_refuses_later_calls<S>(
+    store: S,
+    reopened: impl std::future::Future<Output = S>,
+) where
+    S: engagement_core::EventStore + Clone,
+{
+    use engagement_core::{CustomerId, Error, Event, Timestamp, WorkspaceId};
+
+    let ws = WorkspaceId::new(format!("close-{}", std::process::id())).expect("workspace");
+    let event = Event::new(
+        "kept",
+        CustomerId(1),
+        "Page Viewed",
+        Timestamp::from_micros(1),
+    );
+    store
+        .append(&ws, std::slice::from_ref(&event))
+        .await
+        .expect("append");
+    let clone = store.clone();
+
+    store.close().await;
+
+    let late = Event::new(
+        "late",
+        CustomerId(1),
+        "Page Viewed",
+        Timestamp::from_micros(2),
+    );
+    assert!(matches!(
+        clone.append(&ws, &[late]).await,
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        clone.event(&ws, &event.id).await,
+        Err(Error::Closed)
+    ));
+    let reopened = reopened.await;
+    assert_eq!(
+        reopened.event(&ws, &event.id).await.expect("read"),
+        Some(event)
+    );
+}

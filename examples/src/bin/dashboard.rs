@@ -17,7 +17,7 @@ use engagement_core::{Clock, ReportZone, SystemClock, WorkspaceId};
 use engagement_examples::dashboard::{self, DEMO_WORKSPACE};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::exit_code;
+use engagement_examples::terminal::{Failure, exit_code};
 
 /// Serves the engagement dashboard on 127.0.0.1.
 #[derive(Debug, Parser)]
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
     exit_code(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(args: Args) -> Result<(), Failure> {
     let zone = ReportZone::parse(&args.zone)?;
     let store = store_url::open(&args.store).await?;
     let workspace = WorkspaceId::new(DEMO_WORKSPACE)?;

@@ -21,11 +21,11 @@ use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
 use engagement_core::{
-    Clock, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
+    Clock, EventStore, FixedClock, Lookback, RangeSpec, Role, SystemClock, Viewer, WorkspaceId,
 };
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{exit_code, sparkline};
+use engagement_examples::terminal::{Failure, exit_code, sparkline};
 
 /// Prints the engagement reports and a funnel over a demo workspace (loading demo data when it
 /// has nothing from the last hour).
@@ -43,9 +43,13 @@ async fn main() -> ExitCode {
     exit_code(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let url = args.store;
-    let store = store_url::open(&url).await?;
+async fn run(args: Args) -> Result<(), Failure> {
+    store_url::with_store(&args.store, async |store| show(store, &args.store).await).await
+}
+
+/// Fills the demo workspace of the store at `url` unless it holds recent demo data, and prints
+/// the reports.
+async fn show(store: Arc<dyn EventStore>, url: &str) -> Result<(), Failure> {
     let workspace = WorkspaceId::new("demo")?;
     let now = SystemClock.now();
     if demo_data::is_fresh(store.as_ref(), &workspace, now).await? {

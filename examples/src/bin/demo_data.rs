@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use engagement_core::{Clock, SystemClock, WorkspaceId};
+use engagement_core::{Clock, EventStore, SystemClock, WorkspaceId};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::exit_code;
+use engagement_examples::terminal::{Failure, exit_code};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Generates a realistic demo workspace into any store.
@@ -44,9 +44,16 @@ async fn main() -> ExitCode {
     exit_code(run(Args::parse()).await)
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let workspace = WorkspaceId::new(args.workspace)?;
-    let store = store_url::open(&args.store).await?;
+async fn run(args: Args) -> Result<(), Failure> {
+    let workspace = WorkspaceId::new(args.workspace.as_str())?;
+    store_url::with_store(&args.store, async |store| {
+        fill(store.as_ref(), &workspace, &args).await
+    })
+    .await
+}
+
+/// Loads the demo data `args` ask for into `workspace` of `store`, showing a progress bar.
+async fn fill(store: &dyn EventStore, workspace: &WorkspaceId, args: &Args) -> Result<(), Failure> {
     let size = DemoSize {
         customers: args.customers,
         daily_events: args.daily_events,
@@ -57,7 +64,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     bar.set_message(format!("Writing to {}", args.store));
     bar.enable_steady_tick(Duration::from_millis(120));
     let now = SystemClock.now();
-    let inserted = demo_data::load_with_progress(store.as_ref(), &workspace, size, now, |p| {
+    let inserted = demo_data::load_with_progress(store, workspace, size, now, |p| {
         bar.set_length(p.total);
         bar.set_position(p.done);
     })

@@ -29,9 +29,9 @@ use engagement_core::enrich::{Enricher, MmdbResolver, RequestContext};
 use engagement_core::import::{
     self, CsvLines, ImportLine, ImportOptions, ImportReport, LineError, NdjsonLines,
 };
-use engagement_core::{Clock, SystemClock, WorkspaceId};
+use engagement_core::{Clock, EventStore, SystemClock, WorkspaceId};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{failure, is_broken_pipe};
+use engagement_examples::terminal::{Failure, failure, is_broken_pipe};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The formats the importer reads.
@@ -147,8 +147,15 @@ fn exit_code(report: &ImportReport) -> ExitCode {
 }
 
 /// Imports the file as `args` say, prints the summary and hands back the report.
-async fn run(args: Args) -> Result<ImportReport, Box<dyn std::error::Error>> {
-    let store = store_url::open(&args.store).await?;
+async fn run(args: Args) -> Result<ImportReport, Failure> {
+    store_url::with_store(&args.store, async |store| {
+        import_file(store.as_ref(), &args).await
+    })
+    .await
+}
+
+/// Imports the file into `store` as `args` say, prints the summary and hands back the report.
+async fn import_file(store: &dyn EventStore, args: &Args) -> Result<ImportReport, Failure> {
     let workspace = WorkspaceId::new(args.workspace.as_str())?;
     let mut enricher = Enricher::new();
     if let Some(path) = &args.mmdb {
@@ -193,29 +200,13 @@ async fn run(args: Args) -> Result<ImportReport, Box<dyn std::error::Error>> {
                 .with_formula_guard(!args.no_formula_guard)
                 .ignore_unknown_columns(args.ignore_unknown_keys)
                 .map(enrich);
-            import::import(
-                store.as_ref(),
-                &workspace,
-                lines,
-                &options,
-                now,
-                &mut progress,
-            )
-            .await?
+            import::import(store, &workspace, lines, &options, now, &mut progress).await?
         }
         Format::Ndjson => {
             let lines = NdjsonLines::new(source)
                 .ignore_unknown_keys(args.ignore_unknown_keys)
                 .map(enrich);
-            import::import(
-                store.as_ref(),
-                &workspace,
-                lines,
-                &options,
-                now,
-                &mut progress,
-            )
-            .await?
+            import::import(store, &workspace, lines, &options, now, &mut progress).await?
         }
     };
     bar.finish();

@@ -292,6 +292,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     drop(sink);
     let stats = ingestor.shutdown().await;
+    store.close().await;
     samples.sort();
 
     let total = per_sender * senders_n;

@@ -19,9 +19,13 @@ pub fn is_broken_pipe(error: &(dyn Error + 'static)) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// What a binary's work fails with: any error, sendable between threads, so that the work can
+/// run on a store it holds across an `.await` ([`with_store`](crate::store_url::with_store)).
+pub type Failure = Box<dyn Error + Send + Sync>;
+
 /// How a binary ends after its work: with success when `result` is `Ok`, else as [`failure`]
 /// says.
-pub fn exit_code(result: Result<(), Box<dyn Error>>) -> ExitCode {
+pub fn exit_code(result: Result<(), Failure>) -> ExitCode {
     result.map_or_else(|e| failure(&*e), |()| ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,7 @@ mod args;
 mod print;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use args::{ActorArg, Cli, Command, RangeArgs, StatusArg};
 use chrono::TimeDelta;
@@ -23,17 +24,17 @@ use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
 };
 use engagement_core::{
-    Actor, CalendarPreset, Clock, CustomerId, CustomerStatus, Error, EventId, Lookback, RangeSpec,
-    ReportZone, Role, SystemClock, Viewer, WorkspaceId, names,
+    Actor, CalendarPreset, Clock, CustomerId, CustomerStatus, Error, EventId, EventStore, Lookback,
+    RangeSpec, ReportZone, Role, SystemClock, Viewer, WorkspaceId, names,
 };
 use engagement_examples::dashboard::activity_sort;
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
 use engagement_examples::store_url;
-use engagement_examples::terminal::exit_code;
+use engagement_examples::terminal::{Failure, exit_code};
 use print::Printer;
 
-type AnyResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+type AnyResult<T = ()> = Result<T, Failure>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -61,10 +62,15 @@ fn range(args: &RangeArgs, default: RangeSpec) -> engagement_core::Result<RangeS
 }
 
 async fn run(cli: Cli) -> AnyResult {
+    let store = cli.store.clone();
+    store_url::with_store(&store, async |store| report(store, cli).await).await
+}
+
+/// Prints the report `cli` asks for from `store` (and writes its CSV when asked).
+async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
     let zone = ReportZone::parse(&cli.zone)?;
     let workspace = WorkspaceId::new(cli.workspace.clone())?;
     let viewer = Viewer::new(workspace.clone(), Role::from_name(&cli.role));
-    let store = store_url::open(&cli.store).await?;
     if store_url::is_ephemeral(&cli.store) {
         let n = demo_data::load(
             store.as_ref(),
