@@ -279,3 +279,31 @@ async fn a_sign_in_posted_from_another_site_is_refused() {
         assert_eq!(header(&reply, &header::LOCATION), Some("/events".into()));
     }
 }
+
+#[tokio::test]
+async fn no_page_or_download_may_be_kept_by_a_cache() {
+    // Every answer depends on the session's cookies and shows customer data: a browser or a
+    // proxy that kept one would hand it to the next person asking for the same address.
+    let app = demo().await;
+    for (uri, role) in [
+        ("/engagement?range=24h", "manager"),
+        ("/engagement.csv?range=24h", "manager"),
+        ("/activity?customer=1", "administrator"),
+        ("/activity.csv?scope=all", "administrator"),
+        ("/customers/1", "administrator"),
+        ("/events?range=24h", "manager"),
+        ("/events.csv?range=24h", "manager"),
+        ("/funnel", "manager"),
+        ("/funnel.csv", "manager"),
+        ("/engagement", "customer-service"),
+        ("/activity?page=0", "administrator"),
+    ] {
+        let reply = get(&app, uri, role).await;
+        let cache = header(&reply, &header::CACHE_CONTROL);
+        assert!(
+            cache.as_deref().is_some_and(|c| c.contains("no-store")),
+            "{uri} as {role} ({}): Cache-Control {cache:?}",
+            reply.status
+        );
+    }
+}

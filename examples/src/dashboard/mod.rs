@@ -28,7 +28,10 @@ mod session;
 mod svg;
 
 use axum::Router;
-use axum::response::Redirect;
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
+use axum::middleware::map_response;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use engagement_core::report::Reports;
 
@@ -58,5 +61,17 @@ pub fn router(reports: Reports) -> Router {
         .route("/funnel", get(funnel::page))
         .route("/funnel.csv", get(funnel::csv))
         .fallback(problem::not_found)
+        .layer(map_response(no_store))
         .with_state(AppState { reports })
+}
+
+/// Every answer depends on who asks (the session's role and workspace, from a cookie) and
+/// carries customer data (names, emails, IP addresses): no browser or shared cache may keep
+/// one, where a later visitor, or another session's request for the same address, would be
+/// served it.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
