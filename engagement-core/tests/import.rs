@@ -315,6 +315,47 @@ async fn a_header_without_a_required_column_stops_the_csv_once() {
     assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
 }
 
+/// A header naming one field twice (a column repeated, or a field beside its alias) stops the
+/// import once, with the column named: no row could say which of the two cells holds the
+/// field, and each was refused on its own (a million rows, a million errors).
+#[tokio::test]
+async fn a_header_naming_a_field_twice_stops_the_csv_once() {
+    let store = ReferenceStore::default();
+    for (header, column) in [
+        ("event_id,customer_id,name,occurred_at,name", "name"),
+        ("event_id,customer_id,name,occurred_at,id", "id"),
+        (
+            "customer,event_id,customer_id,name,occurred_at",
+            "customer_id",
+        ),
+    ] {
+        let data = format!("{header}\ne1,7,Page Viewed,2026-11-19T10:00:00Z,x\n");
+        let report = run(
+            &store,
+            CsvLines::new(data.as_bytes()),
+            &ImportOptions::default(),
+        )
+        .await;
+        assert!(report.stopped, "{header}: {report:?}");
+        assert_eq!((report.lines, report.rejected), (0, 0), "{header}");
+        match &report.errors[..] {
+            [
+                LineError {
+                    line: 1,
+                    kind: LineErrorKind::DuplicateColumn { column: named },
+                },
+            ] => assert_eq!(named, column, "{header}"),
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+    assert!(stored(&store).await.is_empty());
+    // Columns no field takes may repeat where they are read past.
+    let data = "event_id,customer_id,name,occurred_at,note,note\ne1,7,Page Viewed,2026-11-19T10:00:00Z,a,b\n";
+    let lenient = CsvLines::new(data.as_bytes()).ignore_unknown_columns(true);
+    let report = run(&store, lenient, &ImportOptions::default()).await;
+    assert_eq!((report.inserted, report.rejected), (1, 0), "{report:?}");
+}
+
 /// An export's `metadata.<key>` columns are taken beside the `metadata` column that holds the
 /// whole object; without it their values would be lost, so they are unknown columns (they
 /// were dropped unseen).

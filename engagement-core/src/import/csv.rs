@@ -24,7 +24,8 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 /// values would be lost. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns) reads
 /// past unknown columns instead. A header without a column every event needs (`event_id`,
 /// `customer_id`, `name`, `occurred_at`, or an alias) ends the reading with
-/// [`LineErrorKind::MissingColumn`], rather than refusing every row for it.
+/// [`LineErrorKind::MissingColumn`], rather than refusing every row for it; so does a header
+/// naming one field twice, with [`LineErrorKind::DuplicateColumn`].
 ///
 /// By default the reader expects CSV written with the formula guard, as
 /// [`CsvOptions`](crate::csv::CsvOptions) writes it by default: a cell that
@@ -187,6 +188,15 @@ impl<R: Read> Iterator for CsvLines<R> {
                     },
                 }));
             }
+            if let Some(column) = repeated_field(headers) {
+                self.failed = true;
+                return Some(Err(LineError {
+                    line: 1,
+                    kind: LineErrorKind::DuplicateColumn {
+                        column: column.to_owned(),
+                    },
+                }));
+            }
         }
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
@@ -232,6 +242,24 @@ impl<R: Read> Iterator for CsvLines<R> {
 /// export's `metadata.<key>` column when the header has the `metadata` column that holds it.
 fn is_known_column(name: &str, has_metadata: bool) -> bool {
     ImportRecord::keys().contains(&name) || (has_metadata && name.starts_with("metadata."))
+}
+
+/// The first of `headers` that names a field an earlier column names: the same name, or a
+/// field's name and its alias. Columns no field takes (`metadata.<key>`, or unknown ones read
+/// past) are not fields, and may repeat.
+fn repeated_field<'h>(headers: impl Iterator<Item = &'h str>) -> Option<&'h str> {
+    let mut named: Vec<&str> = Vec::new();
+    headers
+        .filter(|column| ImportRecord::keys().contains(column))
+        .find(|&column| {
+            let field = REQUIRED
+                .iter()
+                .find(|names| names.contains(&column))
+                .map_or(column, |names| names[0]);
+            let repeated = named.contains(&field);
+            named.push(field);
+            repeated
+        })
 }
 
 /// `record` with the formula guard removed from each cell, built in `scratch`; `record` itself

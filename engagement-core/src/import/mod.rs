@@ -138,6 +138,13 @@ pub enum LineErrorKind {
         /// The column's name.
         column: String,
     },
+    /// A CSV header names one field twice: a column repeated, or a field's name beside its
+    /// alias (`event_id` and `id`). No row could say which of its cells holds the field, so the
+    /// reading ends here and the import stops.
+    DuplicateColumn {
+        /// The later of the two columns.
+        column: String,
+    },
     /// The source cannot be read any further (an I/O error, or a CSV header that cannot be
     /// read: not UTF-8, longer than the reader's cap); the import stops here.
     Unreadable {
@@ -179,6 +186,7 @@ impl LineError {
             LineErrorKind::Unreadable { .. }
                 | LineErrorKind::UnknownColumn { .. }
                 | LineErrorKind::MissingColumn { .. }
+                | LineErrorKind::DuplicateColumn { .. }
         )
     }
 }
@@ -198,6 +206,11 @@ impl fmt::Display for LineError {
             LineErrorKind::MissingColumn { column } => write!(
                 f,
                 "line {}: the header has no `{column}` column, which every event needs, so no row was read",
+                self.line
+            ),
+            LineErrorKind::DuplicateColumn { column } => write!(
+                f,
+                "line {}: the column `{column}` names a field an earlier column names, so no row was read",
                 self.line
             ),
             LineErrorKind::UnknownColumn { column } => write!(
@@ -264,7 +277,8 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first rejected lines, in order, and last the error that ended the reading, if one
     /// did ([`LineErrorKind::Unreadable`], [`LineErrorKind::UnknownColumn`],
-    /// [`LineErrorKind::MissingColumn`]), however many were kept before it.
+    /// [`LineErrorKind::MissingColumn`], [`LineErrorKind::DuplicateColumn`]), however many were
+    /// kept before it.
     pub errors: Vec<LineError>,
     /// Whether the import ended before the end of the source (asked to stop on error, or the
     /// source became unreadable, or its CSV header unusable).
