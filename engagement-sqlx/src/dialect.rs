@@ -205,6 +205,13 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// What ends a `SELECT` that locks the rows it reads until the transaction ends.
     const LOCKING_READ: &'static str = " FOR UPDATE";
 
+    /// Where a purge chunk reads its events unlocked (an empty [`Self::LOCKING_READ`]) beside
+    /// other writers: an integer key of the events table that no later row takes again once
+    /// its row is deleted. The chunk deletes the rows it read by it, not by their ids: an event
+    /// stored since under an id the chunk read (after another purge deleted the event read)
+    /// is another row, which the chunk never read and whose scope it never checked.
+    const ROW_KEY: Option<&'static str> = None;
+
     /// Appends what turns an insert into the rollup (`table`) into an upsert adding the counts
     /// and keeping the later `last_at`.
     fn end_rollup_upsert(sql: &mut Sql, table: &str) {

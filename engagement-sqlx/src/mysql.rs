@@ -308,6 +308,9 @@ impl Dialect for MySqlDialect {
     // purge chunk reads its events unlocked, from its snapshot, and checks that its delete took
     // them all (`Engine::delete_all_read`): one that another purge got to first is read again.
     const LOCKING_READ: &'static str = "";
+    // `AUTO_INCREMENT`: InnoDB never hands a number out twice (MariaDB keeps its counter across
+    // restarts).
+    const ROW_KEY: Option<&'static str> = Some("seq");
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");

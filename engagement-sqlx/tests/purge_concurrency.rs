@@ -398,6 +398,104 @@ mod mysql {
         let appends = Appends { tasks: 1, batch: 1 };
         erasures_beside_appends(reliability::my::store(4, ACQUIRE).await, 30, appends).await;
     }
+
+    /// A purge chunk reads its events from its snapshot, unlocked; while its `DELETE` waits
+    /// (here on a row another session holds), an erasure deletes one of those events and an
+    /// append stores a new event under the freed id, after the cutoff. The chunk must not
+    /// delete that new event (it is not before the cutoff) nor take the old one off the counts
+    /// a second time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_purge_spares_a_new_event_under_an_id_it_read_before_an_erasure() {
+        use std::time::Duration;
+
+        use engagement_core::{CustomerId, Event, EventStore, PurgeMode, PurgeScope, Timestamp};
+        use engagement_sqlx::sqlx::{Acquire, AssertSqlSafe, query};
+
+        use super::{ERASED, Tables, bounded};
+
+        let store = reliability::my::store(4, ACQUIRE).await;
+        let ws = super::workspace("purge-spares-reused-id");
+        let (on, day) = (super::ON, super::DAY);
+        // `a-held` is stored first and sorts first: the chunk's delete reaches it first and waits.
+        let held = Event::new(
+            "a-held",
+            CustomerId(2),
+            "Page Viewed",
+            Timestamp::from_micros(on),
+        );
+        let old = Event::new(
+            "b-reused",
+            ERASED,
+            "Page Viewed",
+            Timestamp::from_micros(on + 1),
+        );
+        store.append(&ws, &[held, old]).await.expect("append");
+        let cutoff = Timestamp::from_micros(on + day);
+
+        let mut locker = store.pool().acquire().await.expect("a connection");
+        let mut lock = locker.begin().await.expect("begin");
+        // By its primary key alone, so that the lock holds no gap an append writes into.
+        let seq = store
+            .scalar(format!(
+                "SELECT seq FROM engagement_events WHERE workspace = '{}' AND id = 'a-held'",
+                ws.as_str()
+            ))
+            .await;
+        query(AssertSqlSafe(format!(
+            "SELECT seq FROM engagement_events WHERE seq = {seq} FOR UPDATE"
+        )))
+        .fetch_all(&mut *lock)
+        .await
+        .expect("lock a-held");
+
+        let retention = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move {
+                store
+                    .purge(&ws, PurgeScope::Before { cutoff }, PurgeMode::Delete)
+                    .await
+            })
+        };
+        // The chunk has read both events and waits on `a-held`.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let erased = store
+            .purge(
+                &ws,
+                PurgeScope::Customer { customer: ERASED },
+                PurgeMode::Delete,
+            )
+            .await
+            .expect("the erasure");
+        assert_eq!(erased.events, 1, "the erasure deletes b-reused");
+        let new = Event::new(
+            "b-reused",
+            CustomerId(3),
+            // After `Page Viewed`: its entry in the name index lies past the row the purge waits on.
+            "Video Played",
+            Timestamp::from_micros(on + 2 * day),
+        );
+        let appended = store
+            .append(&ws, std::slice::from_ref(&new))
+            .await
+            .expect("append");
+        assert_eq!(appended.inserted, 1, "the freed id is stored anew");
+        lock.rollback().await.expect("release a-held");
+
+        let outcome = bounded("the retention purge", retention)
+            .await
+            .expect("the purge task")
+            .expect("the retention purge");
+        assert_eq!(
+            store.event(&ws, &"b-reused".into()).await.expect("event"),
+            Some(new),
+            "the event after the cutoff is kept"
+        );
+        assert_eq!(
+            outcome.events, 1,
+            "the purge deleted a-held alone: {outcome:?}"
+        );
+        super::assert_consistent(&store, &ws, 1).await;
+    }
 }
 
 #[cfg(not(all(engagement_test_mysql, feature = "mysql")))]

@@ -149,8 +149,12 @@ impl<D: Dialect> Engine<D> {
     ) -> SqlResult<Chunk> {
         let (turn, mut tx) = self.begin_write().await?;
         let mut select = D::sql();
+        select.push("SELECT id, customer, actor, occurred_at, name, domain");
+        if let Some(key) = D::ROW_KEY {
+            select.push(", ").push(key);
+        }
         select
-            .push("SELECT id, customer, actor, occurred_at, name, domain FROM ")
+            .push(" FROM ")
             .push(&self.tables.events)
             .push(" WHERE workspace = ")
             .bind(workspace.as_str())
@@ -162,11 +166,15 @@ impl<D: Dialect> Engine<D> {
             .push(D::LOCKING_READ);
         let rows = D::fetch_all(&mut tx, select, "find events to purge").await?;
         let mut ids = Vec::with_capacity(rows.len());
+        let mut keys = Vec::new();
         let mut rollup_deltas = RollupDeltas::new();
         let mut counted_per_customer: BTreeMap<i64, i64> = BTreeMap::new();
         let mut log_deltas = LogDeltas::new();
         for row in &rows {
             ids.push(row.text(0)?);
+            if D::ROW_KEY.is_some() {
+                keys.push(row.int(6)?);
+            }
             let actor = i64::from(row.small(2)?);
             let (at, name) = (row.int(3)?, row.str(4)?);
             count_in_log(&mut log_deltas, at, (name, actor, row.str(5)?), -1);
@@ -177,7 +185,7 @@ impl<D: Dialect> Engine<D> {
             *counted_per_customer.entry(customer).or_default() += 1;
             count_in_rollup(&mut rollup_deltas, (customer, at, name), -1);
         }
-        if !self.delete_all_read(&mut tx, workspace, &ids).await? {
+        if !self.delete_all_read(&mut tx, workspace, &ids, keys).await? {
             tx.rollback()
                 .await
                 .map_err(SqlError::driver("roll back a purge chunk"))?;
@@ -205,11 +213,15 @@ impl<D: Dialect> Engine<D> {
     /// meanwhile; InnoDB's `DELETE` then waits for that purge's locks, finds those rows gone
     /// and deletes fewer. The purge that deleted them took them off the counts, so the chunk
     /// must not take them off again: it rolls back, and is read again in a fresh snapshot.
+    /// There the rows are deleted by their [`Dialect::ROW_KEY`]s (`keys`), not by `ids`: an
+    /// event stored anew under one of those ids meanwhile is another row, left alone (the chunk
+    /// then deletes fewer, and is read again).
     async fn delete_all_read(
         &self,
         tx: &mut Conn<D>,
         workspace: &WorkspaceId,
         ids: &[String],
+        keys: Vec<i64>,
     ) -> SqlResult<bool> {
         if ids.is_empty() {
             return Ok(true);
@@ -219,10 +231,14 @@ impl<D: Dialect> Engine<D> {
             .push("DELETE FROM ")
             .push(&self.tables.events)
             .push(" WHERE workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND id IN ")
-            .bind_list(ids.iter().map(String::as_str))
-            .one_off();
+            .bind(workspace.as_str());
+        match D::ROW_KEY {
+            Some(key) => delete.push(" AND ").push(key).push(" IN ").bind_list(keys),
+            None => delete
+                .push(" AND id IN ")
+                .bind_list(ids.iter().map(String::as_str)),
+        };
+        delete.one_off();
         let deleted = D::execute(tx, delete, "purge events").await?;
         Ok(deleted == ids.len() as u64)
     }
