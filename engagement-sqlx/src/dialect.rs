@@ -16,7 +16,7 @@ use crate::chunk::rows_per_statement;
 use crate::encode::EVENT_BINDS;
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
-use crate::sql::{Arg, Placeholder, Sql};
+use crate::sql::{Arg, Keys, Placeholder, Sql};
 
 /// A pooled connection handed back with the rows read on it.
 pub(crate) type PooledRows<D> = (
@@ -212,6 +212,56 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// is another row, which the chunk never read and whose scope it never checked.
     const ROW_KEY: Option<&'static str> = None;
 
+    /// Appends the table `t` of `keys`: by default the rows of one JSON array argument, read
+    /// by `json_each`.
+    fn push_keys(sql: &mut Sql, keys: &Keys) {
+        sql.push("(SELECT ");
+        for (i, column) in keys.columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("json_extract(value, '$[")
+                .push(&i.to_string())
+                .push("]') AS ")
+                .push(column);
+        }
+        sql.push(" FROM json_each(")
+            .bind(keys.json_rows())
+            .push(")) AS t");
+    }
+
+    /// Appends an `UPDATE` of the rows of `table` (as `d`) of `workspace` that `keys` name and
+    /// that meet `filter` (a condition on `d`), with the assignments `set` appends: by default
+    /// `UPDATE … SET … WHERE (<key>) IN (SELECT … FROM <keys>)`, which SQLite reads key by key
+    /// (its `UPDATE … FROM` scanned the workspace's rows instead, testing each against the
+    /// keys). One statement whatever the number of keys.
+    fn push_keyed_update(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        set: impl FnOnce(&mut Sql),
+        filter: &str,
+    ) {
+        sql.push("UPDATE ").push(table).push(" AS d SET ");
+        set(sql);
+        push_key_in::<Self>(sql, workspace, keys);
+        sql.push(" AND ").push(filter);
+    }
+
+    /// Appends a `DELETE` of the rows of `table` (as `d`) of `workspace` that `keys` name and
+    /// that meet `filter` (a condition on `d`): by default `DELETE … WHERE (<key>) IN (SELECT …
+    /// FROM <keys>)`, as [`Self::push_keyed_update`].
+    fn push_keyed_delete(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        filter: &str,
+    ) {
+        sql.push("DELETE FROM ").push(table).push(" AS d");
+        push_key_in::<Self>(sql, workspace, keys);
+        sql.push(" AND ").push(filter);
+    }
+
     /// Appends what turns an insert into the rollup (`table`) into an upsert adding the counts
     /// and keeping the later `last_at`.
     fn end_rollup_upsert(sql: &mut Sql, table: &str) {
@@ -353,6 +403,26 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
 
 /// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
 /// concrete driver, where the driver's bounds are known).
+/// Appends ` WHERE d.workspace = ? AND (d.<key>) IN (SELECT t.<key> FROM <keys>)`.
+fn push_key_in<D: Dialect + ?Sized>(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys) {
+    let columns = |table: &str| {
+        keys.columns
+            .iter()
+            .map(|c| format!("{table}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    sql.push(" WHERE d.workspace = ")
+        .bind(workspace.as_str())
+        .push(" AND (")
+        .push(&columns("d"))
+        .push(") IN (SELECT ")
+        .push(&columns("t"))
+        .push(" FROM ");
+    D::push_keys(sql, keys);
+    sql.push(")");
+}
+
 pub(crate) async fn run_fetch_all<DB>(
     conn: &mut DB::Connection,
     text: String,

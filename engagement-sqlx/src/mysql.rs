@@ -1,6 +1,6 @@
 //! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
 
-use engagement_core::Result;
+use engagement_core::{Result, WorkspaceId};
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, Row};
@@ -11,7 +11,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
-use crate::sql::{Arg, Placeholder, Sql, json_array, json_texts};
+use crate::sql::{Arg, Keys, Placeholder, Sql, json_array, json_texts};
 
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
@@ -311,6 +311,64 @@ impl Dialect for MySqlDialect {
     // `AUTO_INCREMENT`: InnoDB never hands a number out twice (MariaDB keeps its counter across
     // restarts).
     const ROW_KEY: Option<&'static str> = Some("seq");
+
+    // The texts typed as the tables' own text columns are (byte-wise, trailing spaces counted).
+    fn push_keys(sql: &mut Sql, keys: &Keys) {
+        sql.push("JSON_TABLE(")
+            .bind(keys.json_rows())
+            .push(", '$[*]' COLUMNS (");
+        for (i, (column, values)) in keys.columns.iter().zip(&keys.values).enumerate() {
+            let kind = match values {
+                Arg::Texts(_) => " TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
+                _ => " BIGINT",
+            };
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(column)
+                .push(kind)
+                .push(" PATH '$[")
+                .push(&i.to_string())
+                .push("]'");
+        }
+        sql.push(")) AS t");
+    }
+
+    // MariaDB plans a single-table `UPDATE`/`DELETE` with an `IN (SELECT …)` as a scan of the
+    // table testing each row (no semi-join), which under REPEATABLE READ also locks every row it
+    // scans; joined, each row is found by its key from the keys.
+    fn push_keyed_update(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        set: impl FnOnce(&mut Sql),
+        filter: &str,
+    ) {
+        sql.push("UPDATE ").push(table).push(" AS d JOIN ");
+        Self::push_keys(sql, keys);
+        sql.push(" ON ").push(&keys.matching()).push(" SET ");
+        set(sql);
+        sql.push(" WHERE d.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND ")
+            .push(filter);
+    }
+
+    fn push_keyed_delete(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        filter: &str,
+    ) {
+        sql.push("DELETE d FROM ").push(table).push(" AS d JOIN ");
+        Self::push_keys(sql, keys);
+        sql.push(" ON ")
+            .push(&keys.matching())
+            .push(" WHERE d.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND ")
+            .push(filter);
+    }
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");

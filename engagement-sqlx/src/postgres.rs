@@ -14,7 +14,7 @@ use crate::engine::{Engine, sql_event_store};
 use crate::error::SqlResult;
 use crate::migrate::{Migration, lock_key};
 use crate::prefix::TablePrefix;
-use crate::sql::{Arg, Placeholder, Sql};
+use crate::sql::{Arg, Keys, Placeholder, Sql};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -258,6 +258,54 @@ impl Dialect for PostgresDialect {
             sql.bind(column).push(cast);
         }
         sql.push(") AS u");
+    }
+
+    fn push_keys(sql: &mut Sql, keys: &Keys) {
+        sql.push("UNNEST(");
+        for (i, values) in keys.values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(values.clone());
+        }
+        sql.push(") AS t (")
+            .push(&keys.columns.join(", "))
+            .push(")");
+    }
+
+    fn push_keyed_update(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        set: impl FnOnce(&mut Sql),
+        filter: &str,
+    ) {
+        sql.push("UPDATE ").push(table).push(" AS d SET ");
+        set(sql);
+        sql.push(" FROM ");
+        Self::push_keys(sql, keys);
+        sql.push(" WHERE d.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND ")
+            .push(&keys.matching())
+            .push(" AND ")
+            .push(filter);
+    }
+
+    fn push_keyed_delete(
+        sql: &mut Sql,
+        (table, workspace): (&str, &WorkspaceId),
+        keys: &Keys,
+        filter: &str,
+    ) {
+        sql.push("DELETE FROM ").push(table).push(" AS d USING ");
+        Self::push_keys(sql, keys);
+        sql.push(" WHERE d.workspace = ")
+            .bind(workspace.as_str())
+            .push(" AND ")
+            .push(&keys.matching())
+            .push(" AND ")
+            .push(filter);
     }
 
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {

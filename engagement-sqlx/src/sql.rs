@@ -198,6 +198,48 @@ pub(crate) fn contains_pattern(term: &str) -> String {
     pattern
 }
 
+/// A table of keys for a statement to join, bound as one argument a column or one argument in
+/// all ([`Dialect::push_keys`](crate::dialect::Dialect::push_keys)).
+#[derive(Debug)]
+pub(crate) struct Keys {
+    /// The columns' names.
+    pub(crate) columns: &'static [&'static str],
+    /// Each column's values, in the order of `columns`: [`Arg::Ints`] or [`Arg::Texts`], all of
+    /// one length.
+    pub(crate) values: Vec<Arg>,
+}
+
+impl Keys {
+    /// `d.c = t.c AND …` over the columns: the rows of `d` the keys `t` name.
+    pub(crate) fn matching(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("d.{c} = t.{c}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// The keys as one JSON array of rows, each an array of its columns' values (`json_each`,
+    /// `JSON_TABLE`).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn json_rows(&self) -> String {
+        let rows = self.values.first().map_or(0, |column| match column {
+            Arg::Ints(v) => v.len(),
+            Arg::Texts(v) => v.len(),
+            _ => 0,
+        });
+        let value = |column: &Arg, row: usize| match column {
+            Arg::Ints(v) => serde_json::Value::from(v[row]),
+            Arg::Texts(v) => serde_json::Value::from(v[row].as_str()),
+            _ => serde_json::Value::Null,
+        };
+        let table: Vec<serde_json::Value> = (0..rows)
+            .map(|row| self.values.iter().map(|c| value(c, row)).collect())
+            .collect();
+        serde_json::Value::from(table).to_string()
+    }
+}
+
 /// A JSON array of strings, the one-argument form of a text set (`json_each`, `JSON_TABLE`).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn json_texts(texts: &[String]) -> String {
@@ -276,5 +318,24 @@ mod tests {
             ]
         );
         assert!(Arg::columns::<2>(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn keys_are_json_rows_and_match_by_every_column() {
+        let keys = Keys {
+            columns: &["customer", "name"],
+            values: vec![
+                Arg::Ints(vec![i64::MIN, 7]),
+                Arg::Texts(vec!["Page \"Viewed\"".into(), "🦀 \\ ".into()]),
+            ],
+        };
+        assert_eq!(
+            keys.json_rows(),
+            r#"[[-9223372036854775808,"Page \"Viewed\""],[7,"🦀 \\ "]]"#
+        );
+        assert_eq!(
+            keys.matching(),
+            "d.customer = t.customer AND d.name = t.name"
+        );
     }
 }

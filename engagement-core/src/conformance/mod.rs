@@ -112,6 +112,7 @@ macro_rules! conformance_tests {
             funnel_input_of_many_journeys_matches_the_reference,
             purge_before_cutoff,
             purge_customer_erases_only_that_workspace,
+            purge_takes_any_name_off_the_aggregates,
             retention_policy_purges_from_the_first_local_instant,
             erasure_leaves_no_trace_in_the_reports,
             large_batch_appends_atomically,

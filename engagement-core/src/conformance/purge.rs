@@ -7,7 +7,7 @@ use super::support::{
 use crate::retention::{self, RetentionPolicy};
 use crate::{
     Actor, BucketCountsQuery, CustomerId, Error, EventFilter, EventStore, PurgeMode, PurgeOutcome,
-    PurgeScope, TimeWindow, WorkspaceId, names,
+    PurgeScope, TimeWindow, Timestamp, WorkspaceId, names,
 };
 
 /// Retention: an event at cutoff − 1µs is deleted, one at the cutoff kept, a dry run only
@@ -69,6 +69,55 @@ pub async fn purge_before_cutoff(store: &dyn EventStore) {
         ok("customers", store.customers(&ws, &[CustomerId(1)]).await).len(),
         1,
         "records stay"
+    );
+}
+
+/// A purge takes events of any name off the aggregates: names with quotes, a backslash, an
+/// emoji, a trailing space or a letter beyond ASCII, each a rollup row of its own. Customer 2's
+/// events are all before the cutoff, so nothing of its activity is left; customer 1 keeps the
+/// events after it.
+pub async fn purge_takes_any_name_off_the_aggregates(store: &dyn EventStore) {
+    let ws = fresh_workspace("purge_takes_any_name_off_the_aggregates");
+    let cut = micros(base(), 12 * HOUR);
+    let unusual = [
+        "Say \"hi\"",
+        "back\\slash",
+        "🦀 crab",
+        "trailing ",
+        "Straße",
+    ];
+    let mut events = Vec::new();
+    for (i, name) in unusual.into_iter().enumerate() {
+        let minute = i64::try_from(i).unwrap_or(0) * 60_000_000;
+        events.push(ev(&format!("u-2-{i}"), 2, name, micros(base(), minute)));
+        events.push(ev(
+            &format!("u-1-old-{i}"),
+            1,
+            name,
+            micros(base(), HOUR + minute),
+        ));
+        events.push(ev(&format!("u-1-new-{i}"), 1, name, micros(cut, minute)));
+    }
+    append(store, &ws, &events).await;
+    upsert(store, &ws, &[customer(1, "A", "B"), customer(2, "C", "D")]).await;
+    let purged = ok(
+        "purge",
+        store
+            .purge(&ws, PurgeScope::Before { cutoff: cut }, PurgeMode::Delete)
+            .await,
+    );
+    assert_eq!(purged.events, 10, "{purged:?}");
+    assert_eq!(scores(&top(store, &ws, day(), 10).await), vec![(1, 5)]);
+    let page = activity(store, &ws, &activity_query(day())).await;
+    let rows: Vec<(i64, Option<Timestamp>)> = page
+        .rows
+        .iter()
+        .map(|r| (r.customer.id.0, r.counters.last_activity))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![(1, Some(micros(cut, 4 * 60_000_000))), (2, None)],
+        "customer 2 left without activity"
     );
 }
 

@@ -193,10 +193,8 @@ impl<D: Dialect> Engine<D> {
         }
         self.take_from_rollup(&mut tx, workspace, rollup_deltas)
             .await?;
-        for (customer, deleted) in counted_per_customer {
-            self.take_from_total(&mut tx, workspace, customer, deleted)
-                .await?;
-        }
+        self.take_from_totals(&mut tx, workspace, counted_per_customer)
+            .await?;
         self.change_log_counts(&mut tx, workspace, log_deltas)
             .await?;
         let deleted = ids.len() as u64;

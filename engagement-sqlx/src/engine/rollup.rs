@@ -22,7 +22,7 @@ use crate::dialect::{Conn, Dialect};
 use crate::encode::actor_code;
 use crate::error::SqlResult;
 use crate::filter::push_counted;
-use crate::sql::{Arg, Sql};
+use crate::sql::{Arg, Keys, Sql};
 
 /// One UTC day in microseconds.
 pub(crate) const DAY: i64 = 86_400_000_000;
@@ -266,19 +266,8 @@ impl<D: Dialect> Engine<D> {
         for e in inserted.iter().filter(|e| e.actor == Actor::Customer) {
             *totals.entry(e.customer.0).or_default() += 1;
         }
-        let rows: Vec<[Arg; 2]> = totals
-            .into_iter()
-            .map(|(customer, n)| [customer.into(), n.into()])
-            .collect();
-        self.upsert(
-            conn,
-            workspace,
-            &self.tables.totals,
-            "customer, n",
-            rows,
-            |sql, table| D::end_count_upsert(sql, table, "workspace, customer"),
-        )
-        .await?;
+        self.change_totals(conn, workspace, totals.into_iter())
+            .await?;
         let mut deltas = LogDeltas::new();
         for e in inserted {
             let cell = (e.name.as_str(), actor_code(e.actor), e.page.domain.as_str());
@@ -319,8 +308,9 @@ impl<D: Dialect> Engine<D> {
 
     /// Takes purged events off the rollup, `deltas` holding minus their number (and their
     /// latest instant, which leaves `last_at` as it is) per row they counted in: adds the deltas
-    /// as [`Self::roll_up`] does (in key order, locking the rows), then, per customer-day, sets
-    /// those rows' `last_at` from the events left and drops the rows brought to zero.
+    /// as [`Self::roll_up`] does (in key order, locking the rows), then sets those rows'
+    /// `last_at` from the events left and drops the rows brought to zero, each in one
+    /// statement over the rows' keys.
     ///
     /// Counts are only added to, as appends do, so neither overwrites the other. Only the rows
     /// the purge took from are written, and their `last_at` read once this transaction holds
@@ -332,67 +322,58 @@ impl<D: Dialect> Engine<D> {
     /// meanwhile, from a snapshot that could miss one of their events: the insert failed on such
     /// a row (PostgreSQL `23505`), and an upsert setting the recomputed counts would have
     /// overwritten an increment the snapshot missed.
+    ///
+    /// The two statements find each row by its key from a table of the keys, so they lock no
+    /// row the upsert did not. They replaced two statements per customer-day, which made a
+    /// purge ten times slower than a load (1.6k events/s on PostgreSQL, a day's events
+    /// spread over 20,000 customers).
     pub(crate) async fn take_from_rollup(
         &self,
         conn: &mut Conn<D>,
         workspace: &WorkspaceId,
         deltas: RollupDeltas<'_>,
     ) -> SqlResult<()> {
-        let mut days: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
+        let (mut customers, mut days, mut names) = (Vec::new(), Vec::new(), Vec::new());
         for (customer, day, name) in deltas.keys() {
-            days.entry((*customer, *day))
-                .or_default()
-                .push((*name).to_owned());
+            customers.push(*customer);
+            days.push(*day);
+            names.push((*name).to_owned());
         }
         self.change_rollup(conn, workspace, deltas).await?;
-        for (customer_day, names) in days {
-            self.settle_rows(conn, workspace, customer_day, &names)
-                .await?;
+        if customers.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Sets the `last_at` of the rollup rows of `names` on one customer-day from the events
-    /// left, and drops those no event is left in.
-    async fn settle_rows(
-        &self,
-        conn: &mut Conn<D>,
-        workspace: &WorkspaceId,
-        (customer, day): (i64, i64),
-        names: &[String],
-    ) -> SqlResult<()> {
-        let daily = &self.tables.daily;
+        let keys = Keys {
+            columns: &["customer", "day", "name"],
+            values: vec![Arg::Ints(customers), Arg::Ints(days), Arg::Texts(names)],
+        };
+        let daily = (&*self.tables.daily, workspace);
         let mut update = D::sql();
-        update
-            .push("UPDATE ")
-            .push(daily)
-            .push(" SET last_at = (SELECT MAX(e.occurred_at) FROM ")
-            .push(&self.tables.events)
-            .push(" e WHERE e.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND e.customer = ")
-            .bind(customer)
-            .push(" AND e.actor = ")
-            .bind(actor_code(Actor::Customer))
-            .push(" AND e.occurred_at >= ")
-            .bind(day)
-            .push(" AND e.occurred_at < ")
-            .bind(day + DAY)
-            .push(" AND e.name = ")
-            .push(daily)
-            .push(".name)");
-        push_rows_of_day::<D>(&mut update, workspace, (customer, day), names);
-        update.push(" AND n > 0");
+        D::push_keyed_update(
+            &mut update,
+            daily,
+            &keys,
+            |sql| {
+                sql.push("last_at = (SELECT MAX(e.occurred_at) FROM ")
+                    .push(&self.tables.events)
+                    .push(" e WHERE e.workspace = ")
+                    .bind(workspace.as_str())
+                    .push(" AND e.customer = d.customer AND e.actor = ")
+                    .bind(actor_code(Actor::Customer))
+                    .push(" AND e.occurred_at >= d.day AND e.occurred_at < d.day + ")
+                    .bind(DAY)
+                    .push(" AND e.name = d.name)");
+            },
+            "d.n > 0",
+        );
         D::execute(
             conn,
             update,
-            "find the latest events left of a rolled-up day",
+            "find the latest events left of rolled-up days",
         )
         .await?;
         let mut delete = D::sql();
-        delete.push("DELETE FROM ").push(daily);
-        push_rows_of_day::<D>(&mut delete, workspace, (customer, day), names);
-        delete.push(" AND n = 0");
+        D::push_keyed_delete(&mut delete, daily, &keys, "d.n = 0");
         D::execute(conn, delete, "drop emptied rollup rows").await?;
         Ok(())
     }
@@ -481,28 +462,55 @@ impl<D: Dialect> Engine<D> {
         Ok(())
     }
 
-    /// Takes `deleted` counted events of `customer` off its total (after a purge), and drops
-    /// the total it brought to zero: an erased customer leaves no row behind.
-    pub(crate) async fn take_from_total(
+    /// Takes purged counted events off their customers' totals, `deleted` holding how many per
+    /// customer (in customer order, as appends upsert them), and drops the totals brought to
+    /// zero: an erased customer leaves no row behind.
+    pub(crate) async fn take_from_totals(
         &self,
         conn: &mut Conn<D>,
         workspace: &WorkspaceId,
-        customer: i64,
-        deleted: i64,
+        deleted: BTreeMap<i64, i64>,
     ) -> SqlResult<()> {
-        let mut sql = D::sql();
-        sql.push("UPDATE ")
-            .push(&self.tables.totals)
-            .push(" SET n = n - ")
-            .bind(deleted);
-        push_customer(&mut sql, workspace, customer);
-        D::execute(conn, sql, "take purged events off a total").await?;
+        let customers: Vec<i64> = deleted.keys().copied().collect();
+        self.change_totals(conn, workspace, deleted.into_iter().map(|(c, n)| (c, -n)))
+            .await?;
+        if customers.is_empty() {
+            return Ok(());
+        }
+        let keys = Keys {
+            columns: &["customer"],
+            values: vec![Arg::Ints(customers)],
+        };
         let mut delete = D::sql();
-        delete.push("DELETE FROM ").push(&self.tables.totals);
-        push_customer(&mut delete, workspace, customer);
-        delete.push(" AND n = 0");
-        D::execute(conn, delete, "drop an emptied total").await?;
+        D::push_keyed_delete(
+            &mut delete,
+            (&self.tables.totals, workspace),
+            &keys,
+            "d.n = 0",
+        );
+        D::execute(conn, delete, "drop emptied totals").await?;
         Ok(())
+    }
+
+    /// Adds `deltas` (customer, change, in customer order) to the customers' totals.
+    async fn change_totals(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        deltas: impl Iterator<Item = (i64, i64)>,
+    ) -> SqlResult<()> {
+        let rows: Vec<[Arg; 2]> = deltas
+            .map(|(customer, n)| [customer.into(), n.into()])
+            .collect();
+        self.upsert(
+            conn,
+            workspace,
+            &self.tables.totals,
+            "customer, n",
+            rows,
+            |sql, table| D::end_count_upsert(sql, table, "workspace, customer"),
+        )
+        .await
     }
 }
 
@@ -525,27 +533,6 @@ pub(crate) fn push_days(
         .bind(from)
         .push(" AND day < ")
         .bind(to);
-}
-
-/// Appends ` WHERE workspace = ? AND customer = ?`.
-fn push_customer(sql: &mut Sql, workspace: &WorkspaceId, customer: i64) {
-    sql.push(" WHERE workspace = ")
-        .bind(workspace.as_str())
-        .push(" AND customer = ")
-        .bind(customer);
-}
-
-/// Appends ` WHERE workspace = ? AND customer = ? AND day = ? AND name IN <names>`: rollup rows
-/// of one customer-day.
-fn push_rows_of_day<D: Dialect>(
-    sql: &mut Sql,
-    workspace: &WorkspaceId,
-    (customer, day): (i64, i64),
-    names: &[String],
-) {
-    push_customer(sql, workspace, customer);
-    sql.push(" AND day = ").bind(day).push(" AND ");
-    D::push_in_texts(sql, "name", names);
 }
 
 #[cfg(test)]
