@@ -62,6 +62,10 @@
 //!   in the caller's `tracing` span; the upkeep a write leaves behind (SQLite's checkpoints,
 //!   PostgreSQL's statistics) runs in a span of its own, `engagement.upkeep`, that follows
 //!   from the caller's.
+//! - [`close`](engagement_core::EventStore::close), as a host shuts down, ends every pool of
+//!   the store (a file's [`SqliteStore::connect`] opens two: the readers' and the writer's)
+//!   once their calls finish; on SQLite the last connection folds the write-ahead log into the
+//!   file and removes it. Later calls return [`Error::Closed`](engagement_core::Error::Closed).
 //!
 //! # Building SQLite
 //!
