@@ -230,37 +230,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
             .push(")) AS t");
     }
 
-    /// Appends an `UPDATE` of the rows of `table` (as `d`) of `workspace` that `keys` name and
-    /// that meet `filter` (a condition on `d`), with the assignments `set` appends: by default
-    /// `UPDATE … SET … WHERE (<key>) IN (SELECT … FROM <keys>)`, which SQLite reads key by key
-    /// (its `UPDATE … FROM` scanned the workspace's rows instead, testing each against the
-    /// keys). One statement whatever the number of keys.
-    fn push_keyed_update(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        set: impl FnOnce(&mut Sql),
-        filter: &str,
-    ) {
-        sql.push("UPDATE ").push(table).push(" AS d SET ");
-        set(sql);
-        push_key_in::<Self>(sql, workspace, keys);
-        sql.push(" AND ").push(filter);
-    }
-
-    /// Appends a `DELETE` of the rows of `table` (as `d`) of `workspace` that `keys` name and
-    /// that meet `filter` (a condition on `d`): by default `DELETE … WHERE (<key>) IN (SELECT …
-    /// FROM <keys>)`, as [`Self::push_keyed_update`].
-    fn push_keyed_delete(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        filter: &str,
-    ) {
-        sql.push("DELETE FROM ").push(table).push(" AS d");
-        push_key_in::<Self>(sql, workspace, keys);
-        sql.push(" AND ").push(filter);
-    }
+    /// How a statement writes the rows a table of keys names ([`push_keyed_update`],
+    /// [`push_keyed_delete`]).
+    const KEYED_ROWS: KeyedRows = KeyedRows::InSubquery;
 
     /// Appends what turns an insert into the rollup (`table`) into an upsert adding the counts
     /// and keeping the later `last_at`.
@@ -403,8 +375,96 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
 
 /// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
 /// concrete driver, where the driver's bounds are known).
-/// Appends ` WHERE d.workspace = ? AND (d.<key>) IN (SELECT t.<key> FROM <keys>)`.
-fn push_key_in<D: Dialect + ?Sized>(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys) {
+/// How a database's `UPDATE` and `DELETE` find the rows a table of keys names, each row by its
+/// key, so that no other row is read or locked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyedRows {
+    /// `WHERE (<key>) IN (SELECT … FROM <keys>)`, which SQLite reads key by key (its
+    /// `UPDATE … FROM` scanned the workspace's rows instead, testing each against the keys).
+    InSubquery,
+    /// `UPDATE … SET … FROM <keys>` and `DELETE … USING <keys>` (PostgreSQL).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    FromAndUsing,
+    /// The keys as a second table of a multi-table `UPDATE` or `DELETE` (MySQL): MariaDB
+    /// plans a single-table one with `IN (SELECT …)` as a scan testing each row, which under
+    /// REPEATABLE READ also locks every row it scans.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MultiTable,
+}
+
+/// Appends an `UPDATE` of the rows of `table` (as `d`) of `workspace` that `keys` name and that
+/// meet `filter` (a condition on `d`), with the assignments `set` appends: one statement
+/// whatever the number of keys, shaped as [`Dialect::KEYED_ROWS`] says.
+pub(crate) fn push_keyed_update<D: Dialect>(
+    sql: &mut Sql,
+    (table, workspace): (&str, &WorkspaceId),
+    keys: &Keys,
+    set: impl FnOnce(&mut Sql),
+    filter: &str,
+) {
+    sql.push("UPDATE ").push(table).push(" AS d");
+    match D::KEYED_ROWS {
+        KeyedRows::InSubquery => {
+            sql.push(" SET ");
+            set(sql);
+            push_key_in::<D>(sql, workspace, keys, filter);
+        }
+        KeyedRows::FromAndUsing => {
+            sql.push(" SET ");
+            set(sql);
+            sql.push(" FROM ");
+            D::push_keys(sql, keys);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+        KeyedRows::MultiTable => {
+            sql.push(", ");
+            D::push_keys(sql, keys);
+            sql.push(" SET ");
+            set(sql);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+    }
+}
+
+/// Appends a `DELETE` of the rows of `table` (as `d`) of `workspace` that `keys` name and that
+/// meet `filter` (a condition on `d`), as [`push_keyed_update`] finds them.
+pub(crate) fn push_keyed_delete<D: Dialect>(
+    sql: &mut Sql,
+    (table, workspace): (&str, &WorkspaceId),
+    keys: &Keys,
+    filter: &str,
+) {
+    match D::KEYED_ROWS {
+        KeyedRows::InSubquery => {
+            sql.push("DELETE FROM ").push(table).push(" AS d");
+            push_key_in::<D>(sql, workspace, keys, filter);
+        }
+        KeyedRows::FromAndUsing => {
+            sql.push("DELETE FROM ").push(table).push(" AS d USING ");
+            D::push_keys(sql, keys);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+        KeyedRows::MultiTable => {
+            sql.push("DELETE d FROM ").push(table).push(" AS d, ");
+            D::push_keys(sql, keys);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+    }
+}
+
+/// Appends ` WHERE d.workspace = ? AND d.<key> = t.<key> AND <filter>`: the rows of `d` that
+/// the keys `t`, joined beside it, name.
+fn push_keyed_rows(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys, filter: &str) {
+    sql.push(" WHERE d.workspace = ")
+        .bind(workspace.as_str())
+        .push(" AND ")
+        .push(&keys.matching())
+        .push(" AND ")
+        .push(filter);
+}
+
+/// Appends ` WHERE d.workspace = ? AND (d.<key>) IN (SELECT t.<key> FROM <keys>) AND <filter>`.
+fn push_key_in<D: Dialect>(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys, filter: &str) {
     let columns = |table: &str| {
         keys.columns
             .iter()
@@ -420,7 +480,7 @@ fn push_key_in<D: Dialect + ?Sized>(sql: &mut Sql, workspace: &WorkspaceId, keys
         .push(&columns("t"))
         .push(" FROM ");
     D::push_keys(sql, keys);
-    sql.push(")");
+    sql.push(") AND ").push(filter);
 }
 
 pub(crate) async fn run_fetch_all<DB>(

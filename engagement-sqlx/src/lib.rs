@@ -94,7 +94,7 @@
 // Without a backend feature only the shared machinery is compiled, and nothing uses it.
 #![cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(dead_code, unused_imports, unused_macros)
+    allow(dead_code, unused_imports, unused_macros, unused_variables)
 )]
 
 mod chunk;

@@ -1,11 +1,11 @@
 //! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
 
-use engagement_core::{Result, WorkspaceId};
+use engagement_core::Result;
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, Row};
 
-use crate::dialect::{Dialect, Inserted, PooledRows, ReadRow, add, driver_glue};
+use crate::dialect::{Dialect, Inserted, KeyedRows, PooledRows, ReadRow, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
@@ -334,41 +334,7 @@ impl Dialect for MySqlDialect {
         sql.push(")) AS t");
     }
 
-    // MariaDB plans a single-table `UPDATE`/`DELETE` with an `IN (SELECT …)` as a scan of the
-    // table testing each row (no semi-join), which under REPEATABLE READ also locks every row it
-    // scans; joined, each row is found by its key from the keys.
-    fn push_keyed_update(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        set: impl FnOnce(&mut Sql),
-        filter: &str,
-    ) {
-        sql.push("UPDATE ").push(table).push(" AS d JOIN ");
-        Self::push_keys(sql, keys);
-        sql.push(" ON ").push(&keys.matching()).push(" SET ");
-        set(sql);
-        sql.push(" WHERE d.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND ")
-            .push(filter);
-    }
-
-    fn push_keyed_delete(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        filter: &str,
-    ) {
-        sql.push("DELETE d FROM ").push(table).push(" AS d JOIN ");
-        Self::push_keys(sql, keys);
-        sql.push(" ON ")
-            .push(&keys.matching())
-            .push(" WHERE d.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND ")
-            .push(filter);
-    }
+    const KEYED_ROWS: KeyedRows = KeyedRows::MultiTable;
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");

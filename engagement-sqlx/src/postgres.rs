@@ -9,7 +9,7 @@ use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 
-use crate::dialect::{Analysis, Dialect, PooledRows, add, driver_glue};
+use crate::dialect::{Analysis, Dialect, KeyedRows, PooledRows, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::SqlResult;
 use crate::migrate::{Migration, lock_key};
@@ -273,40 +273,7 @@ impl Dialect for PostgresDialect {
             .push(")");
     }
 
-    fn push_keyed_update(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        set: impl FnOnce(&mut Sql),
-        filter: &str,
-    ) {
-        sql.push("UPDATE ").push(table).push(" AS d SET ");
-        set(sql);
-        sql.push(" FROM ");
-        Self::push_keys(sql, keys);
-        sql.push(" WHERE d.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND ")
-            .push(&keys.matching())
-            .push(" AND ")
-            .push(filter);
-    }
-
-    fn push_keyed_delete(
-        sql: &mut Sql,
-        (table, workspace): (&str, &WorkspaceId),
-        keys: &Keys,
-        filter: &str,
-    ) {
-        sql.push("DELETE FROM ").push(table).push(" AS d USING ");
-        Self::push_keys(sql, keys);
-        sql.push(" WHERE d.workspace = ")
-            .bind(workspace.as_str())
-            .push(" AND ")
-            .push(&keys.matching())
-            .push(" AND ")
-            .push(filter);
-    }
+    const KEYED_ROWS: KeyedRows = KeyedRows::FromAndUsing;
 
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)

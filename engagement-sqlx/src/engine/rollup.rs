@@ -18,7 +18,7 @@ use engagement_core::{Actor, Event, TimeWindow, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::rows_per_statement;
-use crate::dialect::{Conn, Dialect};
+use crate::dialect::{Conn, Dialect, push_keyed_delete, push_keyed_update};
 use crate::encode::actor_code;
 use crate::error::SqlResult;
 use crate::filter::push_counted;
@@ -349,7 +349,7 @@ impl<D: Dialect> Engine<D> {
         };
         let daily = (&*self.tables.daily, workspace);
         let mut update = D::sql();
-        D::push_keyed_update(
+        push_keyed_update::<D>(
             &mut update,
             daily,
             &keys,
@@ -373,7 +373,7 @@ impl<D: Dialect> Engine<D> {
         )
         .await?;
         let mut delete = D::sql();
-        D::push_keyed_delete(&mut delete, daily, &keys, "d.n = 0");
+        push_keyed_delete::<D>(&mut delete, daily, &keys, "d.n = 0");
         D::execute(conn, delete, "drop emptied rollup rows").await?;
         Ok(())
     }
@@ -482,7 +482,7 @@ impl<D: Dialect> Engine<D> {
             values: vec![Arg::Ints(customers)],
         };
         let mut delete = D::sql();
-        D::push_keyed_delete(
+        push_keyed_delete::<D>(
             &mut delete,
             (&self.tables.totals, workspace),
             &keys,
