@@ -234,6 +234,12 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// [`push_keyed_delete`]).
     const KEYED_ROWS: KeyedRows = KeyedRows::InSubquery;
 
+    /// Whether a purge sets the `last_at` of the rollup rows it took from one customer-day at a
+    /// time, the subquery over the events bounded by constants (the customer, the day's first
+    /// and last instants), rather than in one statement over every row, bounded by the row's
+    /// own columns: where the planner cannot seek a range whose bounds come from the outer row.
+    const SETTLE_BY_DAY: bool = false;
+
     /// Appends what turns an insert into the rollup (`table`) into an upsert adding the counts
     /// and keeping the later `last_at`.
     fn end_rollup_upsert(sql: &mut Sql, table: &str) {
@@ -385,9 +391,13 @@ pub(crate) enum KeyedRows {
     /// `UPDATE … SET … FROM <keys>` and `DELETE … USING <keys>` (PostgreSQL).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     FromAndUsing,
-    /// The keys as a second table of a multi-table `UPDATE` or `DELETE` (MySQL): MariaDB
-    /// plans a single-table one with `IN (SELECT …)` as a scan testing each row, which under
-    /// REPEATABLE READ also locks every row it scans.
+    /// The keys read first, then the table through its primary key, in a multi-table `UPDATE`
+    /// or `DELETE` (MySQL): MariaDB plans a single-table one with `IN (SELECT …)` as a scan
+    /// testing each row, which under REPEATABLE READ also locks every row it scans; and left
+    /// to its estimates (`JSON_TABLE` counts as 40 rows) it read a small workspace's rollup
+    /// whole, and the totals' emptied rows through `(workspace, n)`, locking every emptied
+    /// total of the workspace (another purge's too, not yet committed: two such purges
+    /// deadlocked).
     #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     MultiTable,
 }
@@ -402,24 +412,25 @@ pub(crate) fn push_keyed_update<D: Dialect>(
     set: impl FnOnce(&mut Sql),
     filter: &str,
 ) {
-    sql.push("UPDATE ").push(table).push(" AS d");
     match D::KEYED_ROWS {
         KeyedRows::InSubquery => {
-            sql.push(" SET ");
+            sql.push("UPDATE ").push(table).push(" AS d SET ");
             set(sql);
             push_key_in::<D>(sql, workspace, keys, filter);
         }
         KeyedRows::FromAndUsing => {
-            sql.push(" SET ");
+            sql.push("UPDATE ").push(table).push(" AS d SET ");
             set(sql);
             sql.push(" FROM ");
             D::push_keys(sql, keys);
             push_keyed_rows(sql, workspace, keys, filter);
         }
         KeyedRows::MultiTable => {
-            sql.push(", ");
+            sql.push("UPDATE ");
             D::push_keys(sql, keys);
-            sql.push(" SET ");
+            sql.push(" STRAIGHT_JOIN ")
+                .push(table)
+                .push(" AS d FORCE INDEX (PRIMARY) SET ");
             set(sql);
             push_keyed_rows(sql, workspace, keys, filter);
         }
@@ -445,8 +456,11 @@ pub(crate) fn push_keyed_delete<D: Dialect>(
             push_keyed_rows(sql, workspace, keys, filter);
         }
         KeyedRows::MultiTable => {
-            sql.push("DELETE d FROM ").push(table).push(" AS d, ");
+            sql.push("DELETE d FROM ");
             D::push_keys(sql, keys);
+            sql.push(" STRAIGHT_JOIN ")
+                .push(table)
+                .push(" AS d FORCE INDEX (PRIMARY)");
             push_keyed_rows(sql, workspace, keys, filter);
         }
     }

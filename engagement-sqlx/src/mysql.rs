@@ -335,6 +335,10 @@ impl Dialect for MySqlDialect {
     }
 
     const KEYED_ROWS: KeyedRows = KeyedRows::MultiTable;
+    // MariaDB reads a subquery whose range bounds come from the outer row through the equal
+    // columns before them only (`ref` on workspace and customer): every event of the customer,
+    // under shared next-key locks, for each rollup row settled.
+    const SETTLE_BY_DAY: bool = true;
 
     fn end_rollup_upsert(sql: &mut Sql, _table: &str) {
         sql.push(" ON DUPLICATE KEY UPDATE n = n + VALUES(n), last_at = GREATEST(last_at, VALUES(last_at))");

@@ -496,6 +496,148 @@ mod mysql {
         );
         super::assert_consistent(&store, &ws, 1).await;
     }
+    /// Runs `purge` while `lock` (a statement on a connection of its own, in a transaction
+    /// left open) holds rows the purge has no business with: the purge must finish without
+    /// waiting for that transaction. A statement of the purge that reads more rows than the
+    /// ones it settles (a scan of the workspace's rollup, of its emptied totals, of every event
+    /// of a customer) waits on them, for `innodb_lock_wait_timeout`, and deadlocks where the
+    /// other transaction is an append or a purge waiting in turn.
+    async fn purge_beside_a_held_lock(
+        store: &engagement_sqlx::MySqlStore,
+        ws: &engagement_core::WorkspaceId,
+        lock: String,
+        scope: engagement_core::PurgeScope,
+    ) -> engagement_core::PurgeOutcome {
+        use std::time::Duration;
+
+        use engagement_core::{EventStore, PurgeMode};
+        use engagement_sqlx::sqlx::{Acquire, AssertSqlSafe, query};
+
+        let mut locker = store.pool().acquire().await.expect("a connection");
+        let mut held = locker.begin().await.expect("begin");
+        query(AssertSqlSafe(lock))
+            .execute(&mut *held)
+            .await
+            .expect("take the lock");
+        let purge = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { store.purge(&ws, scope, PurgeMode::Delete).await })
+        };
+        let done = tokio::time::timeout(Duration::from_secs(5), purge).await;
+        held.rollback().await.expect("release the lock");
+        match done {
+            Ok(outcome) => outcome.expect("the purge task").expect("the purge"),
+            Err(_) => panic!("the purge waited on rows it does not take from"),
+        }
+    }
+
+    /// A small workspace (a rollup row each for customers 1 and 2): MariaDB read the keyed
+    /// `UPDATE`/`DELETE` of the rollup through the workspace's rows rather than the keys, and
+    /// locked customer 2's row, which an append holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_erasure_waits_on_no_rollup_row_of_another_customer() {
+        use engagement_core::{CustomerId, Event, EventStore, PurgeScope, Timestamp};
+
+        use super::{ERASED, ON};
+
+        let store = reliability::my::store(4, ACQUIRE).await;
+        let ws = super::workspace("rollup-row-of-another");
+        let at = Timestamp::from_micros(ON);
+        let events = [
+            Event::new("a", ERASED, "Page Viewed", at),
+            Event::new("b", CustomerId(2), "Page Viewed", at),
+        ];
+        store.append(&ws, &events).await.expect("append");
+        let lock = format!(
+            "SELECT n FROM engagement_daily WHERE workspace = '{}' AND customer = 2 \
+             AND day = {ON} AND name = 'Page Viewed' FOR UPDATE",
+            ws.as_str()
+        );
+        let scope = PurgeScope::Customer { customer: ERASED };
+        let outcome = purge_beside_a_held_lock(&store, &ws, lock, scope).await;
+        assert_eq!(outcome.events, 1, "{outcome:?}");
+        super::assert_consistent(&store, &ws, 1).await;
+    }
+
+    /// Another purge of the workspace has brought customer 2's total to zero, and not yet
+    /// committed: MariaDB found the totals to drop through the `(workspace, n)` index, every
+    /// emptied total of the workspace, and waited on that one (two such purges deadlocked).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_erasure_waits_on_no_total_another_purge_emptied() {
+        use engagement_core::{CustomerId, Event, EventStore, PurgeScope, Timestamp};
+
+        use super::{DAY, ERASED, ON};
+
+        let store = reliability::my::store(4, ACQUIRE).await;
+        let ws = super::workspace("total-of-another");
+        // Enough rollup rows that the rollup's statements read the keys first either way.
+        let events: Vec<Event> = (0..200)
+            .map(|i| {
+                let customer = if i % 2 == 0 {
+                    ERASED
+                } else {
+                    CustomerId(2 + i)
+                };
+                let at = Timestamp::from_micros(ON + i * DAY);
+                Event::new(format!("e{i}"), customer, "Page Viewed", at)
+            })
+            .collect();
+        store.append(&ws, &events).await.expect("append");
+        let lock = format!(
+            "UPDATE engagement_totals SET n = 0 WHERE workspace = '{}' AND customer = 3",
+            ws.as_str()
+        );
+        let scope = PurgeScope::Customer { customer: ERASED };
+        let outcome = purge_beside_a_held_lock(&store, &ws, lock, scope).await;
+        assert_eq!(outcome.events, 100, "{outcome:?}");
+        super::assert_consistent(&store, &ws, 100).await;
+    }
+
+    /// A retention purge of the first event of customer 1's first day, while an append of a
+    /// new event of that customer days later has not committed: the `last_at` of the day purged
+    /// is read from that day's events alone. MariaDB read the correlated subquery through every event
+    /// of the customer (ref on workspace and customer, the day's bounds only a filter), under
+    /// shared locks, and waited on the append's row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_purge_locks_no_event_of_a_day_it_keeps() {
+        use engagement_core::{Event, EventStore, PurgeScope, Timestamp};
+
+        use super::{DAY, ERASED, ON};
+
+        let store = reliability::my::store(4, ACQUIRE).await;
+        let ws = super::workspace("event-of-a-kept-day");
+        let mut events: Vec<Event> = (0..20)
+            .map(|i| {
+                let at = Timestamp::from_micros(ON + 2 * DAY + i);
+                Event::new(format!("kept-{i}"), ERASED, "Page Viewed", at)
+            })
+            .collect();
+        // The day purged keeps an event, so that its rollup row's `last_at` is read again.
+        for (id, at) in [("old", ON), ("later-that-day", ON + 5)] {
+            events.push(Event::new(
+                id,
+                ERASED,
+                "Page Viewed",
+                Timestamp::from_micros(at),
+            ));
+        }
+        store.append(&ws, &events).await.expect("append");
+        let lock = format!(
+            "INSERT INTO engagement_events (workspace, id, customer, actor, name, occurred_at, \
+             received_at, url, path, domain, referrer, country, region, city, zone, metadata) \
+             VALUES ('{}', 'in-flight', {}, 0, 'Page Viewed', {}, 0, '', '', '', '', '', '', \
+             '', '', '{{}}')",
+            ws.as_str(),
+            ERASED.0,
+            ON + 6 * DAY
+        );
+        let scope = PurgeScope::Before {
+            cutoff: Timestamp::from_micros(ON + 1),
+        };
+        let outcome = purge_beside_a_held_lock(&store, &ws, lock, scope).await;
+        assert_eq!(outcome.events, 1, "{outcome:?}");
+        super::assert_consistent(&store, &ws, 21).await;
+    }
 }
 
 #[cfg(not(all(engagement_test_mysql, feature = "mysql")))]

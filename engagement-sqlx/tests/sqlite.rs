@@ -442,4 +442,48 @@ mod sqlite_only {
         let reopened = SqliteStore::connect(&url).await.expect("reopen");
         assert_eq!(total(&reopened, &ws).await, 2_000);
     }
+
+    /// `close` refuses every call that comes after it at once, the reads too, while it waits
+    /// for a write in flight (here waiting for the lock another connection holds): it closed
+    /// the writer's pool, waited for it, and only then the readers', which served reads
+    /// meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_refuses_reads_while_a_write_finishes() {
+        let url = file("close-in-flight");
+        let store = SqliteStore::connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        let appended = events("c", 1);
+        store.append(&ws, &appended).await.expect("append");
+
+        let options = SqliteConnectOptions::from_str(&url).expect("url");
+        let mut other = SqliteConnection::connect_with(&options)
+            .await
+            .expect("another connection");
+        other
+            .execute("BEGIN IMMEDIATE")
+            .await
+            .expect("take the write lock");
+        let write = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { store.append(&ws, &events("late", 1)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let close = {
+            let store = store.clone();
+            tokio::spawn(async move { store.close().await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let read = store.event(&ws, &appended[0].id).await;
+        other
+            .execute("ROLLBACK")
+            .await
+            .expect("release the write lock");
+        let _ = write.await.expect("the write task");
+        close.await.expect("the close task");
+        assert!(
+            matches!(read, Err(Error::Closed)),
+            "a read after close: {read:?}"
+        );
+    }
 }

@@ -181,8 +181,13 @@ impl<D: Dialect> Engine<D> {
     /// [`Error::Closed`](engagement_core::Error::Closed)), after their calls for the
     /// connections in use.
     pub(crate) async fn close(&self) {
-        self.writes.close().await;
-        self.pool.close().await;
+        // `Pool::close` marks its pool closed when called, and its future waits for the
+        // connections in use: both are marked before either is waited for, or the readers
+        // served calls while a write in flight finished.
+        let writes = self.writes.close();
+        let reads = self.pool.close();
+        writes.await;
+        reads.await;
     }
 
     /// A pooled connection for statements that need no transaction.

@@ -310,7 +310,8 @@ impl<D: Dialect> Engine<D> {
     /// latest instant, which leaves `last_at` as it is) per row they counted in: adds the deltas
     /// as [`Self::roll_up`] does (in key order, locking the rows), then sets those rows'
     /// `last_at` from the events left and drops the rows brought to zero, each in one
-    /// statement over the rows' keys.
+    /// statement over the rows' keys (the `last_at` one customer-day at a time where the
+    /// planner cannot seek a range bounded by the outer row, [`Dialect::SETTLE_BY_DAY`]).
     ///
     /// Counts are only added to, as appends do, so neither overwrites the other. Only the rows
     /// the purge took from are written, and their `last_at` read once this transaction holds
@@ -323,10 +324,10 @@ impl<D: Dialect> Engine<D> {
     /// a row (PostgreSQL `23505`), and an upsert setting the recomputed counts would have
     /// overwritten an increment the snapshot missed.
     ///
-    /// The two statements find each row by its key from a table of the keys, so they lock no
-    /// row the upsert did not. They replaced two statements per customer-day, which made a
-    /// purge ten times slower than a load (1.6k events/s on PostgreSQL, a day's events
-    /// spread over 20,000 customers).
+    /// The statements find each row by its key from a table of the keys, so they lock no row
+    /// the upsert did not. They replaced two statements per customer-day, which made a purge
+    /// ten times slower than a load (1.6k events/s on PostgreSQL, a day's events spread over
+    /// 20,000 customers).
     pub(crate) async fn take_from_rollup(
         &self,
         conn: &mut Conn<D>,
@@ -343,26 +344,69 @@ impl<D: Dialect> Engine<D> {
         if customers.is_empty() {
             return Ok(());
         }
-        let keys = Keys {
-            columns: &["customer", "day", "name"],
-            values: vec![Arg::Ints(customers), Arg::Ints(days), Arg::Texts(names)],
-        };
-        let daily = (&*self.tables.daily, workspace);
+        let keys = rollup_keys(customers, days, names);
+        if D::SETTLE_BY_DAY {
+            for ((customer, day), names) in customer_days(&keys) {
+                let n = names.len();
+                let day_keys = rollup_keys(vec![customer; n], vec![day; n], names);
+                self.settle_last_at(conn, workspace, &day_keys, Some((customer, day)))
+                    .await?;
+            }
+        } else {
+            self.settle_last_at(conn, workspace, &keys, None).await?;
+        }
+        let mut delete = D::sql();
+        push_keyed_delete::<D>(
+            &mut delete,
+            (&self.tables.daily, workspace),
+            &keys,
+            "d.n = 0",
+        );
+        D::execute(conn, delete, "drop emptied rollup rows").await?;
+        Ok(())
+    }
+
+    /// Sets the `last_at` of the rollup rows `keys` names that still count events from the
+    /// events left: each row's from its own customer-day, or, given `customer_day`, from that
+    /// one, bounded by constants (every key then of that customer-day; see
+    /// [`Dialect::SETTLE_BY_DAY`]).
+    async fn settle_last_at(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        keys: &Keys,
+        customer_day: Option<(i64, i64)>,
+    ) -> SqlResult<()> {
         let mut update = D::sql();
         push_keyed_update::<D>(
             &mut update,
-            daily,
-            &keys,
+            (&self.tables.daily, workspace),
+            keys,
             |sql| {
                 sql.push("last_at = (SELECT MAX(e.occurred_at) FROM ")
                     .push(&self.tables.events)
                     .push(" e WHERE e.workspace = ")
                     .bind(workspace.as_str())
-                    .push(" AND e.customer = d.customer AND e.actor = ")
-                    .bind(actor_code(Actor::Customer))
-                    .push(" AND e.occurred_at >= d.day AND e.occurred_at < d.day + ")
-                    .bind(DAY)
-                    .push(" AND e.name = d.name)");
+                    .push(" AND e.actor = ")
+                    .bind(actor_code(Actor::Customer));
+                match customer_day {
+                    Some((customer, day)) => {
+                        sql.push(" AND e.customer = ")
+                            .bind(customer)
+                            .push(" AND e.occurred_at >= ")
+                            .bind(day)
+                            .push(" AND e.occurred_at < ")
+                            .bind(day + DAY);
+                    }
+                    None => {
+                        sql.push(
+                            " AND e.customer = d.customer AND e.occurred_at >= d.day \
+                             AND e.occurred_at < d.day + ",
+                        )
+                        .bind(DAY);
+                    }
+                }
+                sql.push(" AND e.name = d.name)");
             },
             "d.n > 0",
         );
@@ -372,9 +416,6 @@ impl<D: Dialect> Engine<D> {
             "find the latest events left of rolled-up days",
         )
         .await?;
-        let mut delete = D::sql();
-        push_keyed_delete::<D>(&mut delete, daily, &keys, "d.n = 0");
-        D::execute(conn, delete, "drop emptied rollup rows").await?;
         Ok(())
     }
 
@@ -533,6 +574,27 @@ pub(crate) fn push_days(
         .bind(from)
         .push(" AND day < ")
         .bind(to);
+}
+
+/// The keys of rollup rows, a column each.
+fn rollup_keys(customers: Vec<i64>, days: Vec<i64>, names: Vec<String>) -> Keys {
+    Keys {
+        columns: &["customer", "day", "name"],
+        values: vec![Arg::Ints(customers), Arg::Ints(days), Arg::Texts(names)],
+    }
+}
+
+/// The names of the rollup keys `keys` ([`rollup_keys`]) by customer-day.
+fn customer_days(keys: &Keys) -> BTreeMap<(i64, i64), Vec<String>> {
+    let mut days: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
+    if let [Arg::Ints(customers), Arg::Ints(starts), Arg::Texts(names)] = keys.values.as_slice() {
+        for ((customer, day), name) in customers.iter().zip(starts).zip(names) {
+            days.entry((*customer, *day))
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    days
 }
 
 #[cfg(test)]
