@@ -427,10 +427,8 @@ pub(crate) fn push_keyed_update<D: Dialect>(
         }
         KeyedRows::MultiTable => {
             sql.push("UPDATE ");
-            D::push_keys(sql, keys);
-            sql.push(" STRAIGHT_JOIN ")
-                .push(table)
-                .push(" AS d FORCE INDEX (PRIMARY) SET ");
+            push_keys_then_table::<D>(sql, keys, table);
+            sql.push(" SET ");
             set(sql);
             push_keyed_rows(sql, workspace, keys, filter);
         }
@@ -457,13 +455,19 @@ pub(crate) fn push_keyed_delete<D: Dialect>(
         }
         KeyedRows::MultiTable => {
             sql.push("DELETE d FROM ");
-            D::push_keys(sql, keys);
-            sql.push(" STRAIGHT_JOIN ")
-                .push(table)
-                .push(" AS d FORCE INDEX (PRIMARY)");
+            push_keys_then_table::<D>(sql, keys, table);
             push_keyed_rows(sql, workspace, keys, filter);
         }
     }
+}
+
+/// Appends `<keys> STRAIGHT_JOIN <table> AS d FORCE INDEX (PRIMARY)`: the keys read first,
+/// then `table` through its primary key ([`KeyedRows::MultiTable`]).
+fn push_keys_then_table<D: Dialect>(sql: &mut Sql, keys: &Keys, table: &str) {
+    D::push_keys(sql, keys);
+    sql.push(" STRAIGHT_JOIN ")
+        .push(table)
+        .push(" AS d FORCE INDEX (PRIMARY)");
 }
 
 /// Appends ` WHERE d.workspace = ? AND d.<key> = t.<key> AND <filter>`: the rows of `d` that
