@@ -334,21 +334,23 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         deltas: RollupDeltas<'_>,
     ) -> SqlResult<()> {
-        let (mut customers, mut days, mut names) = (Vec::new(), Vec::new(), Vec::new());
+        let mut customer_days: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
         for (customer, day, name) in deltas.keys() {
-            customers.push(*customer);
-            days.push(*day);
-            names.push((*name).to_owned());
+            customer_days
+                .entry((*customer, *day))
+                .or_default()
+                .push((*name).to_owned());
         }
         self.change_rollup(conn, workspace, deltas).await?;
-        if customers.is_empty() {
+        if customer_days.is_empty() {
             return Ok(());
         }
-        let keys = rollup_keys(customers, days, names);
+        let keys = rollup_keys(customer_days.iter().flat_map(|(&(customer, day), names)| {
+            names.iter().map(move |name| (customer, day, name))
+        }));
         if D::SETTLE_BY_DAY {
-            for ((customer, day), names) in customer_days(&keys) {
-                let n = names.len();
-                let day_keys = rollup_keys(vec![customer; n], vec![day; n], names);
+            for (&(customer, day), names) in &customer_days {
+                let day_keys = rollup_keys(names.iter().map(|name| (customer, day, name)));
                 self.settle_last_at(conn, workspace, &day_keys, Some((customer, day)))
                     .await?;
             }
@@ -576,25 +578,18 @@ pub(crate) fn push_days(
         .bind(to);
 }
 
-/// The keys of rollup rows, a column each.
-fn rollup_keys(customers: Vec<i64>, days: Vec<i64>, names: Vec<String>) -> Keys {
+/// The keys of the rollup rows `rows` (customer, day, name), a column each.
+fn rollup_keys<'a>(rows: impl Iterator<Item = (i64, i64, &'a String)>) -> Keys {
+    let (mut customers, mut days, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (customer, day, name) in rows {
+        customers.push(customer);
+        days.push(day);
+        names.push(name.clone());
+    }
     Keys {
         columns: &["customer", "day", "name"],
         values: vec![Arg::Ints(customers), Arg::Ints(days), Arg::Texts(names)],
     }
-}
-
-/// The names of the rollup keys `keys` ([`rollup_keys`]) by customer-day.
-fn customer_days(keys: &Keys) -> BTreeMap<(i64, i64), Vec<String>> {
-    let mut days: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
-    if let [Arg::Ints(customers), Arg::Ints(starts), Arg::Texts(names)] = keys.values.as_slice() {
-        for ((customer, day), name) in customers.iter().zip(starts).zip(names) {
-            days.entry((*customer, *day))
-                .or_default()
-                .push(name.clone());
-        }
-    }
-    days
 }
 
 #[cfg(test)]
