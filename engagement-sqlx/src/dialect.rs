@@ -379,8 +379,6 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     }
 }
 
-/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
-/// concrete driver, where the driver's bounds are known).
 /// How a database's `UPDATE` and `DELETE` find the rows a table of keys names, each row by its
 /// key, so that no other row is read or locked.
 #[derive(Debug, Clone, Copy)]
@@ -501,6 +499,8 @@ fn push_key_in<D: Dialect>(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys, 
     sql.push(") AND ").push(filter);
 }
 
+/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
+/// concrete driver, where the driver's bounds are known).
 pub(crate) async fn run_fetch_all<DB>(
     conn: &mut DB::Connection,
     text: String,
