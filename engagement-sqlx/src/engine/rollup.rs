@@ -357,15 +357,13 @@ impl<D: Dialect> Engine<D> {
         } else {
             self.settle_last_at(conn, workspace, &keys, None).await?;
         }
-        let mut delete = D::sql();
-        push_keyed_delete::<D>(
-            &mut delete,
+        self.drop_emptied(
+            conn,
             (&self.tables.daily, workspace),
             &keys,
-            "d.n = 0",
-        );
-        D::execute(conn, delete, "drop emptied rollup rows").await?;
-        Ok(())
+            "drop emptied rollup rows",
+        )
+        .await
     }
 
     /// Sets the `last_at` of the rollup rows `keys` names that still count events from the
@@ -524,14 +522,26 @@ impl<D: Dialect> Engine<D> {
             columns: &["customer"],
             values: vec![Arg::Ints(customers)],
         };
-        let mut delete = D::sql();
-        push_keyed_delete::<D>(
-            &mut delete,
+        self.drop_emptied(
+            conn,
             (&self.tables.totals, workspace),
             &keys,
-            "d.n = 0",
-        );
-        D::execute(conn, delete, "drop emptied totals").await?;
+            "drop emptied totals",
+        )
+        .await
+    }
+
+    /// Drops the rows of `table` that `keys` name and that a purge brought to zero.
+    async fn drop_emptied(
+        &self,
+        conn: &mut Conn<D>,
+        table: (&str, &WorkspaceId),
+        keys: &Keys,
+        context: &'static str,
+    ) -> SqlResult<()> {
+        let mut delete = D::sql();
+        push_keyed_delete::<D>(&mut delete, table, keys, "d.n = 0");
+        D::execute(conn, delete, context).await?;
         Ok(())
     }
 
