@@ -137,6 +137,7 @@ async fn malformed_or_out_of_range_parameters_answer_the_400_page() {
         ("/events.csv?pos=x", "pos"),
         ("/customers/abc", "abc"),
         ("/customers/99999999999999999999", "99999999999999999999"),
+        ("/customers/%FF", "customer"),
     ] {
         let reply = get(&app, uri, "administrator").await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
@@ -281,9 +282,11 @@ async fn a_sign_in_posted_from_another_site_is_refused() {
 }
 
 #[tokio::test]
-async fn no_page_or_download_may_be_kept_by_a_cache() {
+async fn no_answer_may_be_cached_framed_sniffed_or_run_inline_code() {
     // Every answer depends on the session's cookies and shows customer data: a browser or a
-    // proxy that kept one would hand it to the next person asking for the same address.
+    // proxy that kept one would hand it to the next person asking for the same address. A page
+    // that another site framed could be clicked through, and markup that slipped into one must
+    // not run.
     let app = demo().await;
     for (uri, role) in [
         ("/engagement?range=24h", "manager"),
@@ -297,13 +300,65 @@ async fn no_page_or_download_may_be_kept_by_a_cache() {
         ("/funnel.csv", "manager"),
         ("/engagement", "customer-service"),
         ("/activity?page=0", "administrator"),
+        ("/login", "manager"),
+        ("/no-such-page", "manager"),
+        ("/assets/dashboard.js", "manager"),
     ] {
         let reply = get(&app, uri, role).await;
-        let cache = header(&reply, &header::CACHE_CONTROL);
+        let expect = |name: &header::HeaderName, wanted: &str| {
+            let value = header(&reply, name);
+            assert!(
+                value.as_deref().is_some_and(|v| v.contains(wanted)),
+                "{uri} as {role} ({}): {name} {value:?}",
+                reply.status
+            );
+        };
+        expect(&header::CACHE_CONTROL, "no-store");
+        expect(&header::X_FRAME_OPTIONS, "DENY");
+        expect(&header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        expect(&header::REFERRER_POLICY, "same-origin");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            expect(&header::CONTENT_SECURITY_POLICY, directive);
+        }
+        // The policy allows no inline code, so the pages must have none.
         assert!(
-            cache.as_deref().is_some_and(|c| c.contains("no-store")),
-            "{uri} as {role} ({}): Cache-Control {cache:?}",
-            reply.status
+            !reply.body.contains("<style"),
+            "{uri}: an inline stylesheet"
         );
+        assert!(
+            reply.body.matches("<script").count() == reply.body.matches("<script src=").count(),
+            "{uri}: an inline script"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_pages_stylesheet_and_script_are_served_as_such() {
+    let app = demo().await;
+    let page = get(&app, "/engagement?range=24h", "manager").await;
+    for (asset, content_type, sample) in [
+        ("/assets/dashboard.css", "text/css", "header.top"),
+        (
+            "/assets/dashboard.js",
+            "text/javascript",
+            "data-filter-table",
+        ),
+    ] {
+        assert!(
+            page.body.contains(&format!("\"{asset}\"")),
+            "no link to {asset}"
+        );
+        let reply = get(&app, asset, "manager").await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        assert!(
+            header(&reply, &header::CONTENT_TYPE).is_some_and(|t| t.starts_with(content_type)),
+            "{asset}"
+        );
+        assert!(reply.body.contains(sample), "{asset}");
     }
 }

@@ -2,6 +2,7 @@
 //! a sortable paginated table with 7-day sparklines, the two exports, and the customer detail
 //! panel (cards, 14-day trend chart, recent milestones).
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{ActivityReport, ActivityRequest, CustomerDetail};
@@ -212,14 +213,18 @@ pub(crate) async fn csv(
 pub(crate) async fn customer(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        let e = Error::invalid_query(
-            "customer",
-            format!("{id:?} is not a customer ID (a whole number)"),
-        );
-        return plain(&session, &e);
+    // A path that is not UTF-8 once decoded (`/customers/%FF`) names no customer either.
+    let id = match path {
+        Ok(Path(id)) => id
+            .parse::<i64>()
+            .map_err(|_| format!("{id:?} is not a customer ID (a whole number)")),
+        Err(rejection) => Err(format!("not a customer ID: {}", rejection.body_text())),
+    };
+    let id = match id {
+        Ok(id) => id,
+        Err(reason) => return plain(&session, &Error::invalid_query("customer", reason)),
     };
     match state
         .reports

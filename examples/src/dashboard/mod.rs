@@ -16,8 +16,14 @@
 //! | `GET /events`, `GET /events.csv` | the event log; `event=ID` opens the detail panel; the export streams the complete filtered log |
 //! | `GET /funnel`, `GET /funnel.csv` | a funnel with its step chart |
 //! | `GET /login`, `POST /login` | the demo sign-in |
+//! | `GET /assets/dashboard.css`, `GET /assets/dashboard.js` | the pages' stylesheet and script |
+//!
+//! Every answer carries `Cache-Control: no-store` and a content security policy that lets a page
+//! load only the dashboard's own stylesheet and script, post its forms only to the dashboard and
+//! be framed by no site.
 
 mod activity;
+mod assets;
 mod csv_response;
 mod engagement;
 mod event_log;
@@ -29,7 +35,10 @@ mod svg;
 
 use axum::Router;
 use axum::http::HeaderValue;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
 use axum::middleware::map_response;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
@@ -60,18 +69,34 @@ pub fn router(reports: Reports) -> Router {
         .route("/events.csv", get(event_log::csv))
         .route("/funnel", get(funnel::page))
         .route("/funnel.csv", get(funnel::csv))
+        .route(assets::STYLESHEET, get(assets::stylesheet))
+        .route(assets::SCRIPT, get(assets::script))
         .fallback(problem::not_found)
-        .layer(map_response(no_store))
+        .layer(map_response(guard))
         .with_state(AppState { reports })
 }
 
-/// Every answer depends on who asks (the session's role and workspace, from a cookie) and
-/// carries customer data (names, emails, IP addresses): no browser or shared cache may keep
-/// one, where a later visitor, or another session's request for the same address, would be
-/// served it.
-async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// The content security policy of every answer: the dashboard's own stylesheet and script,
+/// nothing inline (a value that slipped into a page as markup could not run), forms posted only
+/// to the dashboard, no framing (a signed-in page cannot be overlaid by another site's clicks).
+const SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every answer. Every answer depends on who asks (the session's role and workspace,
+/// from a cookie) and carries customer data (names, emails, IP addresses): no browser or shared
+/// cache may keep one, where a later visitor, or another session's request for the same
+/// address, would be served it; no page may be framed, sniffed into another type, run inline
+/// code or tell another site its address (which holds the viewer's search).
+async fn guard(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (CACHE_CONTROL, "no-store"),
+        (CONTENT_SECURITY_POLICY, SECURITY_POLICY),
+        (X_FRAME_OPTIONS, "DENY"),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
 }
