@@ -376,6 +376,57 @@ fn metadata_key_columns_need_the_metadata_column() {
     assert_eq!(event.metadata["plan"], "pro");
 }
 
+/// A `metadata.<key>` cell edited in a spreadsheet (or the `metadata` column edited without it)
+/// refuses its row with both values named: neither is dropped unseen nor guessed to win. A
+/// number may be spelt any way that has its value.
+#[test]
+fn a_metadata_key_column_that_disagrees_with_the_metadata_refuses_its_row() {
+    let header = format!("{HEADER},metadata,metadata.plan,metadata.seats");
+    let meta = "\"{\"\"plan\"\":\"\"pro\"\",\"\"seats\"\":5}\"";
+    let data = [
+        format!("{header}\n"),
+        format!("{},{meta},pro,5\n", row("same")),
+        format!("{},{meta},pro,5.0\n", row("five-point-zero")),
+        format!("{},{meta},basic,5\n", row("edited-cell")),
+        format!("{},{meta},pro,\n", row("cleared-cell")),
+        format!("{},{{}},pro,\n", row("edited-metadata")),
+    ]
+    .concat();
+    let items: Vec<_> = CsvLines::new(data.as_bytes()).collect();
+    let outcome: Vec<Result<&str, String>> = items
+        .iter()
+        .map(|item| match item {
+            Ok(line) => Ok(line.event.id.as_str()),
+            Err(LineError {
+                kind:
+                    LineErrorKind::Field {
+                        field: "metadata",
+                        reason,
+                    },
+                ..
+            }) => Err(reason.clone()),
+            Err(other) => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(outcome[..2], [Ok("same"), Ok("five-point-zero")]);
+    let refused = |i: usize| outcome[i].clone().expect_err("refused");
+    assert!(
+        refused(2).contains("`metadata.plan` says \"basic\"") && refused(2).contains("\"pro\""),
+        "{}",
+        refused(2)
+    );
+    assert!(
+        refused(3).contains("`metadata.seats` says \"\"") && refused(3).contains("holds 5"),
+        "{}",
+        refused(3)
+    );
+    assert!(
+        refused(4).contains("`metadata.plan` says \"pro\"") && refused(4).contains("holds nothing"),
+        "{}",
+        refused(4)
+    );
+}
+
 /// The error that ends the reading (here an unreadable source) is listed even when the
 /// report keeps no more errors, with the line the reading had reached (it said line 0), and
 /// is counted as neither a line nor a refused one.
@@ -1124,6 +1175,22 @@ mod fuzz {
             .prop_map(|(lead, rest)| format!("{lead}{rest}"))
     }
 
+    /// A metadata value of any JSON type: texts most often, and numbers, booleans, null,
+    /// arrays and objects, which an export's `metadata.<key>` columns write as JSON. Fractions
+    /// are dyadic, so their decimal text reads back as the same `f64`.
+    fn arb_metadata_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            3 => arb_text().prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            1 => any::<i32>().prop_map(|n| Value::from(f64::from(n) / 64.0)),
+            1 => any::<bool>().prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => proptest::collection::vec(arb_text().prop_map(Value::from), 0..3).prop_map(Value::from),
+            1 => ("[a-z]{1,3}", any::<i16>()).prop_map(|(k, v)| serde_json::json!({ k: v, "t": [true, null] })),
+        ]
+    }
+
     fn arb_event() -> impl Strategy<Value = Event> {
         (
             (
@@ -1143,7 +1210,7 @@ mod fuzz {
                 Device::Tablet,
             ])),
             proptest::option::of(any::<IpAddr>()),
-            proptest::collection::btree_map("[a-z]{1,6}", arb_text(), 0..3),
+            proptest::collection::btree_map("[a-z]{1,6}", arb_metadata_value(), 0..3),
         )
             .prop_map(
                 |((id, customer, name, ago), (actor, page), geo, device, ip, meta)| {
@@ -1158,14 +1225,21 @@ mod fuzz {
                     (event.geo.city, event.geo.zone) = (city, zone);
                     event.device = device;
                     event.ip = ip;
-                    event.metadata = meta.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+                    event.metadata = meta.into_iter().collect();
                     event
                 },
             )
     }
 
+    /// The events as an export writes them, with a `metadata.<key>` column for every key any
+    /// of them holds and for one none does.
     fn export_csv(events: &[Event], options: CsvOptions) -> Vec<u8> {
-        let mut csv = EventLogCsv::new(Vec::new(), options).unwrap();
+        let keys: std::collections::BTreeSet<&str> = events
+            .iter()
+            .flat_map(|e| e.metadata.keys().map(String::as_str))
+            .chain(["absent-everywhere"])
+            .collect();
+        let mut csv = EventLogCsv::with_metadata_columns(Vec::new(), keys, options).unwrap();
         for event in events {
             csv.write_event(event).unwrap();
         }

@@ -3,6 +3,8 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom};
 
+use serde_json::Value;
+
 use super::record::{ImportRecord, REQUIRED};
 use super::{DEFAULT_MAX_LINE_BYTES, ImportLine, LineError, LineErrorKind};
 use crate::csv::{GUARD_PREFIX, unguard_formula};
@@ -19,9 +21,11 @@ use crate::csv::{GUARD_PREFIX, unguard_formula};
 ///
 /// A header column no event field takes (a misspelt `refferer`) ends the reading at once with
 /// a [`LineErrorKind::UnknownColumn`] error on line 1, rather than importing every row without
-/// its value. An export's `metadata.<key>` columns are taken and ignored beside a `metadata`
-/// column, which holds the whole object; without one they are unknown columns too, as their
-/// values would be lost. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns) reads
+/// its value. An export's `metadata.<key>` columns are taken beside a `metadata` column, which
+/// holds the whole object and is what is imported: a row whose `metadata.<key>` cell does not
+/// say what its `metadata` holds under the key (one of them edited) is a
+/// [`LineErrorKind::Field`] error. Without a `metadata` column they are unknown columns too,
+/// as their values would be lost. [`ignore_unknown_columns(true)`](Self::ignore_unknown_columns) reads
 /// past unknown columns instead. A header without a column every event needs (`event_id`,
 /// `customer_id`, `name`, `occurred_at`, or an alias) ends the reading with
 /// [`LineErrorKind::MissingColumn`], rather than refusing every row for it; so does a header
@@ -56,6 +60,8 @@ pub struct CsvLines<R> {
     /// The current record without the formula guard, when it had guarded cells.
     unguarded: csv::StringRecord,
     headers: Option<csv::StringRecord>,
+    /// The header's `metadata.<key>` columns beside a `metadata` column: position and key.
+    metadata_columns: Vec<(usize, String)>,
     formula_guard: bool,
     ignore_unknown_columns: bool,
     failed: bool,
@@ -75,6 +81,7 @@ impl<R: Read> CsvLines<R> {
             record: csv::StringRecord::new(),
             unguarded: csv::StringRecord::new(),
             headers: None,
+            metadata_columns: Vec::new(),
             formula_guard: true,
             ignore_unknown_columns: false,
             failed: false,
@@ -188,7 +195,7 @@ impl<R: Read> Iterator for CsvLines<R> {
                     },
                 }));
             }
-            if let Some(column) = repeated_field(headers) {
+            if let Some(column) = repeated_field(headers.clone()) {
                 self.failed = true;
                 return Some(Err(LineError {
                     line: 1,
@@ -196,6 +203,12 @@ impl<R: Read> Iterator for CsvLines<R> {
                         column: column.to_owned(),
                     },
                 }));
+            }
+            if has_metadata {
+                self.metadata_columns = headers
+                    .enumerate()
+                    .filter_map(|(i, c)| Some((i, c.strip_prefix("metadata.")?.to_owned())))
+                    .collect();
             }
         }
         match self.reader.read_record(&mut self.record) {
@@ -210,6 +223,7 @@ impl<R: Read> Iterator for CsvLines<R> {
                 };
                 Some(
                     parse(record, headers)
+                        .and_then(|l| agrees_with_metadata(l, record, &self.metadata_columns))
                         .map(|mut l| {
                             l.line = line;
                             l
@@ -311,6 +325,47 @@ fn parse(
             },
         })
         .and_then(ImportLine::from_record)
+}
+
+/// `line` when each of its row's `metadata.<key>` cells (at the `columns` given) says what
+/// the event's `metadata` holds under the key, as an export writes it (empty when the key is
+/// absent, a text as it is, any other value as JSON; a number in any spelling of its value);
+/// else a [`LineErrorKind::Field`] error: a cell edited without the `metadata` column (or the
+/// other way round) must not be dropped unseen, nor one of the two guessed to win.
+fn agrees_with_metadata(
+    line: ImportLine,
+    record: &csv::StringRecord,
+    columns: &[(usize, String)],
+) -> Result<ImportLine, LineErrorKind> {
+    for (i, key) in columns {
+        let cell = record.get(*i).unwrap_or_default();
+        let value = line.event.metadata.get(key);
+        let agrees = match value {
+            None => cell.is_empty(),
+            Some(Value::String(text)) => cell == text,
+            Some(Value::Number(n)) => {
+                cell == n.to_string()
+                    || cell
+                        .parse::<f64>()
+                        .ok()
+                        .zip(n.as_f64())
+                        .is_some_and(|(a, b)| a == b)
+            }
+            Some(other) => serde_json::from_str::<Value>(cell).is_ok_and(|v| &v == other),
+        };
+        if !agrees {
+            let holds = value.map_or_else(|| "nothing".to_owned(), Value::to_string);
+            return Err(LineErrorKind::Field {
+                field: "metadata",
+                reason: format!(
+                    "column `metadata.{key}` says {cell:?}, but the `metadata` column holds \
+                     {holds} under {key:?}: make the two agree (the `metadata` column is the \
+                     one imported), or leave the `metadata.{key}` column out"
+                ),
+            });
+        }
+    }
+    Ok(line)
 }
 
 /// The source of a [`CsvLines`], noting where each line's text starts as the `csv` reader pulls

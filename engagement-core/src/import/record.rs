@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 /// [`EventLogCsv`](crate::csv::EventLogCsv) export read by a
 /// [`CsvLines`](super::CsvLines) with the same formula-guard setting (both on by default)
 /// gives back every field of every event but `received_at`, which the import stamps; its
-/// `metadata.<key>` columns are ignored, as `metadata` holds the whole object. `id`/`customer`
+/// `metadata.<key>` columns are only checked against `metadata`, which holds the whole object. `id`/`customer`
 /// are accepted for `event_id`/`customer_id`, and an extra `user_agent` feeds enrichment. Only
 /// `event_id`, `customer_id`, `name` and `occurred_at` are required.
 #[derive(Debug, Deserialize)]

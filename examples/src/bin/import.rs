@@ -68,8 +68,9 @@ impl Format {
 ///             metadata (a JSON object)
 ///   extra     user_agent: the device is derived from it where `device` is empty
 ///
-/// The export's metadata.KEY columns are ignored beside its `metadata` column, which holds the
-/// whole object (without it they are unknown columns). A column or key no event field takes
+/// The export's metadata.KEY columns must agree with its `metadata` column, which holds the
+/// whole object and is what is stored (a row where one was edited is refused; without the
+/// `metadata` column they are unknown columns). A column or key no event field takes
 /// refuses the file (CSV) or its line (NDJSON), unless --ignore-unknown-keys. Events already
 /// stored count as duplicates, so a rerun is safe.
 ///
