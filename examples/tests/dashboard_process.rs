@@ -27,13 +27,14 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    fn start(name: &str) -> Self {
+    fn start(name: &str, options: &[&str]) -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("dashboard.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_dashboard"))
             .args(["--store", &url, "--port", "0"])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -106,7 +107,7 @@ impl Drop for Dashboard {
 #[test]
 fn a_stop_signal_closes_the_store_and_exits_with_success() {
     for signal in ["INT", "TERM"] {
-        let mut dashboard = Dashboard::start(&format!("dashboard-{signal}"));
+        let mut dashboard = Dashboard::start(&format!("dashboard-{signal}"), &[]);
         assert!(
             dashboard.has_write_ahead_log(),
             "the demo load should leave a write-ahead log while the store is open"
@@ -123,7 +124,8 @@ fn a_stop_signal_closes_the_store_and_exits_with_success() {
 
 #[test]
 fn a_second_ctrl_c_cuts_off_a_download_that_holds_the_stop_up() {
-    let mut dashboard = Dashboard::start("dashboard-held");
+    // A grace period longer than the test waits: only the second signal can end the download.
+    let mut dashboard = Dashboard::start("dashboard-held", &["--grace", "3600"]);
     // The event log of the demo's 30 days as CSV (~14 MB, far more than the sockets' buffers
     // hold), read no further than its head: the download stays in flight, and the stop waits.
     let mut download = TcpStream::connect(&dashboard.address).unwrap();

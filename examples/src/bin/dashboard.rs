@@ -8,8 +8,8 @@
 //! `memory`, `postgres://…`, `mysql://…`), `--zone Europe/Berlin`, `--port 3000` (0 picks a free
 //! port). Demo data is generated when the workspace has nothing from the last hour: the demo
 //! events after its newest one. Ctrl-C (or SIGTERM) stops it: the requests in flight are
-//! answered (for up to 10 seconds, or until a second Ctrl-C), then the store is closed (a
-//! SQLite file is left without its write-ahead log).
+//! answered (for up to `--grace` seconds, 10 by default, or until a second Ctrl-C), then the
+//! store is closed (a SQLite file is left without its write-ahead log).
 
 use std::future::IntoFuture;
 use std::process::ExitCode;
@@ -23,7 +23,7 @@ use engagement_examples::dashboard::{self, DEMO_WORKSPACE};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
 use engagement_examples::terminal::{Failure, exit_code};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 /// Serves the engagement dashboard on 127.0.0.1.
 #[derive(Debug, Parser)]
@@ -38,6 +38,10 @@ struct Args {
     /// The port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
+    /// Seconds a stop waits for the requests in flight (a download, most often) before it cuts
+    /// them off; a second Ctrl-C cuts them off at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    grace: u64,
 }
 
 #[tokio::main]
@@ -51,7 +55,7 @@ async fn run(args: Args) -> Result<(), Failure> {
 }
 
 /// Serves the dashboard over `store` until Ctrl-C (or SIGTERM), then lets the requests in
-/// flight finish for up to [`GRACE`]; the caller closes the store after it.
+/// flight finish for up to `--grace` seconds; the caller closes the store after it.
 async fn serve(args: &Args, zone: ReportZone, store: Arc<dyn EventStore>) -> Result<(), Failure> {
     let workspace = WorkspaceId::new(DEMO_WORKSPACE)?;
     let now = SystemClock.now();
@@ -66,22 +70,21 @@ async fn serve(args: &Args, zone: ReportZone, store: Arc<dyn EventStore>) -> Res
         listener.local_addr()?,
         args.store
     );
-    let stopping = Arc::new(Notify::new());
+    let signals = stop_signals();
     let server = axum::serve(listener, app).with_graceful_shutdown({
-        let stopping = Arc::clone(&stopping);
+        let signals = signals.clone();
         async move {
-            stop_requested().await;
+            signalled(signals, 1).await;
             eprintln!("Stopping: answering the requests in flight (Ctrl-C again cuts them off) …");
-            stopping.notify_one();
         }
     });
     // A long download must not hold the stop up for good: a second signal, or the grace
     // period, ends the requests still running.
     let cut_off = async {
-        stopping.notified().await;
+        signalled(signals.clone(), 1).await;
         tokio::select! {
-            () = tokio::time::sleep(GRACE) => {}
-            () = stop_requested() => {}
+            () = tokio::time::sleep(Duration::from_secs(args.grace)) => {}
+            () = signalled(signals, 2) => {}
         }
     };
     tokio::select! {
@@ -92,29 +95,45 @@ async fn serve(args: &Args, zone: ReportZone, store: Arc<dyn EventStore>) -> Res
     Ok(())
 }
 
-/// How long a stop waits for the requests in flight before it cuts them off.
-const GRACE: Duration = Duration::from_secs(10);
+/// The number of stop signals (Ctrl-C, or SIGTERM on Unix) received so far, counted by a task
+/// that listens from now on, so that a second signal right after the first is not missed. When
+/// the signals cannot be listened for, the count stays at 0 and the server runs until it is
+/// killed.
+fn stop_signals() -> watch::Receiver<u32> {
+    let (count, signals) = watch::channel(0);
+    tokio::spawn(count_signals(count));
+    signals
+}
 
-/// Resolves at the first Ctrl-C, or SIGTERM on Unix; a signal that cannot be listened for
-/// never resolves it, so the server then runs until it is killed.
-async fn stop_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
+#[cfg(unix)]
+async fn count_signals(count: watch::Sender<u32>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
     };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => drop(terminate.recv().await),
-            Err(_) => std::future::pending::<()>().await,
+    loop {
+        tokio::select! {
+            Some(()) = interrupt.recv() => {}
+            Some(()) = terminate.recv() => {}
+            else => return,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        count.send_modify(|n| *n += 1);
+    }
+}
+
+#[cfg(not(unix))]
+async fn count_signals(count: watch::Sender<u32>) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        count.send_modify(|n| *n += 1);
+    }
+}
+
+/// Resolves once `signals` has counted `n` stop signals; never, when they cannot be counted.
+async fn signalled(mut signals: watch::Receiver<u32>, n: u32) {
+    if signals.wait_for(|&count| count >= n).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
