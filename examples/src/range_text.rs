@@ -6,11 +6,13 @@
 //! | `15m` `30m` `60m` `24h` `48h` | the seed's quick ranges, ending now |
 //! | `7d`, `14d`, … | a lookback of whole days, ending now (the event log's "14D") |
 //! | `today` `yesterday` `this-week` `this-month` `last-7-days` `last-14-days` `last-30-days` | calendar presets, in the report's zone |
-//! | `custom` with `from`/`to` dates `YYYY-MM-DD` | inclusive local dates; a blank `from` is yesterday, a blank `to` today; an RFC 3339 instant counts as its UTC date (`to` as the date of its last microsecond before), so choosing "custom" on an exact window's page keeps its days |
+//! | `custom` with `from`/`to` dates `YYYY-MM-DD` | inclusive local dates; a blank `from` is yesterday, a blank `to` today; an RFC 3339 instant counts as its local date in the report's zone (`to` as the date of its last microsecond before), so choosing "custom" on an exact window's page keeps its days |
 //! | `between` with `from`/`to` RFC 3339 instants | an exact half-open window (the score link's drill-down) |
 
 use chrono::NaiveDate;
-use engagement_core::{CalendarPreset, Error, Lookback, RangeSpec, Result, TimeWindow, Timestamp};
+use engagement_core::{
+    CalendarPreset, Error, Lookback, RangeSpec, ReportZone, Result, TimeWindow, Timestamp,
+};
 
 /// The quick ranges of the engagement report, as text, in the order of its buttons.
 pub const QUICK_RANGES: [(&str, &str); 5] = [
@@ -32,7 +34,8 @@ pub const PRESETS: [(&str, &str); 7] = [
     ("last-30-days", "Last 30 days"),
 ];
 
-/// Parses a range from its text parts; blank parts count as absent.
+/// Parses a range from its text parts; blank parts count as absent. An instant given to a
+/// custom range stands for its local date in `zone` (the zone the page's window was resolved in).
 ///
 /// With no `range`, dates or instants in `from`/`to` make a custom range and nothing at all
 /// gives `default`.
@@ -45,6 +48,7 @@ pub fn parse_range(
     from: Option<&str>,
     to: Option<&str>,
     default: RangeSpec,
+    zone: &ReportZone,
 ) -> Result<RangeSpec> {
     fn present(s: Option<&str>) -> Option<&str> {
         s.map(str::trim).filter(|s| !s.is_empty())
@@ -69,8 +73,8 @@ pub fn parse_range(
     }
     match name.as_str() {
         "custom" => Ok(RangeSpec::Custom {
-            from: from.map(|s| date_of(s, 0)).transpose()?,
-            to: to.map(|s| date_of(s, -1)).transpose()?,
+            from: from.map(|s| date_of(s, 0, zone)).transpose()?,
+            to: to.map(|s| date_of(s, -1, zone)).transpose()?,
         }),
         "between" => {
             let instant = |s: Option<&str>, which: &str| -> Result<Timestamp> {
@@ -200,16 +204,14 @@ fn preset_name(preset: CalendarPreset) -> String {
     }
 }
 
-/// The date `text` names: a date, or an instant's UTC date after moving it `shift`
+/// The date `text` names: a date, or an instant's local date in `zone` after moving it `shift`
 /// microseconds (an exclusive end's last microsecond is the one before it).
-fn date_of(text: &str, shift: i64) -> Result<NaiveDate> {
+fn date_of(text: &str, shift: i64, zone: &ReportZone) -> Result<NaiveDate> {
     if !text.contains('T') {
         return date(text);
     }
     let at: Timestamp = text.parse()?;
-    Ok(Timestamp::from_micros(at.as_micros().saturating_add(shift))
-        .to_datetime()
-        .date_naive())
+    Ok(zone.date_of(Timestamp::from_micros(at.as_micros().saturating_add(shift))))
 }
 
 fn date(text: &str) -> Result<NaiveDate> {
@@ -231,6 +233,7 @@ mod tests {
             Some(from),
             Some(to),
             RangeSpec::last(Lookback::Minutes15),
+            &ReportZone::utc(),
         )
     }
 
@@ -273,7 +276,8 @@ mod tests {
                 Some(&name),
                 from.as_deref(),
                 to.as_deref(),
-                RangeSpec::last(Lookback::Hours24)
+                RangeSpec::last(Lookback::Hours24),
+                &ReportZone::utc(),
             )
             .unwrap(),
             custom
@@ -300,18 +304,43 @@ mod tests {
     }
 
     #[test]
+    fn custom_on_an_exact_window_keeps_its_local_days_east_of_utc() {
+        // A 28-day custom range in Berlin, handed back as its exact window (the score link's
+        // drill-down), then turned to "custom" in the range menu.
+        let berlin = ReportZone::parse("Europe/Berlin").unwrap();
+        let now: Timestamp = "2026-03-31T12:00:00Z".parse().unwrap();
+        let custom = RangeSpec::Custom {
+            from: NaiveDate::from_ymd_opt(2026, 3, 1),
+            to: NaiveDate::from_ymd_opt(2026, 3, 28),
+        };
+        let window = custom.resolve(now, &berlin, Some(28)).unwrap();
+        let (_, from, to) = exact_window_parts(window);
+        let back = parse_range(
+            Some("custom"),
+            from.as_deref(),
+            to.as_deref(),
+            RangeSpec::last(Lookback::Minutes15),
+            &berlin,
+        )
+        .unwrap();
+        assert_eq!(back, custom, "the window's local days");
+        assert!(back.resolve(now, &berlin, Some(28)).is_ok());
+    }
+
+    #[test]
     fn missing_names_follow_the_dates_or_the_default() {
         let default = RangeSpec::last(Lookback::Days(14));
+        let utc = ReportZone::utc();
         assert_eq!(
-            parse_range(None, Some(" "), None, default).unwrap(),
+            parse_range(None, Some(" "), None, default, &utc).unwrap(),
             default
         );
         assert!(matches!(
-            parse_range(None, Some("2026-03-01"), None, default).unwrap(),
+            parse_range(None, Some("2026-03-01"), None, default, &utc).unwrap(),
             RangeSpec::Custom { .. }
         ));
         assert!(matches!(
-            parse_range(None, None, Some("2026-03-01T00:00:00Z"), default),
+            parse_range(None, None, Some("2026-03-01T00:00:00Z"), default, &utc),
             Err(Error::InvalidQuery { .. })
         ));
     }

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{ActivityReport, ActivityRequest, CustomerDetail};
 use engagement_core::{
     ActivitySort, ActivitySortKey, CalendarPreset, CustomerId, CustomerStatus, Error, Milestone,
-    RangeSpec, ReportKind, Result, WorkspaceId,
+    RangeSpec, ReportKind, ReportZone, Result, WorkspaceId,
 };
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -114,13 +114,14 @@ fn blank(v: &Option<String>) -> Option<&str> {
 }
 
 impl Params {
-    fn request(&self, workspace: WorkspaceId) -> Result<ActivityRequest> {
+    fn request(&self, workspace: WorkspaceId, zone: &ReportZone) -> Result<ActivityRequest> {
         let mut request = ActivityRequest::new(workspace);
         request.range = parse_range(
             self.range.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
             RangeSpec::preset(CalendarPreset::LastDays(30)),
+            zone,
         )?;
         request.search = blank(&self.q).map(str::to_owned);
         request.status = match blank(&self.status) {
@@ -158,7 +159,7 @@ pub(crate) async fn page(
     Query(params): Query<Params>,
 ) -> Response {
     let viewer = session.viewer();
-    let result = match params.request(session.workspace.clone()) {
+    let result = match params.request(session.workspace.clone(), state.reports.zone()) {
         Ok(request) => state.reports.activity(&viewer, &request).await,
         Err(e) => Err(e),
     };
@@ -194,7 +195,7 @@ pub(crate) async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let request = params.request(session.workspace.clone())?;
+        let request = params.request(session.workspace.clone(), state.reports.zone())?;
         let report = if blank(&params.scope) == Some("all") {
             state
                 .reports

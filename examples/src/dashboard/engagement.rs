@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{EngagementReport, EngagementRequest, EngagementRow};
-use engagement_core::{Lookback, RangeSpec, ReportKind, Result};
+use engagement_core::{Lookback, RangeSpec, ReportKind, ReportZone, Result};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +30,13 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    fn request(&self, session: &Session) -> Result<EngagementRequest> {
+    fn request(&self, session: &Session, zone: &ReportZone) -> Result<EngagementRequest> {
         let range = parse_range(
             self.range.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
             RangeSpec::last(Lookback::Minutes15),
+            zone,
         )?;
         Ok(EngagementRequest::new(session.workspace.clone()).with_range(range))
     }
@@ -108,7 +109,7 @@ pub(crate) async fn page(
     session: Session,
     Query(params): Query<Params>,
 ) -> Response {
-    let result = match params.request(&session) {
+    let result = match params.request(&session, state.reports.zone()) {
         Ok(request) => state.reports.engagement(&session.viewer(), &request).await,
         Err(e) => Err(e),
     };
@@ -138,7 +139,7 @@ pub(crate) async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let request = params.request(&session)?;
+        let request = params.request(&session, state.reports.zone())?;
         let mut report = state
             .reports
             .engagement(&session.viewer(), &request)

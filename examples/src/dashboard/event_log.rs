@@ -7,7 +7,8 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::csv::{ChunkSize, CsvOptions, event_log_chunks, event_log_file_name};
 use engagement_core::report::{EventLogPage, EventLogRequest, LogEntry};
 use engagement_core::{
-    Actor, CustomerId, Error, EventId, EventKey, Lookback, RangeSpec, Result, WorkspaceId, names,
+    Actor, CustomerId, Error, EventId, EventKey, Lookback, RangeSpec, ReportZone, Result,
+    WorkspaceId, names,
 };
 use futures::StreamExt;
 use maud::{Markup, html};
@@ -78,12 +79,13 @@ fn blank(v: &Option<String>) -> Option<&str> {
 
 impl Params {
     /// The request these parameters describe, for `workspace`.
-    fn request(&self, workspace: WorkspaceId) -> Result<EventLogRequest> {
+    fn request(&self, workspace: WorkspaceId, zone: &ReportZone) -> Result<EventLogRequest> {
         let range = parse_range(
             self.range.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
             RangeSpec::last(Lookback::Days(14)),
+            zone,
         )?;
         let mut request = EventLogRequest::new(workspace).with_range(range);
         if let Some(name) = blank(&self.name) {
@@ -205,7 +207,7 @@ pub(crate) async fn page(
     Query(params): Query<Params>,
 ) -> Response {
     let viewer = session.viewer();
-    let result = match params.request(session.workspace.clone()) {
+    let result = match params.request(session.workspace.clone(), state.reports.zone()) {
         Ok(request) => state.reports.event_log(&viewer, &request).await,
         Err(e) => Err(e),
     };
@@ -248,7 +250,7 @@ pub(crate) async fn csv(
 ) -> Response {
     let export = params
         .without_paging()
-        .request(session.workspace.clone())
+        .request(session.workspace.clone(), state.reports.zone())
         .and_then(|request| state.reports.export_event_log(&session.viewer(), &request));
     match export {
         Ok((period, events)) => {
@@ -421,7 +423,7 @@ mod tests {
         let link = event_log_link(&request);
         let query = link.strip_prefix("/events?").unwrap();
         let params: Params = serde_urlencoded::from_str(query).unwrap();
-        assert_eq!(params.request(ws).unwrap(), request);
+        assert_eq!(params.request(ws, &ReportZone::utc()).unwrap(), request);
     }
 
     #[test]
@@ -457,7 +459,7 @@ mod tests {
                 },
             ),
         ] {
-            let err = params.request(ws.clone()).unwrap_err();
+            let err = params.request(ws.clone(), &ReportZone::utc()).unwrap_err();
             assert!(
                 matches!(err, Error::InvalidQuery { field: f, .. } if f == field),
                 "{err}"

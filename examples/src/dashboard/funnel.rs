@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::TimeDelta;
 use engagement_core::report::{FunnelReport, FunnelRequest};
-use engagement_core::{CalendarPreset, Error, RangeSpec, Result, WorkspaceId};
+use engagement_core::{CalendarPreset, Error, RangeSpec, ReportZone, Result, WorkspaceId};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -29,13 +29,14 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    fn request(&self, workspace: WorkspaceId) -> Result<FunnelRequest> {
+    fn request(&self, workspace: WorkspaceId, zone: &ReportZone) -> Result<FunnelRequest> {
         let mut request = FunnelRequest::new(workspace);
         request.range = parse_range(
             self.range.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
             RangeSpec::preset(CalendarPreset::LastDays(30)),
+            zone,
         )?;
         if let Some(steps) = self.steps.as_deref().filter(|s| !s.trim().is_empty()) {
             request.steps = steps.split(',').map(|s| s.trim().to_owned()).collect();
@@ -71,7 +72,7 @@ pub(crate) async fn page(
     session: Session,
     Query(params): Query<Params>,
 ) -> Response {
-    let result = match params.request(session.workspace.clone()) {
+    let result = match params.request(session.workspace.clone(), state.reports.zone()) {
         Ok(request) => state.reports.funnel(&session.viewer(), &request).await,
         Err(e) => Err(e),
     };
@@ -91,7 +92,7 @@ pub(crate) async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let request = params.request(session.workspace.clone())?;
+        let request = params.request(session.workspace.clone(), state.reports.zone())?;
         let report = state.reports.funnel(&session.viewer(), &request).await?;
         csv_response::report(&report)
     }
@@ -189,13 +190,18 @@ mod tests {
             window_days: Some("3".into()),
             ..Params::default()
         };
-        let request = params.request(WorkspaceId::new("w").unwrap()).unwrap();
+        let request = params
+            .request(WorkspaceId::new("w").unwrap(), &ReportZone::utc())
+            .unwrap();
         assert_eq!(request.steps, vec!["Page Viewed", "Registered"]);
         assert_eq!(request.conversion_window, TimeDelta::days(3));
         let bad = Params {
             window_days: Some("a week".into()),
             ..Params::default()
         };
-        assert!(bad.request(WorkspaceId::new("w").unwrap()).is_err());
+        assert!(
+            bad.request(WorkspaceId::new("w").unwrap(), &ReportZone::utc())
+                .is_err()
+        );
     }
 }

@@ -52,12 +52,17 @@ async fn main() -> ExitCode {
     exit_code(run(cli).await)
 }
 
-fn range(args: &RangeArgs, default: RangeSpec) -> engagement_core::Result<RangeSpec> {
+fn range(
+    args: &RangeArgs,
+    default: RangeSpec,
+    zone: &ReportZone,
+) -> engagement_core::Result<RangeSpec> {
     parse_range(
         args.range.as_deref(),
         args.from.as_deref(),
         args.to.as_deref(),
         default,
+        zone,
     )
 }
 
@@ -90,8 +95,11 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             search,
             limit,
         } => {
-            let mut request = EngagementRequest::new(workspace)
-                .with_range(range(&r, RangeSpec::last(Lookback::Minutes15))?);
+            let mut request = EngagementRequest::new(workspace).with_range(range(
+                &r,
+                RangeSpec::last(Lookback::Minutes15),
+                &zone,
+            )?);
             request.limit = limit;
             let mut report = reports.engagement(&viewer, &request).await?;
             if let Some(term) = search.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -121,7 +129,7 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
                 return Ok(());
             }
             let mut request = ActivityRequest::new(workspace);
-            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)))?;
+            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)), &zone)?;
             request.search = search;
             request.status = match status {
                 StatusArg::All => None,
@@ -161,8 +169,11 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
                 out.event_detail(&entry, reports.zone())?;
                 return Ok(());
             }
-            let mut request = EventLogRequest::new(workspace)
-                .with_range(range(&r, RangeSpec::last(Lookback::Days(14)))?);
+            let mut request = EventLogRequest::new(workspace).with_range(range(
+                &r,
+                RangeSpec::last(Lookback::Days(14)),
+                &zone,
+            )?);
             if let Some(name) = name {
                 request = request.with_names([name]);
             }
@@ -201,7 +212,7 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             window_days,
         } => {
             let mut request = FunnelRequest::new(workspace);
-            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)))?;
+            request.range = range(&r, RangeSpec::preset(CalendarPreset::LastDays(30)), &zone)?;
             if let Some(steps) = steps {
                 request.steps = steps.split(',').map(|s| s.trim().to_owned()).collect();
             }
