@@ -99,9 +99,10 @@ impl Batcher {
     }
 
     fn open_for(&mut self, workspace: &WorkspaceId, now: Instant) -> &mut Open {
-        let max_batch = self.max_batch;
+        // Grown as events come: reserving `max_batch` events up front would cost every
+        // workspace with one event waiting the memory of a whole batch (312 KB at the default).
         self.open.entry(workspace.clone()).or_insert_with(|| Open {
-            events: Vec::with_capacity(max_batch.min(4_096)),
+            events: Vec::new(),
             senders: Senders::default(),
             since: now,
         })

@@ -33,10 +33,9 @@ impl Waiting {
             && last.workspace == batch.workspace
             && last.events.len() + batch.events.len() <= self.max_events
         {
-            // Room for a whole joined batch at once: growing by doubling would copy the
-            // events joined so far again at every step.
-            last.events
-                .reserve_exact(self.max_events - last.events.len());
+            // Grown by doubling (amortized), for the events joined only: reserving a whole
+            // joined batch would cost every batch joined once `max_joined_batch` events.
+            last.events.reserve(batch.events.len());
             last.events.extend(batch.events);
             last.senders.join(batch.senders);
             return;
