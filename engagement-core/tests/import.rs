@@ -637,6 +637,28 @@ impl Read for Trickle<'_> {
     }
 }
 
+/// A UTF-8 byte order mark before the header (Excel's "CSV UTF-8" writes one) is skipped
+/// however the source splits the first bytes: `csv` skips it only when its first read holds
+/// more than the mark, so a pipe or an upload stream handing out three bytes or fewer first
+/// made the whole file unreadable ("the header has no `event_id` column").
+#[test]
+fn a_byte_order_mark_is_skipped_however_the_source_splits_it() {
+    let data = format!("\u{feff}{HEADER}\n{}\n{}\n", row("a"), row("b"));
+    for size in 1..8 {
+        let items: Vec<_> = CsvLines::new(Trickle {
+            bytes: data.as_bytes(),
+            size,
+        })
+        .map(|item| item.map(|line| (line.line, line.event.id.as_str().to_owned())))
+        .collect();
+        assert_eq!(
+            items,
+            [Ok((2, "a".to_owned())), Ok((3, "b".to_owned()))],
+            "first reads of {size} bytes"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -985,76 +1007,8 @@ fn a_long_csv_record_ends_where_the_csv_grammar_ends_it() {
     }
 }
 
-/// Counts the bytes each thread holds on the heap, to show a reader's memory stays bounded.
-mod heap {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    thread_local! {
-        static HELD: Cell<isize> = const { Cell::new(0) };
-        static PEAK: Cell<isize> = const { Cell::new(0) };
-    }
-
-    fn count(delta: isize) {
-        // Const-initialised cells without destructors: no allocation, usable at any time.
-        let _ = HELD.try_with(|held| {
-            let now = held.get() + delta;
-            held.set(now);
-            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-        });
-    }
-
-    /// The system allocator, counting what each thread holds.
-    pub(super) struct Counting;
-
-    // SAFETY: every call is passed on to `System` unchanged; the counting touches no memory
-    // it hands out.
-    #[allow(unsafe_code)]
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: the caller's guarantees for `alloc`, passed on.
-            let ptr = unsafe { System.alloc(layout) };
-            if !ptr.is_null() {
-                count(layout.size().cast_signed());
-            }
-            ptr
-        }
-
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: the caller's guarantees for `alloc_zeroed`, passed on.
-            let ptr = unsafe { System.alloc_zeroed(layout) };
-            if !ptr.is_null() {
-                count(layout.size().cast_signed());
-            }
-            ptr
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: the caller's guarantees for `dealloc`, passed on.
-            unsafe { System.dealloc(ptr, layout) };
-            count(-layout.size().cast_signed());
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            // SAFETY: the caller's guarantees for `realloc`, passed on.
-            let new = unsafe { System.realloc(ptr, layout, new_size) };
-            if !new.is_null() {
-                count(new_size.cast_signed() - layout.size().cast_signed());
-            }
-            new
-        }
-    }
-
-    /// What `f` gives, and the most bytes this thread held on the heap while it ran, above
-    /// what it held before.
-    pub(super) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-        let before = HELD.with(Cell::get);
-        PEAK.with(|peak| peak.set(before));
-        let out = f();
-        let peak = PEAK.with(Cell::get);
-        (out, (peak - before).unsigned_abs())
-    }
-}
+#[path = "support/heap.rs"]
+mod heap;
 
 #[global_allocator]
 static HEAP: heap::Counting = heap::Counting;
@@ -1105,6 +1059,24 @@ fn a_64_mib_csv_record_is_read_past_in_bounded_memory() {
             "{peak} bytes held at most"
         );
     }
+}
+
+/// A record of empty fields at the cap: the `csv` reader keeps one 8-byte field end per
+/// field, so a hostile record of commas makes the reader hold about 8 times the cap (8 MiB at
+/// the default), not "about the cap" as the docs said. Bounded all the same.
+#[test]
+fn a_record_of_empty_fields_is_held_in_bounded_memory() {
+    let data = format!(
+        "{HEADER}\n{}\n{}\n",
+        ",".repeat(DEFAULT_MAX_LINE_BYTES - 1),
+        row("c")
+    );
+    let (items, peak) = heap::peak_during(|| lines_of(CsvLines::new(data.as_bytes())));
+    assert_eq!(items, [2, 3]);
+    assert!(
+        peak < 10 * DEFAULT_MAX_LINE_BYTES,
+        "{peak} bytes held at most"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -115,7 +115,8 @@ impl<R: Read> CsvLines<R> {
     /// character to its line end (not counted), with [`LineErrorKind::TooLong`] rather than
     /// reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the records after it are
     /// read as usual. A header that long ends the reading ([`LineErrorKind::Unreadable`]). The
-    /// reader holds at most about `bytes` of a record.
+    /// reader holds at most about `bytes` of a record, and about 8 times that for its field
+    /// ends (a record of nothing but commas).
     #[must_use]
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.reader.get_mut().limit = u64::try_from(bytes).unwrap_or(u64::MAX);
@@ -408,6 +409,8 @@ struct LineStarts<R> {
     refused: Option<u64>,
     /// Bytes read from `inner` past the end of a refused record, handed out first.
     pending: VecDeque<u8>,
+    /// Whether the start of the source has been read past a UTF-8 byte order mark.
+    bom_skipped: bool,
 }
 
 impl<R> LineStarts<R> {
@@ -423,6 +426,7 @@ impl<R> LineStarts<R> {
             limit: u64::try_from(DEFAULT_MAX_LINE_BYTES).unwrap_or(u64::MAX),
             refused: None,
             pending: VecDeque::new(),
+            bom_skipped: false,
         }
     }
 
@@ -468,6 +472,30 @@ impl<R> LineStarts<R> {
 }
 
 impl<R: Read> LineStarts<R> {
+    /// Reads the first three bytes of the source and drops them when they are a UTF-8 byte
+    /// order mark, else keeps them to be handed out first. The `csv` reader skips a mark only
+    /// when its first read holds more than the mark, which a source handing out a few bytes at
+    /// a time (a pipe, an upload stream) need not give; the mark is then no byte the `csv`
+    /// reader (and the offsets and the cap here) count.
+    fn skip_bom(&mut self) -> io::Result<()> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        let mut head = [0_u8; 3];
+        let mut got = 0;
+        while got < head.len() {
+            match self.inner.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.bom_skipped = true;
+        if head[..got] != *BOM {
+            self.pending.extend(&head[..got]);
+        }
+        Ok(())
+    }
+
     /// Reads past the rest of the record being read, which is longer than the cap, noting its
     /// lines; keeps the bytes read after it in `pending` and sets `refused`.
     fn refuse(&mut self) -> io::Result<()> {
@@ -514,6 +542,9 @@ impl<R: Read> Read for LineStarts<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
+        }
+        if !self.bom_skipped {
+            self.skip_bom()?;
         }
         // The record's bytes up to the cap and one more, its line end. Between records, up to
         // as many: a record starting in them stays within its cap.

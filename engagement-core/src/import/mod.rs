@@ -19,7 +19,9 @@
 //! chunk at a time, and go on with the next line (NDJSON) or record (CSV, where the next record
 //! starts after the line break that ends the long one by the CSV grammar, quotes included: an
 //! unclosed quote runs to the end of the file, so nothing after it is read as a record). A
-//! corrupt or hostile file cannot make an import hold more than about the cap per reader.
+//! corrupt or hostile file cannot make an import hold more than about the cap per reader, or
+//! for CSV about 9 times the cap (a record of nothing but commas costs the `csv` reader an
+//! 8-byte field end per byte).
 //!
 //! ```
 //! use engagement_core::import::{self, CsvLines, ImportOptions};
