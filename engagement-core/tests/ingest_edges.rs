@@ -431,6 +431,64 @@ async fn one_id_sent_again_in_its_batch_or_a_later_one_is_stored_once() {
     );
 }
 
+/// Waits (up to a minute) until `store` has been called for `appends` appends.
+async fn appends_called(store: &Faulty, appends: u64) {
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while store.append_calls.load(Ordering::SeqCst) < appends {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the store was never called for {appends} appends"
+    );
+}
+
+/// Of two payloads sent under one id, the first sent is kept on every store: a database's
+/// appends of batches in flight together race to the id (on PostgreSQL and MariaDB the later
+/// batch's payload was kept), so a batch sharing an id with one being appended is not handed
+/// to the store until that append has ended. A batch sharing none still overlaps.
+#[tokio::test]
+async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent_is_kept() {
+    let store = Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    });
+    let config = IngestConfig {
+        max_batch: 2,
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), stopped_clock(), config).unwrap();
+    let mut first = event("same");
+    first.page.path = "/first".into();
+    let mut second = event("same");
+    second.page.path = "/second".into();
+    // Three batches: the first, one sharing no id (overlaps it), one sharing "same" (waits).
+    for sent in [
+        first,
+        event("a"),
+        event("b"),
+        event("c"),
+        second,
+        event("d"),
+    ] {
+        ingestor.send(&ws(), sent).await.unwrap();
+    }
+    appends_called(&store, 2).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        store.append_calls.load(Ordering::SeqCst),
+        2,
+        "the batch sharing an id was handed to the store while the first was in flight"
+    );
+    store.gate.as_ref().unwrap().add_permits(10);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.conflicts), (5, 1), "{stats:?}");
+    let kept = store.event(&ws(), &"same".into()).await.unwrap().unwrap();
+    assert_eq!(kept.page.path, "/first");
+}
+
 /// A `max_age` no clock reaches (`Duration::MAX`, "never by age") closes batches by size,
 /// flush and shutdown only: its deadline once overflowed the worker's `Instant`, and the
 /// panic ended the worker with the accepted event in its open batch, lost, every later call

@@ -14,7 +14,10 @@ use support::Faulty;
 use tokio::sync::Semaphore;
 
 #[path = "support/heap.rs"]
-#[allow(dead_code, reason = "only `held` is used here; `peak_during` serves import.rs")]
+#[allow(
+    dead_code,
+    reason = "only `held` is used here; `peak_during` serves import.rs"
+)]
 mod heap;
 
 #[global_allocator]

@@ -71,6 +71,56 @@ pub async fn large_batch_appends_atomically(store: &dyn EventStore) {
     );
 }
 
+/// One id sent twice through an [`Ingestor`] at its default settings with different
+/// payloads, the second in a small batch that closes while the first's large batch is still
+/// being appended: the first payload sent is kept and the second counted a conflict, on every
+/// store (a database's appends race to the id; the later, smaller batch won it on PostgreSQL
+/// and MariaDB).
+///
+/// The case owns the store, as [`ingestor_concurrent_senders_count_exactly`] does.
+pub async fn ingestor_keeps_the_first_payload_sent_under_an_id<S: EventStore>(store: S) {
+    let ws = fresh_workspace("ingestor_keeps_the_first_payload_sent_under_an_id");
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let clock = Arc::new(FixedClock::new(micros(base(), DAY)));
+    let config = IngestConfig::default();
+    let filler = config.max_batch - 1;
+    let ingestor = ok(
+        "starting an ingestor",
+        Ingestor::start(store.clone(), clock, config),
+    );
+    let sent = |path: &str| {
+        let mut e = ev("twice", 1, names::PAGE_VIEWED, micros(base(), 0));
+        e.page.path = path.into();
+        e
+    };
+    let mut large: Vec<Event> = (0..filler)
+        .map(|i| {
+            ev(
+                &format!("filler-{i}"),
+                2,
+                names::PAGE_VIEWED,
+                micros(base(), 1),
+            )
+        })
+        .collect();
+    large.push(sent("/first"));
+    ok("send_many", ingestor.send_many(&ws, large).await);
+    ok("send", ingestor.send(&ws, sent("/second")).await);
+    ok("flush", ingestor.flush().await);
+    let stats = ingestor.shutdown().await;
+    assert_eq!(
+        (stats.inserted, stats.conflicts),
+        (filler as u64 + 1, 1),
+        "inserted, conflicts"
+    );
+    let kept = ok("event", store.event(&ws, &EventId::from("twice")).await);
+    assert_eq!(
+        kept.map(|e| e.page.path),
+        Some("/first".to_owned()),
+        "the payload kept"
+    );
+}
+
 /// 16 tasks send 10,000 events each through an [`Ingestor`] at its default settings (several
 /// appends in flight at once); four of them send their first 1,000 again as one batch. Every
 /// event is stored exactly once and the ingestor's counts say so.

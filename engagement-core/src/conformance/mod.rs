@@ -126,6 +126,7 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@owned $setup;
             ingestor_concurrent_senders_count_exactly,
+            ingestor_keeps_the_first_payload_sent_under_an_id,
         );
 
         #[test]

@@ -40,6 +40,7 @@ mod freshness;
 mod losses;
 mod sender;
 mod senders;
+mod shared_ids;
 mod stats;
 mod turn;
 mod waiting;
@@ -60,6 +61,7 @@ use freshness::{InFlight, Unqueued};
 use losses::Losses;
 pub use sender::Sender;
 use senders::SenderId;
+use shared_ids::IdsInFlight;
 use stats::Counters;
 pub use stats::{BatchReport, IngestStats};
 use turn::Turns;
@@ -145,6 +147,7 @@ impl Ingestor {
             appends: JoinSet::new(),
             waiting: Waiting::new(config.max_joined_batch),
             turns: Turns::default(),
+            ids_in_flight: IdsInFlight::default(),
             subscriptions: subscriptions.clone(),
         };
         let task = tokio::sync::Mutex::new(Some(tokio::spawn(worker.run(rx))));

@@ -43,6 +43,11 @@ impl Waiting {
         self.batches.push_back(batch);
     }
 
+    /// The oldest waiting batch, left waiting.
+    pub(crate) fn front(&self) -> Option<&Batch> {
+        self.batches.front()
+    }
+
     /// The oldest waiting batch.
     pub(crate) fn pop(&mut self) -> Option<Batch> {
         let batch = self.batches.pop_front()?;

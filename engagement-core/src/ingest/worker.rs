@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 use tokio::time::Instant;
 
 use super::appender::{Appender, Depths};
 use super::batcher::{Batch, Batcher};
 use super::senders::SenderId;
+use super::shared_ids::{IdsInFlight, fingerprints};
 use super::stats::BatchReport;
 use super::turn::Turns;
 use super::waiting::Waiting;
@@ -97,6 +98,8 @@ pub(crate) struct Worker {
     pub(crate) waiting: Waiting,
     /// The order in which the appends start: the order their batches closed.
     pub(crate) turns: Turns,
+    /// The ids of the batches being appended: a batch sharing one waits for it to end.
+    pub(crate) ids_in_flight: IdsInFlight,
     pub(crate) subscriptions: Subscriptions,
 }
 
@@ -155,8 +158,8 @@ impl Worker {
                         self.close(batch).await;
                     }
                 }
-                Some(ended) = self.appends.join_next(), if !self.appends.is_empty() => {
-                    log_abnormal_end(ended);
+                Some(ended) = self.appends.join_next_with_id(), if !self.appends.is_empty() => {
+                    self.ended(ended);
                     self.start_waiting();
                 }
             }
@@ -225,19 +228,36 @@ impl Worker {
         }
     }
 
-    /// Starts the waiting batches, oldest first, while fewer appends run than allowed.
+    /// Starts the waiting batches, oldest first, while fewer appends run than allowed. The
+    /// oldest holds back the rest while it shares an event id with a batch being appended (see
+    /// [`IdsInFlight`]): of two writes of one id, the first sent is the one the store keeps.
     fn start_waiting(&mut self) {
         while self.appends.len() < self.max_appends
-            && let Some(batch) = self.waiting.pop()
+            && let Some(next) = self.waiting.front()
         {
+            // With one append at a time, appends cannot overlap.
+            let prints = (self.max_appends > 1).then(|| fingerprints(&next.events));
+            if let Some(prints) = &prints
+                && self.ids_in_flight.shares_an_id(&next.workspace, prints)
+            {
+                return;
+            }
+            let Some(batch) = self.waiting.pop() else {
+                return;
+            };
             let depths = Depths {
                 queue: self.room.used(),
                 pending: self.batcher.pending() + self.waiting.events(),
             };
+            let workspace = batch.workspace.clone();
             let appender = self.appender.clone();
             let turn = self.turns.next();
-            self.appends
+            let task = self
+                .appends
                 .spawn(async move { appender.write(batch, depths, turn).await });
+            if let Some(prints) = prints {
+                self.ids_in_flight.insert(task.id(), workspace, prints);
+            }
         }
     }
 
@@ -257,15 +277,20 @@ impl Worker {
     }
 
     async fn join_one(&mut self) {
-        if let Some(ended) = self.appends.join_next().await {
-            log_abnormal_end(ended);
+        if let Some(ended) = self.appends.join_next_with_id().await {
+            self.ended(ended);
         }
     }
-}
 
-fn log_abnormal_end(ended: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = ended {
-        tracing::error!(error = %e, "an append task ended abnormally");
+    /// Forgets the batch of an append task that has ended, and logs an abnormal end.
+    fn ended(&mut self, ended: Result<(task::Id, ()), task::JoinError>) {
+        match ended {
+            Ok((task, ())) => self.ids_in_flight.remove(task),
+            Err(e) => {
+                self.ids_in_flight.remove(e.id());
+                tracing::error!(error = %e, "an append task ended abnormally");
+            }
+        }
     }
 }
 
