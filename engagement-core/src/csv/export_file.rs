@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::{Stream, StreamExt};
 
 use super::export_pipeline::Pipeline;
-use super::writer::csv_io_error;
+use super::writer::{csv_invalid, csv_io_error};
 use super::{CsvOptions, CsvReport};
 use crate::error::Result;
 use crate::model::batch::EventBatch;
@@ -66,7 +66,7 @@ pub async fn export_to_path<K: Into<String>>(
     metadata_keys: impl IntoIterator<Item = K>,
     options: CsvOptions,
 ) -> Result<u64> {
-    let path = path.as_ref();
+    let path = &export_target(path.as_ref())?;
     let metadata_keys: Vec<String> = metadata_keys.into_iter().map(Into::into).collect();
     let (partial, file) = PartialFile::create(path)?;
     let mut pipeline = Pipeline::spawn(file, &metadata_keys, options)?;
@@ -99,7 +99,7 @@ pub fn write_report_to_path(
     path: impl AsRef<Path>,
     options: CsvOptions,
 ) -> Result<()> {
-    let path = path.as_ref();
+    let path = &export_target(path.as_ref())?;
     let (partial, file) = PartialFile::create(path)?;
     let file = report
         .write_csv(io::BufWriter::new(file), options)?
@@ -108,6 +108,34 @@ pub fn write_report_to_path(
     file.sync_all().map_err(csv_io_error)?;
     drop(file);
     partial.commit(path)
+}
+
+/// The file an export replaces: `path`, or the file a symbolic link at `path` names (the link
+/// stays a link). A path that names anything but a regular file — a FIFO, a device such as
+/// `/dev/stdout` or `/dev/full`, a directory, a dangling link — is refused: the finished export
+/// is renamed over its path, which would replace such a file instead of writing into it.
+///
+/// # Errors
+/// [`Error::Csv`](crate::Error::Csv) naming the path.
+fn export_target(path: &Path) -> Result<PathBuf> {
+    let refuse = |what: &str| {
+        Err(csv_invalid(format!(
+            "{} is {what}, not a regular file: an export is written beside its path and renamed \
+             over it, which would replace it; give the path of a file",
+            path.display()
+        )))
+    };
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) => Err(csv_io_error(e)),
+        Ok(link) if link.file_type().is_symlink() => match fs::metadata(path) {
+            Ok(target) if target.is_file() => fs::canonicalize(path).map_err(csv_io_error),
+            Ok(_) => refuse("a link to something"),
+            Err(_) => refuse("a dangling link"),
+        },
+        Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
+        Ok(_) => refuse("a device, FIFO, socket or directory"),
+    }
 }
 
 /// A file of one export's own beside its target, removed when dropped unless committed.
@@ -427,6 +455,39 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(err, Error::Csv { .. }), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_and_links_keep_pointing_at_the_export() {
+        // Refused before anything is created: renaming the export over a device or a FIFO
+        // replaced it with a regular file (and left a reader of the FIFO waiting forever).
+        for special in ["/dev/null", "/dev/full"] {
+            let err = export_target(Path::new(special)).unwrap_err();
+            assert!(matches!(err, Error::Csv { .. }), "{err}");
+        }
+        let target = path("link-target");
+        fs::write(&target, "previous").unwrap();
+        let link = target.with_file_name("link.csv");
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let rows = block_on(export_to_path(
+            stream::iter(batches(0..3)),
+            &link,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(rows, 3);
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(parse(&fs::read(&target).unwrap()).len(), 4);
+        fs::remove_file(&link).unwrap();
+        fs::remove_file(&target).unwrap();
     }
 
     /// A report of `rows` lines that fails after writing them when `fail` is set.
