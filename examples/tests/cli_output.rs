@@ -64,7 +64,7 @@ fn the_next_page_command_keeps_the_first_pages_window_and_filters() {
         .lines()
         .find_map(|line| line.split_once("): ").map(|(_, command)| command))
         .unwrap_or_else(|| panic!("no next page under {text}"));
-    assert!(next.contains("--name 'Page Viewed'"), "{next}");
+    assert!(next.contains("'--name=Page Viewed'"), "{next}");
     // As a shell user pastes it after the same options.
     let second = Command::new("sh")
         .arg("-c")
@@ -125,6 +125,60 @@ fn a_reader_that_stops_early_ends_the_report_quietly() {
             "24h",
         ],
     );
+}
+
+#[test]
+fn a_reader_that_stops_early_still_gets_the_csv_it_asked_for() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (report, name) in [
+        ("events", "gone-reader-events.csv"),
+        ("engagement", "gone-reader-engagement.csv"),
+    ] {
+        let csv = dir.join(name);
+        let _ = std::fs::remove_file(&csv);
+        let csv_arg = csv.display().to_string();
+        ends_quietly_without_a_reader(
+            env!("CARGO_BIN_EXE_report"),
+            &[
+                "--store",
+                "memory",
+                "--no-color",
+                report,
+                "--range",
+                "24h",
+                "--csv",
+                &csv_arg,
+            ],
+        );
+        let text = std::fs::read_to_string(&csv).expect("the CSV was written");
+        assert!(text.lines().count() > 1, "{report}: {text}");
+    }
+}
+
+#[test]
+fn negative_values_read_as_values() {
+    // A customer id may be negative; `--customer -5` read as an unknown flag `-5` before, and
+    // so did the next-page command the report prints for it.
+    let out = report(
+        &["events", "--range", "24h", "--customer", "-5"],
+        Stdio::piped(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = report(&["funnel", "--window-days", "-3"], Stdio::piped());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("conversion window"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_huge_demo_is_refused_not_aborted() {
+    let out = run(
+        env!("CARGO_BIN_EXE_demo-data"),
+        &["--store", "memory", "--customers", "4294967295"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
 #[test]

@@ -31,11 +31,13 @@ struct Args {
     /// newest one.
     #[arg(long, default_value = "demo")]
     workspace: String,
-    /// Customers in the directory (every 97th is an admin placeholder).
-    #[arg(long, default_value_t = DemoSize::default().customers)]
+    /// Customers in the directory, 1 to 100,000 (every 97th is an admin placeholder).
+    #[arg(long, default_value_t = DemoSize::default().customers,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
     customers: u32,
-    /// Browsing events per customer per day, on average.
-    #[arg(long, default_value_t = DemoSize::default().daily_events)]
+    /// Browsing events per customer per day, on average, 1 to 100.
+    #[arg(long, default_value_t = DemoSize::default().daily_events,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
     daily_events: u32,
 }
 

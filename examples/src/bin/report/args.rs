@@ -100,7 +100,7 @@ pub(crate) enum Command {
         #[arg(long)]
         asc: bool,
         /// 1-based page.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
         page: u64,
         /// Rows per page, 1 to 500.
         #[arg(long, default_value_t = 25)]
@@ -109,7 +109,7 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
         /// Show this customer's detail (cards, 14-day trend, recent milestones) instead.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         customer: Option<i64>,
     },
     /// The event log, newest first (default: last 14 days).
@@ -117,10 +117,10 @@ pub(crate) enum Command {
         #[command(flatten)]
         range: RangeArgs,
         /// Event name ("Page Viewed").
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         name: Option<String>,
         /// Customer ID.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         customer: Option<i64>,
         /// Who acted.
         #[arg(long, value_enum)]
@@ -129,13 +129,13 @@ pub(crate) enum Command {
         #[arg(long)]
         ip: Option<IpAddr>,
         /// Page path.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         path: Option<String>,
         /// Page domain.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         domain: Option<String>,
         /// Page referrer ("" for direct traffic).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         referrer: Option<String>,
         /// Resume after this cursor (printed under the previous page).
         #[arg(long)]
@@ -155,7 +155,7 @@ pub(crate) enum Command {
         #[arg(long)]
         steps: Option<String>,
         /// Days after step 1 that later steps still count.
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
         window_days: i64,
     },
 }

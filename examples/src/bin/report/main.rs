@@ -105,7 +105,7 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             if let Some(term) = search.as_deref().filter(|t| !t.trim().is_empty()) {
                 report.rows.retain(|row| row.matches(term));
             }
-            out.engagement(&report)?;
+            printed(out.engagement(&report))?;
             if let Some(path) = csv {
                 write_report(&report, path)?;
             }
@@ -140,7 +140,7 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             request.page = page;
             request.page_size = page_size;
             let report = reports.activity(&viewer, &request).await?;
-            out.activity(&report)?;
+            printed(out.activity(&report))?;
             if let Some(path) = csv {
                 if all {
                     write_report(&reports.activity_all(&viewer, &request).await?, path)?;
@@ -194,9 +194,15 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             request.after = after.as_deref().map(str::parse).transpose()?;
             request.page_size = page_size;
             let page = reports.event_log(&viewer, &request).await?;
-            out.event_log(&page)?;
+            printed(out.event_log(&page))?;
             if let Some(file) = csv {
-                let (_, events) = reports.export_event_log(&viewer, &request)?;
+                // The file holds the log the page counted: its window to the microsecond, not
+                // the range resolved again later (a range ending now would have moved on).
+                let exact = request.clone().with_range(RangeSpec::Between {
+                    from: page.period.window.from,
+                    to: page.period.window.to,
+                });
+                let (_, events) = reports.export_event_log(&viewer, &exact)?;
                 let rows =
                     export_to_path(events, file, [names::MODAL_NAME_KEY], CsvOptions::default())
                         .await?;
@@ -220,13 +226,22 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
                 Error::invalid_query("window_days", "the conversion window is too long")
             })?;
             let report = reports.funnel(&viewer, &request).await?;
-            out.funnel(&report)?;
+            printed(out.funnel(&report))?;
             if let Some(path) = csv {
                 write_report(&report, path)?;
             }
         }
     }
     Ok(())
+}
+
+/// What printing a report came to: a reader that has gone (`report … --csv FILE | head`) does
+/// not stop the CSV export the command line asked for, which is written all the same.
+fn printed(result: std::io::Result<()>) -> AnyResult {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Writes a whole report as CSV to `path` and says so (with the seed's file name).

@@ -28,9 +28,10 @@ fn events_command(request: &EventLogRequest) -> String {
     let (range, from, to) = range_parts(&request.range);
     let mut words = vec!["events".to_owned(), "--range".into(), range];
     let mut option = |flag: &str, value: Option<String>| {
+        // `--flag=value` in one word: a value starting with `-` (a negative customer id, a
+        // path such as `-1+2`) would read as a flag of its own after a separate `--flag`.
         if let Some(value) = value {
-            words.push(flag.to_owned());
-            words.push(shell_word(&value));
+            words.push(shell_word(&format!("{flag}={value}")));
         }
     };
     option("--from", from);
@@ -366,6 +367,10 @@ impl Printer {
         }
         writeln!(stdout(), "\nMetadata")?;
         for (k, v) in &e.metadata {
+            // Keys are the sender's text and may hold control characters (validation refuses
+            // only NUL there): escaped, so that no key can send the terminal escape sequences.
+            // Values print as JSON, which escapes them already.
+            let k = k.escape_debug().to_string();
             writeln!(stdout(), "  {k:<14} {v}")?;
         }
         Ok(())
