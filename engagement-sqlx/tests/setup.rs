@@ -176,6 +176,30 @@ mod sqlite {
     }
 }
 
+/// A server that cannot be reached is a `Backend` error that says why: the pool retried the
+/// refused connection until its 10 s timeout and then said only that it was busy.
+/// Port 1 on the loopback has no server on it, so no server is needed.
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[tokio::test]
+async fn an_unreachable_server_is_a_backend_error_that_says_why() {
+    for url in [
+        "postgres://postgres@127.0.0.1:1/x",
+        "mysql://root@127.0.0.1:1/x",
+    ] {
+        let Err(err) = engagement_sqlx::connect(url).await else {
+            panic!("{url}: connected, but no server listens there");
+        };
+        let mut said = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(e) = source {
+            said = format!("{said}: {e}");
+            source = e.source();
+        }
+        assert!(matches!(err, Error::Backend { .. }), "{url}: {said}");
+        assert!(said.to_lowercase().contains("refused"), "{url}: {said}");
+    }
+}
+
 #[cfg(not(all(engagement_test_postgres, feature = "postgres")))]
 #[test]
 fn postgres_setup_skipped() {

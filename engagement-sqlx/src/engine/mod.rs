@@ -83,18 +83,41 @@ impl<D: Dialect> Engine<D> {
     /// be opened in time.
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) async fn connect_server(url: &str) -> engagement_core::Result<Pool<D::DB>> {
+        use sqlx::Connection as _;
+        let failed = |e| match e {
+            sqlx::Error::Configuration(reason) => engagement_core::Error::invalid_config(
+                "url",
+                format!("not a {} URL the driver can read: {reason}", D::BACKEND),
+            ),
+            e => Self::error(SqlError::driver("connect")(e)),
+        };
+        // One connection first: the pool tries a connection that fails again until its
+        // timeout, then says only that it timed out (`Busy`), not why (refused, an unknown
+        // host, a wrong password).
+        let first = tokio::time::timeout(
+            ACQUIRE_TIMEOUT,
+            <<D::DB as sqlx::Database>::Connection>::connect(url),
+        )
+        .await;
+        match first {
+            Ok(Ok(connection)) => {
+                // Only a probe: the pool opens its own.
+                let _ = connection.close().await;
+            }
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                return Err(engagement_core::Error::Busy {
+                    backend: D::BACKEND,
+                    source: format!("connect: no connection within {ACQUIRE_TIMEOUT:?}").into(),
+                });
+            }
+        }
         sqlx::pool::PoolOptions::<D::DB>::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await
-            .map_err(|e| match e {
-                sqlx::Error::Configuration(reason) => engagement_core::Error::invalid_config(
-                    "url",
-                    format!("not a {} URL the driver can read: {reason}", D::BACKEND),
-                ),
-                e => Self::error(SqlError::driver("connect")(e)),
-            })
+            .map_err(failed)
     }
 
     /// The same engine with write transactions on connections of `writes`.
