@@ -42,9 +42,10 @@ use crate::model::batch::EventBatch;
 ///
 /// # Errors
 /// The source's own error when it yields one; [`Error::InvalidQuery`](crate::Error::InvalidQuery)
-/// when a metadata key is listed twice; [`Error::Csv`](crate::Error::Csv) when the file cannot
-/// be created, written, synced or renamed, or when metadata columns are asked for and an
-/// event's metadata is not a JSON object.
+/// when a metadata key is listed twice; [`Error::Csv`](crate::Error::Csv) when `path` names
+/// something other than a regular file or a link to one (a FIFO, a device, a directory: the
+/// rename would replace it), when the file cannot be created, written, synced or renamed, or
+/// when metadata columns are asked for and an event's metadata is not a JSON object.
 ///
 /// ```
 /// use futures::stream;
@@ -92,8 +93,9 @@ pub async fn export_to_path<K: Into<String>>(
 /// ```
 ///
 /// # Errors
-/// [`Error::Csv`](crate::Error::Csv) when the file cannot be created, written, synced or
-/// renamed; `path` is then untouched.
+/// [`Error::Csv`](crate::Error::Csv) when `path` names something other than a regular file or a
+/// link to one (a FIFO, a device, a directory), or when the file cannot be created, written,
+/// synced or renamed; `path` is then untouched.
 pub fn write_report_to_path(
     report: &impl CsvReport,
     path: impl AsRef<Path>,
