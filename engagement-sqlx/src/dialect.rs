@@ -459,6 +459,33 @@ pub(crate) fn push_keyed_delete<D: Dialect>(
     }
 }
 
+/// Appends a `SELECT` of `columns` (of `d`) of the rows of `table` (as `d`) of `workspace`
+/// that `keys` name and that meet `filter`, as [`push_keyed_update`] finds them.
+pub(crate) fn push_keyed_select<D: Dialect>(
+    sql: &mut Sql,
+    (table, workspace): (&str, &WorkspaceId),
+    keys: &Keys,
+    columns: &str,
+    filter: &str,
+) {
+    sql.push("SELECT ").push(columns).push(" FROM ");
+    match D::KEYED_ROWS {
+        KeyedRows::InSubquery => {
+            sql.push(table).push(" AS d");
+            push_key_in::<D>(sql, workspace, keys, filter);
+        }
+        KeyedRows::FromAndUsing => {
+            sql.push(table).push(" AS d, ");
+            D::push_keys(sql, keys);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+        KeyedRows::MultiTable => {
+            push_keys_then_table::<D>(sql, keys, table);
+            push_keyed_rows(sql, workspace, keys, filter);
+        }
+    }
+}
+
 /// Appends `<keys> STRAIGHT_JOIN <table> AS d FORCE INDEX (PRIMARY)`: the keys read first,
 /// then `table` through its primary key ([`KeyedRows::MultiTable`]).
 fn push_keys_then_table<D: Dialect>(sql: &mut Sql, keys: &Keys, table: &str) {
