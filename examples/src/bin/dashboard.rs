@@ -65,12 +65,14 @@ async fn serve(args: &Args, zone: ReportZone, store: Arc<dyn EventStore>) -> Res
     }
     let app = dashboard::router(Reports::new(store).with_zone(zone));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    // Listening before the address is printed: a signal sent as soon as it is (a script, a
+    // supervisor) must stop the server, not kill the process where it stands.
+    let signals = stop_signals();
     eprintln!(
         "Dashboard on http://{}/ (store {}, zone {zone}); Ctrl-C stops it.",
         listener.local_addr()?,
         args.store
     );
-    let signals = stop_signals();
     let server = axum::serve(listener, app).with_graceful_shutdown({
         let signals = signals.clone();
         async move {
@@ -95,40 +97,44 @@ async fn serve(args: &Args, zone: ReportZone, store: Arc<dyn EventStore>) -> Res
     Ok(())
 }
 
-/// The number of stop signals (Ctrl-C, or SIGTERM on Unix) received so far, counted by a task
-/// that listens from now on, so that a second signal right after the first is not missed. When
-/// the signals cannot be listened for, the count stays at 0 and the server runs until it is
-/// killed.
+/// The number of stop signals (Ctrl-C, or SIGTERM on Unix) received so far. The listeners are
+/// registered before this returns (not when a spawned task first runs), so a signal sent right
+/// after is counted, and a task counts them from then on, so that a second signal right after
+/// the first is not missed. When the signals cannot be listened for, the count stays at 0 and
+/// the server runs until it is killed.
+#[cfg(unix)]
 fn stop_signals() -> watch::Receiver<u32> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (count, signals) = watch::channel(0);
-    tokio::spawn(count_signals(count));
+    if let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(()) = interrupt.recv() => {}
+                    Some(()) = terminate.recv() => {}
+                    else => return,
+                }
+                count.send_modify(|n| *n += 1);
+            }
+        });
+    }
     signals
 }
 
-#[cfg(unix)]
-async fn count_signals(count: watch::Sender<u32>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    loop {
-        tokio::select! {
-            Some(()) = interrupt.recv() => {}
-            Some(()) = terminate.recv() => {}
-            else => return,
-        }
-        count.send_modify(|n| *n += 1);
+#[cfg(windows)]
+fn stop_signals() -> watch::Receiver<u32> {
+    let (count, signals) = watch::channel(0);
+    if let Ok(mut interrupt) = tokio::signal::windows::ctrl_c() {
+        tokio::spawn(async move {
+            while interrupt.recv().await.is_some() {
+                count.send_modify(|n| *n += 1);
+            }
+        });
     }
-}
-
-#[cfg(not(unix))]
-async fn count_signals(count: watch::Sender<u32>) {
-    while tokio::signal::ctrl_c().await.is_ok() {
-        count.send_modify(|n| *n += 1);
-    }
+    signals
 }
 
 /// Resolves once `signals` has counted `n` stop signals; never, when they cannot be counted.
