@@ -383,6 +383,8 @@ fn metadata_key_columns_need_the_metadata_column() {
 fn a_metadata_key_column_that_disagrees_with_the_metadata_refuses_its_row() {
     let header = format!("{HEADER},metadata,metadata.plan,metadata.seats");
     let meta = "\"{\"\"plan\"\":\"\"pro\"\",\"\"seats\"\":5}\"";
+    // 2^53 + 1: an `f64` cannot tell it from 2^53.
+    let big = "\"{\"\"plan\"\":\"\"pro\"\",\"\"seats\"\":9007199254740993}\"";
     let data = [
         format!("{header}\n"),
         format!("{},{meta},pro,5\n", row("same")),
@@ -390,6 +392,10 @@ fn a_metadata_key_column_that_disagrees_with_the_metadata_refuses_its_row() {
         format!("{},{meta},basic,5\n", row("edited-cell")),
         format!("{},{meta},pro,\n", row("cleared-cell")),
         format!("{},{{}},pro,\n", row("edited-metadata")),
+        format!(
+            "{},{big},pro,9007199254740992\n",
+            row("edited-large-integer")
+        ),
     ]
     .concat();
     let items: Vec<_> = CsvLines::new(data.as_bytes()).collect();
@@ -424,6 +430,11 @@ fn a_metadata_key_column_that_disagrees_with_the_metadata_refuses_its_row() {
         refused(4).contains("`metadata.plan` says \"pro\"") && refused(4).contains("holds nothing"),
         "{}",
         refused(4)
+    );
+    assert!(
+        refused(5).contains("`metadata.seats` says \"9007199254740992\""),
+        "{}",
+        refused(5)
     );
 }
 

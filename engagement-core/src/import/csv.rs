@@ -115,8 +115,9 @@ impl<R: Read> CsvLines<R> {
     /// character to its line end (not counted), with [`LineErrorKind::TooLong`] rather than
     /// reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`]); the records after it are
     /// read as usual. A header that long ends the reading ([`LineErrorKind::Unreadable`]). The
-    /// reader holds at most about `bytes` of a record, and about 8 times that for its field
-    /// ends (a record of nothing but commas).
+    /// reader holds at most about `bytes` of a record, and for its field ends 8 bytes a field,
+    /// in a vector the `csv` crate grows by doubling: up to about 16 times `bytes` for a record
+    /// of nothing but commas (8 times at a power-of-two cap such as the default).
     #[must_use]
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.reader.get_mut().limit = u64::try_from(bytes).unwrap_or(u64::MAX);
@@ -344,14 +345,7 @@ fn agrees_with_metadata(
         let agrees = match value {
             None => cell.is_empty(),
             Some(Value::String(text)) => cell == text,
-            Some(Value::Number(n)) => {
-                cell == n.to_string()
-                    || cell
-                        .parse::<f64>()
-                        .ok()
-                        .zip(n.as_f64())
-                        .is_some_and(|(a, b)| a == b)
-            }
+            Some(Value::Number(n)) => spells_number(cell, n),
             Some(other) => serde_json::from_str::<Value>(cell).is_ok_and(|v| &v == other),
         };
         if !agrees {
@@ -367,6 +361,33 @@ fn agrees_with_metadata(
         }
     }
     Ok(line)
+}
+
+/// Whether `cell` spells the number `n`: an integer exactly (as an `f64`, 2^53 + 1 and an
+/// edited 2^53 would be one value), whether written `5`, `5.0` or `5e0`; a fraction by its
+/// `f64` value.
+fn spells_number(cell: &str, n: &serde_json::Number) -> bool {
+    if cell == n.to_string() {
+        return true;
+    }
+    let integer = n
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from));
+    match integer {
+        Some(n) => match cell.parse::<i128>() {
+            Ok(cell) => cell == n,
+            // `as` saturates: a value out of `i128`'s range is no integer `n` can be.
+            Err(_) => cell
+                .parse::<f64>()
+                .is_ok_and(|cell| cell.fract() == 0.0 && cell as i128 == n),
+        },
+        None => cell
+            .parse::<f64>()
+            .ok()
+            .zip(n.as_f64())
+            .is_some_and(|(a, b)| a == b),
+    }
 }
 
 /// The source of a [`CsvLines`], noting where each line's text starts as the `csv` reader pulls

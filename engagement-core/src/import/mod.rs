@@ -20,8 +20,9 @@
 //! starts after the line break that ends the long one by the CSV grammar, quotes included: an
 //! unclosed quote runs to the end of the file, so nothing after it is read as a record). A
 //! corrupt or hostile file cannot make an import hold more than about the cap per reader, or
-//! for CSV about 9 times the cap (a record of nothing but commas costs the `csv` reader an
-//! 8-byte field end per byte).
+//! for CSV up to about 17 times the cap (a record of nothing but commas costs the `csv` reader
+//! an 8-byte field end per byte, in a vector it grows by doubling; about 9 times at the
+//! default cap, a power of two).
 //!
 //! ```
 //! use engagement_core::import::{self, CsvLines, ImportOptions};
