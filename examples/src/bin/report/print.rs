@@ -367,10 +367,11 @@ impl Printer {
         }
         writeln!(stdout(), "\nMetadata")?;
         for (k, v) in &e.metadata {
-            // Keys are the sender's text and may hold control characters (validation refuses
-            // only NUL there): escaped, so that no key can send the terminal escape sequences.
-            // Values print as JSON, which escapes them already.
-            let k = k.escape_debug().to_string();
+            // Keys and values are the sender's text and may hold control characters
+            // (validation refuses only NUL there; JSON escapes C0 but not DEL or C1 such as
+            // U+009B, a CSI): escaped, so that none can send the terminal escape sequences.
+            let value = v.to_string();
+            let (k, v) = (without_controls(k), without_controls(&value));
             writeln!(stdout(), "  {k:<14} {v}")?;
         }
         Ok(())
@@ -407,5 +408,39 @@ impl Printer {
             report.request.conversion_window.num_days()
         )?;
         Ok(())
+    }
+}
+
+/// `text` with each control character (C0, DEL, C1) written as its `\u{…}` escape.
+fn without_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_reach_the_terminal_escaped() {
+        assert_eq!(
+            without_controls("a\u{1b}]0;x\u{7}\u{7f}b\u{9b}2J"),
+            "a\\u{1b}]0;x\\u{7}\\u{7f}b\\u{9b}2J"
+        );
+        assert!(matches!(
+            without_controls("plain ü"),
+            std::borrow::Cow::Borrowed("plain ü")
+        ));
     }
 }
