@@ -132,8 +132,9 @@ fn export_target(path: &Path) -> Result<PathBuf> {
         Err(e) => Err(csv_io_error(e)),
         Ok(link) if link.file_type().is_symlink() => match fs::metadata(path) {
             Ok(target) if target.is_file() => fs::canonicalize(path).map_err(csv_io_error),
-            Ok(_) => refuse("a link to something"),
-            Err(_) => refuse("a dangling link"),
+            Ok(_) => refuse("a link to a device, FIFO, socket or directory"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => refuse("a dangling link"),
+            Err(e) => Err(csv_io_error(e)),
         },
         Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
         Ok(_) => refuse("a device, FIFO, socket or directory"),

@@ -101,8 +101,9 @@ impl<D: Dialect> Engine<D> {
         .await;
         match first {
             Ok(Ok(connection)) => {
-                // Only a probe: the pool opens its own.
-                let _ = connection.close().await;
+                // Only a probe: the pool opens its own. A server slow to say goodbye does not
+                // hold the store up.
+                let _ = tokio::time::timeout(ACQUIRE_TIMEOUT, connection.close()).await;
             }
             Ok(Err(e)) => return Err(failed(e)),
             Err(_) => {
