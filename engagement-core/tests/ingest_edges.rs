@@ -489,6 +489,46 @@ async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent
     assert_eq!(kept.page.path, "/first");
 }
 
+/// A batch held back for an id it shares holds back the later batches of its own workspace
+/// only: another workspace's batch behind it is appended meanwhile.
+#[tokio::test]
+async fn a_held_batch_holds_back_only_its_own_workspace() {
+    let store = Arc::new(Faulty {
+        gate: Some(Semaphore::new(0)),
+        ..Faulty::default()
+    });
+    let config = IngestConfig {
+        max_batch: 2,
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), stopped_clock(), config).unwrap();
+    let other = WorkspaceId::new("b").unwrap();
+    let mut second = event("same");
+    second.page.path = "/second".into();
+    for sent in [event("same"), event("a1"), second, event("a2")] {
+        ingestor.send(&ws(), sent).await.unwrap();
+    }
+    ingestor.send(&ws(), event("a3")).await.unwrap();
+    for sent in [event("b1"), event("b2")] {
+        ingestor.send(&other, sent).await.unwrap();
+    }
+    appends_called(&store, 2).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let first_ids: Vec<String> = store
+        .first_ids
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    assert_eq!(first_ids, ["same", "b1"], "appends handed to the store");
+    store.gate.as_ref().unwrap().add_permits(10);
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.inserted, stats.conflicts), (6, 1), "{stats:?}");
+    let kept = store.event(&ws(), &"same".into()).await.unwrap().unwrap();
+    assert_eq!(kept.page.path, "");
+}
+
 /// A `max_age` no clock reaches (`Duration::MAX`, "never by age") closes batches by size,
 /// flush and shutdown only: its deadline once overflowed the worker's `Instant`, and the
 /// panic ended the worker with the accepted event in its open batch, lost, every later call

@@ -42,9 +42,10 @@ pub struct IngestConfig {
     /// without awaiting I/O (the in-memory one) takes them in that order. A database's appends
     /// overlap and may land out of order, which changes nothing for distinct event ids
     /// (appends are idempotent and counted per batch); a batch that shares an event id with
-    /// one being appended waits for it to end (holding back the batches after it), so when one
-    /// id is sent twice with different payloads, the first sent is the one kept and the
-    /// second is reported a conflict. Set 1 to append batches strictly one after another.
+    /// one being appended waits for it to end (holding back the later batches of its
+    /// workspace; other workspaces' go past it), so when one id is sent twice with different
+    /// payloads, the first sent is the one kept and the second is reported a conflict. Set 1
+    /// to append batches strictly one after another.
     pub max_concurrent_appends: usize,
     /// Events one append takes at most when batches are joined (default 10,000; from
     /// `max_batch` to [`Limits::max_batch_events`]). A batch that closes while

@@ -43,14 +43,14 @@ impl Waiting {
         self.batches.push_back(batch);
     }
 
-    /// The oldest waiting batch, left waiting.
-    pub(crate) fn front(&self) -> Option<&Batch> {
-        self.batches.front()
+    /// The waiting batch `at` places after the oldest, left waiting.
+    pub(crate) fn get(&self, at: usize) -> Option<&Batch> {
+        self.batches.get(at)
     }
 
-    /// The oldest waiting batch.
-    pub(crate) fn pop(&mut self) -> Option<Batch> {
-        let batch = self.batches.pop_front()?;
+    /// Takes the waiting batch `at` places after the oldest.
+    pub(crate) fn take(&mut self, at: usize) -> Option<Batch> {
+        let batch = self.batches.remove(at)?;
         self.events -= batch.events.len();
         Some(batch)
     }
@@ -87,7 +87,7 @@ mod tests {
     }
 
     fn popped(waiting: &mut Waiting) -> Vec<(String, Vec<String>)> {
-        std::iter::from_fn(|| waiting.pop())
+        std::iter::from_fn(|| waiting.take(0))
             .map(|batch| {
                 let ids = batch.events.iter().map(|e| e.id.as_str().to_owned());
                 (batch.workspace.as_str().to_owned(), ids.collect())
@@ -141,7 +141,7 @@ mod tests {
             sent.senders.add(sender, sent.events.len());
             waiting.push(sent);
         }
-        let joined = waiting.pop().expect("one joined batch");
+        let joined = waiting.take(0).expect("one joined batch");
         assert_eq!(joined.senders.totals(), [(a, 2), (b, 3)]);
     }
 }

@@ -228,21 +228,30 @@ impl Worker {
         }
     }
 
-    /// Starts the waiting batches, oldest first, while fewer appends run than allowed. The
-    /// oldest holds back the rest while it shares an event id with a batch being appended (see
-    /// [`IdsInFlight`]): of two writes of one id, the first sent is the one the store keeps.
+    /// Starts the waiting batches, oldest first, while fewer appends run than allowed. A batch
+    /// that shares an event id with one being appended is held back (see [`IdsInFlight`]: of
+    /// two writes of one id, the first sent is the one the store keeps), and so are the later
+    /// batches of its workspace; other workspaces' batches go past it.
     fn start_waiting(&mut self) {
+        let mut held: Vec<WorkspaceId> = Vec::new();
+        let mut at = 0;
         while self.appends.len() < self.max_appends
-            && let Some(next) = self.waiting.front()
+            && let Some(next) = self.waiting.get(at)
         {
+            if held.contains(&next.workspace) {
+                at += 1;
+                continue;
+            }
             // With one append at a time, appends cannot overlap.
             let prints = (self.max_appends > 1).then(|| fingerprints(&next.events));
             if let Some(prints) = &prints
                 && self.ids_in_flight.shares_an_id(&next.workspace, prints)
             {
-                return;
+                held.push(next.workspace.clone());
+                at += 1;
+                continue;
             }
-            let Some(batch) = self.waiting.pop() else {
+            let Some(batch) = self.waiting.take(at) else {
                 return;
             };
             let depths = Depths {
