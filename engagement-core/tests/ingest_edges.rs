@@ -445,12 +445,9 @@ async fn appends_called(store: &Faulty, appends: u64) {
     );
 }
 
-/// Of two payloads sent under one id, the first sent is kept on every store: a database's
-/// appends of batches in flight together race to the id (on PostgreSQL and MariaDB the later
-/// batch's payload was kept), so a batch sharing an id with one being appended is not handed
-/// to the store until that append has ended. A batch sharing none still overlaps.
-#[tokio::test]
-async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent_is_kept() {
+/// An ingestor closing a batch every two events, over a store whose appends wait at a closed
+/// gate (they are called, and counted, but none ends until permits are added).
+fn batches_of_two_held_at_a_gate() -> (Arc<Faulty>, Ingestor) {
     let store = Arc::new(Faulty {
         gate: Some(Semaphore::new(0)),
         ..Faulty::default()
@@ -460,10 +457,24 @@ async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent
         ..IngestConfig::default()
     };
     let ingestor = Ingestor::start(store.clone(), stopped_clock(), config).unwrap();
-    let mut first = event("same");
-    first.page.path = "/first".into();
-    let mut second = event("same");
-    second.page.path = "/second".into();
+    (store, ingestor)
+}
+
+/// The test event `id` on the page `path`.
+fn at_path(id: &str, path: &str) -> Event {
+    let mut e = event(id);
+    e.page.path = path.into();
+    e
+}
+
+/// Of two payloads sent under one id, the first sent is kept on every store: a database's
+/// appends of batches in flight together race to the id (on PostgreSQL and MariaDB the later
+/// batch's payload was kept), so a batch sharing an id with one being appended is not handed
+/// to the store until that append has ended. A batch sharing none still overlaps.
+#[tokio::test]
+async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent_is_kept() {
+    let (store, ingestor) = batches_of_two_held_at_a_gate();
+    let (first, second) = (at_path("same", "/first"), at_path("same", "/second"));
     // Three batches: the first, one sharing no id (overlaps it), one sharing "same" (waits).
     for sent in [
         first,
@@ -493,18 +504,9 @@ async fn a_batch_sharing_an_id_with_one_in_flight_waits_for_it_so_the_first_sent
 /// only: another workspace's batch behind it is appended meanwhile.
 #[tokio::test]
 async fn a_held_batch_holds_back_only_its_own_workspace() {
-    let store = Arc::new(Faulty {
-        gate: Some(Semaphore::new(0)),
-        ..Faulty::default()
-    });
-    let config = IngestConfig {
-        max_batch: 2,
-        ..IngestConfig::default()
-    };
-    let ingestor = Ingestor::start(store.clone(), stopped_clock(), config).unwrap();
+    let (store, ingestor) = batches_of_two_held_at_a_gate();
     let other = WorkspaceId::new("b").unwrap();
-    let mut second = event("same");
-    second.page.path = "/second".into();
+    let second = at_path("same", "/second");
     for sent in [event("same"), event("a1"), second, event("a2")] {
         ingestor.send(&ws(), sent).await.unwrap();
     }
