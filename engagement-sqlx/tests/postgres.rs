@@ -92,7 +92,8 @@ mod postgres_only {
     use std::time::{Duration, Instant};
 
     use engagement_core::{
-        CustomerId, Event, EventStore, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
+        CustomerId, Event, EventFilter, EventPageQuery, EventStore, PurgeMode, PurgeScope,
+        TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
     };
     use engagement_memory::MemoryStore;
     use engagement_sqlx::PostgresStore;
@@ -253,6 +254,79 @@ mod postgres_only {
                 "engagement_totals"
             ]
         );
+    }
+
+    /// The events table's sequential scans as the server has counted them, once it has
+    /// counted at least `inserted` inserted rows and `deleted` deleted ones (or after 30 s),
+    /// and those two counts: a session's counts reach the view together, up to seconds after
+    /// its statements ran.
+    async fn scans(admin: &PgPool, schema: &str, inserted: i64, deleted: i64) -> [i64; 3] {
+        let read = || async {
+            let row = query(
+                "SELECT seq_scan, n_tup_ins, n_tup_del FROM pg_stat_user_tables \
+                 WHERE schemaname = $1 AND relname = 'engagement_events'",
+            )
+            .bind(schema)
+            .fetch_one(admin)
+            .await
+            .expect("read the table's scans");
+            [0, 1, 2].map(|i| row.get::<i64, _>(i))
+        };
+        eventually(read, |[_, ins, del]| *ins >= inserted && *del >= deleted).await
+    }
+
+    /// A retention purge reads its chunks from the time index, oldest first, when another
+    /// workspace's events fill most of the table. Read as `… LIMIT 5000` without an order, each
+    /// chunk was a sequential scan here: the planner expects to meet enough rows early, but
+    /// this workspace's rows sit behind the other's, and behind those earlier chunks deleted.
+    #[tokio::test]
+    async fn a_purge_beside_a_larger_workspace_reads_by_index() {
+        let (store, admin, schema) = store_in_own_schema("purgeplan").await;
+        let other = WorkspaceId::new("other").expect("workspace");
+        let purged = WorkspaceId::new("purged").expect("workspace");
+        append(&store, &other, 0, 30_000).await;
+        append(&store, &purged, 30_000, 12_000).await;
+        store
+            .refresh_statistics()
+            .await
+            .expect("refresh the statistics");
+        let before = scans(&admin, &schema, 42_000, 0).await;
+        assert_eq!(
+            before[1..],
+            [42_000, 0],
+            "the appends, as the server counted them"
+        );
+
+        let cutoff = events(30_000, 12_000)[11_000].occurred_at;
+        let outcome = store
+            .purge(&purged, PurgeScope::Before { cutoff }, PurgeMode::Delete)
+            .await
+            .expect("purge");
+        assert_eq!(outcome.events, 11_000);
+
+        let after = scans(&admin, &schema, 42_000, 11_000).await;
+        assert_eq!(
+            after[1..],
+            [42_000, 11_000],
+            "the purge, as the server counted it"
+        );
+        assert_eq!(after[0], before[0], "sequential scans of the events");
+        assert_eq!(held(&store, &purged).await, 1_000);
+        assert_eq!(held(&store, &other).await, 30_000);
+    }
+
+    /// The number of events `workspace` holds.
+    async fn held(store: &PostgresStore, workspace: &WorkspaceId) -> u64 {
+        let query = EventPageQuery {
+            filter: EventFilter::new(TimeWindow::ALL),
+            after: None,
+            limit: 1,
+        };
+        store
+            .event_page(workspace, &query)
+            .await
+            .expect("count")
+            .total
     }
 
     /// Rows written after the last analysis, too few for the next by the events' growth, are

@@ -140,8 +140,14 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    /// Deletes at most [`PURGE_CHUNK`] events matching `condition` and takes them off the
-    /// rollup, the totals and the log counts, in one transaction.
+    /// Deletes the oldest [`PURGE_CHUNK`] events matching `condition` (or all, if fewer) and
+    /// takes them off the rollup, the totals and the log counts, in one transaction.
+    ///
+    /// The chunk is read in the order of the index its scope leads with (the time index, or
+    /// the customer index for an erasure), so the database walks that index from the
+    /// workspace's oldest event. Without the order PostgreSQL took `LIMIT` as leave to scan
+    /// the table until it met enough rows, passing every other workspace's rows and the rows
+    /// earlier chunks deleted, at each chunk.
     async fn purge_chunk(
         &self,
         workspace: &WorkspaceId,
@@ -161,7 +167,7 @@ impl<D: Dialect> Engine<D> {
             .push(" AND ");
         condition(&mut select);
         select
-            .push(" LIMIT ")
+            .push(" ORDER BY occurred_at, id LIMIT ")
             .bind(PURGE_CHUNK)
             .push(D::LOCKING_READ);
         let rows = D::fetch_all(&mut tx, select, "find events to purge").await?;
