@@ -187,7 +187,7 @@ mod faults {
             leaked > 0,
             "no begin was cut in flight: the case was not met"
         );
-        let total = super::reliability::count(&store, &ws).await.expect("count");
+        let total = super::common::count(&store, &ws).await.expect("count");
         assert_eq!(total, 2 * u64::from(rounds));
     }
 }

@@ -429,7 +429,7 @@ mod faults {
             "refused for good (a data exception), not retried by an ingestor: {failed:?}"
         );
         assert_eq!(
-            super::reliability::count(&store, &ws).await.expect("count"),
+            super::common::count(&store, &ws).await.expect("count"),
             0,
             "nothing of the batch is stored"
         );

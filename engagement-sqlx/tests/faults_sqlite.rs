@@ -11,11 +11,12 @@ mod reliability;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::count;
 use engagement_core::{Error, Event, EventStore, WorkspaceId};
 use engagement_sqlx::SqliteStore;
 use engagement_sqlx::sqlx::{Connection, Executor, SqliteConnection};
 use reliability::faults::{bounded, dropped_export, pool_exhaustion, still_serves};
-use reliability::{count, sqlite_store, views, workspace};
+use reliability::{sqlite_store, views, workspace};
 
 /// Case 33: a batch bigger than SQLite's 32,766 placeholders (chunked inside one transaction)
 /// meets a write lock held past the busy timeout: `Busy`, none of it stored, and a retry lands

@@ -6,6 +6,7 @@
 //! Without the variable the suite is one test that says it was skipped.
 
 #[cfg(all(engagement_test_mysql, feature = "mysql"))]
+#[allow(dead_code)]
 mod common;
 
 #[cfg(all(engagement_test_mysql, feature = "mysql"))]

@@ -92,8 +92,8 @@ mod postgres_only {
     use std::time::{Duration, Instant};
 
     use engagement_core::{
-        CustomerId, Event, EventFilter, EventPageQuery, EventStore, PurgeMode, PurgeScope,
-        TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
+        CustomerId, Event, EventStore, PurgeMode, PurgeScope, TimeWindow, Timestamp,
+        TopCustomersQuery, WorkspaceId,
     };
     use engagement_memory::MemoryStore;
     use engagement_sqlx::PostgresStore;
@@ -157,21 +157,44 @@ mod postgres_only {
         }
     }
 
+    /// The values of `columns` (expressions over a row of the statistics view `view`, such
+    /// as `pg_stat_user_tables`) for `table` of `schema`, once `done` holds of them or after
+    /// 30 s: a session's counts reach the views up to seconds after its statements ran.
+    async fn statistics<const N: usize>(
+        admin: &PgPool,
+        view: &str,
+        (schema, table): (&str, &str),
+        columns: [&str; N],
+        done: impl Fn(&[i64; N]) -> bool,
+    ) -> [i64; N] {
+        let sql = format!(
+            "SELECT {} FROM {view} WHERE schemaname = $1 AND relname = $2",
+            columns.join(", ")
+        );
+        let read = || async {
+            let row = query(AssertSqlSafe(sql.clone()))
+                .bind(schema)
+                .bind(table)
+                .fetch_one(admin)
+                .await
+                .expect("read the statistics");
+            std::array::from_fn(|i| row.get::<i64, _>(i))
+        };
+        eventually(read, done).await
+    }
+
     /// How many times the events table of `schema` was analysed, once the server has counted
     /// at least `at_least` (or what it counted after 30 s).
     async fn analyses(admin: &PgPool, schema: &str, at_least: i64) -> i64 {
-        let read = || async {
-            query(
-                "SELECT analyze_count FROM pg_stat_user_tables \
-                 WHERE schemaname = $1 AND relname = 'engagement_events'",
-            )
-            .bind(schema)
-            .fetch_one(admin)
-            .await
-            .expect("read the analyses")
-            .get::<i64, _>(0)
-        };
-        eventually(read, |count| *count >= at_least).await
+        let [count] = statistics(
+            admin,
+            "pg_stat_user_tables",
+            (schema, "engagement_events"),
+            ["analyze_count"],
+            |[count]| *count >= at_least,
+        )
+        .await;
+        count
     }
 
     /// Appends `count` of [`events`] from `first` on.
@@ -261,18 +284,14 @@ mod postgres_only {
     /// and those two counts: a session's counts reach the view together, up to seconds after
     /// its statements ran.
     async fn scans(admin: &PgPool, schema: &str, inserted: i64, deleted: i64) -> [i64; 3] {
-        let read = || async {
-            let row = query(
-                "SELECT seq_scan, n_tup_ins, n_tup_del FROM pg_stat_user_tables \
-                 WHERE schemaname = $1 AND relname = 'engagement_events'",
-            )
-            .bind(schema)
-            .fetch_one(admin)
-            .await
-            .expect("read the table's scans");
-            [0, 1, 2].map(|i| row.get::<i64, _>(i))
-        };
-        eventually(read, |[_, ins, del]| *ins >= inserted && *del >= deleted).await
+        statistics(
+            admin,
+            "pg_stat_user_tables",
+            (schema, "engagement_events"),
+            ["seq_scan", "n_tup_ins", "n_tup_del"],
+            |[_, ins, del]| *ins >= inserted && *del >= deleted,
+        )
+        .await
     }
 
     /// A retention purge reads its chunks from the time index, oldest first, when another
@@ -311,22 +330,9 @@ mod postgres_only {
             "the purge, as the server counted it"
         );
         assert_eq!(after[0], before[0], "sequential scans of the events");
-        assert_eq!(held(&store, &purged).await, 1_000);
-        assert_eq!(held(&store, &other).await, 30_000);
-    }
-
-    /// The number of events `workspace` holds.
-    async fn held(store: &PostgresStore, workspace: &WorkspaceId) -> u64 {
-        let query = EventPageQuery {
-            filter: EventFilter::new(TimeWindow::ALL),
-            after: None,
-            limit: 1,
-        };
-        store
-            .event_page(workspace, &query)
-            .await
-            .expect("count")
-            .total
+        let held = |workspace| common::count(&store, workspace);
+        assert_eq!(held(&purged).await.expect("count"), 1_000);
+        assert_eq!(held(&other).await.expect("count"), 30_000);
     }
 
     /// Rows written after the last analysis, too few for the next by the events' growth, are

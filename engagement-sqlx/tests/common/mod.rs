@@ -1,5 +1,5 @@
-//! What the server-backed suites share: a name for this run's own database or schema, and which
-//! names earlier runs left behind.
+//! What the server-backed suites share: a name for this run's own database or schema, which
+//! names earlier runs left behind, and helpers that work on any store.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,6 +42,21 @@ pub(crate) fn on_own_runtime<T: Send + 'static>(
     })
     .join()
     .expect("the test setup thread panicked")
+}
+
+/// How many events the workspace holds (the event log's exact count).
+pub(crate) async fn count(
+    store: &dyn engagement_core::EventStore,
+    ws: &engagement_core::WorkspaceId,
+) -> engagement_core::Result<u64> {
+    use engagement_core::{EventFilter, EventPageQuery, TimeWindow};
+
+    let query = EventPageQuery {
+        filter: EventFilter::new(TimeWindow::ALL),
+        after: None,
+        limit: 1,
+    };
+    Ok(store.event_page(ws, &query).await?.total)
 }
 
 /// Closes `store` after an append: a clone of it answers `Closed` to a write and to a read, and

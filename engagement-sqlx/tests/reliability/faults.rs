@@ -11,7 +11,8 @@ use engagement_core::{
 use engagement_sqlx::sqlx::{Database, Pool};
 use futures::StreamExt;
 
-use super::{HANG, count, views, workspace};
+use super::{HANG, views, workspace};
+use crate::common::count;
 
 /// Runs `work`, failing the test if it takes longer than [`HANG`].
 pub(crate) async fn bounded<T>(what: &str, work: impl Future<Output = T>) -> T {

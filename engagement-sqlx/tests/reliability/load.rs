@@ -347,7 +347,7 @@ pub(crate) async fn run(store: Arc<dyn EventStore>, backend: &'static str, plan:
 
 async fn check_end_state(store: &dyn EventStore, ws: &WorkspaceId, plan: &Plan, expected: u64) {
     assert_eq!(
-        super::count(store, ws).await.expect("count"),
+        crate::common::count(store, ws).await.expect("count"),
         expected,
         "the log total"
     );

@@ -12,9 +12,7 @@ pub(crate) mod props;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use engagement_core::{
-    CustomerId, Event, EventFilter, EventPageQuery, EventStore, TimeWindow, Timestamp, WorkspaceId,
-};
+use engagement_core::{CustomerId, Event, Timestamp, WorkspaceId};
 #[cfg(feature = "sqlite")]
 use engagement_sqlx::SqliteStore;
 #[cfg(feature = "sqlite")]
@@ -58,19 +56,6 @@ pub(crate) fn views(prefix: &str, n: usize, start: i64) -> Vec<Event> {
             )
         })
         .collect()
-}
-
-/// How many events the workspace holds (the event log's exact count).
-pub(crate) async fn count(
-    store: &dyn EventStore,
-    ws: &WorkspaceId,
-) -> engagement_core::Result<u64> {
-    let query = EventPageQuery {
-        filter: EventFilter::new(TimeWindow::ALL),
-        after: None,
-        limit: 1,
-    };
-    Ok(store.event_page(ws, &query).await?.total)
 }
 
 /// A fresh SQLite database file of this test binary, with the store's own settings (WAL,
