@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "event log counts",
         script: include_str!("../migrations/postgres/0007_log_counts.sql"),
     },
+    Migration {
+        version: 8,
+        description: "placeholder index",
+        script: include_str!("../migrations/postgres/0008_placeholder_index.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

@@ -92,7 +92,7 @@ mod postgres_only {
     use std::time::{Duration, Instant};
 
     use engagement_core::{
-        CustomerId, Event, EventStore, PurgeMode, PurgeScope, TimeWindow, Timestamp,
+        Customer, CustomerId, Event, EventStore, PurgeMode, PurgeScope, TimeWindow, Timestamp,
         TopCustomersQuery, WorkspaceId,
     };
     use engagement_memory::MemoryStore;
@@ -333,6 +333,92 @@ mod postgres_only {
         let held = |workspace| common::count(&store, workspace);
         assert_eq!(held(&purged).await.expect("count"), 1_000);
         assert_eq!(held(&other).await.expect("count"), 30_000);
+    }
+
+    /// Heap and index blocks of the customers table that statements on `pool`'s one
+    /// connection have read so far (`pg_stat_force_next_flush` makes the server count them as
+    /// soon as that connection's last statement ends, not up to a second later).
+    async fn customer_blocks(pool: &PgPool, admin: &PgPool, schema: &str) -> [i64; 2] {
+        query("SELECT pg_stat_force_next_flush()")
+            .execute(pool)
+            .await
+            .expect("flush the statistics");
+        statistics(
+            admin,
+            "pg_statio_user_tables",
+            (schema, "engagement_customers"),
+            [
+                "heap_blks_read + heap_blks_hit",
+                "idx_blks_read + idx_blks_hit",
+            ],
+            |_| true,
+        )
+        .await
+    }
+
+    /// The ranking leaves admin placeholders out by the index of placeholders, reading none of
+    /// the workspace's other customer rows. Without that index PostgreSQL hashed the
+    /// placeholders from a scan of the workspace's customers in each of the ranking's
+    /// statements: every page of the table where the rows lie among other workspaces' rows.
+    #[tokio::test]
+    async fn a_ranking_reads_no_customer_rows_but_the_placeholders() {
+        let (store, admin, schema) = store_in_own_schema("placeholders").await;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(suite::options(&schema))
+            .await
+            .expect("connect to the schema");
+        let ranked = WorkspaceId::new("ranked").expect("workspace");
+        let other = WorkspaceId::new("other").expect("workspace");
+        // Each workspace's customers in turns of 1,000, as writes from many tenants land.
+        for turn in 0..10_i64 {
+            for workspace in [&ranked, &other] {
+                let customers: Vec<Customer> = (turn * 1_000..(turn + 1) * 1_000)
+                    .map(|id| Customer {
+                        is_admin_placeholder: id % 2_000 == 7,
+                        ..Customer::new(CustomerId(id), "First", format!("Last {id}"))
+                    })
+                    .collect();
+                store
+                    .upsert_customers(workspace, &customers)
+                    .await
+                    .expect("upsert the customers");
+            }
+        }
+        append(&store, &ranked, 0, 3_000).await;
+        store
+            .refresh_statistics()
+            .await
+            .expect("refresh the statistics");
+        let store = PostgresStore::new(pool);
+        let day = events(0, 1)[0].occurred_at;
+        let query = TopCustomersQuery {
+            window: TimeWindow::new(
+                day,
+                Timestamp::from_micros(day.as_micros() + 86_400_000_000),
+            )
+            .expect("window"),
+            limit: 100,
+        };
+
+        let before = customer_blocks(store.pool(), &admin, &schema).await;
+        let top = store.top_customers(&ranked, &query).await.expect("rank");
+        let after = customer_blocks(store.pool(), &admin, &schema).await;
+
+        assert_eq!(top.len(), 100);
+        assert!(
+            top.iter().all(|score| score.customer.0 % 2_000 != 7),
+            "no placeholder ranks: {top:?}"
+        );
+        assert!(
+            after[1] > before[1],
+            "the ranking read an index of customers"
+        );
+        assert!(
+            after[0] - before[0] < 10,
+            "customer heap blocks read: {} (before {before:?}, after {after:?})",
+            after[0] - before[0]
+        );
     }
 
     /// Rows written after the last analysis, too few for the next by the events' growth, are

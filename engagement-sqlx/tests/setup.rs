@@ -340,7 +340,7 @@ mod postgres {
         let applied = schema
             .count("SELECT COUNT(*) FROM {schema}.engagement_schema_migrations")
             .await;
-        assert_eq!(applied, 7);
+        assert_eq!(applied, 8);
         serves(&stores[0]).await;
         schema.drop().await;
     }
@@ -402,8 +402,8 @@ mod postgres {
                      WHERE n.nspname = '{{schema}}' AND starts_with(c.relname, '{prefix}')"
                 ))
                 .await;
-            // 6 tables, their 6 primary keys and 5 other indexes, none cut to another name.
-            assert_eq!(objects, 17, "{prefix}");
+            // 6 tables, their 6 primary keys and 6 other indexes, none cut to another name.
+            assert_eq!(objects, 18, "{prefix}");
         }
         schema.drop().await;
     }
