@@ -42,6 +42,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "event log counts",
         script: include_str!("../migrations/mysql/0005_log_counts.sql"),
     },
+    Migration {
+        version: 6,
+        description: "placeholder index",
+        script: include_str!("../migrations/mysql/0006_placeholder_index.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "name index with the event id",
+        script: include_str!("../migrations/mysql/0007_name_index_with_id.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MariaDB 10.11+ database (InnoDB,

@@ -489,7 +489,7 @@ mod mysql {
     async fn undo_migrations_4_and_5(store: &MySqlStore) {
         exec(
             store,
-            "DELETE FROM engagement_schema_migrations WHERE version >= 4; \
+            "DELETE FROM engagement_schema_migrations WHERE version IN (4, 5); \
              DROP TABLE engagement_totals; DROP TABLE engagement_log_counts",
         )
         .await;
@@ -643,7 +643,7 @@ mod mysql {
         let ledger = db
             .texts("SELECT CONCAT(version, ' ', checksum) FROM {db}.engagement_schema_migrations ORDER BY version")
             .await;
-        assert_eq!(ledger.len(), 5, "{ledger:?}");
+        assert_eq!(ledger.len(), 7, "{ledger:?}");
         assert!(
             ledger.iter().all(|row| !row.contains("started")),
             "every migration is recorded as applied: {ledger:?}"
@@ -663,20 +663,23 @@ mod mysql {
         db.drop().await;
     }
 
-    /// Migration 3 creates no table, only re-keys an index: killed after its `ALTER TABLE`
-    /// committed (its ledger row still says started), it is simply run again.
+    /// Migrations 3, 6 and 7 create no table, only add or re-key an index: killed after its
+    /// `ALTER TABLE` committed (its ledger row still says started), each is simply run again.
     #[tokio::test]
-    async fn a_migration_of_no_table_killed_after_it_committed_runs_again() {
+    async fn migrations_of_no_table_killed_after_they_committed_run_again() {
         let db = Database::new().await;
         let store = MySqlStore::new(db.pool().await);
         store.migrate().await.expect("migrate");
         exec(
             &store,
             "UPDATE engagement_schema_migrations SET checksum = CONCAT('started:', checksum) \
-             WHERE version = 3",
+             WHERE version IN (3, 6, 7)",
         )
         .await;
-        store.migrate().await.expect("migration 3 runs again");
+        store
+            .migrate()
+            .await
+            .expect("migrations 3, 6 and 7 run again");
         let started = db
             .texts("SELECT CAST(version AS CHAR) FROM {db}.engagement_schema_migrations WHERE checksum LIKE 'started:%'")
             .await;
@@ -756,7 +759,7 @@ mod mysql {
         let applied = db
             .texts("SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_schema_migrations")
             .await;
-        assert_eq!(applied, ["5"]);
+        assert_eq!(applied, ["7"]);
         serves(&stores[0]).await;
         db.drop().await;
     }
@@ -798,7 +801,7 @@ mod mysql {
         upgraded.pool().close().await;
         db.drop().await;
         assert_eq!(
-            state[0], "5",
+            state[0], "7",
             "migration 5 recorded; the counts and events: {state:?}"
         );
         assert_eq!(state[1], state[2], "the backfill counts every event");
