@@ -63,7 +63,9 @@ const MIGRATIONS: &[Migration] = &[
 ///
 /// Tables are created in the connection's current schema (the first of its `search_path`),
 /// under the store's [`TablePrefix`]. Reads that need one snapshot (a page and its count) run in
-/// a `REPEATABLE READ, READ ONLY` transaction; an append is one transaction.
+/// a `REPEATABLE READ, READ ONLY` transaction, whose statements are planned for their own
+/// arguments (`plan_cache_mode = force_custom_plan`, for that transaction only); an append is
+/// one transaction.
 ///
 /// The store keeps its own tables' planner statistics fresh: it runs `VACUUM (ANALYZE,
 /// SKIP_LOCKED)` on its tables in a task beside the next writes: on an idle pooled connection
@@ -171,7 +173,12 @@ impl Dialect for PostgresDialect {
     const PLACEHOLDER: Placeholder = Placeholder::Dollar;
     const MAX_BINDS: usize = 65_535;
     const INT: &'static str = "BIGINT";
-    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+    // Reports plan each statement for its own arguments: sqlx prepares them, and from a
+    // statement's sixth run on a connection PostgreSQL may switch to one generic plan that
+    // ignores the arguments' selectivity (a ranking read its candidates' scores 2-3x slower,
+    // docs/scaling.md "2026-12-07: custom plans for every report").
+    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                                      SET LOCAL plan_cache_mode = force_custom_plan";
     // Writes rely on READ COMMITTED (each statement sees what committed before it: a purge's
     // rollup settle, a migrator that waited on the lock); under a host's stricter default
     // (`default_transaction_isolation`) racing appends failed with 40001 instead of waiting.

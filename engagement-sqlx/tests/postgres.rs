@@ -421,6 +421,49 @@ mod postgres_only {
         );
     }
 
+    /// A report's statements are planned for their arguments at every run: sqlx prepares
+    /// each statement once per connection, and PostgreSQL would otherwise switch a prepared
+    /// statement to one generic plan from its sixth run on, blind to its arguments.
+    #[tokio::test]
+    async fn reports_plan_their_statements_for_their_arguments_at_every_run() {
+        let (store, _admin, schema) = store_in_own_schema("plans").await;
+        let workspace = WorkspaceId::new("plans").expect("workspace");
+        append(&store, &workspace, 0, 3_000).await;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(suite::options(&schema))
+            .await
+            .expect("connect to the schema");
+        let store = PostgresStore::new(pool);
+        let day = events(0, 1)[0].occurred_at;
+        let query = TopCustomersQuery {
+            window: TimeWindow::new(
+                day,
+                Timestamp::from_micros(day.as_micros() + 86_400_000_000),
+            )
+            .expect("window"),
+            limit: 100,
+        };
+        for _ in 0..10 {
+            store.top_customers(&workspace, &query).await.expect("rank");
+        }
+
+        // The connection's own prepared statements that take arguments (one without any is
+        // always planned once).
+        let plans = raw_sql(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(custom_plans), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(generic_plans), 0) AS BIGINT) \
+             FROM pg_prepared_statements WHERE cardinality(parameter_types) > 0",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("read the prepared statements");
+        let [statements, custom, generic] = [0, 1, 2].map(|i| plans.get::<i64, _>(i));
+        assert!(statements >= 3, "the ranking's statements: {statements}");
+        assert_eq!(generic, 0, "generic plans ({custom} custom)");
+        assert!(custom >= 10 * statements, "custom plans: {custom}");
+    }
+
     /// Rows written after the last analysis, too few for the next by the events' growth, are
     /// analysed once the writes go quiet; `refresh_statistics` analyses at once.
     #[tokio::test]
