@@ -356,18 +356,34 @@ mod postgres_only {
         .await
     }
 
+    /// A store in `schema` over a pool of one connection, so that the server's view of that
+    /// connection is the view of every statement the store runs.
+    async fn on_one_connection(schema: &str) -> PostgresStore {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(suite::options(schema))
+            .await
+            .expect("connect to the schema");
+        PostgresStore::new(pool)
+    }
+
+    /// The top 100 of the UTC day from the first of [`events`] on.
+    fn top_of_the_first_day() -> TopCustomersQuery {
+        let day = events(0, 1)[0].occurred_at;
+        let end = Timestamp::from_micros(day.as_micros() + 86_400_000_000);
+        TopCustomersQuery {
+            window: TimeWindow::new(day, end).expect("window"),
+            limit: 100,
+        }
+    }
+
     /// The ranking leaves admin placeholders out by the index of placeholders, reading none of
-    /// the workspace's other customer rows. Without that index PostgreSQL hashed the
-    /// placeholders from a scan of the workspace's customers in each of the ranking's
-    /// statements: every page of the table where the rows lie among other workspaces' rows.
+    /// the workspace's other customer rows. Without that index a ranking here read 858 heap
+    /// blocks of customers: each probed customer's row, or a scan of the workspace's customers,
+    /// whose rows lie among the other workspace's.
     #[tokio::test]
     async fn a_ranking_reads_no_customer_rows_but_the_placeholders() {
         let (store, admin, schema) = store_in_own_schema("placeholders").await;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(suite::options(&schema))
-            .await
-            .expect("connect to the schema");
         let ranked = WorkspaceId::new("ranked").expect("workspace");
         let other = WorkspaceId::new("other").expect("workspace");
         // Each workspace's customers in turns of 1,000, as writes from many tenants land.
@@ -390,16 +406,8 @@ mod postgres_only {
             .refresh_statistics()
             .await
             .expect("refresh the statistics");
-        let store = PostgresStore::new(pool);
-        let day = events(0, 1)[0].occurred_at;
-        let query = TopCustomersQuery {
-            window: TimeWindow::new(
-                day,
-                Timestamp::from_micros(day.as_micros() + 86_400_000_000),
-            )
-            .expect("window"),
-            limit: 100,
-        };
+        let store = on_one_connection(&schema).await;
+        let query = top_of_the_first_day();
 
         let before = customer_blocks(store.pool(), &admin, &schema).await;
         let top = store.top_customers(&ranked, &query).await.expect("rank");
@@ -429,21 +437,8 @@ mod postgres_only {
         let (store, _admin, schema) = store_in_own_schema("plans").await;
         let workspace = WorkspaceId::new("plans").expect("workspace");
         append(&store, &workspace, 0, 3_000).await;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(suite::options(&schema))
-            .await
-            .expect("connect to the schema");
-        let store = PostgresStore::new(pool);
-        let day = events(0, 1)[0].occurred_at;
-        let query = TopCustomersQuery {
-            window: TimeWindow::new(
-                day,
-                Timestamp::from_micros(day.as_micros() + 86_400_000_000),
-            )
-            .expect("window"),
-            limit: 100,
-        };
+        let store = on_one_connection(&schema).await;
+        let query = top_of_the_first_day();
         for _ in 0..10 {
             store.top_customers(&workspace, &query).await.expect("rank");
         }
