@@ -45,7 +45,7 @@ pub(crate) enum Rows<'a, R> {
 
 impl<R: ReadRow> Rows<'_, R> {
     /// How many rows there are.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "sqlite"))]
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Driver(rows) => rows.len(),
