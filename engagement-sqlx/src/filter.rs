@@ -75,10 +75,12 @@ pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFil
     }
 }
 
-/// Longest list of texts bound a placeholder a value; a longer one is bound as one argument
-/// ([`Dialect::push_in_texts`]), so that no list meets a database's bind limit. The few names
-/// a report filters on keep their placeholders, on which the planners estimate best.
-const LISTED_TEXTS: usize = 64;
+/// Longest list of texts (and on MySQL of ids) bound a placeholder a value; a longer one is
+/// bound as one argument ([`Dialect::push_in_texts`], [`Dialect::push_in_ids`]), so that no
+/// list meets a database's bind limit. The few names a report filters on keep their
+/// placeholders, on which the planners estimate best. Also the most customers whose log is
+/// read through the customer index (`Engine::push_keyset`).
+pub(crate) const LISTED: usize = 64;
 
 /// Appends ` AND column IN <values>`, or a condition that is never true for an empty list.
 pub(crate) fn push_in_texts<D: Dialect>(sql: &mut Sql, column: &str, values: &[String]) {
@@ -86,11 +88,11 @@ pub(crate) fn push_in_texts<D: Dialect>(sql: &mut Sql, column: &str, values: &[S
     push_in_list::<D>(sql, column, values);
 }
 
-/// Appends `column IN <values>` (see [`LISTED_TEXTS`]), or `1 = 0` for an empty list.
+/// Appends `column IN <values>` (see [`LISTED`]), or `1 = 0` for an empty list.
 pub(crate) fn push_in_list<D: Dialect>(sql: &mut Sql, column: &str, values: &[String]) {
     if values.is_empty() {
         sql.push("1 = 0");
-    } else if values.len() > LISTED_TEXTS {
+    } else if values.len() > LISTED {
         D::push_in_texts(sql, column, values);
     } else {
         sql.push(column)
