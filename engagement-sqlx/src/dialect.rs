@@ -95,7 +95,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// Whether a driver error means a lock could not be had in time.
     fn is_busy(error: &sqlx::Error) -> bool;
 
-    /// Appends `column IN <the set>` binding `ids` as one argument, whatever their number.
+    /// Appends `column IN <the set>` binding `ids` as one argument, whatever their number
+    /// (MySQL binds up to [`LISTED`](crate::filter::LISTED) a placeholder each).
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]);
 
     /// Appends `column IN <the set>` binding `texts` as one argument, whatever their number.
