@@ -233,17 +233,21 @@ impl<D: Dialect> Engine<D> {
             push_customer_filter::<D>(sql, "f", workspace, &query.customers);
             sql.push(")");
         };
-        self.push_counted_parts(
-            sql,
-            workspace,
-            query.window,
-            ACTIVITY_COLUMNS,
-            if narrows(&query.customers) {
-                Narrow::Where(&narrowing)
-            } else {
-                Narrow::All
-            },
-        );
+        // Listed customers narrow the counted rows by their ids, a range of the rollup's key
+        // each (their search and status are the outer filter's): through the subquery
+        // MariaDB read every rollup row of the window for one customer's detail (docs/scaling.md,
+        // "2026-12-07: one customer's detail and log").
+        let ids: Option<Vec<i64>> = query
+            .customers
+            .ids
+            .as_ref()
+            .map(|ids| ids.iter().map(|c| c.0).collect());
+        let narrow = match &ids {
+            Some(ids) => Narrow::Customers(ids),
+            None if narrows(&query.customers) => Narrow::Where(&narrowing),
+            None => Narrow::All,
+        };
+        self.push_counted_parts(sql, workspace, query.window, ACTIVITY_COLUMNS, narrow);
         sql.push(") u");
         sql.push(" GROUP BY customer) a ON a.customer = c.id WHERE ");
         push_customer_filter::<D>(sql, "c", workspace, &query.customers);
