@@ -75,11 +75,10 @@ pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFil
     }
 }
 
-/// Longest list of texts (and on MySQL of ids) bound a placeholder a value; a longer one is
-/// bound as one argument ([`Dialect::push_in_texts`], [`Dialect::push_in_ids`]), so that no
-/// list meets a database's bind limit. The few names a report filters on keep their
-/// placeholders, on which the planners estimate best. Also the most customers whose log is
-/// read through the customer index (`Engine::push_keyset`).
+/// Longest list of texts or ids bound a placeholder a value; a longer one is bound as one
+/// argument ([`Dialect::push_in_texts`], [`Dialect::push_in_id_set`]), so that no list meets a
+/// database's bind limit. The few names or customers a report filters on keep their
+/// placeholders, on which the planners estimate best.
 pub(crate) const LISTED: usize = 64;
 
 /// Appends ` AND column IN <values>`, or a condition that is never true for an empty list.

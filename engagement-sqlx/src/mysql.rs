@@ -9,7 +9,6 @@ use crate::dialect::{Dialect, Inserted, KeyedRows, PooledRows, ReadRow, add, dri
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
-use crate::filter::LISTED;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Keys, Placeholder, Sql, json_array, json_texts};
@@ -216,19 +215,11 @@ impl Dialect for MySqlDialect {
         sql.push(" FORCE INDEX (").push(index).push(")");
     }
 
-    // A few ids are a list of placeholders: MariaDB seeks an index to each of them, where it
-    // joins a `JSON_TABLE` to every row of the workspace the rest of the key narrows to (one
-    // customer's 14-day trend read the 280,000 rollup rows of those days: 0.9-1.3 s instead
-    // of 2-4 ms at 1M events; docs/scaling.md, "2026-12-07: one customer's detail and log").
-    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
-        sql.push(column).push(" IN ");
-        if (1..=LISTED).contains(&ids.len()) {
-            sql.bind_list(ids.iter().copied());
-        } else {
-            sql.push("(SELECT j.v FROM JSON_TABLE(")
-                .bind(Arg::Ints(ids.to_vec()))
-                .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
-        }
+    fn push_in_id_set(sql: &mut Sql, column: &str, ids: &[i64]) {
+        sql.push(column)
+            .push(" IN (SELECT j.v FROM JSON_TABLE(")
+            .bind(Arg::Ints(ids.to_vec()))
+            .push(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS j)");
     }
 
     // The texts compared as the tables' own text columns are (byte-wise, trailing spaces

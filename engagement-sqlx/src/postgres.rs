@@ -287,7 +287,13 @@ impl Dialect for PostgresDialect {
 
     const KEYED_ROWS: KeyedRows = KeyedRows::FromAndUsing;
 
+    // Always one array: the statement's text is the same whatever the number of ids, so it
+    // stays prepared, and PostgreSQL estimates an array's elements one by one.
     fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
+        Self::push_in_id_set(sql, column, ids);
+    }
+
+    fn push_in_id_set(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" = ANY(")
             .bind(Arg::Ints(ids.to_vec()))

@@ -312,7 +312,7 @@ impl Dialect for SqliteDialect {
         sql.push(" INDEXED BY ").push(index);
     }
 
-    fn push_in_ids(sql: &mut Sql, column: &str, ids: &[i64]) {
+    fn push_in_id_set(sql: &mut Sql, column: &str, ids: &[i64]) {
         sql.push(column)
             .push(" IN (SELECT value FROM json_each(")
             .bind(Arg::Ints(ids.to_vec()))

@@ -10,7 +10,7 @@ use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row};
 use crate::error::{SqlError, SqlResult};
-use crate::filter::{LISTED, push_event_conditions, push_event_filter};
+use crate::filter::{push_event_conditions, push_event_filter};
 use crate::sql::Sql;
 
 /// Which way a keyset page runs.
@@ -37,8 +37,11 @@ impl<D: Dialect> Engine<D> {
             Direction::Older => (" < ", " <= ", " DESC"),
             Direction::Newer => (" > ", " >= ", " ASC"),
         };
-        sql.push("SELECT ").push(EVENT_COLUMNS);
-        self.push_events_for(sql, filter);
+        sql.push("SELECT ")
+            .push(EVENT_COLUMNS)
+            .push(" FROM ")
+            .push(&self.tables.events)
+            .push(" WHERE ");
         push_event_filter::<D>(sql, workspace, filter);
         if let Some(key) = after {
             // `(occurred_at, id) <cmp> key`, written with a plain bound on `occurred_at` first
@@ -61,22 +64,6 @@ impl<D: Dialect> Engine<D> {
             .push(order)
             .push(" LIMIT ")
             .bind(bigint(limit));
-    }
-
-    /// Appends ` FROM <events> WHERE `, naming the customer index where `filter` is on at most
-    /// [`LISTED`] customers: a customer's events are a range of it, in the log's order (over
-    /// more, a page may be better read in time order until it is full). SQLite, which
-    /// has no statistics unless something runs `ANALYZE`, cannot tell how few rows the
-    /// customer list matches, and read one customer's log through the time index instead:
-    /// 100-290 ms instead of 1.3 ms at 1M events (docs/scaling.md, "2026-12-07: one
-    /// customer's detail and log"). MariaDB, with its statistics and a short list of ids,
-    /// takes this index by itself.
-    fn push_events_for(&self, sql: &mut Sql, filter: &EventFilter) {
-        sql.push(" FROM ").push(&self.tables.events);
-        if filter.customers.as_ref().is_some_and(|c| c.len() <= LISTED) {
-            D::push_index_hint(sql, &self.tables.events_by_customer);
-        }
-        sql.push(" WHERE ");
     }
 
     pub(crate) async fn event_page(
@@ -150,8 +137,9 @@ impl<D: Dialect> Engine<D> {
                 ..filter.clone()
             };
             let mut sql = D::sql();
-            sql.push("SELECT COUNT(*)");
-            self.push_events_for(&mut sql, &edge);
+            sql.push("SELECT COUNT(*) FROM ")
+                .push(&self.tables.events)
+                .push(" WHERE ");
             push_event_filter::<D>(&mut sql, workspace, &edge);
             parts.push(sql);
         }
