@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use engagement_core::{
-    CustomerFilter, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, WorkspaceId,
+    CustomerFilter, CustomerId, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, WorkspaceId,
 };
 
 use crate::dialect::Dialect;
@@ -38,6 +38,11 @@ pub(crate) fn push_event_filter<D: Dialect>(
     push_event_conditions::<D>(sql, filter);
 }
 
+/// The database's integers of `ids`, for [`Dialect::push_in_ids`].
+pub(crate) fn raw_ids(ids: &[CustomerId]) -> Vec<i64> {
+    ids.iter().map(|c| c.0).collect()
+}
+
 /// Appends ` AND …` for every field of `filter` but its window, over columns named as in the
 /// events (the log counts name theirs alike).
 pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFilter) {
@@ -46,8 +51,7 @@ pub(crate) fn push_event_conditions<D: Dialect>(sql: &mut Sql, filter: &EventFil
     }
     if let Some(customers) = &filter.customers {
         sql.push(" AND ");
-        let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
-        D::push_in_ids(sql, "customer", &ids);
+        D::push_in_ids(sql, "customer", &raw_ids(customers));
     }
     if let Some(actors) = &filter.actors {
         // At most three distinct codes, however long the list.
@@ -124,8 +128,7 @@ pub(crate) fn push_customer_filter<D: Dialect>(
     }
     if let Some(ids) = &filter.ids {
         sql.push(" AND ");
-        let ids: Vec<i64> = ids.iter().map(|c| c.0).collect();
-        D::push_in_ids(sql, &format!("{alias}.id"), &ids);
+        D::push_in_ids(sql, &format!("{alias}.id"), &raw_ids(ids));
     }
     if let Some(term) = &filter.search {
         let term = term.to_lowercase();

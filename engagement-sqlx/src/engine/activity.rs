@@ -13,7 +13,7 @@ use super::{Engine, bigint, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::encode::customer_from_row;
 use crate::error::{SqlError, SqlResult};
-use crate::filter::{narrows, push_customer_filter, push_in_list};
+use crate::filter::{narrows, push_customer_filter, push_in_list, raw_ids};
 use crate::sql::Sql;
 
 /// What the counters read: counts and latest instants, of a rollup row or of one raw event.
@@ -237,11 +237,7 @@ impl<D: Dialect> Engine<D> {
         // each (their search and status are the outer filter's): through the subquery
         // MariaDB read every rollup row of the window for one customer's detail (docs/scaling.md,
         // "2026-12-07: one customer's detail and log").
-        let ids: Option<Vec<i64>> = query
-            .customers
-            .ids
-            .as_ref()
-            .map(|ids| ids.iter().map(|c| c.0).collect());
+        let ids = query.customers.ids.as_deref().map(raw_ids);
         let narrow = match &ids {
             Some(ids) => Narrow::Customers(ids),
             None if narrows(&query.customers) => Narrow::Where(&narrowing),

@@ -10,7 +10,7 @@ use super::rollup::day_of;
 use super::{Engine, count};
 use crate::dialect::{Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
-use crate::filter::{push_counted, push_in_texts};
+use crate::filter::{push_counted, push_in_texts, raw_ids};
 use crate::sql::Sql;
 
 /// Buckets one statement counts at most. Each binds three values, so a year of quarter hours
@@ -111,8 +111,7 @@ impl<D: Dialect> Engine<D> {
             push_counted(&mut sql, workspace, window);
         }
         sql.push(" AND ");
-        let ids: Vec<i64> = query.customers.iter().map(|c| c.0).collect();
-        D::push_in_ids(&mut sql, "customer", &ids);
+        D::push_in_ids(&mut sql, "customer", &raw_ids(&query.customers));
         push_in_texts::<D>(&mut sql, "name", &query.names);
         sql.push(
             ") x WHERE bucket IS NOT NULL GROUP BY customer, bucket ORDER BY customer, bucket",

@@ -12,6 +12,7 @@ use crate::encode::{
     customer_from_row, push_customer_values,
 };
 use crate::error::SqlResult;
+use crate::filter::raw_ids;
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn upsert_customers(
@@ -60,7 +61,7 @@ impl<D: Dialect> Engine<D> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = ids.iter().map(|c| c.0).collect();
+        let ids = raw_ids(ids);
         let mut sql = D::sql();
         sql.push("SELECT ")
             .push(CUSTOMER_COLUMNS)
