@@ -429,9 +429,10 @@ mod postgres_only {
         );
     }
 
-    /// A report's statements are planned for their arguments at every run: sqlx prepares
-    /// each statement once per connection, and PostgreSQL would otherwise switch a prepared
-    /// statement to one generic plan from its sixth run on, blind to its arguments.
+    /// A ranking's statements, and a customer's rank, are planned for their arguments at every
+    /// run: sqlx prepares each statement once per connection, and PostgreSQL would otherwise
+    /// switch a prepared statement to one generic plan from its sixth run on, blind to its
+    /// arguments.
     #[tokio::test]
     async fn reports_plan_their_statements_for_their_arguments_at_every_run() {
         let (store, _admin, schema) = store_in_own_schema("plans").await;
@@ -439,8 +440,12 @@ mod postgres_only {
         append(&store, &workspace, 0, 3_000).await;
         let store = on_one_connection(&schema).await;
         let query = top_of_the_first_day();
-        for _ in 0..10 {
+        for i in 0..10 {
             store.top_customers(&workspace, &query).await.expect("rank");
+            store
+                .customer_rank(&workspace, query.window, CustomerId(i))
+                .await
+                .expect("rank one customer");
         }
 
         // The connection's own prepared statements that take arguments (one without any is
@@ -455,7 +460,10 @@ mod postgres_only {
         .expect("read the prepared statements");
         let [statements, custom, generic] = [0, 1, 2].map(|i| plans.get::<i64, _>(i));
         assert!(statements >= 3, "the ranking's statements: {statements}");
-        assert_eq!(generic, 0, "generic plans ({custom} custom)");
+        assert_eq!(
+            generic, 0,
+            "generic plans ({statements} statements, {custom} custom plans)"
+        );
         assert!(custom >= 10 * statements, "custom plans: {custom}");
     }
 

@@ -95,6 +95,7 @@ macro_rules! conformance_tests {
             ranking_top_ignores_activity_outside_the_window,
             placeholders_are_recognised_by_name,
             customer_rank_agrees_with_ranking,
+            customer_rank_counts_every_customer_ahead,
             activity_counts_milestones,
             activity_search_is_literal,
             activity_filters_status_and_ids,

@@ -291,3 +291,58 @@ pub async fn placeholders_are_recognised_by_name(store: &dyn EventStore) {
         "read back as placeholders"
     );
 }
+
+/// A customer's rank where more than 10,000 customers score at least as much (more than a SQL
+/// store scores one by one), and where only a few do: every better-ranked customer is counted,
+/// ties by id, a placeholder among them left out, activity outside the window ignored.
+pub async fn customer_rank_counts_every_customer_ahead(store: &dyn EventStore) {
+    let ws = fresh_workspace("customer_rank_counts_every_customer_ahead");
+    let tied: i64 = 10_050;
+    // Customers 100..100+tied score 1; 1..=5 score 2; placeholder 150 scores 1; customer 7
+    // has 50 events last week and none in the window.
+    let mut events: Vec<Event> = (100..100 + tied)
+        .map(|c| {
+            ev(
+                &format!("one-{c}"),
+                c,
+                names::PAGE_VIEWED,
+                micros(base(), HOUR + c),
+            )
+        })
+        .collect();
+    for c in 1..=5 {
+        for i in 0..2 {
+            let at = micros(base(), 2 * HOUR + c * 10 + i);
+            events.push(ev(&format!("two-{c}-{i}"), c, names::PAGE_VIEWED, at));
+        }
+    }
+    for i in 0..50 {
+        let at = micros(base(), -5 * DAY + i);
+        events.push(ev(&format!("old-7-{i}"), 7, names::PAGE_VIEWED, at));
+    }
+    append(store, &ws, &events).await;
+    let mut placeholder = customer(150, "Admin", "Placeholder");
+    placeholder.is_admin_placeholder = true;
+    upsert(store, &ws, &[placeholder]).await;
+
+    let ws = &ws;
+    let rank = |c: i64| async move {
+        ok(
+            "customer_rank",
+            store.customer_rank(ws, day(), CustomerId(c)).await,
+        )
+    };
+    let at = |rank: u64, score: u64| Some(RankedScore { rank, score });
+    assert_eq!(rank(3).await, at(3, 2), "among the few scoring 2");
+    assert_eq!(rank(100).await, at(6, 1), "the first of the tied");
+    assert_eq!(rank(149).await, at(55, 1), "before the placeholder");
+    assert_eq!(rank(151).await, at(56, 1), "after the placeholder");
+    let last = 100 + tied - 1;
+    assert_eq!(
+        rank(last).await,
+        at(5 + tied as u64 - 1, 1),
+        "the last of the tied"
+    );
+    assert_eq!(rank(150).await, None, "the placeholder");
+    assert_eq!(rank(7).await, None, "no event in the window");
+}

@@ -6,7 +6,9 @@
 //! place reaches at least (the bar), and only customers whose total reaches the bar can place,
 //! so only they are scored. Over 28 days of 10M events that is a few hundred customers' rollup
 //! rows instead of 3.4M. Where it cannot prune (fewer scored customers than places, or more
-//! than [`MAX_CANDIDATES`] reaching the bar) the whole window is ranked.
+//! than [`MAX_CANDIDATES`] reaching the bar) the whole window is ranked. A customer's rank is
+//! pruned the same way, with the customer's own score as the bar: only customers whose totals
+//! reach it can rank before them.
 
 use engagement_core::{
     CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery, WorkspaceId,
@@ -164,27 +166,76 @@ impl<D: Dialect> Engine<D> {
         window: TimeWindow,
         customer: CustomerId,
     ) -> SqlResult<Option<RankedScore>> {
-        // One statement, so the score and the count of better-ranked customers share a snapshot.
+        if window.is_empty() {
+            return Ok(None);
+        }
+        // One snapshot, so the score and the count of better-ranked customers agree.
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let standing = match self.score_of(&mut tx, workspace, window, customer).await? {
+            Some(score) => {
+                let better = self
+                    .better_than(&mut tx, workspace, window, customer, score)
+                    .await?;
+                Some(RankedScore {
+                    score,
+                    rank: better + 1,
+                })
+            }
+            None => None,
+        };
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the rank's snapshot"))?;
+        Ok(standing)
+    }
+
+    /// The customer's score in the window; `None` without events there, or for a placeholder.
+    async fn score_of(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        window: TimeWindow,
+        customer: CustomerId,
+    ) -> SqlResult<Option<u64>> {
         let mut sql = D::sql();
-        sql.push("SELECT me.score, (SELECT COUNT(*) FROM (");
-        self.push_scores(&mut sql, workspace, window, None);
-        sql.push(") s WHERE (s.score > me.score OR (s.score = me.score AND s.customer < ")
+        sql.push("SELECT s.score FROM (");
+        self.push_scores(&mut sql, workspace, window, Some(&[customer.0]));
+        sql.push(") s WHERE s.score > 0 AND");
+        self.push_not_placeholder(&mut sql, workspace, Who::Id(customer.0));
+        let rows = D::fetch_all(conn, sql, "score one customer").await?;
+        rows.first().map(|row| count(row.int(0)?)).transpose()
+    }
+
+    /// How many customers rank before `customer`, whose score is `score`: a higher score, or
+    /// the same and a smaller id. Only customers whose totals reach `score` can, so only they
+    /// are scored, unless more than [`MAX_CANDIDATES`] do (see the module).
+    async fn better_than(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        window: TimeWindow,
+        customer: CustomerId,
+        score: u64,
+    ) -> SqlResult<u64> {
+        let candidates = self
+            .totals(conn, workspace, Some(score), MAX_CANDIDATES + 1)
+            .await?;
+        let only = (candidates.len() <= MAX_CANDIDATES).then_some(&candidates[..]);
+        if only.is_some_and(<[i64]>::is_empty) {
+            return Ok(0);
+        }
+        let mut sql = D::sql();
+        sql.push("SELECT COUNT(*) FROM (");
+        self.push_scores(&mut sql, workspace, window, only);
+        sql.push(") s WHERE (s.score > ")
+            .bind(bigint(score))
+            .push(" OR (s.score = ")
+            .bind(bigint(score))
+            .push(" AND s.customer < ")
             .bind(customer.0)
             .push(")) AND");
         self.push_not_placeholder(&mut sql, workspace, Who::Column("s.customer"));
-        sql.push(") AS better FROM (");
-        self.push_scores(&mut sql, workspace, window, Some(&[customer.0]));
-        sql.push(") me WHERE me.score > 0 AND");
-        self.push_not_placeholder(&mut sql, workspace, Who::Id(customer.0));
-        let mut conn = self.acquire().await?;
-        let rows = D::fetch_alone(&mut conn, sql, "rank one customer").await?;
-        rows.first()
-            .map(|row| {
-                Ok(RankedScore {
-                    score: count(row.int(0)?)?,
-                    rank: count(row.int(1)?)? + 1,
-                })
-            })
-            .transpose()
+        let rows = D::fetch_all(conn, sql, "count the better-ranked customers").await?;
+        rows.first().map_or(Ok(0), |row| count(row.int(0)?))
     }
 }
