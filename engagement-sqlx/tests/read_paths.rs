@@ -12,6 +12,10 @@ mod common;
 mod reliability;
 
 /// Upserts `customers` into the store under test and into the reference it is compared with.
+#[cfg_attr(
+    not(any(feature = "sqlite", all(engagement_test_mysql, feature = "mysql"))),
+    allow(dead_code)
+)]
 async fn upsert_on_both(
     store: &dyn engagement_core::EventStore,
     oracle: &engagement_core::ReferenceStore,
