@@ -210,7 +210,7 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     const CHECKPOINT: Option<&'static str> = None;
 
     /// How the store analyses its tables itself after bulk writes
-    /// ([`statistics`](crate::engine::statistics)); `None` where the database keeps its
+    /// (the engine's `statistics` module); `None` where the database keeps its
     /// statistics fresh on its own (InnoDB recalculates a table's once a tenth of it changed)
     /// or plans well without them (SQLite, where the store names the index a statement needs).
     const ANALYSIS: Option<Analysis> = None;

@@ -40,7 +40,7 @@
 //! });
 //! ```
 //!
-//! The [`differential`] test plays 24 random scenarios on the backend and on the reference
+//! The [`differential()`] test plays 24 random scenarios on the backend and on the reference
 //! (set `PROPTEST_CASES` to change the number). Its generators (`arb_*`) are public, so other
 //! property tests can reuse them.
 

@@ -131,7 +131,7 @@ impl<W: io::Write> EventLogCsv<W> {
         written
     }
 
-    /// Writes one borrowed event (a row of an [`EventBatch`](crate::EventBatch)) as one row.
+    /// Writes one borrowed event (a row of an [`EventBatch`]) as one row.
     /// Its metadata JSON is written as it is, and parsed only when the writer has metadata
     /// columns.
     ///

@@ -126,7 +126,7 @@ impl IngestConfig {
 /// The default tries for about a minute (the 20th attempt 66 s after the first), so that a
 /// batch outlives a database's restart or failover instead of being given up. Only errors that
 /// may pass are retried ([`Error::is_retryable`](crate::Error::is_retryable)): a batch the store
-/// refuses for good ([`Error::Refused`](crate::Error::Refused), say) is given up at its first
+/// refuses for good ([`Error::Refused`], say) is given up at its first
 /// attempt. While the store is down, a [`shutdown`](super::Ingestor::shutdown) waits up to that
 /// minute for the batches in flight; a host that must stop sooner sets fewer attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
