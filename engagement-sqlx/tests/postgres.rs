@@ -337,7 +337,8 @@ mod postgres_only {
 
     /// Heap and index blocks of the customers table that statements on `pool`'s one
     /// connection have read so far (`pg_stat_force_next_flush` makes the server count them as
-    /// soon as that connection's last statement ends, not up to a second later).
+    /// soon as that connection's last statement ends, not up to a second later; PostgreSQL 15
+    /// and later, where the store itself needs 12).
     async fn customer_blocks(pool: &PgPool, admin: &PgPool, schema: &str) -> [i64; 2] {
         query("SELECT pg_stat_force_next_flush()")
             .execute(pool)
