@@ -103,6 +103,8 @@ async fn ranking_bands_placeholders_and_drill_downs() {
         .await
         .unwrap();
     assert_eq!(standing.standing.map(|s| (s.rank, s.score)), Some((3, 9)));
+    // The standing links to the same events as the customer's row.
+    assert_eq!(standing.drill_down, report.rows[2].drill_down);
     let placeholder = f
         .reports
         .customer_standing(

@@ -7,7 +7,7 @@ use crate::model::customer::Customer;
 use crate::model::event::Actor;
 use crate::model::ids::{CustomerId, WorkspaceId};
 use crate::store::query::{CustomerScore, RankedScore};
-use crate::time::{Lookback, RangeSpec, Timestamp};
+use crate::time::{Lookback, RangeSpec, TimeWindow, Timestamp};
 
 /// The largest (and default) number of rows of the ranking.
 pub const MAX_RANKING_ROWS: usize = 100;
@@ -121,6 +121,25 @@ pub struct CustomerStanding {
     pub standing: Option<RankedScore>,
     /// How the score reads, when there is one.
     pub band: Option<ScoreBand>,
+    /// The event-log request listing exactly the events the score counts (as a row's
+    /// [`drill_down`](EngagementRow::drill_down)).
+    pub drill_down: EventLogRequest,
+}
+
+/// The event-log request listing exactly the events a customer's score counts: the customer's
+/// own events of the window, to the microsecond.
+pub(crate) fn drill_down(
+    workspace: &WorkspaceId,
+    window: TimeWindow,
+    customer: CustomerId,
+) -> EventLogRequest {
+    EventLogRequest::new(workspace.clone())
+        .with_range(RangeSpec::Between {
+            from: window.from,
+            to: window.to,
+        })
+        .for_customer(customer)
+        .with_actors(vec![Actor::Customer])
 }
 
 /// Builds the rows from the store's scores: ranks, bands, names and drill-downs.
@@ -144,13 +163,7 @@ pub(crate) fn rows(
             score: s.score,
             band: bands.band(s.score),
             investigate: bands.investigate(s.score),
-            drill_down: EventLogRequest::new(request.workspace.clone())
-                .with_range(RangeSpec::Between {
-                    from: period.window.from,
-                    to: period.window.to,
-                })
-                .for_customer(s.customer)
-                .with_actors(vec![Actor::Customer]),
+            drill_down: drill_down(&request.workspace, period.window, s.customer),
         })
         .collect()
 }

@@ -240,6 +240,7 @@ impl Reports {
             .await?;
         Ok(CustomerStanding {
             customer_id: customer,
+            drill_down: engagement::drill_down(workspace, period.window, customer),
             period,
             complete_up_to,
             band: standing.map(|s| self.bands.band(s.score)),
