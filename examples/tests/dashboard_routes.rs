@@ -11,7 +11,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use engagement_core::csv::ENGAGEMENT_COLUMNS;
 use engagement_core::report::{ActivityRequest, Reports};
-use engagement_core::{FixedClock, Role, Timestamp, Viewer, WorkspaceId};
+use engagement_core::{
+    CustomerId, Event, EventStore, FixedClock, Role, Timestamp, Viewer, WorkspaceId,
+};
 use engagement_examples::dashboard::router;
 
 const NOW: &str = "2026-11-20T12:00:00Z";
@@ -191,6 +193,77 @@ async fn the_engagement_table_searches_and_sorts() {
         asc.body
             .contains(&format!("<tr><td class=\"num\">{first_rank}</td>")),
         "ascending order does not start with rank {first_rank}"
+    );
+}
+
+/// A search that leaves no row of the ranking says so, instead of "no activity"; a search by
+/// the id of a customer who is not ranked says that.
+#[tokio::test]
+async fn a_search_without_a_row_says_what_it_did_not_find() {
+    let (app, _) = app().await;
+    let page = get(&app, "/engagement?range=24h&q=Zebediah", "manager").await;
+    assert!(
+        page.body.contains("No customer among the top"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("No customer activity in this window"));
+    let page = get(&app, "/engagement?range=24h&q=%23999", "manager").await;
+    assert!(
+        page.body
+            .contains("is not ranked in this window: no events of their own"),
+        "{}",
+        page.body
+    );
+}
+
+/// A search by the id of a customer outside the top 100 shows where they rank, and their
+/// score links to exactly the events it counts.
+#[tokio::test]
+async fn a_search_by_id_shows_the_rank_of_a_customer_outside_the_top_100() {
+    let now: Timestamp = NOW.parse().unwrap();
+    let store = Arc::new(engagement_memory::MemoryStore::new());
+    let ws = WorkspaceId::new("demo").unwrap();
+    // 150 customers active in the last hour: customer c with 1 + (150 - c) / 10 events.
+    let events: Vec<Event> = (1..=150_i64)
+        .flat_map(|c| {
+            (0..1 + (150 - c) / 10).map(move |i| {
+                let at = Timestamp::from_micros(now.as_micros() - 60_000_000 * (1 + i));
+                Event::new(format!("e{c}-{i}"), CustomerId(c), "Page Viewed", at)
+            })
+        })
+        .collect();
+    store.append(&ws, &events).await.unwrap();
+    let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+    let app = router(reports.clone());
+
+    let page = get(&app, "/engagement?range=60m&q=%23140", "manager").await;
+    let viewer = Viewer::new(ws.clone(), Role::Manager);
+    let standing = reports
+        .customer_standing(
+            &viewer,
+            &ws,
+            engagement_core::RangeSpec::last(engagement_core::Lookback::Minutes60),
+            CustomerId(140),
+        )
+        .await
+        .unwrap()
+        .standing
+        .unwrap();
+    assert!(standing.rank > 100, "{standing:?}");
+    let line = format!(
+        "is not in the top 100: rank {} in this window, engagement score",
+        standing.rank
+    );
+    assert!(page.body.contains(&line), "{}", page.body);
+    let link = link_with_class(&page.body, "score");
+    assert!(link.contains("customer=140"), "{link}");
+    let log = get(&app, &link, "manager").await;
+    assert!(
+        log.body
+            .contains(&format!("<strong>{}</strong> events", standing.score)),
+        "the log behind a score of {} lists another number of events",
+        standing.score
     );
 }
 

@@ -3,8 +3,10 @@
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use engagement_core::report::{EngagementReport, EngagementRequest, EngagementRow};
-use engagement_core::{Lookback, RangeSpec, ReportKind, ReportZone, Result};
+use engagement_core::report::{
+    CustomerStanding, EngagementReport, EngagementRequest, EngagementRow,
+};
+use engagement_core::{CustomerId, Lookback, RangeSpec, ReportKind, ReportZone, Result};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +68,16 @@ impl Params {
         href(path, &pairs)
     }
 
+    /// The customer the search names by id (`12345` or `#12345`), if it is one.
+    fn searched_customer(&self) -> Option<CustomerId> {
+        let term = self.q.as_deref()?.trim();
+        let digits = term.strip_prefix('#').unwrap_or(term);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(CustomerId)
+    }
+
     fn descending(&self) -> bool {
         match self.dir.as_deref() {
             Some("asc") => false,
@@ -109,16 +121,39 @@ pub(crate) async fn page(
     session: Session,
     Query(params): Query<Params>,
 ) -> Response {
-    let result = match params.request(&session, state.reports.zone()) {
-        Ok(request) => state.reports.engagement(&session.viewer(), &request).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        let request = params.request(&session, state.reports.zone())?;
+        let mut report = state
+            .reports
+            .engagement(&session.viewer(), &request)
+            .await?;
+        let ranked = report.rows.len();
+        params.shape(&mut report);
+        let standing = match params.searched_customer() {
+            Some(id) if !report.rows.iter().any(|r| r.customer_id == id) => {
+                let window = report.period.window;
+                let exact = RangeSpec::Between {
+                    from: window.from,
+                    to: window.to,
+                };
+                let viewer = session.viewer();
+                Some(
+                    state
+                        .reports
+                        .customer_standing(&viewer, &viewer.workspace, exact, id)
+                        .await?,
+                )
+            }
+            _ => None,
+        };
+        Ok((report, Searched { ranked, standing }))
+    }
+    .await;
     match result {
-        Ok(mut report) => {
-            params.shape(&mut report);
+        Ok((report, searched)) => {
             let body = html! {
                 (controls(&params, Some(&report)))
-                (table(&session, &params, &report))
+                (table(&session, &params, &report, &searched))
             };
             Html(shell(TITLE, Some(&session), Nav::Engagement, body).into_string()).into_response()
         }
@@ -181,8 +216,22 @@ fn controls(params: &Params, report: Option<&EngagementReport>) -> Markup {
     }
 }
 
-/// The table with its search box, CSV button and sortable headers.
-fn table(session: &Session, params: &Params, report: &EngagementReport) -> Markup {
+/// What a search of the table found beyond the rows it shows.
+struct Searched {
+    /// Rows of the ranking before the search.
+    ranked: usize,
+    /// The standing of the customer the search names by id, when no row shown is theirs.
+    standing: Option<CustomerStanding>,
+}
+
+/// The table with its search box, CSV button and sortable headers, and what a search found
+/// beyond them.
+fn table(
+    session: &Session,
+    params: &Params,
+    report: &EngagementReport,
+    searched: &Searched,
+) -> Markup {
     let sort_link = |key: &str| {
         let current = params.sort.as_deref().unwrap_or("score") == key;
         // A click on the current column flips it; another column starts in its natural order.
@@ -245,8 +294,40 @@ fn table(session: &Session, params: &Params, report: &EngagementReport) -> Marku
                 }
             }
         }
-        @if report.rows.is_empty() {
+        @if let Some(standing) = &searched.standing {
+            (standing_line(session, standing, searched.ranked))
+        } @else if report.rows.is_empty() && searched.ranked > 0 {
+            p.muted {
+                "No customer among the top " (searched.ranked) " matches “"
+                (params.q.as_deref().unwrap_or_default().trim()) "”. Search by customer ID "
+                "(such as 12345) to see where a customer outside them ranks."
+            }
+        } @else if report.rows.is_empty() {
             p.muted { "No customer activity in this window. Try a longer range." }
+        }
+    }
+}
+
+/// Where the customer a search names by id ranks, outside the rows shown.
+fn standing_line(session: &Session, standing: &CustomerStanding, ranked: usize) -> Markup {
+    let id = standing.customer_id;
+    html! {
+        p.standing {
+            "Customer " (customer_link(session, id, html! { "#" (id) })) " "
+            @match (&standing.standing, standing.band) {
+                (Some(place), Some(band)) => {
+                    "is not in the top " (ranked) ": rank " (place.rank) " in this window, "
+                    "engagement score "
+                    @if session.may_read(ReportKind::EventLog) {
+                        a.score href=(event_log_link(&standing.drill_down)) title="Open the events counted" { (place.score) }
+                    } @else { (place.score) }
+                    " (" (band.label()) ")."
+                }
+                _ => {
+                    "is not ranked in this window: no events of their own, or an admin "
+                    "placeholder."
+                }
+            }
         }
     }
 }
