@@ -122,13 +122,7 @@ pub(crate) async fn page(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let request = params.request(&session, state.reports.zone())?;
-        let mut report = state
-            .reports
-            .engagement(&session.viewer(), &request)
-            .await?;
-        let ranked = report.rows.len();
-        params.shape(&mut report);
+        let (report, ranked) = shown_report(&state, &session, &params).await?;
         let standing = match params.searched_customer() {
             Some(id) if !report.rows.iter().any(|r| r.customer_id == id) => {
                 let window = report.period.window;
@@ -167,6 +161,23 @@ pub(crate) async fn page(
     }
 }
 
+/// The ranking the query asks for with the rows the table shows (searched, then ordered),
+/// and how many rows it had before the search.
+async fn shown_report(
+    state: &AppState,
+    session: &Session,
+    params: &Params,
+) -> Result<(EngagementReport, usize)> {
+    let request = params.request(session, state.reports.zone())?;
+    let mut report = state
+        .reports
+        .engagement(&session.viewer(), &request)
+        .await?;
+    let ranked = report.rows.len();
+    params.shape(&mut report);
+    Ok((report, ranked))
+}
+
 /// `GET /engagement.csv`: the rows the page shows, under the seed's file name.
 pub(crate) async fn csv(
     State(state): State<AppState>,
@@ -174,12 +185,7 @@ pub(crate) async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let request = params.request(&session, state.reports.zone())?;
-        let mut report = state
-            .reports
-            .engagement(&session.viewer(), &request)
-            .await?;
-        params.shape(&mut report);
+        let (report, _) = shown_report(&state, &session, &params).await?;
         csv_response::report(&report)
     }
     .await;
