@@ -224,23 +224,21 @@ impl<D: Dialect> Engine<D> {
             .map_err(SqlError::driver("acquire a connection"))
     }
 
-    /// Appends ` NOT EXISTS (…)`: the customer is not an admin placeholder.
+    /// Appends ` NOT EXISTS (…)`: the customer in the statement's column `customer` is not an
+    /// admin placeholder.
     pub(crate) fn push_not_placeholder(
         &self,
         sql: &mut crate::sql::Sql,
         workspace: &engagement_core::WorkspaceId,
-        customer: Who<'_>,
+        customer: &str,
     ) {
         sql.push(" NOT EXISTS (SELECT 1 FROM ")
             .push(&self.tables.customers)
             .push(" p WHERE p.workspace = ")
             .bind(workspace.as_str())
-            .push(" AND p.id = ");
-        match customer {
-            Who::Column(column) => sql.push(column),
-            Who::Id(id) => sql.bind(id),
-        };
-        sql.push(" AND p.is_admin_placeholder = 1)");
+            .push(" AND p.id = ")
+            .push(customer)
+            .push(" AND p.is_admin_placeholder = 1)");
     }
 
     /// The library error for one of ours.
@@ -294,13 +292,6 @@ macro_rules! store_call {
 }
 
 pub(crate) use store_call;
-
-/// A customer named by a column of the statement or by a bound id.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Who<'a> {
-    Column(&'a str),
-    Id(i64),
-}
 
 /// A count read from the database as a `u64`.
 pub(crate) fn count(value: i64) -> crate::error::SqlResult<u64> {

@@ -15,7 +15,7 @@ use engagement_core::{
 };
 
 use super::rollup::{Columns, Narrow};
-use super::{Engine, Who, bigint, count};
+use super::{Engine, bigint, count};
 use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::sql::Sql;
@@ -118,7 +118,7 @@ impl<D: Dialect> Engine<D> {
             }
             None => {
                 sql.push(" AND");
-                self.push_not_placeholder(&mut sql, workspace, Who::Column("t.customer"));
+                self.push_not_placeholder(&mut sql, workspace, "t.customer");
                 sql.push(" ORDER BY t.n DESC");
             }
         }
@@ -145,7 +145,7 @@ impl<D: Dialect> Engine<D> {
         sql.push("SELECT s.customer, s.score FROM (");
         self.push_scores(&mut sql, workspace, query.window, only);
         sql.push(") s WHERE");
-        self.push_not_placeholder(&mut sql, workspace, Who::Column("s.customer"));
+        self.push_not_placeholder(&mut sql, workspace, "s.customer");
         sql.push(" ORDER BY s.score DESC, s.customer ASC LIMIT ")
             .bind(bigint(query.limit as u64));
         D::fetch_all(conn, sql, "rank customers")
@@ -171,13 +171,17 @@ impl<D: Dialect> Engine<D> {
         }
         // One snapshot, so the score and the count of better-ranked customers agree.
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let standing = match self.score_of(&mut tx, workspace, window, customer).await? {
-            Some(score) => {
+        let alone = TopCustomersQuery { window, limit: 1 };
+        let own = self
+            .top_of(&mut tx, workspace, &alone, Some(&[customer.0]))
+            .await?;
+        let standing = match own.first() {
+            Some(own) => {
                 let better = self
-                    .better_than(&mut tx, workspace, window, customer, score)
+                    .better_than(&mut tx, workspace, window, customer, own.score)
                     .await?;
                 Some(RankedScore {
-                    score,
+                    score: own.score,
                     rank: better + 1,
                 })
             }
@@ -187,23 +191,6 @@ impl<D: Dialect> Engine<D> {
             .await
             .map_err(SqlError::driver("end the rank's snapshot"))?;
         Ok(standing)
-    }
-
-    /// The customer's score in the window; `None` without events there, or for a placeholder.
-    async fn score_of(
-        &self,
-        conn: &mut Conn<D>,
-        workspace: &WorkspaceId,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> SqlResult<Option<u64>> {
-        let mut sql = D::sql();
-        sql.push("SELECT s.score FROM (");
-        self.push_scores(&mut sql, workspace, window, Some(&[customer.0]));
-        sql.push(") s WHERE s.score > 0 AND");
-        self.push_not_placeholder(&mut sql, workspace, Who::Id(customer.0));
-        let rows = D::fetch_all(conn, sql, "score one customer").await?;
-        rows.first().map(|row| count(row.int(0)?)).transpose()
     }
 
     /// How many customers rank before `customer`, whose score is `score`: a higher score, or
@@ -234,7 +221,7 @@ impl<D: Dialect> Engine<D> {
             .push(" AND s.customer < ")
             .bind(customer.0)
             .push(")) AND");
-        self.push_not_placeholder(&mut sql, workspace, Who::Column("s.customer"));
+        self.push_not_placeholder(&mut sql, workspace, "s.customer");
         let rows = D::fetch_all(conn, sql, "count the better-ranked customers").await?;
         rows.first().map_or(Ok(0), |row| count(row.int(0)?))
     }
