@@ -68,14 +68,11 @@ impl Params {
         href(path, &pairs)
     }
 
-    /// The customer the search names by id (`12345` or `#12345`), if it is one.
+    /// The customer the search names by id (`12345` or `#12345`, as the event log's customer
+    /// filter reads it), if it is one.
     fn searched_customer(&self) -> Option<CustomerId> {
         let term = self.q.as_deref()?.trim();
-        let digits = term.strip_prefix('#').unwrap_or(term);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok().map(CustomerId)
+        term.trim_start_matches('#').parse().ok().map(CustomerId)
     }
 
     fn descending(&self) -> bool {
