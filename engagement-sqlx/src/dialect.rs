@@ -10,20 +10,17 @@ use sqlx::{
     Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
 
-use engagement_core::WorkspaceId;
+use engagement_core::{EventBatch, WorkspaceId};
 
 use crate::chunk::rows_per_statement;
-use crate::encode::EVENT_BINDS;
+use crate::encode::{EVENT_BINDS, push_events};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::filter::LISTED;
 use crate::sql::{Arg, Keys, Placeholder, Sql};
 
-/// A pooled connection handed back with the rows read on it.
-pub(crate) type PooledRows<D> = (
-    PoolConnection<<D as Dialect>::DB>,
-    Fetched<<D as Dialect>::Row>,
-);
+/// A pooled connection handed back with the events read on it.
+pub(crate) type PooledEvents<D> = (PoolConnection<<D as Dialect>::DB>, EventBatch);
 
 /// A database's connection type.
 pub(crate) type Conn<D> = <<D as Dialect>::DB as Database>::Connection;
@@ -375,18 +372,24 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         }
     }
 
-    /// [`Dialect::fetch_rows`] on a connection of the pool, which the dialect may close
-    /// instead of handing it back when a failure leaves it unusable (PostgreSQL copies the
-    /// rows out, `postgres::large_reads`).
+    /// The events of `sql`, a `SELECT` of [`EVENT_COLUMNS`](crate::encode::EVENT_COLUMNS)
+    /// (an export chunk), appended to `batch`, on a connection of the pool, which the dialect
+    /// may close instead of handing it back when a failure leaves it unusable (PostgreSQL
+    /// copies the rows out, `postgres::large_reads`). By default the rows of
+    /// [`Dialect::fetch_rows`], decoded; SQLite and PostgreSQL decode each row as they read it.
     ///
     /// # Errors
-    /// As [`Dialect::fetch_rows`].
-    fn fetch_pooled(
+    /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`] for a row that is not an event.
+    fn fetch_events(
         conn: PoolConnection<Self::DB>,
         sql: Sql,
         context: &'static str,
-    ) -> impl Future<Output = SqlResult<PooledRows<Self>>> + Send {
-        Self::fetch_rows(conn, sql, context)
+        batch: EventBatch,
+    ) -> impl Future<Output = SqlResult<PooledEvents<Self>>> + Send {
+        async move {
+            let (conn, fetched) = Self::fetch_rows(conn, sql, context).await?;
+            Ok((conn, push_events(batch, &fetched)?))
+        }
     }
 
     /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.

@@ -3,11 +3,13 @@
 use std::net::IpAddr;
 
 use engagement_core::{
-    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventRef, Timestamp, WorkspaceId,
+    Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventBatch, EventRef, Timestamp,
+    WorkspaceId,
 };
 
 use crate::dialect::ReadRow;
 use crate::error::{SqlError, SqlResult};
+use crate::fetched::{Fetched, RowSink, Value, ValueRow};
 use crate::sql::{Arg, Sql};
 
 /// The columns an event is read from, in [`event_from_row`] order.
@@ -88,6 +90,29 @@ pub(crate) fn event_ref_from_row<R: ReadRow + ?Sized>(
     let event = borrowed_event(row, at)?;
     check_metadata(event.metadata)?;
     Ok(event)
+}
+
+/// `batch` with the events of `fetched`, rows of [`EVENT_COLUMNS`], appended.
+///
+/// # Errors
+/// As [`event_ref_from_row`].
+pub(crate) fn push_events<R: ReadRow>(
+    mut batch: EventBatch,
+    fetched: &Fetched<R>,
+) -> SqlResult<EventBatch> {
+    for row in fetched.rows().iter() {
+        batch.push(event_ref_from_row(&row, 0)?);
+    }
+    Ok(batch)
+}
+
+/// An export chunk read by the store itself: each row of [`EVENT_COLUMNS`] decoded into the
+/// batch as it is read, its text copied once, from the database's buffer into the batch's.
+impl RowSink for EventBatch {
+    fn push_row(&mut self, values: &[Value<'_>]) -> SqlResult<()> {
+        self.push(event_ref_from_row(&ValueRow(values), 0)?);
+        Ok(())
+    }
 }
 
 /// Checks, without building it, that `metadata` is a JSON object, so that a corrupt row fails

@@ -39,6 +39,7 @@ pub(crate) enum SqlError {
         source: rusqlite::Error,
     },
     /// A read larger than one buffer can hold.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     #[error("{what} passes the limit of {limit} bytes")]
     TooLarge {
         /// What grew too large.

@@ -1,10 +1,15 @@
 //! What a large read returned: the driver's rows, or [`Cells`] copied out of a statement that
 //! the store read itself (SQLite steps it through its C API, PostgreSQL copies it out in
-//! binary: see [`Dialect::fetch_rows`] and [`Dialect::fetch_pooled`]), read through the same
+//! binary: see [`Dialect::fetch_rows`] and [`Dialect::fetch_events`]), read through the same
 //! [`ReadRow`] decoders either way.
 //!
+//! A store that reads a statement itself hands each row to a [`RowSink`] as [`Value`]s
+//! borrowed from the database's buffer: [`Cells`] keeps them for the decoders, and an export
+//! chunk's [`EventBatch`](engagement_core::EventBatch) decodes them into its events at once,
+//! copying each text once.
+//!
 //! [`Dialect::fetch_rows`]: crate::dialect::Dialect::fetch_rows
-//! [`Dialect::fetch_pooled`]: crate::dialect::Dialect::fetch_pooled
+//! [`Dialect::fetch_events`]: crate::dialect::Dialect::fetch_events
 
 use crate::dialect::ReadRow;
 use crate::error::{SqlError, SqlResult};
@@ -14,7 +19,7 @@ pub(crate) enum Fetched<R> {
     /// The driver's rows.
     Driver(Vec<R>),
     /// The rows' cells, copied into one buffer.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Cells(Cells),
 }
 
@@ -23,16 +28,10 @@ impl<R: ReadRow> Fetched<R> {
     pub(crate) fn rows(&self) -> Rows<'_, R> {
         match self {
             Self::Driver(rows) => Rows::Driver(rows),
-            Self::Cells(cells) => Rows::Cells(
-                cells
-                    .cells
-                    .chunks_exact(cells.width.max(1))
-                    .map(|row| CellRow {
-                        cells: row,
-                        text: &cells.text,
-                    })
-                    .collect(),
-            ),
+            Self::Cells(cells) => Rows::Cells {
+                values: cells.values().collect(),
+                width: cells.width.max(1),
+            },
         }
     }
 }
@@ -40,7 +39,11 @@ impl<R: ReadRow> Fetched<R> {
 /// The rows of a [`Fetched`], borrowed from it.
 pub(crate) enum Rows<'a, R> {
     Driver(&'a [R]),
-    Cells(Vec<CellRow<'a>>),
+    /// Every row's values back to back, `width` a row.
+    Cells {
+        values: Vec<Value<'a>>,
+        width: usize,
+    },
 }
 
 impl<R: ReadRow> Rows<'_, R> {
@@ -49,25 +52,155 @@ impl<R: ReadRow> Rows<'_, R> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Driver(rows) => rows.len(),
-            Self::Cells(rows) => rows.len(),
+            Self::Cells { values, width } => values.len() / width,
         }
     }
 
     /// Every row, in the statement's order, for the decoders.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &dyn ReadRow> {
-        let (driver, cells): (&[R], &[CellRow<'_>]) = match self {
-            Self::Driver(rows) => (rows, &[]),
-            Self::Cells(rows) => (&[], rows),
+    pub(crate) fn iter(&self) -> impl Iterator<Item = FetchedRow<'_, R>> {
+        let (driver, values, width): (&[R], &[Value<'_>], usize) = match self {
+            Self::Driver(rows) => (rows, &[], 1),
+            Self::Cells { values, width } => (&[], values, *width),
         };
-        let driver = driver.iter().map(|row| row as &dyn ReadRow);
-        driver.chain(cells.iter().map(|row| row as &dyn ReadRow))
+        let driver = driver.iter().map(FetchedRow::Driver);
+        let cells = values
+            .chunks_exact(width)
+            .map(|row| FetchedRow::Values(ValueRow(row)));
+        driver.chain(cells)
+    }
+}
+
+/// One row of [`Rows`].
+pub(crate) enum FetchedRow<'r, R> {
+    Driver(&'r R),
+    Values(ValueRow<'r, 'r>),
+}
+
+impl<R: ReadRow> ReadRow for FetchedRow<'_, R> {
+    fn int(&self, index: usize) -> SqlResult<i64> {
+        self.row().int(index)
+    }
+    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>> {
+        self.row().opt_int(index)
+    }
+    fn small(&self, index: usize) -> SqlResult<i16> {
+        self.row().small(index)
+    }
+    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>> {
+        self.row().opt_small(index)
+    }
+    fn text(&self, index: usize) -> SqlResult<String> {
+        self.row().text(index)
+    }
+    fn str(&self, index: usize) -> SqlResult<&str> {
+        self.row().str(index)
+    }
+    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
+        self.row().opt_str(index)
+    }
+}
+
+impl<R: ReadRow> FetchedRow<'_, R> {
+    fn row(&self) -> &dyn ReadRow {
+        match self {
+            Self::Driver(row) => *row,
+            Self::Values(row) => row,
+        }
+    }
+}
+
+/// One value of a row, as a store that reads a statement itself gets it from the database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+/// An empty vector of values in `spare`'s allocation, for the next row: a row's values borrow
+/// the database's buffer only until the next row is read, so the vector that held them cannot
+/// be kept as it is, but its allocation can (collecting a vector's `map` into one of the same
+/// layout reuses it).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn reuse<'a>(mut spare: Vec<Value<'_>>) -> Vec<Value<'a>> {
+    spare.clear();
+    spare.into_iter().map(|_| Value::Null).collect()
+}
+
+/// What a store that reads a statement itself fills, one row at a time.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) trait RowSink {
+    /// Takes the row whose column `i` is `values[i]`.
+    ///
+    /// # Errors
+    /// [`SqlError`] when the row is not what the sink holds.
+    fn push_row(&mut self, values: &[Value<'_>]) -> SqlResult<()>;
+}
+
+/// A row of [`Value`]s, read through [`ReadRow`].
+pub(crate) struct ValueRow<'r, 'a>(pub(crate) &'r [Value<'a>]);
+
+impl<'a> ValueRow<'_, 'a> {
+    fn value(&self, index: usize) -> SqlResult<Value<'a>> {
+        self.0
+            .get(index)
+            .copied()
+            .ok_or_else(|| corrupt(format!("no column {index}")))
+    }
+
+    fn opt_value(&self, index: usize) -> SqlResult<Option<Value<'a>>> {
+        self.value(index).map(|v| (v != Value::Null).then_some(v))
+    }
+}
+
+impl ReadRow for ValueRow<'_, '_> {
+    fn int(&self, index: usize) -> SqlResult<i64> {
+        as_int(self.value(index)?)
+    }
+    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>> {
+        self.opt_value(index)?.map(as_int).transpose()
+    }
+    fn small(&self, index: usize) -> SqlResult<i16> {
+        as_small(self.value(index)?)
+    }
+    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>> {
+        self.opt_value(index)?.map(as_small).transpose()
+    }
+    fn text(&self, index: usize) -> SqlResult<String> {
+        self.str(index).map(str::to_owned)
+    }
+    fn str(&self, index: usize) -> SqlResult<&str> {
+        as_str(self.value(index)?)
+    }
+    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
+        self.opt_value(index)?.map(as_str).transpose()
+    }
+}
+
+fn as_int(value: Value<'_>) -> SqlResult<i64> {
+    match value {
+        Value::Int(n) => Ok(n),
+        other => Err(corrupt(format!("{other:?} is not an integer"))),
+    }
+}
+
+fn as_small(value: Value<'_>) -> SqlResult<i16> {
+    let int = as_int(value)?;
+    i16::try_from(int).map_err(|_| corrupt(format!("{int} is not a small integer")))
+}
+
+fn as_str(value: Value<'_>) -> SqlResult<&str> {
+    match value {
+        Value::Text(text) => Ok(text),
+        other => Err(corrupt(format!("{other:?} is not text"))),
     }
 }
 
 /// Rows of a fixed number of columns, each cell a null, an integer or a range of one text
-/// buffer: a chunk of an export costs two allocations, not one per row or per text.
-#[derive(Debug)]
+/// buffer: a large read costs two allocations, not one per row or per text.
+#[derive(Debug, Default)]
 pub(crate) struct Cells {
+    /// Columns a row, set by the first row.
     width: usize,
     cells: Vec<Cell>,
     text: String,
@@ -75,6 +208,7 @@ pub(crate) struct Cells {
 
 /// One column of one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 enum Cell {
     Null,
     Int(i64),
@@ -85,34 +219,24 @@ enum Cell {
     },
 }
 
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl Cells {
-    /// No rows yet, of `width` columns each.
-    pub(crate) fn new(width: usize) -> Self {
-        Self {
-            width,
-            cells: Vec::new(),
-            text: String::new(),
-        }
+    /// Every row's values, in order.
+    fn values(&self) -> impl Iterator<Item = Value<'_>> {
+        self.cells.iter().map(|cell| match *cell {
+            Cell::Null => Value::Null,
+            Cell::Int(n) => Value::Int(n),
+            // Ranges of whole texts pushed by `push_row`: on character boundaries.
+            Cell::Text { start, end } => Value::Text(&self.text[start as usize..end as usize]),
+        })
     }
 
-    /// Appends a null to the row being written (rows fill column by column, `width` cells
-    /// each).
-    pub(crate) fn push_null(&mut self) {
-        self.cells.push(Cell::Null);
-    }
-
-    /// Appends an integer to the row being written.
-    pub(crate) fn push_int(&mut self, value: i64) {
-        self.cells.push(Cell::Int(value));
-    }
-
-    /// Appends a text to the row being written.
+    /// Appends `text` to the row being written.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     ///
     /// # Errors
     /// [`SqlError::TooLarge`] once the read's text passes 4 GiB (a read that large is cut
     /// into smaller statements by its caller: an export's chunks, a funnel's customer lists).
-    pub(crate) fn push_text(&mut self, value: &str) -> SqlResult<()> {
+    fn push_text(&mut self, value: &str) -> SqlResult<()> {
         let start = self.text.len();
         let end = start + value.len();
         let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
@@ -127,66 +251,29 @@ impl Cells {
     }
 }
 
-/// One row of [`Cells`].
-pub(crate) struct CellRow<'a> {
-    cells: &'a [Cell],
-    text: &'a str,
-}
-
-impl CellRow<'_> {
-    fn cell(&self, index: usize) -> SqlResult<Cell> {
-        self.cells
-            .get(index)
-            .copied()
-            .ok_or_else(|| corrupt(format!("no column {index}")))
-    }
-
-    fn opt_cell(&self, index: usize) -> SqlResult<Option<Cell>> {
-        self.cell(index).map(|c| (c != Cell::Null).then_some(c))
-    }
-
-    fn as_str(&self, cell: Cell) -> SqlResult<&str> {
-        match cell {
-            // Ranges of whole texts pushed by `push_text`: on character boundaries.
-            Cell::Text { start, end } => Ok(&self.text[start as usize..end as usize]),
-            other => Err(corrupt(format!("{other:?} is not text"))),
+impl RowSink for Cells {
+    /// # Errors
+    /// [`SqlError::Corrupt`] for a row of another width than the first;
+    /// [`SqlError::TooLarge`] once the read's text passes 4 GiB (a read that large is cut
+    /// into smaller statements by its caller: a funnel's customer lists).
+    fn push_row(&mut self, values: &[Value<'_>]) -> SqlResult<()> {
+        if self.cells.is_empty() {
+            self.width = values.len();
+        } else if values.len() != self.width {
+            return Err(corrupt(format!(
+                "a row of {} values after rows of {}",
+                values.len(),
+                self.width
+            )));
         }
-    }
-}
-
-fn as_int(cell: Cell) -> SqlResult<i64> {
-    match cell {
-        Cell::Int(n) => Ok(n),
-        other => Err(corrupt(format!("{other:?} is not an integer"))),
-    }
-}
-
-fn as_small(cell: Cell) -> SqlResult<i16> {
-    let int = as_int(cell)?;
-    i16::try_from(int).map_err(|_| corrupt(format!("{int} is not a small integer")))
-}
-
-impl ReadRow for CellRow<'_> {
-    fn int(&self, index: usize) -> SqlResult<i64> {
-        as_int(self.cell(index)?)
-    }
-    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>> {
-        self.opt_cell(index)?.map(as_int).transpose()
-    }
-    fn small(&self, index: usize) -> SqlResult<i16> {
-        as_small(self.cell(index)?)
-    }
-    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>> {
-        self.opt_cell(index)?.map(as_small).transpose()
-    }
-    fn text(&self, index: usize) -> SqlResult<String> {
-        self.str(index).map(str::to_owned)
-    }
-    fn str(&self, index: usize) -> SqlResult<&str> {
-        self.as_str(self.cell(index)?)
-    }
-    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
-        self.opt_cell(index)?.map(|c| self.as_str(c)).transpose()
+        for value in values {
+            match *value {
+                Value::Null => self.cells.push(Cell::Null),
+                Value::Int(n) => self.cells.push(Cell::Int(n)),
+                Value::Text(text) => self.push_text(text)?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -225,13 +312,13 @@ mod tests {
 
     #[test]
     fn cells_read_back_row_by_row_in_order() {
-        let mut cells = Cells::new(3);
-        cells.push_int(7);
-        cells.push_text("é😀").unwrap();
-        cells.push_null();
-        cells.push_int(-3);
-        cells.push_text("").unwrap();
-        cells.push_text("tab\tbed").unwrap();
+        let mut cells = Cells::default();
+        cells
+            .push_row(&[Value::Int(7), Value::Text("é😀"), Value::Null])
+            .unwrap();
+        cells
+            .push_row(&[Value::Int(-3), Value::Text(""), Value::Text("tab\tbed")])
+            .unwrap();
         assert_eq!(
             read_back(cells),
             [
@@ -246,10 +333,34 @@ mod tests {
     }
 
     #[test]
+    fn a_row_buffer_keeps_its_allocation() {
+        let spare: Vec<Value<'static>> = Vec::with_capacity(17);
+        let allocation = spare.as_ptr().addr();
+        let text = String::from("borrowed for one row");
+        let mut values = reuse(spare);
+        values.push(Value::Text(&text));
+        let spare: Vec<Value<'static>> = reuse(values);
+        assert!(spare.is_empty());
+        assert_eq!(spare.capacity(), 17);
+        assert_eq!(spare.as_ptr().addr(), allocation);
+    }
+
+    #[test]
+    fn a_row_of_another_width_is_corrupt() {
+        let mut cells = Cells::default();
+        cells.push_row(&[Value::Int(1), Value::Null]).unwrap();
+        assert!(matches!(
+            cells.push_row(&[Value::Int(2)]),
+            Err(SqlError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
     fn a_cell_of_another_type_or_past_the_row_is_corrupt() {
-        let mut cells = Cells::new(2);
-        cells.push_text("a").unwrap();
-        cells.push_int(70_000);
+        let mut cells = Cells::default();
+        cells
+            .push_row(&[Value::Text("a"), Value::Int(70_000)])
+            .unwrap();
         let fetched = Fetched::<SqliteRow>::Cells(cells);
         let rows = fetched.rows();
         let row = rows.iter().next().unwrap();
@@ -259,6 +370,9 @@ mod tests {
         assert!(matches!(row.int(2), Err(SqlError::Corrupt { .. })));
         assert_eq!(row.str(0).unwrap(), "a");
         assert_eq!(row.int(1).unwrap(), 70_000);
-        assert_eq!(Fetched::<SqliteRow>::Cells(Cells::new(0)).rows().len(), 0);
+        assert_eq!(
+            Fetched::<SqliteRow>::Cells(Cells::default()).rows().len(),
+            0
+        );
     }
 }

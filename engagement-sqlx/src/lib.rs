@@ -52,8 +52,9 @@
 //!   spawned on the Tokio runtime the stream is polled on. On SQLite a chunk's statement is
 //!   stepped through SQLite's C API (by `rusqlite`, on the connection sqlx holds) on a
 //!   blocking thread; on PostgreSQL its rows are copied out with `COPY … (FORMAT binary)`,
-//!   the statement's values bound to session settings (`engagement.copy_arg_N`) that the copied
-//!   query reads back. Either way each row is read once into one buffer per chunk.
+//!   the statement's values bound to settings of the copy's transaction
+//!   (`engagement.copy_arg_N`) that the copied query reads back. Either way each row is
+//!   decoded into the chunk's batch as it is read, its text copied once.
 //! - A call whose future is dropped (a client gone away, a timeout) leaves its pooled
 //!   connection clean. On SQLite and PostgreSQL it stops (a statement the server had begun
 //!   may still finish there); on MySQL it runs to its end on a task of its own, as sqlx's

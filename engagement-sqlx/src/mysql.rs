@@ -1,11 +1,12 @@
 //! [`MySqlStore`]: the MySQL / MariaDB backend (feature `mysql`).
 
-use engagement_core::Result;
+use engagement_core::{EventBatch, Result};
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, Row};
 
-use crate::dialect::{Dialect, Inserted, KeyedRows, PooledRows, ReadRow, add, driver_glue};
+use crate::dialect::{Dialect, Inserted, KeyedRows, PooledEvents, ReadRow, add, driver_glue};
+use crate::encode::push_events;
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
@@ -379,13 +380,14 @@ impl Dialect for MySqlDialect {
         Ok(rows)
     }
 
-    async fn fetch_pooled(
+    async fn fetch_events(
         mut conn: PoolConnection<MySql>,
         sql: Sql,
         context: &'static str,
-    ) -> SqlResult<PooledRows<Self>> {
+        batch: EventBatch,
+    ) -> SqlResult<PooledEvents<Self>> {
         let rows = Self::fetch_alone(&mut conn, sql, context).await?;
-        Ok((conn, Fetched::Driver(rows)))
+        Ok((conn, push_events(batch, &Fetched::Driver(rows))?))
     }
 
     const AUTOCOMMIT: Option<&'static str> = Some("SET autocommit = 1");

@@ -4,12 +4,12 @@ mod large_reads;
 
 use std::future::Future;
 
-use engagement_core::{Result, WorkspaceId};
+use engagement_core::{EventBatch, Result, WorkspaceId};
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 
-use crate::dialect::{Analysis, Dialect, KeyedRows, PooledRows, add, driver_glue};
+use crate::dialect::{Analysis, Dialect, KeyedRows, PooledEvents, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::SqlResult;
 use crate::migrate::{Migration, lock_key};
@@ -322,12 +322,13 @@ impl Dialect for PostgresDialect {
         Ok(())
     }
 
-    fn fetch_pooled(
+    fn fetch_events(
         conn: PoolConnection<Postgres>,
         sql: Sql,
         context: &'static str,
-    ) -> impl Future<Output = SqlResult<PooledRows<Self>>> + Send {
-        large_reads::fetch_copied(conn, sql, context)
+        batch: EventBatch,
+    ) -> impl Future<Output = SqlResult<PooledEvents<Self>>> + Send {
+        large_reads::fetch_copied(conn, sql, context, batch)
     }
 
     driver_glue!(PgConnection, PgRow);

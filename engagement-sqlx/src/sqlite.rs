@@ -7,13 +7,15 @@ use std::ops::DerefMut;
 use std::str::FromStr;
 use std::time::Duration;
 
-use engagement_core::{Error, Result};
+use engagement_core::{Error, EventBatch, Result};
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
-use crate::dialect::{Dialect, Inserted, add, driver_glue};
+use crate::dialect::{Dialect, Inserted, PooledEvents, add, driver_glue};
 use crate::engine::{ACQUIRE_TIMEOUT, Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
@@ -371,6 +373,15 @@ impl Dialect for SqliteDialect {
         C: DerefMut<Target = SqliteConnection> + Send + 'static,
     {
         large_reads::fetch_cells(conn, sql, context)
+    }
+
+    fn fetch_events(
+        conn: PoolConnection<Sqlite>,
+        sql: Sql,
+        context: &'static str,
+        batch: EventBatch,
+    ) -> impl Future<Output = SqlResult<PooledEvents<Self>>> + Send {
+        large_reads::fetch_into(conn, sql, context, batch)
     }
 
     driver_glue!(SqliteConnection, SqliteRow);

@@ -30,7 +30,7 @@ use self::readers::Readers;
 use super::Engine;
 use super::log::Direction;
 use super::rollup::{Columns, Narrow};
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ReadRow};
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::filter::{push_counted, push_in_texts};

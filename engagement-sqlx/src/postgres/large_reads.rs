@@ -1,9 +1,11 @@
 //! Large reads on PostgreSQL (export chunks): the statement's rows copied out in `COPY`'s
-//! binary format into one [`Cells`] buffer instead of read as the driver's rows.
+//! binary format and each handed to a [`RowSink`] (an export chunk's events, decoded as they
+//! arrive) instead of read as the driver's rows.
 //!
 //! Through sqlx every row becomes a `PgRow` (its column offsets in a vector of their own, its
 //! statement's metadata shared) and every column read checks its type again; the rows of a
-//! `COPY … TO STDOUT (FORMAT binary)` are plain length-prefixed values, read here in one pass.
+//! `COPY … TO STDOUT (FORMAT binary)` are plain length-prefixed values, read here in one pass,
+//! each text copied once: from the message into the sink.
 //!
 //! `COPY` takes no bound parameters, so none of the statement's values is written into its
 //! text: each is bound to a setting of the copy's own transaction first
@@ -18,20 +20,21 @@
 use futures::TryStreamExt;
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgRow, PgTypeInfo};
+use sqlx::postgres::{PgConnection, PgTypeInfo};
 use sqlx::{Column, Either, Executor, SqlSafeStr, Statement, TypeInfo};
 use tracing::Instrument;
 
 use super::PostgresDialect;
 use crate::dialect::Dialect;
 use crate::error::{SqlError, SqlResult};
-use crate::fetched::{Cells, Fetched};
+use crate::fetched::{RowSink, Value, reuse};
 use crate::sql::{Arg, Placeholder, Sql};
 
 /// The prefix of the settings that carry a copied statement's arguments.
 const ARG_SETTING: &str = "engagement.copy_arg_";
 
-/// Runs `sql` as a binary `COPY` on `conn` and returns the connection with the rows' cells.
+/// Runs `sql` as a binary `COPY` on `conn`, each row pushed into `sink`, and returns the
+/// connection with the sink.
 ///
 /// The copy runs in a task of its own (in the caller's span) that owns the connection, so that
 /// it is read to its end even when the caller stops waiting, and a connection on which
@@ -40,18 +43,19 @@ const ARG_SETTING: &str = "engagement.copy_arg_";
 /// pending).
 ///
 /// # Errors
-/// [`SqlError`] when a statement fails, a column is of a type the cells do not hold, or the
-/// copied data is not what PostgreSQL's binary format says.
-pub(super) async fn fetch_copied(
+/// [`SqlError`] when a statement fails, a column is of a type a [`Value`] does not hold, the
+/// sink refuses a row, or the copied data is not what PostgreSQL's binary format says.
+pub(super) async fn fetch_copied<S: RowSink + Send + 'static>(
     conn: PoolConnection<Postgres>,
     sql: Sql,
     context: &'static str,
-) -> SqlResult<(PoolConnection<Postgres>, Fetched<PgRow>)> {
+    sink: S,
+) -> SqlResult<(PoolConnection<Postgres>, S)> {
     let copy = tokio::spawn(
         async move {
             let mut conn = conn;
-            match copy_cells(&mut conn, sql, context).await {
-                Ok(cells) => Ok((conn, Fetched::Cells(cells))),
+            match copy_rows(&mut conn, sql, context, sink).await {
+                Ok(sink) => Ok((conn, sink)),
                 Err(err) => {
                     conn.close_on_drop();
                     Err(err)
@@ -65,8 +69,13 @@ pub(super) async fn fetch_copied(
     })?
 }
 
-/// The rows of `sql`, copied out on `conn`.
-async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) -> SqlResult<Cells> {
+/// `sink` with the rows of `sql`, copied out on `conn`, pushed into it.
+async fn copy_rows<S: RowSink>(
+    conn: &mut PgConnection,
+    sql: Sql,
+    context: &'static str,
+    sink: S,
+) -> SqlResult<S> {
     let (text, args) = sql.into_parts();
     let statement = conn
         .prepare(sqlx::AssertSqlSafe(text.clone()).into_sql_str())
@@ -83,29 +92,30 @@ async fn copy_cells(conn: &mut PgConnection, sql: Sql, context: &'static str) ->
     };
     let (settings, query) = copy_statements(&text, args, &parameters)?;
     let Some(settings) = settings else {
-        return copy_out(conn, &query, columns, context).await;
+        return copy_out(conn, &query, BinaryCopy::new(columns, sink), context).await;
     };
     // The settings end with this transaction: the connection goes back to the pool without them.
     let mut transaction = sqlx::Connection::begin(&mut *conn)
         .await
         .map_err(SqlError::driver(context))?;
     PostgresDialect::execute(&mut transaction, settings, context).await?;
-    let cells = copy_out(&mut transaction, &query, columns, context).await?;
+    let reader = BinaryCopy::new(columns, sink);
+    let sink = copy_out(&mut transaction, &query, reader, context).await?;
     transaction
         .commit()
         .await
         .map_err(SqlError::driver(context))?;
-    Ok(cells)
+    Ok(sink)
 }
 
-/// The rows of `query`, a `COPY … TO STDOUT (FORMAT binary)` of `columns`, read on `conn`.
-async fn copy_out(
+/// The sink of `reader` with the rows of `query`, a `COPY … TO STDOUT (FORMAT binary)` of the
+/// reader's columns, read on `conn`.
+async fn copy_out<S: RowSink>(
     conn: &mut PgConnection,
     query: &str,
-    columns: Vec<Kind>,
+    mut reader: BinaryCopy<S>,
     context: &'static str,
-) -> SqlResult<Cells> {
-    let mut reader = BinaryCopy::new(columns);
+) -> SqlResult<S> {
     let mut copied = conn
         .copy_out_raw(query)
         .await
@@ -216,7 +226,7 @@ enum Kind {
 
 impl Kind {
     /// # Errors
-    /// [`SqlError::Corrupt`] for a type the cells do not hold.
+    /// [`SqlError::Corrupt`] for a type a [`Value`] does not hold.
     fn of(ty: &PgTypeInfo) -> SqlResult<Self> {
         Ok(match ty.name() {
             "INT2" => Self::Int2,
@@ -237,24 +247,24 @@ impl Kind {
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// Reads `COPY`'s binary format as it arrives (a message may hold part of a row or several)
-/// into cells.
+/// into a sink.
 #[derive(Debug)]
-struct BinaryCopy {
+struct BinaryCopy<S> {
     columns: Vec<Kind>,
-    cells: Cells,
+    sink: S,
     header_read: bool,
     ended: bool,
     /// Bytes of an incomplete header or row, waiting for the next message.
     partial: Vec<u8>,
-    /// The (start, length) of the row's values being read, `None` for a null.
-    values: Vec<Option<(usize, usize)>>,
+    /// The allocation of the row's values, between rows.
+    spare: Vec<Value<'static>>,
 }
 
-impl BinaryCopy {
-    fn new(columns: Vec<Kind>) -> Self {
+impl<S: RowSink> BinaryCopy<S> {
+    fn new(columns: Vec<Kind>, sink: S) -> Self {
         Self {
-            cells: Cells::new(columns.len()),
-            values: Vec::with_capacity(columns.len()),
+            sink,
+            spare: Vec::with_capacity(columns.len()),
             columns,
             header_read: false,
             ended: false,
@@ -319,8 +329,8 @@ impl BinaryCopy {
         Ok(Some(fixed + extension))
     }
 
-    /// The row's (or the trailer's) length if `data` holds all of it; its cells are pushed
-    /// only then.
+    /// The row's (or the trailer's) length if `data` holds all of it; it is pushed into the
+    /// sink only then.
     fn read_row(&mut self, data: &[u8]) -> SqlResult<Option<usize>> {
         if data.len() < 2 {
             return Ok(None);
@@ -336,56 +346,46 @@ impl BinaryCopy {
                 self.columns.len()
             )));
         }
-        self.values.clear();
+        let mut values = reuse(std::mem::take(&mut self.spare));
         let mut at = 2;
-        for _ in 0..self.columns.len() {
+        for kind in &self.columns {
             if data.len() < at + 4 {
                 return Ok(None);
             }
             let length = i32_at(data, at);
             at += 4;
             if length == -1 {
-                self.values.push(None);
+                values.push(Value::Null);
                 continue;
             }
             let length = usize::try_from(length).map_err(|_| corrupt("a value's length"))?;
-            if data.len() < at + length {
+            let Some(bytes) = data.get(at..at + length) else {
                 return Ok(None);
-            }
-            self.values.push(Some((at, length)));
-            at += length;
-        }
-        for (kind, value) in self.columns.iter().zip(&self.values) {
-            let Some((start, length)) = *value else {
-                self.cells.push_null();
-                continue;
             };
-            let bytes = &data[start..start + length];
-            match kind {
-                Kind::Text => self.cells.push_text(
+            at += length;
+            values.push(match kind {
+                Kind::Text => Value::Text(
                     std::str::from_utf8(bytes).map_err(|e| corrupt(format!("text: {e}")))?,
-                )?,
-                Kind::Int2 => self
-                    .cells
-                    .push_int(i16::from_be_bytes(fixed(bytes)?).into()),
-                Kind::Int4 => self
-                    .cells
-                    .push_int(i32::from_be_bytes(fixed(bytes)?).into()),
-                Kind::Int8 => self.cells.push_int(i64::from_be_bytes(fixed(bytes)?)),
-            }
+                ),
+                Kind::Int2 => Value::Int(i16::from_be_bytes(fixed(bytes)?).into()),
+                Kind::Int4 => Value::Int(i32::from_be_bytes(fixed(bytes)?).into()),
+                Kind::Int8 => Value::Int(i64::from_be_bytes(fixed(bytes)?)),
+            });
         }
+        self.sink.push_row(&values)?;
+        self.spare = reuse(values);
         Ok(Some(at))
     }
 
-    /// The cells, once the copy's trailer was read and nothing is left over.
+    /// The sink, once the copy's trailer was read and nothing is left over.
     ///
     /// # Errors
     /// [`SqlError::Corrupt`] when the data ended early.
-    fn finish(self) -> SqlResult<Cells> {
+    fn finish(self) -> SqlResult<S> {
         if !self.ended || !self.partial.is_empty() {
             return Err(corrupt("the copy ended part-way"));
         }
-        Ok(self.cells)
+        Ok(self.sink)
     }
 }
 
@@ -410,7 +410,9 @@ fn corrupt(reason: impl Into<String>) -> SqlError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetched::Fetched;
+    use crate::dialect::ReadRow;
+    use crate::fetched::{Cells, Fetched};
+    use sqlx::postgres::PgRow;
 
     /// COPY's binary format of `rows` (each value `None` for a null, else its bytes).
     fn encoded(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
@@ -450,7 +452,8 @@ mod tests {
     }
 
     fn read(messages: &[&[u8]]) -> SqlResult<Vec<(i64, String, Option<i64>)>> {
-        let mut reader = BinaryCopy::new(vec![Kind::Int8, Kind::Text, Kind::Int2]);
+        let kinds = vec![Kind::Int8, Kind::Text, Kind::Int2];
+        let mut reader = BinaryCopy::new(kinds, Cells::default());
         for message in messages {
             reader.feed(message)?;
         }

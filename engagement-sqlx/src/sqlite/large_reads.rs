@@ -1,6 +1,7 @@
 //! Large reads on SQLite (export chunks, a funnel's step events): the statement stepped
 //! through SQLite's C API, by `rusqlite`, on the connection sqlx holds, on a blocking thread,
-//! and each row's cells copied into one [`Cells`] buffer.
+//! and each row handed to a [`RowSink`]: an export chunk's events, decoded as they are read,
+//! or a funnel's [`Cells`].
 //!
 //! Through sqlx, every value of every row is copied on the connection's worker thread and
 //! each row handed over a channel; a chunk aggregated into one JSON text instead (what this
@@ -14,14 +15,13 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::Scalar;
 use crate::error::{SqlError, SqlResult};
-use crate::fetched::{Cells, Fetched};
+use crate::fetched::{Cells, Fetched, RowSink, Value, reuse};
 use crate::sql::{Arg, Sql};
 
 /// Runs `sql` on `conn` on a blocking thread and returns the connection with the rows' cells.
 ///
 /// # Errors
-/// [`SqlError`] when the statement fails, a value is not a null, an integer or UTF-8 text, or
-/// the thread stopped before finishing; the connection is dropped with the error.
+/// As [`fetch_into`].
 pub(super) async fn fetch_cells<C, R>(
     conn: C,
     sql: Sql,
@@ -30,15 +30,36 @@ pub(super) async fn fetch_cells<C, R>(
 where
     C: DerefMut<Target = SqliteConnection> + Send + 'static,
 {
+    let (conn, cells) = fetch_into(conn, sql, context, Cells::default()).await?;
+    Ok((conn, Fetched::Cells(cells)))
+}
+
+/// Runs `sql` on `conn` on a blocking thread, each row pushed into `sink`, and returns the
+/// connection with the sink.
+///
+/// # Errors
+/// [`SqlError`] when the statement fails, a value is not a null, an integer or UTF-8 text,
+/// the sink refuses a row, or the thread stopped before finishing; the connection is dropped
+/// with the error.
+pub(super) async fn fetch_into<C, S>(
+    conn: C,
+    sql: Sql,
+    context: &'static str,
+    sink: S,
+) -> SqlResult<(C, S)>
+where
+    C: DerefMut<Target = SqliteConnection> + Send + 'static,
+    S: RowSink + Send + 'static,
+{
     let (text, args) = sql.into_parts();
     let read = tokio::task::spawn_blocking(move || {
         let mut conn = conn;
-        read_locked(&mut conn, &text, args, context).map(|cells| (conn, cells))
+        let mut sink = sink;
+        read_locked(&mut conn, &text, args, context, &mut sink).map(|()| (conn, sink))
     });
-    let (conn, cells) = read.await.map_err(|err| SqlError::TaskStopped {
+    read.await.map_err(|err| SqlError::TaskStopped {
         task: format!("{context} ({err})"),
-    })??;
-    Ok((conn, Fetched::Cells(cells)))
+    })?
 }
 
 /// Locks sqlx's worker thread out of `conn`'s SQLite handle and reads `sql` on it.
@@ -47,7 +68,8 @@ fn read_locked(
     sql: &str,
     args: Vec<Arg>,
     context: &'static str,
-) -> SqlResult<Cells> {
+    sink: &mut impl RowSink,
+) -> SqlResult<()> {
     // The worker thread gives the handle up between its commands; on this blocking thread the
     // wait is a plain block (as the worker's own re-lock is).
     let mut locked =
@@ -60,19 +82,20 @@ fn read_locked(
     #[allow(unsafe_code)]
     let api =
         unsafe { rusqlite::Connection::from_handle(handle) }.map_err(SqlError::sqlite(context))?;
-    let cells = read(&api, sql, args, context);
+    let read = read(&api, sql, args, context, sink);
     drop(api);
     drop(locked);
-    cells
+    read
 }
 
-/// Prepares `sql`, binds `args` and copies every row's cells.
+/// Prepares `sql`, binds `args` and pushes every row into `sink`.
 fn read(
     api: &rusqlite::Connection,
     sql: &str,
     args: Vec<Arg>,
     context: &'static str,
-) -> SqlResult<Cells> {
+    sink: &mut impl RowSink,
+) -> SqlResult<()> {
     let mut statement = api.prepare(sql).map_err(SqlError::sqlite(context))?;
     for (index, arg) in args.into_iter().enumerate() {
         let bound = match Scalar::of(arg)? {
@@ -82,29 +105,34 @@ fn read(
         bound.map_err(SqlError::sqlite(context))?;
     }
     let width = statement.column_count();
-    let mut cells = Cells::new(width);
+    let mut spare: Vec<Value<'static>> = Vec::with_capacity(width);
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next().map_err(SqlError::sqlite(context))? {
+        let mut values = reuse(spare);
         for column in 0..width {
-            match row.get_ref(column).map_err(SqlError::sqlite(context))? {
-                ValueRef::Null => cells.push_null(),
-                ValueRef::Integer(n) => cells.push_int(n),
-                ValueRef::Text(bytes) => {
-                    cells.push_text(std::str::from_utf8(bytes).map_err(|err| {
-                        SqlError::Corrupt {
+            values.push(
+                match row.get_ref(column).map_err(SqlError::sqlite(context))? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::Int(n),
+                    ValueRef::Text(bytes) => {
+                        Value::Text(std::str::from_utf8(bytes).map_err(|err| {
+                            SqlError::Corrupt {
+                                column: "read rows",
+                                reason: format!("column {column}: {err}"),
+                            }
+                        })?)
+                    }
+                    ValueRef::Real(_) | ValueRef::Blob(_) => {
+                        return Err(SqlError::Corrupt {
                             column: "read rows",
-                            reason: format!("column {column}: {err}"),
-                        }
-                    })?)?
-                }
-                ValueRef::Real(_) | ValueRef::Blob(_) => {
-                    return Err(SqlError::Corrupt {
-                        column: "read rows",
-                        reason: format!("column {column} is a real or a blob"),
-                    });
-                }
-            }
+                            reason: format!("column {column} is a real or a blob"),
+                        });
+                    }
+                },
+            );
         }
+        sink.push_row(&values)?;
+        spare = reuse(values);
     }
-    Ok(cells)
+    Ok(())
 }

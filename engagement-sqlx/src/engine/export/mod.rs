@@ -9,8 +9,8 @@
 //! and with the consumer. A task holds a connection only while a statement runs and waits with
 //! none while the chunks read ahead fill their budget: memory stays bounded whatever the number
 //! of events, and a slow consumer holds no connection. Each chunk is read as the dialect reads
-//! large results ([`Dialect::fetch_pooled`]: SQLite steps the statement itself, PostgreSQL
-//! copies the rows out in binary).
+//! large results and decoded as it is read ([`Dialect::fetch_events`]: SQLite steps the
+//! statement itself, PostgreSQL copies the rows out in binary).
 
 mod parallel;
 mod slices;
@@ -22,7 +22,6 @@ use futures::stream::{self, BoxStream};
 use super::log::Direction;
 use super::{Engine, to_the_end};
 use crate::dialect::{Dialect, ReadRow};
-use crate::encode::event_ref_from_row;
 use crate::error::SqlResult;
 use crate::filter::push_scope;
 use parallel::ParallelExport;
@@ -53,8 +52,8 @@ impl<D: Dialect> Engine<D> {
         .boxed()
     }
 
-    /// One export chunk: the events after `after`, oldest first (the statement's order). The
-    /// connection goes back to the pool before the chunk is decoded.
+    /// One export chunk: the events after `after`, oldest first (the statement's order),
+    /// decoded as the dialect reads them ([`Dialect::fetch_events`]).
     async fn export_chunk(
         &self,
         workspace: &WorkspaceId,
@@ -71,12 +70,8 @@ impl<D: Dialect> Engine<D> {
             EXPORT_CHUNK as u64,
         );
         let conn = self.acquire().await?;
-        let (conn, fetched) = D::fetch_pooled(conn, sql, "export events").await?;
-        drop(conn);
-        let mut batch = EventBatch::with_capacity(EXPORT_CHUNK, TEXT_PER_EVENT);
-        for row in fetched.rows().iter() {
-            batch.push(event_ref_from_row(row, 0)?);
-        }
+        let batch = EventBatch::with_capacity(EXPORT_CHUNK, TEXT_PER_EVENT);
+        let (_conn, batch) = D::fetch_events(conn, sql, "export events", batch).await?;
         Ok(batch)
     }
 

@@ -7,7 +7,7 @@ use super::paths::{Key, Probe};
 use super::readers::Readers;
 use super::{Snapshot, read_in};
 use crate::chunk::rows_per_statement;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ReadRow};
 use crate::encode::actor_code;
 use crate::engine::Engine;
 use crate::engine::log::Direction;

@@ -7,7 +7,7 @@ use sqlx::SqlSafeStr;
 use sqlx::pool::PoolConnection;
 
 use super::{Snapshot, read_in};
-use crate::dialect::{Dialect, begin};
+use crate::dialect::{Dialect, ReadRow, begin};
 use crate::engine::Engine;
 use crate::error::{SqlError, SqlResult};
 
