@@ -51,7 +51,7 @@
 //!   connections of the pool at a time, and none while the consumer is slow). These tasks are
 //!   spawned on the Tokio runtime the stream is polled on. On SQLite a chunk's statement is
 //!   stepped through SQLite's C API (by `rusqlite`, on the connection sqlx holds) on a
-//!   blocking thread; on PostgreSQL its rows are copied out with `COPY … (FORMAT binary)`,
+//!   blocking thread; on PostgreSQL its rows are copied out with `COPY … TO STDOUT` as text,
 //!   the statement's values bound to settings of the copy's transaction
 //!   (`engagement.copy_arg_N`) that the copied query reads back. Either way each row is
 //!   decoded into the chunk's batch as it is read, its text copied once.

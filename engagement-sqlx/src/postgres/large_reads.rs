@@ -1,11 +1,16 @@
 //! Large reads on PostgreSQL (export chunks): the statement's rows copied out in `COPY`'s
-//! binary format and each handed to a [`RowSink`] (an export chunk's events, decoded as they
+//! text format and each handed to a [`RowSink`] (an export chunk's events, decoded as they
 //! arrive) instead of read as the driver's rows.
 //!
 //! Through sqlx every row becomes a `PgRow` (its column offsets in a vector of their own, its
 //! statement's metadata shared) and every column read checks its type again; the rows of a
-//! `COPY … TO STDOUT (FORMAT binary)` are plain length-prefixed values, read here in one pass,
-//! each text copied once: from the message into the sink.
+//! `COPY … TO STDOUT` are lines of tab-separated fields, read here in one pass, each text
+//! copied once: from the message into the sink. The text format, not the binary one: the
+//! server writes a text as it holds it, where the binary format builds a buffer for every
+//! value (a 2.5M-row copy of the export's columns: 3.3 s in text, 4.0 s in binary), and
+//! here a line costs one search for its tabs and backslashes and one UTF-8 check, not one of
+//! each per field (with those, text was tried twice and cost our side what it saved the
+//! server; the rows were copied in binary until 2026-12-07: docs/scaling.md).
 //!
 //! `COPY` takes no bound parameters, so none of the statement's values is written into its
 //! text: each is bound to a setting of the copy's own transaction first
@@ -13,9 +18,11 @@
 //! statement for all), and the `COPY`'s query reads it back with `current_setting`, cast to the
 //! type PostgreSQL gave the parameter when it prepared the statement, in a scalar subquery
 //! (evaluated once, and still an index bound). The prepared statement also gives the result's
-//! column types, which the binary format does not carry. The transaction ends with the copy,
+//! column types, which the copied text does not carry. The transaction ends with the copy,
 //! and the settings with it: a pooled connection the host's code uses next holds none of the
 //! values (until 2026-12-06 they were session settings and stayed on the connection).
+
+use std::ops::Range;
 
 use futures::TryStreamExt;
 use sqlx::Postgres;
@@ -33,7 +40,7 @@ use crate::sql::{Arg, Placeholder, Sql};
 /// The prefix of the settings that carry a copied statement's arguments.
 const ARG_SETTING: &str = "engagement.copy_arg_";
 
-/// Runs `sql` as a binary `COPY` on `conn`, each row pushed into `sink`, and returns the
+/// Runs `sql` as a `COPY` on `conn`, each row pushed into `sink`, and returns the
 /// connection with the sink.
 ///
 /// The copy runs in a task of its own (in the caller's span) that owns the connection, so that
@@ -44,7 +51,7 @@ const ARG_SETTING: &str = "engagement.copy_arg_";
 ///
 /// # Errors
 /// [`SqlError`] when a statement fails, a column is of a type a [`Value`] does not hold, the
-/// sink refuses a row, or the copied data is not what PostgreSQL's binary format says.
+/// sink refuses a row, or the copied data is not what PostgreSQL's text format says.
 pub(super) async fn fetch_copied<S: RowSink + Send + 'static>(
     conn: PoolConnection<Postgres>,
     sql: Sql,
@@ -92,14 +99,14 @@ async fn copy_rows<S: RowSink>(
     };
     let (settings, query) = copy_statements(&text, args, &parameters)?;
     let Some(settings) = settings else {
-        return copy_out(conn, &query, BinaryCopy::new(columns, sink), context).await;
+        return copy_out(conn, &query, TextCopy::new(columns, sink), context).await;
     };
     // The settings end with this transaction: the connection goes back to the pool without them.
     let mut transaction = sqlx::Connection::begin(&mut *conn)
         .await
         .map_err(SqlError::driver(context))?;
     PostgresDialect::execute(&mut transaction, settings, context).await?;
-    let reader = BinaryCopy::new(columns, sink);
+    let reader = TextCopy::new(columns, sink);
     let sink = copy_out(&mut transaction, &query, reader, context).await?;
     transaction
         .commit()
@@ -108,12 +115,12 @@ async fn copy_rows<S: RowSink>(
     Ok(sink)
 }
 
-/// The sink of `reader` with the rows of `query`, a `COPY … TO STDOUT (FORMAT binary)` of the
+/// The sink of `reader` with the rows of `query`, a `COPY … TO STDOUT` of the
 /// reader's columns, read on `conn`.
 async fn copy_out<S: RowSink>(
     conn: &mut PgConnection,
     query: &str,
-    mut reader: BinaryCopy<S>,
+    mut reader: TextCopy<S>,
     context: &'static str,
 ) -> SqlResult<S> {
     let mut copied = conn
@@ -201,7 +208,7 @@ fn copy_statements(
         rest = &rest[dollar + 1 + digits..];
     }
     query.push_str(rest);
-    query.push_str(") TO STDOUT (FORMAT binary)");
+    query.push_str(") TO STDOUT");
     Ok(((bound > 0).then_some(settings), query))
 }
 
@@ -215,12 +222,11 @@ fn sql_type(arg: &Arg) -> &'static str {
     }
 }
 
-/// How a result column's binary values are read.
+/// How a result column's text is read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
-    Int2,
-    Int4,
-    Int8,
+    /// `INT2`, `INT4` or `INT8`, in decimal.
+    Int,
     Text,
 }
 
@@ -229,9 +235,7 @@ impl Kind {
     /// [`SqlError::Corrupt`] for a type a [`Value`] does not hold.
     fn of(ty: &PgTypeInfo) -> SqlResult<Self> {
         Ok(match ty.name() {
-            "INT2" => Self::Int2,
-            "INT4" => Self::Int4,
-            "INT8" => Self::Int8,
+            "INT2" | "INT4" | "INT8" => Self::Int,
             "TEXT" | "VARCHAR" => Self::Text,
             other => {
                 return Err(SqlError::Corrupt {
@@ -243,161 +247,199 @@ impl Kind {
     }
 }
 
-/// The signature that opens `COPY`'s binary format.
-const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+/// Where one field of a copied row lies.
+#[derive(Debug, Clone)]
+enum Field {
+    /// `\N`.
+    Null,
+    /// Bytes of the row's line, as they are.
+    Plain(Range<usize>),
+    /// Bytes of [`TextCopy::unescaped`]: the field held backslash escapes.
+    Unescaped(Range<usize>),
+}
 
-/// Reads `COPY`'s binary format as it arrives (a message may hold part of a row or several)
+/// Reads `COPY`'s text format as it arrives (a message may hold part of a row or several)
 /// into a sink.
+///
+/// A row is a line of fields separated by tabs, `\N` for a null, a backslash escaping what
+/// would be read otherwise. A line is checked as UTF-8 once, whole: the tabs and the line
+/// end are ASCII, so they never cut a character, and each field is UTF-8 by itself.
 #[derive(Debug)]
-struct BinaryCopy<S> {
+struct TextCopy<S> {
     columns: Vec<Kind>,
     sink: S,
-    header_read: bool,
-    ended: bool,
-    /// Bytes of an incomplete header or row, waiting for the next message.
+    /// Bytes of an incomplete row, waiting for the next message.
     partial: Vec<u8>,
+    /// Where the fields of the row being read lie.
+    fields: Vec<Field>,
+    /// The fields of the row being read that held escapes, unescaped.
+    unescaped: Vec<u8>,
     /// The allocation of the row's values, between rows.
     spare: Vec<Value<'static>>,
 }
 
-impl<S: RowSink> BinaryCopy<S> {
+impl<S: RowSink> TextCopy<S> {
     fn new(columns: Vec<Kind>, sink: S) -> Self {
         Self {
             sink,
+            partial: Vec::new(),
+            fields: Vec::with_capacity(columns.len()),
+            unescaped: Vec::new(),
             spare: Vec::with_capacity(columns.len()),
             columns,
-            header_read: false,
-            ended: false,
-            partial: Vec::new(),
         }
     }
 
     /// Reads the whole rows of `bytes` (and of what an earlier message left incomplete).
     ///
     /// # Errors
-    /// [`SqlError::Corrupt`] when the data is not `COPY`'s binary format of the columns.
+    /// [`SqlError::Corrupt`] when a row is not `COPY`'s text format of the columns, and what
+    /// the sink says of a row it refuses.
     fn feed(&mut self, bytes: &[u8]) -> SqlResult<()> {
         if self.partial.is_empty() {
-            let used = self.read_units(bytes)?;
+            let used = self.read_rows(bytes)?;
             self.partial.extend_from_slice(&bytes[used..]);
         } else {
             let mut joined = std::mem::take(&mut self.partial);
             joined.extend_from_slice(bytes);
-            let used = self.read_units(&joined)?;
+            let used = self.read_rows(&joined)?;
             joined.drain(..used);
             self.partial = joined;
         }
         Ok(())
     }
 
-    /// Reads the header, rows and trailer that `data` holds whole; how many bytes they took.
-    fn read_units(&mut self, data: &[u8]) -> SqlResult<usize> {
+    /// Reads the rows that `data` holds whole; how many bytes they took.
+    fn read_rows(&mut self, data: &[u8]) -> SqlResult<usize> {
         let mut at = 0;
-        loop {
-            let used = if !self.header_read {
-                self.read_header(&data[at..])?
-            } else if self.ended {
-                return Err(corrupt("data after the end of the copy"));
+        while let Some(length) = memchr::memchr(b'\n', &data[at..]) {
+            self.read_row(&data[at..at + length])?;
+            at += length + 1;
+        }
+        Ok(at)
+    }
+
+    /// Reads one row, its line without the line end, and pushes it into the sink.
+    fn read_row(&mut self, line: &[u8]) -> SqlResult<()> {
+        let line = std::str::from_utf8(line).map_err(|e| corrupt(format!("text: {e}")))?;
+        self.fields.clear();
+        self.unescaped.clear();
+        // One pass over the line for its tabs and backslashes: a field without a backslash is
+        // plain text.
+        let bytes = line.as_bytes();
+        let mut start = 0;
+        let mut escaped = false;
+        for at in memchr::memchr2_iter(b'\t', b'\\', bytes).chain([bytes.len()]) {
+            if bytes.get(at) == Some(&b'\\') {
+                escaped = true;
+                continue;
+            }
+            let field = &line[start..at];
+            self.fields.push(if !escaped {
+                Field::Plain(start..at)
+            } else if field == "\\N" {
+                Field::Null
             } else {
-                self.read_row(&data[at..])?
-            };
-            match used {
-                Some(used) => at += used,
-                None => return Ok(at),
-            }
-            if at == data.len() {
-                return Ok(at);
-            }
+                let from = self.unescaped.len();
+                unescape(field.as_bytes(), &mut self.unescaped)?;
+                Field::Unescaped(from..self.unescaped.len())
+            });
+            start = at + 1;
+            escaped = false;
         }
-    }
-
-    /// The header's length if `data` holds all of it.
-    fn read_header(&mut self, data: &[u8]) -> SqlResult<Option<usize>> {
-        let fixed = SIGNATURE.len() + 8;
-        if data.len() < fixed {
-            return Ok(None);
-        }
-        if !data.starts_with(SIGNATURE) {
-            return Err(corrupt("not COPY's binary format"));
-        }
-        let extension = i32_at(data, SIGNATURE.len() + 4);
-        let extension = usize::try_from(extension).map_err(|_| corrupt("header extension"))?;
-        if data.len() < fixed + extension {
-            return Ok(None);
-        }
-        self.header_read = true;
-        Ok(Some(fixed + extension))
-    }
-
-    /// The row's (or the trailer's) length if `data` holds all of it; it is pushed into the
-    /// sink only then.
-    fn read_row(&mut self, data: &[u8]) -> SqlResult<Option<usize>> {
-        if data.len() < 2 {
-            return Ok(None);
-        }
-        let fields = i16::from_be_bytes([data[0], data[1]]);
-        if fields == -1 {
-            self.ended = true;
-            return Ok(Some(2));
-        }
-        if usize::try_from(fields).ok() != Some(self.columns.len()) {
+        if self.fields.len() != self.columns.len() {
             return Err(corrupt(format!(
-                "a row of {fields} values for {} columns",
+                "a row of {} values for {} columns",
+                self.fields.len(),
                 self.columns.len()
             )));
         }
         let mut values = reuse(std::mem::take(&mut self.spare));
-        let mut at = 2;
-        for kind in &self.columns {
-            if data.len() < at + 4 {
-                return Ok(None);
-            }
-            let length = i32_at(data, at);
-            at += 4;
-            if length == -1 {
-                values.push(Value::Null);
-                continue;
-            }
-            let length = usize::try_from(length).map_err(|_| corrupt("a value's length"))?;
-            let Some(bytes) = data.get(at..at + length) else {
-                return Ok(None);
+        for (kind, field) in self.columns.iter().zip(&self.fields) {
+            let text = match field {
+                Field::Null => {
+                    values.push(Value::Null);
+                    continue;
+                }
+                Field::Plain(range) => &line[range.clone()],
+                Field::Unescaped(range) => std::str::from_utf8(&self.unescaped[range.clone()])
+                    .map_err(|e| corrupt(format!("text: {e}")))?,
             };
-            at += length;
             values.push(match kind {
-                Kind::Text => Value::Text(
-                    std::str::from_utf8(bytes).map_err(|e| corrupt(format!("text: {e}")))?,
+                Kind::Text => Value::Text(text),
+                Kind::Int => Value::Int(
+                    text.parse()
+                        .map_err(|e| corrupt(format!("integer {text:?}: {e}")))?,
                 ),
-                Kind::Int2 => Value::Int(i16::from_be_bytes(fixed(bytes)?).into()),
-                Kind::Int4 => Value::Int(i32::from_be_bytes(fixed(bytes)?).into()),
-                Kind::Int8 => Value::Int(i64::from_be_bytes(fixed(bytes)?)),
             });
         }
         self.sink.push_row(&values)?;
         self.spare = reuse(values);
-        Ok(Some(at))
+        Ok(())
     }
 
-    /// The sink, once the copy's trailer was read and nothing is left over.
+    /// The sink, once nothing of a row is left over.
     ///
     /// # Errors
-    /// [`SqlError::Corrupt`] when the data ended early.
+    /// [`SqlError::Corrupt`] when the data ended part-way through a row.
     fn finish(self) -> SqlResult<S> {
-        if !self.ended || !self.partial.is_empty() {
-            return Err(corrupt("the copy ended part-way"));
+        if !self.partial.is_empty() {
+            return Err(corrupt("the copy ended part-way through a row"));
         }
         Ok(self.sink)
     }
 }
 
-fn i32_at(data: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
-}
-
-/// An integer's big-endian bytes, which must be exactly its size.
-fn fixed<const N: usize>(bytes: &[u8]) -> SqlResult<[u8; N]> {
-    bytes
-        .try_into()
-        .map_err(|_| corrupt(format!("an integer of {} bytes, not {N}", bytes.len())))
+/// Appends `field` to `out` with its backslash escapes read as `COPY`'s text format writes
+/// them: `\b \f \n \r \t \v`, up to three octal digits or `x` and up to two hexadecimal ones
+/// for a byte, and a backslash before any other character for that character.
+///
+/// # Errors
+/// [`SqlError::Corrupt`] for a backslash that ends the field.
+fn unescape(field: &[u8], out: &mut Vec<u8>) -> SqlResult<()> {
+    let mut rest = field;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let Some(&escaped) = rest.get(at + 1) else {
+            return Err(corrupt("a field that ends in a lone backslash"));
+        };
+        rest = &rest[at + 2..];
+        let (digits, radix, most) = match escaped {
+            b'0'..=b'7' => (&field[field.len() - rest.len() - 1..], 8, 3),
+            b'x' => (rest, 16, 2),
+            other => {
+                out.push(match other {
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'v' => 0x0b,
+                    literal => literal,
+                });
+                continue;
+            }
+        };
+        let count = digits
+            .iter()
+            .take(most)
+            .take_while(|b| char::from(**b).is_digit(radix))
+            .count();
+        if count == 0 {
+            // `\x` without a digit is an `x`.
+            out.push(escaped);
+            continue;
+        }
+        let byte = digits[..count].iter().fold(0_u32, |byte, digit| {
+            byte * radix + char::from(*digit).to_digit(radix).unwrap_or(0)
+        });
+        // Three octal digits reach 511; COPY keeps the low byte.
+        out.push(byte.to_le_bytes()[0]);
+        let used = if radix == 8 { count - 1 } else { count };
+        rest = &rest[used..];
+    }
+    out.extend_from_slice(rest);
+    Ok(())
 }
 
 fn corrupt(reason: impl Into<String>) -> SqlError {
@@ -414,46 +456,14 @@ mod tests {
     use crate::fetched::{Cells, Fetched};
     use sqlx::postgres::PgRow;
 
-    /// COPY's binary format of `rows` (each value `None` for a null, else its bytes).
-    fn encoded(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
-        let mut out = SIGNATURE.to_vec();
-        out.extend_from_slice(&0_i32.to_be_bytes());
-        out.extend_from_slice(&4_i32.to_be_bytes());
-        out.extend_from_slice(b"ext!");
-        for row in rows {
-            out.extend_from_slice(&i16::try_from(row.len()).unwrap().to_be_bytes());
-            for value in row {
-                match value {
-                    None => out.extend_from_slice(&(-1_i32).to_be_bytes()),
-                    Some(bytes) => {
-                        out.extend_from_slice(&i32::try_from(bytes.len()).unwrap().to_be_bytes());
-                        out.extend_from_slice(bytes);
-                    }
-                }
-            }
-        }
-        out.extend_from_slice(&(-1_i16).to_be_bytes());
-        out
-    }
-
-    fn sample() -> Vec<u8> {
-        encoded(&[
-            vec![
-                Some(7_i64.to_be_bytes().to_vec()),
-                Some("é😀".as_bytes().to_vec()),
-                Some((-3_i16).to_be_bytes().to_vec()),
-            ],
-            vec![
-                Some(i64::MIN.to_be_bytes().to_vec()),
-                Some(Vec::new()),
-                None,
-            ],
-        ])
-    }
+    /// Two rows of an INT8, a TEXT and an INT2 column as `COPY … TO STDOUT` writes them.
+    const SAMPLE: &[u8] = "7\té😀 \\\\ \\t\\n\\r\\b\\f\\v\t-3\n\
+        -9223372036854775808\t\t\\N\n"
+        .as_bytes();
 
     fn read(messages: &[&[u8]]) -> SqlResult<Vec<(i64, String, Option<i64>)>> {
-        let kinds = vec![Kind::Int8, Kind::Text, Kind::Int2];
-        let mut reader = BinaryCopy::new(kinds, Cells::default());
+        let kinds = vec![Kind::Int, Kind::Text, Kind::Int];
+        let mut reader = TextCopy::new(kinds, Cells::default());
         for message in messages {
             reader.feed(message)?;
         }
@@ -467,38 +477,70 @@ mod tests {
 
     #[test]
     fn rows_read_the_same_however_the_data_is_cut() {
-        let data = sample();
         let want = vec![
-            (7, "é😀".to_owned(), Some(-3)),
+            (7, "é😀 \\ \t\n\r\u{8}\u{c}\u{b}".to_owned(), Some(-3)),
             (i64::MIN, String::new(), None),
         ];
-        assert_eq!(read(&[&data]).unwrap(), want);
-        for cut in 1..data.len() {
-            let (a, b) = data.split_at(cut);
+        assert_eq!(read(&[SAMPLE]).unwrap(), want);
+        for cut in 1..SAMPLE.len() {
+            let (a, b) = SAMPLE.split_at(cut);
             assert_eq!(read(&[a, b]).unwrap(), want, "cut at {cut}");
         }
-        let bytes: Vec<&[u8]> = data.chunks(1).collect();
+        let bytes: Vec<&[u8]> = SAMPLE.chunks(1).collect();
         assert_eq!(read(&bytes).unwrap(), want, "a byte a message");
+        assert_eq!(read(&[]).unwrap(), [], "no rows");
+    }
+
+    #[test]
+    fn escapes_read_as_copy_writes_and_reads_them() {
+        let unescaped = |field: &str| {
+            let mut out = Vec::new();
+            unescape(field.as_bytes(), &mut out).map(|()| out)
+        };
+        assert_eq!(unescaped("a\\\\b\\tc").unwrap(), b"a\\b\tc");
+        assert_eq!(
+            unescaped("\\N").unwrap(),
+            b"N",
+            "a null only as a whole field"
+        );
+        assert_eq!(unescaped("\\101\\x41\\7\\0").unwrap(), b"AA\x07\0");
+        assert_eq!(
+            unescaped("\\1012").unwrap(),
+            b"A2",
+            "three octal digits at most"
+        );
+        assert_eq!(
+            unescaped("\\x414").unwrap(),
+            b"A4",
+            "two hexadecimal digits at most"
+        );
+        assert_eq!(unescaped("\\xg\\q\\.").unwrap(), b"xgq.");
+        assert_eq!(unescaped("\\777").unwrap(), [0xff], "the low byte");
+        assert!(matches!(unescaped("a\\"), Err(SqlError::Corrupt { .. })));
+        let null_text = read(&[b"1\t\\\\N\t\\N\n"]).unwrap();
+        assert_eq!(null_text, [(1, "\\N".to_owned(), None)]);
     }
 
     #[test]
     fn data_that_is_not_the_format_is_corrupt() {
-        let data = sample();
-        let corrupt = |r: SqlResult<_>| matches!(r, Err(SqlError::Corrupt { .. }));
-        assert!(corrupt(read(&[&data[..data.len() - 1]])), "no trailer");
-        assert!(corrupt(read(&[&data[1..]])), "no signature");
-        let mut extra = data.clone();
-        extra.push(0);
-        assert!(corrupt(read(&[&extra])), "data after the trailer");
-        let wide = encoded(&[vec![None, None]]);
+        let corrupt = |data: &[u8]| matches!(read(&[data]), Err(SqlError::Corrupt { .. }));
+        assert!(corrupt(&SAMPLE[..SAMPLE.len() - 1]), "no line end");
         assert!(
-            corrupt(read(&[&wide])),
+            corrupt(b"1\ta\n2\tb\t3\t4\n"),
             "a row of two values for three columns"
         );
-        let short_int = encoded(&[vec![Some(vec![1, 2]), Some(Vec::new()), None]]);
-        assert!(corrupt(read(&[&short_int])), "an INT8 of two bytes");
-        let bad_text = encoded(&[vec![Some(vec![0; 8]), Some(vec![0xff]), None]]);
-        assert!(corrupt(read(&[&bad_text])), "text that is not UTF-8");
+        assert!(corrupt(b"1\ta\t2\t3\n"), "a row of four values");
+        assert!(corrupt(b"x\ta\t1\n"), "text in an integer column");
+        assert!(
+            corrupt(b"99999999999999999999\ta\t1\n"),
+            "an integer past 64 bits"
+        );
+        assert!(corrupt(b"1\t\xff\t1\n"), "text that is not UTF-8");
+        assert!(
+            corrupt(b"1\t\\xff\t1\n"),
+            "an escaped byte that is not UTF-8"
+        );
+        assert!(corrupt(b"1\ta\\\t1\n"), "a lone backslash");
     }
 
     #[test]
@@ -521,8 +563,7 @@ mod tests {
              CAST(current_setting('engagement.copy_arg_1') AS TEXT)) AS TEXT) AND n = \
              ANY(CAST((SELECT CAST(current_setting('engagement.copy_arg_2') AS INT8[])) AS \
              INT8[])) AND x IS NOT DISTINCT FROM CAST(NULL AS INT8) LIMIT CAST((SELECT \
-             CAST(current_setting('engagement.copy_arg_4') AS INT8)) AS INT8)) TO STDOUT \
-             (FORMAT binary)"
+             CAST(current_setting('engagement.copy_arg_4') AS INT8)) AS INT8)) TO STDOUT"
         );
         let (settings, bound) = settings.unwrap().into_parts();
         assert_eq!(
