@@ -1,9 +1,10 @@
 //! Shared pieces of the example binaries: realistic demo data, opening a store by URL, time
-//! ranges as text, terminal tables and the web dashboard.
+//! ranges as text, searching the ranking, terminal tables and the web dashboard.
 
 pub mod dashboard;
 pub mod demo_data;
 pub mod range_text;
+pub mod ranking_search;
 pub mod store_url;
 pub mod terminal;
 

@@ -226,3 +226,74 @@ fn the_demo_takes_its_store_as_an_option() {
     assert!(text.starts_with("Loaded "), "{text}");
     assert!(text.contains("Customer Engagement — last 60 min"), "{text}");
 }
+
+/// The `engagement` report's stdout over `store` for `args` after the fixed `range`.
+fn engagement_text(store: &str, range: &[String], args: &[&str]) -> String {
+    let mut all: Vec<&str> = vec!["engagement"];
+    all.extend(range.iter().map(String::as_str));
+    all.extend(args);
+    let out = report_on(store, &all, Stdio::piped());
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_search_by_id_prints_where_a_customer_outside_the_rows_ranks() {
+    let store = demo_store("standing.db");
+    // One exact window for every run, whenever each starts.
+    let now = chrono::Utc::now();
+    let instant =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let range = vec![
+        "--range".to_owned(),
+        "between".to_owned(),
+        format!("--from={}", instant(now - chrono::TimeDelta::hours(48))),
+        format!("--to={}", instant(now)),
+    ];
+    // The whole ranking (the demo's 60 customers fit in its 100 rows), as its CSV.
+    let full = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("standing-full.csv");
+    let full_arg = full.display().to_string();
+    engagement_text(&store, &range, &["--csv", &full_arg]);
+    let csv = std::fs::read_to_string(&full).unwrap();
+    let eighth: Vec<&str> = csv
+        .lines()
+        .find(|line| line.starts_with("8,"))
+        .unwrap_or_else(|| panic!("the ranking has an 8th row: {csv}"))
+        .split(',')
+        .collect();
+    let (id, score, band) = (eighth[1], eighth[4], eighth[5].trim_matches('"'));
+
+    let text = engagement_text(
+        &store,
+        &range,
+        &["--limit", "3", "--search", &format!("#{id}")],
+    );
+    let want = format!(
+        "Customer #{id} is not in the top 3: rank 8 in this window, engagement score {score} \
+         ({band})."
+    );
+    assert!(text.contains(&want), "{want}\n{text}");
+    // The command it prints lists exactly the events the score counts.
+    let command = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Its events: report "))
+        .unwrap_or_else(|| panic!("no events command: {text}"));
+    let words: Vec<&str> = command.split(' ').collect();
+    let events = report_on(&store, &words, Stdio::piped());
+    let events = String::from_utf8(events.stdout).unwrap();
+    assert!(
+        events.contains(&format!("\n{score} events match;")),
+        "{command}\n{events}"
+    );
+
+    let unknown = engagement_text(&store, &range, &["--search", "987654321"]);
+    assert!(
+        unknown.contains("Customer #987654321 is not ranked in this window"),
+        "{unknown}"
+    );
+    let nobody = engagement_text(&store, &range, &["--limit", "3", "--search", "zz-nobody"]);
+    assert!(
+        nobody.contains("No customer among the top 3 matches “zz-nobody”."),
+        "{nobody}"
+    );
+}

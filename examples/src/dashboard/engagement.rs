@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{
     CustomerStanding, EngagementReport, EngagementRequest, EngagementRow,
 };
-use engagement_core::{CustomerId, Lookback, RangeSpec, ReportKind, ReportZone, Result};
+use engagement_core::{Lookback, RangeSpec, ReportKind, ReportZone, Result};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,7 @@ use super::layout::{Nav, custom_dates, customer_link, href, page as shell, windo
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use crate::range_text::{QUICK_RANGES, exact_window_parts, parse_range, range_parts};
+use crate::ranking_search::{keep_matching, standing_outside};
 
 const TITLE: &str = "Customer Engagement";
 
@@ -68,13 +69,6 @@ impl Params {
         href(path, &pairs)
     }
 
-    /// The customer the search names by id (`12345` or `#12345`, as the event log's customer
-    /// filter reads it), if it is one.
-    fn searched_customer(&self) -> Option<CustomerId> {
-        let term = self.q.as_deref()?.trim();
-        term.trim_start_matches('#').parse().ok().map(CustomerId)
-    }
-
     fn descending(&self) -> bool {
         match self.dir.as_deref() {
             Some("asc") => false,
@@ -86,9 +80,7 @@ impl Params {
 
     /// The rows the table shows: searched, then ordered.
     fn shape(&self, report: &mut EngagementReport) {
-        if let Some(term) = self.q.as_deref().filter(|t| !t.trim().is_empty()) {
-            report.rows.retain(|row| row.matches(term));
-        }
+        keep_matching(report, self.q.as_deref());
         let name = |r: &EngagementRow| {
             r.customer
                 .as_ref()
@@ -120,23 +112,9 @@ pub(crate) async fn page(
 ) -> Response {
     let result = async {
         let (report, ranked) = shown_report(&state, &session, &params).await?;
-        let standing = match params.searched_customer() {
-            Some(id) if !report.rows.iter().any(|r| r.customer_id == id) => {
-                let window = report.period.window;
-                let exact = RangeSpec::Between {
-                    from: window.from,
-                    to: window.to,
-                };
-                let viewer = session.viewer();
-                Some(
-                    state
-                        .reports
-                        .customer_standing(&viewer, &viewer.workspace, exact, id)
-                        .await?,
-                )
-            }
-            _ => None,
-        };
+        let viewer = session.viewer();
+        let standing =
+            standing_outside(&state.reports, &viewer, &report, params.q.as_deref()).await?;
         Ok((report, Searched { ranked, standing }))
     }
     .await;

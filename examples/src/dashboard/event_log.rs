@@ -7,8 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::csv::{ChunkSize, CsvOptions, event_log_chunks, event_log_file_name};
 use engagement_core::report::{EventLogPage, EventLogRequest, LogEntry};
 use engagement_core::{
-    Actor, CustomerId, Error, EventId, EventKey, Lookback, RangeSpec, ReportZone, Result,
-    WorkspaceId, names,
+    Actor, Error, EventId, EventKey, Lookback, RangeSpec, ReportZone, Result, WorkspaceId, names,
 };
 use futures::StreamExt;
 use maud::{Markup, html};
@@ -22,6 +21,7 @@ use super::layout::{
 use super::problem::{Query, failed_page, plain};
 use super::session::Session;
 use crate::range_text::{exact_window_parts, parse_range, range_parts};
+use crate::ranking_search::customer_named;
 
 const TITLE: &str = "Event Log";
 
@@ -92,13 +92,13 @@ impl Params {
             request = request.with_names([name]);
         }
         if let Some(id) = blank(&self.customer) {
-            let id = id.trim_start_matches('#').parse().map_err(|_| {
+            let id = customer_named(id).ok_or_else(|| {
                 Error::invalid_query(
                     "customer",
                     format!("{id:?} is not a customer ID (a whole number)"),
                 )
             })?;
-            request = request.for_customer(CustomerId(id));
+            request = request.for_customer(id);
         }
         if let Some(actor) = blank(&self.actor) {
             let actor = Actor::ALL
@@ -399,7 +399,7 @@ fn panel(session: &Session, params: &Params, entry: &LogEntry, log: &EventLogPag
 
 #[cfg(test)]
 mod tests {
-    use engagement_core::Timestamp;
+    use engagement_core::{CustomerId, Timestamp};
 
     use super::*;
 

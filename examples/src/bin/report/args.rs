@@ -76,7 +76,8 @@ pub(crate) enum Command {
     Engagement {
         #[command(flatten)]
         range: RangeArgs,
-        /// Only rows whose ID or name contains this text.
+        /// Only rows whose ID or name contains this text; a customer ID (`12` or `#12`) that no
+        /// row has prints where that customer ranks.
         #[arg(long)]
         search: Option<String>,
         /// Rows, 1 to 100.

@@ -4,7 +4,8 @@
 //!
 //! Run with: cargo run -p engagement-examples --bin report -- engagement --range 60m
 //!
-//! More: `report activity --range this-week --status active --search smith`,
+//! More: `report engagement --range 24h --search '#12'` (the rows of customer 12, or where it
+//! ranks outside them), `report activity --range this-week --status active --search smith`,
 //! `report events --customer 12 --range custom --from 2026-03-01 --to 2026-03-07 --csv log.csv`,
 //! `report funnel --steps "Page Viewed,Registered,Subscribed"`; `--store`, `--zone`, `--role`
 //! and `--workspace` work everywhere. Errors print one line and exit with status 1 (2 for a
@@ -30,6 +31,7 @@ use engagement_core::{
 use engagement_examples::dashboard::activity_sort;
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
+use engagement_examples::ranking_search::{keep_matching, standing_outside};
 use engagement_examples::store_url;
 use engagement_examples::terminal::{Failure, exit_code};
 use print::Printer;
@@ -102,10 +104,11 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
             )?);
             request.limit = limit;
             let mut report = reports.engagement(&viewer, &request).await?;
-            if let Some(term) = search.as_deref().filter(|t| !t.trim().is_empty()) {
-                report.rows.retain(|row| row.matches(term));
-            }
-            printed(out.engagement(&report))?;
+            let ranked = report.rows.len();
+            let search = search.as_deref();
+            keep_matching(&mut report, search);
+            let standing = standing_outside(&reports, &viewer, &report, search).await?;
+            printed(out.engagement(&report, ranked, search, standing.as_ref()))?;
             if let Some(path) = csv {
                 write_report(&report, path)?;
             }

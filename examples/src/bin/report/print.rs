@@ -3,8 +3,8 @@
 use std::io::{self, IsTerminal, Write, stdout};
 
 use engagement_core::report::{
-    ActivityReport, CustomerDetail, EngagementReport, EventLogPage, EventLogRequest, FunnelReport,
-    LogEntry, ReportPeriod, ScoreBand,
+    ActivityReport, CustomerDetail, CustomerStanding, EngagementReport, EventLogPage,
+    EventLogRequest, FunnelReport, LogEntry, ReportPeriod, ScoreBand,
 };
 use engagement_core::{EventKey, ReportZone, Timestamp};
 use engagement_examples::range_text::{range_label, range_parts};
@@ -118,7 +118,15 @@ impl Printer {
         Ok(())
     }
 
-    pub(crate) fn engagement(&self, report: &EngagementReport) -> io::Result<()> {
+    /// The ranking's rows shown (`ranked` of them before the search for `search`), and the
+    /// standing of the customer the search names by id when no row is theirs.
+    pub(crate) fn engagement(
+        &self,
+        report: &EngagementReport,
+        ranked: usize,
+        search: Option<&str>,
+        standing: Option<&CustomerStanding>,
+    ) -> io::Result<()> {
         self.title("Customer Engagement", &report.period)?;
         let mut t = Table::new([
             ("#", Align::Right),
@@ -151,6 +159,41 @@ impl Printer {
             stdout(),
             "\n{} customers (top 100, admin placeholders excluded).",
             report.rows.len()
+        )?;
+        if let Some(standing) = standing {
+            return Self::standing(standing, ranked);
+        }
+        if let Some(term) = search.filter(|_| report.rows.is_empty() && ranked > 0) {
+            writeln!(
+                stdout(),
+                "No customer among the top {ranked} matches “{}”. Search by customer ID (such \
+                 as 12345) to see where a customer outside them ranks.",
+                term.trim()
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Where a customer outside the `ranked` rows ranks, and the command listing the events
+    /// its score counts.
+    fn standing(standing: &CustomerStanding, ranked: usize) -> io::Result<()> {
+        let id = standing.customer_id;
+        let (Some(place), Some(band)) = (&standing.standing, standing.band) else {
+            writeln!(
+                stdout(),
+                "Customer #{id} is not ranked in this window: no events of their own, or an \
+                 admin placeholder."
+            )?;
+            return Ok(());
+        };
+        writeln!(
+            stdout(),
+            "Customer #{id} is not in the top {ranked}: rank {} in this window, engagement \
+             score {} ({}).\nIts events: report {}",
+            place.rank,
+            place.score,
+            band.label(),
+            events_command(&standing.drill_down)
         )?;
         Ok(())
     }
