@@ -13,7 +13,7 @@ use sqlx::{
 use engagement_core::{EventBatch, WorkspaceId};
 
 use crate::chunk::rows_per_statement;
-use crate::encode::{EVENT_BINDS, push_events};
+use crate::encode::EVENT_BINDS;
 use crate::error::{SqlError, SqlResult};
 use crate::fetched::Fetched;
 use crate::filter::LISTED;
@@ -375,8 +375,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// The events of `sql`, a `SELECT` of [`EVENT_COLUMNS`](crate::encode::EVENT_COLUMNS)
     /// (an export chunk), appended to `batch`, on a connection of the pool, which the dialect
     /// may close instead of handing it back when a failure leaves it unusable (PostgreSQL
-    /// copies the rows out, `postgres::large_reads`). By default the rows of
-    /// [`Dialect::fetch_rows`], decoded; SQLite and PostgreSQL decode each row as they read it.
+    /// copies the rows out, `postgres::large_reads`). SQLite and PostgreSQL decode each row as
+    /// they read it; MySQL decodes the driver's rows.
     ///
     /// # Errors
     /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`] for a row that is not an event.
@@ -385,12 +385,7 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         sql: Sql,
         context: &'static str,
         batch: EventBatch,
-    ) -> impl Future<Output = SqlResult<PooledEvents<Self>>> + Send {
-        async move {
-            let (conn, fetched) = Self::fetch_rows(conn, sql, context).await?;
-            Ok((conn, push_events(batch, &fetched)?))
-        }
-    }
+    ) -> impl Future<Output = SqlResult<PooledEvents<Self>>> + Send;
 
     /// A `CAST(expr AS <64-bit int>)` for aggregates whose type differs between databases.
     fn int(expr: &str) -> String {

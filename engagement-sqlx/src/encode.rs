@@ -9,7 +9,7 @@ use engagement_core::{
 
 use crate::dialect::ReadRow;
 use crate::error::{SqlError, SqlResult};
-use crate::fetched::{Fetched, RowSink, Value, ValueRow};
+use crate::fetched::{RowSink, Value, ValueRow};
 use crate::sql::{Arg, Sql};
 
 /// The columns an event is read from, in [`event_from_row`] order.
@@ -90,20 +90,6 @@ pub(crate) fn event_ref_from_row<R: ReadRow + ?Sized>(
     let event = borrowed_event(row, at)?;
     check_metadata(event.metadata)?;
     Ok(event)
-}
-
-/// `batch` with the events of `fetched`, rows of [`EVENT_COLUMNS`], appended.
-///
-/// # Errors
-/// As [`event_ref_from_row`].
-pub(crate) fn push_events<R: ReadRow>(
-    mut batch: EventBatch,
-    fetched: &Fetched<R>,
-) -> SqlResult<EventBatch> {
-    for row in fetched.rows().iter() {
-        batch.push(event_ref_from_row(&row, 0)?);
-    }
-    Ok(batch)
 }
 
 /// An export chunk read by the store itself: each row of [`EVENT_COLUMNS`] decoded into the

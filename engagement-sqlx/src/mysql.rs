@@ -6,10 +6,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, MySql, Row};
 
 use crate::dialect::{Dialect, Inserted, KeyedRows, PooledEvents, ReadRow, add, driver_glue};
-use crate::encode::push_events;
+use crate::encode::event_ref_from_row;
 use crate::engine::{Engine, sql_event_store};
 use crate::error::{SqlError, SqlResult};
-use crate::fetched::Fetched;
 use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Keys, Placeholder, Sql, json_array, json_texts};
@@ -384,10 +383,12 @@ impl Dialect for MySqlDialect {
         mut conn: PoolConnection<MySql>,
         sql: Sql,
         context: &'static str,
-        batch: EventBatch,
+        mut batch: EventBatch,
     ) -> SqlResult<PooledEvents<Self>> {
-        let rows = Self::fetch_alone(&mut conn, sql, context).await?;
-        Ok((conn, push_events(batch, &Fetched::Driver(rows))?))
+        for row in Self::fetch_alone(&mut conn, sql, context).await? {
+            batch.push(event_ref_from_row(&row, 0)?);
+        }
+        Ok((conn, batch))
     }
 
     const AUTOCOMMIT: Option<&'static str> = Some("SET autocommit = 1");

@@ -10,7 +10,7 @@
 //! none while the chunks read ahead fill their budget: memory stays bounded whatever the number
 //! of events, and a slow consumer holds no connection. Each chunk is read as the dialect reads
 //! large results and decoded as it is read ([`Dialect::fetch_events`]: SQLite steps the
-//! statement itself, PostgreSQL copies the rows out in binary).
+//! statement itself, PostgreSQL copies the rows out as text).
 
 mod parallel;
 mod slices;
