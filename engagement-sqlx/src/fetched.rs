@@ -1,12 +1,11 @@
 //! What a large read returned: the driver's rows, or [`Cells`] copied out of a statement that
-//! the store read itself (SQLite steps it through its C API, PostgreSQL copies it out in
-//! binary: see [`Dialect::fetch_rows`] and [`Dialect::fetch_events`]), read through the same
-//! [`ReadRow`] decoders either way.
+//! the store read itself (SQLite steps a funnel's reads through its C API: see
+//! [`Dialect::fetch_rows`]), read through the same [`ReadRow`] decoders either way.
 //!
-//! A store that reads a statement itself hands each row to a [`RowSink`] as [`Value`]s
-//! borrowed from the database's buffer: [`Cells`] keeps them for the decoders, and an export
-//! chunk's [`EventBatch`](engagement_core::EventBatch) decodes them into its events at once,
-//! copying each text once.
+//! A store that reads a statement itself (SQLite stepping it, PostgreSQL copying it out) hands
+//! each row to a [`RowSink`] as [`Value`]s borrowed from the database's buffer: [`Cells`] keep
+//! them for the decoders, and an export chunk's [`EventBatch`](engagement_core::EventBatch)
+//! decodes them into its events at once, copying each text once ([`Dialect::fetch_events`]).
 //!
 //! [`Dialect::fetch_rows`]: crate::dialect::Dialect::fetch_rows
 //! [`Dialect::fetch_events`]: crate::dialect::Dialect::fetch_events
@@ -28,10 +27,7 @@ impl<R: ReadRow> Fetched<R> {
     pub(crate) fn rows(&self) -> Rows<'_, R> {
         match self {
             Self::Driver(rows) => Rows::Driver(rows),
-            Self::Cells(cells) => Rows::Cells {
-                values: cells.values().collect(),
-                width: cells.width.max(1),
-            },
+            Self::Cells(cells) => Rows::Cells(cells),
         }
     }
 }
@@ -39,11 +35,7 @@ impl<R: ReadRow> Fetched<R> {
 /// The rows of a [`Fetched`], borrowed from it.
 pub(crate) enum Rows<'a, R> {
     Driver(&'a [R]),
-    /// Every row's values back to back, `width` a row.
-    Cells {
-        values: Vec<Value<'a>>,
-        width: usize,
-    },
+    Cells(&'a Cells),
 }
 
 impl<R: ReadRow> Rows<'_, R> {
@@ -52,20 +44,20 @@ impl<R: ReadRow> Rows<'_, R> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Self::Driver(rows) => rows.len(),
-            Self::Cells { values, width } => values.len() / width,
+            Self::Cells(cells) => cells.cells.len() / cells.width.max(1),
         }
     }
 
     /// Every row, in the statement's order, for the decoders.
     pub(crate) fn iter(&self) -> impl Iterator<Item = FetchedRow<'_, R>> {
-        let (driver, values, width): (&[R], &[Value<'_>], usize) = match self {
-            Self::Driver(rows) => (rows, &[], 1),
-            Self::Cells { values, width } => (&[], values, *width),
+        let (driver, cells, text, width): (&[R], &[Cell], &str, usize) = match self {
+            Self::Driver(rows) => (rows, &[], "", 1),
+            Self::Cells(cells) => (&[], &cells.cells, &cells.text, cells.width.max(1)),
         };
         let driver = driver.iter().map(FetchedRow::Driver);
-        let cells = values
+        let cells = cells
             .chunks_exact(width)
-            .map(|row| FetchedRow::Values(ValueRow(row)));
+            .map(move |cells| FetchedRow::Cells(ValueRow(CellRow { cells, text })));
         driver.chain(cells)
     }
 }
@@ -73,7 +65,7 @@ impl<R: ReadRow> Rows<'_, R> {
 /// One row of [`Rows`].
 pub(crate) enum FetchedRow<'r, R> {
     Driver(&'r R),
-    Values(ValueRow<'r, 'r>),
+    Cells(ValueRow<CellRow<'r>>),
 }
 
 impl<R: ReadRow> ReadRow for FetchedRow<'_, R> {
@@ -104,7 +96,7 @@ impl<R: ReadRow> FetchedRow<'_, R> {
     fn row(&self) -> &dyn ReadRow {
         match self {
             Self::Driver(row) => *row,
-            Self::Values(row) => row,
+            Self::Cells(row) => row,
         }
     }
 }
@@ -137,23 +129,34 @@ pub(crate) trait RowSink {
     fn push_row(&mut self, values: &[Value<'_>]) -> SqlResult<()>;
 }
 
-/// A row of [`Value`]s, read through [`ReadRow`].
-pub(crate) struct ValueRow<'r, 'a>(pub(crate) &'r [Value<'a>]);
+/// A row's values by column: the values a reader hands a [`RowSink`], or a row of [`Cells`].
+pub(crate) trait Columns {
+    /// Column `index`, if the row has it.
+    fn value(&self, index: usize) -> Option<Value<'_>>;
+}
 
-impl<'a> ValueRow<'_, 'a> {
-    fn value(&self, index: usize) -> SqlResult<Value<'a>> {
+impl Columns for &[Value<'_>] {
+    fn value(&self, index: usize) -> Option<Value<'_>> {
+        self.get(index).copied()
+    }
+}
+
+/// A row of [`Columns`], read through [`ReadRow`].
+pub(crate) struct ValueRow<C>(pub(crate) C);
+
+impl<C: Columns> ValueRow<C> {
+    fn value(&self, index: usize) -> SqlResult<Value<'_>> {
         self.0
-            .get(index)
-            .copied()
+            .value(index)
             .ok_or_else(|| corrupt(format!("no column {index}")))
     }
 
-    fn opt_value(&self, index: usize) -> SqlResult<Option<Value<'a>>> {
+    fn opt_value(&self, index: usize) -> SqlResult<Option<Value<'_>>> {
         self.value(index).map(|v| (v != Value::Null).then_some(v))
     }
 }
 
-impl ReadRow for ValueRow<'_, '_> {
+impl<C: Columns> ReadRow for ValueRow<C> {
     fn int(&self, index: usize) -> SqlResult<i64> {
         as_int(self.value(index)?)
     }
@@ -219,23 +222,30 @@ enum Cell {
     },
 }
 
-impl Cells {
-    /// Every row's values, in order.
-    fn values(&self) -> impl Iterator<Item = Value<'_>> {
-        self.cells.iter().map(|cell| match *cell {
+/// One row of [`Cells`].
+pub(crate) struct CellRow<'a> {
+    cells: &'a [Cell],
+    text: &'a str,
+}
+
+impl Columns for CellRow<'_> {
+    fn value(&self, index: usize) -> Option<Value<'_>> {
+        Some(match *self.cells.get(index)? {
             Cell::Null => Value::Null,
             Cell::Int(n) => Value::Int(n),
             // Ranges of whole texts pushed by `push_row`: on character boundaries.
             Cell::Text { start, end } => Value::Text(&self.text[start as usize..end as usize]),
         })
     }
+}
 
+impl Cells {
     /// Appends `text` to the row being written.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     ///
     /// # Errors
     /// [`SqlError::TooLarge`] once the read's text passes 4 GiB (a read that large is cut
-    /// into smaller statements by its caller: an export's chunks, a funnel's customer lists).
+    /// into smaller statements by its caller: a funnel's customer lists).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     fn push_text(&mut self, value: &str) -> SqlResult<()> {
         let start = self.text.len();
         let end = start + value.len();
