@@ -1,7 +1,7 @@
 //! Fault injection on PostgreSQL (cases 30–32 of `bad-inputs.md`): the connection killed with
 //! `pg_terminate_backend` in the middle of an export (inside a chunk query, between chunks,
 //! and every connection of a large export read by several tasks), every pooled connection
-//! busy, an export dropped early or cancelled mid-query, and an export's binary copy cancelled
+//! busy, an export dropped early or cancelled mid-query, and an export's `COPY` cancelled
 //! before its first row.
 //!
 //! Runs when `ENGAGEMENT_TEST_POSTGRES_URL` is set and the `postgres` feature is on; otherwise
