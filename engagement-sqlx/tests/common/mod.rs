@@ -44,7 +44,9 @@ pub(crate) fn on_own_runtime<T: Send + 'static>(
     .expect("the test setup thread panicked")
 }
 
-/// How many events the workspace holds (the event log's exact count).
+/// How many events the workspace holds (the event log's exact count: a page of none, so the
+/// store counts even an empty workspace, where a first page shorter than its limit would be its
+/// own total).
 pub(crate) async fn count(
     store: &dyn engagement_core::EventStore,
     ws: &engagement_core::WorkspaceId,
@@ -54,7 +56,7 @@ pub(crate) async fn count(
     let query = EventPageQuery {
         filter: EventFilter::new(TimeWindow::ALL),
         after: None,
-        limit: 1,
+        limit: 0,
     };
     Ok(store.event_page(ws, &query).await?.total)
 }
