@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use engagement_core::{
-    CustomerFilter, CustomerId, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, WorkspaceId,
+    CustomerFilter, CustomerId, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, Timestamp,
+    WorkspaceId,
 };
 
 use crate::dialect::Dialect;
@@ -12,12 +13,29 @@ use crate::sql::{Sql, contains_pattern};
 
 /// Appends `workspace = ? AND occurred_at >= ? AND occurred_at < ?` over unqualified columns.
 pub(crate) fn push_scope(sql: &mut Sql, workspace: &WorkspaceId, window: TimeWindow) {
-    sql.push("workspace = ")
-        .bind(workspace.as_str())
-        .push(" AND occurred_at >= ")
-        .bind(window.from.as_micros())
-        .push(" AND occurred_at < ")
-        .bind(window.to.as_micros());
+    push_workspace(sql, workspace);
+    push_window(sql, window);
+}
+
+/// Appends `workspace = ?`.
+pub(crate) fn push_workspace(sql: &mut Sql, workspace: &WorkspaceId) {
+    sql.push("workspace = ").bind(workspace.as_str());
+}
+
+/// Appends ` AND occurred_at >= ? AND occurred_at < ?`.
+pub(crate) fn push_window(sql: &mut Sql, window: TimeWindow) {
+    push_since(sql, window.from);
+    push_until(sql, window.to);
+}
+
+/// Appends ` AND occurred_at >= ?`.
+pub(crate) fn push_since(sql: &mut Sql, from: Timestamp) {
+    sql.push(" AND occurred_at >= ").bind(from.as_micros());
+}
+
+/// Appends ` AND occurred_at < ?`.
+pub(crate) fn push_until(sql: &mut Sql, to: Timestamp) {
+    sql.push(" AND occurred_at < ").bind(to.as_micros());
 }
 
 /// Appends the scope and ` AND actor = <customer>`: the events the aggregates count.
@@ -25,17 +43,6 @@ pub(crate) fn push_counted(sql: &mut Sql, workspace: &WorkspaceId, window: TimeW
     push_scope(sql, workspace, window);
     sql.push(" AND actor = ")
         .bind(actor_code(engagement_core::Actor::Customer));
-}
-
-/// Appends the conditions of an [`EventFilter`] over unqualified event columns, exactly as
-/// [`EventFilter::matches`] defines them (an empty selection matches nothing).
-pub(crate) fn push_event_filter<D: Dialect>(
-    sql: &mut Sql,
-    workspace: &WorkspaceId,
-    filter: &EventFilter,
-) {
-    push_scope(sql, workspace, filter.window);
-    push_event_conditions::<D>(sql, filter);
 }
 
 /// The database's integers of `ids`, for [`Dialect::push_in_ids`].

@@ -250,6 +250,107 @@ pub async fn event_log_totals_stay_exact_over_whole_days(store: &dyn EventStore)
     totals_agree(store, &ws, &events, "after an erasure").await;
 }
 
+/// Full first pages of filters no per-day count answers (an IP, a path, a referrer, a
+/// customer), cut inside runs of events sharing one microsecond: each page is the newest
+/// matches in (time, id) order and its total counts every match, whatever the page's size,
+/// where the cut falls in a run, and the events of other values around it.
+pub async fn event_page_totals_count_past_a_full_page(store: &dyn EventStore) {
+    let ws = fresh_workspace("event_page_totals_count_past_a_full_page");
+    let ip = IpAddr::from([192, 0, 2, 7]);
+    let events: Vec<Event> = (0..40_i64)
+        .map(|i| {
+            // Runs of four events in one microsecond, ids out of time order.
+            let mut e = ev(
+                &format!("p{:02}", (i * 7) % 40),
+                i % 3,
+                names::PAGE_VIEWED,
+                micros(base(), (i / 4) * HOUR),
+            );
+            let ours = i % 5 != 0;
+            e.ip = Some(if ours {
+                ip
+            } else {
+                IpAddr::from([192, 0, 2, 8])
+            });
+            e.page.path = if ours { "/p".into() } else { "/q".into() };
+            e.page.referrer = if ours {
+                "https://r.example/".into()
+            } else {
+                String::new()
+            };
+            e
+        })
+        .collect();
+    append(store, &ws, &events).await;
+    let mut by_ip = EventFilter::new(day());
+    by_ip.ip = Some(ip);
+    let mut by_path = EventFilter::new(day());
+    by_path.path = Some("/p".into());
+    let mut by_referrer = EventFilter::new(day());
+    by_referrer.referrer = Some("https://r.example/".into());
+    let by_customer = EventFilter::new(day()).with_customers(vec![CustomerId(1)]);
+    for filter in [by_ip, by_path, by_referrer, by_customer] {
+        let mut want: Vec<&Event> = events.iter().filter(|e| filter.matches(e)).collect();
+        want.sort_by_key(|e| std::cmp::Reverse(e.key()));
+        for limit in 1..=want.len() {
+            let (got, total) = page(store, &ws, &filter, limit).await;
+            let newest: Vec<&str> = want[..limit].iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(
+                (ids_of(&got), total),
+                (newest, want.len() as u64),
+                "a first page of {limit} with {filter:?}"
+            );
+        }
+    }
+}
+
+/// A page resumed after a key past either edge of its window: after one newer than the
+/// window's end it starts at the window's newest event (events newer than the window stay out),
+/// after one older than its start it is empty; the total counts the window either way.
+pub async fn event_page_resumes_after_keys_past_the_window(store: &dyn EventStore) {
+    let ws = fresh_workspace("event_page_resumes_after_keys_past_the_window");
+    // Two hours of events and one on each side: the window is the two hours.
+    let events: Vec<Event> = (-1..=2_i64)
+        .map(|h| {
+            ev(
+                &format!("w{}", h + 1),
+                1,
+                names::PAGE_VIEWED,
+                micros(base(), h * HOUR),
+            )
+        })
+        .collect();
+    append(store, &ws, &events).await;
+    let window = window(base(), micros(base(), 2 * HOUR));
+    // Counted from per-day counts where a store keeps them, and from the events.
+    let filters = [
+        EventFilter::new(window),
+        EventFilter::new(window).with_customers(vec![CustomerId(1)]),
+    ];
+    let key = |at: Timestamp| EventKey { at, id: "w".into() };
+    let cases = [
+        (key(micros(base(), 3 * HOUR)), vec!["w2", "w1"]),
+        (key(micros(base(), 2 * HOUR)), vec!["w2", "w1"]),
+        (key(micros(base(), -2 * HOUR)), vec![]),
+        (key(base()), vec![]),
+    ];
+    for filter in filters {
+        for (after, want) in &cases {
+            let query = EventPageQuery {
+                filter: filter.clone(),
+                after: Some(after.clone()),
+                limit: 10,
+            };
+            let got = ok("event_page", store.event_page(&ws, &query).await);
+            assert_eq!(
+                (ids_of(&got.events), got.total),
+                (want.clone(), 2),
+                "a page after {after:?} with {filter:?}"
+            );
+        }
+    }
+}
+
 /// When the first event of [`event_log_totals_stay_exact_over_whole_days`] occurs.
 fn totals_start() -> Timestamp {
     micros(base(), -2 * DAY)

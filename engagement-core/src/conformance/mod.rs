@@ -105,6 +105,8 @@ macro_rules! conformance_tests {
             event_page_keyset_survives_appends,
             event_page_filters_every_field,
             event_log_totals_stay_exact_over_whole_days,
+            event_page_totals_count_past_a_full_page,
+            event_page_resumes_after_keys_past_the_window,
             event_by_id_is_scoped,
             export_streams_everything_in_order,
             large_export_is_complete_and_in_order,
