@@ -81,6 +81,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     const INT: &'static str;
     /// Starts a read-only transaction that sees one snapshot for all its statements.
     const BEGIN_READ: &'static str;
+    /// Starts the read transaction of an event-log page and its count: as
+    /// [`Self::BEGIN_READ`], with any planner settings the log's scans need.
+    const BEGIN_LOG_READ: &'static str = Self::BEGIN_READ;
     /// Starts a write transaction (SQLite takes the write lock up front).
     const BEGIN_WRITE: &'static str;
 

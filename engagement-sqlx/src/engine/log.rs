@@ -66,7 +66,7 @@ impl<D: Dialect> Engine<D> {
             Direction::Older,
             query.limit as u64,
         );
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_LOG_READ).await?;
         let rows = D::fetch_all(&mut tx, page, "read a page of the event log").await?;
         let events: Vec<Event> = rows
             .iter()
