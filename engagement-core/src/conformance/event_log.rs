@@ -250,18 +250,20 @@ pub async fn event_log_totals_stay_exact_over_whole_days(store: &dyn EventStore)
     totals_agree(store, &ws, &events, "after an erasure").await;
 }
 
-/// Full first pages of filters no per-day count answers (an IP, a path, a referrer, a
-/// customer), cut inside runs of events sharing one microsecond: each page is the newest
-/// matches in (time, id) order and its total counts every match, whatever the page's size,
-/// where the cut falls in a run, and the events of other values around it.
+/// Pages of filters no per-day count answers (an IP, a path, a referrer, a customer), cut
+/// inside runs of events sharing one microsecond: walked newest first in pages of every size,
+/// each page holds the next matches in (time, id) order, and its total, and that of a page of
+/// none after the same key, counts every match, wherever the page's key and its last event
+/// fall in a run and whatever events of other values lie around them.
 pub async fn event_page_totals_count_past_a_full_page(store: &dyn EventStore) {
     let ws = fresh_workspace("event_page_totals_count_past_a_full_page");
     let ip = IpAddr::from([192, 0, 2, 7]);
     let events: Vec<Event> = (0..40_i64)
         .map(|i| {
             // Runs of four events in one microsecond, ids out of time order.
+            let id = format!("p{:02}", (i * 7) % 40);
             let mut e = ev(
-                &format!("p{:02}", (i * 7) % 40),
+                &id,
                 i % 3,
                 names::PAGE_VIEWED,
                 micros(base(), (i / 4) * HOUR),
@@ -292,14 +294,37 @@ pub async fn event_page_totals_count_past_a_full_page(store: &dyn EventStore) {
     for filter in [by_ip, by_path, by_referrer, by_customer] {
         let mut want: Vec<&Event> = events.iter().filter(|e| filter.matches(e)).collect();
         want.sort_by_key(|e| std::cmp::Reverse(e.key()));
+        let total = want.len() as u64;
         for limit in 1..=want.len() {
-            let (got, total) = page(store, &ws, &filter, limit).await;
-            let newest: Vec<&str> = want[..limit].iter().map(|e| e.id.as_str()).collect();
-            assert_eq!(
-                (ids_of(&got), total),
-                (newest, want.len() as u64),
-                "a first page of {limit} with {filter:?}"
-            );
+            let mut after: Option<EventKey> = None;
+            for newest in want.chunks(limit) {
+                let query = |limit| EventPageQuery {
+                    filter: filter.clone(),
+                    after: after.clone(),
+                    limit,
+                };
+                let got = ok("event_page", store.event_page(&ws, &query(limit)).await);
+                let ids: Vec<&str> = newest.iter().map(|e| e.id.as_str()).collect();
+                assert_eq!(
+                    (ids_of(&got.events), got.total),
+                    (ids, total),
+                    "a page of {limit} after {after:?} with {filter:?}"
+                );
+                let none = ok("event_page", store.event_page(&ws, &query(0)).await);
+                assert_eq!(
+                    none.total, total,
+                    "a page of none after {after:?} with {filter:?}"
+                );
+                after = got.events.last().map(Event::key);
+            }
+            // Past the last match: an empty page that still counts every one.
+            let query = EventPageQuery {
+                filter: filter.clone(),
+                after,
+                limit,
+            };
+            let past = ok("event_page", store.event_page(&ws, &query).await);
+            assert_eq!((past.events.len(), past.total), (0, total), "past the end");
         }
     }
 }
