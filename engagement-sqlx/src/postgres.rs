@@ -187,7 +187,8 @@ impl Dialect for PostgresDialect {
     // index scan takes ~0.1 s. At 1.1, the value PostgreSQL's documentation gives for storage
     // where random reads cost little more than sequential ones (SSDs, cached data), it scans
     // the index up to windows of about a week and the table beyond (docs/scaling.md). For
-    // this transaction only (`SET LOCAL`).
+    // this transaction only (`SET LOCAL`): set for every report's, it made a customer's rank
+    // over 28 days half as fast again (0.41-0.51 s to 0.78-0.92 s).
     const BEGIN_LOG_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
                                           SET LOCAL plan_cache_mode = force_custom_plan; \
                                           SET LOCAL random_page_cost = 1.1";
