@@ -165,6 +165,15 @@ sql_event_store!(PostgresStore, PostgresDialect);
 #[derive(Debug)]
 pub(crate) struct PostgresDialect;
 
+/// What starts a report's read transaction (`Dialect::BEGIN_READ`), as a literal that
+/// `Dialect::BEGIN_LOG_READ` extends.
+macro_rules! begin_read {
+    () => {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+         SET LOCAL plan_cache_mode = force_custom_plan"
+    };
+}
+
 impl Dialect for PostgresDialect {
     type DB = sqlx::Postgres;
     type Row = PgRow;
@@ -177,8 +186,7 @@ impl Dialect for PostgresDialect {
     // statement's sixth run on a connection PostgreSQL may switch to one generic plan that
     // ignores the arguments' selectivity (a ranking read its candidates' scores 2-3x slower,
     // docs/scaling.md "2026-12-07: custom plans for every report").
-    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-                                      SET LOCAL plan_cache_mode = force_custom_plan";
+    const BEGIN_READ: &'static str = begin_read!();
     // The log's filters no index holds (IP, path, referrer) are tested in the rows of the
     // window, which the time index `(workspace, occurred_at, …)` finds. At the default
     // `random_page_cost` of 4 the planner costs that index scan as random reads (it discounts
@@ -188,10 +196,9 @@ impl Dialect for PostgresDialect {
     // where random reads cost little more than sequential ones (SSDs, cached data), it scans
     // the index up to windows of about a week and the table beyond (docs/scaling.md). For
     // this transaction only (`SET LOCAL`): set for every report's, it made a customer's rank
-    // over 28 days half as fast again (0.41-0.51 s to 0.78-0.92 s).
-    const BEGIN_LOG_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-                                          SET LOCAL plan_cache_mode = force_custom_plan; \
-                                          SET LOCAL random_page_cost = 1.1";
+    // over 28 days nearly twice as slow (0.41-0.51 s to 0.78-0.92 s).
+    const BEGIN_LOG_READ: &'static str =
+        concat!(begin_read!(), "; SET LOCAL random_page_cost = 1.1");
     // Writes rely on READ COMMITTED (each statement sees what committed before it: a purge's
     // rollup settle, a migrator that waited on the lock); under a host's stricter default
     // (`default_transaction_isolation`) racing appends failed with 40001 instead of waiting.

@@ -276,9 +276,9 @@ fn whole_log(query: &EventPageQuery, rows: usize) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use engagement_core::{EventFilter, EventKey, EventPageQuery, TimeWindow, Timestamp};
-
-    use engagement_core::{CustomerId, Event};
+    use engagement_core::{
+        CustomerId, Event, EventFilter, EventKey, EventPageQuery, TimeWindow, Timestamp,
+    };
 
     use super::{first_page_end, whole_log};
 
