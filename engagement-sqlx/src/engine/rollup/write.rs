@@ -1,47 +1,22 @@
-//! The daily rollup (`<prefix>daily`): per workspace, customer, UTC day and event name, the
-//! number of counted events (actor = customer) and the latest of them.
-//!
-//! [`append`](Engine::append) adds what it inserted and [`purge`](Engine::purge) takes off what
-//! it deleted (reading the latest event left of each row it took from), each in the transaction
-//! that changes the events, so the rollup is exact whatever the order, repetition or lateness of
-//! the events and whatever appends and purges run beside. The aggregates read it for the whole
-//! UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
-//!
-//! Beside it, `<prefix>totals` holds every customer's number of counted events of all time,
-//! kept the same way (purge takes off what it deleted): the bound the ranking prunes with; and
-//! `<prefix>log_counts` the number of events (every actor) per UTC day, name, actor and page
-//! domain, from which the event log's exact total takes the window's whole days.
+//! Keeping the rollup, the totals and the log counts exact: what an append adds and a purge
+//! takes off, in the transaction that changes the events.
 
 use std::collections::BTreeMap;
 
-use engagement_core::{Actor, Event, TimeWindow, WorkspaceId};
+use engagement_core::{Actor, Event, WorkspaceId};
 
-use super::Engine;
+use super::{DAY, day_of};
 use crate::chunk::rows_per_statement;
 use crate::dialect::{
     Conn, Dialect, ReadRow, push_keyed_delete, push_keyed_select, push_keyed_update,
 };
 use crate::encode::actor_code;
+use crate::engine::Engine;
 use crate::error::SqlResult;
-use crate::filter::push_counted;
 use crate::sql::{Arg, Keys, Sql};
-
-/// One UTC day in microseconds.
-pub(crate) const DAY: i64 = 86_400_000_000;
-
-/// The span of time the rollup covers (about ±136,000 years, whole days): events outside it are
-/// only ever read raw, so day arithmetic never overflows.
-const COVERED: (i64, i64) = (-DAY * 50_000_000, DAY * 50_000_000);
 
 /// Bound arguments per rollup row besides the workspace.
 const ROLLUP_BINDS: usize = 5;
-
-/// The most customers whose rollup rows are read one customer at a time by the key
-/// ([`Engine::push_days_by_customer`]); a longer list is left to the planner. Each read costs
-/// ~9 µs on PostgreSQL at 10M events; the 4,001 customers of a 24-hour ranking's second
-/// statement took 36–64 ms that way, 16–23 ms as the planner's scan of the day through the day
-/// index (index-only, with fresh statistics).
-const KEY_READS_AT_MOST: usize = 1_000;
 
 /// Bound arguments per log count row besides the workspace.
 const LOG_COUNT_BINDS: usize = 5;
@@ -83,166 +58,7 @@ pub(crate) fn count_in_rollup<'a>(
     }
 }
 
-/// The start of the UTC day holding `at`, if the rollup covers it.
-pub(crate) fn day_of(at: i64) -> Option<i64> {
-    (COVERED.0..COVERED.1)
-        .contains(&at)
-        .then(|| at - at.rem_euclid(DAY))
-}
-
-/// A window split into whole UTC days read from the rollup and the raw edges around them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Split {
-    /// `[first, last)` day starts read from the rollup, if the window holds a whole day.
-    pub(crate) days: Option<(i64, i64)>,
-    /// The rest of the window, read from the events.
-    pub(crate) edges: Vec<TimeWindow>,
-}
-
-impl Split {
-    pub(crate) fn new(window: TimeWindow) -> Self {
-        let (from, to) = (window.from.as_micros(), window.to.as_micros());
-        let first = from.clamp(COVERED.0, COVERED.1);
-        let first = match first.rem_euclid(DAY) {
-            0 => first,
-            r => first - r + DAY,
-        };
-        let last = to.clamp(COVERED.0, COVERED.1);
-        let last = last - last.rem_euclid(DAY);
-        if from >= to || first >= last {
-            return Self {
-                days: None,
-                edges: if from < to { vec![window] } else { Vec::new() },
-            };
-        }
-        let edge = |a: i64, b: i64| TimeWindow {
-            from: engagement_core::Timestamp::from_micros(a),
-            to: engagement_core::Timestamp::from_micros(b),
-        };
-        let mut edges = Vec::new();
-        if from < first {
-            edges.push(edge(from, first));
-        }
-        if last < to {
-            edges.push(edge(last, to));
-        }
-        Self {
-            days: Some((first, last)),
-            edges,
-        }
-    }
-}
-
-/// What a union of rollup rows and raw events selects: the same columns from both.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Columns {
-    /// The select list over the rollup (`customer`, `day`, `name`, `n`, `last_at`).
-    pub(crate) rollup: &'static str,
-    /// The same list over the events (`customer`, `occurred_at`, `name`, `1`, `occurred_at`).
-    pub(crate) raw: &'static str,
-}
-
-/// Which of a window's counted events a read takes.
-#[derive(Clone, Copy)]
-pub(crate) enum Narrow<'a> {
-    /// All of them.
-    All,
-    /// Those meeting a condition over `customer` and `name`.
-    Where(&'a dyn Fn(&mut Sql)),
-    /// Those of these customers.
-    Customers(&'a [i64]),
-}
-
-impl Narrow<'_> {
-    /// Appends ` AND <the condition>`, if any.
-    fn push_and<D: Dialect>(self, sql: &mut Sql) {
-        match self {
-            Self::All => {}
-            Self::Where(condition) => {
-                sql.push(" AND ");
-                condition(sql);
-            }
-            Self::Customers(ids) => {
-                sql.push(" AND ");
-                D::push_in_ids(sql, "customer", ids);
-            }
-        }
-    }
-}
-
 impl<D: Dialect> Engine<D> {
-    /// Appends `SELECT <columns> FROM daily … UNION ALL SELECT <columns> FROM events …`: the
-    /// counted events of `window`, whole days from the rollup and the edges raw, each part
-    /// narrowed by `narrow`.
-    pub(crate) fn push_counted_parts(
-        &self,
-        sql: &mut Sql,
-        workspace: &WorkspaceId,
-        window: TimeWindow,
-        columns: Columns,
-        narrow: Narrow<'_>,
-    ) {
-        let split = Split::new(window);
-        let mut first = true;
-        if let Some(days) = split.days {
-            match narrow {
-                Narrow::Customers(ids) if !D::ROWS_IN_TEXT && ids.len() <= KEY_READS_AT_MOST => {
-                    self.push_days_by_customer(sql, columns.rollup, workspace, days, ids);
-                }
-                _ => {
-                    push_days(sql, columns.rollup, &self.tables.daily, workspace, days);
-                    narrow.push_and::<D>(sql);
-                }
-            }
-            first = false;
-        }
-        // An empty window still yields a statement (that matches nothing).
-        let edges = if split.edges.is_empty() && first {
-            vec![window]
-        } else {
-            split.edges
-        };
-        for edge in edges {
-            if !first {
-                sql.push(" UNION ALL ");
-            }
-            first = false;
-            sql.push("SELECT ")
-                .push(columns.raw)
-                .push(" FROM ")
-                .push(&self.tables.events)
-                .push(" WHERE ");
-            push_counted(sql, workspace, edge);
-            narrow.push_and::<D>(sql);
-        }
-    }
-
-    /// Appends the rollup rows of `days` of each of `customers`, `select`ed, read from the list:
-    /// one read of the rollup's key per customer (a lateral subquery, kept apart by `OFFSET 0`
-    /// so the planner cannot merge it into a join). PostgreSQL, given the same as
-    /// `customer = ANY(…)`, read a day its statistics did not know yet (estimated at one row)
-    /// whole through the day index: 20 ms for the 200 customers a 24-hour ranking scores first,
-    /// 1.9 ms this way (12 ms through the key with heap fetches, as it planned it once
-    /// analysed). The list is read in key order, each customer once (a repeated one would
-    /// otherwise be read, and counted, again).
-    fn push_days_by_customer(
-        &self,
-        sql: &mut Sql,
-        select: &str,
-        workspace: &WorkspaceId,
-        days: (i64, i64),
-        customers: &[i64],
-    ) {
-        let mut listed = customers.to_vec();
-        listed.sort_unstable();
-        listed.dedup();
-        sql.push("SELECT d.* FROM UNNEST(")
-            .bind(Arg::Ints(listed))
-            .push(") AS listed (customer) CROSS JOIN LATERAL (");
-        push_days(sql, select, &self.tables.daily, workspace, days);
-        sql.push(" AND customer = listed.customer OFFSET 0) AS d");
-    }
-
     /// Adds the counted events among `inserted` (all newly stored) to the rollup and to the
     /// customers' totals, and all of them to the event log's counts.
     ///
@@ -614,27 +430,6 @@ impl<D: Dialect> Engine<D> {
     }
 }
 
-/// Appends `SELECT <select> FROM <table> WHERE workspace = ? AND day >= ? AND day < ?`: a
-/// per-day table's rows of the days `[from, to)`.
-pub(crate) fn push_days(
-    sql: &mut Sql,
-    select: &str,
-    table: &str,
-    workspace: &WorkspaceId,
-    (from, to): (i64, i64),
-) {
-    sql.push("SELECT ")
-        .push(select)
-        .push(" FROM ")
-        .push(table)
-        .push(" WHERE workspace = ")
-        .bind(workspace.as_str())
-        .push(" AND day >= ")
-        .bind(from)
-        .push(" AND day < ")
-        .bind(to);
-}
-
 /// The keys of the rollup rows `rows` (customer, day, name), a column each.
 fn rollup_keys<'a>(rows: impl Iterator<Item = (i64, i64, &'a String)>) -> Keys {
     let (mut customers, mut days, mut names) = (Vec::new(), Vec::new(), Vec::new());
@@ -649,70 +444,15 @@ fn rollup_keys<'a>(rows: impl Iterator<Item = (i64, i64, &'a String)>) -> Keys {
     }
 }
 
-#[cfg(test)]
+/// Built on SQLite, the backend every build can run.
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
     use engagement_core::Timestamp;
 
-    fn window(from: i64, to: i64) -> TimeWindow {
-        TimeWindow {
-            from: Timestamp::from_micros(from),
-            to: Timestamp::from_micros(to),
-        }
-    }
-
-    #[test]
-    fn whole_days_come_from_the_rollup_and_edges_from_the_events() {
-        let h = DAY / 24;
-        assert_eq!(
-            Split::new(window(0, 3 * DAY)),
-            Split {
-                days: Some((0, 3 * DAY)),
-                edges: vec![]
-            }
-        );
-        assert_eq!(
-            Split::new(window(-h, 2 * DAY + h)),
-            Split {
-                days: Some((0, 2 * DAY)),
-                edges: vec![window(-h, 0), window(2 * DAY, 2 * DAY + h)]
-            }
-        );
-        // Less than a whole day: all raw.
-        assert_eq!(
-            Split::new(window(h, DAY + h)),
-            Split {
-                days: None,
-                edges: vec![window(h, DAY + h)]
-            }
-        );
-        assert_eq!(
-            Split::new(window(5, 5)),
-            Split {
-                days: None,
-                edges: vec![]
-            }
-        );
-    }
-
-    #[test]
-    fn extreme_windows_never_overflow() {
-        let split = Split::new(window(i64::MIN, i64::MAX));
-        assert_eq!(split.days, Some(COVERED));
-        assert_eq!(
-            split.edges,
-            vec![window(i64::MIN, COVERED.0), window(COVERED.1, i64::MAX)]
-        );
-        assert_eq!(day_of(i64::MIN), None);
-        assert_eq!(day_of(i64::MAX), None);
-        assert_eq!(day_of(-1), Some(-DAY));
-        assert_eq!(day_of(DAY + 1), Some(DAY));
-    }
-
     /// Takes the event `taken` (of `events`, appended first) off the rollup as a purge chunk
     /// does (deleted from the events, then `take_from_rollup`), and gives the `last_at` of the
     /// rollup row it counted in.
-    #[cfg(feature = "sqlite")]
     async fn last_at_after_taking(events: &[Event], taken: usize) -> i64 {
         use crate::prefix::TablePrefix;
         use crate::sqlite::SqliteDialect;
@@ -756,7 +496,6 @@ mod tests {
     /// A purge chunk that takes a rollup row's latest event while an earlier one is left (a
     /// chunk read out of time order, or an earlier event appended while the purge ran) sets
     /// the row's `last_at` from the events left; one that leaves the latest event keeps it.
-    #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn taking_a_rows_latest_event_sets_its_last_at_from_the_events_left() {
         let at = |s: &str| s.parse::<Timestamp>().unwrap();
