@@ -1,23 +1,29 @@
 //! [`Dialect`]: what differs between SQLite, PostgreSQL and MySQL, so that every primitive is
 //! written once (in `engine`) and each database file only says how it differs.
 
+mod driver;
+mod keyed;
+mod row;
+
 use std::fmt::Debug;
 use std::future::Future;
 use std::ops::DerefMut;
 
+use sqlx::Database;
 use sqlx::pool::PoolConnection;
-use sqlx::{
-    Arguments, ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type,
-};
 
 use engagement_core::{EventBatch, WorkspaceId};
 
 use crate::chunk::rows_per_statement;
 use crate::encode::EVENT_BINDS;
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 use crate::fetched::Fetched;
 use crate::filter::LISTED;
 use crate::sql::{Arg, Keys, Placeholder, Sql};
+
+pub(crate) use driver::{add, begin, driver_glue, run_execute, run_fetch_all};
+pub(crate) use keyed::{KeyedRows, push_keyed_delete, push_keyed_select, push_keyed_update};
+pub(crate) use row::ReadRow;
 
 /// A pooled connection handed back with the events read on it.
 pub(crate) type PooledEvents<D> = (PoolConnection<<D as Dialect>::DB>, EventBatch);
@@ -359,7 +365,7 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// the statement itself (`sqlite::large_reads`).
     ///
     /// # Errors
-    /// [`SqlError`] when the statement fails; the connection is dropped with the error.
+    /// [`SqlError`](crate::error::SqlError) when the statement fails; the connection is dropped with the error.
     fn fetch_rows<C>(
         conn: C,
         sql: Sql,
@@ -382,7 +388,7 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// they read it; MySQL decodes the driver's rows.
     ///
     /// # Errors
-    /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`] for a row that is not an event.
+    /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`](crate::error::SqlError::Corrupt) for a row that is not an event.
     fn fetch_events(
         conn: PoolConnection<Self::DB>,
         sql: Sql,
@@ -394,301 +400,4 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     fn int(expr: &str) -> String {
         format!("CAST({expr} AS {})", Self::INT)
     }
-}
-
-/// How a database's `UPDATE` and `DELETE` find the rows a table of keys names, each row by its
-/// key, so that no other row is read or locked.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum KeyedRows {
-    /// `WHERE (<key>) IN (SELECT … FROM <keys>)`, which SQLite reads key by key (its
-    /// `UPDATE … FROM` scanned the workspace's rows instead, testing each against the keys).
-    InSubquery,
-    /// `UPDATE … SET … FROM <keys>` and `DELETE … USING <keys>` (PostgreSQL).
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    FromAndUsing,
-    /// The keys read first, then the table through its primary key, in a multi-table `UPDATE`
-    /// or `DELETE` (MySQL): MariaDB plans a single-table one with `IN (SELECT …)` as a scan
-    /// testing each row, which under REPEATABLE READ also locks every row it scans; and left
-    /// to its estimates (`JSON_TABLE` counts as 40 rows) it read a small workspace's rollup
-    /// whole, and the totals' emptied rows through `(workspace, n)`, locking every emptied
-    /// total of the workspace (another purge's too, not yet committed: two such purges
-    /// deadlocked).
-    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
-    MultiTable,
-}
-
-/// Appends an `UPDATE` of the rows of `table` (as `d`) of `workspace` that `keys` name and that
-/// meet `filter` (a condition on `d`), with the assignments `set` appends: one statement
-/// whatever the number of keys, shaped as [`Dialect::KEYED_ROWS`] says.
-pub(crate) fn push_keyed_update<D: Dialect>(
-    sql: &mut Sql,
-    (table, workspace): (&str, &WorkspaceId),
-    keys: &Keys,
-    set: impl FnOnce(&mut Sql),
-    filter: &str,
-) {
-    match D::KEYED_ROWS {
-        KeyedRows::InSubquery => {
-            sql.push("UPDATE ").push(table).push(" AS d SET ");
-            set(sql);
-            push_key_in::<D>(sql, workspace, keys, filter);
-        }
-        KeyedRows::FromAndUsing => {
-            sql.push("UPDATE ").push(table).push(" AS d SET ");
-            set(sql);
-            sql.push(" FROM ");
-            D::push_keys(sql, keys);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-        KeyedRows::MultiTable => {
-            sql.push("UPDATE ");
-            push_keys_then_table::<D>(sql, keys, table);
-            sql.push(" SET ");
-            set(sql);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-    }
-}
-
-/// Appends a `DELETE` of the rows of `table` (as `d`) of `workspace` that `keys` name and that
-/// meet `filter` (a condition on `d`), as [`push_keyed_update`] finds them.
-pub(crate) fn push_keyed_delete<D: Dialect>(
-    sql: &mut Sql,
-    (table, workspace): (&str, &WorkspaceId),
-    keys: &Keys,
-    filter: &str,
-) {
-    match D::KEYED_ROWS {
-        KeyedRows::InSubquery => {
-            sql.push("DELETE FROM ").push(table).push(" AS d");
-            push_key_in::<D>(sql, workspace, keys, filter);
-        }
-        KeyedRows::FromAndUsing => {
-            sql.push("DELETE FROM ").push(table).push(" AS d USING ");
-            D::push_keys(sql, keys);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-        KeyedRows::MultiTable => {
-            sql.push("DELETE d FROM ");
-            push_keys_then_table::<D>(sql, keys, table);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-    }
-}
-
-/// Appends a `SELECT` of `columns` (of `d`) of the rows of `table` (as `d`) of `workspace`
-/// that `keys` name and that meet `filter`, as [`push_keyed_update`] finds them.
-pub(crate) fn push_keyed_select<D: Dialect>(
-    sql: &mut Sql,
-    (table, workspace): (&str, &WorkspaceId),
-    keys: &Keys,
-    columns: &str,
-    filter: &str,
-) {
-    sql.push("SELECT ").push(columns).push(" FROM ");
-    match D::KEYED_ROWS {
-        KeyedRows::InSubquery => {
-            sql.push(table).push(" AS d");
-            push_key_in::<D>(sql, workspace, keys, filter);
-        }
-        KeyedRows::FromAndUsing => {
-            sql.push(table).push(" AS d, ");
-            D::push_keys(sql, keys);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-        KeyedRows::MultiTable => {
-            push_keys_then_table::<D>(sql, keys, table);
-            push_keyed_rows(sql, workspace, keys, filter);
-        }
-    }
-}
-
-/// Appends `<keys> STRAIGHT_JOIN <table> AS d FORCE INDEX (PRIMARY)`: the keys read first,
-/// then `table` through its primary key ([`KeyedRows::MultiTable`]).
-fn push_keys_then_table<D: Dialect>(sql: &mut Sql, keys: &Keys, table: &str) {
-    D::push_keys(sql, keys);
-    sql.push(" STRAIGHT_JOIN ")
-        .push(table)
-        .push(" AS d FORCE INDEX (PRIMARY)");
-}
-
-/// Appends ` WHERE d.workspace = ? AND d.<key> = t.<key> AND <filter>`: the rows of `d` that
-/// the keys `t`, joined beside it, name.
-fn push_keyed_rows(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys, filter: &str) {
-    sql.push(" WHERE d.workspace = ")
-        .bind(workspace.as_str())
-        .push(" AND ")
-        .push(&keys.matching())
-        .push(" AND ")
-        .push(filter);
-}
-
-/// Appends ` WHERE d.workspace = ? AND (d.<key>) IN (SELECT t.<key> FROM <keys>) AND <filter>`.
-fn push_key_in<D: Dialect>(sql: &mut Sql, workspace: &WorkspaceId, keys: &Keys, filter: &str) {
-    let columns = |table: &str| {
-        keys.columns
-            .iter()
-            .map(|c| format!("{table}.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    sql.push(" WHERE d.workspace = ")
-        .bind(workspace.as_str())
-        .push(" AND (")
-        .push(&columns("d"))
-        .push(") IN (SELECT ")
-        .push(&columns("t"))
-        .push(" FROM ");
-    D::push_keys(sql, keys);
-    sql.push(") AND ").push(filter);
-}
-
-/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
-/// concrete driver, where the driver's bounds are known).
-pub(crate) async fn run_fetch_all<DB>(
-    conn: &mut DB::Connection,
-    text: String,
-    args: DB::Arguments,
-    persistent: bool,
-) -> Result<Vec<DB::Row>, sqlx::Error>
-where
-    DB: Database + sqlx::database::HasStatementCache,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-        .persistent(persistent)
-        .fetch_all(conn)
-        .await
-}
-
-/// Runs a statement and returns the driver's result (each dialect's `execute` calls this).
-pub(crate) async fn run_execute<DB>(
-    conn: &mut DB::Connection,
-    text: String,
-    args: DB::Arguments,
-    persistent: bool,
-) -> Result<DB::QueryResult, sqlx::Error>
-where
-    DB: Database + sqlx::database::HasStatementCache,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-        .persistent(persistent)
-        .execute(conn)
-        .await
-}
-
-/// The `fetch_all` and `execute` of a [`Dialect`] impl, the same for every driver once the
-/// driver's types are concrete (expanded inside each `impl Dialect`).
-macro_rules! driver_glue {
-    ($conn:ty, $row:ty) => {
-        async fn fetch_all(
-            conn: &mut $conn,
-            sql: $crate::sql::Sql,
-            context: &'static str,
-        ) -> $crate::error::SqlResult<Vec<$row>> {
-            let persistent = sql.is_persistent();
-            let (text, args) = sql.into_parts();
-            $crate::dialect::run_fetch_all::<Self::DB>(
-                conn,
-                Self::read_text(text),
-                Self::arguments(args)?,
-                persistent,
-            )
-            .await
-            .map_err($crate::error::SqlError::driver(context))
-        }
-
-        async fn execute(
-            conn: &mut $conn,
-            sql: $crate::sql::Sql,
-            context: &'static str,
-        ) -> $crate::error::SqlResult<u64> {
-            let persistent = sql.is_persistent();
-            let (text, args) = sql.into_parts();
-            $crate::dialect::run_execute::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err($crate::error::SqlError::driver(context))
-        }
-    };
-}
-
-pub(crate) use driver_glue;
-
-/// Adds one value to the driver's argument list (used by each dialect's `arguments`).
-pub(crate) fn add<A: Arguments, T>(args: &mut A, value: T) -> SqlResult<()>
-where
-    T: for<'q> sqlx::Encode<'q, A::Database> + Type<A::Database>,
-{
-    args.add(value).map_err(SqlError::Encode)
-}
-
-/// Begins a transaction with `statement`.
-pub(crate) async fn begin<D: Dialect>(
-    pool: &Pool<D::DB>,
-    statement: &'static str,
-) -> SqlResult<Transaction<'static, D::DB>> {
-    pool.begin_with(statement)
-        .await
-        .map_err(SqlError::driver("begin a transaction"))
-}
-
-/// Typed reads of one row's columns, the same on every database.
-pub(crate) trait ReadRow {
-    fn int(&self, index: usize) -> SqlResult<i64>;
-    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>>;
-    fn small(&self, index: usize) -> SqlResult<i16>;
-    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>>;
-    fn text(&self, index: usize) -> SqlResult<String>;
-    /// The text column `index`, borrowed from the row.
-    fn str(&self, index: usize) -> SqlResult<&str>;
-    /// The nullable text column `index`, borrowed from the row.
-    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>>;
-}
-
-impl<R> ReadRow for R
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    i16: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-{
-    fn int(&self, index: usize) -> SqlResult<i64> {
-        get(self, index)
-    }
-    fn opt_int(&self, index: usize) -> SqlResult<Option<i64>> {
-        get(self, index)
-    }
-    fn small(&self, index: usize) -> SqlResult<i16> {
-        get(self, index)
-    }
-    fn opt_small(&self, index: usize) -> SqlResult<Option<i16>> {
-        get(self, index)
-    }
-    fn text(&self, index: usize) -> SqlResult<String> {
-        get(self, index)
-    }
-    fn str(&self, index: usize) -> SqlResult<&str> {
-        self.try_get(index)
-            .map_err(SqlError::driver("read a column"))
-    }
-    fn opt_str(&self, index: usize) -> SqlResult<Option<&str>> {
-        self.try_get(index)
-            .map_err(SqlError::driver("read a column"))
-    }
-}
-
-fn get<R, T>(row: &R, index: usize) -> SqlResult<T>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    T: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-{
-    row.try_get(index)
-        .map_err(SqlError::driver("read a column"))
 }

@@ -1,0 +1,99 @@
+//! The driver calls every dialect makes the same way once its driver's types are concrete.
+
+use sqlx::{Arguments, Database, Executor, IntoArguments, Pool, Transaction, Type};
+
+use super::Dialect;
+use crate::error::{SqlError, SqlResult};
+
+/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
+/// concrete driver, where the driver's bounds are known).
+pub(crate) async fn run_fetch_all<DB>(
+    conn: &mut DB::Connection,
+    text: String,
+    args: DB::Arguments,
+    persistent: bool,
+) -> Result<Vec<DB::Row>, sqlx::Error>
+where
+    DB: Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+        .persistent(persistent)
+        .fetch_all(conn)
+        .await
+}
+
+/// Runs a statement and returns the driver's result (each dialect's `execute` calls this).
+pub(crate) async fn run_execute<DB>(
+    conn: &mut DB::Connection,
+    text: String,
+    args: DB::Arguments,
+    persistent: bool,
+) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
+        .persistent(persistent)
+        .execute(conn)
+        .await
+}
+
+/// The `fetch_all` and `execute` of a [`Dialect`] impl, the same for every driver once the
+/// driver's types are concrete (expanded inside each `impl Dialect`).
+macro_rules! driver_glue {
+    ($conn:ty, $row:ty) => {
+        async fn fetch_all(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<Vec<$row>> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_fetch_all::<Self::DB>(
+                conn,
+                Self::read_text(text),
+                Self::arguments(args)?,
+                persistent,
+            )
+            .await
+            .map_err($crate::error::SqlError::driver(context))
+        }
+
+        async fn execute(
+            conn: &mut $conn,
+            sql: $crate::sql::Sql,
+            context: &'static str,
+        ) -> $crate::error::SqlResult<u64> {
+            let persistent = sql.is_persistent();
+            let (text, args) = sql.into_parts();
+            $crate::dialect::run_execute::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err($crate::error::SqlError::driver(context))
+        }
+    };
+}
+
+pub(crate) use driver_glue;
+
+/// Adds one value to the driver's argument list (used by each dialect's `arguments`).
+pub(crate) fn add<A: Arguments, T>(args: &mut A, value: T) -> SqlResult<()>
+where
+    T: for<'q> sqlx::Encode<'q, A::Database> + Type<A::Database>,
+{
+    args.add(value).map_err(SqlError::Encode)
+}
+
+/// Begins a transaction with `statement`.
+pub(crate) async fn begin<D: Dialect>(
+    pool: &Pool<D::DB>,
+    statement: &'static str,
+) -> SqlResult<Transaction<'static, D::DB>> {
+    pool.begin_with(statement)
+        .await
+        .map_err(SqlError::driver("begin a transaction"))
+}
