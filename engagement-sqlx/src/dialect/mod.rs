@@ -365,7 +365,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// the statement itself (`sqlite::large_reads`).
     ///
     /// # Errors
-    /// [`SqlError`](crate::error::SqlError) when the statement fails; the connection is dropped with the error.
+    /// [`SqlError`](crate::error::SqlError) when the statement fails; the connection is dropped
+    /// with the error.
     fn fetch_rows<C>(
         conn: C,
         sql: Sql,
@@ -388,7 +389,8 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// they read it; MySQL decodes the driver's rows.
     ///
     /// # Errors
-    /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`](crate::error::SqlError::Corrupt) for a row that is not an event.
+    /// As [`Dialect::fetch_rows`], and [`SqlError::Corrupt`](crate::error::SqlError::Corrupt)
+    /// for a row that is not an event.
     fn fetch_events(
         conn: PoolConnection<Self::DB>,
         sql: Sql,

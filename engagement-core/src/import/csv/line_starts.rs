@@ -6,8 +6,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use crate::import::DEFAULT_MAX_LINE_BYTES;
 
-/// The source of a [`CsvLines`](super::CsvLines), noting where each line's text starts as the `csv` reader pulls
-/// bytes through it.
+/// The source of a [`CsvLines`](super::CsvLines), noting where each line's text starts as the
+/// `csv` reader pulls bytes through it.
 ///
 /// The `csv` crate's [`Position`](csv::Position) of a record is where the reader stood before
 /// reading it: just after the previous record's terminator, and before the line breaks it skips

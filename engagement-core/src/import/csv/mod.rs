@@ -40,12 +40,13 @@ use line_starts::LineStarts;
 /// written without the guard.
 ///
 /// A record longer than [`max_record_bytes`](Self::max_record_bytes) (by default
-/// [`DEFAULT_MAX_LINE_BYTES`](super::DEFAULT_MAX_LINE_BYTES), 1 MiB) is a [`LineErrorKind::TooLong`] error on the line it
-/// starts on, and is not read into memory: the reader follows the CSV grammar (quotes, doubled
-/// quotes, line breaks inside quotes) over the rest of it, a buffer at a time, to the line
-/// break that ends it, and reads the next record from there. An unclosed quote thus runs to
-/// the end of the file: what follows it is one over-long record, not rows guessed from the
-/// middle of a quoted field. A header that long ends the reading.
+/// [`DEFAULT_MAX_LINE_BYTES`](super::DEFAULT_MAX_LINE_BYTES), 1 MiB) is a
+/// [`LineErrorKind::TooLong`] error on the line it starts on, and is not read into memory:
+/// the reader follows the CSV grammar (quotes, doubled quotes, line breaks inside quotes) over
+/// the rest of it, a buffer at a time, to the line break that ends it, and reads the next
+/// record from there. An unclosed quote thus runs to the end of the file: what follows it is
+/// one over-long record, not rows guessed from the middle of a quoted field. A header that
+/// long ends the reading.
 ///
 /// ```
 /// use engagement_core::import::CsvLines;
@@ -115,7 +116,8 @@ impl<R: Read> CsvLines<R> {
 
     /// The same reader, refusing a record of more than `bytes` bytes, from its first
     /// character to its line end (not counted), with [`LineErrorKind::TooLong`] rather than
-    /// reading it into memory (default [`DEFAULT_MAX_LINE_BYTES`](super::DEFAULT_MAX_LINE_BYTES)); the records after it are
+    /// reading it into memory (default
+    /// [`DEFAULT_MAX_LINE_BYTES`](super::DEFAULT_MAX_LINE_BYTES)); the records after it are
     /// read as usual. A header that long ends the reading ([`LineErrorKind::Unreadable`]). The
     /// reader holds at most about `bytes` of a record, and for its field ends 8 bytes a field,
     /// in a vector the `csv` crate grows by doubling: up to about 16 times `bytes` for a record

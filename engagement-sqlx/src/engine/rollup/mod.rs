@@ -1,10 +1,11 @@
 //! The daily rollup (`<prefix>daily`): per workspace, customer, UTC day and event name, the
 //! number of counted events (actor = customer) and the latest of them.
 //!
-//! [`append`](super::Engine::append) adds what it inserted and [`purge`](super::Engine::purge) takes off what
-//! it deleted (reading the latest event left of each row it took from), each in the transaction
-//! that changes the events, so the rollup is exact whatever the order, repetition or lateness of
-//! the events and whatever appends and purges run beside. The aggregates read it for the whole
+//! [`append`](super::Engine::append) adds what it inserted and
+//! [`purge`](super::Engine::purge) takes off what it deleted (reading the latest event left of
+//! each row it took from), each in the transaction that changes the events, so the rollup is
+//! exact whatever the order, repetition or lateness of the events and whatever appends and
+//! purges run beside. The aggregates read it for the whole
 //! UTC days of a window ([`Split`]) and the raw events only at the window's partial edges.
 //!
 //! Beside it, `<prefix>totals` holds every customer's number of counted events of all time,
