@@ -6,7 +6,7 @@ mod same;
 use same::same;
 
 use chrono::TimeDelta;
-use engagement_core::conformance::collect_export;
+use engagement_core::conformance::{collect_export, proptest_cases};
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, CustomerStatus, Device, Event, EventFilter, EventId,
@@ -223,7 +223,7 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(200)))]
 
     #[test]
     fn memory_agrees_with_the_reference(s in scenario()) {

@@ -9,7 +9,7 @@ mod same;
 use same::same;
 
 use chrono::TimeDelta;
-use engagement_core::conformance::collect_export;
+use engagement_core::conformance::{collect_export, proptest_cases};
 use engagement_core::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, Event, EventFilter, EventId, EventKey, EventPageQuery, EventStore,
@@ -240,7 +240,7 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(300)))]
 
     #[test]
     fn memory_agrees_with_the_reference_at_the_edges(ops in prop::collection::vec(op(), 1..12)) {

@@ -311,6 +311,25 @@ async fn scenario_agrees(
     Ok(())
 }
 
+/// The number of cases a property test should run: `PROPTEST_CASES` from the environment when
+/// it is set to a number, else `default`. For a test that names its own number of cases
+/// (`ProptestConfig::with_cases`), which proptest's own reading of the variable does not change.
+///
+/// ```
+/// use engagement_core::conformance::proptest_cases;
+/// use proptest::test_runner::Config;
+///
+/// // 200 cases, or as many as PROPTEST_CASES says.
+/// let config = Config::with_cases(proptest_cases(200));
+/// # assert_eq!(config.cases, std::env::var("PROPTEST_CASES").map_or(200, |v| v.parse().unwrap()));
+/// ```
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The differential property test: random workspace histories (see [`arb_batches`]) and random
 /// queries of every primitive, played on the store that `setup` builds and on a
 /// [`ReferenceStore`]; every answer must be identical, before and after a random purge and after the
@@ -328,10 +347,7 @@ where
 {
     let runtime = runtime();
     let store = runtime.block_on(setup());
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
+    let cases = proptest_cases(24);
     let config = Config {
         cases,
         failure_persistence: None,

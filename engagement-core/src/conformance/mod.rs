@@ -63,7 +63,7 @@ mod tenancy;
 pub use activity::*;
 pub use append::*;
 pub use customers::*;
-pub use differential::{agree, collect_export, differential, pages_agree};
+pub use differential::{agree, collect_export, differential, pages_agree, proptest_cases};
 pub use event_log::*;
 pub use funnel::*;
 pub use generators::{arb_batches, arb_customers, arb_events, arb_filter, arb_instant, arb_window};
