@@ -1,45 +1,23 @@
 //! The driver calls every dialect makes the same way once its driver's types are concrete.
 
-use sqlx::{Arguments, Database, Executor, IntoArguments, Pool, Transaction, Type};
+use sqlx::query::Query;
+use sqlx::{Arguments, Database, IntoArguments, Pool, Transaction, Type};
 
 use super::Dialect;
 use crate::error::{SqlError, SqlResult};
 
-/// Runs a statement and returns every row (each dialect's `fetch_all` calls this with its
-/// concrete driver, where the driver's bounds are known).
-pub(crate) async fn run_fetch_all<DB>(
-    conn: &mut DB::Connection,
+/// The statement `text` with its bound `args`, kept in the connection's statement cache when
+/// `persistent` (each dialect's `fetch_all` and `execute` run it on their concrete driver).
+pub(crate) fn statement<DB>(
     text: String,
     args: DB::Arguments,
     persistent: bool,
-) -> Result<Vec<DB::Row>, sqlx::Error>
+) -> Query<'static, DB, DB::Arguments>
 where
     DB: Database + sqlx::database::HasStatementCache,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
 {
-    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-        .persistent(persistent)
-        .fetch_all(conn)
-        .await
-}
-
-/// Runs a statement and returns the driver's result (each dialect's `execute` calls this).
-pub(crate) async fn run_execute<DB>(
-    conn: &mut DB::Connection,
-    text: String,
-    args: DB::Arguments,
-    persistent: bool,
-) -> Result<DB::QueryResult, sqlx::Error>
-where
-    DB: Database + sqlx::database::HasStatementCache,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    sqlx::query_with(sqlx::AssertSqlSafe(text), args)
-        .persistent(persistent)
-        .execute(conn)
-        .await
+    sqlx::query_with(sqlx::AssertSqlSafe(text), args).persistent(persistent)
 }
 
 /// The `fetch_all` and `execute` of a [`Dialect`] impl, the same for every driver once the
@@ -53,12 +31,12 @@ macro_rules! driver_glue {
         ) -> $crate::error::SqlResult<Vec<$row>> {
             let persistent = sql.is_persistent();
             let (text, args) = sql.into_parts();
-            $crate::dialect::run_fetch_all::<Self::DB>(
-                conn,
+            $crate::dialect::statement::<Self::DB>(
                 Self::read_text(text),
                 Self::arguments(args)?,
                 persistent,
             )
+            .fetch_all(conn)
             .await
             .map_err($crate::error::SqlError::driver(context))
         }
@@ -70,7 +48,8 @@ macro_rules! driver_glue {
         ) -> $crate::error::SqlResult<u64> {
             let persistent = sql.is_persistent();
             let (text, args) = sql.into_parts();
-            $crate::dialect::run_execute::<Self::DB>(conn, text, Self::arguments(args)?, persistent)
+            $crate::dialect::statement::<Self::DB>(text, Self::arguments(args)?, persistent)
+                .execute(conn)
                 .await
                 .map(|done| done.rows_affected())
                 .map_err($crate::error::SqlError::driver(context))

@@ -21,7 +21,7 @@ use crate::fetched::Fetched;
 use crate::filter::LISTED;
 use crate::sql::{Arg, Keys, Placeholder, Sql};
 
-pub(crate) use driver::{add, begin, driver_glue, run_execute, run_fetch_all};
+pub(crate) use driver::{add, begin, driver_glue, statement};
 pub(crate) use keyed::{KeyedRows, push_keyed_delete, push_keyed_select, push_keyed_update};
 pub(crate) use row::ReadRow;
 
