@@ -7,7 +7,7 @@ use super::support::{
 use crate::{
     ActivityCounters, ActivitySort, ActivitySortKey, Actor, BucketCountsQuery, Customer,
     CustomerFilter, CustomerId, CustomerStatus, Event, EventStore, Milestone, ReportZone,
-    Timestamp, names,
+    TimeWindow, Timestamp, names,
 };
 
 /// Counters per milestone, the last click and last activity, zero rows for customers without
@@ -255,6 +255,37 @@ pub async fn activity_sorts_by_every_key(store: &dyn EventStore) {
             };
             let got = activity(store, &ws, &query).await;
             assert_eq!(row_ids(&got), want, "sort by {key:?}, descending = {desc}");
+        }
+    }
+}
+
+/// A customer without a click (or any activity) sorts below one whose last is the earliest
+/// instant a store holds, `Timestamp::MIN`, whatever their ids: absent is smaller than every
+/// instant, not equal to the first.
+pub async fn activity_sorts_absent_instants_below_the_earliest(store: &dyn EventStore) {
+    let ws = fresh_workspace("activity_sorts_absent_instants_below_the_earliest");
+    upsert(
+        store,
+        &ws,
+        &[customer(1, "Ann", ""), customer(2, "Bob", "")],
+    )
+    .await;
+    append(
+        store,
+        &ws,
+        &[ev("1-open", 1, names::LINK_OPENED, Timestamp::MIN)],
+    )
+    .await;
+    for key in [ActivitySortKey::LastClick, ActivitySortKey::LastActivity] {
+        for (descending, want) in [(false, [2, 1]), (true, [1, 2])] {
+            let mut query = activity_query(TimeWindow::ALL);
+            query.sort = ActivitySort { key, descending };
+            let got = activity(store, &ws, &query).await;
+            assert_eq!(
+                row_ids(&got),
+                want,
+                "sort by {key:?}, descending = {descending}"
+            );
         }
     }
 }

@@ -100,6 +100,7 @@ macro_rules! conformance_tests {
             activity_search_is_literal,
             activity_filters_status_and_ids,
             activity_sorts_by_every_key,
+            activity_sorts_absent_instants_below_the_earliest,
             activity_pages_concatenate,
             bucket_counts_follow_local_days,
             event_page_keyset_survives_appends,

@@ -97,15 +97,10 @@ impl<D: Dialect> Engine<D> {
                 page.push("r.").push(counter_column(m));
             }
             ActivitySortKey::LastClick => {
-                // Customers without one sort as the smallest value.
-                page.push("COALESCE(r.last_click, ")
-                    .bind(Timestamp::MIN.as_micros())
-                    .push(")");
+                push_absent_smallest(&mut page, "r.last_click", direction);
             }
             ActivitySortKey::LastActivity => {
-                page.push("COALESCE(r.last_activity, ")
-                    .bind(Timestamp::MIN.as_micros())
-                    .push(")");
+                push_absent_smallest(&mut page, "r.last_activity", direction);
             }
             ActivitySortKey::Name => {
                 page.push("r.sort_name");
@@ -258,4 +253,17 @@ fn counter_column(m: Milestone) -> &'static str {
         Milestone::Checkout => COUNTERS[3],
         Milestone::Orders => COUNTERS[4],
     }
+}
+
+/// Orders by the instant `column`, rows without one as the smallest value: they come first
+/// ascending and last descending (as the reference orders `None` before any instant, even
+/// `Timestamp::MIN`, which a stand-in value for the absent one would tie with). The caller
+/// pushes `direction` for the column itself.
+fn push_absent_smallest(sql: &mut Sql, column: &str, direction: &str) {
+    sql.push("CASE WHEN ")
+        .push(column)
+        .push(" IS NULL THEN 0 ELSE 1 END")
+        .push(direction)
+        .push(", ")
+        .push(column);
 }
