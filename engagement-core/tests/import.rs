@@ -246,6 +246,41 @@ async fn an_event_log_export_imports_back_unchanged() {
     assert!(back.same_payload(&original), "{back:?}");
 }
 
+/// Metadata keys with whitespace around them are stored as they are, so their export's
+/// `metadata.<key>` columns keep it, and the import reads the key as written (it trimmed
+/// header cells, so `metadata.plan ` was checked against `"plan"` and the row refused).
+#[tokio::test]
+async fn metadata_keys_with_whitespace_around_them_import_back() {
+    let keys = ["plan ", " ", " seats\t", "line\n"];
+    let mut original = Event::new("e1", CustomerId(7), names::PAGE_VIEWED, now());
+    for (i, key) in keys.into_iter().enumerate() {
+        original.metadata.insert(key.into(), format!("v{i}").into());
+    }
+    let mut csv =
+        EventLogCsv::with_metadata_columns(Vec::new(), keys, CsvOptions::default()).unwrap();
+    csv.write_event(&original).unwrap();
+    let bytes = csv.finish().unwrap();
+
+    let store = ReferenceStore::default();
+    let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
+    assert_eq!(
+        (report.inserted, report.rejected),
+        (1, 0),
+        "{:?}",
+        report.errors
+    );
+    let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
+    assert!(back.same_payload(&original), "{back:?}");
+    // The other columns' names are still read without the whitespace around them.
+    let padded =
+        " event_id , customer_id,name\t,occurred_at \ne2,7,Page Viewed,2026-11-19T10:00:00Z\n";
+    let lines: Vec<_> = CsvLines::new(padded.as_bytes()).collect();
+    assert!(
+        matches!(&lines[..], [Ok(line)] if line.event.id.as_str() == "e2"),
+        "{lines:?}"
+    );
+}
+
 /// A header column no field takes ends the import, and the report says it stopped there (it
 /// said `stopped: false`, counting the header as one refused data line).
 #[tokio::test]
@@ -1193,7 +1228,12 @@ mod fuzz {
                 Device::Tablet,
             ])),
             proptest::option::of(any::<IpAddr>()),
-            proptest::collection::btree_map("[a-z]{1,6}", arb_metadata_value(), 0..3),
+            // Keys with whitespace around them too, which an export's header keeps.
+            proptest::collection::btree_map(
+                "[ \t]?[a-z]{1,6}[ \t\r\n]?",
+                arb_metadata_value(),
+                0..3,
+            ),
         )
             .prop_map(
                 |((id, customer, name, ago), (actor, page), geo, device, ip, meta)| {

@@ -31,7 +31,9 @@ use line_starts::LineStarts;
 /// past unknown columns instead. A header without a column every event needs (`event_id`,
 /// `customer_id`, `name`, `occurred_at`, or an alias) ends the reading with
 /// [`LineErrorKind::MissingColumn`], rather than refusing every row for it; so does a header
-/// naming one field twice, with [`LineErrorKind::DuplicateColumn`].
+/// naming one field twice, with [`LineErrorKind::DuplicateColumn`]. Header cells are read
+/// without the whitespace around them, but for the key of a `metadata.<key>` column, which
+/// is kept as written: an export writes the stored key as it is.
 ///
 /// By default the reader expects CSV written with the formula guard, as
 /// [`CsvOptions`](crate::csv::CsvOptions) writes it by default: a cell that
@@ -77,7 +79,6 @@ impl<R: Read> CsvLines<R> {
         let reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .trim(csv::Trim::Headers)
             .from_reader(LineStarts::new(source));
         Self {
             reader,
@@ -166,7 +167,7 @@ impl<R: Read> Iterator for CsvLines<R> {
         }
         if self.headers.is_none() {
             match self.reader.headers() {
-                Ok(h) => self.headers = Some(h.clone()),
+                Ok(h) => self.headers = Some(h.iter().map(header_name).collect()),
                 Err(e) => {
                     self.failed = true;
                     let reason = match self.reader.get_mut().refused.take() {
@@ -255,6 +256,18 @@ impl<R: Read> Iterator for CsvLines<R> {
                 }))
             }
         }
+    }
+}
+
+/// The name a header cell gives its column: without the whitespace around it, but an
+/// export's `metadata.<key>` column keeps its key as written, whitespace included (an export
+/// writes the stored key verbatim, so `metadata.plan ` is the column of the key `"plan "`).
+fn header_name(cell: &str) -> &str {
+    let cell = cell.trim_start();
+    if cell.starts_with("metadata.") {
+        cell
+    } else {
+        cell.trim_end()
     }
 }
 
