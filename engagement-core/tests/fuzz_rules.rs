@@ -15,11 +15,13 @@ use proptest::sample::select;
 use serde_json::{Value, json};
 
 /// Zones with every kind of rule: none, DST in either hemisphere, a missing midnight
-/// (Sao Paulo 2018), half- and quarter-hour offsets, half-hour DST (Lord Howe), ±12 h and more.
-const ZONES: [&str; 10] = [
+/// (Sao Paulo 2018), clocks falling back across midnight (St John's 1987–2010), half- and
+/// quarter-hour offsets, half-hour DST (Lord Howe), ±12 h and more.
+const ZONES: [&str; 11] = [
     "UTC",
     "America/New_York",
     "America/Sao_Paulo",
+    "America/St_Johns",
     "Asia/Kolkata",
     "Asia/Kathmandu",
     "Australia/Lord_Howe",
@@ -229,6 +231,27 @@ proptest! {
             let hours = pair[1].since(pair[0]).num_minutes();
             prop_assert!((22 * 60..=26 * 60).contains(&hours), "a local day of {} minutes", hours);
         }
+    }
+
+    /// The date of an instant is the date whose day holds it, also in the hour a zone lived
+    /// again after midnight (St John's on the last Sunday of October 1987–2006: the instants
+    /// drawn from those hours half the time).
+    #[test]
+    fn the_date_of_an_instant_is_the_day_that_holds_it(
+        at in prop_oneof![
+            (0_i64..4_102_444_800_000_000).prop_map(Timestamp::from_micros),
+            (1987_i32..=2006, 0_i64..3_600_000_000).prop_map(|(year, into)| {
+                // The last Sunday of October, 03:30 UTC is the second 00:00 NST.
+                let last = NaiveDate::from_ymd_opt(year, 10, 31).expect("date");
+                let sunday = last - TimeDelta::days(i64::from(last.weekday().num_days_from_sunday()));
+                let midnight = sunday.and_hms_opt(3, 30, 0).expect("time").and_utc().timestamp_micros();
+                Timestamp::from_micros(midnight - 3_600_000_000 + into)
+            }),
+        ],
+        zone in arb_zone(),
+    ) {
+        let date = zone.date_of(at);
+        prop_assert!(zone.day_start(date) <= at && at < zone.day_end(date), "{} on {}", at, date);
     }
 
     /// Day functions never panic, even at the ends of chrono's calendar.

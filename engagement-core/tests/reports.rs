@@ -450,6 +450,38 @@ async fn a_sparkline_of_a_period_reaching_past_today_ends_today() {
     );
 }
 
+/// Where the clocks fell back across midnight (St John's, 2006-10-29: 00:01 NDT became 23:01
+/// NST), the hour lived again after the new date's midnight is that date's: "Today" holds
+/// the present and an open ten minutes ago is in today's views and sparkline day (both
+/// missed it while the date was read off the wall clock, which still showed the 28th).
+#[tokio::test]
+async fn today_holds_the_hour_lived_again_after_midnight() {
+    let zone = ReportZone::parse("America/St_Johns").unwrap();
+    let f = fixture_at("2006-10-29T03:00:00Z", zone); // 23:30 NST, the wall clock's 28th
+    f.store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(1), "Ada", "Lovelace")])
+        .await
+        .unwrap();
+    let open = event("o1", 1, names::LINK_OPENED, ts("2006-10-29T02:50:00Z"));
+    f.append(&[open]).await;
+    let mut request = ActivityRequest::new(ws());
+    request.range = RangeSpec::preset(CalendarPreset::Today);
+    let report = f.reports.activity(&f.admin, &request).await.unwrap();
+    let window = report.period.window;
+    assert_eq!(
+        (window.from, window.to),
+        (ts("2006-10-29T02:30:00Z"), ts("2006-10-30T03:30:00Z")),
+        "today is the 29th, 25 hours long"
+    );
+    let row = &report.rows[0];
+    assert_eq!(row.counters.views, 1, "today's views");
+    assert_eq!(
+        row.sparkline.first_day,
+        NaiveDate::from_ymd_opt(2006, 10, 23).unwrap()
+    );
+    assert_eq!(row.sparkline.latest(), 1, "the sparkline's latest day");
+}
+
 /// Pages of the event log end with the last event: a full last page has no next cursor.
 #[tokio::test]
 async fn a_full_last_page_of_the_event_log_has_no_next_page() {

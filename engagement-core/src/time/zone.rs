@@ -90,9 +90,18 @@ impl ReportZone {
         }
     }
 
-    /// The local calendar date at an instant.
+    /// The local date whose day holds an instant: `at` is in
+    /// [`day_start`](Self::day_start)`..`[`day_end`](Self::day_end) of the date returned.
+    /// That is the date on the wall clock, but where the clocks fell back across midnight
+    /// (America/St_Johns from 00:01 to 23:01 every October of 1987–2010): the hour lived
+    /// again after the new date's first midnight shows the old date and belongs to the new
+    /// one, as its events are counted in the new date's bucket.
     pub fn date_of(&self, at: Timestamp) -> NaiveDate {
-        self.wall_time(at).date()
+        let wall = self.wall_time(at).date();
+        match wall.succ_opt() {
+            Some(next) if at >= self.day_start(next) => next,
+            _ => wall,
+        }
     }
 
     /// The local wall time at an instant; at the ends of chrono's calendar, where the local
@@ -233,6 +242,27 @@ mod tests {
             d(2018, 11, 3)
         );
         assert_eq!(hours(&sp, d(2018, 11, 4)), 23 * 60);
+    }
+
+    #[test]
+    fn the_hour_lived_again_after_midnight_is_on_the_new_date() {
+        // St John's fell back from 00:01 NDT (-2:30) to 23:01 NST (-3:30) on 2006-10-29:
+        // 23:01–23:59 of the 28th were lived again after the 29th's first midnight.
+        let st_johns = ReportZone::parse("America/St_Johns").unwrap();
+        let start = st_johns.day_start(d(2006, 10, 29));
+        assert_eq!(start, ts("2006-10-29T02:30:00Z"));
+        let again = ts("2006-10-29T03:00:00Z"); // the wall clock shows 23:30 on the 28th
+        assert_eq!(st_johns.date_of(again), d(2006, 10, 29));
+        assert_eq!(
+            st_johns.date_of(Timestamp::from_micros(start.as_micros() - 1)),
+            d(2006, 10, 28)
+        );
+        assert_eq!(hours(&st_johns, d(2006, 10, 29)), 25 * 60);
+        // Casey went from +11 to +8 at 02:00 on 2010-03-05: 23:00–23:59 of the 4th again.
+        let casey = ReportZone::parse("Antarctica/Casey").unwrap();
+        let again = ts("2010-03-04T15:30:00Z"); // 23:30 on the 4th, on the wall, at +8
+        assert!(casey.day_start(d(2010, 3, 5)) <= again);
+        assert_eq!(casey.date_of(again), d(2010, 3, 5));
     }
 
     #[test]
