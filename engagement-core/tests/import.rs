@@ -590,6 +590,45 @@ fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
     assert_eq!(event.metadata["order"], serde_json::json!(u64::MAX));
 }
 
+/// A metadata number with more significant digits than a 64-bit float keeps is refused, in an
+/// NDJSON object or a CSV cell, rather than stored rounded; one a float keeps is stored.
+#[test]
+fn a_metadata_number_a_float_would_round_is_refused_not_rounded() {
+    let long = "0.12345678901234567890";
+    let ndjson = format!(
+        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"ratio":{long}}}}}"#
+    );
+    let csv = format!(
+        "{HEADER},metadata\n{},\"{{\"\"ratio\"\":{long}}}\"\n",
+        row("e1")
+    );
+    let read: Vec<Vec<_>> = vec![
+        NdjsonLines::new(ndjson.as_bytes()).collect(),
+        CsvLines::new(csv.as_bytes()).collect(),
+    ];
+    for items in read {
+        match &items[..] {
+            [
+                Err(LineError {
+                    kind:
+                        LineErrorKind::Field {
+                            field: "metadata",
+                            reason,
+                        },
+                    ..
+                }),
+            ] => {
+                assert!(reason.contains(long), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let kept = ndjson.replace(long, "0.30000000000000004");
+    let items: Vec<_> = NdjsonLines::new(kept.as_bytes()).collect();
+    let event = &items[0].as_ref().expect("read").event;
+    assert_eq!(event.metadata["ratio"], serde_json::json!(0.1 + 0.2));
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSV line numbers: the line each record starts on, whatever the line ends, blank lines and
 // quoted line breaks before it.

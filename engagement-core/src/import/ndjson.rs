@@ -188,9 +188,9 @@ fn parse(text: &[u8], ignore_unknown_keys: bool) -> Result<ImportLine, LineError
     {
         return Err(LineErrorKind::UnknownKey { key });
     }
-    if record::wide_integer(&String::from_utf8_lossy(text)).is_some() {
+    if record::changed_number(&String::from_utf8_lossy(text)).is_some() {
         let raw = serde_json::from_slice::<RawMetadata<'_>>(text).map_err(malformed)?;
-        record::check_integers(raw.metadata.map_or("", RawValue::get))?;
+        record::check_numbers(raw.metadata.map_or("", RawValue::get))?;
     }
     ImportLine::from_record(record)
 }

@@ -151,7 +151,7 @@ impl ImportRecord {
             Some(Value::String(s)) if s.trim().is_empty() => serde_json::Map::new(),
             Some(Value::String(s)) => match serde_json::from_str(&s) {
                 Ok(Value::Object(map)) => {
-                    check_integers(&s)?;
+                    check_numbers(&s)?;
                     map
                 }
                 Ok(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
@@ -181,31 +181,47 @@ impl ImportRecord {
     }
 }
 
-/// Refuses metadata whose JSON text has an integer beyond 64 bits, which would be read as a
-/// float and lose digits (`123456789012345678901234` stored as `1.2345678901234569e+23`).
-pub(crate) fn check_integers(json: &str) -> Result<(), LineErrorKind> {
-    match wide_integer(json) {
-        None => Ok(()),
-        Some(number) => Err(LineErrorKind::Field {
-            field: "metadata",
-            reason: format!(
-                "the integer {number} does not fit in 64 bits and would lose digits; write it as a string"
-            ),
-        }),
-    }
+/// Refuses metadata whose JSON text has a number that reading it would change: an integer
+/// beyond 64 bits, which would be read as a float and lose digits
+/// (`123456789012345678901234` stored as `1.2345678901234569e+23`), or a number with more
+/// significant digits than a 64-bit float keeps (`0.12345678901234567890` stored as
+/// `0.12345678901234568`).
+pub(crate) fn check_numbers(json: &str) -> Result<(), LineErrorKind> {
+    let Some(number) = changed_number(json) else {
+        return Ok(());
+    };
+    let reason = if is_integer(number) {
+        format!(
+            "the integer {number} does not fit in 64 bits and would lose digits; write it as a string"
+        )
+    } else {
+        format!(
+            "the number {number} has more digits than a 64-bit float keeps and would lose some; \
+             write it as a string"
+        )
+    };
+    Err(LineErrorKind::Field {
+        field: "metadata",
+        reason,
+    })
 }
 
-/// The first integer of the JSON text `json`, outside its strings, that fits neither `i64` nor
-/// `u64`. Text with no run of 19 digits has none (`i64::MIN` has the fewest digits of any
-/// integer too wide), and is not scanned.
-pub(crate) fn wide_integer(json: &str) -> Option<&str> {
+/// Significant digits every decimal of which a 64-bit float keeps (`f64::DIGITS`): a number
+/// with no more reads back as itself.
+const EXACT_DIGITS: usize = f64::DIGITS as usize;
+
+/// The first number of the JSON text `json`, outside its strings, that reading it as JSON
+/// changes: an integer that fits neither `i64` nor `u64`, or another number whose nearest
+/// `f64` is not its own decimal value. Text with no run of more than [`EXACT_DIGITS`] digits
+/// and points has none, and is not scanned.
+pub(crate) fn changed_number(json: &str) -> Option<&str> {
     let bytes = json.as_bytes();
     let longest_run = bytes
-        .split(|b| !b.is_ascii_digit())
+        .split(|b| !(b.is_ascii_digit() || *b == b'.'))
         .map(<[u8]>::len)
         .max()
         .unwrap_or(0);
-    if longest_run < 19 {
+    if longest_run <= EXACT_DIGITS {
         return None;
     }
     let (mut i, mut in_string) = (0, false);
@@ -222,8 +238,12 @@ pub(crate) fn wide_integer(json: &str) -> Option<&str> {
                     i += 1;
                 }
                 let number = &json[start..=i];
-                let integer = !number.contains(['.', 'e', 'E']);
-                if integer && number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                let changed = if is_integer(number) {
+                    number.parse::<i64>().is_err() && number.parse::<u64>().is_err()
+                } else {
+                    !reads_back_as_itself(number)
+                };
+                if changed {
                     return Some(number);
                 }
             }
@@ -234,6 +254,73 @@ pub(crate) fn wide_integer(json: &str) -> Option<&str> {
     None
 }
 
+fn is_integer(number: &str) -> bool {
+    !number.contains(['.', 'e', 'E'])
+}
+
+/// Whether the JSON number `number` (with a fraction or an exponent) has the decimal value of
+/// the `f64` nearest it, so that reading it and writing it again (in the shortest form that
+/// reads back, as `serde_json` does) changes at most its spelling (`1.50` → `1.5`).
+fn reads_back_as_itself(number: &str) -> bool {
+    let Some(written) = Decimal::parse(number) else {
+        return false;
+    };
+    if written.digits.len() <= EXACT_DIGITS {
+        return true;
+    }
+    let Ok(read) = number.parse::<f64>() else {
+        return false;
+    };
+    read.is_finite() && Decimal::parse(&format!("{read:e}")).is_some_and(|back| back == written)
+}
+
+/// A decimal number as its significant digits (no leading or trailing zeros) and the power
+/// of ten of the place before the first: `-0.0150` is `-`, `15`, `-1` (0.15 × 10⁻¹).
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: String,
+    /// 0 for zero, which has no digits.
+    exponent: i64,
+}
+
+impl Decimal {
+    /// Reads `-?digits(.digits)?([eE][+-]?digits)?`; `None` for anything else, or an exponent
+    /// beyond `i64`.
+    fn parse(text: &str) -> Option<Self> {
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<i64>().ok()?),
+            None => (unsigned, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all = || whole.bytes().chain(fraction.bytes());
+        if whole.is_empty() || !all().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let leading = all().take_while(|&b| b == b'0').count();
+        let digits: String = all()
+            .skip(leading)
+            .map(char::from)
+            .collect::<String>()
+            .trim_end_matches('0')
+            .to_owned();
+        let places = i64::try_from(whole.len()).ok()? - i64::try_from(leading).ok()?;
+        Some(Self {
+            negative: negative && !digits.is_empty(),
+            exponent: if digits.is_empty() {
+                0
+            } else {
+                places.checked_add(exponent)?
+            },
+            digits,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,18 +328,52 @@ mod tests {
     #[test]
     fn integers_too_wide_for_64_bits_are_found_outside_strings_only() {
         let wide = "123456789012345678901234";
-        assert_eq!(wide_integer(&format!(r#"{{"order":{wide}}}"#)), Some(wide));
         assert_eq!(
-            wide_integer(r#"{"a":[1,-99999999999999999999]}"#),
+            changed_number(&format!(r#"{{"order":{wide}}}"#)),
+            Some(wide)
+        );
+        assert_eq!(
+            changed_number(r#"{"a":[1,-99999999999999999999]}"#),
             Some("-99999999999999999999")
         );
         for fits in [
             r#"{"order":"123456789012345678901234"}"#,
             r#"{"k\"":"1234567890123456789012","n":18446744073709551615}"#,
-            r#"{"min":-9223372036854775808,"f":1234567890123456789012.5}"#,
-            r#"{"e":1234567890123456789012e3,"small":7}"#,
+            r#"{"min":-9223372036854775808,"small":7}"#,
         ] {
-            assert_eq!(wide_integer(fits), None, "{fits}");
+            assert_eq!(changed_number(fits), None, "{fits}");
+        }
+    }
+
+    #[test]
+    fn numbers_with_more_digits_than_a_float_keeps_are_found() {
+        for (json, changed) in [
+            (r#"{"f":0.12345678901234567890}"#, "0.12345678901234567890"),
+            (r#"{"f":9007199254740993.0}"#, "9007199254740993.0"),
+            (
+                r#"{"f":1234567890123456789012.5}"#,
+                "1234567890123456789012.5",
+            ),
+            (
+                r#"{"e":[1,-1.2345678901234567890e-5]}"#,
+                "-1.2345678901234567890e-5",
+            ),
+            (
+                r#"{"e":1234567890123456789012e3}"#,
+                "1234567890123456789012e3",
+            ),
+        ] {
+            assert_eq!(changed_number(json), Some(changed), "{json}");
+        }
+        // Spelled otherwise but read back as the same decimal: kept.
+        for same in [
+            r#"{"f":0.1,"g":1.50,"h":1e2,"i":-0.0}"#,
+            r#"{"f":985.6906946328695,"g":0.30000000000000004}"#,
+            r#"{"f":123456789012345.60000,"g":9007199254740992.0}"#,
+            r#"{"f":1.7976931348623157e308,"g":5e-324,"h":0.000000000000000000001}"#,
+            r#"{"s":"0.12345678901234567890"}"#,
+        ] {
+            assert_eq!(changed_number(same), None, "{same}");
         }
     }
 
