@@ -383,9 +383,16 @@ async fn the_table_search_matches_the_customer_id_or_name_in_any_case() {
     f.customers(&[
         Customer::new(CustomerId(12345), "John", "Smith"),
         Customer::new(CustomerId(678), "Ada", "Lovelace"),
+        Customer::new(CustomerId(42), "ΟΔΥΣΣΕΑΣ", "ΠΑΠΑΣ"),
     ])
     .await;
     f.append(&[
+        event(
+            "o",
+            42,
+            names::PAGE_VIEWED,
+            before(now, TimeDelta::minutes(1)),
+        ),
         event(
             "a",
             12345,
@@ -427,6 +434,9 @@ async fn the_table_search_matches_the_customer_id_or_name_in_any_case() {
     assert_eq!(hits("#123"), vec![12345]);
     assert!(hits("#2345").is_empty(), "# starts the id");
     assert_eq!(hits("love"), vec![678]);
+    // Σ ends a word in the term, not in the name (a word-final σ is written ς).
+    assert_eq!(hits("ΟΔΥΣ"), vec![42]);
+    assert_eq!(hits("οδυς"), vec![42]);
     assert_eq!(hits("999"), vec![999], "a customer without a record, by id");
     assert!(hits("nobody").is_empty());
 }

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use engagement_core::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
-    CustomerFilter, Milestone, Milestones, Timestamp,
+    CustomerFilter, Milestone, Milestones, Timestamp, fold_for_search,
 };
 
 use crate::columns::{Columns, Flags};
@@ -145,7 +145,7 @@ impl Workspace {
 
     /// The dense numbers of customers with a record that pass `filter`, ascending.
     fn listed_customers(&self, filter: &CustomerFilter) -> Vec<u32> {
-        let term = filter.search.as_ref().map(|t| t.to_lowercase());
+        let term = filter.search.as_deref().map(fold_for_search);
         let passes = |d: u32| {
             self.dir.record(d).is_some_and(|r| {
                 filter.status.is_none_or(|s| s == r.customer.status)

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use engagement_core::{
     CustomerFilter, CustomerId, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, Timestamp,
-    WorkspaceId,
+    WorkspaceId, fold_for_search,
 };
 
 use crate::dialect::Dialect;
@@ -138,7 +138,7 @@ pub(crate) fn push_customer_filter<D: Dialect>(
         D::push_in_ids(sql, &format!("{alias}.id"), &raw_ids(ids));
     }
     if let Some(term) = &filter.search {
-        let term = term.to_lowercase();
+        let term = fold_for_search(term);
         // Stored text never holds NUL (validation refuses it), so such a term matches nothing;
         // SQLite's LIKE would stop reading the pattern at the NUL and match everything. Nor
         // does a term longer than any stored search text, whose pattern SQLite would refuse

@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "name index with the event id",
         script: include_str!("../migrations/mysql/0007_name_index_with_id.sql"),
     },
+    Migration {
+        version: 8,
+        description: "search text folds the final sigma",
+        script: include_str!("../migrations/mysql/0008_search_text_folds_final_sigma.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a MariaDB 10.11+ database (InnoDB,

@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "placeholder index",
         script: include_str!("../migrations/postgres/0008_placeholder_index.sql"),
     },
+    Migration {
+        version: 9,
+        description: "search text folds the final sigma",
+        script: include_str!("../migrations/postgres/0009_search_text_folds_final_sigma.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a PostgreSQL database.

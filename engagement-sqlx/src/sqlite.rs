@@ -89,6 +89,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "event log counts",
         script: include_str!("../migrations/sqlite/0006_log_counts.sql"),
     },
+    Migration {
+        version: 7,
+        description: "search text folds the final sigma",
+        script: include_str!("../migrations/sqlite/0007_search_text_folds_final_sigma.sql"),
+    },
 ];
 
 /// An [`EventStore`](engagement_core::EventStore) in a SQLite database: a file beside the

@@ -104,13 +104,59 @@ async fn a_newer_ledger_is_refused(
     assert_newer(migrate().await, backend);
 }
 
+/// A customer whose search text an earlier version stored lower-cased by
+/// `str::to_lowercase` (`ΚΩΣ` as `κως`, the word-final Σ as ς) is not found by a search for
+/// `ΚΩΣ` (folded to `κωσ`) until the migration that folds stored texts runs: `forget` takes
+/// that migration's ledger row away, so that `migrate` runs it again.
+async fn search_texts_stored_before_the_fold_are_folded(
+    store: &dyn EventStore,
+    migrate: impl AsyncFn() -> engagement_core::Result<()>,
+    exec: impl AsyncFn(&'static str),
+    forget: &'static str,
+) {
+    use engagement_core::{ActivitySort, ActivitySortKey, Customer, Milestones, TimeWindow};
+    migrate().await.expect("migrate");
+    let ws = WorkspaceId::new("fold").expect("workspace");
+    let stored = [
+        Customer::new(CustomerId(1), "ΚΩΣ", "Old"),
+        Customer::new(CustomerId(2), "Ann", "Other"),
+    ];
+    store.upsert_customers(&ws, &stored).await.expect("upsert");
+    let found = async |term: &str| -> Vec<i64> {
+        let query = engagement_core::ActivityQuery {
+            window: TimeWindow::ALL,
+            customers: engagement_core::CustomerFilter {
+                search: Some(term.into()),
+                ..Default::default()
+            },
+            milestones: Milestones::default(),
+            sort: ActivitySort {
+                key: ActivitySortKey::CustomerId,
+                descending: false,
+            },
+            offset: 0,
+            limit: 10,
+        };
+        let page = store.activity_page(&ws, &query).await.expect("search");
+        page.rows.iter().map(|r| r.customer.id.0).collect()
+    };
+    assert_eq!(found("ΚΩΣ").await, [1], "stored after the fold");
+    exec("UPDATE engagement_customers SET search_text = REPLACE(search_text, 'σ', 'ς')").await;
+    assert!(found("ΚΩΣ").await.is_empty(), "stored as before the fold");
+    exec(forget).await;
+    migrate().await.expect("the folding migration runs again");
+    assert_eq!(found("ΚΩΣ").await, [1], "folded by the migration");
+    assert_eq!(found("ann").await, [2], "other texts unchanged");
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use engagement_sqlx::SqliteStore;
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, raw_sql};
 
     use super::{
-        a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, serves,
+        a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate,
+        search_texts_stored_before_the_fold_are_folded, serves,
     };
 
     /// The directory of this test binary's files, removed by [`remove_dir`].
@@ -149,7 +195,19 @@ mod sqlite {
         let migrate = async || store.migrate().await;
         let run = async |sql| exec(&store, sql).await;
         a_clash_fails_and_the_rerun_works(&store, migrate, run, async || {}).await;
-        assert_eq!(ledger_rows(&store, "engagement_schema_migrations").await, 6);
+        assert_eq!(ledger_rows(&store, "engagement_schema_migrations").await, 7);
+    }
+
+    #[tokio::test]
+    async fn search_texts_stored_before_the_fold_are_folded_by_migrate() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        search_texts_stored_before_the_fold_are_folded(
+            &store,
+            async || store.migrate().await,
+            async |sql| exec(&store, sql).await,
+            "DELETE FROM engagement_schema_migrations WHERE version = 7",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -173,7 +231,7 @@ mod sqlite {
         }
         assert_eq!(
             ledger_rows(&stores[0], "engagement_schema_migrations").await,
-            6
+            7
         );
         serves(&stores[0]).await;
         for store in &stores {
@@ -243,7 +301,7 @@ mod postgres {
 
     use super::{
         a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, common,
-        serves,
+        search_texts_stored_before_the_fold_are_folded, serves,
     };
 
     /// The key of the advisory lock `migrate` takes for a ledger (FNV-1a of its name).
@@ -347,7 +405,7 @@ mod postgres {
         let applied = schema
             .count("SELECT COUNT(*) FROM {schema}.engagement_schema_migrations")
             .await;
-        assert_eq!(applied, 8);
+        assert_eq!(applied, 9);
         serves(&stores[0]).await;
         schema.drop().await;
     }
@@ -374,6 +432,20 @@ mod postgres {
         let migrate = async || store.migrate().await;
         let run = async |sql| exec(&store, sql).await;
         a_clash_fails_and_the_rerun_works(&store, migrate, run, async || {}).await;
+        schema.drop().await;
+    }
+
+    #[tokio::test]
+    async fn search_texts_stored_before_the_fold_are_folded_by_migrate() {
+        let schema = Schema::new().await;
+        let store = PostgresStore::new(schema.pool(schema.options()).await);
+        search_texts_stored_before_the_fold_are_folded(
+            &store,
+            async || store.migrate().await,
+            async |sql| exec(&store, sql).await,
+            "DELETE FROM engagement_schema_migrations WHERE version = 9",
+        )
+        .await;
         schema.drop().await;
     }
 
@@ -428,7 +500,7 @@ mod mysql {
 
     use super::{
         a_clash_fails_and_the_rerun_works, a_newer_ledger_is_refused, asks_for_migrate, common,
-        serves,
+        search_texts_stored_before_the_fold_are_folded, serves,
     };
 
     fn server() -> MySqlConnectOptions {
@@ -650,7 +722,7 @@ mod mysql {
         let ledger = db
             .texts("SELECT CONCAT(version, ' ', checksum) FROM {db}.engagement_schema_migrations ORDER BY version")
             .await;
-        assert_eq!(ledger.len(), 7, "{ledger:?}");
+        assert_eq!(ledger.len(), 8, "{ledger:?}");
         assert!(
             ledger.iter().all(|row| !row.contains("started")),
             "every migration is recorded as applied: {ledger:?}"
@@ -744,6 +816,20 @@ mod mysql {
     }
 
     #[tokio::test]
+    async fn search_texts_stored_before_the_fold_are_folded_by_migrate() {
+        let db = Database::new().await;
+        let store = MySqlStore::new(db.pool().await);
+        search_texts_stored_before_the_fold_are_folded(
+            &store,
+            async || store.migrate().await,
+            async |sql| exec(&store, sql).await,
+            "DELETE FROM engagement_schema_migrations WHERE version = 8",
+        )
+        .await;
+        db.drop().await;
+    }
+
+    #[tokio::test]
     async fn a_ledger_from_a_newer_version_is_refused() {
         let db = Database::new().await;
         let store = MySqlStore::new(db.pool().await);
@@ -766,7 +852,7 @@ mod mysql {
         let applied = db
             .texts("SELECT CAST(COUNT(*) AS CHAR) FROM {db}.engagement_schema_migrations")
             .await;
-        assert_eq!(applied, ["7"]);
+        assert_eq!(applied, ["8"]);
         serves(&stores[0]).await;
         db.drop().await;
     }
@@ -808,7 +894,7 @@ mod mysql {
         upgraded.pool().close().await;
         db.drop().await;
         assert_eq!(
-            state[0], "7",
+            state[0], "8",
             "migration 5 recorded; the counts and events: {state:?}"
         );
         assert_eq!(state[1], state[2], "the backfill counts every event");

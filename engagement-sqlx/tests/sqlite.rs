@@ -131,7 +131,7 @@ mod sqlite_only {
                 .await
                 .expect("read the ledger")
                 .get(0);
-        assert_eq!(applied, 6);
+        assert_eq!(applied, 7);
     }
 
     /// A purge takes what it deleted off the event log's per-day counts and drops the counts

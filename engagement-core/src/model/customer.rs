@@ -142,7 +142,8 @@ impl Customer {
     }
 
     /// The text the activity search matches against: first name, last name, full name, code and
-    /// email, lower-cased, separated by a character no search term may contain.
+    /// email, each [folded](fold_for_search), separated by a character no search term may
+    /// contain.
     ///
     /// Backends store or compute exactly this, so that search behaves the same everywhere.
     pub fn search_text(&self) -> String {
@@ -153,7 +154,7 @@ impl Customer {
             self.code.as_str(),
             self.email.as_str(),
         ]
-        .map(str::to_lowercase)
+        .map(fold_for_search)
         .join(SEARCH_SEPARATOR)
     }
 
@@ -180,6 +181,27 @@ impl Customer {
 
 /// Joins the fields of [`Customer::search_text`]; search terms may not contain it.
 pub const SEARCH_SEPARATOR: &str = "\u{1f}";
+
+/// Text as case-insensitive searches compare it (a search term, and what it is looked for
+/// in): every character lower-cased on its own, and the final sigma `ς` as `σ`.
+///
+/// Not [`str::to_lowercase`], which lower-cases a Σ at the end of a word to `ς` and
+/// elsewhere to `σ`, so that the name "ΚΩΣΤΑΣ" (`κωστας`) did not contain the search "ΚΩΣ"
+/// (`κως`).
+///
+/// ```
+/// use engagement_core::fold_for_search;
+///
+/// assert_eq!(fold_for_search("ΚΩΣΤΑΣ"), "κωστασ");
+/// assert!(fold_for_search("ΚΩΣΤΑΣ").contains(&fold_for_search("ΚΩΣ")));
+/// assert_eq!(fold_for_search("Anna@Example.COM"), "anna@example.com");
+/// ```
+pub fn fold_for_search(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ς' { 'σ' } else { c })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BandThresholds, EventLogRequest, ReportPeriod, ScoreBand};
-use crate::model::customer::Customer;
+use crate::model::customer::{Customer, fold_for_search};
 use crate::model::event::Actor;
 use crate::model::ids::{CustomerId, WorkspaceId};
 use crate::store::query::{CustomerScore, RankedScore};
@@ -76,12 +76,12 @@ impl EngagementRow {
     /// Whether the row matches a table search: any part of the id as the table shows it
     /// (`#12345`, `2345`, `#123`), or any part of the name, case-insensitive.
     pub fn matches(&self, term: &str) -> bool {
-        let term = term.trim().to_lowercase();
+        let term = fold_for_search(term.trim());
         format!("#{}", self.customer_id).contains(&term)
             || self
                 .customer
                 .as_ref()
-                .is_some_and(|c| c.full_name().to_lowercase().contains(&term))
+                .is_some_and(|c| fold_for_search(&c.full_name()).contains(&term))
     }
 }
 
