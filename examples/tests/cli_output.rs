@@ -155,6 +155,31 @@ fn a_reader_that_stops_early_still_gets_the_csv_it_asked_for() {
     }
 }
 
+/// Options a command would ignore are refused as a command line it cannot parse (status 2,
+/// one line), not dropped: `--csv` beside a detail view wrote no file and exited 0.
+#[test]
+fn options_a_command_would_ignore_are_refused() {
+    let csv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ignored.csv");
+    let _ = std::fs::remove_file(&csv);
+    let csv_arg = csv.display().to_string();
+    for (args, said) in [
+        (
+            vec!["activity", "--customer", "1", "--csv", &csv_arg],
+            "--csv",
+        ),
+        (vec!["events", "--event", "e1", "--csv", &csv_arg], "--csv"),
+        (vec!["activity", "--all"], "--all"),
+    ] {
+        let out = report(&args, Stdio::piped());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing printed");
+        assert!(!csv.exists(), "{args:?}: no file");
+    }
+}
+
 #[test]
 fn negative_values_read_as_values() {
     // A customer id may be negative; `--customer -5` read as an unknown flag `-5` before, and

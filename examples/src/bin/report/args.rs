@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use engagement_examples::store_url::DEFAULT_STORE;
 
 /// The engagement reports in the terminal: ranking, customer activity, event log, funnel.
@@ -30,6 +31,39 @@ pub(crate) struct Cli {
     pub(crate) no_color: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Parses the command line, refusing options that would be ignored: `--csv` beside a
+    /// detail view (`activity --customer`, `events --event`), which has no rows to write, and
+    /// `activity --all` without `--csv`, which only chooses what the CSV holds.
+    ///
+    /// # Errors
+    /// clap's error for a command line it cannot parse, or one of those combinations.
+    pub(crate) fn parse_checked() -> Result<Self, clap::Error> {
+        let cli = Self::try_parse()?;
+        let ignored = match &cli.command {
+            Command::Activity {
+                customer: Some(_), ..
+            }
+            | Command::Events { event: Some(_), .. }
+                if cli.csv.is_some() =>
+            {
+                Some(
+                    "--csv writes a report's rows, and a detail view (--customer, --event) \
+                     has none: leave out --csv, or the detail option for the report's CSV",
+                )
+            }
+            Command::Activity { all: true, .. } if cli.csv.is_none() => {
+                Some("--all chooses the rows --csv writes: give --csv FILE too")
+            }
+            _ => None,
+        };
+        match ignored {
+            Some(message) => Err(Self::command().error(ErrorKind::ArgumentConflict, message)),
+            None => Ok(cli),
+        }
+    }
 }
 
 /// The time range of a report.

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use args::{ActorArg, Cli, Command, RangeArgs, StatusArg};
 use chrono::TimeDelta;
-use clap::Parser;
 use engagement_core::csv::{CsvOptions, CsvReport, export_to_path, write_report_to_path};
 use engagement_core::report::{
     ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, Reports,
@@ -40,7 +39,7 @@ type AnyResult<T = ()> = Result<T, Failure>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_checked() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
             let text = e.to_string();
