@@ -65,11 +65,8 @@ pub fn parse_range(
         }
         None => return Ok(default),
     };
-    if let Some(lookback) = quick(&name) {
-        return Ok(RangeSpec::last(lookback));
-    }
-    if let Some(preset) = preset(&name) {
-        return Ok(RangeSpec::preset(preset));
+    if let Some(spec) = named_range(&name) {
+        return Ok(spec);
     }
     match name.as_str() {
         "custom" => Ok(RangeSpec::Custom {
@@ -96,6 +93,26 @@ pub fn parse_range(
             ),
         )),
     }
+}
+
+/// The range a quick range's or a preset's name stands for, in any case and any of the
+/// spellings [`parse_range`] reads (`30M`, `1h`, `Today`, `last-90-days`); `None` for other
+/// text (`custom`, `between`, an unknown name). [`range_parts`] gives its one spelling back.
+///
+/// ```
+/// use engagement_core::{Lookback, RangeSpec};
+/// use engagement_examples::range_text::{named_range, range_parts};
+///
+/// let hour = named_range("1H").unwrap();
+/// assert_eq!(hour, RangeSpec::last(Lookback::Minutes60));
+/// assert_eq!(range_parts(&hour).0, "60m");
+/// assert_eq!(named_range("custom"), None);
+/// ```
+pub fn named_range(name: &str) -> Option<RangeSpec> {
+    let name = name.trim().to_ascii_lowercase();
+    quick(&name)
+        .map(RangeSpec::last)
+        .or_else(|| preset(&name).map(RangeSpec::preset))
 }
 
 /// The text parts (`range`, `from`, `to`) that [`parse_range`] reads back into `spec`.

@@ -503,6 +503,46 @@ async fn the_activity_exports_name_the_file_after_the_day() {
         .parse()
         .unwrap();
     assert_eq!(csv_lines(&all.body).len(), total + 1);
+    // The scope in any case, as the other words of the query are read.
+    let all_upper = get(&app, "/activity.csv?scope=ALL", "administrator").await;
+    assert_eq!(all_upper.body, all.body);
+}
+
+/// The range menu selects the range the page was computed over, also one given in another
+/// spelling (`1H`, `Today`) or not in the menu (`30m`, `last-90-days`, which get an option of
+/// their own): selecting nothing showed the first entry, which "Apply" then submitted.
+#[tokio::test]
+async fn the_range_menu_selects_the_range_the_page_shows() {
+    let (app, _) = app().await;
+    for (uri, value, label) in [
+        ("/events?range=30m", "30m", "Last 30 min"),
+        ("/events?range=1H", "60m", "Last 60 min"),
+        ("/activity?range=Today", "today", "Today"),
+        (
+            "/activity?range=last-90-days",
+            "last-90-days",
+            "Last 90 days",
+        ),
+        ("/funnel?range=14D", "14d", "Last 14 days"),
+    ] {
+        let page = get(&app, uri, "administrator").await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}");
+        let menu = page
+            .body
+            .split("<select name=\"range\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</select>").next())
+            .unwrap_or_else(|| panic!("{uri}: no range menu"));
+        let selected: Vec<&str> = menu
+            .split("<option ")
+            .filter(|option| option.contains(" selected"))
+            .collect();
+        assert_eq!(selected.len(), 1, "{uri}: {menu}");
+        assert!(
+            selected[0].starts_with(&format!("value=\"{value}\" selected>{label}<")),
+            "{uri}: {menu}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -138,6 +138,12 @@ async fn malformed_or_out_of_range_parameters_answer_the_400_page() {
         ("/customers/abc", "abc"),
         ("/customers/99999999999999999999", "99999999999999999999"),
         ("/customers/%FF", "customer"),
+        // A word another word would have been read as the default for: one page exported
+        // where every row was asked for, another order than the one asked for.
+        ("/activity.csv?scope=everything", "scope"),
+        ("/activity?dir=up", "dir"),
+        ("/engagement?sort=bogus", "sort"),
+        ("/engagement.csv?dir=sideways", "dir"),
     ] {
         let reply = get(&app, uri, "administrator").await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
@@ -238,6 +244,38 @@ async fn the_sign_in_goes_on_only_to_a_path_of_this_site() {
             cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax"),
             "{cookie}"
         );
+    }
+}
+
+/// A body that is not the sign-in form answers the 400 page (it was axum's plain-text 422 or
+/// 415).
+#[tokio::test]
+async fn a_sign_in_that_is_not_the_form_answers_the_400_page() {
+    let app = demo().await;
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", "role=manager"),
+        (
+            "application/json",
+            r#"{"role":"manager","workspace":"demo"}"#,
+        ),
+    ] {
+        let request = Request::post("/login")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let reply = send(&app, request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{content_type}");
+        assert_eq!(
+            header(&reply, &header::CONTENT_TYPE),
+            Some("text/html; charset=utf-8".into()),
+            "{content_type}"
+        );
+        assert!(
+            reply.body.contains("not a sign-in form"),
+            "{content_type}: {}",
+            reply.body
+        );
+        assert!(reply.headers.get(header::SET_COOKIE).is_none());
     }
 }
 

@@ -19,7 +19,7 @@ use super::layout::{
     Nav, custom_dates, href, link_if, local_time, local_time_or_dash, page as shell, range_fields,
     window_line,
 };
-use super::problem::{Query, failed_page, plain};
+use super::problem::{DIRECTIONS, Query, failed_page, one_of, plain};
 use super::session::Session;
 use super::svg;
 use crate::range_text::{PRESETS, exact_window_parts, parse_range};
@@ -128,9 +128,10 @@ impl Params {
             None | Some("all") => None,
             Some(s) => Some(CustomerStatus::parse(s)?),
         };
+        let ascending = one_of("dir", self.dir.as_deref(), &DIRECTIONS)? == Some("asc");
         if let Some(key) = blank(&self.sort) {
-            request.sort = activity_sort(key, self.dir.as_deref() != Some("asc"))?;
-        } else if self.dir.as_deref() == Some("asc") {
+            request.sort = activity_sort(key, !ascending)?;
+        } else if ascending {
             request.sort.descending = false;
         }
         request.page = self.page.unwrap_or(1);
@@ -196,7 +197,7 @@ pub(crate) async fn csv(
 ) -> Response {
     let result = async {
         let request = params.request(session.workspace.clone(), state.reports.zone())?;
-        let report = if blank(&params.scope) == Some("all") {
+        let report = if one_of("scope", params.scope.as_deref(), &["page", "all"])? == Some("all") {
             state
                 .reports
                 .activity_all(&session.viewer(), &request)

@@ -14,9 +14,9 @@ use super::AppState;
 use super::csv_response;
 use super::event_log::event_log_link;
 use super::layout::{Nav, custom_dates, customer_link, href, page as shell, window_line};
-use super::problem::{Query, failed_page, plain};
+use super::problem::{DIRECTIONS, Query, failed_page, one_of, plain};
 use super::session::Session;
-use crate::range_text::{QUICK_RANGES, exact_window_parts, parse_range, range_parts};
+use crate::range_text::{QUICK_RANGES, exact_window_parts, named_range, parse_range, range_parts};
 use crate::ranking_search::{keep_matching, standing_outside};
 
 const TITLE: &str = "Customer Engagement";
@@ -32,8 +32,15 @@ pub(crate) struct Params {
     dir: Option<String>,
 }
 
+/// The columns the table sorts by (`rank` is the score's order by another name).
+const SORTS: [&str; 4] = ["score", "rank", "customer", "name"];
+
 impl Params {
+    /// The ranking the query asks for; its order is checked here, and applied by
+    /// [`shape`](Self::shape).
     fn request(&self, session: &Session, zone: &ReportZone) -> Result<EngagementRequest> {
+        one_of("sort", self.sort.as_deref(), &SORTS)?;
+        one_of("dir", self.dir.as_deref(), &DIRECTIONS)?;
         let range = parse_range(
             self.range.as_deref(),
             self.from.as_deref(),
@@ -46,7 +53,9 @@ impl Params {
 
     fn range_name(&self) -> String {
         match self.range.as_deref().map(str::trim) {
-            Some(r) if !r.is_empty() => r.to_ascii_lowercase(),
+            Some(r) if !r.is_empty() => {
+                named_range(r).map_or_else(|| r.to_ascii_lowercase(), |spec| range_parts(&spec).0)
+            }
             _ if self.from.is_some() || self.to.is_some() => "custom".into(),
             _ => "15m".into(),
         }
@@ -69,12 +78,20 @@ impl Params {
         href(path, &pairs)
     }
 
+    /// The column the table is sorted by, as [`request`](Self::request) checked it.
+    fn sort(&self) -> Option<&'static str> {
+        one_of("sort", self.sort.as_deref(), &SORTS).ok().flatten()
+    }
+
     fn descending(&self) -> bool {
-        match self.dir.as_deref() {
+        match one_of("dir", self.dir.as_deref(), &DIRECTIONS)
+            .ok()
+            .flatten()
+        {
             Some("asc") => false,
             Some("desc") => true,
             // Scores read best highest first; names and ids read A→Z.
-            _ => matches!(self.sort.as_deref(), None | Some("score" | "rank")),
+            _ => matches!(self.sort(), None | Some("score" | "rank")),
         }
     }
 
@@ -87,7 +104,7 @@ impl Params {
                 .map(|c| c.full_name().to_lowercase())
                 .unwrap_or_default()
         };
-        match self.sort.as_deref() {
+        match self.sort() {
             Some("customer") => report.rows.sort_by_key(|r| r.customer_id),
             Some("name") => report.rows.sort_by(|a, b| {
                 name(a)
@@ -97,7 +114,7 @@ impl Params {
             // The ranking's own order: score descending, then customer id.
             _ => report.rows.sort_by_key(|r| r.rank),
         }
-        let by_score = matches!(self.sort.as_deref(), None | Some("score" | "rank"));
+        let by_score = matches!(self.sort(), None | Some("score" | "rank"));
         if by_score != self.descending() {
             report.rows.reverse();
         }
@@ -214,7 +231,10 @@ fn table(
     searched: &Searched,
 ) -> Markup {
     let sort_link = |key: &str| {
-        let current = params.sort.as_deref().unwrap_or("score") == key;
+        let current = params
+            .sort()
+            .map_or("score", |s| if s == "rank" { "score" } else { s })
+            == key;
         // A click on the current column flips it; another column starts in its natural order.
         let descending = if current {
             !params.descending()

@@ -6,6 +6,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
 use super::session::Session;
+use crate::range_text::{named_range, range_label, range_parts};
 
 /// Which navigation entry is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,18 +134,30 @@ pub(crate) fn href(path: &str, params: &[(&str, Option<String>)]) -> String {
 }
 
 /// The range picker of a filter form: a menu of named ranges plus From/To dates for "custom";
-/// an exact window ("between") is shown by name and kept in hidden fields.
+/// an exact window ("between") is shown by name and kept in hidden fields. `selected` is the
+/// range as the query gave it: a name the menu does not list in that spelling (`30M`, `1h`,
+/// `last-90-days`) is selected under its own spelling, with an option of its own when the menu
+/// has none, so that applying the form keeps the range the page shows.
 pub(crate) fn range_fields(
     options: &[(&str, &str)],
     selected: &str,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Markup {
+    let named = named_range(selected);
+    let selected = named
+        .as_ref()
+        .map_or_else(|| selected.to_ascii_lowercase(), |spec| range_parts(spec).0);
+    let unlisted = named.filter(|_| !options.iter().any(|(value, _)| *value == selected));
+    let selected = selected.as_str();
     html! {
         label { "Date range"
             select name="range" {
                 @for (value, label) in options {
                     option value=(value) selected[*value == selected] { (label) }
+                }
+                @if let Some(spec) = &unlisted {
+                    option value=(selected) selected { (range_label(spec)) }
                 }
                 option value="custom" selected[selected == "custom"] { "Custom range" }
                 @if selected == "between" {

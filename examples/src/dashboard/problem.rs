@@ -115,6 +115,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The words of a table's `dir` parameter.
+pub(crate) const DIRECTIONS: [&str; 2] = ["asc", "desc"];
+
+/// A query parameter that takes one of a few words: the word of `allowed` that `value` is,
+/// in any case, or `None` when it is blank; another word is an error rather than read as the
+/// default (`scope=ALL` exported one page where `all` exported every row).
+///
+/// # Errors
+/// [`Error::InvalidQuery`] naming `field` and the words it takes.
+pub(crate) fn one_of(
+    field: &'static str,
+    value: Option<&str>,
+    allowed: &[&'static str],
+) -> engagement_core::Result<Option<&'static str>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    allowed
+        .iter()
+        .find(|word| word.eq_ignore_ascii_case(value))
+        .map(|word| Some(*word))
+        .ok_or_else(|| {
+            Error::invalid_query(
+                field,
+                format!("{value:?} is not one of {}", allowed.join(", ")),
+            )
+        })
+}
+
 /// The page for an unknown address.
 pub(crate) async fn not_found() -> Response {
     let body = html! { p { "There is no page here. " a href="/engagement" { "Go to the engagement report" } } };
@@ -132,5 +161,16 @@ mod tests {
         let host = Error::invalid_config("keep", "a retention policy must keep a day");
         assert_eq!(status_of(&viewer), StatusCode::BAD_REQUEST);
         assert_eq!(status_of(&host), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_word_parameter_is_read_in_any_case_and_refused_otherwise() {
+        let words = ["page", "all"];
+        assert_eq!(one_of("scope", Some(" ALL "), &words).unwrap(), Some("all"));
+        assert_eq!(one_of("scope", Some(""), &words).unwrap(), None);
+        assert_eq!(one_of("scope", None, &words).unwrap(), None);
+        let err = one_of("scope", Some("bogus"), &words).unwrap_err();
+        assert_eq!(status_of(&err), StatusCode::BAD_REQUEST);
+        assert!(err.to_string().contains("page, all"), "{err}");
     }
 }

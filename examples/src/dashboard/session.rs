@@ -1,6 +1,7 @@
 //! Who is asking: the role and workspace of a request, from query parameters (`role`,
 //! `workspace`) or the demo login's cookies, and the demo login itself.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequestParts};
 use axum::http::header::{COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
@@ -177,7 +178,21 @@ pub(crate) struct LoginForm {
 /// visitor's role or workspace). A host signing real users in needs more than this demo: a
 /// signed or server-side session instead of a role cookie the browser can edit, `Secure`
 /// cookies over HTTPS, and a CSRF token on every form that changes state.
-pub(crate) async fn login(headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+///
+/// A body that is not the form (a field missing, another content type) answers the 400 page,
+/// not axum's plain-text rejection.
+pub(crate) async fn login(
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let message = format!("not a sign-in form: {}", rejection.body_text());
+            let body = page("Sign in", None, Nav::None, error_banner(&message));
+            return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
+        }
+    };
     if cross_site(&headers) {
         let body = page(
             "Sign in",
