@@ -229,9 +229,16 @@ async fn an_event_log_export_imports_back_unchanged() {
     original.ip = Some("2001:db8::1".parse().unwrap());
     original.metadata.insert("plan".into(), "pro".into());
     // With a `metadata.plan` column too, which the import takes and ignores.
+    assert_imports_back(&original, &["plan"]).await;
+}
+
+/// Asserts that `original`, exported with a `metadata.<key>` column for each of `keys`,
+/// imports back as it was.
+async fn assert_imports_back(original: &Event, keys: &[&str]) {
     let mut csv =
-        EventLogCsv::with_metadata_columns(Vec::new(), ["plan"], CsvOptions::default()).unwrap();
-    csv.write_event(&original).unwrap();
+        EventLogCsv::with_metadata_columns(Vec::new(), keys.iter().copied(), CsvOptions::default())
+            .unwrap();
+    csv.write_event(original).unwrap();
     let bytes = csv.finish().unwrap();
 
     let store = ReferenceStore::default();
@@ -243,7 +250,7 @@ async fn an_event_log_export_imports_back_unchanged() {
         report.errors
     );
     let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
-    assert!(back.same_payload(&original), "{back:?}");
+    assert!(back.same_payload(original), "{back:?}");
 }
 
 /// Metadata keys with whitespace around them are stored as they are, so their export's
@@ -256,21 +263,7 @@ async fn metadata_keys_with_whitespace_around_them_import_back() {
     for (i, key) in keys.into_iter().enumerate() {
         original.metadata.insert(key.into(), format!("v{i}").into());
     }
-    let mut csv =
-        EventLogCsv::with_metadata_columns(Vec::new(), keys, CsvOptions::default()).unwrap();
-    csv.write_event(&original).unwrap();
-    let bytes = csv.finish().unwrap();
-
-    let store = ReferenceStore::default();
-    let report = run(&store, CsvLines::new(&bytes[..]), &ImportOptions::default()).await;
-    assert_eq!(
-        (report.inserted, report.rejected),
-        (1, 0),
-        "{:?}",
-        report.errors
-    );
-    let back = store.event(&ws(), &original.id).await.unwrap().unwrap();
-    assert!(back.same_payload(&original), "{back:?}");
+    assert_imports_back(&original, &keys).await;
     // The other columns' names are still read without the whitespace around them.
     let padded =
         " event_id , customer_id,name\t,occurred_at \ne2,7,Page Viewed,2026-11-19T10:00:00Z\n";
@@ -550,16 +543,14 @@ fn an_ndjson_array_is_not_an_event() {
     }
 }
 
-/// An integer in metadata too wide for 64 bits is refused, in an NDJSON object or a CSV cell,
-/// rather than stored as a float that lost its digits.
-#[test]
-fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
-    let wide = "123456789012345678901234";
+/// Asserts that metadata holding `number` under `key` is refused on its line, the number
+/// named, in an NDJSON object and in a CSV cell; hands back the NDJSON line.
+fn assert_metadata_number_refused(key: &str, number: &str) -> String {
     let ndjson = format!(
-        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"order":{wide}}}}}"#
+        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"{key}":{number}}}}}"#
     );
     let csv = format!(
-        "{HEADER},metadata\n{},\"{{\"\"order\"\":{wide}}}\"\n",
+        "{HEADER},metadata\n{},\"{{\"\"{key}\"\":{number}}}\"\n",
         row("e1")
     );
     let read: Vec<Vec<_>> = vec![
@@ -578,11 +569,20 @@ fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
                     ..
                 }),
             ] => {
-                assert!(reason.contains(wide), "{reason}");
+                assert!(reason.contains(number), "{reason}");
             }
             other => panic!("{other:?}"),
         }
     }
+    ndjson
+}
+
+/// An integer in metadata too wide for 64 bits is refused, in an NDJSON object or a CSV cell,
+/// rather than stored as a float that lost its digits.
+#[test]
+fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
+    let wide = "123456789012345678901234";
+    let ndjson = assert_metadata_number_refused("order", wide);
     // The widest integers that fit are kept exactly.
     let fits = ndjson.replace(wide, "18446744073709551615");
     let items: Vec<_> = NdjsonLines::new(fits.as_bytes()).collect();
@@ -595,34 +595,7 @@ fn a_metadata_integer_beyond_64_bits_is_refused_not_rounded() {
 #[test]
 fn a_metadata_number_a_float_would_round_is_refused_not_rounded() {
     let long = "0.12345678901234567890";
-    let ndjson = format!(
-        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"ratio":{long}}}}}"#
-    );
-    let csv = format!(
-        "{HEADER},metadata\n{},\"{{\"\"ratio\"\":{long}}}\"\n",
-        row("e1")
-    );
-    let read: Vec<Vec<_>> = vec![
-        NdjsonLines::new(ndjson.as_bytes()).collect(),
-        CsvLines::new(csv.as_bytes()).collect(),
-    ];
-    for items in read {
-        match &items[..] {
-            [
-                Err(LineError {
-                    kind:
-                        LineErrorKind::Field {
-                            field: "metadata",
-                            reason,
-                        },
-                    ..
-                }),
-            ] => {
-                assert!(reason.contains(long), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
+    let ndjson = assert_metadata_number_refused("ratio", long);
     let kept = ndjson.replace(long, "0.30000000000000004");
     let items: Vec<_> = NdjsonLines::new(kept.as_bytes()).collect();
     let event = &items[0].as_ref().expect("read").event;

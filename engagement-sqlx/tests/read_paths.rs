@@ -38,10 +38,7 @@ async fn upsert_on_both(
 async fn a_search_longer_than_any_pattern_matches_nothing() {
     use std::time::Duration;
 
-    use engagement_core::{
-        ActivityQuery, ActivitySort, ActivitySortKey, Customer, CustomerFilter, CustomerId,
-        EventStore, Milestones, ReferenceStore, TimeWindow,
-    };
+    use engagement_core::{Customer, CustomerId, EventStore, ReferenceStore};
 
     let second = Duration::from_secs(5);
     let store = reliability::sqlite_store("long-search", 2, second, second).await;
@@ -53,20 +50,7 @@ async fn a_search_longer_than_any_pattern_matches_nothing() {
     ];
     upsert_on_both(&store, &oracle, &ws, &customers).await;
     for term in ["a".repeat(60_000), "%".repeat(30_000)] {
-        let query = ActivityQuery {
-            window: TimeWindow::ALL,
-            customers: CustomerFilter {
-                search: Some(term.clone()),
-                ..CustomerFilter::default()
-            },
-            milestones: Milestones::default(),
-            sort: ActivitySort {
-                key: ActivitySortKey::CustomerId,
-                descending: false,
-            },
-            offset: 0,
-            limit: 10,
-        };
+        let query = common::search_query(&term);
         let want = oracle.activity_page(&ws, &query).await.expect("reference");
         assert_eq!(want.total_rows, 0, "nothing holds the term");
         let got = store.activity_page(&ws, &query).await;

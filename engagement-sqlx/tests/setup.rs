@@ -114,7 +114,7 @@ async fn search_texts_stored_before_the_fold_are_folded(
     exec: impl AsyncFn(&'static str),
     forget: &'static str,
 ) {
-    use engagement_core::{ActivitySort, ActivitySortKey, Customer, Milestones, TimeWindow};
+    use engagement_core::Customer;
     migrate().await.expect("migrate");
     let ws = WorkspaceId::new("fold").expect("workspace");
     let stored = [
@@ -123,20 +123,7 @@ async fn search_texts_stored_before_the_fold_are_folded(
     ];
     store.upsert_customers(&ws, &stored).await.expect("upsert");
     let found = async |term: &str| -> Vec<i64> {
-        let query = engagement_core::ActivityQuery {
-            window: TimeWindow::ALL,
-            customers: engagement_core::CustomerFilter {
-                search: Some(term.into()),
-                ..Default::default()
-            },
-            milestones: Milestones::default(),
-            sort: ActivitySort {
-                key: ActivitySortKey::CustomerId,
-                descending: false,
-            },
-            offset: 0,
-            limit: 10,
-        };
+        let query = common::search_query(term);
         let page = store.activity_page(&ws, &query).await.expect("search");
         page.rows.iter().map(|r| r.customer.id.0).collect()
     };

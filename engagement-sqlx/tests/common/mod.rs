@@ -107,3 +107,23 @@ pub(crate) async fn closing_keeps_appends_and_refuses_later_calls<S>(
         Some(event)
     );
 }
+
+/// The activity query of every customer whose search text holds `term`, over all time, the
+/// first ten by id.
+pub(crate) fn search_query(term: &str) -> engagement_core::ActivityQuery {
+    use engagement_core::{ActivitySort, ActivitySortKey, CustomerFilter, Milestones, TimeWindow};
+    engagement_core::ActivityQuery {
+        window: TimeWindow::ALL,
+        customers: CustomerFilter {
+            search: Some(term.into()),
+            ..CustomerFilter::default()
+        },
+        milestones: Milestones::default(),
+        sort: ActivitySort {
+            key: ActivitySortKey::CustomerId,
+            descending: false,
+        },
+        offset: 0,
+        limit: 10,
+    }
+}
