@@ -219,15 +219,18 @@ fn run(binary: &str, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Every binary README lists, with its name.
+const BINARIES: [(&str, &str); 5] = [
+    (env!("CARGO_BIN_EXE_demo"), "demo"),
+    (env!("CARGO_BIN_EXE_demo-data"), "demo-data"),
+    (env!("CARGO_BIN_EXE_dashboard"), "dashboard"),
+    (env!("CARGO_BIN_EXE_report"), "report"),
+    (env!("CARGO_BIN_EXE_import"), "import"),
+];
+
 #[test]
 fn every_binary_answers_help_and_version() {
-    for (binary, name) in [
-        (env!("CARGO_BIN_EXE_demo"), "demo"),
-        (env!("CARGO_BIN_EXE_demo-data"), "demo-data"),
-        (env!("CARGO_BIN_EXE_dashboard"), "dashboard"),
-        (env!("CARGO_BIN_EXE_report"), "report"),
-        (env!("CARGO_BIN_EXE_import"), "import"),
-    ] {
+    for (binary, name) in BINARIES {
         let version = run(binary, &["--version"]);
         assert!(version.status.success(), "{name}: {version:?}");
         assert_eq!(
@@ -241,6 +244,27 @@ fn every_binary_answers_help_and_version() {
             "{name}: {help:?}"
         );
     }
+}
+
+/// A command line a binary cannot parse is one `error: …` line and status 2, as README says
+/// (clap's usage block and tips took several lines in all but `report`).
+#[test]
+fn every_binary_says_what_is_wrong_with_its_command_line_in_one_line() {
+    for (binary, name) in BINARIES {
+        let out = run(binary, &["--bogus"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(
+            stderr.starts_with("error: unexpected argument '--bogus'"),
+            "{name}: {stderr}"
+        );
+    }
+    // A missing argument is named on that line too.
+    let out = run(env!("CARGO_BIN_EXE_import"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("<FILE>"), "{stderr}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use engagement_core::{Clock, EventStore, ReportZone, SystemClock, WorkspaceId};
 use engagement_examples::dashboard::{self, DEMO_WORKSPACE};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{Failure, exit_code};
+use engagement_examples::terminal::{Failure, command_line, exit_code};
 use tokio::sync::watch;
 
 /// Serves the engagement dashboard on 127.0.0.1.
@@ -46,7 +46,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    exit_code(run(Args::parse()).await)
+    let args = match command_line(Args::try_parse(), "dashboard") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    exit_code(run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), Failure> {

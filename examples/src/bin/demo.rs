@@ -25,7 +25,7 @@ use engagement_core::{
 };
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{Failure, exit_code, sparkline};
+use engagement_examples::terminal::{Failure, command_line, exit_code, sparkline};
 
 /// Prints the engagement reports and a funnel over a demo workspace (loading demo data when it
 /// has nothing from the last hour).
@@ -39,8 +39,12 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = match command_line(Args::try_parse(), "demo") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     // `demo | head` closing the pipe ends it quietly: the reader has what it wanted.
-    exit_code(run(Args::parse()).await)
+    exit_code(run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), Failure> {

@@ -17,7 +17,7 @@ use clap::Parser;
 use engagement_core::{Clock, EventStore, SystemClock, WorkspaceId};
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{Failure, exit_code};
+use engagement_examples::terminal::{Failure, command_line, exit_code};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Generates a realistic demo workspace into any store.
@@ -43,7 +43,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    exit_code(run(Args::parse()).await)
+    let args = match command_line(Args::try_parse(), "demo-data") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    exit_code(run(args).await)
 }
 
 async fn run(args: Args) -> Result<(), Failure> {

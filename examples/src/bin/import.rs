@@ -31,7 +31,7 @@ use engagement_core::import::{
 };
 use engagement_core::{Clock, EventStore, SystemClock, WorkspaceId};
 use engagement_examples::store_url::{self, DEFAULT_STORE};
-use engagement_examples::terminal::{Failure, failure, is_broken_pipe};
+use engagement_examples::terminal::{Failure, command_line, failure, is_broken_pipe};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The formats the importer reads.
@@ -131,7 +131,11 @@ const ERRORS_LISTED: usize = 20;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    let args = match command_line(Args::try_parse(), "import") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args).await {
         Ok(report) => exit_code(&report),
         Err(e) => failure(&*e),
     }

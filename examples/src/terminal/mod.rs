@@ -1,6 +1,7 @@
 //! Terminal output for the example binaries: aligned tables with coloured cells, Unicode
-//! sparklines, and how a binary ends — a reader that stopped early told from a failure, and a
-//! failure as one `error: …` line with status 1.
+//! sparklines, and how a binary ends — a reader that stopped early told from a failure, a
+//! failure as one `error: …` line with status 1, and a command line it cannot parse as one
+//! line with status 2.
 
 mod spark;
 mod table;
@@ -17,6 +18,29 @@ pub fn is_broken_pipe(error: &(dyn Error + 'static)) -> bool {
     error
         .downcast_ref::<std::io::Error>()
         .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The parsed command line of `binary`, or how it ends without one: `--help` and `--version`
+/// print and end with success as clap does; a command line it cannot parse prints one line,
+/// clap's `error: …` and a pointer to `--help`, and ends with status 2 (clap's usage block and
+/// tips would take several).
+///
+/// # Errors
+/// The exit code to end with when there is no command line to run.
+pub fn command_line<T>(parsed: Result<T, clap::Error>, binary: &str) -> Result<T, ExitCode> {
+    match parsed {
+        Ok(args) => Ok(args),
+        Err(e) if e.use_stderr() => {
+            // clap's first paragraph is the error; a list (the arguments missing) goes on
+            // its own lines, joined here.
+            let text = e.to_string();
+            let first = text.split("\n\n").next().unwrap_or_default();
+            let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("{line} (see `{binary} --help`)");
+            Err(ExitCode::from(2))
+        }
+        Err(e) => e.exit(),
+    }
 }
 
 /// What a binary's work fails with: any error, sendable between threads, so that the work can

@@ -32,22 +32,16 @@ use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
 use engagement_examples::ranking_search::{keep_matching, standing_outside};
 use engagement_examples::store_url;
-use engagement_examples::terminal::{Failure, exit_code};
+use engagement_examples::terminal::{Failure, command_line, exit_code};
 use print::Printer;
 
 type AnyResult<T = ()> = Result<T, Failure>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::parse_checked() {
+    let cli = match command_line(Cli::parse_checked(), "report") {
         Ok(cli) => cli,
-        Err(e) if e.use_stderr() => {
-            let text = e.to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{line} (see `report --help`)");
-            return ExitCode::from(2);
-        }
-        Err(e) => e.exit(),
+        Err(code) => return code,
     };
     // `report … | head` closing the pipe ends it quietly: the reader has what it wanted.
     exit_code(run(cli).await)
