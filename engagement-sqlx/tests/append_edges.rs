@@ -597,10 +597,7 @@ fn arb_history() -> impl Strategy<Value = Vec<Vec<Event>>> {
 }
 
 fn properties<S: EventStore>(runtime: &tokio::runtime::Runtime, store: &S) {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+    let cases = engagement_core::conformance::proptest_cases(48);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,

@@ -38,10 +38,7 @@ pub(crate) fn check<S, Fut, T, P>(
         .build()
         .expect("a Tokio runtime");
     let store = runtime.block_on(setup());
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
+    let cases = engagement_core::conformance::proptest_cases(cases);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
