@@ -87,6 +87,17 @@ pub(crate) enum SqlError {
         /// Ids taken meanwhile.
         taken: u64,
     },
+    /// A concurrent purge deleted stored events the batch re-sends after the insert skipped
+    /// them as stored: nothing was written (the batch would otherwise be told they are stored
+    /// while they are gone and its other events kept), and a retry stores them again.
+    #[error(
+        "a concurrent purge deleted {vanished} stored events the batch re-sends while the append \
+         ran; retry the append"
+    )]
+    ConcurrentPurge {
+        /// Events deleted meanwhile.
+        vanished: u64,
+    },
     /// A task reading or decoding part of a read ended before finishing it (it panicked or was
     /// cancelled): the read is incomplete.
     #[error("the task {task} stopped before finishing")]
@@ -144,7 +155,9 @@ impl SqlError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
-            Self::LockTimedOut { .. } | Self::ConcurrentAppend { .. } => true,
+            Self::LockTimedOut { .. }
+            | Self::ConcurrentAppend { .. }
+            | Self::ConcurrentPurge { .. } => true,
             _ => false,
         };
         let is_refused = match &self {

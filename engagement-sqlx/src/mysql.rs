@@ -323,6 +323,9 @@ impl Dialect for MySqlDialect {
     // purge chunk reads its events unlocked, from its snapshot, and checks that its delete took
     // them all (`Engine::delete_all_read`): one that another purge got to first is read again.
     const LOCKING_READ: &'static str = "";
+    // Record locks on the rows found by their unique key (no range is read): a purge's
+    // `DELETE` of one waits for the append's commit.
+    const SHARED_LOCKING_READ: &'static str = " LOCK IN SHARE MODE";
     // `AUTO_INCREMENT`: InnoDB never hands a number out twice (MariaDB keeps its counter across
     // restarts).
     const ROW_KEY: Option<&'static str> = Some("seq");

@@ -218,6 +218,9 @@ impl Dialect for PostgresDialect {
         Some("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)");
 
     const EXPORT_SNAPSHOT: Option<&'static str> = Some("SELECT pg_export_snapshot()");
+    // The weakest lock a `DELETE` waits for: appends re-sending one event do not wait for
+    // each other.
+    const SHARED_LOCKING_READ: &'static str = " FOR KEY SHARE";
 
     fn push_import_snapshot(sql: &mut Sql, id: &str) {
         // The id is PostgreSQL's own (hex digits and dashes); the statement takes no

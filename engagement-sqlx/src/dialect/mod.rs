@@ -227,6 +227,13 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
     /// What ends a `SELECT` that locks the rows it reads until the transaction ends.
     const LOCKING_READ: &'static str = " FOR UPDATE";
 
+    /// What ends a `SELECT` that keeps the rows it reads from being deleted until the
+    /// transaction ends, other such reads sharing them: `append` reads so the stored events a
+    /// batch re-sends, so that a concurrent purge deletes them either before (the read waits
+    /// for it, and finds them gone) or after the append commits. Empty where one writer at a
+    /// time leaves nothing to wait for (SQLite).
+    const SHARED_LOCKING_READ: &'static str = "";
+
     /// Where a purge chunk reads its events unlocked (an empty [`Self::LOCKING_READ`]) beside
     /// other writers: an integer key of the events table that no later row takes again once
     /// its row is deleted. The chunk deletes the rows it read by it, not by their ids: an event

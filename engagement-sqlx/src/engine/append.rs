@@ -121,6 +121,13 @@ impl<D: Dialect> Engine<D> {
         } else {
             let ids: Vec<&str> = distinct.iter().map(|e| e.id.as_str()).collect();
             let stored = self.stored(&mut tx, workspace, &ids).await?;
+            // The insert skipped an id as stored, and a purge has deleted its event since:
+            // told "stored", the caller would lose it, and the rest of the batch would outlive
+            // the purge that took it. Nothing is written; a retry stores it again.
+            let vanished = ids.len().saturating_sub(stored.len()) as u64;
+            if vanished > 0 {
+                return Err(SqlError::ConcurrentPurge { vanished });
+            }
             classify(events, count, |id| stored.get(id))
         };
         // Last before the commit: the rollup rows stay locked as briefly as possible.
@@ -179,7 +186,8 @@ impl<D: Dialect> Engine<D> {
         Ok(existing)
     }
 
-    /// The stored events among `ids`, by id.
+    /// The stored events among `ids`, by id, kept from being deleted until the transaction
+    /// ends ([`Dialect::SHARED_LOCKING_READ`]).
     async fn stored(
         &self,
         conn: &mut Conn<D>,
@@ -197,6 +205,7 @@ impl<D: Dialect> Engine<D> {
                 .bind(workspace.as_str())
                 .push(" AND id IN ")
                 .bind_list(chunk.iter().copied())
+                .push(D::SHARED_LOCKING_READ)
                 .one_off();
             for row in D::fetch_all(conn, sql, "read stored events").await? {
                 let event = event_from_row(&row, 0)?;
@@ -239,8 +248,7 @@ fn classify<'a>(
             // The kept event is often this very one (its batch's first occurrence): no need
             // to compare it with itself field by field.
             Some(k) if !std::ptr::eq(k, e) && !k.same_payload(e) => conflicts.push(e.id.clone()),
-            // A row that vanished after the insert (a concurrent purge) was stored by nobody
-            // else, so the event counts with the ones that match.
+            // `kept` has every id (`append` checks that none vanished).
             _ => same += 1,
         }
     }

@@ -87,15 +87,24 @@ impl<D: Dialect> Engine<D> {
             return Ok(PurgeOutcome { events, customers });
         }
 
-        let mut events = 0;
+        // Chunks until one is short, then one more (the sweep): a short chunk may have waited
+        // for an append re-sending one of its events (`Dialect::SHARED_LOCKING_READ`), and
+        // read before that append's new events in scope were committed; the sweep, begun after
+        // that commit, takes them. Only one, so that steady appends in scope (a customer still
+        // sending events while erased) cannot keep a purge going.
+        let (mut events, mut swept) = (0, false);
         loop {
             let deleted = self
                 .purge_chunk_again_on_conflict(workspace, &condition, index)
                 .await?;
             events += deleted;
-            if deleted < PURGE_CHUNK as u64 {
+            if deleted == PURGE_CHUNK as u64 {
+                continue;
+            }
+            if deleted == 0 || swept {
                 break;
             }
+            swept = true;
         }
         let customers = match customer {
             Some(id) => self.purge_customer(workspace, id).await?,
