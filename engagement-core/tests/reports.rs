@@ -482,6 +482,41 @@ async fn today_holds_the_hour_lived_again_after_midnight() {
     assert_eq!(row.sparkline.latest(), 1, "the sparkline's latest day");
 }
 
+/// A text to match that holds a control character (none stored has one) is refused with an
+/// error naming its field, before the store is asked: PostgreSQL refused a NUL as an encoding
+/// error of an unnamed parameter where the other stores matched nothing.
+#[tokio::test]
+async fn texts_to_match_with_control_characters_are_refused_by_field() {
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
+    let refused = |result: Result<(), Error>, field: &str| match result {
+        Err(Error::InvalidQuery { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("{field}: {other:?}"),
+    };
+    let log = EventLogRequest::new(ws());
+    for (request, field) in [
+        (log.clone().with_names(["Page\0Viewed"]), "name"),
+        (log.clone().with_path("/p\0"), "path"),
+        (log.clone().with_domain("shop\t.test"), "domain"),
+        (log.clone().with_referrer("\u{7f}"), "referrer"),
+    ] {
+        refused(
+            f.reports.event_log(&f.admin, &request).await.map(drop),
+            field,
+        );
+        refused(
+            f.reports.export_event_log(&f.admin, &request).map(drop),
+            field,
+        );
+    }
+    let funnel = FunnelRequest::new(ws()).with_steps(["Page Viewed", "a\0b"]);
+    refused(f.reports.funnel(&f.admin, &funnel).await.map(drop), "steps");
+    let search = ActivityRequest::new(ws()).with_search("smith\0");
+    refused(
+        f.reports.activity(&f.admin, &search).await.map(drop),
+        "search",
+    );
+}
+
 /// Pages of the event log end with the last event: a full last page has no next cursor.
 #[tokio::test]
 async fn a_full_last_page_of_the_event_log_has_no_next_page() {

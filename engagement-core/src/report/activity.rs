@@ -4,9 +4,9 @@
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::ReportPeriod;
+use super::{ReportPeriod, refuse_control_characters};
 use crate::error::{Error, Result};
-use crate::model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR};
+use crate::model::customer::{Customer, CustomerStatus};
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::query::{
     ActivityCounters, ActivitySort, ActivitySummary, BucketCount, Milestone,
@@ -120,13 +120,9 @@ impl ActivityRequest {
                 ),
             ));
         }
-        if let Some(term) = &self.search
-            && (term.contains(SEARCH_SEPARATOR) || term.chars().any(char::is_control))
-        {
-            return Err(Error::invalid_query(
-                "search",
-                "the search term must not contain control characters",
-            ));
+        // The separator of the stored search text is a control character too.
+        if let Some(term) = &self.search {
+            refuse_control_characters("search", term)?;
         }
         Ok(())
     }

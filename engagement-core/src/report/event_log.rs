@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::ReportPeriod;
+use super::{ReportPeriod, refuse_control_characters};
 use crate::error::{Error, Result};
 use crate::model::customer::Customer;
 use crate::model::event::{Actor, Event, EventKey};
@@ -180,16 +180,38 @@ impl EventLogRequest {
         }
     }
 
-    /// Checks the page size.
+    /// Checks the page size and the texts to match.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] when the page size is 0 or above [`MAX_LOG_PAGE`].
+    /// [`Error::InvalidQuery`] when the page size is 0 or above [`MAX_LOG_PAGE`], or an event
+    /// name, the path, domain or referrer holds a control character (no stored event has one).
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_LOG_PAGE).contains(&self.page_size) {
             return Err(Error::invalid_query(
                 "page_size",
                 format!("{} is not between 1 and {MAX_LOG_PAGE}", self.page_size),
             ));
+        }
+        self.check_texts()
+    }
+
+    /// Checks the texts to match (an export has no pages to check): none holds a control
+    /// character.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] naming the first field that does.
+    pub(crate) fn check_texts(&self) -> Result<()> {
+        for name in self.names.iter().flatten() {
+            refuse_control_characters("name", name)?;
+        }
+        for (field, text) in [
+            ("path", &self.path),
+            ("domain", &self.domain),
+            ("referrer", &self.referrer),
+        ] {
+            if let Some(text) = text {
+                refuse_control_characters(field, text)?;
+            }
         }
         Ok(())
     }

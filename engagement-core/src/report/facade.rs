@@ -481,7 +481,8 @@ impl Reports {
     /// One page of the event log, newest first, with the exact total and the next cursor.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] before anything else; range and page-size errors; store errors.
+    /// [`Error::Forbidden`] before anything else; range and page-size errors, and
+    /// [`Error::InvalidQuery`] for a text to match holding a control character; store errors.
     pub async fn event_log(
         &self,
         viewer: &Viewer,
@@ -563,8 +564,9 @@ impl Reports {
     /// turns it into owned events.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] before anything else; range errors. Store failures arrive as an
-    /// `Err` item that ends the stream.
+    /// [`Error::Forbidden`] before anything else; [`Error::InvalidQuery`] for a text to match
+    /// holding a control character; range errors. Store failures arrive as an `Err` item that
+    /// ends the stream.
     pub fn export_event_log(
         &self,
         viewer: &Viewer,
@@ -572,6 +574,7 @@ impl Reports {
     ) -> Result<(ReportPeriod, BoxStream<'static, Result<EventBatch>>)> {
         self.policy
             .check(viewer, &request.workspace, ReportKind::EventLog)?;
+        request.check_texts()?;
         let period = self.period(request.range, self.clock.now(), None)?;
         let stream = self
             .store

@@ -4,7 +4,7 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use super::ReportPeriod;
+use super::{ReportPeriod, refuse_control_characters};
 use crate::error::{Error, Result};
 use crate::model::ids::WorkspaceId;
 use crate::model::names;
@@ -80,7 +80,8 @@ impl FunnelRequest {
     ///
     /// # Errors
     /// [`Error::InvalidQuery`] for fewer than 2 or more than [`MAX_FUNNEL_STEPS`] steps, a
-    /// blank or repeated step name, or a conversion window that is not positive.
+    /// blank or repeated step name or one with a control character (no stored event has
+    /// one), or a conversion window that is not positive.
     pub fn validate(&self) -> Result<()> {
         let n = self.steps.len();
         if !(2..=MAX_FUNNEL_STEPS).contains(&n) {
@@ -96,6 +97,7 @@ impl FunnelRequest {
                     format!("step {} is blank", i + 1),
                 ));
             }
+            refuse_control_characters("steps", step)?;
             if self.steps[..i].contains(step) {
                 return Err(Error::invalid_query(
                     "steps",

@@ -27,3 +27,20 @@ pub use funnel::{
     FunnelReport, FunnelRequest, FunnelStep, MAX_FUNNEL_STEPS, evaluate as evaluate_funnel,
 };
 pub use period::ReportPeriod;
+
+use crate::error::{Error, Result};
+
+/// Refuses a text a report is asked to match that holds a control character: no stored text
+/// holds one (validation refuses it), and PostgreSQL refuses a NUL in any text it is sent.
+///
+/// # Errors
+/// [`Error::InvalidQuery`] naming `field`.
+fn refuse_control_characters(field: &'static str, text: &str) -> Result<()> {
+    if text.chars().any(char::is_control) {
+        return Err(Error::invalid_query(
+            field,
+            format!("the {field} must not contain control characters"),
+        ));
+    }
+    Ok(())
+}
