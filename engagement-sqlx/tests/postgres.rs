@@ -7,6 +7,7 @@
 //! skipped.
 
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
+#[allow(dead_code)]
 mod common;
 
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
