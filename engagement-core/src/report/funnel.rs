@@ -81,7 +81,7 @@ impl FunnelRequest {
     /// # Errors
     /// [`Error::InvalidQuery`] for fewer than 2 or more than [`MAX_FUNNEL_STEPS`] steps, a
     /// blank or repeated step name or one with a control character (no stored event has
-    /// one), or a conversion window that is not positive.
+    /// one), or a conversion window that is not positive or not whole microseconds.
     pub fn validate(&self) -> Result<()> {
         let n = self.steps.len();
         if !(2..=MAX_FUNNEL_STEPS).contains(&n) {
@@ -115,6 +115,14 @@ impl FunnelRequest {
             return Err(Error::invalid_query(
                 "conversion_window",
                 "the conversion window must fit in 64-bit microseconds (about 292,000 years)",
+            ));
+        }
+        // Instants are microseconds, and so is the window everywhere it is read: a fraction of
+        // one would be dropped.
+        if self.conversion_window.subsec_nanos() % 1_000 != 0 {
+            return Err(Error::invalid_query(
+                "conversion_window",
+                "the conversion window must be whole microseconds",
             ));
         }
         Ok(())
@@ -596,6 +604,17 @@ mod tests {
         ));
         r.conversion_window = TimeDelta::microseconds(i64::MAX);
         assert!(r.validate().is_ok());
+        // A fraction of a microsecond is refused, not dropped.
+        r.conversion_window = TimeDelta::nanoseconds(500);
+        assert!(matches!(
+            r.validate(),
+            Err(Error::InvalidQuery {
+                field: "conversion_window",
+                ..
+            })
+        ));
+        r.conversion_window = TimeDelta::seconds(1) + TimeDelta::nanoseconds(1_500);
+        assert!(r.validate().is_err());
     }
 
     #[test]
