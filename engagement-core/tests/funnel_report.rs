@@ -345,13 +345,13 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    // Step 1 at 20 with 10 µs to convert: the window closes at 30; now is 31.
-    let report_to = |to: i64, watermark: Option<i64>| {
+    // Step 1 at 20 with 10 µs to convert: the window closes at 30; now is 31 (or `now`).
+    let report_at = |now: i64, to: i64, watermark: Option<i64>| {
         runtime.block_on(async {
             let store = Arc::new(ReferenceStore::default());
             let start = Event::new("a", CustomerId(1), "A", at(20));
             store.append(&ws(), &[start]).await.unwrap();
-            let mut reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(at(31))));
+            let mut reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(at(now))));
             if let Some(w) = watermark {
                 reports = reports.with_freshness(Arc::new(Watermark(at(w))));
             }
@@ -370,6 +370,7 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
             (step.dropped, step.in_progress)
         })
     };
+    let report_to = |to: i64, watermark: Option<i64>| report_at(31, to, watermark);
     let counts = |watermark| report_to(31, watermark);
     assert_eq!(counts(None), (1, 0), "closed before now");
     assert_eq!(counts(Some(29)), (0, 1), "closed after what is known");
@@ -390,5 +391,12 @@ fn a_window_closing_after_the_watermark_is_in_progress() {
         report_to(25, Some(25)),
         (1, 0),
         "a past window the watermark reached"
+    );
+    // A watermark ahead of the report's clock (another clock, or a host's own source) knows
+    // nothing the clock has not reached: at 25 the window closing at 30 is still open.
+    assert_eq!(
+        report_at(25, 25, Some(40)),
+        (0, 1),
+        "a watermark past now is read as now"
     );
 }

@@ -88,10 +88,25 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
         .map(|b| b["histogram.ingest_batch_size"].as_str())
         .collect();
     assert_eq!(sizes, ["40", "40", "20"]);
+    let number = |batch: &HashMap<String, String>, key: &str| -> f64 {
+        batch[key].parse().unwrap_or_else(|e| panic!("{key}: {e}"))
+    };
+    // Events queued behind a batch when it is written: never more than are left after it,
+    // and the sender, which does not wait for appends, has queued some behind the first.
+    let mut left = 100.0;
+    let mut depths = Vec::new();
     for batch in &batches {
-        assert!(batch.contains_key("histogram.ingest_queue_depth"));
-        let latency: f64 = batch["histogram.ingest_flush_latency_ms"].parse().unwrap();
-        assert!(latency >= 0.0);
+        left -= number(batch, "histogram.ingest_batch_size");
+        let depth = number(batch, "histogram.ingest_queue_depth");
+        assert!((0.0..=left).contains(&depth), "{depth} queued, {left} left");
+        depths.push(depth);
+    }
+    assert!(depths[0] > 0.0, "{depths:?}");
+    for batch in &batches {
+        // The batch's own append is in flight while it is written.
+        assert!(number(batch, "histogram.ingest_appends_in_flight") >= 1.0);
+        // An append takes time: the latency is measured, not left at zero.
+        assert!(number(batch, "histogram.ingest_flush_latency_ms") > 0.0);
         assert_eq!(batch["ok"], "true");
         assert_eq!(
             batch["monotonic_counter.ingest_events_written"],
@@ -100,6 +115,7 @@ fn every_batch_reports_its_size_queue_depth_and_latency() {
         assert_eq!(batch["monotonic_counter.ingest_events_failed"], "0");
     }
     assert_eq!(stats.batches, 3);
+    assert!(0 < stats.max_flush_latency_us);
     assert!(stats.max_flush_latency_us <= stats.total_flush_latency_us);
 }
 

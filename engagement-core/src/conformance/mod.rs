@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             every_field_round_trips,
             metadata_numbers_round_trip_exactly,
             tenants_are_isolated,
+            placeholders_are_their_workspaces_own,
             windows_are_half_open,
             ranking_ties_break_by_customer_id,
             ranking_counts_only_customers_own_events,

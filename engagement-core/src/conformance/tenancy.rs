@@ -171,6 +171,43 @@ pub async fn tenants_are_isolated(store: &dyn EventStore) {
     assert_eq!(found.len(), 1, "b keeps its customer 2");
 }
 
+/// A customer flagged as an admin placeholder in one workspace is ranked in another that
+/// holds a customer of the same id: the flag is the workspace's own.
+pub async fn placeholders_are_their_workspaces_own(store: &dyn EventStore) {
+    let a = fresh_workspace("placeholders_are_their_workspaces_own-a");
+    let b = fresh_workspace("placeholders_are_their_workspaces_own-b");
+    let t = |h: i64| micros(base(), h * HOUR);
+    let mut placeholder = customer(7, "Ops", "Bot");
+    placeholder.is_admin_placeholder = true;
+    upsert(store, &a, &[placeholder]).await;
+    upsert(store, &b, &[customer(7, "Ann", "B")]).await;
+    for ws in [&a, &b] {
+        let events = [
+            ev("p1", 7, names::PAGE_VIEWED, t(1)),
+            ev("p2", 8, names::PAGE_VIEWED, t(2)),
+        ];
+        append(store, ws, &events).await;
+    }
+    assert_eq!(
+        scores(&top(store, &a, day(), 10).await),
+        vec![(8, 1)],
+        "the placeholder is left out of a"
+    );
+    assert_eq!(
+        scores(&top(store, &b, day(), 10).await),
+        vec![(7, 1), (8, 1)],
+        "customer 7 of b is ranked"
+    );
+    assert_eq!(
+        ok(
+            "customer_rank",
+            store.customer_rank(&b, day(), CustomerId(7)).await
+        ),
+        Some(RankedScore { rank: 1, score: 1 }),
+        "customer 7's rank in b"
+    );
+}
+
 /// Every windowed primitive counts an event at `from` and leaves out one at `to`.
 pub async fn windows_are_half_open(store: &dyn EventStore) {
     let ws = fresh_workspace("windows_are_half_open");
