@@ -52,41 +52,6 @@ const ACQUIRE: Duration = Duration::from_secs(10);
 trait Tables: EventStore + Clone + 'static {
     /// The one integer `sql` selects.
     fn scalar(&self, sql: String) -> impl Future<Output = i64> + Send;
-
-    /// Runs the locking read `sql` in a transaction of its own, which holds what it locked
-    /// until [`Held::release`].
-    #[cfg_attr(
-        not(any(
-            all(engagement_test_postgres, feature = "postgres"),
-            all(engagement_test_mysql, feature = "mysql"),
-        )),
-        allow(dead_code)
-    )]
-    fn hold(&self, sql: String) -> impl Future<Output = Held> + Send;
-}
-
-/// Row locks a transaction holds for a test.
-#[cfg_attr(
-    not(any(
-        all(engagement_test_postgres, feature = "postgres"),
-        all(engagement_test_mysql, feature = "mysql"),
-    )),
-    allow(dead_code)
-)]
-struct Held(Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>);
-
-impl Held {
-    /// Ends the transaction, and its locks.
-    #[cfg_attr(
-        not(any(
-            all(engagement_test_postgres, feature = "postgres"),
-            all(engagement_test_mysql, feature = "mysql"),
-        )),
-        allow(dead_code)
-    )]
-    async fn release(self) {
-        (self.0)().await;
-    }
 }
 
 /// Implements [`Tables`] for a store with a `pool()`.
@@ -98,17 +63,6 @@ macro_rules! tables {
                     .fetch_one(self.pool())
                     .await
                     .expect("read the store's tables")
-            }
-
-            async fn hold(&self, sql: String) -> Held {
-                let mut tx = self.pool().begin().await.expect("begin");
-                engagement_sqlx::sqlx::query(engagement_sqlx::sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .expect("lock");
-                Held(Box::new(move || {
-                    Box::pin(async move { tx.rollback().await.expect("release") })
-                }))
             }
         }
     };
@@ -342,131 +296,170 @@ async fn erasures_beside_appends<S: Tables>(store: S, erasures: usize, appends: 
     assert_consistent(&store, &ws, others).await;
 }
 
-/// An append re-sending a stored event `x` of [`ERASED`] beside a new one `y` of it (and `z`
-/// of another customer), and an erasure of [`ERASED`] while the append waits before its commit
-/// (on `z`'s rollup row, held by another transaction): the two end as if one ran after the
-/// other, never with `x` gone and `y` kept. The append used to skip `x` as stored, the erasure
-/// deleted `x` but could not see `y` yet, and the append reported `x` a duplicate of an event
-/// no longer stored.
-#[cfg_attr(
-    not(any(
-        all(engagement_test_postgres, feature = "postgres"),
-        all(engagement_test_mysql, feature = "mysql"),
-    )),
-    allow(dead_code)
-)]
-async fn an_erasure_beside_an_append_re_sending_its_events<S: Tables>(store: S) {
-    let ws = workspace("erasure-beside-a-re-send");
-    let event = |id: &str, customer: i64, at: i64| {
-        Event::new(
-            id,
-            CustomerId(customer),
-            "Page Viewed",
-            Timestamp::from_micros(at),
-        )
-    };
-    let (x, y) = (event("x", 1, ON + 1), event("y", 1, ON + 2));
-    let (other, z) = (event("other", 2, ON + 3), event("z", 2, ON + 4));
-    store
-        .append(&ws, &[x.clone(), other])
-        .await
-        .expect("append");
-    let held = store
-        .hold(format!(
-            "SELECT n FROM engagement_daily WHERE workspace = '{}' AND customer = 2 \
-             AND day = {ON} FOR UPDATE",
-            ws.as_str()
-        ))
-        .await;
-    let append = {
-        let (store, ws, batch) = (store.clone(), ws.clone(), vec![x.clone(), y.clone(), z]);
-        tokio::spawn(async move { store.append(&ws, &batch).await })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!append.is_finished(), "the append waits for the held row");
-    let erasure = {
-        let (store, ws) = (store.clone(), ws.clone());
-        tokio::spawn(async move {
-            let erased = PurgeScope::Customer { customer: ERASED };
-            store.purge(&ws, erased, PurgeMode::Delete).await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    held.release().await;
-    let appended = bounded("the append", append)
-        .await
-        .expect("the append task");
-    let erased = bounded("the erasure", erasure)
-        .await
-        .expect("the erasure task")
-        .expect("the erasure");
-    let kept = |e: &Event| {
-        let (store, ws, id) = (store.clone(), ws.clone(), e.id.clone());
-        async move { store.event(&ws, &id).await.expect("read").is_some() }
-    };
-    let (has_x, has_y) = (kept(&x).await, kept(&y).await);
-    // `other`, and `z` when the append stored it.
-    let others = 1 + usize::from(appended.is_ok());
-    match appended {
-        // The append first (it held `x` until its commit), then the erasure of both.
-        Ok(outcome) => {
-            assert_eq!(
-                (outcome.inserted, outcome.duplicates),
-                (2, 1),
-                "{outcome:?}"
-            );
-            assert_eq!((has_x, has_y, erased.events), (false, false, 2));
-        }
-        // The erasure took `x` first: the append wrote nothing, and is to be tried again.
-        Err(Error::Busy { .. }) => {
-            assert_eq!((has_x, has_y, erased.events), (false, false, 1));
-        }
-        Err(e) => panic!("the append: {e}"),
-    }
-    assert_consistent(&store, &ws, others).await;
-}
+/// Appends re-sending stored events beside erasures of their customer, on the servers (SQLite
+/// writes one transaction at a time, so nothing there interleaves).
+#[cfg(any(
+    all(engagement_test_postgres, feature = "postgres"),
+    all(engagement_test_mysql, feature = "mysql"),
+))]
+mod re_sends {
+    use super::*;
 
-/// [`an_erasure_beside_an_append_re_sending_its_events`] as it falls, `tries` times over:
-/// the append (tried again when busy, as the ingestor does) and the erasure raced freely,
-/// never leaving the re-sent event gone and the new one kept (246 of 300 tries did on
-/// PostgreSQL, 286 on MariaDB).
-#[cfg_attr(
-    not(any(
-        all(engagement_test_postgres, feature = "postgres"),
-        all(engagement_test_mysql, feature = "mysql"),
-    )),
-    allow(dead_code)
-)]
-async fn erasures_racing_appends_re_sending_their_events<S: Tables>(store: S, tries: i64) {
-    let ws = workspace("erasures-racing-re-sends");
-    for i in 0..tries {
-        let customer = CustomerId(100 + i);
-        let at = Timestamp::from_micros(ON + i);
-        let x = Event::new(format!("x{i}"), customer, "Page Viewed", at);
-        let y = Event::new(format!("y{i}"), customer, "Page Viewed", at);
+    /// A store a test can hold row locks of.
+    pub(super) trait Hold: Tables {
+        /// Runs the locking read `sql` in a transaction of its own, which holds what it
+        /// locked until [`Held::release`].
+        fn hold(&self, sql: String) -> impl Future<Output = Held> + Send;
+    }
+
+    /// Row locks a transaction holds for a test.
+    pub(super) struct Held(Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>);
+
+    impl Held {
+        /// Ends the transaction, and its locks.
+        async fn release(self) {
+            (self.0)().await;
+        }
+    }
+
+    /// Implements [`Hold`] for a store with a `pool()`.
+    macro_rules! hold {
+        ($store:ty) => {
+            impl Hold for $store {
+                async fn hold(&self, sql: String) -> Held {
+                    let mut tx = self.pool().begin().await.expect("begin");
+                    engagement_sqlx::sqlx::query(engagement_sqlx::sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .expect("lock");
+                    Held(Box::new(move || {
+                        Box::pin(async move { tx.rollback().await.expect("release") })
+                    }))
+                }
+            }
+        };
+    }
+
+    #[cfg(all(engagement_test_postgres, feature = "postgres"))]
+    hold!(engagement_sqlx::PostgresStore);
+    #[cfg(all(engagement_test_mysql, feature = "mysql"))]
+    hold!(engagement_sqlx::MySqlStore);
+
+    /// An append re-sending a stored event `x` of [`ERASED`] beside a new one `y` of it (and `z`
+    /// of another customer), and an erasure of [`ERASED`] while the append waits before its commit
+    /// (on `z`'s rollup row, held by another transaction): the two end as if one ran after the
+    /// other, never with `x` gone and `y` kept. The append used to skip `x` as stored, the erasure
+    /// deleted `x` but could not see `y` yet, and the append reported `x` a duplicate of an event
+    /// no longer stored.
+    pub(super) async fn an_erasure_beside_an_append_re_sending_its_events<S: Hold>(store: S) {
+        let ws = workspace("erasure-beside-a-re-send");
+        let event = |id: &str, customer: i64, at: i64| {
+            Event::new(
+                id,
+                CustomerId(customer),
+                "Page Viewed",
+                Timestamp::from_micros(at),
+            )
+        };
+        let (x, y) = (event("x", 1, ON + 1), event("y", 1, ON + 2));
+        let (other, z) = (event("other", 2, ON + 3), event("z", 2, ON + 4));
         store
-            .append(&ws, std::slice::from_ref(&x))
+            .append(&ws, &[x.clone(), other])
             .await
             .expect("append");
-        let batch = [x.clone(), y.clone()];
-        let (appended, erased) = tokio::join!(
-            async {
-                loop {
-                    match store.append(&ws, &batch).await {
-                        Err(Error::Busy { .. }) => {}
-                        other => return other,
+        let held = store
+            .hold(format!(
+                "SELECT n FROM engagement_daily WHERE workspace = '{}' AND customer = 2 \
+                 AND day = {ON} FOR UPDATE",
+                ws.as_str()
+            ))
+            .await;
+        let append = {
+            let (store, ws, batch) = (store.clone(), ws.clone(), vec![x.clone(), y.clone(), z]);
+            tokio::spawn(async move { store.append(&ws, &batch).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!append.is_finished(), "the append waits for the held row");
+        let erasure = {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move {
+                let erased = PurgeScope::Customer { customer: ERASED };
+                store.purge(&ws, erased, PurgeMode::Delete).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        held.release().await;
+        let appended = bounded("the append", append)
+            .await
+            .expect("the append task");
+        let erased = bounded("the erasure", erasure)
+            .await
+            .expect("the erasure task")
+            .expect("the erasure");
+        let kept = |e: &Event| {
+            let (store, ws, id) = (store.clone(), ws.clone(), e.id.clone());
+            async move { store.event(&ws, &id).await.expect("read").is_some() }
+        };
+        let (has_x, has_y) = (kept(&x).await, kept(&y).await);
+        // `other`, and `z` when the append stored it.
+        let others = 1 + usize::from(appended.is_ok());
+        match appended {
+            // The append first (it held `x` until its commit), then the erasure of both.
+            Ok(outcome) => {
+                assert_eq!(
+                    (outcome.inserted, outcome.duplicates),
+                    (2, 1),
+                    "{outcome:?}"
+                );
+                assert_eq!((has_x, has_y, erased.events), (false, false, 2));
+            }
+            // The erasure took `x` first: the append wrote nothing, and is to be tried again.
+            Err(Error::Busy { .. }) => {
+                assert_eq!((has_x, has_y, erased.events), (false, false, 1));
+            }
+            Err(e) => panic!("the append: {e}"),
+        }
+        assert_consistent(&store, &ws, others).await;
+    }
+
+    /// [`an_erasure_beside_an_append_re_sending_its_events`] as it falls, `tries` times over:
+    /// the append (tried again when busy, as the ingestor does) and the erasure raced freely,
+    /// never leaving the re-sent event gone and the new one kept (246 of 300 tries did on
+    /// PostgreSQL, 286 on MariaDB).
+    pub(super) async fn erasures_racing_appends_re_sending_their_events<S: Tables>(
+        store: S,
+        tries: i64,
+    ) {
+        let ws = workspace("erasures-racing-re-sends");
+        for i in 0..tries {
+            let customer = CustomerId(100 + i);
+            let at = Timestamp::from_micros(ON + i);
+            let x = Event::new(format!("x{i}"), customer, "Page Viewed", at);
+            let y = Event::new(format!("y{i}"), customer, "Page Viewed", at);
+            store
+                .append(&ws, std::slice::from_ref(&x))
+                .await
+                .expect("append");
+            let batch = [x.clone(), y.clone()];
+            let (appended, erased) = tokio::join!(
+                async {
+                    loop {
+                        match store.append(&ws, &batch).await {
+                            Err(Error::Busy { .. }) => {}
+                            other => return other,
+                        }
                     }
-                }
-            },
-            store.purge(&ws, PurgeScope::Customer { customer }, PurgeMode::Delete),
-        );
-        let (appended, erased) = (appended.expect("append"), erased.expect("erasure"));
-        let has = async |e: &Event| store.event(&ws, &e.id).await.expect("read").is_some();
-        let (has_x, has_y) = (has(&x).await, has(&y).await);
-        assert!(
-            has_x || !has_y,
-            "try {i}: x gone and y kept; append {appended:?}, erasure {erased:?}"
-        );
+                },
+                store.purge(&ws, PurgeScope::Customer { customer }, PurgeMode::Delete),
+            );
+            let (appended, erased) = (appended.expect("append"), erased.expect("erasure"));
+            let has = async |e: &Event| store.event(&ws, &e.id).await.expect("read").is_some();
+            let (has_x, has_y) = (has(&x).await, has(&y).await);
+            assert!(
+                has_x || !has_y,
+                "try {i}: x gone and y kept; append {appended:?}, erasure {erased:?}"
+            );
+        }
     }
 }
 
@@ -530,11 +523,11 @@ mod sqlite {
 
 #[cfg(all(engagement_test_postgres, feature = "postgres"))]
 mod postgres {
-    use super::{
-        ACQUIRE, Appends, an_erasure_beside_an_append_re_sending_its_events,
-        erasures_beside_appends, erasures_racing_appends_re_sending_their_events,
-        overlapping_purges, reliability,
+    use super::re_sends::{
+        an_erasure_beside_an_append_re_sending_its_events,
+        erasures_racing_appends_re_sending_their_events,
     };
+    use super::{ACQUIRE, Appends, erasures_beside_appends, overlapping_purges, reliability};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn overlapping_purges_account_for_each_event_once() {
@@ -575,11 +568,11 @@ fn postgres_purge_concurrency_skipped() {
 
 #[cfg(all(engagement_test_mysql, feature = "mysql"))]
 mod mysql {
-    use super::{
-        ACQUIRE, Appends, an_erasure_beside_an_append_re_sending_its_events,
-        erasures_beside_appends, erasures_racing_appends_re_sending_their_events,
-        overlapping_purges, reliability,
+    use super::re_sends::{
+        an_erasure_beside_an_append_re_sending_its_events,
+        erasures_racing_appends_re_sending_their_events,
     };
+    use super::{ACQUIRE, Appends, erasures_beside_appends, overlapping_purges, reliability};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn overlapping_purges_account_for_each_event_once() {
