@@ -7,7 +7,8 @@ use crate::model::event::Device;
 /// `woothee` tells a PC from a smartphone or feature phone; it does not tell tablets apart, so
 /// the usual rule is applied on top: an iPad, an Android device without the `Mobile` token
 /// (but for Opera's phone browsers, which never send it), or a User-Agent saying `Tablet` is a
-/// tablet.
+/// tablet. Televisions, streaming sticks and headsets, which `woothee` takes for PCs or
+/// Android phones, are appliances: their User-Agents name them.
 ///
 /// ```
 /// use engagement_core::Device;
@@ -18,6 +19,9 @@ use crate::model::event::Device;
 /// assert_eq!(device_class("Googlebot/2.1 (+http://www.google.com/bot.html)"), None);
 /// ```
 pub fn device_class(user_agent: &str) -> Option<Device> {
+    if APPLIANCE_TOKENS.iter().any(|t| user_agent.contains(t)) {
+        return None;
+    }
     let parsed = woothee::parser::Parser::new().parse(user_agent)?;
     match parsed.category {
         "pc" => Some(Device::Desktop),
@@ -38,6 +42,23 @@ pub fn device_class(user_agent: &str) -> Option<Device> {
         _ => None,
     }
 }
+
+/// What televisions (Samsung's Tizen, LG's webOS, Android TV sets such as Sony's BRAVIA),
+/// streaming sticks (Amazon's Fire TV models `AFT…`, Chromecast) and VR headsets (Meta Quest)
+/// put in their User-Agents.
+const APPLIANCE_TOKENS: [&str; 11] = [
+    "SMART-TV",
+    "SmartTV",
+    "Web0S",
+    "BRAVIA",
+    "Android TV",
+    "GoogleTV",
+    "; AFT",
+    "Chromecast",
+    "CrKey",
+    "OculusBrowser",
+    "Quest",
+];
 
 #[cfg(test)]
 mod tests {
@@ -92,6 +113,20 @@ mod tests {
         ];
         for (ua, expected) in cases {
             assert_eq!(device_class(ua), expected, "{ua}");
+        }
+    }
+
+    #[test]
+    fn televisions_sticks_and_headsets_are_appliances() {
+        for ua in [
+            "Mozilla/5.0 (Linux; Android 10; BRAVIA 4K VH2 Build/QTG3.200305.006.S292) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7233) AppleWebKit/537.36 (KHTML, like Gecko) Silk/98.3.43 like Chrome/98.0.4758.136 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 12; Chromecast) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/112.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (X11; Linux x86_64; Quest 2) AppleWebKit/537.36 (KHTML, like Gecko) OculusBrowser/26.0.0.6.60 SamsungBrowser/4.0 Chrome/112.0.0.0 VR Safari/537.36",
+            "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV Safari/537.36",
+            "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.79 Safari/537.36 WebAppManager",
+        ] {
+            assert_eq!(device_class(ua), None, "{ua}");
         }
     }
 }

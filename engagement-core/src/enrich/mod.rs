@@ -124,11 +124,10 @@ impl Enricher {
     /// A text that validation would refuse (longer than the limit, or with a control
     /// character) is not filled in: the field stays empty, and the event valid.
     pub fn enrich(&self, event: &mut Event, context: &RequestContext<'_>) {
-        if event.ip.is_none() {
-            // A dual-stack listener sees an IPv4 client as `::ffff:a.b.c.d`: stored as the IPv4
-            // address it is, the IP filter and the detail panel show what the client had.
-            event.ip = context.ip.as_ref().map(IpAddr::to_canonical);
-        }
+        // A dual-stack listener sees an IPv4 client as `::ffff:a.b.c.d`: stored (and resolved)
+        // as the IPv4 address it is, the IP filter and the detail panel show what the client
+        // had, whether the sender or the request gave it.
+        event.ip = event.ip.or(context.ip).as_ref().map(IpAddr::to_canonical);
         if let (Some(resolver), Some(ip)) = (&self.geo, event.ip) {
             let geo = &event.geo;
             let no_place = geo.country.is_empty() && geo.region.is_empty() && geo.city.is_empty();
@@ -193,6 +192,19 @@ fn without_credentials(url: &str) -> Cow<'_, str> {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
             Cow::Owned(parsed.into())
+        }
+        // Without a scheme ("ann@shop.example/p", "//ann:pw@shop.example/p") the parser reads
+        // no credentials, but `domain_and_path` reads a host after them: they are cut here.
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let text = url.trim();
+            let (slashes, rest) = text
+                .strip_prefix("//")
+                .map_or(("", text), |rest| ("//", rest));
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            match authority.rfind('@') {
+                Some(at) => Cow::Owned(format!("{slashes}{}", &rest[at + 1..])),
+                None => Cow::Borrowed(url),
+            }
         }
         _ => Cow::Borrowed(url),
     }
@@ -372,6 +384,31 @@ mod tests {
             ..RequestContext::default()
         });
         assert_eq!(plain.page.url, "https://Shop.acme.test");
+        // Nor without a scheme, where the host is read after them.
+        // (A protocol-relative URL gets no domain, as a path does not.)
+        for (written, stored, domain) in [
+            (
+                "ann@shop.acme.test/pricing",
+                "shop.acme.test/pricing",
+                "shop.acme.test",
+            ),
+            (
+                "//ann:s3cret@shop.acme.test/p?x=@",
+                "//shop.acme.test/p?x=@",
+                "",
+            ),
+        ] {
+            let e = enriched(RequestContext {
+                url: Some(written),
+                referrer: Some(written),
+                ..RequestContext::default()
+            });
+            assert_eq!(
+                (e.page.url.as_str(), e.page.referrer.as_str()),
+                (stored, stored)
+            );
+            assert_eq!(e.page.domain, domain, "{written}");
+        }
     }
 
     #[test]
@@ -386,5 +423,13 @@ mod tests {
             });
             assert_eq!(e.ip, Some(stored.parse().unwrap()), "{seen}");
         }
+        // The sender's own address too, before the resolver reads it.
+        let mut e = event();
+        e.ip = Some("::ffff:127.0.0.1".parse().unwrap());
+        Enricher::new()
+            .with_geo(Arc::new(OneCountry))
+            .enrich(&mut e, &RequestContext::default());
+        assert_eq!(e.ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(e.geo.country, "SE");
     }
 }

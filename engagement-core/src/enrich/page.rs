@@ -1,8 +1,9 @@
 //! Page domain and path from a URL, with the `url` crate.
 
 /// The host (lower-case, without port) and the path of a URL; `None` for what is not an
-/// absolute URL with a host (a relative one such as "../p" included). A URL without a scheme
-/// ("shop.example.com/p", "localhost:3000/p") is read as `https`.
+/// absolute URL with a host (a relative one such as "../p" or "docs/intro" included). A URL
+/// without a scheme whose host is `localhost` or has a dot ("shop.example.com/p",
+/// "localhost:3000/p") is read as `https`.
 ///
 /// ```
 /// use engagement_core::enrich::domain_and_path;
@@ -22,7 +23,13 @@ pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
     let parsed = match url::Url::parse(raw) {
         Ok(parsed) if !is_host_and_port(&parsed) => parsed,
         Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
-            url::Url::parse(&format!("https://{raw}")).ok()?
+            let parsed = url::Url::parse(&format!("https://{raw}")).ok()?;
+            // Read without a scheme, "checkout" or "docs/intro" would be a host: only a
+            // name that looks like one is taken (as for a scheme-less host with a port).
+            if !parsed.host_str().is_some_and(looks_like_a_host) {
+                return None;
+            }
+            parsed
         }
         Err(_) => return None,
     };
@@ -44,11 +51,17 @@ fn is_host_and_port(parsed: &url::Url) -> bool {
         .split(['/', '?', '#'])
         .next()
         .unwrap_or_default();
-    let scheme = parsed.scheme();
     parsed.cannot_be_a_base()
         && !port.is_empty()
         && port.bytes().all(|b| b.is_ascii_digit())
-        && (scheme == "localhost" || scheme.contains('.'))
+        && looks_like_a_host(parsed.scheme())
+}
+
+/// Whether a name read without a scheme is taken for a host: `localhost`, a name with a dot,
+/// or an IPv6 literal; a single label ("checkout", "intranet") stays unresolved rather than
+/// risk a relative path taken for a domain.
+fn looks_like_a_host(name: &str) -> bool {
+    name == "localhost" || name.contains('.') || name.starts_with('[')
 }
 
 #[cfg(test)]
@@ -108,7 +121,15 @@ mod tests {
 
     #[test]
     fn a_relative_url_has_no_domain() {
-        for relative in ["./pricing", "../pricing", "..", "."] {
+        for relative in [
+            "./pricing",
+            "../pricing",
+            "..",
+            ".",
+            "checkout",
+            "docs/intro",
+            "pricing?x=1",
+        ] {
             assert_eq!(domain_and_path(relative), None, "{relative}");
         }
     }
