@@ -12,7 +12,8 @@ use engagement_core::report::{
 };
 use engagement_core::{
     Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
-    FixedClock, Lookback, RangeSpec, ReferenceStore, ReportZone, Role, Timestamp, Viewer, names,
+    FixedClock, Lookback, Milestone, Milestones, RangeSpec, ReferenceStore, ReportZone, Role,
+    Timestamp, Viewer, names,
 };
 use report_fixture::{customers_every_third_inactive, event, fixture_at, ts, ws};
 
@@ -515,6 +516,39 @@ async fn texts_to_match_with_control_characters_are_refused_by_field() {
         f.reports.activity(&f.admin, &search).await.map(drop),
         "search",
     );
+}
+
+/// A name a host maps to views and to another milestone counts as a view (the first in
+/// declaration order), so its events stay out of the detail's recent milestones: 20 link
+/// opens mapped to orders as well pushed the one real order out of the list.
+#[tokio::test]
+async fn recent_milestones_hold_no_event_that_counts_as_a_view() {
+    let f = fixture_at("2026-11-20T12:00:00Z", ReportZone::utc());
+    f.customers(&[Customer::new(CustomerId(1), "Ada", "Lovelace")])
+        .await;
+    let now = ts("2026-11-20T12:00:00Z");
+    let at = |s: i64| Timestamp::from_micros(now.as_micros() - s * 1_000_000);
+    let mut events = vec![event("o1", 1, names::ORDER_SUBMITTED, at(3600))];
+    events.extend((0..25).map(|i| event(&format!("v{i}"), 1, names::LINK_OPENED, at(i + 1))));
+    f.append(&events).await;
+    let milestones = Milestones {
+        orders: vec![names::ORDER_SUBMITTED.into(), names::LINK_OPENED.into()],
+        ..Milestones::default()
+    };
+    let reports = Reports::new(f.store.clone())
+        .with_clock(Arc::new(FixedClock::new(now)))
+        .with_milestones(milestones);
+    let detail = reports
+        .customer_detail(&f.admin, &ws(), CustomerId(1))
+        .await
+        .unwrap();
+    assert_eq!((detail.cards.views, detail.cards.orders), (25, 1));
+    let listed: Vec<(Milestone, &str)> = detail
+        .recent_milestones
+        .iter()
+        .map(|m| (m.milestone, m.name.as_str()))
+        .collect();
+    assert_eq!(listed, [(Milestone::Orders, names::ORDER_SUBMITTED)]);
 }
 
 /// Pages of the event log end with the last event: a full last page has no next cursor.

@@ -447,6 +447,9 @@ impl Reports {
         ]
         .into_iter()
         .flat_map(|m| self.milestones.names(m).iter().cloned())
+        // A name mapped to views as well counts as a view (`Milestones::milestone_of`): its
+        // events are no milestone of the list, and would crowd the milestones out of it.
+        .filter(|name| self.milestones.milestone_of(name) != Some(Milestone::Views))
         .collect();
         let filter = EventLogRequest::new(workspace.clone())
             .for_customer(customer)
