@@ -111,13 +111,15 @@ impl Enricher {
     }
 
     /// Fills what the event lacks, leaving what the sender set:
-    /// - `ip` from the context, an IPv4-mapped IPv6 address as its IPv4 address;
+    /// - `ip` from the context; an IPv4-mapped IPv6 address, the sender's or the context's,
+    ///   as its IPv4 address (as ingestion stores it), before the geo lookup reads it;
     /// - `geo` from the IP: the place (country, region and city) when the sender gave none of
     ///   it, and the time zone when the sender gave none (a browser sends its zone, and still
     ///   gets a country);
     /// - `device` from the User-Agent;
     /// - `page.url` and `page.referrer` from the context, without any user name or password
-    ///   they carry (`https://user:secret@host/` is stored as `https://host/`), then
+    ///   they carry (`https://user:secret@host/` is stored as `https://host/`, and
+    ///   `user@host/p` as `host/p`), then
     ///   `page.domain` and `page.path` from the URL (the context's, when the event's own is
     ///   empty).
     ///
