@@ -1,7 +1,6 @@
 //! Exports written to a file that only appears once it is complete: the streamed event log and
 //! whole reports.
 
-use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,8 @@ use crate::model::batch::EventBatch;
 /// events written.
 ///
 /// The rows go to a file of this export's own beside `path` (`<path>.<pid>-<n>.partial`, created
-/// new, so that two exports to one path never write into one file) as they arrive; only when
+/// new, so that two exports to one path never write into one file, with the permissions of the
+/// file it replaces) as they arrive; only when
 /// the source has ended and the file is flushed and synced to disk is it renamed to `path`
 /// (replacing any file there: of two exports to one path, the one finishing last wins). If
 /// anything fails — the source yields an `Err`, the disk is full — or the future is dropped
@@ -151,26 +151,55 @@ struct PartialFile {
 /// Names tried before giving up on finding a partial-file name no other file has.
 const PARTIAL_NAME_ATTEMPTS: u32 = 100;
 
+/// The most bytes of the target's name a partial file's name repeats: with the process id,
+/// the counter and `.partial` it stays within the 255 bytes file systems take for a name.
+const PARTIAL_NAME_KEPT: usize = 200;
+
+/// The target's file name as a partial file's name begins, cut to at most
+/// [`PARTIAL_NAME_KEPT`] bytes on a character boundary.
+fn partial_name_stem(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default();
+    let mut end = name.len().min(PARTIAL_NAME_KEPT);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
 impl PartialFile {
     /// Creates a new, empty file `<target>.<pid>-<n>.partial`, with an `n` no file there has
-    /// yet, so that no other export (of this process or another) writes into it.
+    /// yet, so that no other export (of this process or another) writes into it. A target
+    /// name longer than [`PARTIAL_NAME_KEPT`] bytes is cut there in the partial file's name, so
+    /// that every name the file system takes for the target takes an export too. When the
+    /// target exists, the partial file gets its permissions before anything is written into
+    /// it: replacing a private file never leaves its rows readable by others.
     ///
     /// # Errors
-    /// [`Error::Csv`](crate::Error::Csv) when the file cannot be created.
+    /// [`Error::Csv`](crate::Error::Csv) when the file cannot be created or given the
+    /// target's permissions.
     fn create(target: &Path) -> Result<(Self, File)> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        let kept = partial_name_stem(target);
         let mut attempts = 0;
         loop {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let mut name = OsString::from(target.as_os_str());
-            name.push(format!(".{}-{n}.partial", std::process::id()));
-            let path = PathBuf::from(name);
+            let path = target.with_file_name(format!("{kept}.{}-{n}.partial", std::process::id()));
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     let partial = Self {
                         path,
                         committed: false,
                     };
+                    match fs::metadata(target) {
+                        Ok(replaced) => file
+                            .set_permissions(replaced.permissions())
+                            .map_err(csv_io_error)?,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(csv_io_error(e)),
+                    }
                     return Ok((partial, file));
                 }
                 // Left by an export of an earlier process with the same id: try the next name.
@@ -534,6 +563,59 @@ mod tests {
         write_report_to_path(&whole, &path, CsvOptions::default()).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "row 0\nrow 1\nrow 2\n");
         assert_eq!(partials(&path), Vec::<String>::new());
+        fs::remove_file(&path).unwrap();
+    }
+
+    /// An export over a file its owner made private (customer data, 0600) leaves a private
+    /// file: the partial file renamed over it takes its permissions, for both kinds of export.
+    #[cfg(unix)]
+    #[test]
+    fn replacing_a_private_file_keeps_it_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let path = path("private");
+        fs::write(&path, "previous export").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        block_on(export_to_path(
+            stream::iter(batches(0..10)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(mode(&path), 0o600);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let report = Lines {
+            rows: 3,
+            fail: false,
+        };
+        write_report_to_path(&report, &path, CsvOptions::default()).unwrap();
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "row 0\nrow 1\nrow 2\n");
+        fs::remove_file(&path).unwrap();
+    }
+
+    /// A name the file system takes takes an export too: the partial file's name, longer than
+    /// its target's, cuts a long one.
+    #[test]
+    fn a_name_near_the_file_systems_limit_takes_an_export() {
+        let path = path(&"é".repeat(120)); // 240 bytes, and 4 more for `.csv`
+        fs::write(&path, "the file system takes the name").unwrap();
+        let rows = block_on(export_to_path(
+            stream::iter(batches(0..10)),
+            &path,
+            Vec::<String>::new(),
+            CsvOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(rows, 10);
+        assert_eq!(parse(&fs::read(&path).unwrap()).len(), 11);
+        let report = Lines {
+            rows: 1,
+            fail: false,
+        };
+        write_report_to_path(&report, &path, CsvOptions::default()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "row 0\n");
         fs::remove_file(&path).unwrap();
     }
 }
