@@ -552,3 +552,32 @@ async fn a_max_age_no_clock_reaches_never_closes_a_batch_by_age() {
     let stats = ingestor.shutdown().await;
     assert_eq!((stats.accepted, stats.inserted), (2, 2));
 }
+
+/// A runtime built without its time driver is refused at start, before any `send` answers
+/// `Ok` for an event the worker could never write (it would panic at its first batch timer).
+#[test]
+fn a_runtime_without_timers_is_refused_at_start() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = Arc::new(engagement_core::ReferenceStore::default());
+        match Ingestor::start(store, stopped_clock(), IngestConfig::default()) {
+            Err(Error::InvalidConfig { setting, .. }) => assert_eq!(setting, "runtime"),
+            other => panic!("started on a runtime without timers: {:?}", other.err()),
+        }
+    });
+}
+
+/// A clock at the first representable instant: the event (before 1970) is refused with a
+/// typed error, not a panic in the watermark's bookkeeping.
+#[tokio::test]
+async fn a_clock_at_the_first_instant_refuses_events_without_panicking() {
+    let store = Arc::new(engagement_core::ReferenceStore::default());
+    let clock = Arc::new(FixedClock::new(Timestamp::MIN));
+    let ingestor = Ingestor::start(store, clock, IngestConfig::default()).unwrap();
+    let early = Event::new("e1", CustomerId(1), names::PAGE_VIEWED, Timestamp::MIN);
+    let sent = ingestor.send(&ws(), early).await;
+    assert!(matches!(sent, Err(Error::InvalidEvent { .. })), "{sent:?}");
+    ingestor.shutdown().await;
+}

@@ -111,6 +111,15 @@ impl IngestConfig {
                 "no append in flight would write nothing: it takes 1 or more",
             ));
         }
+        if self.retry.max_backoff > MAX_BACKOFF {
+            return Err(Error::invalid_config(
+                "retry.max_backoff",
+                format!(
+                    "a wait of {:?} between attempts would hold a shutdown as long: it takes up to {:?}",
+                    self.retry.max_backoff, MAX_BACKOFF
+                ),
+            ));
+        }
         if self.retry.max_attempts == 0 {
             return Err(Error::invalid_config(
                 "retry.max_attempts",
@@ -120,6 +129,10 @@ impl IngestConfig {
         Ok(())
     }
 }
+
+/// The longest [`RetryPolicy::max_backoff`] an ingestor takes: a shutdown waits for the batches
+/// in flight, their waits between attempts included.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3_600);
 
 /// Exponential backoff for failed appends. Retrying is safe because appends are idempotent.
 ///
@@ -135,7 +148,7 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Wait before the second attempt (default 50 ms); doubled each time.
     pub initial_backoff: Duration,
-    /// Longest wait between attempts (default 5 s).
+    /// Longest wait between attempts (default 5 s; at most [`MAX_BACKOFF`]).
     pub max_backoff: Duration,
 }
 
@@ -224,6 +237,17 @@ mod tests {
                 },
             ),
             (
+                "retry.max_backoff",
+                IngestConfig {
+                    retry: RetryPolicy {
+                        initial_backoff: Duration::MAX,
+                        max_backoff: MAX_BACKOFF + Duration::from_nanos(1),
+                        ..RetryPolicy::default()
+                    },
+                    ..IngestConfig::default()
+                },
+            ),
+            (
                 "retry.max_attempts",
                 IngestConfig {
                     retry: RetryPolicy {
@@ -243,6 +267,11 @@ mod tests {
         let largest = IngestConfig {
             max_batch: most,
             max_joined_batch: most,
+            retry: RetryPolicy {
+                initial_backoff: Duration::MAX,
+                max_backoff: MAX_BACKOFF,
+                ..RetryPolicy::default()
+            },
             ..IngestConfig::default()
         };
         assert!(largest.check().is_ok());

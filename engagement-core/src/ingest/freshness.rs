@@ -12,7 +12,10 @@ use crate::time::{Clock, Timestamp};
 const BUCKET_MICROS: i64 = 1_000;
 
 fn bucket(at: Timestamp) -> i64 {
-    at.as_micros().div_euclid(BUCKET_MICROS) * BUCKET_MICROS
+    // Saturating: the first instant's millisecond starts before the first instant.
+    at.as_micros()
+        .div_euclid(BUCKET_MICROS)
+        .saturating_mul(BUCKET_MICROS)
 }
 
 /// Events accepted but not yet stored, counted per `received_at` bucket.
@@ -163,6 +166,16 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_first_instants_millisecond_is_the_first_instant() {
+        assert_eq!(bucket(Timestamp::MIN), Timestamp::MIN.as_micros());
+        assert_eq!(bucket(Timestamp::MAX) % BUCKET_MICROS, 0);
+        let clock = FixedClock::new(Timestamp::MIN);
+        let in_flight = InFlight::default();
+        assert_eq!(in_flight.admit(&clock, 1), Timestamp::MIN);
+        assert_eq!(in_flight.watermark(&clock), Timestamp::MIN);
     }
 
     #[test]

@@ -55,7 +55,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use appender::Appender;
 use batcher::Batcher;
-pub use config::{IngestConfig, RetryPolicy};
+pub use config::{IngestConfig, MAX_BACKOFF, RetryPolicy};
 pub use freshness::Freshness;
 use freshness::{InFlight, Unqueued};
 use losses::Losses;
@@ -105,6 +105,23 @@ pub struct Ingestor {
     losses: Arc<Losses>,
 }
 
+/// Refuses a Tokio runtime without its time driver: the worker would panic at its first batch
+/// timer, after `send` had answered `Ok` for the batch's events. Tokio asks nothing of the
+/// runtime until a timer is made, so one is made here; only a runtime without timers panics
+/// (its message goes to the panic hook), and the panic is caught.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] naming `runtime`.
+fn check_timers() -> Result<()> {
+    std::panic::catch_unwind(|| drop(tokio::time::sleep(std::time::Duration::ZERO))).map_err(|_| {
+        Error::invalid_config(
+            "runtime",
+            "the Tokio runtime has no time driver, which batching by age needs: build it \
+                 with enable_time() or enable_all()",
+        )
+    })
+}
+
 impl Ingestor {
     /// Starts the background task on the current Tokio runtime.
     ///
@@ -114,8 +131,10 @@ impl Ingestor {
     /// (the store would refuse every batch), a `queue_capacity` of 0 or beyond
     /// [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS), a
     /// `max_concurrent_appends` of 0, a `max_joined_batch` below `max_batch` or above
-    /// `Limits::max_batch_events`, a `retry.max_attempts` of 0.
-    /// Nothing is started.
+    /// `Limits::max_batch_events`, a `retry.max_attempts` of 0, a `retry.max_backoff` above
+    /// [`MAX_BACKOFF`]; and, naming `runtime`, a Tokio runtime built without its time driver
+    /// (`enable_time` or `enable_all`), where the batches' timers could not run. Nothing is
+    /// started.
     ///
     /// # Panics
     /// Outside a Tokio runtime (as `tokio::spawn` does).
@@ -125,6 +144,7 @@ impl Ingestor {
         config: IngestConfig,
     ) -> Result<Self> {
         config.check()?;
+        check_timers()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Room::new(config.queue_capacity));
         let (reports, _) = broadcast::channel(1_024);
