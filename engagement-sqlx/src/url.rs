@@ -27,13 +27,7 @@ use engagement_core::{Error, EventStore, Result};
 /// [`Error::InvalidConfig`] for a scheme that is unknown or whose feature is disabled, or a
 /// URL its driver cannot read; connection and migration errors of the store.
 pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
-    let scheme = url
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    // The drivers take only a lower-case scheme: sqlx read `SQLITE::memory:` as a file name.
-    let url = format!("{scheme}{}", &url[scheme.len()..]);
+    let (scheme, url) = driver_url(url);
     let url = url.as_str();
     match scheme.as_str() {
         #[cfg(feature = "sqlite")]
@@ -50,7 +44,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
         }
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => {
-            let store = crate::MySqlStore::connect(&url.replacen("mariadb:", "mysql:", 1)).await?;
+            let store = crate::MySqlStore::connect(url).await?;
             store.migrate().await?;
             Ok(Arc::new(store))
         }
@@ -61,6 +55,57 @@ pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>> {
                  mysql://… (with the matching feature of engagement-sqlx)"
             ),
         )),
+    }
+}
+
+/// The scheme of `url` in lower case, and the URL as its store's driver takes it: the
+/// drivers take only a lower-case scheme (sqlx read `SQLITE::memory:` as a file name), and
+/// MySQL's only `mysql:` for `mariadb:`. The rest of the URL stays as given: a host called
+/// `mariadb` is that host.
+fn driver_url(url: &str) -> (String, String) {
+    let given = url.split(':').next().unwrap_or_default();
+    let scheme = given.to_ascii_lowercase();
+    let driver = if scheme == "mariadb" {
+        "mysql"
+    } else {
+        &scheme
+    };
+    let url = format!("{driver}{}", &url[given.len()..]);
+    (scheme, url)
+}
+
+#[cfg(test)]
+mod driver_url_tests {
+    use super::driver_url;
+
+    #[test]
+    fn only_the_scheme_is_rewritten() {
+        let cases = [
+            ("SQLITE::memory:", "sqlite", "sqlite::memory:"),
+            (
+                "MariaDB://root@mariadb:3306/app",
+                "mariadb",
+                "mysql://root@mariadb:3306/app",
+            ),
+            (
+                "mysql://root@mariadb:3306/app",
+                "mysql",
+                "mysql://root@mariadb:3306/app",
+            ),
+            (
+                "mysql://u:mariadb:pw@h/app",
+                "mysql",
+                "mysql://u:mariadb:pw@h/app",
+            ),
+            ("Postgres://u@h/Db", "postgres", "postgres://u@h/Db"),
+        ];
+        for (url, scheme, driver) in cases {
+            assert_eq!(
+                driver_url(url),
+                (scheme.to_owned(), driver.to_owned()),
+                "{url}"
+            );
+        }
     }
 }
 

@@ -97,9 +97,9 @@ mod postgres_only {
         TopCustomersQuery, WorkspaceId,
     };
     use engagement_memory::MemoryStore;
-    use engagement_sqlx::PostgresStore;
     use engagement_sqlx::sqlx::postgres::{PgPool, PgPoolOptions};
     use engagement_sqlx::sqlx::{AssertSqlSafe, Row, query, raw_sql};
+    use engagement_sqlx::{PostgresStore, TablePrefix};
 
     use super::{common, suite};
 
@@ -187,10 +187,15 @@ mod postgres_only {
     /// How many times the events table of `schema` was analysed, once the server has counted
     /// at least `at_least` (or what it counted after 30 s).
     async fn analyses(admin: &PgPool, schema: &str, at_least: i64) -> i64 {
+        analyses_of(admin, (schema, "engagement_events"), at_least).await
+    }
+
+    /// How many times `table` of `schema` was analysed, as [`analyses`].
+    async fn analyses_of(admin: &PgPool, table: (&str, &str), at_least: i64) -> i64 {
         let [count] = statistics(
             admin,
             "pg_stat_user_tables",
-            (schema, "engagement_events"),
+            table,
             ["analyze_count"],
             |[count]| *count >= at_least,
         )
@@ -497,6 +502,36 @@ mod postgres_only {
             .await
             .expect("refresh the statistics");
         assert_eq!(analyses(&admin, &schema, 3).await, 3, "asked for");
+    }
+
+    /// Two stores made from one under two prefixes each count their own tables' rows: the
+    /// other's writes neither make an analysis of them due nor take one's place.
+    #[tokio::test]
+    async fn stores_under_two_prefixes_each_analyse_their_own_tables() {
+        let (store, admin, schema) = store_in_own_schema("prefixes").await;
+        let prefixed = |prefix: &str| {
+            store
+                .clone()
+                .with_prefix(TablePrefix::new(prefix).expect("prefix"))
+        };
+        let (one, two) = (prefixed("one_"), prefixed("two_"));
+        one.migrate().await.expect("migrate");
+        two.migrate().await.expect("migrate");
+        let workspace = WorkspaceId::new("prefixes").expect("workspace");
+        // 1,200 rows into one_, 600 between them into two_: one_ is due, two_ is not.
+        append(&one, &workspace, 0, 600).await;
+        append(&two, &workspace, 0, 600).await;
+        append(&one, &workspace, 600, 600).await;
+        assert_eq!(
+            analyses_of(&admin, (&schema, "one_events"), 1).await,
+            1,
+            "one_events, 1,200 rows written"
+        );
+        assert_eq!(
+            analyses_of(&admin, (&schema, "two_events"), 0).await,
+            0,
+            "two_events, 600 rows written"
+        );
     }
 }
 

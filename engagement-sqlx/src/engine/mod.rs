@@ -127,10 +127,13 @@ impl<D: Dialect> Engine<D> {
         Self { writes, ..self }
     }
 
-    /// The same engine with its tables under `prefix`.
+    /// The same engine with its tables under `prefix`, and a count of its own of the rows
+    /// written to them since their last analysis (the turn to write stays shared: it is the
+    /// database's).
     pub(crate) fn with_prefix(self, prefix: TablePrefix) -> Self {
         Self {
             tables: Tables::new(prefix),
+            statistics: Arc::default(),
             ..self
         }
     }
