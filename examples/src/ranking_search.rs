@@ -25,11 +25,15 @@ pub fn customer_named(term: &str) -> Option<CustomerId> {
         .map(CustomerId)
 }
 
-/// Keeps the rows of `report` whose id or name holds `term`; a blank or absent term keeps
-/// every row.
+/// Keeps the rows of `report` whose id or name holds `term`, and the row of the customer
+/// `term` names by id however it spells it (`012`, `+12`); a blank or absent term keeps every
+/// row.
 pub fn keep_matching(report: &mut EngagementReport, term: Option<&str>) {
     if let Some(term) = term.filter(|t| !t.trim().is_empty()) {
-        report.rows.retain(|row| row.matches(term));
+        let named = customer_named(term);
+        report
+            .rows
+            .retain(|row| row.matches(term) || named == Some(row.customer_id));
     }
 }
 

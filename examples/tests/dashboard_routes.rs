@@ -251,6 +251,33 @@ async fn a_search_by_id_shows_the_rank_of_a_customer_outside_the_top_100() {
     );
 }
 
+/// A search naming a ranked customer's id otherwise than the table writes it (`012`, `+12`,
+/// `#012`) shows that customer's row, not "not in the top" beside an empty table.
+#[tokio::test]
+async fn a_search_by_an_id_spelled_otherwise_shows_its_row() {
+    let now: Timestamp = NOW.parse().unwrap();
+    let store = Arc::new(engagement_memory::MemoryStore::new());
+    let ws = WorkspaceId::new("demo").unwrap();
+    let at = Timestamp::from_micros(now.as_micros() - 60_000_000);
+    let mut events: Vec<Event> = (0..5)
+        .map(|i| Event::new(format!("a{i}"), CustomerId(12), "Page Viewed", at))
+        .collect();
+    events.push(Event::new("b", CustomerId(7), "Page Viewed", at));
+    store.append(&ws, &events).await.unwrap();
+    let app = router(Reports::new(store).with_clock(Arc::new(FixedClock::new(now))));
+    for term in ["012", "%2B12", "%23012"] {
+        let page = get(&app, &format!("/engagement?range=60m&q={term}"), "manager").await;
+        assert_eq!(
+            page.body.matches("<tr><td class=\"num\">").count(),
+            1,
+            "{term}: {}",
+            page.body
+        );
+        assert!(page.body.contains("<tr><td class=\"num\">1</td>"), "{term}");
+        assert!(!page.body.contains("is not in the top"), "{term}");
+    }
+}
+
 #[tokio::test]
 async fn a_five_week_custom_range_shows_the_seed_message() {
     let (app, _) = app().await;
