@@ -400,3 +400,42 @@ async fn the_pages_stylesheet_and_script_are_served_as_such() {
         assert!(reply.body.contains(sample), "{asset}");
     }
 }
+
+/// DNS rebinding: a page of another site whose host name its owner resolved to 127.0.0.1 is
+/// same-origin with itself, so the browser would let it read what the dashboard answers. The
+/// request still names that host, and no page answers it; this machine's names still do.
+#[tokio::test]
+async fn a_request_for_another_host_name_reads_no_report() {
+    let app = demo().await;
+    let request = |uri: &str, host: &str| {
+        Request::get(uri)
+            .header(header::HOST, host)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for uri in [
+        "/events.csv?role=platform-admin&workspace=demo",
+        "/activity.csv?role=administrator&workspace=demo&scope=all",
+        "/engagement?role=manager&workspace=demo",
+        "/login",
+        "/no-such-page",
+    ] {
+        let reply = send(&app, request(uri, "rebind.attacker.example:3000")).await;
+        assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{uri}");
+        assert!(!reply.body.contains("demo"), "{uri}: {}", reply.body);
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store",
+            "{uri}"
+        );
+    }
+    for host in ["127.0.0.1:3000", "localhost:3000", "[::1]:3000"] {
+        let reply = send(
+            &app,
+            request("/engagement?role=manager&workspace=demo", host),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{host}");
+    }
+}

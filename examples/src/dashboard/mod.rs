@@ -20,7 +20,8 @@
 //!
 //! Every answer carries `Cache-Control: no-store` and a content security policy that lets a page
 //! load only the dashboard's own stylesheet and script, post its forms only to the dashboard and
-//! be framed by no site.
+//! be framed by no site. A request addressed to any host but `localhost` or a loopback address
+//! (another site's name rebound to 127.0.0.1) is refused with 421.
 
 mod activity;
 mod assets;
@@ -29,6 +30,7 @@ mod engagement;
 mod event_log;
 mod funnel;
 mod layout;
+mod local_host;
 mod problem;
 mod session;
 mod svg;
@@ -39,7 +41,7 @@ use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
     X_FRAME_OPTIONS,
 };
-use axum::middleware::map_response;
+use axum::middleware::{from_fn, map_response};
 use axum::response::{Redirect, Response};
 use axum::routing::get;
 use engagement_core::report::Reports;
@@ -72,6 +74,7 @@ pub fn router(reports: Reports) -> Router {
         .route(assets::STYLESHEET, get(assets::stylesheet))
         .route(assets::SCRIPT, get(assets::script))
         .fallback(problem::not_found)
+        .layer(from_fn(local_host::loopback_only))
         .layer(map_response(guard))
         .with_state(AppState { reports })
 }
