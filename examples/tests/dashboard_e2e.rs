@@ -119,6 +119,30 @@ fn downloaded_csv(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.extension().is_some_and(|x| x == "csv"))
 }
 
+/// The name and text of the CSV a click is downloading into `dir`, once complete; the file
+/// is taken out of `dir`, so that the next download is the only CSV there.
+async fn take_download(dir: &Path) -> (String, String) {
+    wait_until("the CSV download", || async {
+        downloaded_csv(dir).is_some()
+            && !std::fs::read_dir(dir)
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.path().extension().is_some_and(|x| x == "crdownload"))
+                })
+                .unwrap_or(true)
+    })
+    .await;
+    let file = downloaded_csv(dir).expect("a CSV");
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let csv = std::fs::read_to_string(&file).expect("the CSV reads");
+    std::fs::remove_file(&file).expect("the CSV is taken");
+    (name, csv)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_dashboard_in_chromium() {
     let required = std::env::var_os("ENGAGEMENT_REQUIRE_SERVERS").is_some();
@@ -219,6 +243,11 @@ async fn a_person_uses_the_dashboard_in_chromium() {
             .await
             .expect("script");
         assert!(visible.as_u64().is_some_and(|n| n >= 1 && n as usize <= rows.len()));
+        // The CSV button follows the box: it downloads the rows the table shows.
+        client.find(Locator::Css("a.csv")).await.expect("CSV").click().await.expect("click");
+        let (name, csv) = take_download(&downloads).await;
+        assert!(name.starts_with("engagement_"), "{name}");
+        assert_eq!(visible.as_u64(), Some(csv.lines().count() as u64 - 1), "rows shown, rows exported");
 
         // The custom range form, and the seed's message for 5 weeks.
         client.find(Locator::LinkText("Custom Range")).await.expect("Custom Range").click().await.expect("click");
@@ -251,15 +280,8 @@ async fn a_person_uses_the_dashboard_in_chromium() {
         }
         shots.take(&client, "events").await;
         client.find(Locator::Css("a.export")).await.expect("Export").click().await.expect("click");
-        wait_until("the CSV download", || async {
-            downloaded_csv(&downloads).is_some()
-                && !std::fs::read_dir(&downloads).map(|d| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "crdownload"))).unwrap_or(true)
-        })
-        .await;
-        let file = downloaded_csv(&downloads).expect("a CSV");
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let (name, csv) = take_download(&downloads).await;
         assert!(name.starts_with("event-log_") && name.ends_with(".csv"), "{name}");
-        let csv = std::fs::read_to_string(&file).expect("the CSV reads");
         assert!(csv.starts_with("\"event_id\",\"occurred_at\""));
         assert!(csv.lines().count() > 50);
 

@@ -183,15 +183,22 @@ async fn the_engagement_table_searches_and_sorts() {
         "manager",
     )
     .await;
-    let rows = page.body.matches("<tr><td class=\"num\">").count();
+    let rows = page.body.matches("<tr data-id=").count();
     let expected = report.rows.iter().filter(|r| r.matches(&name)).count();
     assert_eq!(rows, expected);
+    // The live search reads what the server's search reads: the id and the folded name.
+    let row = format!(
+        "<tr data-id=\"{}\" data-name=\"{}\">",
+        report.rows[0].customer_id,
+        engagement_core::fold_for_search(&name)
+    );
+    assert!(page.body.contains(&row), "{row}");
     // Ascending score puts the smallest score first.
     let asc = get(&app, "/engagement?range=24h&sort=score&dir=asc", "manager").await;
     let first_rank = report.rows.last().unwrap().rank;
     assert!(
         asc.body
-            .contains(&format!("<tr><td class=\"num\">{first_rank}</td>")),
+            .contains(&format!("\"><td class=\"num\">{first_rank}</td>")),
         "ascending order does not start with rank {first_rank}"
     );
 }
@@ -268,12 +275,12 @@ async fn a_search_by_an_id_spelled_otherwise_shows_its_row() {
     for term in ["012", "%2B12", "%23012"] {
         let page = get(&app, &format!("/engagement?range=60m&q={term}"), "manager").await;
         assert_eq!(
-            page.body.matches("<tr><td class=\"num\">").count(),
+            page.body.matches("<tr data-id=").count(),
             1,
             "{term}: {}",
             page.body
         );
-        assert!(page.body.contains("<tr><td class=\"num\">1</td>"), "{term}");
+        assert!(page.body.contains("<tr data-id=\"12\""), "{term}");
         assert!(!page.body.contains("is not in the top"), "{term}");
     }
 }

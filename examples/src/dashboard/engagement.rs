@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use engagement_core::report::{
     CustomerStanding, EngagementReport, EngagementRequest, EngagementRow,
 };
-use engagement_core::{Lookback, RangeSpec, ReportKind, ReportZone, Result};
+use engagement_core::{Lookback, RangeSpec, ReportKind, ReportZone, Result, fold_for_search};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -263,7 +263,7 @@ fn table(
                 input type="search" name="q" placeholder="Search customers" value=[params.q.as_deref()] data-filter-table="ranking";
                 " " button type="submit" { "Search" }
             }
-            a.btn.primary.csv href=(export) download=(csv_name(report)) { "CSV" }
+            a.btn.primary.csv href=(export) download=(csv_name(report)) data-filter-link="ranking" { "CSV" }
             span.muted { (report.rows.len()) " customers · top 100 · admin placeholders excluded" }
         }
         table #ranking {
@@ -276,7 +276,8 @@ fn table(
             } }
             tbody {
                 @for row in &report.rows {
-                    tr {
+                    // What the live search reads, as `ranking_search::keep_matching` does.
+                    tr data-id=(row.customer_id) data-name=(row.customer.as_ref().map(|c| fold_for_search(&c.full_name())).unwrap_or_default()) {
                         td.num { (row.rank) }
                         td { (customer_link(session, row.customer_id, html! { "#" (row.customer_id) })) }
                         td { (customer_link(session, row.customer_id, html! {

@@ -1,12 +1,25 @@
 document.querySelectorAll('tr[data-href]').forEach(function(tr){
   tr.addEventListener('click',function(e){ if(e.target.closest('a,button')) return; location.href=tr.dataset.href; });
 });
+// The table search as the server runs it (ranking_search::keep_matching), so the rows shown
+// are the rows the CSV link, which follows the box, downloads: the term folded as
+// fold_for_search folds it, found in "#id" or the folded name, or naming the id ("012", "+12").
+function rowMatches(tr, term){
+  var digits=term.replace(/^#+/,'');
+  var named=/^[+-]?[0-9]+$/.test(digits) && BigInt(digits)===BigInt(tr.dataset.id);
+  return named || ('#'+tr.dataset.id).indexOf(term)>=0 || tr.dataset.name.indexOf(term)>=0;
+}
 document.querySelectorAll('input[data-filter-table]').forEach(function(input){
-  var table=document.getElementById(input.dataset.filterTable); if(!table) return;
+  var id=input.dataset.filterTable, table=document.getElementById(id); if(!table) return;
   input.addEventListener('input',function(){
-    var term=input.value.trim().toLowerCase();
+    var typed=input.value.trim(), term=typed.toLowerCase().replace(/ς/g,'σ');
     table.querySelectorAll('tbody tr').forEach(function(tr){
-      tr.hidden = term!=='' && tr.textContent.toLowerCase().indexOf(term)<0;
+      tr.hidden = term!=='' && !rowMatches(tr, term);
+    });
+    document.querySelectorAll('a[data-filter-link="'+id+'"]').forEach(function(a){
+      var url=new URL(a.getAttribute('href'), location.href);
+      if(typed==='') url.searchParams.delete('q'); else url.searchParams.set('q', typed);
+      a.setAttribute('href', url.pathname+url.search);
     });
   });
 });
