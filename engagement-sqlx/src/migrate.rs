@@ -295,12 +295,6 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-/// A 64-bit key naming the migration lock of a ledger table (PostgreSQL's advisory locks).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-pub(crate) fn lock_key(name: &str) -> i64 {
-    i64::from_ne_bytes(fnv1a(name).to_ne_bytes())
-}
-
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -16,6 +16,15 @@ use crate::sql::{Arg, Keys, Placeholder, Sql, json_array, json_texts};
 /// How long `migrate` waits for another process's migration, in seconds.
 const MIGRATION_LOCK_SECS: i64 = 60;
 
+/// The name of the migration lock of the ledger `ledger` in the session's database. Named
+/// locks are the server's: the name holds the database, so that stores in other databases
+/// migrate beside this one, not after it; hashed, as MySQL takes names of 64 characters at most.
+fn push_migration_lock_name(sql: &mut Sql, ledger: &str) {
+    sql.push("CONCAT('engagement_migrate_', LEFT(SHA2(CONCAT(COALESCE(DATABASE(), ''), '.', ")
+        .bind(ledger)
+        .push("), 256), 32))");
+}
+
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -287,9 +296,9 @@ impl Dialect for MySqlDialect {
 
     async fn lock_migrations(conn: &mut MySqlConnection, name: &str) -> SqlResult<()> {
         let mut sql = Self::sql();
-        sql.push("SELECT CAST(GET_LOCK(")
-            .bind(name)
-            .push(", ")
+        sql.push("SELECT CAST(GET_LOCK(");
+        push_migration_lock_name(&mut sql, name);
+        sql.push(", ")
             .bind(MIGRATION_LOCK_SECS)
             .push(") AS SIGNED)");
         let rows = Self::fetch_all(conn, sql, "lock the migrations").await?;
@@ -308,9 +317,9 @@ impl Dialect for MySqlDialect {
 
     async fn unlock_migrations(conn: &mut MySqlConnection, name: &str) -> SqlResult<()> {
         let mut sql = Self::sql();
-        sql.push("SELECT CAST(RELEASE_LOCK(")
-            .bind(name)
-            .push(") AS SIGNED)");
+        sql.push("SELECT CAST(RELEASE_LOCK(");
+        push_migration_lock_name(&mut sql, name);
+        sql.push(") AS SIGNED)");
         Self::fetch_all(conn, sql, "unlock the migrations")
             .await
             .map(drop)

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use crate::dialect::{Analysis, Dialect, KeyedRows, PooledEvents, add, driver_glue};
 use crate::engine::{Engine, sql_event_store};
 use crate::error::SqlResult;
-use crate::migrate::{Migration, lock_key};
+use crate::migrate::Migration;
 use crate::prefix::TablePrefix;
 use crate::sql::{Arg, Keys, Placeholder, Sql};
 
@@ -337,9 +337,11 @@ impl Dialect for PostgresDialect {
 
     async fn lock_migrations(conn: &mut PgConnection, name: &str) -> SqlResult<()> {
         let mut sql = Self::sql();
-        sql.push("SELECT pg_advisory_xact_lock(")
-            .bind(lock_key(name))
-            .push(")");
+        // Advisory locks are the database's: the key holds the schema the tables are in, so
+        // that stores in other schemas migrate beside this one, not after it.
+        sql.push("SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), '') || '.' || ")
+            .bind(name)
+            .push(", 0))");
         Self::execute(conn, sql, "lock the migrations")
             .await
             .map(drop)

@@ -291,12 +291,10 @@ mod postgres {
         search_texts_stored_before_the_fold_are_folded, serves,
     };
 
-    /// The key of the advisory lock `migrate` takes for a ledger (FNV-1a of its name).
-    fn lock_key(ledger: &str) -> i64 {
-        let hash = ledger.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        i64::from_ne_bytes(hash.to_ne_bytes())
+    /// The SQL taking, to the transaction's end, the advisory lock `migrate` takes for the
+    /// ledger `ledger` in `schema`.
+    fn take_migration_lock(schema: &str, ledger: &str) -> String {
+        format!("SELECT pg_advisory_xact_lock(hashtextextended('{schema}.{ledger}', 0))")
     }
 
     fn url() -> String {
@@ -369,9 +367,9 @@ mod postgres {
         // Migrate's own lock, held while the stores start, so that each begins (and takes
         // its snapshot) before any of them has committed.
         let mut holder = schema.admin.begin().await.expect("begin");
-        raw_sql(AssertSqlSafe(format!(
-            "SELECT pg_advisory_xact_lock({})",
-            lock_key("engagement_schema_migrations")
+        raw_sql(AssertSqlSafe(take_migration_lock(
+            &schema.name,
+            "engagement_schema_migrations",
         )))
         .execute(&mut *holder)
         .await
@@ -394,6 +392,45 @@ mod postgres {
             .await;
         assert_eq!(applied, 9);
         serves(&stores[0]).await;
+        schema.drop().await;
+    }
+
+    /// Advisory locks are the database's: a migration in one schema, holding its lock, leaves
+    /// another schema's `migrate` to run at once.
+    #[tokio::test]
+    async fn a_migration_in_another_schema_does_not_hold_this_one() {
+        let (busy, schema) = (Schema::new().await, Schema::new().await);
+        let mut holder = busy.admin.begin().await.expect("begin");
+        raw_sql(AssertSqlSafe(take_migration_lock(
+            &busy.name,
+            "engagement_schema_migrations",
+        )))
+        .execute(&mut *holder)
+        .await
+        .expect("hold the other schema's migration lock");
+        let store = PostgresStore::new(schema.pool(schema.options()).await);
+        // Its own schema's lock, held, does hold it.
+        let mut own = schema.admin.begin().await.expect("begin");
+        raw_sql(AssertSqlSafe(take_migration_lock(
+            &schema.name,
+            "engagement_schema_migrations",
+        )))
+        .execute(&mut *own)
+        .await
+        .expect("hold the schema's own migration lock");
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(300), store.migrate()).await;
+        assert!(
+            waited.is_err(),
+            "the migration waited for its own schema's lock"
+        );
+        own.rollback().await.expect("release the lock");
+        let migrated =
+            tokio::time::timeout(std::time::Duration::from_secs(10), store.migrate()).await;
+        assert!(matches!(migrated, Ok(Ok(()))), "{migrated:?}");
+        holder.rollback().await.expect("release the lock");
+        serves(&store).await;
+        busy.drop().await;
         schema.drop().await;
     }
 
@@ -754,10 +791,15 @@ mod mysql {
         db.drop().await;
     }
 
-    /// Whether another session holds the named lock `name`.
-    async fn lock_is_used(admin: &MySqlPool, name: &str) -> bool {
+    /// The SQL naming the migration lock of `ledger` in database `db`, as `migrate` names it.
+    fn migration_lock(db: &str, ledger: &str) -> String {
+        format!("CONCAT('engagement_migrate_', LEFT(SHA2('{db}.{ledger}', 256), 32))")
+    }
+
+    /// Whether another session holds the named lock `lock` (SQL naming it).
+    async fn lock_is_used(admin: &MySqlPool, lock: &str) -> bool {
         raw_sql(AssertSqlSafe(format!(
-            "SELECT CAST(IS_USED_LOCK('{name}') AS SIGNED)"
+            "SELECT CAST(IS_USED_LOCK({lock}) AS SIGNED)"
         )))
         .fetch_one(admin)
         .await
@@ -771,12 +813,11 @@ mod mysql {
     #[tokio::test]
     async fn a_cancelled_migration_does_not_keep_the_lock() {
         let db = Database::new().await;
-        // A prefix of this test's own: the lock is named after the ledger, server-wide.
         let prefix =
             TablePrefix::new(format!("setup_cancel_{}_", std::process::id())).expect("prefix");
-        let lock = format!("{}schema_migrations", prefix.as_str());
+        let lock = migration_lock(&db.name, &format!("{}schema_migrations", prefix.as_str()));
         let mut other = db.admin.acquire().await.expect("connect");
-        raw_sql(AssertSqlSafe(format!("SELECT GET_LOCK('{lock}', 10)")))
+        raw_sql(AssertSqlSafe(format!("SELECT GET_LOCK({lock}, 10)")))
             .execute(&mut *other)
             .await
             .expect("take the lock as another process migrating");
@@ -784,7 +825,7 @@ mod mysql {
         let waited =
             tokio::time::timeout(std::time::Duration::from_millis(300), store.migrate()).await;
         assert!(waited.is_err(), "the migration waited for the lock");
-        raw_sql(AssertSqlSafe(format!("SELECT RELEASE_LOCK('{lock}')")))
+        raw_sql(AssertSqlSafe(format!("SELECT RELEASE_LOCK({lock})")))
             .execute(&mut *other)
             .await
             .expect("release the lock");
@@ -799,6 +840,27 @@ mod mysql {
         }
         store.migrate().await.expect("a later migrate");
         serves(&store).await;
+        db.drop().await;
+    }
+
+    /// Named locks are the server's: a migration in one database, holding its lock, leaves
+    /// another database's `migrate` to run at once.
+    #[tokio::test]
+    async fn a_migration_in_another_database_does_not_hold_this_one() {
+        let (busy, db) = (Database::new().await, Database::new().await);
+        let lock = migration_lock(&busy.name, "engagement_schema_migrations");
+        let mut other = busy.admin.acquire().await.expect("connect");
+        raw_sql(AssertSqlSafe(format!("SELECT GET_LOCK({lock}, 10)")))
+            .execute(&mut *other)
+            .await
+            .expect("take the other database's lock as its migration");
+        let store = MySqlStore::new(db.pool().await);
+        let migrated =
+            tokio::time::timeout(std::time::Duration::from_secs(10), store.migrate()).await;
+        assert!(matches!(migrated, Ok(Ok(()))), "{migrated:?}");
+        drop(other);
+        serves(&store).await;
+        busy.drop().await;
         db.drop().await;
     }
 

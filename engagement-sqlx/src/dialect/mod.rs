@@ -311,8 +311,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
         std::future::ready(Ok(()))
     }
 
-    /// Takes the lock that serialises migrations (named after the ledger table) for the rest of
-    /// the transaction, waiting for another migrator to finish.
+    /// Takes the lock that serialises migrations (named after the ledger table and the schema
+    /// or database it is in, so that stores elsewhere on the server migrate at once) for the
+    /// rest of the transaction, waiting for another migrator to finish.
     fn lock_migrations(
         conn: &mut Conn<Self>,
         name: &str,
