@@ -1,6 +1,7 @@
 //! The reports facade end to end over the reference store: rules on top of the primitives.
 
 mod report_fixture;
+mod support;
 
 use std::sync::Arc;
 
@@ -603,4 +604,52 @@ async fn the_pages_of_a_range_ending_now_keep_the_first_pages_window() {
     seen.dedup();
     assert_eq!(seen.len(), 100, "no event twice");
     assert!(seen.iter().all(|id| !id.starts_with("new-")));
+}
+
+/// An account a host flags an admin placeholder while the report reads (after the ranking,
+/// before the records) is not ranked: the ranking is read again without it, and a record
+/// flagged on every read has its row left out, the ranks after it moved up.
+#[tokio::test]
+async fn an_account_flagged_a_placeholder_while_the_ranking_reads_is_not_ranked() {
+    let now = ts("2026-11-20T12:00:00Z");
+    for flagged_reads in [1, 2, 3] {
+        let store = Arc::new(support::Faulty {
+            flagging_rankings: std::sync::atomic::AtomicU32::new(flagged_reads),
+            ..support::Faulty::default()
+        });
+        let events: Vec<Event> = [(1, 3), (2, 2), (3, 1), (4, 1)]
+            .into_iter()
+            .flat_map(|(customer, n)| burst(customer, n, now))
+            .collect();
+        store.append(&ws(), &events).await.unwrap();
+        let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+        let report = reports
+            .engagement(
+                &Viewer::new(ws(), Role::Manager),
+                &EngagementRequest::new(ws()),
+            )
+            .await
+            .unwrap();
+        let shown: Vec<(u64, i64)> = report
+            .rows
+            .iter()
+            .map(|r| (r.rank, r.customer_id.0))
+            .collect();
+        // Each read flags the customer first then: 1, then 2, then 3.
+        let left: Vec<i64> = (1..=4).filter(|c| *c > i64::from(flagged_reads)).collect();
+        assert_eq!(
+            shown,
+            left.iter()
+                .zip(1..)
+                .map(|(c, rank)| (rank, *c))
+                .collect::<Vec<_>>(),
+            "{flagged_reads} reads flagged"
+        );
+        assert!(
+            report
+                .rows
+                .iter()
+                .all(|r| r.customer.as_ref().is_none_or(|c| !c.is_admin_placeholder))
+        );
+    }
 }

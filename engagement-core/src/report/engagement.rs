@@ -150,16 +150,20 @@ pub(crate) fn rows(
     customers: &[Customer],
     bands: &BandThresholds,
 ) -> Vec<EngagementRow> {
+    let record = |id: CustomerId| {
+        customers
+            .binary_search_by_key(&id, |c| c.id)
+            .ok()
+            .map(|i| &customers[i])
+    };
     scores
         .into_iter()
+        .filter(|s| record(s.customer).is_none_or(|c| !c.is_admin_placeholder))
         .zip(1..)
         .map(|(s, rank)| EngagementRow {
             rank,
             customer_id: s.customer,
-            customer: customers
-                .binary_search_by_key(&s.customer, |c| c.id)
-                .ok()
-                .map(|i| customers[i].clone()),
+            customer: record(s.customer).cloned(),
             score: s.score,
             band: bands.band(s.score),
             investigate: bands.investigate(s.score),

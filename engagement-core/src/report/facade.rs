@@ -17,14 +17,19 @@ use super::{BandThresholds, ReportPeriod};
 use crate::access::{AccessPolicy, ReportKind, Viewer};
 use crate::error::{Error, Result};
 use crate::model::batch::EventBatch;
+use crate::model::customer::Customer;
 use crate::model::event::{Actor, Event};
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityQuery, BucketCountsQuery, CustomerFilter, EventPageQuery, FunnelQuery, Milestone,
-    Milestones, TopCustomersQuery,
+    ActivityQuery, BucketCountsQuery, CustomerFilter, CustomerScore, EventPageQuery, FunnelQuery,
+    Milestone, Milestones, TopCustomersQuery,
 };
 use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Timestamp};
+
+/// The most times an engagement report reads its ranking when a ranked account turns out to
+/// have been flagged an admin placeholder meanwhile (see `Reports::ranked`).
+const RANKING_READS: u32 = 3;
 
 /// The reports over one store: the entry point a host application holds.
 ///
@@ -205,9 +210,7 @@ impl Reports {
             window: period.window,
             limit: request.limit,
         };
-        let scores = self.store.top_customers(&request.workspace, &query).await?;
-        let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
-        let customers = self.store.customers(&request.workspace, &ids).await?;
+        let (scores, customers) = self.ranked(&request.workspace, &query).await?;
         let rows = engagement::rows(request, &period, scores, &customers, &self.bands);
         Ok(EngagementReport {
             request: request.clone(),
@@ -216,6 +219,27 @@ impl Reports {
             complete_up_to,
             rows,
         })
+    }
+
+    /// The ranking `query` asks for and the records of its customers. The store leaves admin
+    /// placeholders out of the ranking, but a host may flag an account between the two reads:
+    /// the ranking is then read again (now without it), up to `RANKING_READS` times; a
+    /// record still flagged after that has its row left out by [`engagement::rows`].
+    async fn ranked(
+        &self,
+        workspace: &WorkspaceId,
+        query: &TopCustomersQuery,
+    ) -> Result<(Vec<CustomerScore>, Vec<Customer>)> {
+        let mut reads = 0;
+        loop {
+            let scores = self.store.top_customers(workspace, query).await?;
+            let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
+            let customers = self.store.customers(workspace, &ids).await?;
+            reads += 1;
+            if reads == RANKING_READS || !customers.iter().any(|c| c.is_admin_placeholder) {
+                return Ok((scores, customers));
+            }
+        }
     }
 
     /// One customer's rank and score in the ranking over `range`, even outside the top 100.

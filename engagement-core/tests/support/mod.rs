@@ -34,6 +34,9 @@ pub(crate) struct Faulty {
     pub(crate) gate: Option<Semaphore>,
     /// Added to every purge count (a backend that misreports).
     pub(crate) purge_over_count: u64,
+    /// The next this-many rankings flag their first customer an admin placeholder once read
+    /// (a host flagging an account while a report reads).
+    pub(crate) flagging_rankings: AtomicU32,
 }
 
 impl Default for Faulty {
@@ -47,6 +50,7 @@ impl Default for Faulty {
             first_ids: Mutex::new(Vec::new()),
             gate: None,
             purge_over_count: 0,
+            flagging_rankings: AtomicU32::new(0),
         }
     }
 }
@@ -105,7 +109,15 @@ impl EventStore for Faulty {
         ws: &WorkspaceId,
         query: &TopCustomersQuery,
     ) -> Result<Vec<CustomerScore>> {
-        self.inner.top_customers(ws, query).await
+        let ranked = self.inner.top_customers(ws, query).await?;
+        if let Some(first) = ranked.first()
+            && take_one(&self.flagging_rankings)
+        {
+            let mut flagged = Customer::new(first.customer, "Ops", "Account");
+            flagged.is_admin_placeholder = true;
+            self.inner.upsert_customers(ws, &[flagged]).await?;
+        }
+        Ok(ranked)
     }
     async fn customer_rank(
         &self,
