@@ -84,7 +84,9 @@ pub use error::{BoxError, Error, ForbiddenReason, Result};
 #[cfg(feature = "ingest")]
 pub use ingest::{IngestConfig, Ingestor};
 pub use model::batch::{EventBatch, EventBatchIter, EventRef};
-pub use model::customer::{Customer, CustomerStatus, SEARCH_SEPARATOR, fold_for_search};
+pub use model::customer::{
+    Customer, CustomerStatus, SEARCH_SEPARATOR, fold_for_search, search_words,
+};
 pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
 pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};
 pub use model::names;

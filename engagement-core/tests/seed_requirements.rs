@@ -439,6 +439,15 @@ async fn the_table_search_matches_the_customer_id_or_name_in_any_case() {
     assert_eq!(hits("οδυς"), vec![42]);
     assert_eq!(hits("999"), vec![999], "a customer without a record, by id");
     assert!(hits("nobody").is_empty());
+    // A searchable DataTable's search: every word, in any order, in the id or the name.
+    assert_eq!(hits("Smith John"), vec![12345]);
+    assert_eq!(hits("#12345 John Smith"), vec![12345]);
+    assert_eq!(hits("12345 smith"), vec![12345]);
+    assert!(hits("smith lovelace").is_empty(), "every word in one row");
+    assert!(
+        hits("999 smith").is_empty(),
+        "no name to hold the second word"
+    );
 }
 
 /// Seed 000, Permissions: "Customer Service: Cannot access", "Manager / Administrator / Kiva

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use engagement_core::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
-    CustomerFilter, Milestone, Milestones, Timestamp, fold_for_search,
+    CustomerFilter, Milestone, Milestones, Timestamp, search_words,
 };
 
 use crate::columns::{Columns, Flags};
@@ -145,11 +145,13 @@ impl Workspace {
 
     /// The dense numbers of customers with a record that pass `filter`, ascending.
     fn listed_customers(&self, filter: &CustomerFilter) -> Vec<u32> {
-        let term = filter.search.as_deref().map(fold_for_search);
+        let words = filter.search.as_deref().map(search_words);
         let passes = |d: u32| {
             self.dir.record(d).is_some_and(|r| {
                 filter.status.is_none_or(|s| s == r.customer.status)
-                    && term.as_ref().is_none_or(|t| r.search.contains(t.as_str()))
+                    && words
+                        .as_ref()
+                        .is_none_or(|words| words.iter().all(|w| r.search.contains(w.as_str())))
             })
         };
         match &filter.ids {

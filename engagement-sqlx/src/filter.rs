@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use engagement_core::{
     CustomerFilter, CustomerId, EventFilter, Limits, SEARCH_SEPARATOR, TimeWindow, Timestamp,
-    WorkspaceId, fold_for_search,
+    WorkspaceId, search_words,
 };
 
 use crate::dialect::Dialect;
@@ -137,20 +137,25 @@ pub(crate) fn push_customer_filter<D: Dialect>(
         sql.push(" AND ");
         D::push_in_ids(sql, &format!("{alias}.id"), &raw_ids(ids));
     }
-    if let Some(term) = &filter.search {
-        let term = fold_for_search(term);
-        // Stored text never holds NUL (validation refuses it), so such a term matches nothing;
+    // Every word of the term, in any order (`search_words`).
+    for word in filter
+        .search
+        .as_deref()
+        .map(search_words)
+        .unwrap_or_default()
+    {
+        // Stored text never holds NUL (validation refuses it), so such a word matches nothing;
         // SQLite's LIKE would stop reading the pattern at the NUL and match everything. Nor
-        // does a term longer than any stored search text, whose pattern SQLite would refuse
+        // does a word longer than any stored search text, whose pattern SQLite would refuse
         // past 50,000 bytes ("pattern too complex") where the reference finds nothing.
-        if term.contains('\0') || term.len() > longest_search_text() {
+        if word.contains('\0') || word.len() > longest_search_text() {
             sql.push(" AND 1 = 0");
             return;
         }
         sql.push(" AND ")
             .push(alias)
             .push(".search_text LIKE ")
-            .bind(contains_pattern(&term))
+            .bind(contains_pattern(&word))
             .push(" ESCAPE '!'");
     }
 }

@@ -1,6 +1,6 @@
 //! Searching the engagement ranking, as the dashboard and the `report` command both do (seed
-//! 000, use case 3: "search for a customer by ID or name"): the rows whose id or name holds the
-//! term and, when the term is a customer id that none of them has, where that customer ranks
+//! 000, use case 3: "search for a customer by ID or name"): the rows whose id or name holds
+//! every word of the term and, when the term is a customer id that none of them has, where that customer ranks
 //! in the same window, even far outside the top 100.
 //!
 //! ```
@@ -25,7 +25,8 @@ pub fn customer_named(term: &str) -> Option<CustomerId> {
         .map(CustomerId)
 }
 
-/// Keeps the rows of `report` whose id or name holds `term`, and the row of the customer
+/// Keeps the rows of `report` whose id or name holds every word of `term`
+/// ([`EngagementRow::matches`](engagement_core::report::EngagementRow::matches)), and the row of the customer
 /// `term` names by id however it spells it (`012`, `+12`); a blank or absent term keeps every
 /// row.
 pub fn keep_matching(report: &mut EngagementReport, term: Option<&str>) {

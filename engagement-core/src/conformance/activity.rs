@@ -96,7 +96,7 @@ pub async fn activity_counts_milestones(store: &dyn EventStore) {
 
 /// Search terms match literally (`%`, `_`, `\`, quotes are ordinary characters) and
 /// case-insensitively, also beyond ASCII (a Greek Σ whether it ends a word or not), against
-/// names, full name, code and email.
+/// names, full name, code and email: every word of the term, in any order.
 pub async fn activity_search_is_literal(store: &dyn EventStore) {
     let ws = fresh_workspace("activity_search_is_literal");
     let mut records = vec![
@@ -117,7 +117,7 @@ pub async fn activity_search_is_literal(store: &dyn EventStore) {
     let events = vec![ev("s1", 1, names::LINK_OPENED, micros(base(), HOUR))];
     append(store, &ws, &events).await;
 
-    let cases: [(&str, Vec<i64>); 17] = [
+    let cases: [(&str, Vec<i64>); 22] = [
         ("50%", vec![1]),
         ("%", vec![1]),
         ("a_b", vec![3]),
@@ -136,6 +136,12 @@ pub async fn activity_search_is_literal(store: &dyn EventStore) {
         ("κως", vec![10]),
         ("σ παπ", vec![10]),
         ("ΚΩΣΤΑΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", vec![10]),
+        // Every word, in any order, anywhere in the record.
+        ("zola émilie", vec![8]),
+        ("  discount   50% ", vec![1]),
+        ("code-77 axb", vec![4]),
+        ("émil example.com", vec![9]),
+        ("émil zola nobody", vec![]),
     ];
     for (term, want) in cases {
         let mut query = activity_query(day());

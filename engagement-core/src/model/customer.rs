@@ -203,6 +203,30 @@ pub fn fold_for_search(text: &str) -> String {
         .collect()
 }
 
+/// The words of a search `term`, each folded as [`fold_for_search`] folds, without repeats. A
+/// searched text matches when it holds every word, in any order, as a table's search box
+/// reads a search: "smith john" finds John Smith, and "12345 smith" the row of customer
+/// #12345 named Smith. A blank term has no words and matches everything.
+///
+/// ```
+/// use engagement_core::search_words;
+///
+/// assert_eq!(search_words("  Smith  JOHN smith "), ["john", "smith"]);
+/// assert!(search_words(" ").is_empty());
+/// ```
+pub fn search_words(term: &str) -> Vec<String> {
+    let folded = fold_for_search(term);
+    let mut words: Vec<String> = folded.split_whitespace().map(str::to_owned).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// Whether `text`, folded as [`fold_for_search`] folds, holds every one of `words`.
+pub(crate) fn holds_every(text: &str, words: &[String]) -> bool {
+    words.iter().all(|word| text.contains(word.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

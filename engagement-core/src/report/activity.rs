@@ -17,6 +17,10 @@ use crate::time::{CalendarPreset, RangeSpec, ReportZone, TimeWindow, Timestamp};
 pub const DEFAULT_ACTIVITY_PAGE: u64 = 25;
 /// The largest page size of the activity table.
 pub const MAX_ACTIVITY_PAGE: u64 = 500;
+
+/// The most words an activity search takes: each is looked for in every record
+/// ([`search_words`](crate::search_words)).
+pub const MAX_SEARCH_WORDS: usize = 16;
 /// Days in a row's sparkline.
 pub const SPARKLINE_DAYS: u16 = 7;
 /// Days covered by the customer detail's cards.
@@ -67,7 +71,8 @@ impl ActivityRequest {
         Self { range, ..self }
     }
 
-    /// The same request for the customers whose name, code or email holds `term` (in any case).
+    /// The same request for the customers whose name, code or email holds every word of `term`
+    /// (in any case and order; [`search_words`](crate::search_words)).
     #[must_use]
     pub fn with_search(self, term: impl Into<String>) -> Self {
         Self {
@@ -106,7 +111,7 @@ impl ActivityRequest {
     ///
     /// # Errors
     /// [`Error::InvalidQuery`] for page 0, a page size outside 1 to [`MAX_ACTIVITY_PAGE`], or a
-    /// search term with control characters.
+    /// search term with control characters or more than [`MAX_SEARCH_WORDS`] words.
     pub fn validate(&self) -> Result<()> {
         if self.page == 0 {
             return Err(Error::invalid_query("page", "pages are numbered from 1"));
@@ -123,6 +128,13 @@ impl ActivityRequest {
         // The separator of the stored search text is a control character too.
         if let Some(term) = &self.search {
             refuse_control_characters("search", term)?;
+            let words = crate::search_words(term).len();
+            if words > MAX_SEARCH_WORDS {
+                return Err(Error::invalid_query(
+                    "search",
+                    format!("{words} words: a search takes at most {MAX_SEARCH_WORDS}"),
+                ));
+            }
         }
         Ok(())
     }
@@ -379,6 +391,20 @@ mod tests {
         r.page_size = 10;
         r.search = Some("a\u{1f}b".into());
         assert!(r.validate().is_err());
+        r.search = Some((0..MAX_SEARCH_WORDS).map(|i| format!("w{i} ")).collect());
+        assert!(r.validate().is_ok(), "{MAX_SEARCH_WORDS} words");
+        r.search = Some((0..=MAX_SEARCH_WORDS).map(|i| format!("w{i} ")).collect());
+        assert!(
+            matches!(
+                r.validate(),
+                Err(Error::InvalidQuery {
+                    field: "search",
+                    ..
+                })
+            ),
+            "{:?}",
+            r.validate()
+        );
         r.search = Some("  ".into());
         assert!(r.validate().is_ok());
         assert_eq!(r.search_term(), None);

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BandThresholds, EventLogRequest, ReportPeriod, ScoreBand};
-use crate::model::customer::{Customer, fold_for_search};
+use crate::model::customer::{Customer, fold_for_search, search_words};
 use crate::model::event::Actor;
 use crate::model::ids::{CustomerId, WorkspaceId};
 use crate::store::query::{CustomerScore, RankedScore};
@@ -73,15 +73,19 @@ pub struct EngagementRow {
 }
 
 impl EngagementRow {
-    /// Whether the row matches a table search: any part of the id as the table shows it
-    /// (`#12345`, `2345`, `#123`), or any part of the name, case-insensitive.
+    /// Whether the row matches a table search: every word of `term` ([`search_words`]) is
+    /// part of the id as the table shows it (`#12345`, `2345`, `#123`) or part of the name,
+    /// case-insensitive, in any order: "smith john" and "#12345 smith" find John Smith, #12345.
     pub fn matches(&self, term: &str) -> bool {
-        let term = fold_for_search(term.trim());
-        format!("#{}", self.customer_id).contains(&term)
-            || self
-                .customer
-                .as_ref()
-                .is_some_and(|c| fold_for_search(&c.full_name()).contains(&term))
+        let id = format!("#{}", self.customer_id);
+        let name = self
+            .customer
+            .as_ref()
+            .map(|c| fold_for_search(&c.full_name()))
+            .unwrap_or_default();
+        search_words(term)
+            .iter()
+            .all(|word| id.contains(word.as_str()) || name.contains(word.as_str()))
     }
 }
 

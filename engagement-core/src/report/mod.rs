@@ -12,8 +12,8 @@ mod period;
 pub(crate) use activity::trend_last_day;
 pub use activity::{
     ActivityReport, ActivityReportRow, ActivityRequest, CustomerDetail, DEFAULT_ACTIVITY_PAGE,
-    DETAIL_DAYS, DailySeries, MAX_ACTIVITY_PAGE, MilestoneEvent, RECENT_MILESTONES, SPARKLINE_DAYS,
-    TREND_DAYS,
+    DETAIL_DAYS, DailySeries, MAX_ACTIVITY_PAGE, MAX_SEARCH_WORDS, MilestoneEvent,
+    RECENT_MILESTONES, SPARKLINE_DAYS, TREND_DAYS,
 };
 pub use bands::{BandThresholds, ScoreBand};
 pub use engagement::{

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use crate::model::customer::{Customer, CustomerStatus, fold_for_search};
+use crate::model::customer::{Customer, CustomerStatus, holds_every, search_words};
 use crate::model::event::{Actor, Event, EventKey};
 use crate::model::ids::{CustomerId, EventId};
 use crate::model::names;
@@ -227,7 +227,7 @@ impl CustomerFilter {
             && self
                 .search
                 .as_ref()
-                .is_none_or(|term| customer.search_text().contains(&fold_for_search(term)))
+                .is_none_or(|term| holds_every(&customer.search_text(), &search_words(term)))
     }
 }
 
