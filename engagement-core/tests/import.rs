@@ -111,6 +111,34 @@ async fn stop_on_error_keeps_the_lines_before_and_nothing_after() {
     assert_eq!(stored(&store).await.len(), 1);
 }
 
+/// An NDJSON line holding the deepest metadata validation takes imports: serde_json's limit of
+/// 128 levels counts the line's own object too.
+#[tokio::test]
+async fn an_ndjson_line_with_the_deepest_metadata_taken_imports() {
+    let mut deep = serde_json::json!(1);
+    for _ in 1..engagement_core::MAX_READABLE_METADATA_DEPTH {
+        deep = serde_json::json!({ "k": deep });
+    }
+    let line = serde_json::json!({
+        "event_id": "deep",
+        "customer_id": 1,
+        "name": "Page Viewed",
+        "occurred_at": "2026-11-19T11:00:00Z",
+        "metadata": { "k": deep },
+    })
+    .to_string();
+    let options = ImportOptions {
+        limits: engagement_core::Limits {
+            max_metadata_depth: engagement_core::MAX_READABLE_METADATA_DEPTH,
+            ..engagement_core::Limits::default()
+        },
+        ..ImportOptions::default()
+    };
+    let store = ReferenceStore::default();
+    let report = run(&store, NdjsonLines::new(line.as_bytes()), &options).await;
+    assert_eq!(report.inserted, 1, "{:?}", report.errors);
+}
+
 #[tokio::test]
 async fn ndjson_lines_with_blank_and_broken_ones() {
     let data = b"{\"event_id\":\"n1\",\"customer_id\":4,\"name\":\"Page Viewed\",\"occurred_at\":\"2026-11-19T09:00:00+02:00\",\"actor\":\"staff\",\"metadata\":{\"k\":[1,2]}}\n\

@@ -4,8 +4,14 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A duration as whole microseconds; one that does not fit is refused, not clamped.
+/// A duration as whole microseconds; one that does not fit, or has a fraction of a
+/// microsecond, is refused, not clamped or truncated.
 pub(crate) fn serialize<S: Serializer>(value: &TimeDelta, s: S) -> Result<S::Ok, S::Error> {
+    if value.subsec_nanos() % 1_000 != 0 {
+        return Err(serde::ser::Error::custom(format!(
+            "{value} has a fraction of a microsecond, which the JSON of a duration cannot keep"
+        )));
+    }
     value
         .num_microseconds()
         .ok_or_else(|| serde::ser::Error::custom("a duration beyond ±292,000 years"))?
@@ -68,5 +74,16 @@ mod tests {
             median: None,
         };
         assert!(serde_json::to_string(&too_long).is_err());
+    }
+
+    #[test]
+    fn a_fraction_of_a_microsecond_is_refused_not_truncated() {
+        for window in [TimeDelta::nanoseconds(1_500), TimeDelta::nanoseconds(-1)] {
+            let both = Both {
+                window,
+                median: None,
+            };
+            assert!(serde_json::to_string(&both).is_err(), "{window}");
+        }
     }
 }

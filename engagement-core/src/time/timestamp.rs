@@ -79,7 +79,9 @@ impl Timestamp {
 /// RFC 3339 in UTC with six fraction digits (`2026-11-20T11:45:03.000000Z`); years outside
 /// 0000–9999 carry a sign (`+10000-…`), and [`FromStr`] reads every such text back. Instants
 /// beyond chrono's calendar (±262,000 years; [`Timestamp::MIN`] and [`Timestamp::MAX`]) are
-/// written as its first or last instant.
+/// written as its first or last instant; `Debug` and serde write those as `@` and their
+/// microseconds since the epoch (`@-9223372036854775808`), which [`FromStr`] reads back, so
+/// that no instant changes on its way through JSON.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
@@ -92,7 +94,20 @@ impl fmt::Display for Timestamp {
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        fmt::Display::fmt(&Exact(*self), f)
+    }
+}
+
+/// A timestamp's text that reads back as the same instant: [`Display`](fmt::Display)'s
+/// within chrono's calendar, `@<microseconds>` beyond it.
+struct Exact(Timestamp);
+
+impl fmt::Display for Exact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match DateTime::from_timestamp_micros(self.0.0) {
+            Some(_) => fmt::Display::fmt(&self.0, f),
+            None => write!(f, "@{}", self.0.0),
+        }
     }
 }
 
@@ -102,11 +117,18 @@ impl FromStr for Timestamp {
     /// Parses RFC 3339 (any offset), and the signed years beyond 0000–9999 that [`Display`]
     /// writes for such instants (`+10000-01-01T00:00:00.000000Z`); sub-microsecond digits are
     /// refused rather than rounded, and a leap second (`:60`) rather than moved into the next
-    /// second, which can be the next day.
+    /// second, which can be the next day. `@` and microseconds since the epoch
+    /// (`@-9223372036854775808`) is read too: serde writes the instants beyond chrono's
+    /// calendar so.
     ///
     /// [`Display`]: fmt::Display
     fn from_str(s: &str) -> Result<Self> {
         let text = s.trim();
+        if let Some(micros) = text.strip_prefix('@') {
+            return micros.parse().map(Self).map_err(|e| {
+                Error::invalid_query("timestamp", format!("{s:?} is not @ and microseconds: {e}"))
+            });
+        }
         let dt = DateTime::parse_from_rfc3339(text)
             .or_else(|e| signed_year(text).ok_or(e))
             .map_err(|e| {
@@ -162,7 +184,7 @@ impl<Tz: chrono::TimeZone> From<DateTime<Tz>> for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.collect_str(&Exact(*self))
     }
 }
 
@@ -273,5 +295,31 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, "\"2026-11-19T23:59:59.999999Z\"");
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn instants_beyond_the_calendar_survive_json() {
+        for at in [
+            Timestamp::MIN,
+            Timestamp::MAX,
+            Timestamp::from_micros(i64::MAX - 1),
+            Timestamp::from_micros(-8_334_601_228_800_000_001),
+        ] {
+            let json = serde_json::to_string(&at).unwrap();
+            assert!(json.starts_with("\"@"), "{json}");
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(&json).unwrap(),
+                at,
+                "{json}"
+            );
+            assert_eq!(format!("{at:?}"), format!("@{}", at.as_micros()));
+        }
+        let inside: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            serde_json::to_string(&inside).unwrap(),
+            "\"2026-11-20T12:00:00.000000Z\""
+        );
+        assert!("@1.5".parse::<Timestamp>().is_err());
+        assert!("@".parse::<Timestamp>().is_err());
     }
 }
