@@ -141,15 +141,31 @@ impl SqliteStore {
     /// each with a large cache and map of its own, found them cold (the 28-day ranking at 10M
     /// events: 1.5 s with small caches, 1.9 s with large ones, in a fresh process).
     ///
+    /// The URL's own `mode` is kept: `mode=rw` opens an existing file and never creates one
+    /// (a mistyped path fails instead of starting an empty database), and `mode=ro` opens one
+    /// read-only, leaving its journal mode as it is (switching it to WAL is a write).
+    ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a malformed URL, [`Error::Backend`] when the file cannot be
-    /// opened.
+    /// [`Error::InvalidConfig`] for a malformed URL, one that names no file (`sqlite://`, which
+    /// SQLite would open as a private temporary database per connection, losing every append),
+    /// and a file that is not a SQLite database, a directory or a path that cannot be opened;
+    /// [`Error::Backend`] when opening fails otherwise.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(|e| {
             Error::invalid_config("url", format!("{url:?} is not a SQLite URL: {e}"))
         })?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = Self::options(options, in_memory);
+        let access = Access::of(url);
+        let in_memory = access == Access::Memory;
+        if !in_memory && options.get_filename().as_os_str().is_empty() {
+            return Err(Error::invalid_config(
+                "url",
+                format!(
+                    "{url:?} names no file (SQLite would give each connection a temporary \
+                     database of its own): use sqlite://FILE or sqlite::memory:"
+                ),
+            ));
+        }
+        let options = Self::configured(options, access);
         if in_memory {
             // Every connection to `:memory:` is its own database: keep one, forever.
             let pool = SqlitePoolOptions::new()
@@ -207,8 +223,19 @@ impl SqliteStore {
     /// returns (one sync of the WAL per commit) and opens the store with
     /// [`SqliteStore::new`].
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
+        let access = if in_memory {
+            Access::Memory
+        } else {
+            Access::Create
+        };
+        Self::configured(options, access)
+    }
+
+    /// [`Self::options`] for a file opened as `access` says: created only where the URL lets
+    /// it be, and switched to WAL only where it is written.
+    fn configured(options: SqliteConnectOptions, access: Access) -> SqliteConnectOptions {
         let options = options
-            .create_if_missing(true)
+            .create_if_missing(access == Access::Create)
             .page_size(PAGE_SIZE)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal)
@@ -219,10 +246,9 @@ impl SqliteStore {
                 "wal_autocheckpoint",
                 (WAL_CHECKPOINT_BYTES / PAGE_SIZE).to_string(),
             );
-        if in_memory {
-            options
-        } else {
-            options.journal_mode(SqliteJournalMode::Wal)
+        match access {
+            Access::Memory | Access::ReadOnly => options,
+            Access::Existing | Access::Create => options.journal_mode(SqliteJournalMode::Wal),
         }
     }
 
@@ -247,13 +273,64 @@ impl SqliteStore {
     }
 }
 
+/// How a URL asks SQLite to open its database: its `mode` parameter, or `:memory:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// An in-memory database (`sqlite::memory:`, `mode=memory`).
+    Memory,
+    /// An existing file, read only (`mode=ro`).
+    ReadOnly,
+    /// An existing file, never created (`mode=rw`).
+    Existing,
+    /// A file, created if missing (`mode=rwc`, or no mode).
+    Create,
+}
+
+impl Access {
+    fn of(url: &str) -> Self {
+        let mode = url
+            .split_once('?')
+            .and_then(|(_, query)| query.split('&').find_map(|pair| pair.strip_prefix("mode=")));
+        match mode {
+            _ if url.contains(":memory:") => Self::Memory,
+            Some("memory") => Self::Memory,
+            Some("ro") => Self::ReadOnly,
+            Some("rw") => Self::Existing,
+            _ => Self::Create,
+        }
+    }
+}
+
+/// SQLite's result codes for a file it cannot open (a directory, a missing folder) and for one
+/// that is not a database: the URL is the host's to fix, no retry can pass.
+const CANTOPEN: i32 = 14;
+const NOTADB: i32 = 26;
+
 /// A pool of `pool`'s shape over `options`, waiting at most [`ACQUIRE_TIMEOUT`] for a connection.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] for a path that cannot be opened or is no database; the driver's
+/// error otherwise.
 async fn open(pool: SqlitePoolOptions, options: SqliteConnectOptions) -> Result<SqlitePool> {
+    let path = options.get_filename().display().to_string();
     pool.acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|conn, _| Box::pin(checkpoint_by_bytes(conn)))
         .connect_with(options)
         .await
-        .map_err(|e| Engine::<SqliteDialect>::error(SqlError::driver("open the database")(e)))
+        .map_err(|e| {
+            let code = e
+                .as_database_error()
+                .and_then(|db| db.code())
+                .and_then(|code| code.parse::<i32>().ok())
+                .map(|code| code & 0xff);
+            match code {
+                Some(CANTOPEN | NOTADB) => Error::invalid_config(
+                    "url",
+                    format!("{path:?} cannot be opened as a SQLite database: {e}"),
+                ),
+                _ => Engine::<SqliteDialect>::error(SqlError::driver("open the database")(e)),
+            }
+        })
 }
 
 /// Sets the WAL's checkpoint threshold, which SQLite counts in pages, to

@@ -104,6 +104,78 @@ mod sqlite_only {
             .collect()
     }
 
+    /// A URL naming no file would give each connection a temporary database of its own: the
+    /// writer's appends landed where no reader looked, and vanished on close. Refused.
+    #[tokio::test]
+    async fn a_url_naming_no_file_is_refused() {
+        for url in ["sqlite://", "sqlite:", "sqlite://?mode=ro"] {
+            match engagement_sqlx::connect(url).await {
+                Err(Error::InvalidConfig { setting: "url", .. }) => {}
+                other => panic!("{url:?}: {:?}", other.map(|_| "a store")),
+            }
+        }
+    }
+
+    /// A path that is no database (a text file, a directory) is a setting to fix, which no
+    /// retry passes: `InvalidConfig`, not a retryable backend error.
+    #[tokio::test]
+    async fn a_path_that_is_no_database_is_a_setting_to_fix() {
+        let dir = super::databases().join(format!("not-a-db-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a-directory.db")).expect("a directory");
+        std::fs::write(dir.join("notes.db"), "meeting notes\n".repeat(200)).expect("a text file");
+        for name in ["notes.db", "a-directory.db"] {
+            let url = format!("sqlite://{}", dir.join(name).display());
+            match engagement_sqlx::connect(&url).await {
+                Err(error @ Error::InvalidConfig { setting: "url", .. }) => {
+                    assert!(!error.is_retryable(), "{name}");
+                }
+                other => panic!("{name}: {:?}", other.map(|_| "a store")),
+            }
+        }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// The URL's own mode is kept: `mode=rw` never creates the file (a mistyped path fails),
+    /// and `mode=ro` reads a file the host made with its own pool (a rollback journal, which
+    /// a read-only connection cannot switch to WAL).
+    #[tokio::test]
+    async fn the_urls_own_mode_is_kept() {
+        let url = file("mode-rw-missing");
+        let path = url.trim_start_matches("sqlite://").to_owned();
+        let opened = SqliteStore::connect(&format!("{url}?mode=rw")).await;
+        assert!(opened.is_err(), "opened a file that did not exist");
+        assert!(!std::path::Path::new(&path).exists(), "created {path}");
+
+        let url = file("mode-ro-host");
+        let ws = WorkspaceId::new("ro").expect("workspace");
+        let written = events("ro", 3);
+        {
+            let host = SqliteConnectOptions::from_str(&url)
+                .expect("options")
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .connect_with(host)
+                .await
+                .expect("the host's pool");
+            let store = SqliteStore::new(pool);
+            store.migrate().await.expect("migrate");
+            store.append(&ws, &written).await.expect("append");
+            store.close().await;
+        }
+        let reader = SqliteStore::connect(&format!("{url}?mode=ro"))
+            .await
+            .expect("a read-only store over the host's file");
+        assert_eq!(total(&reader, &ws).await, 3);
+        assert!(reader.append(&ws, &events("ro2", 1)).await.is_err());
+        reader.close().await;
+        let existing = SqliteStore::connect(&format!("{url}?mode=rw"))
+            .await
+            .expect("an existing file with mode=rw");
+        assert_eq!(total(&existing, &ws).await, 3);
+        existing.close().await;
+    }
+
     #[tokio::test]
     async fn migrations_keep_their_own_ledger() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");

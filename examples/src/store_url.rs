@@ -43,7 +43,7 @@ where
 /// Whether `url` names a store that starts empty every time (so the examples fill it).
 pub fn is_ephemeral(url: &str) -> bool {
     let url = url.trim().to_ascii_lowercase();
-    url == "memory" || url.contains(":memory:")
+    url == "memory" || url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// The note a binary that writes to the store `url` names prints when that store is thrown
@@ -60,6 +60,8 @@ mod tests {
     fn memory_urls_are_ephemeral() {
         assert!(is_ephemeral("memory"));
         assert!(is_ephemeral("sqlite::memory:"));
+        assert!(is_ephemeral("sqlite://?mode=memory"));
+        assert!(is_ephemeral("sqlite://demo.db?MODE=memory"));
         assert!(!is_ephemeral(DEFAULT_STORE));
         assert_eq!(
             discarded_note("memory").as_deref(),
