@@ -653,3 +653,27 @@ async fn an_account_flagged_a_placeholder_while_the_ranking_reads_is_not_ranked(
         );
     }
 }
+
+/// On the last representable date the 7-day sparkline and the 14-day trend keep their length
+/// (chrono's `iter_days` never yields that date, which cost them their last day).
+#[tokio::test]
+async fn series_keep_their_length_on_the_last_representable_date() {
+    let now = ts("+262142-12-31T12:00:00Z");
+    let f = fixture_at("+262142-12-31T12:00:00Z", ReportZone::utc());
+    f.customers(&[Customer::new(CustomerId(1), "Ada", "Lovelace")])
+        .await;
+    f.append(&[event("e", 1, names::LINK_OPENED, now)]).await;
+    let admin = Viewer::new(ws(), Role::Administrator);
+    let request = ActivityRequest::new(ws()).with_range(RangeSpec::preset(CalendarPreset::Today));
+    let page = f.reports.activity(&admin, &request).await.unwrap();
+    let sparkline = &page.rows[0].sparkline;
+    assert_eq!(sparkline.counts, vec![0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(sparkline.days().last(), Some((chrono::NaiveDate::MAX, 1)));
+    let detail = f
+        .reports
+        .customer_detail(&admin, &ws(), CustomerId(1))
+        .await
+        .unwrap();
+    assert_eq!(detail.trend.counts.len(), 14);
+    assert_eq!(detail.trend.counts.last(), Some(&1));
+}

@@ -57,7 +57,7 @@ pub fn parse_range(
     let name = match range {
         Some(name) => name.to_ascii_lowercase(),
         None if from.is_some() || to.is_some() => {
-            if from.or(to).is_some_and(|s| s.contains('T')) {
+            if from.or(to).is_some_and(is_instant) {
                 "between".into()
             } else {
                 "custom".into()
@@ -223,8 +223,14 @@ fn preset_name(preset: CalendarPreset) -> String {
 
 /// The date `text` names: a date, or an instant's local date in `zone` after moving it `shift`
 /// microseconds (an exclusive end's last microsecond is the one before it).
+/// Whether `text` is an instant (as [`Timestamp`]'s text: a time after a `T`, or `@` and
+/// microseconds beyond the calendar) rather than a date.
+fn is_instant(text: &str) -> bool {
+    text.contains('T') || text.trim_start().starts_with('@')
+}
+
 fn date_of(text: &str, shift: i64, zone: &ReportZone) -> Result<NaiveDate> {
-    if !text.contains('T') {
+    if !is_instant(text) {
         return date(text);
     }
     let at: Timestamp = text.parse()?;
@@ -252,6 +258,23 @@ mod tests {
             RangeSpec::last(Lookback::Minutes15),
             &ReportZone::utc(),
         )
+    }
+
+    /// The exact windows the dashboard's links carry come back as they went, to the ends of
+    /// time (a window ending at `Timestamp::MAX`, `TimeWindow::ALL`).
+    #[test]
+    fn exact_windows_round_trip_to_the_ends_of_time() {
+        let last_day = "+262142-12-31T00:00:00Z".parse().unwrap();
+        for (from, to) in [(Timestamp::MIN, Timestamp::MAX), (last_day, Timestamp::MAX)] {
+            let spec = RangeSpec::Between { from, to };
+            let (range, first, end) = exact_window_parts(TimeWindow { from, to });
+            let back = parse(
+                range.as_deref().unwrap_or_default(),
+                first.as_deref().unwrap_or_default(),
+                end.as_deref().unwrap_or_default(),
+            );
+            assert_eq!(back.unwrap(), spec, "{first:?} .. {end:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::report::{
     ActivityReport, ActivityReportRow, ReportPeriod, SPARKLINE_DAYS, trend_last_day,
 };
-use crate::time::Timestamp;
+use crate::time::{Timestamp, dates_from};
 
 /// The columns before the 7-day trend.
 pub const ACTIVITY_LEADING_COLUMNS: [&str; 7] = [
@@ -83,8 +83,7 @@ impl<W: io::Write> ActivityCsv<W> {
         let last = trend_last_day(&period.zone, period.window, generated_at);
         let back = Days::new(u64::from(SPARKLINE_DAYS.saturating_sub(1)));
         let first_day = last.checked_sub_days(back).unwrap_or(last);
-        let days: Vec<String> = first_day
-            .iter_days()
+        let days: Vec<String> = dates_from(first_day)
             .take_while(|d| *d <= last)
             .map(|d| d.format("%Y-%m-%d").to_string())
             .collect();

@@ -11,7 +11,7 @@ use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::query::{
     ActivityCounters, ActivitySort, ActivitySummary, BucketCount, Milestone,
 };
-use crate::time::{CalendarPreset, RangeSpec, ReportZone, TimeWindow, Timestamp};
+use crate::time::{CalendarPreset, RangeSpec, ReportZone, TimeWindow, Timestamp, dates_from};
 
 /// The default page size of the activity table.
 pub const DEFAULT_ACTIVITY_PAGE: u64 = 25;
@@ -166,7 +166,7 @@ impl DailySeries {
 
     /// Each day with its count.
     pub fn days(&self) -> impl Iterator<Item = (NaiveDate, u64)> + '_ {
-        self.first_day.iter_days().zip(self.counts.iter().copied())
+        dates_from(self.first_day).zip(self.counts.iter().copied())
     }
 }
 

@@ -15,3 +15,4 @@ pub use range::{CalendarPreset, Lookback, RangeSpec};
 pub use timestamp::Timestamp;
 pub use window::TimeWindow;
 pub use zone::ReportZone;
+pub(crate) use zone::dates_from;

@@ -132,8 +132,19 @@ impl RangeSpec {
         zone: &ReportZone,
         max_days: Option<u16>,
     ) -> Result<TimeWindow> {
-        let today = zone.date_of(now);
         let cap = max_days.map(i64::from);
+        // The local date that holds `now`: before chrono's first local date (an instant of
+        // year -262143 west of Greenwich) there is none, and `date_of` answers a later one.
+        let today = || {
+            let today = zone.date_of(now);
+            if zone.day_start(today) <= now && now < zone.day_end(today) {
+                Ok(today)
+            } else {
+                Err(Error::invalid_range(
+                    "now is before the first representable local date",
+                ))
+            }
+        };
         let (first, last) = match *self {
             Self::Last { lookback } => {
                 if lookback == Lookback::Days(0) {
@@ -158,10 +169,16 @@ impl RangeSpec {
                     _ => check_duration(window, cap),
                 };
             }
-            Self::Preset { preset } => preset_dates(preset, today, zone)?,
+            Self::Preset { preset } => preset_dates(preset, today()?, zone)?,
             Self::Custom { from, to } => {
-                let yesterday = last_day_before(today, zone).unwrap_or(today);
-                (from.unwrap_or(yesterday), to.unwrap_or(today))
+                let today = today()?;
+                let from = match from {
+                    Some(from) => from,
+                    None => last_day_before(today, zone).ok_or_else(|| {
+                        Error::invalid_range("no day before the first representable date")
+                    })?,
+                };
+                (from, to.unwrap_or(today))
             }
         };
         if first > last {
@@ -202,12 +219,13 @@ fn check_duration(window: TimeWindow, cap: Option<i64>) -> Result<TimeWindow> {
 const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The last local date that had a day before `today`: the date before it, or where the zone
-/// skipped that one (Pacific/Apia's 30 December 2011), the one before that.
+/// skipped that one (Pacific/Apia's 30 December 2011), the one before that; `None` on the
+/// first representable date.
 fn last_day_before(today: NaiveDate, zone: &ReportZone) -> Option<NaiveDate> {
     let before_today = zone
         .day_start(today)
         .checked_sub(TimeDelta::microseconds(1))?;
-    Some(zone.date_of(before_today))
+    Some(zone.date_of(before_today)).filter(|day| *day < today)
 }
 
 fn preset_dates(
@@ -511,5 +529,39 @@ mod tests {
             RangeSpec::preset(CalendarPreset::LastDays(30)).resolve(now, &utc, Some(28)),
             Err(Error::RangeTooLong { .. })
         ));
+    }
+
+    /// At the ends of chrono's calendar there is no yesterday, and west of Greenwich no local
+    /// date at all for the first instants: typed errors, never another day's window.
+    #[test]
+    fn days_beyond_the_calendar_are_refused_not_replaced() {
+        let utc = ReportZone::utc();
+        let first_day = ts("-262143-01-01T12:00:00Z");
+        for spec in [
+            RangeSpec::preset(CalendarPreset::Yesterday),
+            RangeSpec::Custom {
+                from: None,
+                to: None,
+            },
+        ] {
+            let got = spec.resolve(first_day, &utc, None);
+            assert!(
+                matches!(got, Err(Error::InvalidRange { .. })),
+                "{spec:?}: {got:?}"
+            );
+        }
+        assert!(
+            RangeSpec::preset(CalendarPreset::Today)
+                .resolve(first_day, &utc, None)
+                .is_ok_and(|w| w.contains(first_day))
+        );
+        let new_york = ReportZone::parse("America/New_York").unwrap();
+        for now in [Timestamp::MIN, ts("-262143-01-01T00:00:00Z")] {
+            let got = RangeSpec::preset(CalendarPreset::Today).resolve(now, &new_york, None);
+            assert!(
+                matches!(got, Err(Error::InvalidRange { .. })),
+                "{now:?}: {got:?}"
+            );
+        }
     }
 }

@@ -77,37 +77,22 @@ impl Timestamp {
 }
 
 /// RFC 3339 in UTC with six fraction digits (`2026-11-20T11:45:03.000000Z`); years outside
-/// 0000–9999 carry a sign (`+10000-…`), and [`FromStr`] reads every such text back. Instants
-/// beyond chrono's calendar (±262,000 years; [`Timestamp::MIN`] and [`Timestamp::MAX`]) are
-/// written as its first or last instant; `Debug` and serde write those as `@` and their
-/// microseconds since the epoch (`@-9223372036854775808`), which [`FromStr`] reads back, so
-/// that no instant changes on its way through JSON.
+/// 0000–9999 carry a sign (`+10000-…`). Instants beyond chrono's calendar (±262,000 years;
+/// [`Timestamp::MIN`] and [`Timestamp::MAX`]) are written as `@` and their microseconds since
+/// the epoch (`@-9223372036854775808`). [`FromStr`] reads every such text back (so does serde,
+/// which writes this text), so no instant changes on its way through a text.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            &self
-                .to_datetime()
-                .to_rfc3339_opts(SecondsFormat::Micros, true),
-        )
+        match DateTime::from_timestamp_micros(self.0) {
+            Some(at) => f.write_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            None => write!(f, "@{}", self.0),
+        }
     }
 }
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&Exact(*self), f)
-    }
-}
-
-/// A timestamp's text that reads back as the same instant: [`Display`](fmt::Display)'s
-/// within chrono's calendar, `@<microseconds>` beyond it.
-struct Exact(Timestamp);
-
-impl fmt::Display for Exact {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match DateTime::from_timestamp_micros(self.0.0) {
-            Some(_) => fmt::Display::fmt(&self.0, f),
-            None => write!(f, "@{}", self.0.0),
-        }
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -118,7 +103,7 @@ impl FromStr for Timestamp {
     /// writes for such instants (`+10000-01-01T00:00:00.000000Z`); sub-microsecond digits are
     /// refused rather than rounded, and a leap second (`:60`) rather than moved into the next
     /// second, which can be the next day. `@` and microseconds since the epoch
-    /// (`@-9223372036854775808`) is read too: serde writes the instants beyond chrono's
+    /// (`@-9223372036854775808`) is read too: [`Display`] writes the instants beyond chrono's
     /// calendar so.
     ///
     /// [`Display`]: fmt::Display
@@ -184,7 +169,7 @@ impl<Tz: chrono::TimeZone> From<DateTime<Tz>> for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&Exact(*self))
+        serializer.collect_str(self)
     }
 }
 
@@ -312,7 +297,8 @@ mod tests {
                 at,
                 "{json}"
             );
-            assert_eq!(format!("{at:?}"), format!("@{}", at.as_micros()));
+            assert_eq!(at.to_string(), format!("@{}", at.as_micros()));
+            assert_eq!(at.to_string().parse::<Timestamp>().unwrap(), at);
         }
         let inside: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
         assert_eq!(

@@ -146,8 +146,7 @@ impl ReportZone {
         if last < first {
             return Vec::new();
         }
-        let mut edges: Vec<Timestamp> = first
-            .iter_days()
+        let mut edges: Vec<Timestamp> = dates_from(first)
             .take_while(|d| *d <= last)
             .map(|d| self.day_start(d))
             .collect();
@@ -191,6 +190,12 @@ impl ReportZone {
         }
         Timestamp::from_micros(lo)
     }
+}
+
+/// Every date from `first` on, the last representable one included (chrono's `iter_days`
+/// never yields `NaiveDate::MAX`).
+pub(crate) fn dates_from(first: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    std::iter::successors(Some(first), |d| d.succ_opt())
 }
 
 #[cfg(test)]
@@ -317,5 +322,25 @@ mod tests {
         assert_eq!(sunday.week_start_of(d(2027, 1, 1)), d(2026, 12, 27));
         assert_eq!(sunday.week_start_of(d(2026, 12, 27)), d(2026, 12, 27));
         assert_eq!(monday.week_start_of(d(2026, 12, 28)), d(2026, 12, 28));
+    }
+
+    /// chrono's `iter_days` never yields the last representable date, which left it without
+    /// a bucket of its own.
+    #[test]
+    fn the_last_representable_date_has_its_own_bucket() {
+        let utc = ReportZone::utc();
+        let (last, before) = (NaiveDate::MAX, NaiveDate::MAX.pred_opt().unwrap());
+        assert_eq!(
+            utc.day_edges(last, last),
+            vec![utc.day_start(last), utc.day_end(last)]
+        );
+        assert_eq!(
+            utc.day_edges(before, last),
+            vec![
+                utc.day_start(before),
+                utc.day_start(last),
+                utc.day_end(last)
+            ]
+        );
     }
 }
