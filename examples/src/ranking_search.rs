@@ -12,8 +12,59 @@
 //! assert_eq!(customer_named("smith"), None);
 //! ```
 
-use engagement_core::report::{CustomerStanding, EngagementReport, Reports};
+use engagement_core::report::{CustomerStanding, EngagementReport, EngagementRequest, Reports};
 use engagement_core::{CustomerId, RangeSpec, Result, Viewer};
+
+/// A search of the ranking, as a page shows it.
+#[derive(Debug, Clone)]
+pub struct RankingSearch {
+    /// The ranking, with only the rows the term keeps ([`keep_matching`]).
+    pub report: EngagementReport,
+    /// How many rows the ranking had before the search.
+    pub ranked: usize,
+    /// Where the customer the term names by id ranks, when no kept row is theirs.
+    pub standing: Option<CustomerStanding>,
+}
+
+/// The most times [`search`] reads the ranking and the standing.
+const SEARCH_READS: u32 = 3;
+
+/// Runs `request`'s ranking, keeps the rows `term` matches and, when `term` names a customer
+/// by id and no kept row is theirs, reads where that customer ranks in the same window.
+///
+/// The ranking and the standing are two reads: an append between them could rank the
+/// customer within the ranking's limit although its rows, read before, do not hold them, and
+/// the page would say "not in the top 100: rank 2". Both are then read again, up to
+/// three times.
+///
+/// # Errors
+/// As [`Reports::engagement`] and [`Reports::customer_standing`].
+pub async fn search(
+    reports: &Reports,
+    viewer: &Viewer,
+    request: &EngagementRequest,
+    term: Option<&str>,
+) -> Result<RankingSearch> {
+    let mut reads = 0;
+    loop {
+        let mut report = reports.engagement(viewer, request).await?;
+        let ranked = report.rows.len();
+        keep_matching(&mut report, term);
+        let standing = standing_outside(reports, viewer, &report, term).await?;
+        reads += 1;
+        let within = standing
+            .as_ref()
+            .and_then(|s| s.standing)
+            .is_some_and(|s| s.rank <= request.limit as u64);
+        if !within || reads == SEARCH_READS {
+            return Ok(RankingSearch {
+                report,
+                ranked,
+                standing,
+            });
+        }
+    }
+}
 
 /// The customer `term` names by id (`12345` or `#12345`, as the event log's customer filter
 /// reads one), if it names one.
@@ -40,10 +91,7 @@ pub fn keep_matching(report: &mut EngagementReport, term: Option<&str>) {
 
 /// Where the customer `term` names by id ranks in `report`'s window, when `term` names one
 /// and no row of `report` is theirs; `None` otherwise.
-///
-/// # Errors
-/// As [`Reports::customer_standing`].
-pub async fn standing_outside(
+async fn standing_outside(
     reports: &Reports,
     viewer: &Viewer,
     report: &EngagementReport,

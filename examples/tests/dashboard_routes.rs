@@ -764,3 +764,107 @@ async fn csv_links_carry_the_exact_window_of_a_relative_range_page() {
         }
     }
 }
+
+/// The memory store, where the first rank asked for comes after an append of `pending`: a
+/// customer climbs into the ranking between the page's read of the ranking and of their
+/// standing.
+#[derive(Debug, Default)]
+struct ClimbsBeforeTheirRank {
+    inner: engagement_memory::MemoryStore,
+    pending: std::sync::Mutex<Vec<Event>>,
+}
+
+mod climbing {
+    use engagement_core::store::*;
+    use engagement_core::*;
+    use futures::stream::BoxStream;
+
+    use super::ClimbsBeforeTheirRank;
+
+    #[async_trait::async_trait]
+    impl EventStore for ClimbsBeforeTheirRank {
+        async fn append(&self, w: &WorkspaceId, e: &[Event]) -> Result<AppendOutcome> {
+            self.inner.append(w, e).await
+        }
+        async fn upsert_customers(&self, w: &WorkspaceId, c: &[Customer]) -> Result<()> {
+            self.inner.upsert_customers(w, c).await
+        }
+        async fn customers(&self, w: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+            self.inner.customers(w, ids).await
+        }
+        async fn top_customers(
+            &self,
+            w: &WorkspaceId,
+            q: &TopCustomersQuery,
+        ) -> Result<Vec<CustomerScore>> {
+            self.inner.top_customers(w, q).await
+        }
+        async fn customer_rank(
+            &self,
+            w: &WorkspaceId,
+            window: TimeWindow,
+            c: CustomerId,
+        ) -> Result<Option<RankedScore>> {
+            let pending = std::mem::take(&mut *self.pending.lock().unwrap());
+            if !pending.is_empty() {
+                self.inner.append(w, &pending).await?;
+            }
+            self.inner.customer_rank(w, window, c).await
+        }
+        async fn activity_page(&self, w: &WorkspaceId, q: &ActivityQuery) -> Result<ActivityPage> {
+            self.inner.activity_page(w, q).await
+        }
+        async fn bucket_counts(
+            &self,
+            w: &WorkspaceId,
+            q: &BucketCountsQuery,
+        ) -> Result<Vec<BucketCount>> {
+            self.inner.bucket_counts(w, q).await
+        }
+        async fn event_page(&self, w: &WorkspaceId, q: &EventPageQuery) -> Result<EventPage> {
+            self.inner.event_page(w, q).await
+        }
+        async fn event(&self, w: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
+            self.inner.event(w, id).await
+        }
+        fn export(&self, w: WorkspaceId, f: EventFilter) -> BoxStream<'static, Result<EventBatch>> {
+            self.inner.export(w, f)
+        }
+        async fn funnel_input(&self, w: &WorkspaceId, q: &FunnelQuery) -> Result<FunnelInput> {
+            self.inner.funnel_input(w, q).await
+        }
+        async fn purge(
+            &self,
+            w: &WorkspaceId,
+            s: PurgeScope,
+            m: PurgeMode,
+        ) -> Result<PurgeOutcome> {
+            self.inner.purge(w, s, m).await
+        }
+    }
+}
+
+/// A customer who climbed into the ranking between the page's read of it and of their
+/// standing is shown in the table, not as "not in the top 100: rank 1" beside a table
+/// without them: the page reads both again.
+#[tokio::test]
+async fn a_searched_customer_who_climbs_meanwhile_is_shown_in_the_table() {
+    let now: Timestamp = NOW.parse().unwrap();
+    let ws = WorkspaceId::new("demo").unwrap();
+    let at = |i: i64| Timestamp::from_micros(now.as_micros() - 60_000_000 - i);
+    let store = Arc::new(ClimbsBeforeTheirRank::default());
+    let ranked: Vec<Event> = (1..=5_i64)
+        .flat_map(|c| {
+            (0..c * 10)
+                .map(move |i| Event::new(format!("s{c}-{i}"), CustomerId(c), "Page Viewed", at(i)))
+        })
+        .collect();
+    store.append(&ws, &ranked).await.unwrap();
+    *store.pending.lock().unwrap() = (0..60)
+        .map(|i| Event::new(format!("c99-{i}"), CustomerId(99), "Page Viewed", at(i)))
+        .collect();
+    let app = router(Reports::new(store).with_clock(Arc::new(FixedClock::new(now))));
+    let page = get(&app, "/engagement?range=60m&q=%2399", "manager").await;
+    assert!(page.body.contains("<tr data-id=\"99\""), "{}", page.body);
+    assert!(!page.body.contains("is not in the top"), "{}", page.body);
+}

@@ -395,6 +395,10 @@ impl Reports {
 
     /// The customer detail panel: 30-day cards, a 14-day daily trend, recent milestones.
     ///
+    /// The record, the cards, the trend and the milestones are four reads, each of one state
+    /// (the cards' counters agree among themselves): under concurrent ingestion or a purge, an
+    /// event written between two of them may count in one part and not yet in another.
+    ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::NotFound`] when the workspace has no
     /// such customer; store errors.

@@ -39,7 +39,10 @@ use query::{
 /// - **Order.** The log orders by `(occurred_at, id)`, ids compared byte-wise. Rankings order by
 ///   score descending, then customer id ascending.
 /// - **Snapshots.** Each call answers from one consistent state: a page and its total, or rows and
-///   their summary, always agree.
+///   their summary, always agree. [`export`](Self::export) is the exception: it reads one chunk
+///   at a time, each from its own state, in keyset order; every event stored before it began
+///   and not purged meanwhile comes out exactly once, while an append or purge landing during
+///   it may show in part.
 /// - **Writes.** [`append`](Self::append) is idempotent on `(workspace, event id)` and
 ///   all-or-nothing. Callers validate events first (see [`Limits`](crate::Limits)).
 /// - **Errors.** Backend failures are [`Error::Backend`](crate::Error::Backend) with the driver's
@@ -146,7 +149,8 @@ pub trait EventStore: Debug + Send + Sync + 'static {
 
     /// Every event matching the filter, oldest first, as a stream of non-empty batches that the
     /// backend fills one bounded chunk at a time (no connection or lock is held while the
-    /// consumer is slow). A failure ends the stream with an `Err` item, so an incomplete export
+    /// consumer is slow), each chunk from the state it reads: an append or purge landing during
+    /// the export may show in part (see the trait's snapshots). A failure ends the stream with an `Err` item, so an incomplete export
     /// is always detectable. [`export_events`] turns the batches into owned events.
     ///
     /// # Errors

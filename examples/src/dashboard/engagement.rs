@@ -17,7 +17,7 @@ use super::layout::{Nav, custom_dates, customer_link, href, page as shell, windo
 use super::problem::{DIRECTIONS, Query, failed_page, one_of, plain};
 use super::session::Session;
 use crate::range_text::{QUICK_RANGES, exact_window_parts, named_range, parse_range, range_parts};
-use crate::ranking_search::{keep_matching, standing_outside};
+use crate::ranking_search::{keep_matching, search};
 
 const TITLE: &str = "Customer Engagement";
 
@@ -95,9 +95,8 @@ impl Params {
         }
     }
 
-    /// The rows the table shows: searched, then ordered.
-    fn shape(&self, report: &mut EngagementReport) {
-        keep_matching(report, self.q.as_deref());
+    /// Orders the rows as the table shows them.
+    fn order(&self, report: &mut EngagementReport) {
         let name = |r: &EngagementRow| {
             r.customer
                 .as_ref()
@@ -128,11 +127,21 @@ pub(crate) async fn page(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let (report, ranked) = shown_report(&state, &session, &params).await?;
-        let viewer = session.viewer();
-        let standing =
-            standing_outside(&state.reports, &viewer, &report, params.q.as_deref()).await?;
-        Ok((report, Searched { ranked, standing }))
+        let request = params.request(&session, state.reports.zone())?;
+        let found = search(
+            &state.reports,
+            &session.viewer(),
+            &request,
+            params.q.as_deref(),
+        )
+        .await?;
+        let mut report = found.report;
+        params.order(&mut report);
+        let searched = Searched {
+            ranked: found.ranked,
+            standing: found.standing,
+        };
+        Ok((report, searched))
     }
     .await;
     match result {
@@ -159,15 +168,15 @@ async fn shown_report(
     state: &AppState,
     session: &Session,
     params: &Params,
-) -> Result<(EngagementReport, usize)> {
+) -> Result<EngagementReport> {
     let request = params.request(session, state.reports.zone())?;
     let mut report = state
         .reports
         .engagement(&session.viewer(), &request)
         .await?;
-    let ranked = report.rows.len();
-    params.shape(&mut report);
-    Ok((report, ranked))
+    keep_matching(&mut report, params.q.as_deref());
+    params.order(&mut report);
+    Ok(report)
 }
 
 /// `GET /engagement.csv`: the rows the page shows, under the seed's file name.
@@ -177,7 +186,7 @@ pub(crate) async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let result = async {
-        let (report, _) = shown_report(&state, &session, &params).await?;
+        let report = shown_report(&state, &session, &params).await?;
         csv_response::report(&report)
     }
     .await;

@@ -30,7 +30,7 @@ use engagement_core::{
 use engagement_examples::dashboard::activity_sort;
 use engagement_examples::demo_data::{self, DemoSize};
 use engagement_examples::range_text::parse_range;
-use engagement_examples::ranking_search::{keep_matching, standing_outside};
+use engagement_examples::ranking_search;
 use engagement_examples::store_url;
 use engagement_examples::terminal::{Failure, command_line, exit_code};
 use print::Printer;
@@ -96,14 +96,12 @@ async fn report(store: Arc<dyn EventStore>, cli: Cli) -> AnyResult {
                 &zone,
             )?);
             request.limit = limit;
-            let mut report = reports.engagement(&viewer, &request).await?;
-            let ranked = report.rows.len();
-            let search = search.as_deref();
-            keep_matching(&mut report, search);
-            let standing = standing_outside(&reports, &viewer, &report, search).await?;
-            printed(out.engagement(&report, ranked, search, standing.as_ref()))?;
+            let term = search.as_deref();
+            let found = ranking_search::search(&reports, &viewer, &request, term).await?;
+            let report = &found.report;
+            printed(out.engagement(report, found.ranked, term, found.standing.as_ref()))?;
             if let Some(path) = csv {
-                write_report(&report, path)?;
+                write_report(report, path)?;
             }
         }
         Command::Activity {
