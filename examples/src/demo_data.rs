@@ -2,6 +2,8 @@
 //! events with a daily rhythm, milestone progressions, funnel journeys, staff actions, and a
 //! launch spike in the last hour.
 
+use std::collections::HashSet;
+
 use chrono::TimeDelta;
 use engagement_core::{
     Actor, Customer, CustomerId, CustomerStatus, Device, Event, EventFilter, EventPageQuery,
@@ -164,7 +166,8 @@ pub const BATCH: usize = 5_000;
 /// A reload tops the workspace up: of the thirty days ending at `now` it adds only the events
 /// after the newest one the workspace holds, so the demo carries on where it left off. Counts
 /// over any window stay one set's worth (a whole second set, with other ids, doubled them),
-/// and nothing stored is changed or removed, events imported into the workspace included.
+/// and nothing stored is changed or removed, events imported into the workspace included: the
+/// demo customers fill only the ids the workspace has no record of.
 ///
 /// # Errors
 /// Validation or store errors.
@@ -178,7 +181,23 @@ pub async fn load_with_progress(
     // An event stored after `now` (within the clock skew events may have, or from before the
     // clock was set back) must not keep the demo from loading up to `now`.
     let newest = newest_event_before(store, workspace, now).await?;
-    store.upsert_customers(workspace, &customers(size)).await?;
+    // The demo directory fills only the ids the workspace has no record of: a stored customer
+    // (renamed, or imported by the host) stays as it is.
+    let directory = customers(size);
+    let ids: Vec<CustomerId> = directory.iter().map(|c| c.id).collect();
+    let stored: HashSet<CustomerId> = store
+        .customers(workspace, &ids)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let missing: Vec<Customer> = directory
+        .into_iter()
+        .filter(|c| !stored.contains(&c.id))
+        .collect();
+    if !missing.is_empty() {
+        store.upsert_customers(workspace, &missing).await?;
+    }
     let mut events = events(size, now, seed_for(now));
     if let Some(newest) = newest {
         events.retain(|e| e.occurred_at > newest);
@@ -374,6 +393,27 @@ mod tests {
             limit: 1,
         };
         store.event_page(workspace, &query).await.unwrap().total
+    }
+
+    /// A load into a workspace with records of its own fills only the ids it has no record of:
+    /// the host's customer keeps its name, email and flags.
+    #[tokio::test]
+    async fn a_load_leaves_the_stored_customers_as_they_were() {
+        let store = engagement_memory::MemoryStore::new();
+        let ws = WorkspaceId::new("acme").unwrap();
+        let mut mine = Customer::new(CustomerId(97), "Real", "Customer");
+        mine.email = "real@host.example".into();
+        store.upsert_customers(&ws, &[mine.clone()]).await.unwrap();
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().unwrap();
+        let size = DemoSize {
+            customers: 100,
+            daily_events: 1,
+        };
+        load(&store, &ws, size, now).await.unwrap();
+        let ids = [CustomerId(97), CustomerId(98)];
+        let after = store.customers(&ws, &ids).await.unwrap();
+        assert_eq!(after[0], mine, "the stored customer was changed");
+        assert_eq!(after[1], customers(size)[97], "a missing one is filled");
     }
 
     /// A reload keeps every event of the first load and adds only the later set's events

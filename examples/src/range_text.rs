@@ -223,10 +223,10 @@ fn preset_name(preset: CalendarPreset) -> String {
 
 /// The date `text` names: a date, or an instant's local date in `zone` after moving it `shift`
 /// microseconds (an exclusive end's last microsecond is the one before it).
-/// Whether `text` is an instant (as [`Timestamp`]'s text: a time after a `T`, or `@` and
-/// microseconds beyond the calendar) rather than a date.
+/// Whether `text` is an instant (as [`Timestamp`]'s text: a time after a `T` or `t`, or `@`
+/// and microseconds beyond the calendar) rather than a date.
 fn is_instant(text: &str) -> bool {
-    text.contains('T') || text.trim_start().starts_with('@')
+    text.contains(['T', 't']) || text.trim_start().starts_with('@')
 }
 
 fn date_of(text: &str, shift: i64, zone: &ReportZone) -> Result<NaiveDate> {
@@ -262,6 +262,17 @@ mod tests {
 
     /// The exact windows the dashboard's links carry come back as they went, to the ends of
     /// time (a window ending at `Timestamp::MAX`, `TimeWindow::ALL`).
+    /// RFC 3339 takes a lower-case `t` and `z`: a custom range reads such an instant as
+    /// `between` does.
+    #[test]
+    fn a_custom_range_reads_a_lower_case_instant() {
+        let lower = parse("custom", "2026-11-20t10:00:00z", "2026-11-21").unwrap();
+        assert_eq!(
+            lower,
+            parse("custom", "2026-11-20T10:00:00Z", "2026-11-21").unwrap()
+        );
+    }
+
     #[test]
     fn exact_windows_round_trip_to_the_ends_of_time() {
         let last_day = "+262142-12-31T00:00:00Z".parse().unwrap();

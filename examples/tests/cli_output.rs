@@ -169,6 +169,20 @@ fn options_a_command_would_ignore_are_refused() {
         ),
         (vec!["events", "--event", "e1", "--csv", &csv_arg], "--csv"),
         (vec!["activity", "--all"], "--all"),
+        // A detail view takes none of the list's range, filters or paging.
+        (
+            vec!["activity", "--customer", "3", "--range", "7d"],
+            "--range",
+        ),
+        (
+            vec!["activity", "--customer", "3", "--status", "inactive"],
+            "--status",
+        ),
+        (
+            vec!["events", "--event", "e1", "--customer", "999"],
+            "--customer",
+        ),
+        (vec!["events", "--event", "e1", "--name", "Nope"], "--name"),
     ] {
         let out = report(&args, Stdio::piped());
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -189,6 +203,14 @@ fn negative_values_read_as_values() {
         Stdio::piped(),
     );
     assert!(out.status.success(), "{out:?}");
+    // And a search for a negative id, or any text starting with `-`.
+    for args in [
+        ["engagement", "--range", "24h", "--search", "-5"],
+        ["activity", "--range", "7d", "--search", "-x"],
+    ] {
+        let out = report(&args, Stdio::piped());
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
     let out = report(&["funnel", "--window-days", "-3"], Stdio::piped());
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -260,11 +282,33 @@ fn every_binary_says_what_is_wrong_with_its_command_line_in_one_line() {
             "{name}: {stderr}"
         );
     }
-    // A missing argument is named on that line too.
+    // A missing argument is named on that line too, and a missing report.
     let out = run(env!("CARGO_BIN_EXE_import"), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("<FILE>"), "{stderr}");
+    let out = run(env!("CARGO_BIN_EXE_report"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("subcommand"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_ranking_footer_names_the_limit_asked_for() {
+    let out = report(
+        &["engagement", "--range", "48h", "--limit", "3"],
+        Stdio::piped(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("3 customers (top 3, admin placeholders excluded)."),
+        "{text}"
+    );
 }
 
 #[test]

@@ -9,7 +9,8 @@ use engagement_examples::store_url::DEFAULT_STORE;
 
 /// The engagement reports in the terminal: ranking, customer activity, event log, funnel.
 #[derive(Debug, Parser)]
-#[command(name = "report", version)]
+// Without a report named, an `error:` line saying so, not the help's first line.
+#[command(name = "report", version, arg_required_else_help = false)]
 pub(crate) struct Cli {
     /// The store: sqlite://FILE, postgres://…, mysql://…, or `memory` (filled with demo data).
     #[arg(long, global = true, default_value = DEFAULT_STORE)]
@@ -110,9 +111,9 @@ pub(crate) enum Command {
     Engagement {
         #[command(flatten)]
         range: RangeArgs,
-        /// Only rows whose ID or name contains this text; a customer ID (`12` or `#12`) that no
-        /// row has prints where that customer ranks.
-        #[arg(long)]
+        /// Only rows whose ID or name contains every word of this text; a customer ID (`12` or
+        /// `#12`) that no row has prints where that customer ranks.
+        #[arg(long, allow_hyphen_values = true)]
         search: Option<String>,
         /// Rows, 1 to 100.
         #[arg(long, default_value_t = 100)]
@@ -122,8 +123,8 @@ pub(crate) enum Command {
     Activity {
         #[command(flatten)]
         range: RangeArgs,
-        /// Search name, code or email.
-        #[arg(long)]
+        /// Search name, code or email (every word of the text).
+        #[arg(long, allow_hyphen_values = true)]
         search: Option<String>,
         /// All, active or inactive customers.
         #[arg(long, value_enum, default_value_t = StatusArg::All)]
@@ -143,8 +144,13 @@ pub(crate) enum Command {
         /// With --csv, export every matching row instead of this page.
         #[arg(long)]
         all: bool,
-        /// Show this customer's detail (cards, 14-day trend, recent milestones) instead.
-        #[arg(long, allow_negative_numbers = true)]
+        /// Show this customer's detail (cards, 14-day trend, recent milestones) instead; it
+        /// takes none of the options above.
+        #[arg(
+            long,
+            allow_negative_numbers = true,
+            conflicts_with_all = ["range", "from", "to", "search", "status", "sort", "asc", "page", "page_size", "all"]
+        )]
         customer: Option<i64>,
     },
     /// The event log, newest first (default: last 14 days).
@@ -178,8 +184,11 @@ pub(crate) enum Command {
         /// Events per page, 1 to 1000.
         #[arg(long, default_value_t = 50)]
         page_size: usize,
-        /// Show this event's detail instead.
-        #[arg(long)]
+        /// Show this event's detail instead; it takes none of the options above.
+        #[arg(
+            long,
+            conflicts_with_all = ["range", "from", "to", "name", "customer", "actor", "ip", "path", "domain", "referrer", "after", "page_size"]
+        )]
         event: Option<String>,
     },
     /// A funnel (default: Page Viewed → Registered → Subscribed, last 30 days, 7 days to convert).

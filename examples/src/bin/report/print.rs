@@ -157,8 +157,9 @@ impl Printer {
         self.table(&t)?;
         writeln!(
             stdout(),
-            "\n{} customers (top 100, admin placeholders excluded).",
-            report.rows.len()
+            "\n{} customers (top {}, admin placeholders excluded).",
+            report.rows.len(),
+            report.request.limit
         )?;
         if let Some(standing) = standing {
             return Self::standing(standing, ranked);
