@@ -581,3 +581,14 @@ async fn a_clock_at_the_first_instant_refuses_events_without_panicking() {
     assert!(matches!(sent, Err(Error::InvalidEvent { .. })), "{sent:?}");
     ingestor.shutdown().await;
 }
+
+/// Outside any Tokio runtime `start` panics, as its documentation says (as `tokio::spawn`
+/// does), rather than blaming the runtime's timers.
+#[test]
+fn outside_a_runtime_start_panics_as_documented() {
+    let store = Arc::new(engagement_core::ReferenceStore::default());
+    let started = std::panic::catch_unwind(move || {
+        Ingestor::start(store, stopped_clock(), IngestConfig::default()).map(drop)
+    });
+    assert!(started.is_err(), "no panic: {:?}", started.ok());
+}

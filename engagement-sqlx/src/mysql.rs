@@ -128,9 +128,11 @@ impl MySqlStore {
         ))
     }
 
-    /// Creates or upgrades the store's tables, under a named lock (`GET_LOCK`, held on a
-    /// connection of its own that is closed afterwards) so that concurrent callers apply each
-    /// migration once. The host's own migrations are not touched. MySQL commits each
+    /// Creates or upgrades the store's tables, under a named lock of the database's own
+    /// (`GET_LOCK`, held on a connection of its own that is closed afterwards) so that
+    /// concurrent callers apply each migration once (stores in other databases migrate beside
+    /// them; builds before 2026-12-07 named the lock after the ledger alone: run no `migrate`
+    /// of such a build beside this one). The host's own migrations are not touched. MySQL commits each
     /// `CREATE TABLE` at once, so a migration that fails drops the tables it created (the
     /// ledger does not hold it, and the next `migrate` applies it again). A migration is
     /// recorded as started before its first statement, so one whose process was killed (or

@@ -121,8 +121,10 @@ impl PostgresStore {
         ))
     }
 
-    /// Creates or upgrades the store's tables, under an advisory lock so that concurrent
-    /// callers apply each migration once. The host's own migrations are not touched.
+    /// Creates or upgrades the store's tables, under an advisory lock of the schema's own so
+    /// that concurrent callers apply each migration once (stores in other schemas migrate
+    /// beside them). The host's own migrations are not touched. Builds before 2026-12-07 took
+    /// a lock of the database's: run no `migrate` of such a build beside this one.
     ///
     /// # Errors
     /// [`Error::Backend`](engagement_core::Error::Backend) when a statement fails, the database

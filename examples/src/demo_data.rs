@@ -156,6 +156,8 @@ pub struct LoadProgress {
     pub total: u64,
     /// Events that were new so far.
     pub inserted: u64,
+    /// Demo customers written: those the workspace had no record of.
+    pub customers: u64,
 }
 
 /// Events per appended batch.
@@ -206,6 +208,7 @@ pub async fn load_with_progress(
         done: 0,
         total: events.len() as u64,
         inserted: 0,
+        customers: missing.len() as u64,
     };
     progress(state);
     let limits = Limits::default();

@@ -175,7 +175,8 @@ impl PartialFile {
     /// name longer than [`PARTIAL_NAME_KEPT`] bytes is cut there in the partial file's name, so
     /// that every name the file system takes for the target takes an export too. When the
     /// target exists, the partial file gets its permissions before anything is written into
-    /// it: replacing a private file never leaves its rows readable by others.
+    /// it (where the file system keeps permissions at all): replacing a private file never
+    /// leaves its rows readable by others.
     ///
     /// # Errors
     /// [`Error::Csv`](crate::Error::Csv) when the file cannot be created or given the
@@ -193,12 +194,20 @@ impl PartialFile {
                         path,
                         committed: false,
                     };
-                    match fs::metadata(target) {
-                        Ok(replaced) => file
-                            .set_permissions(replaced.permissions())
-                            .map_err(csv_io_error)?,
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(csv_io_error(e)),
+                    match fs::metadata(target)
+                        .map(|replaced| file.set_permissions(replaced.permissions()))
+                    {
+                        Ok(Ok(())) => {}
+                        // Nothing to keep, or a file system without permissions (FAT, some
+                        // network shares) that refuses to set them.
+                        Err(e) | Ok(Err(e))
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::NotFound
+                                    | io::ErrorKind::PermissionDenied
+                                    | io::ErrorKind::Unsupported
+                            ) => {}
+                        Err(e) | Ok(Err(e)) => return Err(csv_io_error(e)),
                     }
                     return Ok((partial, file));
                 }

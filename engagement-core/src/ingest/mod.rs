@@ -113,6 +113,8 @@ pub struct Ingestor {
 /// # Errors
 /// [`Error::InvalidConfig`] naming `runtime`.
 fn check_timers() -> Result<()> {
+    // Outside any runtime this panics, as `tokio::spawn` would (see `Ingestor::start`).
+    drop(tokio::runtime::Handle::current());
     std::panic::catch_unwind(|| drop(tokio::time::sleep(std::time::Duration::ZERO))).map_err(|_| {
         Error::invalid_config(
             "runtime",

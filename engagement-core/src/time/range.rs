@@ -137,7 +137,7 @@ impl RangeSpec {
         // year -262143 west of Greenwich) there is none, and `date_of` answers a later one.
         let today = || {
             let today = zone.date_of(now);
-            if zone.day_start(today) <= now && now < zone.day_end(today) {
+            if zone.day_start(today) <= now {
                 Ok(today)
             } else {
                 Err(Error::invalid_range(
@@ -554,6 +554,12 @@ mod tests {
             RangeSpec::preset(CalendarPreset::Today)
                 .resolve(first_day, &utc, None)
                 .is_ok_and(|w| w.contains(first_day))
+        );
+        // The last instant is in the last date.
+        assert!(
+            RangeSpec::preset(CalendarPreset::Today)
+                .resolve(Timestamp::MAX, &utc, None)
+                .is_ok_and(|w| w.to == Timestamp::MAX)
         );
         let new_york = ReportZone::parse("America/New_York").unwrap();
         for now in [Timestamp::MIN, ts("-262143-01-01T00:00:00Z")] {

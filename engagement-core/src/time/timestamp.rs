@@ -110,8 +110,14 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self> {
         let text = s.trim();
         if let Some(micros) = text.strip_prefix('@') {
-            return micros.parse().map(Self).map_err(|e| {
-                Error::invalid_query("timestamp", format!("{s:?} is not @ and microseconds: {e}"))
+            return beyond_the_calendar(micros).ok_or_else(|| {
+                Error::invalid_query(
+                    "timestamp",
+                    format!(
+                        "{s:?}: `@` and microseconds name only instants beyond the calendar, \
+                         which RFC 3339 cannot write"
+                    ),
+                )
             });
         }
         let dt = DateTime::parse_from_rfc3339(text)
@@ -134,6 +140,19 @@ impl FromStr for Timestamp {
         }
         Ok(Self::from_datetime(&dt))
     }
+}
+
+/// The instant `micros` (digits, after an optional `-`) names, when chrono's calendar has no
+/// date for it: the only ones [`Display`](fmt::Display) writes as `@` and microseconds.
+fn beyond_the_calendar(micros: &str) -> Option<Timestamp> {
+    let digits = micros.strip_prefix('-').unwrap_or(micros);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let micros: i64 = micros.parse().ok()?;
+    DateTime::from_timestamp_micros(micros)
+        .is_none()
+        .then_some(Timestamp(micros))
 }
 
 /// An RFC 3339 instant whose year has a sign and may have more than four digits, as chrono
@@ -305,7 +324,15 @@ mod tests {
             serde_json::to_string(&inside).unwrap(),
             "\"2026-11-20T12:00:00.000000Z\""
         );
-        assert!("@1.5".parse::<Timestamp>().is_err());
-        assert!("@".parse::<Timestamp>().is_err());
+        for text in [
+            "@1.5",
+            "@",
+            "@0",
+            "@+9223372036854775807",
+            "@1763546400000000",
+            "@-",
+        ] {
+            assert!(text.parse::<Timestamp>().is_err(), "{text}");
+        }
     }
 }

@@ -313,7 +313,9 @@ pub(crate) trait Dialect: Debug + Send + Sync + 'static {
 
     /// Takes the lock that serialises migrations (named after the ledger table and the schema
     /// or database it is in, so that stores elsewhere on the server migrate at once) for the
-    /// rest of the transaction, waiting for another migrator to finish.
+    /// rest of the transaction, waiting for another migrator to finish. Builds before this name
+    /// (2026-12-07) took a lock named after the ledger alone: they and this one do not wait for
+    /// each other, so every process migrating one schema is upgraded together.
     fn lock_migrations(
         conn: &mut Conn<Self>,
         name: &str,

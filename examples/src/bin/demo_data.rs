@@ -70,15 +70,16 @@ async fn fill(store: &dyn EventStore, workspace: &WorkspaceId, args: &Args) -> R
     bar.set_message(format!("Writing to {}", args.store));
     bar.enable_steady_tick(Duration::from_millis(120));
     let now = SystemClock.now();
+    let mut customers = 0;
     let inserted = demo_data::load_with_progress(store, workspace, size, now, |p| {
         bar.set_length(p.total);
         bar.set_position(p.done);
+        customers = p.customers;
     })
     .await?;
     bar.finish_and_clear();
     eprintln!(
-        "Loaded {inserted} new events and {} customers into workspace {:?} of {}.",
-        size.customers,
+        "Loaded {inserted} new events and {customers} new customers into workspace {:?} of {}.",
         workspace.as_str(),
         args.store
     );
