@@ -235,7 +235,7 @@ impl SqliteStore {
     /// it be, and switched to WAL only where it is written.
     fn configured(options: SqliteConnectOptions, access: Access) -> SqliteConnectOptions {
         let options = options
-            .create_if_missing(access == Access::Create)
+            .create_if_missing(matches!(access, Access::Create | Access::Memory))
             .page_size(PAGE_SIZE)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal)
