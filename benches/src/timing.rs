@@ -61,13 +61,24 @@ where
     }
     times.sort_by(f64::total_cmp);
     let timing = Timing {
-        median_ms: times[times.len() / 2],
+        median_ms: median(&times),
         min_ms: times[0],
         max_ms: times[times.len() - 1],
         runs,
         warmup_ms,
     };
     (result, timing)
+}
+
+/// The median of sorted, non-empty `times`, as Python's `statistics.median` takes it (the
+/// peers' runners): the mean of the two middle values for an even count.
+fn median(times: &[f64]) -> f64 {
+    let middle = times.len() / 2;
+    if times.len().is_multiple_of(2) {
+        (times[middle - 1] + times[middle]) / 2.0
+    } else {
+        times[middle]
+    }
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`); `None` elsewhere.
@@ -109,5 +120,12 @@ mod tests {
         assert_eq!(calls, 6);
         assert_eq!(t.runs, 5);
         assert!(t.min_ms <= t.median_ms && t.median_ms <= t.max_ms);
+    }
+
+    #[test]
+    fn an_even_number_of_runs_takes_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[1.0, 2.0, 4.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 8.0]), 3.0);
+        assert_eq!(median(&[0.55, 0.62]), (0.55 + 0.62) / 2.0);
     }
 }
