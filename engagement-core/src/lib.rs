@@ -85,7 +85,7 @@ pub use error::{BoxError, Error, ForbiddenReason, Result};
 pub use ingest::{IngestConfig, Ingestor};
 pub use model::batch::{EventBatch, EventBatchIter, EventRef};
 pub use model::customer::{
-    Customer, CustomerStatus, SEARCH_SEPARATOR, fold_for_search, search_words,
+    Customer, CustomerStatus, SEARCH_SEPARATOR, fold_for_search, holds_every_word, search_words,
 };
 pub use model::event::{Actor, Device, Event, EventKey, Geo, Metadata, Page};
 pub use model::ids::{CustomerId, EventId, MAX_ID_BYTES, WorkspaceId};

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use engagement_core::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
-    CustomerFilter, Milestone, Milestones, Timestamp, search_words,
+    CustomerFilter, Milestone, Milestones, Timestamp, holds_every_word, search_words,
 };
 
 use crate::columns::{Columns, Flags};
@@ -151,7 +151,7 @@ impl Workspace {
                 filter.status.is_none_or(|s| s == r.customer.status)
                     && words
                         .as_ref()
-                        .is_none_or(|words| words.iter().all(|w| r.search.contains(w.as_str())))
+                        .is_none_or(|words| holds_every_word(&r.search, words))
             })
         };
         match &filter.ids {

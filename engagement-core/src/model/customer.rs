@@ -222,8 +222,16 @@ pub fn search_words(term: &str) -> Vec<String> {
     words
 }
 
-/// Whether `text`, folded as [`fold_for_search`] folds, holds every one of `words`.
-pub(crate) fn holds_every(text: &str, words: &[String]) -> bool {
+/// Whether `text`, folded as [`fold_for_search`] folds (a [`Customer::search_text`]), holds
+/// every one of `words` ([`search_words`]): the activity search's rule on every store.
+///
+/// ```
+/// use engagement_core::{holds_every_word, search_words};
+///
+/// assert!(holds_every_word("ann\u{1f}smith", &search_words("Smith ANN")));
+/// assert!(!holds_every_word("ann\u{1f}smith", &search_words("ann jones")));
+/// ```
+pub fn holds_every_word(text: &str, words: &[String]) -> bool {
     words.iter().all(|word| text.contains(word.as_str()))
 }
 

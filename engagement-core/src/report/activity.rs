@@ -38,7 +38,8 @@ pub struct ActivityRequest {
     pub workspace: WorkspaceId,
     /// The period the counters cover; the last 30 days by default.
     pub range: RangeSpec,
-    /// Search over name, code and email (case-insensitive substring).
+    /// Search over name, code and email: every word of it, case-insensitive, in any order
+    /// ([`search_words`](crate::search_words)).
     pub search: Option<String>,
     /// All (`None`), active or inactive customers.
     pub status: Option<CustomerStatus>,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use crate::model::customer::{Customer, CustomerStatus, holds_every, search_words};
+use crate::model::customer::{Customer, CustomerStatus, holds_every_word, search_words};
 use crate::model::event::{Actor, Event, EventKey};
 use crate::model::ids::{CustomerId, EventId};
 use crate::model::names;
@@ -206,9 +206,9 @@ impl Milestone {
 /// Which customers an activity query lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerFilter {
-    /// Case-insensitive substring of first name, last name, full name, code or email, matched
-    /// against [`Customer::search_text`] after lower-casing the term. Matched literally: `%`,
-    /// `_` and `\` are ordinary characters.
+    /// Words ([`search_words`]) that [`Customer::search_text`] (first name, last name, full
+    /// name, code and email, folded) must each hold, in any order, case-insensitive. Matched
+    /// literally: `%`, `_` and `\` are ordinary characters.
     pub search: Option<String>,
     /// Only active or only inactive customers.
     pub status: Option<CustomerStatus>,
@@ -227,7 +227,7 @@ impl CustomerFilter {
             && self
                 .search
                 .as_ref()
-                .is_none_or(|term| holds_every(&customer.search_text(), &search_words(term)))
+                .is_none_or(|term| holds_every_word(&customer.search_text(), &search_words(term)))
     }
 }
 
