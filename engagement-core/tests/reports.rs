@@ -677,3 +677,37 @@ async fn series_keep_their_length_on_the_last_representable_date() {
     assert_eq!(detail.trend.counts.len(), 14);
     assert_eq!(detail.trend.counts.last(), Some(&1));
 }
+
+/// The detail panel's record, cards, trend and milestones come from one state: a writer
+/// landing before every read (a link open and an order each time) shows in all of them or in
+/// none. (Read one by one, the cards counted 2 opens, the trend 3 and the milestones 4.)
+#[tokio::test]
+async fn the_customer_detail_agrees_with_itself_beside_a_busy_writer() {
+    let now = ts("2026-11-20T12:00:00Z");
+    let store = Arc::new(support::Faulty {
+        busy_customer: Some((ws(), CustomerId(5), ts("2026-11-20T11:00:00Z"))),
+        ..support::Faulty::default()
+    });
+    store
+        .upsert_customers(&ws(), &[Customer::new(CustomerId(5), "Ada", "Lovelace")])
+        .await
+        .unwrap();
+    let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
+    for panel in 1..=3 {
+        let detail = reports
+            .customer_detail(
+                &Viewer::new(ws(), Role::Administrator),
+                &ws(),
+                CustomerId(5),
+            )
+            .await
+            .unwrap();
+        let parts = (
+            detail.cards.views,
+            detail.cards.orders,
+            detail.trend.latest(),
+            detail.recent_milestones.len() as u64,
+        );
+        assert_eq!(parts, (panel, panel, panel, panel), "panel {panel}");
+    }
+}

@@ -54,6 +54,7 @@ mod event_log;
 mod funnel;
 mod generators;
 mod limits;
+mod panel;
 mod process_tz;
 mod purge;
 mod ranking;
@@ -68,6 +69,7 @@ pub use event_log::*;
 pub use funnel::*;
 pub use generators::{arb_batches, arb_customers, arb_events, arb_filter, arb_instant, arb_window};
 pub use limits::*;
+pub use panel::*;
 pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
 pub use purge::*;
 pub use ranking::*;
@@ -124,6 +126,7 @@ macro_rules! conformance_tests {
             huge_id_lists_work,
             huge_name_lists_work,
             many_buckets_count_exactly,
+            customer_panel_answers_as_its_three_reads,
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
             upsert_customers_refuses_invalid_records,
@@ -132,6 +135,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@owned $setup;
             ingestor_concurrent_senders_count_exactly,
             ingestor_keeps_the_first_payload_sent_under_an_id,
+            customer_panel_is_one_snapshot,
         );
 
         #[test]

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use futures::stream::BoxStream;
 
 use super::activity::{
@@ -22,8 +23,9 @@ use crate::model::event::{Actor, Event};
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityQuery, BucketCountsQuery, CustomerFilter, CustomerScore, EventPageQuery, FunnelQuery,
-    Milestone, Milestones, TopCustomersQuery,
+    ActivityQuery, BucketCount, BucketCountsQuery, CustomerFilter, CustomerPanelQuery,
+    CustomerScore, EventPage, EventPageQuery, FunnelQuery, Milestone, Milestones,
+    TopCustomersQuery,
 };
 use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Timestamp};
 
@@ -340,15 +342,12 @@ impl Reports {
         };
         let page = self.store.activity_page(&request.workspace, &query).await?;
         let ids: Vec<CustomerId> = page.rows.iter().map(|r| r.customer.id).collect();
-        let series = self
-            .daily_views(
-                &request.workspace,
-                &ids,
-                &period,
-                now,
-                activity::SPARKLINE_DAYS,
-            )
+        let sparklines = self.daily_views(&ids, &period, now, activity::SPARKLINE_DAYS);
+        let cells = self
+            .store
+            .bucket_counts(&request.workspace, &sparklines.query)
             .await?;
+        let series = sparklines.series(&cells);
         let rows = page
             .rows
             .into_iter()
@@ -371,33 +370,33 @@ impl Reports {
         })
     }
 
-    /// Daily link opens of `customers` over the last `days` local days of the period, one
-    /// series per customer in the order given.
-    async fn daily_views(
+    /// The daily link opens of `customers` over the last `days` local days of the period: the
+    /// query counting them and the series it turns into.
+    fn daily_views(
         &self,
-        workspace: &WorkspaceId,
         customers: &[CustomerId],
         period: &ReportPeriod,
         now: Timestamp,
         days: u16,
-    ) -> Result<Vec<activity::DailySeries>> {
+    ) -> DailyViews {
         let last = activity::trend_last_day(&self.zone, period.window, now);
         let (first_day, edges) = activity::trailing_days(&self.zone, last, days);
-        let buckets = edges.len().saturating_sub(1);
-        let query = BucketCountsQuery {
-            customers: customers.to_vec(),
-            names: self.milestones.views.clone(),
-            edges,
-        };
-        let cells = self.store.bucket_counts(workspace, &query).await?;
-        Ok(activity::series_for(customers, &cells, first_day, buckets))
+        DailyViews {
+            buckets: edges.len().saturating_sub(1),
+            first_day,
+            query: BucketCountsQuery {
+                customers: customers.to_vec(),
+                names: self.milestones.views.clone(),
+                edges,
+            },
+        }
     }
 
     /// The customer detail panel: 30-day cards, a 14-day daily trend, recent milestones.
     ///
-    /// The record, the cards, the trend and the milestones are four reads, each of one state
-    /// (the cards' counters agree among themselves): under concurrent ingestion or a purge, an
-    /// event written between two of them may count in one part and not yet in another.
+    /// The record, the cards, the trend and the milestones come from one store call
+    /// ([`EventStore::customer_panel`]), so they always agree: under concurrent ingestion or a
+    /// purge, an event counts in every part or in none.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::NotFound`] when the workspace has no
@@ -410,63 +409,56 @@ impl Reports {
     ) -> Result<CustomerDetail> {
         self.policy.check(viewer, workspace, ReportKind::Activity)?;
         let complete_up_to = self.watermark();
-        let record = self
-            .store
-            .customers(workspace, &[customer])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::NotFound {
-                what: "customer",
-                id: customer.to_string(),
-            })?;
         let now = self.clock.now();
         let period = self.period(
             RangeSpec::preset(CalendarPreset::LastDays(activity::DETAIL_DAYS)),
             now,
             None,
         )?;
-        let page = self
-            .store
-            .activity_page(
-                workspace,
-                &ActivityQuery {
-                    window: period.window,
-                    customers: CustomerFilter {
-                        ids: Some(vec![customer]),
-                        ..CustomerFilter::default()
-                    },
-                    milestones: self.milestones.clone(),
-                    sort: Default::default(),
-                    offset: 0,
-                    limit: 1,
+        let trend = self.daily_views(&[customer], &period, now, activity::TREND_DAYS);
+        let query = CustomerPanelQuery {
+            counters: ActivityQuery {
+                window: period.window,
+                customers: CustomerFilter {
+                    ids: Some(vec![customer]),
+                    ..CustomerFilter::default()
                 },
-            )
-            .await?;
-        let cards = page.rows.first().map(|r| r.counters).unwrap_or_default();
-        let trend = self
-            .daily_views(workspace, &[customer], &period, now, activity::TREND_DAYS)
-            .await?
-            .pop()
-            .unwrap_or_default();
-        let recent_milestones = self.recent_milestones(workspace, customer, &period).await?;
+                milestones: self.milestones.clone(),
+                sort: Default::default(),
+                offset: 0,
+                limit: 1,
+            },
+            trend: trend.query.clone(),
+            recent: self.recent_milestones(workspace, customer, &period),
+        };
+        let panel = self.store.customer_panel(workspace, &query).await?;
+        let row = panel
+            .counters
+            .rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NotFound {
+                what: "customer",
+                id: customer.to_string(),
+            })?;
         Ok(CustomerDetail {
-            customer: record,
+            customer: row.customer,
             period,
             generated_at: now,
             complete_up_to,
-            cards,
-            trend,
-            recent_milestones,
+            cards: row.counters,
+            trend: trend.series(&panel.trend).pop().unwrap_or_default(),
+            recent_milestones: self.milestone_events(panel.recent),
         })
     }
 
-    async fn recent_milestones(
+    /// The query for the customer's latest milestone events in the period.
+    fn recent_milestones(
         &self,
         workspace: &WorkspaceId,
         customer: CustomerId,
         period: &ReportPeriod,
-    ) -> Result<Vec<MilestoneEvent>> {
+    ) -> EventPageQuery {
         let names: Vec<String> = [
             Milestone::Confirmed,
             Milestone::Verified,
@@ -484,19 +476,16 @@ impl Reports {
             .with_actors(vec![Actor::Customer])
             .with_names(names)
             .filter(period.window);
-        let page = self
-            .store
-            .event_page(
-                workspace,
-                &EventPageQuery {
-                    filter,
-                    after: None,
-                    limit: activity::RECENT_MILESTONES,
-                },
-            )
-            .await?;
-        Ok(page
-            .events
+        EventPageQuery {
+            filter,
+            after: None,
+            limit: activity::RECENT_MILESTONES,
+        }
+    }
+
+    /// The milestones of the events [`Self::recent_milestones`] read.
+    fn milestone_events(&self, page: EventPage) -> Vec<MilestoneEvent> {
+        page.events
             .into_iter()
             .filter_map(|e| {
                 Some(MilestoneEvent {
@@ -506,7 +495,7 @@ impl Reports {
                     name: e.name,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// One page of the event log, newest first, with the exact total and the next cursor.
@@ -657,5 +646,20 @@ impl Reports {
             complete_up_to,
             steps,
         })
+    }
+}
+
+/// Daily link opens asked of the store: the query, and how its cells become one
+/// [`activity::DailySeries`] per customer.
+struct DailyViews {
+    query: BucketCountsQuery,
+    first_day: NaiveDate,
+    buckets: usize,
+}
+
+impl DailyViews {
+    /// One series per customer of the query, in its order, from the cells the store counted.
+    fn series(&self, cells: &[BucketCount]) -> Vec<activity::DailySeries> {
+        activity::series_for(&self.query.customers, cells, self.first_day, self.buckets)
     }
 }

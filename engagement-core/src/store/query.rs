@@ -422,6 +422,35 @@ pub struct EventPage {
     pub total: u64,
 }
 
+/// The three reads of a customer's detail panel, which
+/// [`EventStore::customer_panel`](crate::EventStore::customer_panel) answers from one state:
+/// each part is the query its own primitive takes. [`Reports::customer_detail`] asks for one
+/// customer's record and counters, daily views and latest milestones; a store answers any
+/// three queries.
+///
+/// [`Reports::customer_detail`]: crate::Reports::customer_detail
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPanelQuery {
+    /// The record and the counters (the cards), as [`activity_page`](crate::EventStore::activity_page).
+    pub counters: ActivityQuery,
+    /// The trend, as [`bucket_counts`](crate::EventStore::bucket_counts).
+    pub trend: BucketCountsQuery,
+    /// The latest milestones, as [`event_page`](crate::EventStore::event_page).
+    pub recent: EventPageQuery,
+}
+
+/// The answers to a [`CustomerPanelQuery`], read from one state: an event counts in all of
+/// them or in none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomerPanel {
+    /// What [`activity_page`](crate::EventStore::activity_page) answers to `counters`.
+    pub counters: ActivityPage,
+    /// What [`bucket_counts`](crate::EventStore::bucket_counts) answers to `trend`.
+    pub trend: Vec<BucketCount>,
+    /// What [`event_page`](crate::EventStore::event_page) answers to `recent`.
+    pub recent: EventPage,
+}
+
 /// What a funnel needs from storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunnelQuery {

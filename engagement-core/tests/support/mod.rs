@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use async_trait::async_trait;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope,
-    RankedScore, ReferenceStore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    CustomerId, CustomerPanel, CustomerPanelQuery, CustomerScore, Error, Event, EventBatch,
+    EventFilter, EventId, EventPage, EventPageQuery, EventStore, FunnelInput, FunnelQuery,
+    PurgeMode, PurgeOutcome, PurgeScope, RankedScore, ReferenceStore, Result, TimeWindow,
+    Timestamp, TopCustomersQuery, WorkspaceId, names,
 };
 use futures::stream::BoxStream;
 use tokio::sync::Semaphore;
@@ -37,6 +38,11 @@ pub(crate) struct Faulty {
     /// The next this-many rankings flag their first customer an admin placeholder once read
     /// (a host flagging an account while a report reads).
     pub(crate) flagging_rankings: AtomicU32,
+    /// Before every read of customers, counters, buckets or log pages, this customer of this
+    /// workspace gets a link open and an order at this instant (a writer that never rests).
+    pub(crate) busy_customer: Option<(WorkspaceId, CustomerId, Timestamp)>,
+    /// Writes made for `busy_customer`, which number their events.
+    pub(crate) busy_writes: AtomicU64,
 }
 
 impl Default for Faulty {
@@ -51,6 +57,8 @@ impl Default for Faulty {
             gate: None,
             purge_over_count: 0,
             flagging_rankings: AtomicU32::new(0),
+            busy_customer: None,
+            busy_writes: AtomicU64::new(0),
         }
     }
 }
@@ -64,6 +72,19 @@ fn take_one(count: &AtomicU32) -> bool {
     count
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
+}
+
+impl Faulty {
+    /// The write of `busy_customer` before a read, if there is one.
+    async fn write_before_read(&self) -> Result<()> {
+        let Some((ws, customer, at)) = &self.busy_customer else {
+            return Ok(());
+        };
+        let n = self.busy_writes.fetch_add(1, Ordering::SeqCst);
+        let events = [names::LINK_OPENED, names::ORDER_SUBMITTED]
+            .map(|name| Event::new(format!("busy-{n}-{name}"), *customer, name, *at));
+        self.inner.append(ws, &events).await.map(drop)
+    }
 }
 
 #[async_trait]
@@ -102,6 +123,7 @@ impl EventStore for Faulty {
         self.inner.upsert_customers(ws, customers).await
     }
     async fn customers(&self, ws: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
+        self.write_before_read().await?;
         self.inner.customers(ws, ids).await
     }
     async fn top_customers(
@@ -128,6 +150,7 @@ impl EventStore for Faulty {
         self.inner.customer_rank(ws, window, customer).await
     }
     async fn activity_page(&self, ws: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
+        self.write_before_read().await?;
         self.inner.activity_page(ws, query).await
     }
     async fn bucket_counts(
@@ -135,10 +158,20 @@ impl EventStore for Faulty {
         ws: &WorkspaceId,
         query: &BucketCountsQuery,
     ) -> Result<Vec<BucketCount>> {
+        self.write_before_read().await?;
         self.inner.bucket_counts(ws, query).await
     }
     async fn event_page(&self, ws: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
+        self.write_before_read().await?;
         self.inner.event_page(ws, query).await
+    }
+    async fn customer_panel(
+        &self,
+        ws: &WorkspaceId,
+        query: &CustomerPanelQuery,
+    ) -> Result<CustomerPanel> {
+        self.write_before_read().await?;
+        self.inner.customer_panel(ws, query).await
     }
     async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
         self.inner.event(ws, id).await

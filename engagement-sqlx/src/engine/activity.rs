@@ -10,7 +10,7 @@ use engagement_core::{
 
 use super::rollup::{Columns, Narrow};
 use super::{Engine, bigint, count};
-use crate::dialect::{Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::encode::customer_from_row;
 use crate::error::{SqlError, SqlResult};
 use crate::filter::{narrows, push_customer_filter, push_in_list, raw_ids};
@@ -38,6 +38,21 @@ const COUNTERS: [&str; 5] = ["views", "confirmed", "verified", "checkout", "orde
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn activity_page(
         &self,
+        workspace: &WorkspaceId,
+        query: &ActivityQuery,
+    ) -> SqlResult<ActivityPage> {
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
+        let page = self.activity_page_in(&mut tx, workspace, query).await?;
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the activity snapshot"))?;
+        Ok(page)
+    }
+
+    /// [`Self::activity_page`] read on `conn`, in the snapshot of the read transaction it is in.
+    pub(super) async fn activity_page_in(
+        &self,
+        conn: &mut Conn<D>,
         workspace: &WorkspaceId,
         query: &ActivityQuery,
     ) -> SqlResult<ActivityPage> {
@@ -115,8 +130,7 @@ impl<D: Dialect> Engine<D> {
             .push(" OFFSET ")
             .bind(bigint(query.offset));
 
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let rows = D::fetch_all(&mut tx, page, "read the activity page").await?;
+        let rows = D::fetch_all(conn, page, "read the activity page").await?;
         // A page past the end carries no totals: only then are they summed on their own.
         let (sums, at) = if rows.is_empty() {
             let mut totals = D::sql();
@@ -128,14 +142,11 @@ impl<D: Dialect> Engine<D> {
                 totals.push(&D::int(&format!("COALESCE({total}, 0)")));
             }
             self.push_rows(&mut totals, workspace, query);
-            let sums = D::fetch_all(&mut tx, totals, "sum the activity rows").await?;
+            let sums = D::fetch_all(conn, totals, "sum the activity rows").await?;
             (sums, 0)
         } else {
             (Vec::new(), 14)
         };
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("end the activity snapshot"))?;
         let totals_row = if rows.is_empty() {
             sums.first()
         } else {

@@ -8,7 +8,7 @@ use engagement_core::{
 
 use super::rollup::day_of;
 use super::{Engine, count};
-use crate::dialect::{Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::{push_counted, push_in_texts, raw_ids};
 use crate::sql::Sql;
@@ -19,39 +19,62 @@ use crate::sql::Sql;
 /// a time, all in one read transaction.
 const BUCKETS_PER_STATEMENT: usize = 1_000;
 
+/// What a failed count says it was doing.
+const CONTEXT: &str = "count events per bucket";
+
+/// The runs of buckets the query's statements count: each run's first bucket number and its
+/// edges; none when nothing would be counted (no bucket, customer or name).
+fn runs(query: &BucketCountsQuery) -> Vec<(usize, &[Timestamp])> {
+    let edges = &query.edges;
+    if edges.len() < 2 || query.customers.is_empty() || query.names.is_empty() {
+        return Vec::new();
+    }
+    (0..edges.len() - 1)
+        .step_by(BUCKETS_PER_STATEMENT)
+        .map(|first| {
+            let last = (first + BUCKETS_PER_STATEMENT).min(edges.len() - 1);
+            (first, &edges[first..=last])
+        })
+        .collect()
+}
+
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn bucket_counts(
         &self,
         workspace: &WorkspaceId,
         query: &BucketCountsQuery,
     ) -> SqlResult<Vec<BucketCount>> {
-        let edges = &query.edges;
-        if edges.len() < 2 || query.customers.is_empty() || query.names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let context = "count events per bucket";
-        // Runs of buckets: the first bucket's number and the run's edges.
-        let runs: Vec<(usize, &[Timestamp])> = (0..edges.len() - 1)
-            .step_by(BUCKETS_PER_STATEMENT)
-            .map(|first| {
-                let last = (first + BUCKETS_PER_STATEMENT).min(edges.len() - 1);
-                (first, &edges[first..=last])
-            })
-            .collect();
-        if let [(first, run)] = runs[..] {
-            let mut conn = self.acquire().await?;
-            let sql = self.bucket_sql(workspace, query, first, run);
-            return counts_of(&D::fetch_alone(&mut conn, sql, context).await?);
+        let runs = runs(query);
+        match runs[..] {
+            [] => return Ok(Vec::new()),
+            [(first, run)] => {
+                let mut conn = self.acquire().await?;
+                let sql = self.bucket_sql(workspace, query, first, run);
+                return counts_of(&D::fetch_alone(&mut conn, sql, CONTEXT).await?);
+            }
+            _ => {}
         }
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let mut counts = Vec::new();
-        for (first, run) in runs {
-            let sql = self.bucket_sql(workspace, query, first, run);
-            counts.extend(counts_of(&D::fetch_all(&mut tx, sql, context).await?)?);
-        }
+        let counts = self.bucket_counts_in(&mut tx, workspace, query).await?;
         tx.commit()
             .await
             .map_err(SqlError::driver("end the bucket counts' snapshot"))?;
+        Ok(counts)
+    }
+
+    /// [`Self::bucket_counts`] read on `conn`, in the snapshot of the read transaction it is
+    /// in: every run of buckets by its own statement.
+    pub(super) async fn bucket_counts_in(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        query: &BucketCountsQuery,
+    ) -> SqlResult<Vec<BucketCount>> {
+        let mut counts = Vec::new();
+        for (first, run) in runs(query) {
+            let sql = self.bucket_sql(workspace, query, first, run);
+            counts.extend(counts_of(&D::fetch_all(conn, sql, CONTEXT).await?)?);
+        }
         counts.sort_unstable_by_key(|c| (c.customer, c.bucket));
         Ok(counts)
     }

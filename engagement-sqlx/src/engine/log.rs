@@ -8,7 +8,7 @@ use engagement_core::{
 
 use super::rollup::{Split, push_days};
 use super::{Engine, bigint, count};
-use crate::dialect::{Dialect, ReadRow, begin};
+use crate::dialect::{Conn, Dialect, ReadRow, begin};
 use crate::encode::{EVENT_COLUMNS, event_from_row};
 use crate::error::{SqlError, SqlResult};
 use crate::filter::{push_event_conditions, push_since, push_until, push_window, push_workspace};
@@ -57,6 +57,22 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         query: &EventPageQuery,
     ) -> SqlResult<EventPage> {
+        let mut tx = begin::<D>(&self.pool, D::BEGIN_LOG_READ).await?;
+        let page = self.event_page_in(&mut tx, workspace, query).await?;
+        tx.commit()
+            .await
+            .map_err(SqlError::driver("end the event log snapshot"))?;
+        Ok(page)
+    }
+
+    /// [`Self::event_page`] read on `conn`, in the snapshot of the read transaction it is in:
+    /// the page, then its total.
+    pub(super) async fn event_page_in(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        query: &EventPageQuery,
+    ) -> SqlResult<EventPage> {
         let mut page = D::sql();
         self.push_keyset(
             &mut page,
@@ -66,8 +82,7 @@ impl<D: Dialect> Engine<D> {
             Direction::Older,
             query.limit as u64,
         );
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_LOG_READ).await?;
-        let rows = D::fetch_all(&mut tx, page, "read a page of the event log").await?;
+        let rows = D::fetch_all(conn, page, "read a page of the event log").await?;
         let events: Vec<Event> = rows
             .iter()
             .map(|row| event_from_row(row, 0))
@@ -77,7 +92,7 @@ impl<D: Dialect> Engine<D> {
             None => {
                 let (mut total, parts) = self.total_parts(workspace, query, &events);
                 for part in parts {
-                    let counted = D::fetch_all(&mut tx, part, "count the event log").await?;
+                    let counted = D::fetch_all(conn, part, "count the event log").await?;
                     if let Some(row) = counted.first() {
                         total += count(row.int(0)?)?;
                     }
@@ -85,9 +100,6 @@ impl<D: Dialect> Engine<D> {
                 total
             }
         };
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("end the event log snapshot"))?;
         Ok(EventPage { events, total })
     }
 
