@@ -82,6 +82,8 @@ fn queries(c: &mut Criterion) {
             sort: activity_request(&Viewer::new(ws.clone(), Role::Administrator)).sort,
             offset: 0,
             limit: 50,
+            row_buckets: None,
+            latest: None,
         };
         b.iter(|| block_on(store.activity_page(ws, black_box(&q))))
     });

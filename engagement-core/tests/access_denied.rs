@@ -8,10 +8,10 @@ use engagement_core::report::{
 };
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerPanel, CustomerPanelQuery, CustomerScore, Error, Event, EventBatch,
-    EventFilter, EventId, EventPage, EventPageQuery, EventStore, ForbiddenReason, FunnelInput,
-    FunnelQuery, Lookback, PurgeMode, PurgeOutcome, PurgeScope, RangeSpec, RankedScore, Result,
-    Role, TimeWindow, TopCustomersQuery, Viewer, WorkspaceId,
+    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
+    EventPageQuery, EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeMode,
+    PurgeOutcome, PurgeScope, RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery,
+    Viewer, WorkspaceId,
 };
 use futures::stream::BoxStream;
 
@@ -57,13 +57,6 @@ impl EventStore for UntouchableStore {
     }
     async fn event_page(&self, _: &WorkspaceId, _: &EventPageQuery) -> Result<EventPage> {
         panic!("event_page reached the store")
-    }
-    async fn customer_panel(
-        &self,
-        _: &WorkspaceId,
-        _: &CustomerPanelQuery,
-    ) -> Result<CustomerPanel> {
-        panic!("customer_panel reached the store")
     }
     async fn event(&self, _: &WorkspaceId, _: &EventId) -> Result<Option<Event>> {
         panic!("event reached the store")

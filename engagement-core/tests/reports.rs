@@ -678,11 +678,12 @@ async fn series_keep_their_length_on_the_last_representable_date() {
     assert_eq!(detail.trend.counts.last(), Some(&1));
 }
 
-/// The detail panel's record, cards, trend and milestones come from one state: a writer
-/// landing before every read (a link open and an order each time) shows in all of them or in
-/// none. (Read one by one, the cards counted 2 opens, the trend 3 and the milestones 4.)
+/// The detail panel's record, cards, trend and milestones, and an activity row's counters and
+/// sparkline, come from one state: a writer landing before every read (a link open and an order
+/// each time) shows in all of them or in none. (Read one by one, the cards counted 2 opens, the
+/// trend 3 and the milestones 4; a row counted 2 opens beside a sparkline of 3.)
 #[tokio::test]
-async fn the_customer_detail_agrees_with_itself_beside_a_busy_writer() {
+async fn the_activity_reports_agree_with_themselves_beside_a_busy_writer() {
     let now = ts("2026-11-20T12:00:00Z");
     let store = Arc::new(support::Faulty {
         busy_customer: Some((ws(), CustomerId(5), ts("2026-11-20T11:00:00Z"))),
@@ -693,13 +694,10 @@ async fn the_customer_detail_agrees_with_itself_beside_a_busy_writer() {
         .await
         .unwrap();
     let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
-    for panel in 1..=3 {
+    let admin = Viewer::new(ws(), Role::Administrator);
+    for reads in [1, 3, 5] {
         let detail = reports
-            .customer_detail(
-                &Viewer::new(ws(), Role::Administrator),
-                &ws(),
-                CustomerId(5),
-            )
+            .customer_detail(&admin, &ws(), CustomerId(5))
             .await
             .unwrap();
         let parts = (
@@ -708,6 +706,26 @@ async fn the_customer_detail_agrees_with_itself_beside_a_busy_writer() {
             detail.trend.latest(),
             detail.recent_milestones.len() as u64,
         );
-        assert_eq!(parts, (panel, panel, panel, panel), "panel {panel}");
+        assert_eq!(
+            parts,
+            (reads, reads, reads, reads),
+            "detail after {reads} writes"
+        );
+        let page = reports
+            .activity(&admin, &ActivityRequest::new(ws()))
+            .await
+            .unwrap();
+        let row = &page.rows[0];
+        let parts = (
+            row.counters.views,
+            row.sparkline.latest(),
+            page.summary.views,
+        );
+        assert_eq!(
+            parts,
+            (reads + 1, reads + 1, reads + 1),
+            "activity row after {} writes",
+            reads + 1
+        );
     }
 }

@@ -6,10 +6,11 @@ use std::ops::Range;
 
 use engagement_core::{
     ActivityCounters, ActivityPage, ActivityQuery, ActivityRow, ActivitySortKey, ActivitySummary,
-    CustomerFilter, Milestone, Milestones, Timestamp, holds_every_word, search_words,
+    CustomerFilter, EventPage, Milestone, Milestones, Timestamp, holds_every_word, search_words,
 };
 
 use crate::columns::{Columns, Flags};
+use crate::error::MemoryError;
 use crate::parallel::{MIN_ITEMS_PER_PART, scan_parts, split};
 use crate::ranking::top_k;
 use crate::scratch::{Scratch, with_zeroed};
@@ -107,8 +108,9 @@ struct Item {
 }
 
 impl Workspace {
-    /// See [`EventStore::activity_page`](engagement_core::EventStore::activity_page).
-    pub(crate) fn activity_page(&self, query: &ActivityQuery) -> ActivityPage {
+    /// See [`EventStore::activity_page`](engagement_core::EventStore::activity_page): the page,
+    /// then what the query asks to read with its rows, all under the caller's one lock.
+    pub(crate) fn activity_page(&self, query: &ActivityQuery) -> Result<ActivityPage, MemoryError> {
         let listed = self.listed_customers(&query.customers);
         let counters = self.tallies(&listed, self.window(query.window), &query.milestones);
         let mut summary = ActivitySummary::default();
@@ -135,12 +137,22 @@ impl Workspace {
                     counters: item.counters,
                 })
             })
-            .collect();
-        ActivityPage {
+            .collect::<Vec<_>>();
+        let row_buckets = query
+            .row_buckets_query(&rows)
+            .map(|q| self.bucket_counts(&q))
+            .unwrap_or_default();
+        let latest = match query.latest_query(&rows) {
+            Some(q) => self.event_page(&q)?,
+            None => EventPage::default(),
+        };
+        Ok(ActivityPage {
             rows,
             total_rows,
             summary,
-        }
+            row_buckets,
+            latest,
+        })
     }
 
     /// The dense numbers of customers with a record that pass `filter`, ascending.

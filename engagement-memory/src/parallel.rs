@@ -153,6 +153,8 @@ mod tests {
                 sort: ActivitySort::default(),
                 offset: 0,
                 limit: 10,
+                row_buckets: None,
+                latest: None,
             };
             let mut log = EventPageQuery {
                 filter: EventFilter::new(window(a, b)),

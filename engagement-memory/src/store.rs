@@ -12,10 +12,9 @@ use parking_lot::RwLock;
 
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerPanel, CustomerPanelQuery, CustomerScore, Event, EventBatch, EventFilter,
-    EventId, EventKey, EventPage, EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits,
-    PurgeMode, PurgeOutcome, PurgeScope, RankedScore, Result, TimeWindow, TopCustomersQuery,
-    WorkspaceId,
+    CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventKey, EventPage,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 use crate::directory::Record;
@@ -200,7 +199,7 @@ impl EventStore for MemoryStore {
         workspace: &WorkspaceId,
         query: &ActivityQuery,
     ) -> Result<ActivityPage> {
-        Ok(self.read(workspace, |ws| ws.activity_page(query)))
+        Ok(self.read(workspace, |ws| ws.activity_page(query))?)
     }
 
     async fn bucket_counts(
@@ -217,20 +216,6 @@ impl EventStore for MemoryStore {
         query: &EventPageQuery,
     ) -> Result<EventPage> {
         Ok(self.read(workspace, |ws| ws.event_page(query))?)
-    }
-
-    async fn customer_panel(
-        &self,
-        workspace: &WorkspaceId,
-        query: &CustomerPanelQuery,
-    ) -> Result<CustomerPanel> {
-        Ok(self.read(workspace, |ws| {
-            Ok::<_, crate::error::MemoryError>(CustomerPanel {
-                counters: ws.activity_page(&query.counters),
-                trend: ws.bucket_counts(&query.trend),
-                recent: ws.event_page(&query.recent)?,
-            })
-        })?)
     }
 
     async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {

@@ -188,6 +188,8 @@ async fn compare(s: &Scenario, memory: &MemoryStore, reference: &ReferenceStore,
             },
             offset: s.offset,
             limit: s.limit,
+            row_buckets: None,
+            latest: None,
         };
         same!(both, store => store.activity_page(ws, &query));
         let steps: Vec<String> = s.steps.iter().map(|&i| NAMES[i].to_owned()).collect();

@@ -155,6 +155,8 @@ async fn compare(memory: &MemoryStore, reference: &ReferenceStore, ws: &Workspac
                 sort: ActivitySort { key, descending },
                 offset: 1,
                 limit: u64::MAX,
+                row_buckets: None,
+                latest: None,
             };
             same!(both, store => store.activity_page(ws, &query));
         }

@@ -429,6 +429,8 @@ mod mysql {
                 },
                 offset: 0,
                 limit: 10,
+                row_buckets: None,
+                latest: None,
             };
             got.push(ids(store.activity_page(&ws, &query).await.expect("page")));
             want.push(ids(oracle.activity_page(&ws, &query).await.expect("page")));

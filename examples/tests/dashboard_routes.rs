@@ -824,13 +824,6 @@ mod climbing {
         async fn event_page(&self, w: &WorkspaceId, q: &EventPageQuery) -> Result<EventPage> {
             self.inner.event_page(w, q).await
         }
-        async fn customer_panel(
-            &self,
-            w: &WorkspaceId,
-            q: &CustomerPanelQuery,
-        ) -> Result<CustomerPanel> {
-            self.inner.customer_panel(w, q).await
-        }
         async fn event(&self, w: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
             self.inner.event(w, id).await
         }

@@ -15,9 +15,9 @@ use super::generators::{
 use super::runtime;
 use super::support::fresh_workspace;
 use crate::{
-    ActivityQuery, BucketCountsQuery, Customer, CustomerId, CustomerPanelQuery, Event, EventFilter,
-    EventId, EventPageQuery, EventStore, FunnelQuery, PurgeMode, PurgeScope, ReferenceStore,
-    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    ActivityQuery, BucketCountsQuery, Customer, CustomerId, Event, EventFilter, EventId,
+    EventPageQuery, EventStore, FunnelQuery, PurgeMode, PurgeScope, ReferenceStore, Result,
+    TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 /// One read of every kind the differential test compares.
@@ -28,47 +28,35 @@ enum Read {
     Activity(ActivityQuery),
     Buckets(BucketCountsQuery),
     Pages(EventPageQuery),
-    Panel(Box<CustomerPanelQuery>),
     Export(EventFilter),
     Funnel(FunnelQuery),
     Event(EventId),
 }
 
-fn arb_buckets() -> impl Strategy<Value = BucketCountsQuery> {
-    let names = subsequence(POOL_NAMES.to_vec(), 0..=3)
-        .prop_map(|n| n.into_iter().map(String::from).collect());
-    (arb_customer_ids(), names, subsequence(anchors(), 0..=5)).prop_map(
-        |(customers, names, edges)| BucketCountsQuery {
-            customers,
-            names,
-            edges,
-        },
-    )
-}
-
-fn arb_page() -> impl Strategy<Value = EventPageQuery> {
-    (arb_filter(), 1..6_usize).prop_map(|(filter, limit)| EventPageQuery {
-        filter,
-        after: None,
-        limit,
-    })
-}
-
 fn arb_read() -> impl Strategy<Value = Read> {
+    let names = || {
+        subsequence(POOL_NAMES.to_vec(), 0..=3)
+            .prop_map(|n| n.into_iter().map(String::from).collect())
+    };
     prop_oneof![
         (arb_window(), 0..8_usize)
             .prop_map(|(window, limit)| Read::Top(TopCustomersQuery { window, limit })),
         (arb_window(), 0..=7_i64).prop_map(|(w, c)| Read::Rank(w, CustomerId(c))),
         arb_activity().prop_map(Read::Activity),
-        arb_buckets().prop_map(Read::Buckets),
-        arb_page().prop_map(Read::Pages),
-        (arb_activity(), arb_buckets(), arb_page()).prop_map(|(counters, trend, recent)| {
-            Read::Panel(Box::new(CustomerPanelQuery {
-                counters,
-                trend,
-                recent,
-            }))
-        }),
+        (arb_customer_ids(), names(), subsequence(anchors(), 0..=5)).prop_map(
+            |(customers, names, edges)| {
+                Read::Buckets(BucketCountsQuery {
+                    customers,
+                    names,
+                    edges,
+                })
+            }
+        ),
+        (arb_filter(), 1..6_usize).prop_map(|(filter, limit)| Read::Pages(EventPageQuery {
+            filter,
+            after: None,
+            limit
+        })),
         arb_filter().prop_map(Read::Export),
         (
             arb_window(),
@@ -230,12 +218,6 @@ async fn read_agrees(
         // Each page moves the cursor past at least one event; more pages than events means the
         // backend's pages do not advance.
         Read::Pages(q) => pages_agree(store, oracle, ws, q, ID_POOL as usize + 1).await,
-        Read::Panel(q) => agree(
-            "customer_panel",
-            q,
-            store.customer_panel(ws, q.as_ref()).await,
-            oracle.customer_panel(ws, q.as_ref()).await,
-        ),
         Read::Export(f) => agree(
             "export",
             f,

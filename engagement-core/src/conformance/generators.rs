@@ -10,8 +10,8 @@ use serde_json::json;
 use super::support::{DAY, HOUR, customer, date, micros, ts};
 use crate::{
     ActivityQuery, ActivitySort, ActivitySortKey, Actor, Customer, CustomerFilter, CustomerId,
-    CustomerStatus, Device, Event, EventFilter, Milestone, Milestones, Page, ReportZone,
-    TimeWindow, Timestamp, names, reference,
+    CustomerStatus, Device, Event, EventFilter, LatestEvents, Milestone, Milestones, Page,
+    ReportZone, RowBuckets, TimeWindow, Timestamp, names, reference,
 };
 
 /// The event names random events use: every default milestone name plus one that is none.
@@ -254,17 +254,35 @@ pub(super) fn arb_activity() -> impl Strategy<Value = ActivityQuery> {
         ]),
         of(arb_customer_ids()),
     );
+    let names = || {
+        subsequence(POOL_NAMES.to_vec(), 0..=3)
+            .prop_map(|n| n.into_iter().map(String::from).collect::<Vec<String>>())
+    };
+    // What is read with the rows: their counts per bucket, their latest events.
+    let with_rows = (
+        of((names(), subsequence(anchors(), 0..=5))
+            .prop_map(|(names, edges)| RowBuckets { names, edges })),
+        of((names(), 0..6_usize).prop_map(|(names, limit)| LatestEvents { names, limit })),
+    );
     (
         arb_window(),
         filter,
         any::<bool>(),
         select(keys),
         any::<bool>(),
-        0..7_u64,
-        0..7_u64,
+        (0..7_u64, 0..7_u64),
+        with_rows,
     )
         .prop_map(
-            |(window, (search, status, ids), custom, key, descending, offset, limit)| {
+            |(
+                window,
+                (search, status, ids),
+                custom,
+                key,
+                descending,
+                (offset, limit),
+                (row_buckets, latest),
+            )| {
                 let mut milestones = Milestones::default();
                 if custom {
                     milestones.views.push(names::PAGE_VIEWED.into());
@@ -281,6 +299,8 @@ pub(super) fn arb_activity() -> impl Strategy<Value = ActivityQuery> {
                     sort: ActivitySort { key, descending },
                     offset,
                     limit,
+                    row_buckets,
+                    latest,
                 }
             },
         )

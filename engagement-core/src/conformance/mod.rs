@@ -54,12 +54,12 @@ mod event_log;
 mod funnel;
 mod generators;
 mod limits;
-mod panel;
 mod process_tz;
 mod purge;
 mod ranking;
 mod support;
 mod tenancy;
+mod with_rows;
 
 pub use activity::*;
 pub use append::*;
@@ -69,11 +69,11 @@ pub use event_log::*;
 pub use funnel::*;
 pub use generators::{arb_batches, arb_customers, arb_events, arb_filter, arb_instant, arb_window};
 pub use limits::*;
-pub use panel::*;
 pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
 pub use purge::*;
 pub use ranking::*;
 pub use tenancy::*;
+pub use with_rows::*;
 
 /// Stamps out one named test per conformance case, plus the differential property test, for
 /// the store that `$setup` builds.
@@ -126,7 +126,7 @@ macro_rules! conformance_tests {
             huge_id_lists_work,
             huge_name_lists_work,
             many_buckets_count_exactly,
-            customer_panel_answers_as_its_three_reads,
+            activity_reads_buckets_and_latest_events_with_its_rows,
             upsert_customers_last_write_wins,
             customers_returns_found_in_id_order,
             upsert_customers_refuses_invalid_records,
@@ -135,7 +135,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@owned $setup;
             ingestor_concurrent_senders_count_exactly,
             ingestor_keeps_the_first_payload_sent_under_an_id,
-            customer_panel_is_one_snapshot,
+            activity_reads_its_rows_and_what_goes_with_them_from_one_state,
         );
 
         #[test]

@@ -166,6 +166,8 @@ pub(super) fn activity_query(w: TimeWindow) -> ActivityQuery {
         },
         offset: 0,
         limit: 1_000,
+        row_buckets: None,
+        latest: None,
     }
 }
 

@@ -19,12 +19,12 @@ use crate::access::{AccessPolicy, ReportKind, Viewer};
 use crate::error::{Error, Result};
 use crate::model::batch::EventBatch;
 use crate::model::customer::Customer;
-use crate::model::event::{Actor, Event};
+use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityQuery, BucketCount, BucketCountsQuery, CustomerFilter, CustomerPanelQuery,
-    CustomerScore, EventPage, EventPageQuery, FunnelQuery, Milestone, Milestones,
+    ActivityQuery, ActivityRow, BucketCount, CustomerFilter, CustomerScore, EventPage,
+    EventPageQuery, FunnelQuery, LatestEvents, Milestone, Milestones, RowBuckets,
     TopCustomersQuery,
 };
 use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Timestamp};
@@ -276,10 +276,10 @@ impl Reports {
 
     /// A page of the customer activity table with sparklines, its total and the summary bar.
     ///
-    /// The rows, the total and the summary come from one store call, so they always agree
-    /// (the summary sums exactly the matching customers' counters). The sparklines are read by
-    /// a second call right after: under concurrent ingestion a sparkline may already hold an
-    /// event that arrived in between and that the row's counters do not.
+    /// The rows, the total, the summary and the sparklines come from one store call, so they
+    /// always agree: the summary sums exactly the matching customers' counters, and under
+    /// concurrent ingestion an event counts in a row's counters and its sparkline or in
+    /// neither.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::InvalidQuery`] for a bad page, page
@@ -297,8 +297,8 @@ impl Reports {
             .await
     }
 
-    /// Every row matching the activity filters (for "Export all results"); rows, total and
-    /// summary from one store call, as in [`Reports::activity`], so that the file is one
+    /// Every row matching the activity filters (for "Export all results"); rows, total,
+    /// summary and sparklines from one store call, as in [`Reports::activity`], so that the file is one
     /// consistent snapshot. The rows are held in memory together, one per matching customer
     /// with its sparkline: a host with very many customers narrows the filters or exports
     /// page by page ([`Reports::activity`]) instead.
@@ -313,8 +313,8 @@ impl Reports {
         self.activity_rows(viewer, request, 0, u64::MAX).await
     }
 
-    /// Checks access and the request, then rows `offset..offset + limit` with their total and
-    /// summary (one store call), then their sparklines.
+    /// Checks access and the request, then rows `offset..offset + limit` with their total,
+    /// summary and sparklines (one store call).
     async fn activity_rows(
         &self,
         viewer: &Viewer,
@@ -328,6 +328,7 @@ impl Reports {
         let now = self.clock.now();
         let period = self.period(request.range, now, None)?;
         let complete_up_to = self.watermark();
+        let sparklines = self.daily_views(&period, now, activity::SPARKLINE_DAYS);
         let query = ActivityQuery {
             window: period.window,
             customers: CustomerFilter {
@@ -339,15 +340,11 @@ impl Reports {
             sort: request.sort,
             offset,
             limit,
+            row_buckets: Some(sparklines.asked.clone()),
+            latest: None,
         };
         let page = self.store.activity_page(&request.workspace, &query).await?;
-        let ids: Vec<CustomerId> = page.rows.iter().map(|r| r.customer.id).collect();
-        let sparklines = self.daily_views(&ids, &period, now, activity::SPARKLINE_DAYS);
-        let cells = self
-            .store
-            .bucket_counts(&request.workspace, &sparklines.query)
-            .await?;
-        let series = sparklines.series(&cells);
+        let series = sparklines.series(&page.rows, &page.row_buckets);
         let rows = page
             .rows
             .into_iter()
@@ -370,22 +367,15 @@ impl Reports {
         })
     }
 
-    /// The daily link opens of `customers` over the last `days` local days of the period: the
-    /// query counting them and the series it turns into.
-    fn daily_views(
-        &self,
-        customers: &[CustomerId],
-        period: &ReportPeriod,
-        now: Timestamp,
-        days: u16,
-    ) -> DailyViews {
+    /// Daily link opens over the last `days` local days of the period: the buckets an activity
+    /// query asks for its rows, and how their cells become series.
+    fn daily_views(&self, period: &ReportPeriod, now: Timestamp, days: u16) -> DailyViews {
         let last = activity::trend_last_day(&self.zone, period.window, now);
         let (first_day, edges) = activity::trailing_days(&self.zone, last, days);
         DailyViews {
-            buckets: edges.len().saturating_sub(1),
+            days: edges.len().saturating_sub(1),
             first_day,
-            query: BucketCountsQuery {
-                customers: customers.to_vec(),
+            asked: RowBuckets {
                 names: self.milestones.views.clone(),
                 edges,
             },
@@ -394,9 +384,10 @@ impl Reports {
 
     /// The customer detail panel: 30-day cards, a 14-day daily trend, recent milestones.
     ///
-    /// The record, the cards, the trend and the milestones come from one store call
-    /// ([`EventStore::customer_panel`]), so they always agree: under concurrent ingestion or a
-    /// purge, an event counts in every part or in none.
+    /// The record, the cards, the trend and the milestones come from one store call (an
+    /// [`activity_page`](EventStore::activity_page) of the one customer, with its buckets and
+    /// latest events), so they always agree: under concurrent ingestion or a purge, an event
+    /// counts in every part or in none.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::NotFound`] when the workspace has no
@@ -415,25 +406,26 @@ impl Reports {
             now,
             None,
         )?;
-        let trend = self.daily_views(&[customer], &period, now, activity::TREND_DAYS);
-        let query = CustomerPanelQuery {
-            counters: ActivityQuery {
-                window: period.window,
-                customers: CustomerFilter {
-                    ids: Some(vec![customer]),
-                    ..CustomerFilter::default()
-                },
-                milestones: self.milestones.clone(),
-                sort: Default::default(),
-                offset: 0,
-                limit: 1,
+        let trend = self.daily_views(&period, now, activity::TREND_DAYS);
+        let query = ActivityQuery {
+            window: period.window,
+            customers: CustomerFilter {
+                ids: Some(vec![customer]),
+                ..CustomerFilter::default()
             },
-            trend: trend.query.clone(),
-            recent: self.recent_milestones(workspace, customer, &period),
+            milestones: self.milestones.clone(),
+            sort: Default::default(),
+            offset: 0,
+            limit: 1,
+            row_buckets: Some(trend.asked.clone()),
+            latest: Some(LatestEvents {
+                names: self.milestone_names(),
+                limit: activity::RECENT_MILESTONES,
+            }),
         };
-        let panel = self.store.customer_panel(workspace, &query).await?;
-        let row = panel
-            .counters
+        let page = self.store.activity_page(workspace, &query).await?;
+        let trend = trend.series(&page.rows, &page.row_buckets).pop();
+        let row = page
             .rows
             .into_iter()
             .next()
@@ -447,19 +439,14 @@ impl Reports {
             generated_at: now,
             complete_up_to,
             cards: row.counters,
-            trend: trend.series(&panel.trend).pop().unwrap_or_default(),
-            recent_milestones: self.milestone_events(panel.recent),
+            trend: trend.unwrap_or_default(),
+            recent_milestones: self.milestone_events(page.latest),
         })
     }
 
-    /// The query for the customer's latest milestone events in the period.
-    fn recent_milestones(
-        &self,
-        workspace: &WorkspaceId,
-        customer: CustomerId,
-        period: &ReportPeriod,
-    ) -> EventPageQuery {
-        let names: Vec<String> = [
+    /// The names the detail panel lists as milestones: every milestone's but the views'.
+    fn milestone_names(&self) -> Vec<String> {
+        [
             Milestone::Confirmed,
             Milestone::Verified,
             Milestone::Checkout,
@@ -470,20 +457,10 @@ impl Reports {
         // A name mapped to views as well counts as a view (`Milestones::milestone_of`): its
         // events are no milestone of the list, and would crowd the milestones out of it.
         .filter(|name| self.milestones.milestone_of(name) != Some(Milestone::Views))
-        .collect();
-        let filter = EventLogRequest::new(workspace.clone())
-            .for_customer(customer)
-            .with_actors(vec![Actor::Customer])
-            .with_names(names)
-            .filter(period.window);
-        EventPageQuery {
-            filter,
-            after: None,
-            limit: activity::RECENT_MILESTONES,
-        }
+        .collect()
     }
 
-    /// The milestones of the events [`Self::recent_milestones`] read.
+    /// The milestones of the latest events the detail panel read.
     fn milestone_events(&self, page: EventPage) -> Vec<MilestoneEvent> {
         page.events
             .into_iter()
@@ -649,17 +626,18 @@ impl Reports {
     }
 }
 
-/// Daily link opens asked of the store: the query, and how its cells become one
-/// [`activity::DailySeries`] per customer.
+/// Daily link opens asked of the store with an activity page's rows, and how the cells it
+/// counted become one [`activity::DailySeries`] per row.
 struct DailyViews {
-    query: BucketCountsQuery,
+    asked: RowBuckets,
     first_day: NaiveDate,
-    buckets: usize,
+    days: usize,
 }
 
 impl DailyViews {
-    /// One series per customer of the query, in its order, from the cells the store counted.
-    fn series(&self, cells: &[BucketCount]) -> Vec<activity::DailySeries> {
-        activity::series_for(&self.query.customers, cells, self.first_day, self.buckets)
+    /// One series per row, in row order, from the cells counted for them.
+    fn series(&self, rows: &[ActivityRow], cells: &[BucketCount]) -> Vec<activity::DailySeries> {
+        let customers: Vec<CustomerId> = rows.iter().map(|r| r.customer.id).collect();
+        activity::series_for(&customers, cells, self.first_day, self.days)
     }
 }

@@ -16,9 +16,9 @@ use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::time::TimeWindow;
 use query::{
-    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerPanel,
-    CustomerPanelQuery, CustomerScore, EventFilter, EventPage, EventPageQuery, FunnelInput,
-    FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope, RankedScore, TopCustomersQuery,
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
+    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, TopCustomersQuery,
 };
 
 /// Where events and customers live, spoken to in aggregate primitives that a backend pushes
@@ -38,9 +38,9 @@ use query::{
 ///   every actor unless the filter narrows them.
 /// - **Order.** The log orders by `(occurred_at, id)`, ids compared byte-wise. Rankings order by
 ///   score descending, then customer id ascending.
-/// - **Snapshots.** Each call answers from one consistent state: a page and its total, rows and
-///   their summary, or the parts of a [`customer_panel`](Self::customer_panel), always agree.
-///   [`export`](Self::export) is the exception: it reads one chunk
+/// - **Snapshots.** Each call answers from one consistent state: a page and its total, or rows,
+///   their summary and what was read with them, always agree. [`export`](Self::export) is the
+///   exception: it reads one chunk
 ///   at a time, each from its own state, in keyset order; every event stored before it began
 ///   and not purged meanwhile comes out exactly once, while an append or purge landing during
 ///   it may show in part.
@@ -111,6 +111,9 @@ pub trait EventStore: Debug + Send + Sync + 'static {
     /// One page of customer records matching the filter, with their counters over the window,
     /// the number of matching customers and the summary over all of them. Customers with no
     /// events appear with zero counters; events of customers without a record are not listed.
+    /// What the query asks to read with the rows ([`ActivityQuery::row_buckets_query`],
+    /// [`ActivityQuery::latest_query`]) is what [`bucket_counts`](Self::bucket_counts) and
+    /// [`event_page`](Self::event_page) answer, from the same state as the rows.
     ///
     /// # Errors
     /// A backend failure.
@@ -141,18 +144,6 @@ pub trait EventStore: Debug + Send + Sync + 'static {
         workspace: &WorkspaceId,
         query: &EventPageQuery,
     ) -> Result<EventPage>;
-
-    /// What [`activity_page`](Self::activity_page), [`bucket_counts`](Self::bucket_counts) and
-    /// [`event_page`](Self::event_page) answer to the panel's three queries, all read from one
-    /// state (one read transaction, or under one lock), so that no write lands between them.
-    ///
-    /// # Errors
-    /// A backend failure.
-    async fn customer_panel(
-        &self,
-        workspace: &WorkspaceId,
-        query: &CustomerPanelQuery,
-    ) -> Result<CustomerPanel>;
 
     /// One event by id.
     ///
@@ -232,9 +223,6 @@ macro_rules! forward_event_store {
             }
             async fn event_page(&self, workspace: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
                 (**self).event_page(workspace, query).await
-            }
-            async fn customer_panel(&self, workspace: &WorkspaceId, query: &CustomerPanelQuery) -> Result<CustomerPanel> {
-                (**self).customer_panel(workspace, query).await
             }
             async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
                 (**self).event(workspace, id).await

@@ -281,6 +281,65 @@ pub struct ActivityQuery {
     pub offset: u64,
     /// Rows to return at most.
     pub limit: u64,
+    /// Counts per bucket to read for the page's rows with them (their sparklines, a trend);
+    /// `None` reads none.
+    pub row_buckets: Option<RowBuckets>,
+    /// The latest events of the page's customers to read with them (a customer's recent
+    /// milestones); `None` reads none.
+    pub latest: Option<LatestEvents>,
+}
+
+impl ActivityQuery {
+    /// What [`row_buckets`](Self::row_buckets) asks of
+    /// [`bucket_counts`](crate::EventStore::bucket_counts) for the page's `rows`: the counts of
+    /// its names in its buckets for the rows' customers, in row order. `None` when it asks
+    /// nothing or there is no row.
+    #[must_use]
+    pub fn row_buckets_query(&self, rows: &[ActivityRow]) -> Option<BucketCountsQuery> {
+        let asked = self.row_buckets.as_ref().filter(|_| !rows.is_empty())?;
+        Some(BucketCountsQuery {
+            customers: rows.iter().map(|r| r.customer.id).collect(),
+            names: asked.names.clone(),
+            edges: asked.edges.clone(),
+        })
+    }
+
+    /// What [`latest`](Self::latest) asks of [`event_page`](crate::EventStore::event_page) for
+    /// the page's `rows`: the first page of the rows' customers' own events
+    /// ([`Actor::Customer`]) of its names in the window. `None` when it asks nothing or there
+    /// is no row.
+    #[must_use]
+    pub fn latest_query(&self, rows: &[ActivityRow]) -> Option<EventPageQuery> {
+        let asked = self.latest.as_ref().filter(|_| !rows.is_empty())?;
+        Some(EventPageQuery {
+            filter: EventFilter::new(self.window)
+                .with_customers(rows.iter().map(|r| r.customer.id).collect())
+                .with_actors(vec![Actor::Customer])
+                .with_names(asked.names.iter().cloned()),
+            after: None,
+            limit: asked.limit,
+        })
+    }
+}
+
+/// Counts per bucket of an activity page's rows, read with them: the query
+/// [`ActivityQuery::row_buckets_query`] builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowBuckets {
+    /// The event names that count.
+    pub names: Vec<String>,
+    /// `n + 1` ascending edges of `n` half-open buckets.
+    pub edges: Vec<Timestamp>,
+}
+
+/// The latest events of an activity page's customers, read with them: the query
+/// [`ActivityQuery::latest_query`] builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestEvents {
+    /// The event names listed.
+    pub names: Vec<String>,
+    /// Events to return at most.
+    pub limit: usize,
 }
 
 /// One customer's counters over a window, from the customer's own events only (actor
@@ -369,8 +428,9 @@ impl ActivitySummary {
     }
 }
 
-/// One page of the activity table, its total and its summary, from one snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One page of the activity table, its total and its summary, and what the query asks to read
+/// with its rows, from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActivityPage {
     /// The rows of the page.
     pub rows: Vec<ActivityRow>,
@@ -378,6 +438,12 @@ pub struct ActivityPage {
     pub total_rows: u64,
     /// Totals over all matching rows.
     pub summary: ActivitySummary,
+    /// What [`bucket_counts`](crate::EventStore::bucket_counts) answers to
+    /// [`ActivityQuery::row_buckets_query`] for these rows; empty when that is `None`.
+    pub row_buckets: Vec<BucketCount>,
+    /// What [`event_page`](crate::EventStore::event_page) answers to
+    /// [`ActivityQuery::latest_query`] for these rows; empty when that is `None`.
+    pub latest: EventPage,
 }
 
 /// Daily (or any) buckets of counts for a set of customers.
@@ -420,35 +486,6 @@ pub struct EventPage {
     pub events: Vec<Event>,
     /// Every event the filter matches, whatever the cursor.
     pub total: u64,
-}
-
-/// The three reads of a customer's detail panel, which
-/// [`EventStore::customer_panel`](crate::EventStore::customer_panel) answers from one state:
-/// each part is the query its own primitive takes. [`Reports::customer_detail`] asks for one
-/// customer's record and counters, daily views and latest milestones; a store answers any
-/// three queries.
-///
-/// [`Reports::customer_detail`]: crate::Reports::customer_detail
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerPanelQuery {
-    /// The record and the counters (the cards), as [`activity_page`](crate::EventStore::activity_page).
-    pub counters: ActivityQuery,
-    /// The trend, as [`bucket_counts`](crate::EventStore::bucket_counts).
-    pub trend: BucketCountsQuery,
-    /// The latest milestones, as [`event_page`](crate::EventStore::event_page).
-    pub recent: EventPageQuery,
-}
-
-/// The answers to a [`CustomerPanelQuery`], read from one state: an event counts in all of
-/// them or in none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CustomerPanel {
-    /// What [`activity_page`](crate::EventStore::activity_page) answers to `counters`.
-    pub counters: ActivityPage,
-    /// What [`bucket_counts`](crate::EventStore::bucket_counts) answers to `trend`.
-    pub trend: Vec<BucketCount>,
-    /// What [`event_page`](crate::EventStore::event_page) answers to `recent`.
-    pub recent: EventPage,
 }
 
 /// What a funnel needs from storage.

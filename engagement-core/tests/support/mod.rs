@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use async_trait::async_trait;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerPanel, CustomerPanelQuery, CustomerScore, Error, Event, EventBatch,
-    EventFilter, EventId, EventPage, EventPageQuery, EventStore, FunnelInput, FunnelQuery,
-    PurgeMode, PurgeOutcome, PurgeScope, RankedScore, ReferenceStore, Result, TimeWindow,
-    Timestamp, TopCustomersQuery, WorkspaceId, names,
+    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
+    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope,
+    RankedScore, ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
+    names,
 };
 use futures::stream::BoxStream;
 use tokio::sync::Semaphore;
@@ -38,7 +38,7 @@ pub(crate) struct Faulty {
     /// The next this-many rankings flag their first customer an admin placeholder once read
     /// (a host flagging an account while a report reads).
     pub(crate) flagging_rankings: AtomicU32,
-    /// Before every read of customers, counters, buckets or log pages, this customer of this
+    /// Before every read of customers, activity, buckets or log pages, this customer of this
     /// workspace gets a link open and an order at this instant (a writer that never rests).
     pub(crate) busy_customer: Option<(WorkspaceId, CustomerId, Timestamp)>,
     /// Writes made for `busy_customer`, which number their events.
@@ -164,14 +164,6 @@ impl EventStore for Faulty {
     async fn event_page(&self, ws: &WorkspaceId, query: &EventPageQuery) -> Result<EventPage> {
         self.write_before_read().await?;
         self.inner.event_page(ws, query).await
-    }
-    async fn customer_panel(
-        &self,
-        ws: &WorkspaceId,
-        query: &CustomerPanelQuery,
-    ) -> Result<CustomerPanel> {
-        self.write_before_read().await?;
-        self.inner.customer_panel(ws, query).await
     }
     async fn event(&self, ws: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
         self.inner.event(ws, id).await

@@ -41,16 +41,31 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         query: &ActivityQuery,
     ) -> SqlResult<ActivityPage> {
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let page = self.activity_page_in(&mut tx, workspace, query).await?;
+        // The latest events are a read of the log, with its settings.
+        let statement = if query.latest.is_some() {
+            D::BEGIN_LOG_READ
+        } else {
+            D::BEGIN_READ
+        };
+        let mut tx = begin::<D>(&self.pool, statement).await?;
+        let mut page = self.page_in(&mut tx, workspace, query).await?;
+        // What is read with the rows is read by its own primitive's statements, in the same
+        // snapshot.
+        if let Some(buckets) = query.row_buckets_query(&page.rows) {
+            page.row_buckets = self.bucket_counts_in(&mut tx, workspace, &buckets).await?;
+        }
+        if let Some(latest) = query.latest_query(&page.rows) {
+            page.latest = self.event_page_in(&mut tx, workspace, &latest).await?;
+        }
         tx.commit()
             .await
             .map_err(SqlError::driver("end the activity snapshot"))?;
         Ok(page)
     }
 
-    /// [`Self::activity_page`] read on `conn`, in the snapshot of the read transaction it is in.
-    pub(super) async fn activity_page_in(
+    /// The rows, total and summary of [`Self::activity_page`], read on `conn` in the snapshot
+    /// of the read transaction it is in.
+    async fn page_in(
         &self,
         conn: &mut Conn<D>,
         workspace: &WorkspaceId,
@@ -191,6 +206,7 @@ impl<D: Dialect> Engine<D> {
             rows,
             total_rows,
             summary,
+            ..ActivityPage::default()
         })
     }
 

@@ -8,7 +8,6 @@ mod customers;
 mod export;
 mod funnel;
 mod log;
-mod panel;
 mod purge;
 mod ranking;
 mod rollup;
@@ -390,14 +389,6 @@ macro_rules! sql_event_store {
                 query: &engagement_core::EventPageQuery,
             ) -> engagement_core::Result<engagement_core::EventPage> {
                 $crate::engine::store_call!(self.engine, $dialect, event_page(workspace, query))
-            }
-
-            async fn customer_panel(
-                &self,
-                workspace: &engagement_core::WorkspaceId,
-                query: &engagement_core::CustomerPanelQuery,
-            ) -> engagement_core::Result<engagement_core::CustomerPanel> {
-                $crate::engine::store_call!(self.engine, $dialect, customer_panel(workspace, query))
             }
 
             async fn event(

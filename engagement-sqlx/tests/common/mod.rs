@@ -125,5 +125,7 @@ pub(crate) fn search_query(term: &str) -> engagement_core::ActivityQuery {
         },
         offset: 0,
         limit: 10,
+        row_buckets: None,
+        latest: None,
     }
 }

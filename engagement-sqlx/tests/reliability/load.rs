@@ -185,6 +185,8 @@ fn activity_query(plan: &Plan) -> ActivityQuery {
         },
         offset: 0,
         limit: u64::try_from(plan.customers).expect("positive") + 10,
+        row_buckets: None,
+        latest: None,
     }
 }
 

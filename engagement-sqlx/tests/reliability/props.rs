@@ -68,6 +68,8 @@ fn activity_all(customers: CustomerFilter) -> ActivityQuery {
         },
         offset: 0,
         limit: 100,
+        row_buckets: None,
+        latest: None,
     }
 }
 

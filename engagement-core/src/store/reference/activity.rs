@@ -45,8 +45,17 @@ pub fn activity_page(
     let total_rows = u64::try_from(rows.len()).unwrap_or(u64::MAX);
     let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+    let rows: Vec<ActivityRow> = rows.into_iter().skip(offset).take(limit).collect();
     ActivityPage {
-        rows: rows.into_iter().skip(offset).take(limit).collect(),
+        row_buckets: query
+            .row_buckets_query(&rows)
+            .map(|q| bucket_counts(events, &q))
+            .unwrap_or_default(),
+        latest: query
+            .latest_query(&rows)
+            .map(|q| super::log::event_page(events, &q))
+            .unwrap_or_default(),
+        rows,
         total_rows,
         summary,
     }
@@ -122,6 +131,8 @@ mod tests {
             sort,
             offset: 0,
             limit: 100,
+            row_buckets: None,
+            latest: None,
         }
     }
 

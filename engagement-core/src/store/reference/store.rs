@@ -15,9 +15,9 @@ use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerPanel,
-    CustomerPanelQuery, CustomerScore, EventFilter, EventPage, EventPageQuery, FunnelInput,
-    FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope, RankedScore, TopCustomersQuery,
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
+    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
+    PurgeScope, RankedScore, TopCustomersQuery,
 };
 use crate::time::TimeWindow;
 
@@ -184,18 +184,6 @@ impl EventStore for ReferenceStore {
         query: &EventPageQuery,
     ) -> Result<EventPage> {
         Ok(self.read(workspace, |data| log::event_page(&data.events, query)))
-    }
-
-    async fn customer_panel(
-        &self,
-        workspace: &WorkspaceId,
-        query: &CustomerPanelQuery,
-    ) -> Result<CustomerPanel> {
-        Ok(self.read(workspace, |data| CustomerPanel {
-            counters: activity::activity_page(&data.events, &data.customers, &query.counters),
-            trend: activity::bucket_counts(&data.events, &query.trend),
-            recent: log::event_page(&data.events, &query.recent),
-        }))
     }
 
     async fn event(&self, workspace: &WorkspaceId, id: &EventId) -> Result<Option<Event>> {
