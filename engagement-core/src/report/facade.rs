@@ -298,10 +298,10 @@ impl Reports {
     }
 
     /// Every row matching the activity filters (for "Export all results"); rows, total,
-    /// summary and sparklines from one store call, as in [`Reports::activity`], so that the file is one
-    /// consistent snapshot. The rows are held in memory together, one per matching customer
-    /// with its sparkline: a host with very many customers narrows the filters or exports
-    /// page by page ([`Reports::activity`]) instead.
+    /// summary and sparklines from one store call, as in [`Reports::activity`], so that the
+    /// file is one consistent snapshot. The rows are held in memory together, one per matching
+    /// customer with its sparkline: a host with very many customers narrows the filters or
+    /// exports page by page ([`Reports::activity`]) instead.
     ///
     /// # Errors
     /// As [`Reports::activity`].

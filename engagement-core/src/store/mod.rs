@@ -40,10 +40,9 @@ use query::{
 ///   score descending, then customer id ascending.
 /// - **Snapshots.** Each call answers from one consistent state: a page and its total, or rows,
 ///   their summary and what was read with them, always agree. [`export`](Self::export) is the
-///   exception: it reads one chunk
-///   at a time, each from its own state, in keyset order; every event stored before it began
-///   and not purged meanwhile comes out exactly once, while an append or purge landing during
-///   it may show in part.
+///   exception: it reads one chunk at a time, each from its own state, in keyset order; every
+///   event stored before it began and not purged meanwhile comes out exactly once, while an
+///   append or purge landing during it may show in part.
 /// - **Writes.** [`append`](Self::append) is idempotent on `(workspace, event id)` and
 ///   all-or-nothing. Callers validate events first (see [`Limits`](crate::Limits)).
 /// - **Errors.** Backend failures are [`Error::Backend`](crate::Error::Backend) with the driver's

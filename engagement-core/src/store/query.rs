@@ -283,9 +283,11 @@ pub struct ActivityQuery {
     pub limit: u64,
     /// Counts per bucket to read for the page's rows with them (their sparklines, a trend);
     /// `None` reads none.
+    #[serde(default)]
     pub row_buckets: Option<RowBuckets>,
     /// The latest events of the page's customers to read with them (a customer's recent
     /// milestones); `None` reads none.
+    #[serde(default)]
     pub latest: Option<LatestEvents>,
 }
 
@@ -440,9 +442,11 @@ pub struct ActivityPage {
     pub summary: ActivitySummary,
     /// What [`bucket_counts`](crate::EventStore::bucket_counts) answers to
     /// [`ActivityQuery::row_buckets_query`] for these rows; empty when that is `None`.
+    #[serde(default)]
     pub row_buckets: Vec<BucketCount>,
     /// What [`event_page`](crate::EventStore::event_page) answers to
     /// [`ActivityQuery::latest_query`] for these rows; empty when that is `None`.
+    #[serde(default)]
     pub latest: EventPage,
 }
 
