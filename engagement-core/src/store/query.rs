@@ -602,3 +602,44 @@ pub struct PurgeOutcome {
     /// Customer records removed (or that would be).
     pub customers: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An activity query and page written before `row_buckets` and `latest` existed read as
+    /// asking, and holding, nothing read with the rows.
+    #[test]
+    fn activity_documents_without_what_is_read_with_the_rows_still_read() {
+        let mut query = serde_json::to_value(ActivityQuery {
+            window: TimeWindow::ALL,
+            customers: CustomerFilter::default(),
+            milestones: Milestones::default(),
+            sort: ActivitySort::default(),
+            offset: 0,
+            limit: 5,
+            row_buckets: None,
+            latest: None,
+        })
+        .unwrap();
+        let mut page = serde_json::to_value(ActivityPage::default()).unwrap();
+        for (document, fields) in [
+            (&mut query, ["row_buckets", "latest"]),
+            (&mut page, ["row_buckets", "latest"]),
+        ] {
+            for field in fields {
+                assert!(
+                    document.as_object_mut().unwrap().remove(field).is_some(),
+                    "{field}"
+                );
+            }
+        }
+        let query: ActivityQuery = serde_json::from_value(query).unwrap();
+        assert_eq!(
+            (query.limit, query.row_buckets, query.latest),
+            (5, None, None)
+        );
+        let page: ActivityPage = serde_json::from_value(page).unwrap();
+        assert_eq!(page, ActivityPage::default());
+    }
+}
