@@ -8,10 +8,9 @@ use engagement_core::report::{
 };
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
-    EventPageQuery, EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeMode,
-    PurgeOutcome, PurgeScope, RangeSpec, RankedScore, Result, Role, TimeWindow, TopCustomersQuery,
-    Viewer, WorkspaceId,
+    CustomerId, Error, Event, EventBatch, EventFilter, EventId, EventPage, EventPageQuery,
+    EventStore, ForbiddenReason, FunnelInput, FunnelQuery, Lookback, PurgeMode, PurgeOutcome,
+    PurgeScope, RangeSpec, Ranking, RankingQuery, Result, Role, Viewer, WorkspaceId,
 };
 use futures::stream::BoxStream;
 
@@ -30,20 +29,8 @@ impl EventStore for UntouchableStore {
     async fn customers(&self, _: &WorkspaceId, _: &[CustomerId]) -> Result<Vec<Customer>> {
         panic!("customers reached the store")
     }
-    async fn top_customers(
-        &self,
-        _: &WorkspaceId,
-        _: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>> {
-        panic!("top_customers reached the store")
-    }
-    async fn customer_rank(
-        &self,
-        _: &WorkspaceId,
-        _: TimeWindow,
-        _: CustomerId,
-    ) -> Result<Option<RankedScore>> {
-        panic!("customer_rank reached the store")
+    async fn ranking(&self, _: &WorkspaceId, _: &RankingQuery) -> Result<Ranking> {
+        panic!("ranking reached the store")
     }
     async fn activity_page(&self, _: &WorkspaceId, _: &ActivityQuery) -> Result<ActivityPage> {
         panic!("activity_page reached the store")

@@ -5,7 +5,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::ops::Range;
 
-use engagement_core::{CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery};
+use engagement_core::{
+    CustomerId, CustomerScore, RankedScore, Ranking, RankingQuery, TimeWindow, TopCustomersQuery,
+};
 
 use crate::columns::Flags;
 use crate::parallel::{parts_for, scan_parts};
@@ -129,8 +131,28 @@ impl Workspace {
         }
     }
 
+    /// See [`EventStore::ranking`](engagement_core::EventStore::ranking): its parts, all under
+    /// the caller's one lock.
+    pub(crate) fn ranking(&self, query: &RankingQuery) -> Ranking {
+        let scores = self.top_customers(&query.top);
+        let records = if query.records {
+            let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
+            self.records(&ids)
+        } else {
+            Vec::new()
+        };
+        let standing = query
+            .standing_of
+            .and_then(|customer| self.customer_rank(query.top.window, customer));
+        Ranking {
+            scores,
+            records,
+            standing,
+        }
+    }
+
     /// See [`EventStore::top_customers`](engagement_core::EventStore::top_customers).
-    pub(crate) fn top_customers(&self, query: &TopCustomersQuery) -> Vec<CustomerScore> {
+    fn top_customers(&self, query: &TopCustomersQuery) -> Vec<CustomerScore> {
         let range = self.window(query.window);
         if query.limit == 0 || range.is_empty() {
             return Vec::new();
@@ -161,11 +183,7 @@ impl Workspace {
     }
 
     /// See [`EventStore::customer_rank`](engagement_core::EventStore::customer_rank).
-    pub(crate) fn customer_rank(
-        &self,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> Option<RankedScore> {
+    fn customer_rank(&self, window: TimeWindow, customer: CustomerId) -> Option<RankedScore> {
         let d = self.dir.dense(customer)?;
         if self.dir.placeholder[d as usize] {
             return None;

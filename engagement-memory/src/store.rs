@@ -12,9 +12,9 @@ use parking_lot::RwLock;
 
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Event, EventBatch, EventFilter, EventId, EventKey, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, Limits, PurgeMode, PurgeOutcome,
-    PurgeScope, RankedScore, Result, TimeWindow, TopCustomersQuery, WorkspaceId,
+    CustomerId, Event, EventBatch, EventFilter, EventId, EventKey, EventPage, EventPageQuery,
+    EventStore, FunnelInput, FunnelQuery, Limits, PurgeMode, PurgeOutcome, PurgeScope, Ranking,
+    RankingQuery, Result, WorkspaceId,
 };
 
 use crate::directory::Record;
@@ -167,31 +167,11 @@ impl EventStore for MemoryStore {
         workspace: &WorkspaceId,
         ids: &[CustomerId],
     ) -> Result<Vec<Customer>> {
-        let mut found: Vec<Customer> = self.read(workspace, |ws| {
-            ids.iter()
-                .filter_map(|&id| Some(ws.dir.record(ws.dir.dense(id)?)?.customer.clone()))
-                .collect()
-        });
-        found.sort_by_key(|c| c.id);
-        found.dedup_by_key(|c| c.id);
-        Ok(found)
+        Ok(self.read(workspace, |ws| ws.records(ids)))
     }
 
-    async fn top_customers(
-        &self,
-        workspace: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>> {
-        Ok(self.read(workspace, |ws| ws.top_customers(query)))
-    }
-
-    async fn customer_rank(
-        &self,
-        workspace: &WorkspaceId,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> Result<Option<RankedScore>> {
-        Ok(self.read(workspace, |ws| ws.customer_rank(window, customer)))
+    async fn ranking(&self, workspace: &WorkspaceId, query: &RankingQuery) -> Result<Ranking> {
+        Ok(self.read(workspace, |ws| ws.ranking(query)))
     }
 
     async fn activity_page(
@@ -265,7 +245,7 @@ mod tests {
     use futures::TryStreamExt;
     use std::collections::HashSet;
 
-    use engagement_core::Timestamp;
+    use engagement_core::{TimeWindow, Timestamp, TopCustomersQuery};
 
     fn ws() -> WorkspaceId {
         WorkspaceId::new("w").unwrap()

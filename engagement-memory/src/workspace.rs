@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use engagement_core::{Event, TimeWindow};
+use engagement_core::{Customer, CustomerId, Event, TimeWindow};
 
 use crate::columns::Columns;
 use crate::dict::Dictionaries;
@@ -41,6 +41,17 @@ impl Workspace {
             .partition_point(|&p| (p as usize) < range.end)
             .max(start);
         &list[start..end]
+    }
+
+    /// The records among `ids` that exist, ordered by id, each once.
+    pub(crate) fn records(&self, ids: &[CustomerId]) -> Vec<Customer> {
+        let mut found: Vec<Customer> = ids
+            .iter()
+            .filter_map(|&id| Some(self.dir.record(self.dir.dense(id)?)?.customer.clone()))
+            .collect();
+        found.sort_by_key(|c| c.id);
+        found.dedup_by_key(|c| c.id);
+        found
     }
 
     /// Approximate heap bytes held.

@@ -13,7 +13,7 @@
 //! ```
 
 use engagement_core::report::{CustomerStanding, EngagementReport, EngagementRequest, Reports};
-use engagement_core::{CustomerId, RangeSpec, Result, Viewer};
+use engagement_core::{CustomerId, Result, Viewer};
 
 /// A search of the ranking, as a page shows it.
 #[derive(Debug, Clone)]
@@ -26,44 +26,40 @@ pub struct RankingSearch {
     pub standing: Option<CustomerStanding>,
 }
 
-/// The most times [`search`] reads the ranking and the standing.
-const SEARCH_READS: u32 = 3;
-
 /// Runs `request`'s ranking, keeps the rows `term` matches and, when `term` names a customer
-/// by id and no kept row is theirs, reads where that customer ranks in the same window.
+/// by id and no kept row is theirs, says where that customer ranks in the same window.
 ///
-/// The ranking and the standing are two reads: an append between them could rank the
-/// customer within the ranking's limit although its rows, read before, do not hold them, and
-/// the page would say "not in the top 100: rank 2". Both are then read again, up to
-/// three times.
+/// The ranking and the standing are one report, read from one state
+/// ([`EngagementRequest::with_standing_of`]): a customer ranked within the ranking's limit
+/// is always one of its rows, never "not in the top 100: rank 2".
 ///
 /// # Errors
-/// As [`Reports::engagement`] and [`Reports::customer_standing`].
+/// As [`Reports::engagement`].
 pub async fn search(
     reports: &Reports,
     viewer: &Viewer,
     request: &EngagementRequest,
     term: Option<&str>,
 ) -> Result<RankingSearch> {
-    let mut reads = 0;
-    loop {
-        let mut report = reports.engagement(viewer, request).await?;
-        let ranked = report.rows.len();
-        keep_matching(&mut report, term);
-        let standing = standing_outside(reports, viewer, &report, term).await?;
-        reads += 1;
-        let within = standing
-            .as_ref()
-            .and_then(|s| s.standing)
-            .is_some_and(|s| s.rank <= request.limit as u64);
-        if !within || reads == SEARCH_READS {
-            return Ok(RankingSearch {
-                report,
-                ranked,
-                standing,
-            });
-        }
-    }
+    let named = term.and_then(customer_named);
+    let request = match named {
+        Some(id) => request.clone().with_standing_of(id),
+        None => request.clone(),
+    };
+    let mut report = reports.engagement(viewer, &request).await?;
+    let ranked = report.rows.len();
+    keep_matching(&mut report, term);
+    let standing = report.standing.take().filter(|s| {
+        !report
+            .rows
+            .iter()
+            .any(|row| row.customer_id == s.customer_id)
+    });
+    Ok(RankingSearch {
+        report,
+        ranked,
+        standing,
+    })
 }
 
 /// The customer `term` names by id (`12345` or `#12345`, as the event log's customer filter
@@ -87,29 +83,4 @@ pub fn keep_matching(report: &mut EngagementReport, term: Option<&str>) {
             .rows
             .retain(|row| row.matches(term) || named == Some(row.customer_id));
     }
-}
-
-/// Where the customer `term` names by id ranks in `report`'s window, when `term` names one
-/// and no row of `report` is theirs; `None` otherwise.
-async fn standing_outside(
-    reports: &Reports,
-    viewer: &Viewer,
-    report: &EngagementReport,
-    term: Option<&str>,
-) -> Result<Option<CustomerStanding>> {
-    let Some(id) = term.and_then(customer_named) else {
-        return Ok(None);
-    };
-    if report.rows.iter().any(|row| row.customer_id == id) {
-        return Ok(None);
-    }
-    let window = report.period.window;
-    let exact = RangeSpec::Between {
-        from: window.from,
-        to: window.to,
-    };
-    let standing = reports
-        .customer_standing(viewer, &viewer.workspace, exact, id)
-        .await?;
-    Ok(Some(standing))
 }

@@ -16,14 +16,15 @@ use super::runtime;
 use super::support::fresh_workspace;
 use crate::{
     ActivityQuery, BucketCountsQuery, Customer, CustomerId, Event, EventFilter, EventId,
-    EventPageQuery, EventStore, FunnelQuery, PurgeMode, PurgeScope, ReferenceStore, Result,
-    TimeWindow, TopCustomersQuery, WorkspaceId,
+    EventPageQuery, EventStore, FunnelQuery, PurgeMode, PurgeScope, RankingQuery, ReferenceStore,
+    Result, TimeWindow, TopCustomersQuery, WorkspaceId,
 };
 
 /// One read of every kind the differential test compares.
 #[derive(Debug, Clone)]
 enum Read {
     Top(TopCustomersQuery),
+    Ranking(RankingQuery),
     Rank(TimeWindow, CustomerId),
     Activity(ActivityQuery),
     Buckets(BucketCountsQuery),
@@ -42,6 +43,19 @@ fn arb_read() -> impl Strategy<Value = Read> {
         (arb_window(), 0..8_usize)
             .prop_map(|(window, limit)| Read::Top(TopCustomersQuery { window, limit })),
         (arb_window(), 0..=7_i64).prop_map(|(w, c)| Read::Rank(w, CustomerId(c))),
+        (
+            arb_window(),
+            0..8_usize,
+            any::<bool>(),
+            proptest::option::of(0..=7_i64)
+        )
+            .prop_map(|(window, limit, records, standing_of)| {
+                Read::Ranking(RankingQuery {
+                    top: TopCustomersQuery { window, limit },
+                    records,
+                    standing_of: standing_of.map(CustomerId),
+                })
+            }),
         arb_activity().prop_map(Read::Activity),
         (arb_customer_ids(), names(), subsequence(anchors(), 0..=5)).prop_map(
             |(customers, names, edges)| {
@@ -196,6 +210,12 @@ async fn read_agrees(
             q,
             store.top_customers(ws, q).await,
             oracle.top_customers(ws, q).await,
+        ),
+        Read::Ranking(q) => agree(
+            "ranking",
+            q,
+            store.ranking(ws, q).await,
+            oracle.ranking(ws, q).await,
         ),
         Read::Rank(w, c) => agree(
             "customer_rank",

@@ -57,6 +57,7 @@ mod limits;
 mod process_tz;
 mod purge;
 mod ranking;
+mod ranking_with;
 mod support;
 mod tenancy;
 mod with_rows;
@@ -72,6 +73,7 @@ pub use limits::*;
 pub use process_tz::{PROCESS_ZONES, TIME_CASES, rerun_under_process_zones};
 pub use purge::*;
 pub use ranking::*;
+pub use ranking_with::*;
 pub use tenancy::*;
 pub use with_rows::*;
 
@@ -99,6 +101,7 @@ macro_rules! conformance_tests {
             placeholders_are_recognised_by_name,
             customer_rank_agrees_with_ranking,
             customer_rank_counts_every_customer_ahead,
+            ranking_reads_records_and_a_standing_with_its_rows,
             activity_counts_milestones,
             activity_search_is_literal,
             activity_filters_status_and_ids,
@@ -136,6 +139,7 @@ macro_rules! conformance_tests {
             ingestor_concurrent_senders_count_exactly,
             ingestor_keeps_the_first_payload_sent_under_an_id,
             activity_reads_its_rows_and_what_goes_with_them_from_one_state,
+            ranking_reads_its_rows_and_what_goes_with_them_from_one_state,
         );
 
         #[test]

@@ -78,6 +78,7 @@ mod tests {
             generated_at: to,
             complete_up_to: None,
             rows,
+            standing: None,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct EngagementRequest {
     pub range: RangeSpec,
     /// How many rows, 1 to [`MAX_RANKING_ROWS`].
     pub limit: usize,
+    /// A customer whose place in the ranking the report says too, however far down
+    /// ([`EngagementReport::standing`]); `None` for none.
+    #[serde(default)]
+    pub standing_of: Option<CustomerId>,
 }
 
 impl EngagementRequest {
@@ -35,6 +39,7 @@ impl EngagementRequest {
             workspace,
             range: RangeSpec::last(Lookback::Minutes15),
             limit: MAX_RANKING_ROWS,
+            standing_of: None,
         }
     }
 
@@ -49,6 +54,16 @@ impl EngagementRequest {
     #[must_use]
     pub fn with_limit(self, limit: usize) -> Self {
         Self { limit, ..self }
+    }
+
+    /// The same request saying where `customer` ranks too, even outside the rows
+    /// ([`EngagementReport::standing`]), read with the ranking from one state.
+    #[must_use]
+    pub fn with_standing_of(self, customer: CustomerId) -> Self {
+        Self {
+            standing_of: Some(customer),
+            ..self
+        }
     }
 }
 
@@ -106,6 +121,10 @@ pub struct EngagementReport {
     pub complete_up_to: Option<Timestamp>,
     /// The rows, by score descending then customer id ascending.
     pub rows: Vec<EngagementRow>,
+    /// Where the request's [`standing_of`](EngagementRequest::standing_of) customer ranks,
+    /// from the same state as the rows: a rank within the rows is theirs.
+    #[serde(default)]
+    pub standing: Option<CustomerStanding>,
 }
 
 /// One customer's place in the ranking, wherever it falls.
@@ -162,7 +181,6 @@ pub(crate) fn rows(
     };
     scores
         .into_iter()
-        .filter(|s| record(s.customer).is_none_or(|c| !c.is_admin_placeholder))
         .zip(1..)
         .map(|(s, rank)| EngagementRow {
             rank,

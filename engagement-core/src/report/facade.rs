@@ -18,20 +18,15 @@ use super::{BandThresholds, ReportPeriod};
 use crate::access::{AccessPolicy, ReportKind, Viewer};
 use crate::error::{Error, Result};
 use crate::model::batch::EventBatch;
-use crate::model::customer::Customer;
 use crate::model::event::Event;
 use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityQuery, ActivityRow, BucketCount, CustomerFilter, CustomerScore, EventPage,
-    EventPageQuery, FunnelQuery, LatestEvents, Milestone, Milestones, RowBuckets,
+    ActivityQuery, ActivityRow, BucketCount, CustomerFilter, EventPage, EventPageQuery,
+    FunnelQuery, LatestEvents, Milestone, Milestones, RankedScore, RankingQuery, RowBuckets,
     TopCustomersQuery,
 };
 use crate::time::{CalendarPreset, Clock, RangeSpec, ReportZone, SystemClock, Timestamp};
-
-/// The most times an engagement report reads its ranking when a ranked account turns out to
-/// have been flagged an admin placeholder meanwhile (see `Reports::ranked`).
-const RANKING_READS: u32 = 3;
 
 /// The reports over one store: the entry point a host application holds.
 ///
@@ -186,7 +181,11 @@ impl Reports {
         })
     }
 
-    /// The engagement ranking: the top customers by number of their own events.
+    /// The engagement ranking: the top customers by number of their own events, with their
+    /// records and, when the request names one
+    /// ([`with_standing_of`](EngagementRequest::with_standing_of)), a customer's place however
+    /// far down, all from one store call: a placeholder flagged or an event appended meanwhile
+    /// shows in all of it or in none.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::InvalidRange`] /
@@ -208,43 +207,63 @@ impl Reports {
         let now = self.clock.now();
         let period = self.period(request.range, now, Some(MAX_RANKING_DAYS))?;
         let complete_up_to = self.watermark();
-        let query = TopCustomersQuery {
+        let top = TopCustomersQuery {
             window: period.window,
             limit: request.limit,
         };
-        let (scores, customers) = self.ranked(&request.workspace, &query).await?;
-        let rows = engagement::rows(request, &period, scores, &customers, &self.bands);
+        let query = RankingQuery {
+            standing_of: request.standing_of,
+            ..RankingQuery::new(top).with_records()
+        };
+        let ranking = self.store.ranking(&request.workspace, &query).await?;
+        let standing = request.standing_of.map(|customer| {
+            self.standing(
+                &request.workspace,
+                customer,
+                &period,
+                complete_up_to,
+                ranking.standing,
+            )
+        });
+        let rows = engagement::rows(
+            request,
+            &period,
+            ranking.scores,
+            &ranking.records,
+            &self.bands,
+        );
         Ok(EngagementReport {
             request: request.clone(),
             period,
             generated_at: now,
             complete_up_to,
             rows,
+            standing,
         })
     }
 
-    /// The ranking `query` asks for and the records of its customers. The store leaves admin
-    /// placeholders out of the ranking, but a host may flag an account between the two reads:
-    /// the ranking is then read again (now without it), up to `RANKING_READS` times; a
-    /// record still flagged after that has its row left out by [`engagement::rows`].
-    async fn ranked(
+    /// `customer`'s standing in the ranking over `period`, as the store read it.
+    fn standing(
         &self,
         workspace: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> Result<(Vec<CustomerScore>, Vec<Customer>)> {
-        let mut reads = 0;
-        loop {
-            let scores = self.store.top_customers(workspace, query).await?;
-            let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
-            let customers = self.store.customers(workspace, &ids).await?;
-            reads += 1;
-            if reads == RANKING_READS || !customers.iter().any(|c| c.is_admin_placeholder) {
-                return Ok((scores, customers));
-            }
+        customer: CustomerId,
+        period: &ReportPeriod,
+        complete_up_to: Option<Timestamp>,
+        standing: Option<RankedScore>,
+    ) -> CustomerStanding {
+        CustomerStanding {
+            customer_id: customer,
+            drill_down: engagement::drill_down(workspace, period.window, customer),
+            period: *period,
+            complete_up_to,
+            band: standing.map(|s| self.bands.band(s.score)),
+            standing,
         }
     }
 
     /// One customer's rank and score in the ranking over `range`, even outside the top 100.
+    /// Beside a ranking, ask the ranking for it instead
+    /// ([`EngagementRequest::with_standing_of`]): read apart, the two may see different states.
     ///
     /// # Errors
     /// [`Error::Forbidden`] before anything else; [`Error::InvalidRange`] /
@@ -264,14 +283,7 @@ impl Reports {
             .store
             .customer_rank(workspace, period.window, customer)
             .await?;
-        Ok(CustomerStanding {
-            customer_id: customer,
-            drill_down: engagement::drill_down(workspace, period.window, customer),
-            period,
-            complete_up_to,
-            band: standing.map(|s| self.bands.band(s.score)),
-            standing,
-        })
+        Ok(self.standing(workspace, customer, &period, complete_up_to, standing))
     }
 
     /// A page of the customer activity table with sparklines, its total and the summary bar.

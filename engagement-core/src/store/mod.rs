@@ -18,7 +18,7 @@ use crate::time::TimeWindow;
 use query::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
     EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
-    PurgeScope, RankedScore, TopCustomersQuery,
+    PurgeScope, RankedScore, Ranking, RankingQuery, TopCustomersQuery,
 };
 
 /// Where events and customers live, spoken to in aggregate primitives that a backend pushes
@@ -30,9 +30,10 @@ use query::{
 ///   deletes a row of another.
 /// - **Time.** Windows are half-open `[from, to)` over `occurred_at`, in UTC microseconds.
 ///   Calendar rules are resolved by the caller, which hands over explicit edges.
-/// - **Who is counted.** The aggregate primitives ([`top_customers`](Self::top_customers),
-///   [`customer_rank`](Self::customer_rank), [`activity_page`](Self::activity_page),
-///   [`bucket_counts`](Self::bucket_counts), [`funnel_input`](Self::funnel_input)) count only
+/// - **Who is counted.** The aggregate primitives ([`ranking`](Self::ranking) and its parts
+///   [`top_customers`](Self::top_customers) and [`customer_rank`](Self::customer_rank),
+///   [`activity_page`](Self::activity_page), [`bucket_counts`](Self::bucket_counts),
+///   [`funnel_input`](Self::funnel_input)) count only
 ///   events whose actor is [`Actor::Customer`](crate::Actor::Customer). The log primitives
 ///   ([`event_page`](Self::event_page), [`export`](Self::export), [`event`](Self::event)) return
 ///   every actor unless the filter narrows them.
@@ -83,8 +84,18 @@ pub trait EventStore: Debug + Send + Sync + 'static {
     async fn customers(&self, workspace: &WorkspaceId, ids: &[CustomerId])
     -> Result<Vec<Customer>>;
 
-    /// The customers with the most events in the window: at most `limit` rows, score ≥ 1,
-    /// admin placeholders excluded (customers without a record are not placeholders).
+    /// The ranking of the window: the customers with the most events, at most `limit` rows,
+    /// score ≥ 1, admin placeholders excluded (customers without a record are not
+    /// placeholders); with it, as the query asks, the ranked customers' records and one
+    /// customer's place in the full ranking, all read from one state (so no record read with
+    /// the ranking is a placeholder, and a standing within `limit` is a row of it).
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn ranking(&self, workspace: &WorkspaceId, query: &RankingQuery) -> Result<Ranking>;
+
+    /// The scores of [`ranking`](Self::ranking) alone. A backend answers it through `ranking`
+    /// unless it overrides it.
     ///
     /// # Errors
     /// A backend failure.
@@ -92,11 +103,14 @@ pub trait EventStore: Debug + Send + Sync + 'static {
         &self,
         workspace: &WorkspaceId,
         query: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>>;
+    ) -> Result<Vec<CustomerScore>> {
+        let ranking = self.ranking(workspace, &RankingQuery::new(*query)).await?;
+        Ok(ranking.scores)
+    }
 
-    /// One customer's rank and score in the full ranking [`top_customers`](Self::top_customers)
-    /// would produce without a limit; `None` when the customer has no event in the window or is
-    /// an admin placeholder.
+    /// One customer's rank and score in the full ranking [`ranking`](Self::ranking) would
+    /// produce without a limit; `None` when the customer has no event in the window or is an
+    /// admin placeholder. A backend answers it through `ranking` unless it overrides it.
     ///
     /// # Errors
     /// A backend failure.
@@ -105,7 +119,13 @@ pub trait EventStore: Debug + Send + Sync + 'static {
         workspace: &WorkspaceId,
         window: TimeWindow,
         customer: CustomerId,
-    ) -> Result<Option<RankedScore>>;
+    ) -> Result<Option<RankedScore>> {
+        let alone = RankingQuery::new(TopCustomersQuery { window, limit: 0 });
+        let ranking = self
+            .ranking(workspace, &alone.with_standing_of(customer))
+            .await?;
+        Ok(ranking.standing)
+    }
 
     /// One page of customer records matching the filter, with their counters over the window,
     /// the number of matching customers and the summary over all of them. Customers with no
@@ -207,6 +227,9 @@ macro_rules! forward_event_store {
             }
             async fn customers(&self, workspace: &WorkspaceId, ids: &[CustomerId]) -> Result<Vec<Customer>> {
                 (**self).customers(workspace, ids).await
+            }
+            async fn ranking(&self, workspace: &WorkspaceId, query: &RankingQuery) -> Result<Ranking> {
+                (**self).ranking(workspace, query).await
             }
             async fn top_customers(&self, workspace: &WorkspaceId, query: &TopCustomersQuery) -> Result<Vec<CustomerScore>> {
                 (**self).top_customers(workspace, query).await

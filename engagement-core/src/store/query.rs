@@ -108,6 +108,70 @@ pub struct TopCustomersQuery {
     pub limit: usize,
 }
 
+/// The engagement ranking and what is read with it, from one state:
+/// [`EventStore::ranking`](crate::EventStore::ranking)'s question.
+///
+/// ```
+/// use engagement_core::{CustomerId, RankingQuery, TimeWindow, TopCustomersQuery};
+///
+/// let top = TopCustomersQuery { window: TimeWindow::ALL, limit: 100 };
+/// let query = RankingQuery::new(top).with_records().with_standing_of(CustomerId(7));
+/// assert!(query.records);
+/// assert_eq!(query.standing_of, Some(CustomerId(7)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankingQuery {
+    /// The window scored and the rows wanted.
+    pub top: TopCustomersQuery,
+    /// Whether the records of the ranked customers are read too.
+    pub records: bool,
+    /// A customer whose place in the full ranking of the window is read too, however far down.
+    pub standing_of: Option<CustomerId>,
+}
+
+impl RankingQuery {
+    /// The ranking `top` asks for, and nothing with it.
+    #[must_use]
+    pub fn new(top: TopCustomersQuery) -> Self {
+        Self {
+            top,
+            records: false,
+            standing_of: None,
+        }
+    }
+
+    /// The same query reading the ranked customers' records too.
+    #[must_use]
+    pub fn with_records(self) -> Self {
+        Self {
+            records: true,
+            ..self
+        }
+    }
+
+    /// The same query reading `customer`'s place in the full ranking too.
+    #[must_use]
+    pub fn with_standing_of(self, customer: CustomerId) -> Self {
+        Self {
+            standing_of: Some(customer),
+            ..self
+        }
+    }
+}
+
+/// The answer to a [`RankingQuery`], read from one state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// What [`top_customers`](crate::EventStore::top_customers) answers to the query's `top`.
+    pub scores: Vec<CustomerScore>,
+    /// The records of the ranked customers that have one, ordered by id; empty unless the
+    /// query asks for them.
+    pub records: Vec<Customer>,
+    /// What [`customer_rank`](crate::EventStore::customer_rank) answers for the query's
+    /// `standing_of` over its window; `None` when it names nobody.
+    pub standing: Option<RankedScore>,
+}
+
 /// A customer's engagement score: the number of their own events in a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustomerScore {

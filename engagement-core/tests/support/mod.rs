@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use async_trait::async_trait;
 use engagement_core::{
     ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, Customer,
-    CustomerId, CustomerScore, Error, Event, EventBatch, EventFilter, EventId, EventPage,
-    EventPageQuery, EventStore, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope,
-    RankedScore, ReferenceStore, Result, TimeWindow, Timestamp, TopCustomersQuery, WorkspaceId,
-    names,
+    CustomerId, Error, Event, EventBatch, EventFilter, EventId, EventPage, EventPageQuery,
+    EventStore, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope, Ranking,
+    RankingQuery, ReferenceStore, Result, Timestamp, WorkspaceId, names,
 };
 use futures::stream::BoxStream;
 use tokio::sync::Semaphore;
@@ -35,8 +34,8 @@ pub(crate) struct Faulty {
     pub(crate) gate: Option<Semaphore>,
     /// Added to every purge count (a backend that misreports).
     pub(crate) purge_over_count: u64,
-    /// The next this-many rankings flag their first customer an admin placeholder once read
-    /// (a host flagging an account while a report reads).
+    /// The next this-many rankings flag their first customer an admin placeholder right after
+    /// they are read (a host flagging an account while a report runs).
     pub(crate) flagging_rankings: AtomicU32,
     /// Before every read of customers, activity, buckets or log pages, this customer of this
     /// workspace gets a link open and an order at this instant (a writer that never rests).
@@ -126,28 +125,16 @@ impl EventStore for Faulty {
         self.write_before_read().await?;
         self.inner.customers(ws, ids).await
     }
-    async fn top_customers(
-        &self,
-        ws: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>> {
-        let ranked = self.inner.top_customers(ws, query).await?;
-        if let Some(first) = ranked.first()
+    async fn ranking(&self, ws: &WorkspaceId, query: &RankingQuery) -> Result<Ranking> {
+        let ranking = self.inner.ranking(ws, query).await?;
+        if let Some(first) = ranking.scores.first()
             && take_one(&self.flagging_rankings)
         {
             let mut flagged = Customer::new(first.customer, "Ops", "Account");
             flagged.is_admin_placeholder = true;
             self.inner.upsert_customers(ws, &[flagged]).await?;
         }
-        Ok(ranked)
-    }
-    async fn customer_rank(
-        &self,
-        ws: &WorkspaceId,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> Result<Option<RankedScore>> {
-        self.inner.customer_rank(ws, window, customer).await
+        Ok(ranking)
     }
     async fn activity_page(&self, ws: &WorkspaceId, query: &ActivityQuery) -> Result<ActivityPage> {
         self.write_before_read().await?;

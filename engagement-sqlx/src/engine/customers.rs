@@ -6,13 +6,17 @@ use engagement_core::{Customer, CustomerId, WorkspaceId};
 
 use super::Engine;
 use crate::chunk::rows_per_statement;
-use crate::dialect::Dialect;
+use crate::dialect::{Conn, Dialect};
 use crate::encode::{
     CUSTOMER_BINDS, CUSTOMER_COLUMNS, CUSTOMER_INSERT_COLUMNS, CUSTOMER_UPDATE_COLUMNS,
     customer_from_row, push_customer_values,
 };
 use crate::error::SqlResult;
 use crate::filter::raw_ids;
+use crate::sql::Sql;
+
+/// What a failed read of records says it was doing.
+const CONTEXT: &str = "read customers";
 
 impl<D: Dialect> Engine<D> {
     pub(crate) async fn upsert_customers(
@@ -61,6 +65,35 @@ impl<D: Dialect> Engine<D> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let mut conn = self.acquire().await?;
+        let sql = self.customers_sql(workspace, ids);
+        D::fetch_alone(&mut conn, sql, CONTEXT)
+            .await?
+            .iter()
+            .map(|row| customer_from_row(row, 0))
+            .collect()
+    }
+
+    /// [`Self::customers`] read on `conn`, in the snapshot of the read transaction it is in.
+    pub(super) async fn customers_in(
+        &self,
+        conn: &mut Conn<D>,
+        workspace: &WorkspaceId,
+        ids: &[CustomerId],
+    ) -> SqlResult<Vec<Customer>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = self.customers_sql(workspace, ids);
+        D::fetch_all(conn, sql, CONTEXT)
+            .await?
+            .iter()
+            .map(|row| customer_from_row(row, 0))
+            .collect()
+    }
+
+    /// The statement reading the records among `ids`, ordered by id.
+    fn customers_sql(&self, workspace: &WorkspaceId, ids: &[CustomerId]) -> Sql {
         let ids = raw_ids(ids);
         let mut sql = D::sql();
         sql.push("SELECT ")
@@ -72,11 +105,6 @@ impl<D: Dialect> Engine<D> {
             .push(" AND ");
         D::push_in_ids(&mut sql, "id", &ids);
         sql.push(" ORDER BY id");
-        let mut conn = self.acquire().await?;
-        D::fetch_alone(&mut conn, sql, "read customers")
-            .await?
-            .iter()
-            .map(|row| customer_from_row(row, 0))
-            .collect()
+        sql
     }
 }

@@ -350,21 +350,12 @@ macro_rules! sql_event_store {
                 $crate::engine::store_call!(self.engine, $dialect, customers(workspace, ids))
             }
 
-            async fn top_customers(
+            async fn ranking(
                 &self,
                 workspace: &engagement_core::WorkspaceId,
-                query: &engagement_core::TopCustomersQuery,
-            ) -> engagement_core::Result<Vec<engagement_core::CustomerScore>> {
-                $crate::engine::store_call!(self.engine, $dialect, top_customers(workspace, query))
-            }
-
-            async fn customer_rank(
-                &self,
-                workspace: &engagement_core::WorkspaceId,
-                window: engagement_core::TimeWindow,
-                customer: engagement_core::CustomerId,
-            ) -> engagement_core::Result<Option<engagement_core::RankedScore>> {
-                $crate::engine::store_call!(self.engine, $dialect, customer_rank(workspace; window, customer))
+                query: &engagement_core::RankingQuery,
+            ) -> engagement_core::Result<engagement_core::Ranking> {
+                $crate::engine::store_call!(self.engine, $dialect, ranking(workspace, query))
             }
 
             async fn activity_page(

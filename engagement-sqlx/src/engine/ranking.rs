@@ -1,4 +1,4 @@
-//! `top_customers` and `customer_rank`: scores summed in SQL over the daily rollup and the
+//! `ranking` (its rows, their records, a customer's rank): scores summed in SQL over the daily rollup and the
 //! window's raw edges, ranks counted in SQL.
 //!
 //! The top of a ranking is pruned by the customers' all-time totals, which no window's score
@@ -11,7 +11,8 @@
 //! reach it can rank before them.
 
 use engagement_core::{
-    CustomerId, CustomerScore, RankedScore, TimeWindow, TopCustomersQuery, WorkspaceId,
+    CustomerId, CustomerScore, RankedScore, Ranking, RankingQuery, TimeWindow, TopCustomersQuery,
+    WorkspaceId,
 };
 
 use super::rollup::{Columns, Narrow};
@@ -49,23 +50,45 @@ impl<D: Dialect> Engine<D> {
         sql.push(") u GROUP BY customer");
     }
 
-    pub(crate) async fn top_customers(
+    pub(crate) async fn ranking(
         &self,
         workspace: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> SqlResult<Vec<CustomerScore>> {
-        if query.limit == 0 || query.window.is_empty() {
-            return Ok(Vec::new());
+        query: &RankingQuery,
+    ) -> SqlResult<Ranking> {
+        let window = query.top.window;
+        let scoring = query.top.limit > 0 && !window.is_empty();
+        let standing_of = query.standing_of.filter(|_| !window.is_empty());
+        if !scoring && standing_of.is_none() {
+            return Ok(Ranking::default());
         }
+        // One snapshot, so that the rows, their records and the standing agree.
         let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
-        let top = match self.pruned_top(&mut tx, workspace, query).await? {
-            Some(top) => top,
-            None => self.top_of(&mut tx, workspace, query, None).await?,
+        let scores = if scoring {
+            match self.pruned_top(&mut tx, workspace, &query.top).await? {
+                Some(top) => top,
+                None => self.top_of(&mut tx, workspace, &query.top, None).await?,
+            }
+        } else {
+            Vec::new()
+        };
+        let records = if query.records {
+            let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer).collect();
+            self.customers_in(&mut tx, workspace, &ids).await?
+        } else {
+            Vec::new()
+        };
+        let standing = match standing_of {
+            Some(customer) => self.rank_in(&mut tx, workspace, window, customer).await?,
+            None => None,
         };
         tx.commit()
             .await
             .map_err(SqlError::driver("end the ranking snapshot"))?;
-        Ok(top)
+        Ok(Ranking {
+            scores,
+            records,
+            standing,
+        })
     }
 
     /// The ranking from the customers whose totals reach the bar (see the module), or `None`
@@ -160,37 +183,29 @@ impl<D: Dialect> Engine<D> {
             .collect()
     }
 
-    pub(crate) async fn customer_rank(
+    /// `customer`'s rank and score over `window`, read on `conn` in the snapshot of the read
+    /// transaction it is in (so that the score and the count of better-ranked customers agree).
+    async fn rank_in(
         &self,
+        conn: &mut Conn<D>,
         workspace: &WorkspaceId,
         window: TimeWindow,
         customer: CustomerId,
     ) -> SqlResult<Option<RankedScore>> {
-        if window.is_empty() {
-            return Ok(None);
-        }
-        // One snapshot, so the score and the count of better-ranked customers agree.
-        let mut tx = begin::<D>(&self.pool, D::BEGIN_READ).await?;
         let alone = TopCustomersQuery { window, limit: 1 };
         let own = self
-            .top_of(&mut tx, workspace, &alone, Some(&[customer.0]))
+            .top_of(conn, workspace, &alone, Some(&[customer.0]))
             .await?;
-        let standing = match own.first() {
-            Some(own) => {
-                let better = self
-                    .better_than(&mut tx, workspace, window, customer, own.score)
-                    .await?;
-                Some(RankedScore {
-                    score: own.score,
-                    rank: better + 1,
-                })
-            }
-            None => None,
+        let Some(own) = own.first() else {
+            return Ok(None);
         };
-        tx.commit()
-            .await
-            .map_err(SqlError::driver("end the rank's snapshot"))?;
-        Ok(standing)
+        let better = self
+            .better_than(conn, workspace, window, customer, own.score)
+            .await?;
+        Ok(Some(RankedScore {
+            score: own.score,
+            rank: better + 1,
+        }))
     }
 
     /// How many customers rank before `customer`, whose score is `score`: a higher score, or

@@ -15,11 +15,10 @@ use crate::model::ids::{CustomerId, EventId, WorkspaceId};
 use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::store::query::{
-    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, CustomerScore,
-    EventFilter, EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome,
-    PurgeScope, RankedScore, TopCustomersQuery,
+    ActivityPage, ActivityQuery, AppendOutcome, BucketCount, BucketCountsQuery, EventFilter,
+    EventPage, EventPageQuery, FunnelInput, FunnelQuery, PurgeMode, PurgeOutcome, PurgeScope,
+    Ranking, RankingQuery,
 };
-use crate::time::TimeWindow;
 
 /// Events per exported batch: small, so that consumers meet batch edges in small tests.
 const EXPORT_BATCH: usize = 64;
@@ -137,24 +136,25 @@ impl EventStore for ReferenceStore {
         }))
     }
 
-    async fn top_customers(
-        &self,
-        workspace: &WorkspaceId,
-        query: &TopCustomersQuery,
-    ) -> Result<Vec<CustomerScore>> {
+    async fn ranking(&self, workspace: &WorkspaceId, query: &RankingQuery) -> Result<Ranking> {
         Ok(self.read(workspace, |data| {
-            ranking::top_customers(&data.events, &data.customers, query)
-        }))
-    }
-
-    async fn customer_rank(
-        &self,
-        workspace: &WorkspaceId,
-        window: TimeWindow,
-        customer: CustomerId,
-    ) -> Result<Option<RankedScore>> {
-        Ok(self.read(workspace, |data| {
-            ranking::customer_rank(&data.events, &data.customers, window, customer)
+            let scores = ranking::top_customers(&data.events, &data.customers, &query.top);
+            let records = if query.records {
+                let ids: BTreeSet<CustomerId> = scores.iter().map(|s| s.customer).collect();
+                ids.iter()
+                    .filter_map(|id| data.customers.get(id).cloned())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let standing = query.standing_of.and_then(|customer| {
+                ranking::customer_rank(&data.events, &data.customers, query.top.window, customer)
+            });
+            Ranking {
+                scores,
+                records,
+                standing,
+            }
         }))
     }
 
@@ -238,7 +238,7 @@ impl EventStore for ReferenceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::Timestamp;
+    use crate::time::{TimeWindow, Timestamp};
     use futures::executor::block_on;
 
     fn ws(name: &str) -> WorkspaceId {
