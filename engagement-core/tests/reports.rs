@@ -625,7 +625,7 @@ async fn an_account_flagged_while_a_report_runs_shows_in_all_of_it_or_in_none() 
         .collect();
     store.append(&ws(), &events).await.unwrap();
     let records: Vec<Customer> = (1..=4)
-        .map(|c| Customer::new(CustomerId(c), "Customer", &c.to_string()))
+        .map(|c| Customer::new(CustomerId(c), "Customer", c.to_string()))
         .collect();
     store.upsert_customers(&ws(), &records).await.unwrap();
     let reports = Reports::new(store).with_clock(Arc::new(FixedClock::new(now)));
