@@ -12,9 +12,9 @@ use engagement_core::report::{
     ScoreBand,
 };
 use engagement_core::{
-    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventStore,
-    FixedClock, Lookback, Milestone, Milestones, RangeSpec, ReferenceStore, ReportZone, Role,
-    Timestamp, Viewer, names,
+    Actor, CalendarPreset, Customer, CustomerId, CustomerStatus, Error, Event, EventId, EventKey,
+    EventStore, FixedClock, Lookback, Milestone, Milestones, RangeSpec, ReferenceStore, ReportZone,
+    Role, Timestamp, Viewer, names,
 };
 use report_fixture::{customers_every_third_inactive, event, fixture_at, ts, ws};
 
@@ -517,6 +517,22 @@ async fn texts_to_match_with_control_characters_are_refused_by_field() {
         f.reports.activity(&f.admin, &search).await.map(drop),
         "search",
     );
+    // A cursor no event can have: refused on every store alike (PostgreSQL refused the NUL
+    // itself, with an encoding error).
+    let cursor = log.clone().with_after(EventKey {
+        at: ts("2026-11-20T11:00:00Z"),
+        id: EventId::from("e\0"),
+    });
+    refused(
+        f.reports.event_log(&f.admin, &cursor).await.map(drop),
+        "after",
+    );
+    assert!(matches!(
+        f.reports
+            .event_detail(&f.admin, &ws(), &EventId::from("e\0"))
+            .await,
+        Err(Error::NotFound { what: "event", .. })
+    ));
 }
 
 /// A name a host maps to views and to another milestone counts as a view (the first in

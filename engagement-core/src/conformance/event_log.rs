@@ -441,6 +441,11 @@ pub async fn event_by_id_is_scoped(store: &dyn EventStore) {
         None,
         "unknown id"
     );
+    assert_eq!(
+        ok("event", store.event(&a, &EventId::from("full-\0")).await),
+        None,
+        "an id no event can have (a NUL)"
+    );
 }
 
 /// An export of more events than any reasonable chunk yields every matching event once, in

@@ -180,17 +180,21 @@ impl EventLogRequest {
         }
     }
 
-    /// Checks the page size and the texts to match.
+    /// Checks the page size, the cursor and the texts to match.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] when the page size is 0 or above [`MAX_LOG_PAGE`], or an event
-    /// name, the path, domain or referrer holds a control character (no stored event has one).
+    /// [`Error::InvalidQuery`] when the page size is 0 or above [`MAX_LOG_PAGE`], or the
+    /// cursor's event id, an event name, the path, domain or referrer holds a control character
+    /// (no stored event has one).
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_LOG_PAGE).contains(&self.page_size) {
             return Err(Error::invalid_query(
                 "page_size",
                 format!("{} is not between 1 and {MAX_LOG_PAGE}", self.page_size),
             ));
+        }
+        if let Some(after) = &self.after {
+            refuse_control_characters("after", after.id.as_str())?;
         }
         self.check_texts()
     }

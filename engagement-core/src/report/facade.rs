@@ -549,14 +549,19 @@ impl Reports {
         id: &EventId,
     ) -> Result<LogEntry> {
         self.policy.check(viewer, workspace, ReportKind::EventLog)?;
+        let not_found = || Error::NotFound {
+            what: "event",
+            id: id.to_string(),
+        };
+        // An id no event may have (blank, too long, a control character) is found nowhere.
+        if id.check().is_err() {
+            return Err(not_found());
+        }
         let event = self
             .store
             .event(workspace, id)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "event",
-                id: id.to_string(),
-            })?;
+            .ok_or_else(not_found)?;
         let customer = self
             .store
             .customers(workspace, &[event.customer])

@@ -197,6 +197,11 @@ impl<D: Dialect> Engine<D> {
         workspace: &WorkspaceId,
         id: &EventId,
     ) -> SqlResult<Option<Event>> {
+        // No stored id holds a control character (`EventId` refuses them); PostgreSQL would
+        // refuse a NUL in the bound text instead of finding nothing.
+        if id.as_str().chars().any(char::is_control) {
+            return Ok(None);
+        }
         let mut sql = D::sql();
         sql.push("SELECT ")
             .push(EVENT_COLUMNS)
