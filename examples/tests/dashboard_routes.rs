@@ -764,3 +764,62 @@ async fn csv_links_carry_the_exact_window_of_a_relative_range_page() {
         }
     }
 }
+
+/// The app over a memory store holding `events` of workspace "demo".
+async fn app_with(events: &[Event]) -> Router {
+    let store = Arc::new(engagement_memory::MemoryStore::new());
+    let ws = WorkspaceId::new("demo").unwrap();
+    store.append(&ws, events).await.unwrap();
+    let now: Timestamp = NOW.parse().unwrap();
+    router(Reports::new(store).with_clock(Arc::new(FixedClock::new(now))))
+}
+
+/// An event id may end in a blank (only blank ids and control characters are refused): its
+/// row opens its own detail panel (the link's id was trimmed, so it opened none, or another
+/// event's).
+#[tokio::test]
+async fn a_row_whose_id_ends_in_a_blank_opens_its_own_event() {
+    let at: Timestamp = "2026-11-20T11:00:00Z".parse().unwrap();
+    let mut event = Event::new("order-7 ", CustomerId(7), "Order Submitted", at);
+    event.page.path = "/checkout".into();
+    let other = Event::new("order-7", CustomerId(8), "Order Submitted", at);
+    let app = app_with(&[event, other]).await;
+    let page = get(&app, "/events", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let row_at = page.body.find("<tr data-href=\"").unwrap() + 15;
+    let open =
+        page.body[row_at..row_at + page.body[row_at..].find('"').unwrap()].replace("&amp;", "&");
+    let panel = get(&app, &open, "manager").await;
+    assert_eq!(panel.status, StatusCode::OK, "{open}: {}", panel.body);
+    let detail = panel
+        .body
+        .split_once("id=\"event-detail\"")
+        .unwrap_or_else(|| panic!("{open}: no detail panel"))
+        .1;
+    assert!(detail.contains("/checkout"), "{open} opened another event");
+}
+
+/// The next page after a page ending with an id that ends in a blank resumes right after it:
+/// the event of the same instant whose id lacks the blank is on it (a trimmed cursor skipped
+/// it), and an empty page says nothing of what it shows.
+#[tokio::test]
+async fn the_next_page_after_an_id_ending_in_a_blank_skips_nothing() {
+    let at: Timestamp = "2026-11-20T11:00:00Z".parse().unwrap();
+    // Newest first within one instant is ids descending: 49 above "e ", then "e ", then "e".
+    let mut events: Vec<Event> = (0..49)
+        .map(|i| Event::new(format!("f{i:02}"), CustomerId(1), "Page Viewed", at))
+        .collect();
+    events.push(Event::new("e ", CustomerId(1), "Page Viewed", at));
+    events.push(Event::new("e", CustomerId(2), "Page Viewed", at));
+    let app = app_with(&events).await;
+    let page = get(&app, "/events", "manager").await;
+    assert!(page.body.contains("<strong>51</strong>"), "the total is 51");
+    assert!(page.body.contains("showing 1–50"));
+    let next = link_with_class(&page.body, "btn next");
+    let second = get(&app, &next, "manager").await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert!(second.body.contains("showing 51–51"), "{next}");
+    let past = next.replace("pos=50", "pos=60").replace("%3Ae+", "%3Ae");
+    let empty = get(&app, &past, "manager").await;
+    assert!(!empty.body.contains("showing"), "{past}");
+}

@@ -73,8 +73,15 @@ pub(crate) struct Params {
 /// The text a referrer filter uses for direct traffic (an empty referrer).
 const DIRECT: &str = "(direct)";
 
+/// A typed filter's text, without the blanks around it; `None` when there is none.
 fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// An event id a link carries (`event`, the cursor `after`), exactly as given: an id may begin
+/// or end with a blank; `None` when there is none.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 impl Params {
@@ -127,7 +134,7 @@ impl Params {
                 r.to_owned()
             }
         });
-        request.after = blank(&self.after).map(str::parse).transpose()?;
+        request.after = given(&self.after).map(str::parse).transpose()?;
         Ok(request)
     }
 
@@ -223,7 +230,7 @@ pub(crate) async fn page(
             );
         }
     };
-    let detail = match blank(&params.event) {
+    let detail = match given(&params.event) {
         Some(id) => match state
             .reports
             .event_detail(&viewer, &session.workspace, &EventId::new(id))
@@ -310,21 +317,20 @@ fn filter_bar(params: &Params, log: Option<&EventLogPage>) -> Markup {
 fn table(session: &Session, params: &Params, log: &EventLogPage) -> Markup {
     let pos = params.pos.unwrap_or(0);
     // `pos` comes from the link, so any number may arrive: saturate rather than overflow.
-    let first = if log.entries.is_empty() {
-        0
-    } else {
-        pos.saturating_add(1)
-    };
+    let first = pos.saturating_add(1);
     let last = pos.saturating_add(log.entries.len() as u64);
     html! {
-        p.total { strong { (log.total) } " events" span.muted { " · showing " (first) "–" (last) } }
+        p.total {
+            strong { (log.total) } " events"
+            @if !log.entries.is_empty() { span.muted { " · showing " (first) "–" (last) } }
+        }
         table #events {
             thead { tr { th { "Event" } th { "Customer ID" } th { "Path" } th { "Country" } th { "Device" } th { "Time" } } }
             tbody {
                 @for entry in &log.entries {
                     @let e = &entry.event;
                     @let open = Params { event: Some(e.id.as_str().to_owned()), ..params.clone() }.link("/events");
-                    tr data-href=(open) class=[(blank(&params.event) == Some(e.id.as_str())).then_some("selected")] {
+                    tr data-href=(open) class=[(given(&params.event) == Some(e.id.as_str())).then_some("selected")] {
                         td { a href=(open) { (e.name) } @if e.actor != Actor::Customer { " " span.muted { "(" (e.actor.as_str()) ")" } } }
                         td { (customer_link(session, e.customer, html! { (e.customer) })) }
                         td { (e.page.path) }
