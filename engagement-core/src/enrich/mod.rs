@@ -189,6 +189,8 @@ impl Enricher {
 /// secrets, not page context to store and export. Anything else is kept as it was written.
 fn without_credentials(url: &str) -> Cow<'_, str> {
     match url::Url::parse(url.trim()) {
+        // "ann:pw@shop.example/p", without a scheme, parses as scheme "ann".
+        Ok(parsed) if page::is_credentials_and_host(&parsed) => without_user_info(url),
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             // Both only fail for URLs that cannot have credentials, which this one has.
             let _ = parsed.set_username("");
@@ -197,18 +199,21 @@ fn without_credentials(url: &str) -> Cow<'_, str> {
         }
         // Without a scheme ("ann@shop.example/p", "//ann:pw@shop.example/p") the parser reads
         // no credentials, but `domain_and_path` reads a host after them: they are cut here.
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            let text = url.trim();
-            let (slashes, rest) = text
-                .strip_prefix("//")
-                .map_or(("", text), |rest| ("//", rest));
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            match authority.rfind('@') {
-                Some(at) => Cow::Owned(format!("{slashes}{}", &rest[at + 1..])),
-                None => Cow::Borrowed(url),
-            }
-        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => without_user_info(url),
         _ => Cow::Borrowed(url),
+    }
+}
+
+/// Scheme-less `url` without what comes before the `@` of its authority, if it has one.
+fn without_user_info(url: &str) -> Cow<'_, str> {
+    let text = url.trim();
+    let (slashes, rest) = text
+        .strip_prefix("//")
+        .map_or(("", text), |rest| ("//", rest));
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => Cow::Owned(format!("{slashes}{}", &rest[at + 1..])),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -399,6 +404,19 @@ mod tests {
                 "//shop.acme.test/p?x=@",
                 "",
             ),
+            // A user name and a password, without a scheme, read as a scheme "ann".
+            (
+                "ann:s3cret@shop.acme.test/pricing",
+                "shop.acme.test/pricing",
+                "shop.acme.test",
+            ),
+            (
+                "ann:s3cret@shop.acme.test:8443",
+                "shop.acme.test:8443",
+                "shop.acme.test",
+            ),
+            // An e-mail address is no page: kept as written, no domain.
+            ("mailto:ann@shop.acme.test", "mailto:ann@shop.acme.test", ""),
         ] {
             let e = enriched(RequestContext {
                 url: Some(written),

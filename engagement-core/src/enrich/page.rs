@@ -21,7 +21,7 @@ pub fn domain_and_path(raw: &str) -> Option<(String, String)> {
     // Only text that is not a URL at all, or whose "scheme" is a host followed by a port, is
     // retried as a scheme-less one: "mailto:x@y" is a URL without a host and stays unresolved.
     let parsed = match url::Url::parse(raw) {
-        Ok(parsed) if !is_host_and_port(&parsed) => parsed,
+        Ok(parsed) if !is_host_and_port(&parsed) && !is_credentials_and_host(&parsed) => parsed,
         Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
             let parsed = url::Url::parse(&format!("https://{raw}")).ok()?;
             // Read without a scheme, "checkout" or "docs/intro" would be a host: only a
@@ -55,6 +55,20 @@ fn is_host_and_port(parsed: &url::Url) -> bool {
         && !port.is_empty()
         && port.bytes().all(|b| b.is_ascii_digit())
         && looks_like_a_host(parsed.scheme())
+}
+
+/// Whether `parsed` is scheme-less text with a user name and password that the parser took for
+/// a scheme and a path ("ann:pw@shop.example/p": scheme "ann", path "pw@shop.example/p"): what
+/// follows the `@` of its first path segment looks like a host. A `mailto:` address is an
+/// address, not a page.
+pub(super) fn is_credentials_and_host(parsed: &url::Url) -> bool {
+    let path = parsed.path();
+    let first = &path[..path.find(['/', '?', '#']).unwrap_or(path.len())];
+    parsed.cannot_be_a_base()
+        && parsed.scheme() != "mailto"
+        && first
+            .rsplit_once('@')
+            .is_some_and(|(_, host)| looks_like_a_host(host))
 }
 
 /// Whether a name read without a scheme is taken for a host: `localhost`, a name with a dot,
