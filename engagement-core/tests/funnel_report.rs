@@ -251,6 +251,38 @@ fn an_empty_funnel_serializes_and_writes_zeros() {
 }
 
 #[test]
+fn evaluating_a_funnel_of_no_steps_does_not_panic() {
+    let got = std::panic::catch_unwind(|| {
+        engagement_core::report::evaluate_funnel(
+            &[],
+            &engagement_core::FunnelInput::default(),
+            TimeDelta::days(7),
+            |_| false,
+        )
+    });
+    assert!(
+        got.as_ref().is_ok_and(Vec::is_empty),
+        "evaluate_funnel(&[], empty input) panicked"
+    );
+    // Nor with an input that has customers in it (a step-1 event, someone waiting).
+    let input = engagement_core::FunnelInput {
+        entered: 2,
+        journeys: vec![engagement_core::Journey {
+            customer: CustomerId(1),
+            events: vec![engagement_core::StepEvent { at: at(0), step: 0 }],
+        }],
+        waiting: 1,
+    };
+    let got = std::panic::catch_unwind(|| {
+        engagement_core::report::evaluate_funnel(&[], &input, TimeDelta::days(7), |_| true)
+    });
+    assert!(
+        got.as_ref().is_ok_and(Vec::is_empty),
+        "evaluate_funnel(&[], a journey) panicked"
+    );
+}
+
+#[test]
 fn reports_of_every_range_kind_round_trip_through_json() {
     use engagement_core::{CalendarPreset, Lookback};
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -210,6 +210,9 @@ impl Scratch {
 ///
 /// `open` says whether a customer whose latest step-1 event is at `t` can still convert:
 /// callers pass `t + conversion_window >= now && now <= window.to`.
+///
+/// One entry per step; no steps give no entries, whatever `input` holds (a funnel of no steps
+/// has nobody entering it).
 pub fn evaluate(
     steps: &[String],
     input: &FunnelInput,
@@ -217,6 +220,10 @@ pub fn evaluate(
     open: impl Fn(Timestamp) -> bool,
 ) -> Vec<FunnelStep> {
     let k = steps.len();
+    // Every per-step count below is indexed by step, step 1 (`[0]`) always.
+    if k == 0 {
+        return Vec::new();
+    }
     let mut reached = vec![0_u64; k];
     let mut in_progress = vec![0_u64; k];
     let mut durations: Vec<Vec<TimeDelta>> = vec![Vec::new(); k];
