@@ -728,24 +728,18 @@ async fn csv_links_carry_the_exact_window_of_a_relative_range_page() {
     let later = router(reports.with_clock(Arc::new(FixedClock::new(
         "2026-11-21T13:00:00Z".parse().unwrap(),
     ))));
-    // (page, its CSV link's class, role, whether the report depends on its window alone: a
-    // funnel counts the customers "in progress" at the time it is asked).
-    for (page, csv_class, role, window_alone) in [
-        ("/engagement?range=60m", "btn primary csv", "manager", true),
+    // (page, its CSV link's class, role). A funnel counts the customers "in progress" at the
+    // time it is asked: its link carries the instant its page was computed too.
+    for (page, csv_class, role) in [
+        ("/engagement?range=60m", "btn primary csv", "manager"),
         (
             "/events?range=14d&name=Page+Viewed",
             "btn export",
             "manager",
-            true,
         ),
-        (
-            "/activity?status=active",
-            "export-page",
-            "administrator",
-            true,
-        ),
-        ("/activity", "export-all", "administrator", true),
-        ("/funnel", "btn primary csv", "manager", false),
+        ("/activity?status=active", "export-page", "administrator"),
+        ("/activity", "export-all", "administrator"),
+        ("/funnel", "btn primary csv", "manager"),
     ] {
         let shown = get(&app, page, role).await;
         assert_eq!(shown.status, StatusCode::OK, "{page}");
@@ -758,10 +752,89 @@ async fn csv_links_carry_the_exact_window_of_a_relative_range_page() {
         let now = get(&app, &link, role).await;
         assert_eq!(now.status, StatusCode::OK, "{link}: {}", now.body);
         assert!(csv_lines(&now.body).len() > 1, "{link}: {}", now.body);
-        if window_alone {
-            let after = get(&later, &link, role).await;
-            assert_eq!(after.body, now.body, "{link} downloaded later");
-        }
+        let after = get(&later, &link, role).await;
+        assert_eq!(after.body, now.body, "{link} downloaded later");
+    }
+}
+
+/// Per step, (dropped, in progress) as the funnel page's table shows them.
+fn funnel_page_counts(body: &str) -> Vec<(u64, u64)> {
+    let table = &body[body.find("<table id=\"funnel\"").unwrap()..];
+    let tbody = &table[table.find("<tbody>").unwrap()..table.find("</tbody>").unwrap()];
+    tbody
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let nums: Vec<u64> = row
+                .split("<td class=\"num\">")
+                .skip(1)
+                .filter_map(|c| c[..c.find('<').unwrap()].parse().ok())
+                .collect();
+            (nums[1], nums[2])
+        })
+        .collect()
+}
+
+/// Per step, (dropped, in progress) as the funnel CSV has them.
+fn funnel_csv_counts(body: &str) -> Vec<(u64, u64)> {
+    csv_lines(body)
+        .iter()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[5].parse().unwrap(), cells[6].parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_funnel_csv_a_second_later_has_the_pages_in_progress_customers() {
+    let (app, reports) = app().await;
+    let page = get(&app, "/funnel?range=24h", "manager").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let shown = funnel_page_counts(&page.body);
+    assert!(
+        shown[0].1 > 0,
+        "the case needs customers in progress: {shown:?}"
+    );
+    let link = link_with_class(&page.body, "btn primary csv");
+    let same = get(&app, &link, "manager").await;
+    assert_eq!(funnel_csv_counts(&same.body), shown, "{link}");
+    let a_second_later: Timestamp = "2026-11-20T12:00:01Z".parse().unwrap();
+    let later = router(reports.with_clock(Arc::new(FixedClock::new(a_second_later))));
+    let clicked = get(&later, &link, "manager").await;
+    assert_eq!(clicked.status, StatusCode::OK, "{link}: {}", clicked.body);
+    assert_eq!(
+        funnel_csv_counts(&clicked.body),
+        shown,
+        "{link}: the CSV downloaded a second after the page"
+    );
+}
+
+#[tokio::test]
+async fn a_funnel_csv_as_of_an_instant_no_page_showed_is_refused() {
+    let (app, _) = app().await;
+    let window = "range=between&from=2026-11-19T12%3A00%3A00Z&to=2026-11-20T12%3A00%3A00Z";
+    let at = |as_of: &str| format!("/funnel.csv?{window}&as_of={as_of}");
+    // The page's instant and any before it inside the window are read.
+    for as_of in ["2026-11-20T12%3A00%3A00Z", "2026-11-19T12%3A00%3A00Z"] {
+        let csv = get(&app, &at(as_of), "manager").await;
+        assert_eq!(csv.status, StatusCode::OK, "as of {as_of}: {}", csv.body);
+    }
+    // A microsecond after now, before the window's start, or not an instant: the 400 page.
+    for (as_of, why) in [
+        ("2026-11-20T12%3A00%3A00.000001Z", "later than now"),
+        ("2026-11-19T11%3A59%3A59.999999Z", "before the window"),
+        ("yesterday", "not an RFC 3339 instant"),
+    ] {
+        let csv = get(&app, &at(as_of), "manager").await;
+        assert_eq!(csv.status, StatusCode::BAD_REQUEST, "as of {as_of}");
+        assert!(csv.body.contains(why), "as of {as_of}: {}", csv.body);
+        assert!(
+            !csv.body.starts_with("step,"),
+            "as of {as_of}: {}",
+            csv.body
+        );
     }
 }
 

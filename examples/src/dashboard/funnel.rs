@@ -1,10 +1,14 @@
 //! The funnel page: steps, conversion window and range, a step chart and the step table.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::TimeDelta;
-use engagement_core::report::{FunnelReport, FunnelRequest};
-use engagement_core::{CalendarPreset, Error, RangeSpec, ReportZone, Result, WorkspaceId};
+use engagement_core::report::{FunnelReport, FunnelRequest, Reports};
+use engagement_core::{
+    CalendarPreset, Error, FixedClock, RangeSpec, ReportZone, Result, Timestamp, WorkspaceId,
+};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +22,9 @@ use crate::range_text::{PRESETS, exact_window_parts, parse_range};
 
 const TITLE: &str = "Funnel";
 
-/// The page's query: steps (comma-separated), conversion window in days, range.
+/// The page's query: steps (comma-separated), conversion window in days, range; and for the
+/// CSV, `as_of`, the instant (RFC 3339) its page was computed at, which the page's CSV link
+/// carries so that the download counts the customers in progress as the page did.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct Params {
     steps: Option<String>,
@@ -26,6 +32,7 @@ pub(crate) struct Params {
     range: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    as_of: Option<String>,
 }
 
 impl Params {
@@ -55,6 +62,45 @@ impl Params {
         Ok(request)
     }
 
+    /// `reports` evaluating `request` as of `as_of` when it is given (the instant a page was
+    /// computed at: who is in progress depends on it), as of now otherwise.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuery`] for an `as_of` that is not an RFC 3339 instant, is later than
+    /// now (nobody has seen the funnel then yet) or earlier than the start of the window the
+    /// range has at it (no page showed that); range errors.
+    fn reports_as_of(&self, reports: &Reports, request: &FunnelRequest) -> Result<Reports> {
+        let Some(text) = self
+            .as_of
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(reports.clone());
+        };
+        let at: Timestamp = text.parse().map_err(|_| {
+            Error::invalid_query("as_of", format!("{text:?} is not an RFC 3339 instant"))
+        })?;
+        let now = reports.clock().now();
+        if at > now {
+            return Err(Error::invalid_query(
+                "as_of",
+                format!("{at} is later than now ({now}): no page has shown the funnel then"),
+            ));
+        }
+        let window = request.range.resolve(at, reports.zone(), None)?;
+        if at < window.from {
+            return Err(Error::invalid_query(
+                "as_of",
+                format!(
+                    "{at} is before the window's start ({}): no page has shown the funnel then",
+                    window.from
+                ),
+            ));
+        }
+        Ok(reports.clone().with_clock(Arc::new(FixedClock::new(at))))
+    }
+
     fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
         vec![
             ("steps", self.steps.clone()),
@@ -62,6 +108,7 @@ impl Params {
             ("range", self.range.clone()),
             ("from", self.from.clone()),
             ("to", self.to.clone()),
+            ("as_of", self.as_of.clone()),
         ]
     }
 }
@@ -85,7 +132,7 @@ pub(crate) async fn page(
     }
 }
 
-/// `GET /funnel.csv`.
+/// `GET /funnel.csv`: the page's report, as of `as_of` when the link gives it.
 pub(crate) async fn csv(
     State(state): State<AppState>,
     session: Session,
@@ -93,7 +140,8 @@ pub(crate) async fn csv(
 ) -> Response {
     let result = async {
         let request = params.request(session.workspace.clone(), state.reports.zone())?;
-        let report = state.reports.funnel(&session.viewer(), &request).await?;
+        let reports = params.reports_as_of(&state.reports, &request)?;
+        let report = reports.funnel(&session.viewer(), &request).await?;
         csv_response::report(&report)
     }
     .await;
@@ -131,9 +179,12 @@ fn form(params: &Params, report: Option<&FunnelReport>) -> Markup {
 }
 
 fn chart(params: &Params, report: &FunnelReport) -> Markup {
-    // The download is the page's window to the microsecond, not the range read again later.
+    // The download is the page's window to the microsecond, not the range read again later,
+    // evaluated as of the instant the page was: a customer in progress on the page is not
+    // dropped in a download a second later, once a window ending "now" lies in the past.
     let mut export = params.clone();
     (export.range, export.from, export.to) = exact_window_parts(report.period.window);
+    export.as_of = Some(report.generated_at.to_string());
     html! {
         div.toolbar { a.btn.primary.csv href=(href("/funnel.csv", &export.pairs())) download { "CSV" } }
         (svg::funnel_chart(&report.steps))
