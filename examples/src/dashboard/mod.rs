@@ -14,7 +14,7 @@
 //! | `GET /activity`, `GET /activity.csv?scope=page\|all` | customer activity, its two exports; `customer=ID` opens the detail panel |
 //! | `GET /customers/{id}` | one customer's detail (where a name links) |
 //! | `GET /events`, `GET /events.csv` | the event log; `event=ID` opens the detail panel; the export streams the complete filtered log |
-//! | `GET /funnel`, `GET /funnel.csv` | a funnel with its step chart |
+//! | `GET /funnel`, `GET /funnel.csv` | a funnel with its step chart; the CSV link carries `as_of`, the instant the page was computed, so the file counts who is in progress as the page did |
 //! | `GET /login`, `POST /login` | the demo sign-in |
 //! | `GET /assets/dashboard.css`, `GET /assets/dashboard.js` | the pages' stylesheet and script |
 //!
