@@ -222,6 +222,11 @@ impl SqliteStore {
     /// needs every append to survive those sets `synchronous = FULL` on the options this
     /// returns (one sync of the WAL per commit) and opens the store with
     /// [`SqliteStore::new`].
+    ///
+    /// `secure_delete` is on: what a purge deletes (an erasure above all) is overwritten in the
+    /// file, not left readable in its free space. The write-ahead log holds a deleted value's
+    /// earlier page images until its next reset after a checkpoint (at the latest when the store
+    /// closes); a copy of the file taken before then, or a backup, still holds it.
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let access = if in_memory {
             Access::Memory
@@ -242,6 +247,9 @@ impl SqliteStore {
             .pragma("cache_size", "-262144")
             .pragma("mmap_size", "1073741824")
             .pragma("temp_store", "MEMORY")
+            // A purge, above all an erasure, overwrites what it deletes: without it the bytes
+            // of deleted rows stay readable in the file's free space.
+            .pragma("secure_delete", "ON")
             .pragma(
                 "wal_autocheckpoint",
                 (WAL_CHECKPOINT_BYTES / PAGE_SIZE).to_string(),

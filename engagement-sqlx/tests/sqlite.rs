@@ -61,8 +61,8 @@ mod sqlite_only {
     use std::time::Duration;
 
     use engagement_core::{
-        CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeMode, PurgeScope,
-        TimeWindow, Timestamp, WorkspaceId,
+        Customer, CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, PurgeMode,
+        PurgeScope, TimeWindow, Timestamp, WorkspaceId, retention,
     };
     use engagement_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use engagement_sqlx::sqlx::{Connection, Executor, Row, SqliteConnection};
@@ -513,6 +513,53 @@ mod sqlite_only {
         ));
         let reopened = SqliteStore::connect(&url).await.expect("reopen");
         assert_eq!(total(&reopened, &ws).await, 2_000);
+    }
+
+    /// An erasure leaves none of the customer's values in the database file: SQLite keeps
+    /// deleted rows' bytes in free space unless `secure_delete` overwrites them, so the email,
+    /// the name and an event's URL stayed readable in the file after `erase_customer`.
+    #[tokio::test]
+    async fn an_erased_customers_values_leave_the_file() {
+        let url = file("erasure");
+        let path = url.trim_start_matches("sqlite://").to_owned();
+        let store = SqliteStore::connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let ws = WorkspaceId::new("w").expect("workspace");
+        let mut record = Customer::new(CustomerId(5), "Erasa", "Mequick");
+        record.email = "erase-me-7f3a9@example.test".into();
+        store
+            .upsert_customers(&ws, &[record])
+            .await
+            .expect("upsert");
+        let mut event = Event::new(
+            "secret-event",
+            CustomerId(5),
+            "Page Viewed",
+            Timestamp::EPOCH,
+        );
+        event.page.url = "https://shop.test/orders/private-9c1e2b".into();
+        let mut others = events("kept", 500);
+        others.push(event);
+        store.append(&ws, &others).await.expect("append");
+        let erased = retention::erase_customer(&store, &ws, CustomerId(5), PurgeMode::Delete)
+            .await
+            .expect("erase");
+        assert_eq!((erased.removed.events, erased.removed.customers), (1, 1));
+        store.close().await;
+        let bytes = std::fs::read(&path).expect("read the file");
+        let holds = |value: &str| bytes.windows(value.len()).any(|w| w == value.as_bytes());
+        for value in [
+            "erase-me-7f3a9@example.test",
+            "private-9c1e2b",
+            "Mequick",
+            "secret-event",
+        ] {
+            assert!(
+                !holds(value),
+                "the file still holds {value:?} after the erasure"
+            );
+        }
+        assert!(holds("kept-00499"), "the file holds what was kept");
     }
 
     /// `close` refuses every call that comes after it at once, the reads too, while it waits
