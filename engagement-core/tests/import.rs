@@ -630,6 +630,116 @@ fn a_metadata_number_a_float_would_round_is_refused_not_rounded() {
     assert_eq!(event.metadata["ratio"], serde_json::json!(0.1 + 0.2));
 }
 
+/// A metadata key given twice is refused on its line, in an NDJSON object and in a CSV cell,
+/// rather than stored with the last value and the first dropped unseen.
+#[tokio::test]
+async fn a_metadata_key_given_twice_is_refused_not_collapsed() {
+    let ndjson = r#"{"event_id":"e1","customer_id":7,"name":"Subscribed","occurred_at":"2026-11-19T10:00:00Z","metadata":{"plan":"pro","plan":"free"}}"#;
+    let csv = "event_id,customer_id,name,occurred_at,metadata\n\
+e2,7,Subscribed,2026-11-19T10:00:00Z,\"{\"\"plan\"\":\"\"pro\"\",\"\"plan\"\":\"\"free\"\"}\"\n";
+    let store = ReferenceStore::default();
+    let from_ndjson = run(
+        &store,
+        NdjsonLines::new(ndjson.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    let from_csv = run(
+        &store,
+        CsvLines::new(csv.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    let kept: Vec<String> = stored(&store)
+        .await
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.id.as_str(),
+                serde_json::Value::Object(e.metadata.clone())
+            )
+        })
+        .collect();
+    assert_eq!(
+        (from_ndjson.rejected, from_csv.rejected),
+        (1, 1),
+        "stored: {kept:?}"
+    );
+    for report in [&from_ndjson, &from_csv] {
+        assert!(
+            matches!(
+                report.errors[0].kind,
+                LineErrorKind::Field {
+                    field: "metadata",
+                    ..
+                }
+            ),
+            "{:?}",
+            report.errors
+        );
+        let text = report.errors[0].to_string();
+        assert!(text.contains("plan"), "the repeated key is named: {text}");
+    }
+    assert!(kept.is_empty(), "{kept:?}");
+}
+
+/// A key repeated in an object nested in the metadata, or in an object in an array of it, is
+/// refused too, and named with where it is; the same key in two objects is no repeat.
+#[test]
+fn a_metadata_key_given_twice_at_any_depth_is_refused() {
+    let line = |metadata: &str| {
+        format!(
+            r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{metadata}}}"#
+        )
+    };
+    let cell = |metadata: &str| {
+        format!(
+            "{HEADER},metadata\n{},\"{}\"\n",
+            row("e1"),
+            metadata.replace('"', "\"\"")
+        )
+    };
+    for (metadata, named) in [
+        (r#"{"a":{"x":1,"x":2}}"#, "a.x"),
+        (r#"{"a":[{"y":true},{"x":1,"x":1}]}"#, "a[1].x"),
+    ] {
+        let read: Vec<Vec<_>> = vec![
+            NdjsonLines::new(line(metadata).as_bytes()).collect(),
+            CsvLines::new(cell(metadata).as_bytes()).collect(),
+        ];
+        for items in read {
+            match &items[..] {
+                [
+                    Err(LineError {
+                        kind:
+                            LineErrorKind::Field {
+                                field: "metadata",
+                                reason,
+                            },
+                        ..
+                    }),
+                ] => assert!(reason.contains(named), "{named}: {reason}"),
+                other => panic!("{metadata}: {other:?}"),
+            }
+        }
+    }
+    let apart = r#"{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}"#;
+    for items in [
+        NdjsonLines::new(line(apart).as_bytes()).collect::<Vec<_>>(),
+        CsvLines::new(cell(apart).as_bytes()).collect(),
+    ] {
+        let event = &items[0]
+            .as_ref()
+            .expect("no key repeats in one object")
+            .event;
+        assert_eq!(
+            serde_json::Value::Object(event.metadata.clone()),
+            serde_json::from_str::<serde_json::Value>(apart).unwrap()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSV line numbers: the line each record starts on, whatever the line ends, blank lines and
 // quoted line breaks before it.

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::map::Entry;
 
 use super::LineErrorKind;
 use crate::error::Error;
@@ -52,7 +53,7 @@ pub(crate) struct ImportRecord {
     #[serde(default)]
     ip: Option<String>,
     #[serde(default)]
-    metadata: Option<Value>,
+    metadata: Option<ReadMetadata>,
     #[serde(default)]
     pub(crate) user_agent: Option<String>,
 }
@@ -146,18 +147,22 @@ impl ImportRecord {
             ),
         };
         let metadata = match self.metadata {
-            None | Some(Value::Null) => serde_json::Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(Value::String(s)) if s.trim().is_empty() => serde_json::Map::new(),
-            Some(Value::String(s)) => match serde_json::from_str(&s) {
-                Ok(Value::Object(map)) => {
+            None => serde_json::Map::new(),
+            Some(ReadMetadata {
+                value: Value::String(s),
+                ..
+            }) => {
+                if s.trim().is_empty() {
+                    serde_json::Map::new()
+                } else {
+                    let parsed: ReadMetadata = serde_json::from_str(&s)
+                        .map_err(|e| bad("metadata", format!("not JSON: {e}")))?;
+                    let map = parsed.into_object()?;
                     check_numbers(&s)?;
                     map
                 }
-                Ok(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
-                Err(e) => return Err(bad("metadata", format!("not JSON: {e}"))),
-            },
-            Some(_) => return Err(bad("metadata", "metadata must be a JSON object".into())),
+            }
+            Some(metadata) => metadata.into_object()?,
         };
         let mut event = Event::new(
             self.event_id,
@@ -178,6 +183,138 @@ impl ImportRecord {
         event.geo.city = text(self.city);
         event.geo.zone = text(self.zone);
         Ok(event)
+    }
+}
+
+/// A `metadata` value as read, and where an object in it gave a key twice, if one did: a JSON
+/// object read as a [`Value`] keeps the last value of a repeated key and drops the others
+/// unseen, so the reading notes the first repeat for [`into_object`](Self::into_object) to
+/// refuse.
+#[derive(Debug)]
+pub(crate) struct ReadMetadata {
+    value: Value,
+    /// Where the repeated key is, from the top, each key after a `.` and each array index in
+    /// brackets: `.plan`, `.a.x`, `.a[1].x`.
+    repeated: Option<String>,
+}
+
+impl ReadMetadata {
+    /// The metadata object; an error when it is another value or gave a key twice.
+    fn into_object(self) -> Result<serde_json::Map<String, Value>, LineErrorKind> {
+        let bad = |reason: String| LineErrorKind::Field {
+            field: "metadata",
+            reason,
+        };
+        if let Some(path) = self.repeated {
+            let key = path.strip_prefix('.').unwrap_or(&path);
+            return Err(bad(format!(
+                "the key `{key}` is given twice: one value of it would be lost; give it once"
+            )));
+        }
+        match self.value {
+            Value::Object(map) => Ok(map),
+            _ => Err(bad("metadata must be a JSON object".into())),
+        }
+    }
+
+    fn scalar(value: impl Into<Value>) -> Self {
+        Self {
+            value: value.into(),
+            repeated: None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadMetadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadMetadataVisitor)
+    }
+}
+
+/// Reads any value as a [`Value`] does, noting the first key an object repeats.
+struct ReadMetadataVisitor;
+
+impl<'de> Visitor<'de> for ReadMetadataVisitor {
+    type Value = ReadMetadata;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ReadMetadata, E> {
+        // As a `Value` reads it: a float JSON cannot write (NaN, infinite) is null.
+        Ok(ReadMetadata::scalar(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(v))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(v))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(Value::Null))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ReadMetadata, E> {
+        Ok(ReadMetadata::scalar(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<ReadMetadata, D::Error> {
+        ReadMetadata::deserialize(deserializer)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ReadMetadata, A::Error> {
+        let (mut values, mut repeated) = (Vec::new(), None);
+        while let Some(item) = seq.next_element::<ReadMetadata>()? {
+            if let Some(path) = item.repeated.filter(|_| repeated.is_none()) {
+                repeated = Some(format!("[{}]{path}", values.len()));
+            }
+            values.push(item.value);
+        }
+        Ok(ReadMetadata {
+            value: Value::Array(values),
+            repeated,
+        })
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ReadMetadata, A::Error> {
+        let (mut object, mut repeated) = (serde_json::Map::new(), None);
+        while let Some(key) = map.next_key::<String>()? {
+            let item = map.next_value::<ReadMetadata>()?;
+            // One look-up a key; the value of a repeated key is not kept, as the line is refused.
+            match object.entry(key) {
+                Entry::Occupied(first) => {
+                    repeated.get_or_insert_with(|| format!(".{}", first.key()));
+                }
+                Entry::Vacant(slot) => {
+                    if let Some(path) = item.repeated.filter(|_| repeated.is_none()) {
+                        repeated = Some(format!(".{}{path}", slot.key()));
+                    }
+                    slot.insert(item.value);
+                }
+            }
+        }
+        Ok(ReadMetadata {
+            value: Value::Object(object),
+            repeated,
+        })
     }
 }
 
