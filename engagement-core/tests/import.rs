@@ -740,6 +740,97 @@ fn a_metadata_key_given_twice_at_any_depth_is_refused() {
     }
 }
 
+/// A value of the wrong type is refused naming its key, and the message names no line but
+/// its own: `serde_json`, reading one line at a time, said "at line 1 column 34" of each.
+#[test]
+fn an_ndjson_value_of_the_wrong_type_names_its_key_and_only_its_own_line() {
+    let good =
+        r#"{"event_id":"e1","customer_id":7,"name":"N","occurred_at":"2026-11-19T10:00:00Z"}"#;
+    let cases = [
+        (
+            r#"{"event_id":"e2","customer_id":9223372036854775808,"name":"N","occurred_at":"2026-11-19T10:00:00Z"}"#,
+            "customer_id",
+        ),
+        (
+            r#"{"event_id":"e3","customer_id":"7","name":"N","occurred_at":"2026-11-19T10:00:00Z"}"#,
+            "customer_id",
+        ),
+        (
+            r#"{"event_id":"e4","customer_id":7,"name":"N","occurred_at":1763546400}"#,
+            "occurred_at",
+        ),
+    ];
+    let data = format!("{good}\n{}\n{}\n{}\n", cases[0].0, cases[1].0, cases[2].0);
+    let items: Vec<_> = NdjsonLines::new(data.as_bytes()).collect();
+    assert!(items[0].is_ok());
+    let mut wrong = Vec::new();
+    for (i, (_, key)) in cases.iter().enumerate() {
+        let err = items[i + 1].as_ref().expect_err("a wrong type is refused");
+        let text = err.to_string();
+        assert_eq!(err.line, i as u64 + 2, "{text}");
+        if !text.contains(key) || lines_named(&text) != [err.line] {
+            wrong.push(format!(
+                "should name `{key}` and line {} only: {text}",
+                err.line
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The line numbers a message names (each `line N`).
+fn lines_named(text: &str) -> Vec<u64> {
+    text.match_indices("line ")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// A row the `csv` reader refuses (bad UTF-8) names its own line only: the `csv` crate's
+/// message added its own count of lines, which knows no lone CR and starts after blank lines.
+#[test]
+fn a_csv_error_names_no_other_line_than_its_own() {
+    let cr: &[u8] = b"event_id,customer_id,name,occurred_at\re1,7,Page Viewed,2026-01-01T00:00:00Z\re2,7,P\xff,2026-01-01T00:00:00Z\r";
+    let crlf: &[u8] = b"event_id,customer_id,name,occurred_at\r\n\r\ne1,7,\"Page Viewed\",2026-01-01T00:00:00Z\r\ne2,7,P\xff,2026-01-01T00:00:00Z\r\n";
+    let mut wrong = Vec::new();
+    for (data, line) in [(cr, 3), (crlf, 4)] {
+        let items: Vec<_> = CsvLines::new(data).collect();
+        let err = items
+            .iter()
+            .find_map(|item| item.as_ref().err())
+            .expect("the row with bad UTF-8 is refused");
+        let text = err.to_string();
+        assert_eq!(err.line, line, "{text}");
+        if lines_named(&text) != [line] {
+            wrong.push(text);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "errors naming another line than their own: {wrong:#?}"
+    );
+}
+
+/// Metadata in a CSV cell that is not JSON is refused naming only the row's line, not the
+/// line of the cell's text `serde_json` counted.
+#[test]
+fn a_metadata_cell_that_is_not_json_names_only_its_own_line() {
+    let data = format!(
+        "{HEADER},metadata\n{},{}\n{},\"{{\"\"plan\"\":\"\n",
+        row("e1"),
+        "",
+        row("e2")
+    );
+    let items: Vec<_> = CsvLines::new(data.as_bytes()).collect();
+    let err = items[1].as_ref().expect_err("the cell is not JSON");
+    let text = err.to_string();
+    assert!(text.contains("not JSON"), "{text}");
+    assert_eq!(lines_named(&text), [3], "{text}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSV line numbers: the line each record starts on, whatever the line ends, blank lines and
 // quoted line breaks before it.

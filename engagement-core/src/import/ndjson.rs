@@ -5,6 +5,7 @@ use std::io::{self, BufRead};
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::record::{self, ImportRecord};
@@ -173,9 +174,7 @@ impl<R: BufRead> Iterator for NdjsonLines<R> {
 
 /// The event of one line; with `ignore_unknown_keys` off, a key no field takes is an error.
 fn parse(text: &[u8], ignore_unknown_keys: bool) -> Result<ImportLine, LineErrorKind> {
-    let malformed = |e: serde_json::Error| LineErrorKind::Malformed {
-        reason: e.to_string(),
-    };
+    let malformed = |e: serde_json::Error| malformed(text, &e);
     // A derived struct also takes a JSON array, its values by position.
     if text.trim_ascii_start().first() != Some(&b'{') {
         return Err(LineErrorKind::Malformed {
@@ -193,6 +192,32 @@ fn parse(text: &[u8], ignore_unknown_keys: bool) -> Result<ImportLine, LineError
         record::check_numbers(raw.metadata.map_or("", RawValue::get))?;
     }
     ImportLine::from_record(record)
+}
+
+/// The error of a line `serde_json` refused, in its words but for the line and column it
+/// adds (it reads one line at a time: its line is always 1, and the reader names the file's):
+/// a syntax error says at which column of the line, a value of the wrong type which key holds
+/// it (the line is read again to find out, only then).
+fn malformed(text: &[u8], error: &serde_json::Error) -> LineErrorKind {
+    let reason = record::json_reason(error);
+    let reason = match error.classify() {
+        Category::Syntax | Category::Eof => format!("{reason} at column {}", error.column()),
+        Category::Data => match key_at_fault(text) {
+            Some(key) => format!("`{key}`: {reason}"),
+            None => reason,
+        },
+        Category::Io => reason,
+    };
+    LineErrorKind::Malformed { reason }
+}
+
+/// The key whose value makes `text` no [`ImportRecord`], if one does (not when a key is
+/// missing, say).
+fn key_at_fault(text: &[u8]) -> Option<String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let error = serde_path_to_error::deserialize::<_, ImportRecord>(&mut deserializer).err()?;
+    let path = error.path();
+    path.iter().next().map(|_| path.to_string())
 }
 
 /// A line's metadata as it is written, to find what parsing it would change.

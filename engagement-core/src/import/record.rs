@@ -156,7 +156,7 @@ impl ImportRecord {
                     serde_json::Map::new()
                 } else {
                     let parsed: ReadMetadata = serde_json::from_str(&s)
-                        .map_err(|e| bad("metadata", format!("not JSON: {e}")))?;
+                        .map_err(|e| bad("metadata", format!("not JSON: {}", json_reason(&e))))?;
                     let map = parsed.into_object()?;
                     check_numbers(&s)?;
                     map
@@ -183,6 +183,18 @@ impl ImportRecord {
         event.geo.city = text(self.city);
         event.geo.zone = text(self.zone);
         Ok(event)
+    }
+}
+
+/// What `serde_json` says of `error`, without the line and column it adds: it reads one
+/// NDJSON line or one CSV cell at a time, so its line is not the file's, and the import names
+/// the file's.
+pub(crate) fn json_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(reason) => reason.to_owned(),
+        None => text,
     }
 }
 

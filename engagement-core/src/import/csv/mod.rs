@@ -175,7 +175,7 @@ impl<R: Read> Iterator for CsvLines<R> {
                             "the header is longer than {} bytes (the reader's cap)",
                             self.reader.get_ref().limit
                         ),
-                        None => format!("the header: {e}"),
+                        None => format!("the header: {}", reason(&e, None)),
                     };
                     return Some(Err(LineError::fatal(1, reason)));
                 }
@@ -251,7 +251,7 @@ impl<R: Read> Iterator for CsvLines<R> {
                 Some(Err(LineError {
                     line,
                     kind: LineErrorKind::Malformed {
-                        reason: e.to_string(),
+                        reason: reason(&e, self.headers.as_ref()),
                     },
                 }))
             }
@@ -330,20 +330,32 @@ fn parse(
     record
         .deserialize::<ImportRecord>(Some(headers))
         .map_err(|e| LineErrorKind::Malformed {
-            reason: match e.kind() {
-                csv::ErrorKind::Deserialize { err, .. } => {
-                    let column = err
-                        .field()
-                        .and_then(|i| headers.get(usize::try_from(i).ok()?));
-                    match column {
-                        Some(name) => format!("column `{name}`: {}", err.kind()),
-                        None => err.kind().to_string(),
-                    }
-                }
-                _ => e.to_string(),
-            },
+            reason: reason(&e, Some(headers)),
         })
         .and_then(ImportLine::from_record)
+}
+
+/// What the `csv` crate says of `error`, with the column it is in (named by `headers`, or
+/// numbered from 1 without them), but not the record number and line it adds: it counts
+/// lines by LF only and from the first non-blank one, and the reader names the line itself.
+fn reason(error: &csv::Error, headers: Option<&csv::StringRecord>) -> String {
+    let (field, what) = match error.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => (err.field(), err.kind().to_string()),
+        csv::ErrorKind::Utf8 { err, .. } => (
+            u64::try_from(err.field()).ok(),
+            format!("not UTF-8 after its first {} bytes", err.valid_up_to()),
+        ),
+        // An I/O error or the like, which names no position (the reader is flexible: rows
+        // of unequal lengths are no error of the `csv` crate's).
+        _ => (None, error.to_string()),
+    };
+    let Some(i) = field.and_then(|i| usize::try_from(i).ok()) else {
+        return what;
+    };
+    match headers.and_then(|h| h.get(i)) {
+        Some(name) => format!("column `{name}`: {what}"),
+        None => format!("field {}: {what}", i + 1),
+    }
 }
 
 /// `line` when each of its row's `metadata.<key>` cells (at the `columns` given) says what
