@@ -1109,6 +1109,68 @@ async fn a_guarded_export_of_a_stored_event_imports_back_as_a_duplicate() {
     assert_eq!(stored(&store).await.len(), 1);
 }
 
+/// An event kept out as a conflict is listed with its id, and its line when its id is on one
+/// line of its batch; the list is bounded as the errors are, all conflicts counted.
+#[tokio::test]
+async fn a_conflict_is_listed_with_its_id_and_line() {
+    let store = ReferenceStore::default();
+    let first = format!("{HEADER}\n{}\n{}\n", row("e1"), row("e2"));
+    run(
+        &store,
+        CsvLines::new(first.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    let other = |id: &str| format!("{id},8,Page Viewed,2026-11-19T10:00:00Z");
+    let data = format!(
+        "{HEADER}\n{}\n{}\n{}\n{}\n",
+        other("e1"),
+        row("e3"),
+        other("e2"),
+        other("e3")
+    );
+    let report = run(
+        &store,
+        CsvLines::new(data.as_bytes()),
+        &ImportOptions::default(),
+    )
+    .await;
+    assert_eq!((report.inserted, report.conflicts), (1, 3), "{report:?}");
+    let listed: Vec<(&str, Option<u64>)> = report
+        .conflicting
+        .iter()
+        .map(|c| (c.id.as_str(), c.line))
+        .collect();
+    // e3 is on two lines of its batch: which one was kept out depends on what the store held.
+    assert_eq!(listed, [("e1", Some(2)), ("e2", Some(4)), ("e3", None)]);
+    assert_eq!(
+        report.conflicting[0].to_string(),
+        "line 2: the id `e1` is stored with other content, which was kept"
+    );
+    assert_eq!(
+        report.conflicting[2].to_string(),
+        "the id `e3` is stored with other content, which was kept"
+    );
+
+    // One batch per line: every id is on one line of its batch. Two conflicts, one kept.
+    let options = ImportOptions {
+        batch_size: 1,
+        max_errors_kept: 1,
+        ..ImportOptions::default()
+    };
+    let store = ReferenceStore::default();
+    let data = format!(
+        "{HEADER}\n{}\n{}\n{}\n",
+        row("e3"),
+        other("e3"),
+        other("e3").replace(",8,", ",9,")
+    );
+    let report = run(&store, CsvLines::new(data.as_bytes()), &options).await;
+    let listed: Vec<_> = report.conflicting.iter().map(|c| c.line).collect();
+    assert_eq!(report.conflicts, 2, "{report:?}");
+    assert_eq!(listed, [Some(3)], "{report:?}");
+}
+
 #[test]
 fn an_export_without_the_guard_is_read_with_the_guard_off() {
     let original = formula_like_event();

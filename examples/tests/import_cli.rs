@@ -153,6 +153,28 @@ fn a_line_kept_out_as_a_conflict_fails_the_import() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
 
+/// A conflict is listed with its id (and its line when that is known), as a refused line is:
+/// the summary gave only their count.
+#[test]
+fn a_conflict_says_which_line_or_id_it_was() {
+    let csv = file(
+        "conflict-named.csv",
+        &format!(
+            "{HEADER}e1,7,Page Viewed,2026-01-01T00:00:00Z\n\
+             e2,7,Page Viewed,2026-01-01T00:00:00Z\n\
+             e1,8,Page Viewed,2026-01-01T00:00:00Z\n"
+        ),
+    );
+    let out = import_into_memory(&csv, &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("1 conflicting"), "{text}");
+    assert!(
+        text.contains("e1") || text.contains("line 4"),
+        "the summary does not say which line or id conflicts: {text}"
+    );
+}
+
 /// With no one reading the summary (`import … | head -1` under `pipefail`), a refused line
 /// still fails the import: the broken pipe while printing turned the status into 0.
 #[test]

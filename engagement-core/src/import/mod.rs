@@ -51,6 +51,7 @@ mod csv;
 mod ndjson;
 mod record;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -60,7 +61,7 @@ pub use self::ndjson::NdjsonLines;
 use self::record::ImportRecord;
 use crate::error::{Error, Result};
 use crate::model::event::Event;
-use crate::model::ids::WorkspaceId;
+use crate::model::ids::{EventId, WorkspaceId};
 use crate::model::validate::Limits;
 use crate::store::EventStore;
 use crate::time::Timestamp;
@@ -246,7 +247,8 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Stop at the first bad line (default false: count it and go on).
     pub stop_on_error: bool,
-    /// How many line errors the report lists (default 1,000); all are counted.
+    /// How many line errors the report lists (default 1,000), and how many conflicts
+    /// ([`ImportReport::conflicting`]); all are counted.
     pub max_errors_kept: usize,
     /// Validation applied to each event before it is stored.
     pub limits: Limits,
@@ -276,6 +278,9 @@ pub struct ImportReport {
     pub duplicates: u64,
     /// Events whose id was already stored with another payload; the stored one was kept.
     pub conflicts: u64,
+    /// The first of those events, in order (up to [`ImportOptions::max_errors_kept`], as
+    /// [`errors`](Self::errors) are bounded; [`conflicts`](Self::conflicts) counts them all).
+    pub conflicting: Vec<Conflict>,
     /// Data lines not imported.
     pub rejected: u64,
     /// The first rejected lines, in order, and last the error that ended the reading, if one
@@ -286,6 +291,32 @@ pub struct ImportReport {
     /// Whether the import ended before the end of the source (asked to stop on error, or the
     /// source became unreadable, or its CSV header unusable).
     pub stopped: bool,
+}
+
+/// An event kept out because its id was already stored, or came earlier in the import, with
+/// another payload (the first write is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The event's id.
+    pub id: EventId,
+    /// The 1-based line of the event, when its id is on one line of the batch it was appended
+    /// in; `None` when the batch holds the id on several lines, as which of them was kept out
+    /// depends on what the store held before.
+    pub line: Option<u64>,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        write!(
+            f,
+            "the id `{}` is stored with other content, which was kept",
+            self.id.as_str()
+        )
+    }
 }
 
 impl ImportReport {
@@ -326,7 +357,11 @@ where
     options.limits.check_batch_size("batch_size", batch_size)?;
     let mut report = ImportReport::default();
     // Grown as lines come: a short file need not reserve a whole batch of 50,000 events.
-    let mut batch: Vec<Event> = Vec::with_capacity(batch_size.min(4_096));
+    let mut batch = Batch {
+        events: Vec::with_capacity(batch_size.min(4_096)),
+        lines: Vec::with_capacity(batch_size.min(4_096)),
+    };
+    let keep = options.max_errors_kept;
     for item in lines {
         let item = match item {
             Err(error) if error.is_fatal() => {
@@ -340,7 +375,7 @@ where
             line.event.received_at = now;
             line.event.normalize();
             match options.limits.validate_event(0, &line.event, now) {
-                Ok(()) => Ok(line.event),
+                Ok(()) => Ok(line),
                 Err(Error::InvalidEvent { field, reason, .. }) => Err(LineError {
                     line: line.line,
                     kind: LineErrorKind::Field { field, reason },
@@ -354,15 +389,16 @@ where
             }
         });
         match checked {
-            Ok(event) => {
-                batch.push(event);
-                if batch.len() >= batch_size {
-                    store_batch(store, workspace, &mut batch, &mut report).await?;
+            Ok(line) => {
+                batch.events.push(line.event);
+                batch.lines.push(line.line);
+                if batch.events.len() >= batch_size {
+                    batch.store(store, workspace, &mut report, keep).await?;
                     progress(&report);
                 }
             }
             Err(error) => {
-                report.reject(error, options.max_errors_kept);
+                report.reject(error, keep);
                 if options.stop_on_error {
                     report.stop(None);
                     break;
@@ -370,24 +406,53 @@ where
             }
         }
     }
-    store_batch(store, workspace, &mut batch, &mut report).await?;
+    batch.store(store, workspace, &mut report, keep).await?;
     progress(&report);
     Ok(report)
 }
 
-async fn store_batch(
-    store: &dyn EventStore,
-    workspace: &WorkspaceId,
-    batch: &mut Vec<Event>,
-    report: &mut ImportReport,
-) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
+/// The events read and not yet appended, with the line of each.
+struct Batch {
+    events: Vec<Event>,
+    lines: Vec<u64>,
+}
+
+impl Batch {
+    /// Appends the events, counts what the store did with them in `report` (listing up to
+    /// `keep` conflicts) and empties the batch.
+    async fn store(
+        &mut self,
+        store: &dyn EventStore,
+        workspace: &WorkspaceId,
+        report: &mut ImportReport,
+        keep: usize,
+    ) -> Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let outcome = store.append(workspace, &self.events).await?;
+        report.inserted += outcome.inserted;
+        report.duplicates += outcome.duplicates;
+        report.conflicts += outcome.conflicts.len() as u64;
+        let room = keep.saturating_sub(report.conflicting.len());
+        if room > 0 && !outcome.conflicts.is_empty() {
+            // The line of each id, `None` for an id on several lines of the batch.
+            let mut lines: HashMap<&EventId, Option<u64>> = HashMap::new();
+            for (event, &line) in self.events.iter().zip(&self.lines) {
+                lines
+                    .entry(&event.id)
+                    .and_modify(|l| *l = None)
+                    .or_insert(Some(line));
+            }
+            report
+                .conflicting
+                .extend(outcome.conflicts.into_iter().take(room).map(|id| Conflict {
+                    line: lines.get(&id).copied().flatten(),
+                    id,
+                }));
+        }
+        self.events.clear();
+        self.lines.clear();
+        Ok(())
     }
-    let outcome = store.append(workspace, batch).await?;
-    report.inserted += outcome.inserted;
-    report.duplicates += outcome.duplicates;
-    report.conflicts += outcome.conflicts.len() as u64;
-    batch.clear();
-    Ok(())
 }

@@ -18,6 +18,7 @@
 //! stopped early (after the summary, whether or not anyone reads it; the good lines are
 //! stored), and on an error (`error: …`, as the other binaries).
 
+use std::fmt::Display;
 use std::fs::File;
 use std::io::{BufReader, Read, Write, stdout};
 use std::path::PathBuf;
@@ -126,7 +127,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// The refused lines the summary lists one by one.
+/// The refused lines, and the conflicts, the summary lists one by one.
 const ERRORS_LISTED: usize = 20;
 
 #[tokio::main]
@@ -227,8 +228,8 @@ async fn import_file(store: &dyn EventStore, args: &Args) -> Result<ImportReport
     Ok(report)
 }
 
-/// The counts, the first refused lines, and the error that ended the reading if the import
-/// stopped after more than those (the report lists it last).
+/// The counts, the first refused lines, the error that ended the reading if the import
+/// stopped after more than those (the report lists it last), and the first conflicts.
 fn print_summary(report: &ImportReport) -> std::io::Result<()> {
     let mut out = stdout().lock();
     writeln!(
@@ -245,18 +246,26 @@ fn print_summary(report: &ImportReport) -> std::io::Result<()> {
             ""
         },
     )?;
-    let listed = report.errors.len().min(ERRORS_LISTED);
-    for error in &report.errors[..listed] {
-        writeln!(out, "  {error}")?;
-    }
-    let unlisted = report.rejected.saturating_sub(listed as u64);
-    if unlisted > 0 {
-        writeln!(out, "  … and {unlisted} more")?;
-    }
+    let listed = list(&mut out, &report.errors, report.rejected)?;
     if report.stopped
         && let Some(last) = report.errors[listed..].last()
     {
         writeln!(out, "  stopped at {last}")?;
     }
+    list(&mut out, &report.conflicting, report.conflicts)?;
     Ok(())
+}
+
+/// Lists the first of `items` (at most [`ERRORS_LISTED`]) and how many of the `count` there
+/// were are not listed; hands back how many it listed.
+fn list(out: &mut impl Write, items: &[impl Display], count: u64) -> std::io::Result<usize> {
+    let listed = items.len().min(ERRORS_LISTED);
+    for item in &items[..listed] {
+        writeln!(out, "  {item}")?;
+    }
+    let unlisted = count.saturating_sub(listed as u64);
+    if unlisted > 0 {
+        writeln!(out, "  … and {unlisted} more")?;
+    }
+    Ok(listed)
 }
