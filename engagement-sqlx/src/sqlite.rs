@@ -226,7 +226,11 @@ impl SqliteStore {
     /// `secure_delete` is on: what a purge deletes (an erasure above all) is overwritten in the
     /// file, not left readable in its free space. The write-ahead log holds a deleted value's
     /// earlier page images until its next reset after a checkpoint (at the latest when the store
-    /// closes); a copy of the file taken before then, or a backup, still holds it.
+    /// closes); a copy of the file taken before then, or a backup, still holds it. `FAST`
+    /// would cost less on a large purge but leaves whole freed pages as they were (an erasure
+    /// of 3,000 events left their URLs in the file). Appends did not measurably slow down:
+    /// 300,000 events in batches of 1,000 into a fresh file, three runs alternated, 64.8–69.0k
+    /// events/s with it, 65.0–67.9k without; a large purge's cost was not measured.
     pub fn options(options: SqliteConnectOptions, in_memory: bool) -> SqliteConnectOptions {
         let access = if in_memory {
             Access::Memory

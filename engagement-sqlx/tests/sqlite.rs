@@ -531,20 +531,27 @@ mod sqlite_only {
             .upsert_customers(&ws, &[record])
             .await
             .expect("upsert");
-        let mut event = Event::new(
-            "secret-event",
-            CustomerId(5),
-            "Page Viewed",
-            Timestamp::EPOCH,
-        );
-        event.page.url = "https://shop.test/orders/private-9c1e2b".into();
+        // Enough events of theirs that whole pages of the tables and indexes empty.
         let mut others = events("kept", 500);
-        others.push(event);
+        others.extend((0..3_000).map(|i| {
+            let at = Timestamp::from_micros(i);
+            let mut event = Event::new(
+                format!("secret-event-{i}"),
+                CustomerId(5),
+                "Page Viewed",
+                at,
+            );
+            event.page.url = format!("https://shop.test/orders/private-9c1e2b-{i}");
+            event
+        }));
         store.append(&ws, &others).await.expect("append");
         let erased = retention::erase_customer(&store, &ws, CustomerId(5), PurgeMode::Delete)
             .await
             .expect("erase");
-        assert_eq!((erased.removed.events, erased.removed.customers), (1, 1));
+        assert_eq!(
+            (erased.removed.events, erased.removed.customers),
+            (3_000, 1)
+        );
         store.close().await;
         let bytes = std::fs::read(&path).expect("read the file");
         let holds = |value: &str| bytes.windows(value.len()).any(|w| w == value.as_bytes());
