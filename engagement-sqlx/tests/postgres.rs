@@ -92,9 +92,12 @@ engagement_core::conformance_tests!(suite::store);
 mod postgres_only {
     use std::time::{Duration, Instant};
 
+    use std::sync::Arc;
+
+    use engagement_core::report::Reports;
     use engagement_core::{
-        Customer, CustomerId, Event, EventStore, PurgeMode, PurgeScope, TimeWindow, Timestamp,
-        TopCustomersQuery, WorkspaceId,
+        Customer, CustomerId, Event, EventStore, FixedClock, PurgeMode, PurgeScope, Role,
+        TimeWindow, Timestamp, TopCustomersQuery, Viewer, WorkspaceId, names,
     };
     use engagement_memory::MemoryStore;
     use engagement_sqlx::sqlx::postgres::{PgPool, PgPoolOptions};
@@ -130,6 +133,52 @@ mod postgres_only {
         let store = PostgresStore::new(pool);
         store.migrate().await.expect("migrate");
         (store, admin, schema)
+    }
+
+    /// A customer's detail panel (an activity page with its trend and latest milestones) is
+    /// planned as the other reports are: its statements ran under the event log's
+    /// `random_page_cost` of 1.1 when the page read the milestones with it (a view over the
+    /// customers fails any read under another cost than the session's default).
+    #[tokio::test]
+    async fn the_detail_panel_is_planned_as_the_other_reports() {
+        let (store, admin, schema) = store_in_own_schema("panel_costs").await;
+        let ws = WorkspaceId::new("demo").expect("workspace");
+        let now: Timestamp = "2026-11-20T12:00:00Z".parse().expect("now");
+        let at: Timestamp = "2026-11-20T11:00:00Z".parse().expect("instant");
+        store
+            .upsert_customers(&ws, &[Customer::new(CustomerId(5), "Ada", "Lovelace")])
+            .await
+            .expect("upsert");
+        let opened = [names::LINK_OPENED, names::ORDER_SUBMITTED]
+            .map(|name| Event::new(format!("e-{name}"), CustomerId(5), name, at));
+        store.append(&ws, &opened).await.expect("append");
+        raw_sql(AssertSqlSafe(format!(
+            "SET search_path = {schema};
+             ALTER TABLE engagement_customers RENAME TO engagement_customers_t;
+             CREATE FUNCTION read_at_report_costs() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+             BEGIN
+               IF current_setting('random_page_cost') <> (SELECT reset_val FROM pg_settings
+                                                          WHERE name = 'random_page_cost') THEN
+                 RAISE EXCEPTION 'customers read at random_page_cost %',
+                   current_setting('random_page_cost');
+               END IF;
+               RETURN true;
+             END $f$;
+             CREATE VIEW engagement_customers AS
+               SELECT * FROM engagement_customers_t WHERE read_at_report_costs();"
+        )))
+        .execute(&admin)
+        .await
+        .expect("a view over the customers");
+        let reports = Reports::new(Arc::new(store)).with_clock(Arc::new(FixedClock::new(now)));
+        let viewer = Viewer::new(ws.clone(), Role::Administrator);
+        let detail = reports.customer_detail(&viewer, &ws, CustomerId(5)).await;
+        raw_sql(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .expect("drop the schema");
+        let detail = detail.expect("the detail panel, read at a report's costs");
+        assert_eq!((detail.cards.views, detail.recent_milestones.len()), (1, 1));
     }
 
     /// `count` events, ids from `first` on, one customer each, a second apart.

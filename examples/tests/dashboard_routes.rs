@@ -816,15 +816,19 @@ async fn a_funnel_csv_as_of_an_instant_no_page_showed_is_refused() {
     let (app, _) = app().await;
     let window = "range=between&from=2026-11-19T12%3A00%3A00Z&to=2026-11-20T12%3A00%3A00Z";
     let at = |as_of: &str| format!("/funnel.csv?{window}&as_of={as_of}");
-    // The page's instant and any before it inside the window are read.
-    for as_of in ["2026-11-20T12%3A00%3A00Z", "2026-11-19T12%3A00%3A00Z"] {
+    // The page's instant and any before it are read, before the window's start too (a page
+    // over a window ahead of its now).
+    for as_of in [
+        "2026-11-20T12%3A00%3A00Z",
+        "2026-11-19T12%3A00%3A00Z",
+        "2026-11-19T11%3A59%3A59.999999Z",
+    ] {
         let csv = get(&app, &at(as_of), "manager").await;
         assert_eq!(csv.status, StatusCode::OK, "as of {as_of}: {}", csv.body);
     }
-    // A microsecond after now, before the window's start, or not an instant: the 400 page.
+    // A microsecond after now, or not an instant: the 400 page.
     for (as_of, why) in [
         ("2026-11-20T12%3A00%3A00.000001Z", "later than now"),
-        ("2026-11-19T11%3A59%3A59.999999Z", "before the window"),
         ("yesterday", "not an RFC 3339 instant"),
     ] {
         let csv = get(&app, &at(as_of), "manager").await;
@@ -835,6 +839,23 @@ async fn a_funnel_csv_as_of_an_instant_no_page_showed_is_refused() {
             "as of {as_of}: {}",
             csv.body
         );
+    }
+}
+
+/// A funnel page over a window ahead of now downloads its CSV (its `as_of`, the page's now, is
+/// before the window's start: refused as "before the window" at first).
+#[tokio::test]
+async fn the_csv_link_of_a_funnel_page_over_a_window_ahead_of_now_downloads() {
+    let (app, _) = app().await;
+    for page in [
+        "/funnel?range=custom&from=2026-11-25&to=2026-11-26",
+        "/funnel?range=between&from=2026-11-21T00%3A00%3A00Z&to=2026-11-22T00%3A00%3A00Z",
+    ] {
+        let shown = get(&app, page, "manager").await;
+        assert_eq!(shown.status, StatusCode::OK, "{page}: {}", shown.body);
+        let link = link_with_class(&shown.body, "btn primary csv");
+        let csv = get(&app, &link, "manager").await;
+        assert_eq!(csv.status, StatusCode::OK, "{page}: {link}: {}", csv.body);
     }
 }
 

@@ -66,10 +66,10 @@ impl Params {
     /// computed at: who is in progress depends on it), as of now otherwise.
     ///
     /// # Errors
-    /// [`Error::InvalidQuery`] for an `as_of` that is not an RFC 3339 instant, is later than
-    /// now (nobody has seen the funnel then yet) or earlier than the start of the window the
-    /// range has at it (no page showed that); range errors.
-    fn reports_as_of(&self, reports: &Reports, request: &FunnelRequest) -> Result<Reports> {
+    /// [`Error::InvalidQuery`] for an `as_of` that is not an RFC 3339 instant or is later than
+    /// now (nobody has seen the funnel then yet). An earlier one, even before the window
+    /// starts (a page over a window ahead of now), is what a page showed then.
+    fn reports_as_of(&self, reports: &Reports) -> Result<Reports> {
         let Some(text) = self
             .as_of
             .as_deref()
@@ -86,16 +86,6 @@ impl Params {
             return Err(Error::invalid_query(
                 "as_of",
                 format!("{at} is later than now ({now}): no page has shown the funnel then"),
-            ));
-        }
-        let window = request.range.resolve(at, reports.zone(), None)?;
-        if at < window.from {
-            return Err(Error::invalid_query(
-                "as_of",
-                format!(
-                    "{at} is before the window's start ({}): no page has shown the funnel then",
-                    window.from
-                ),
             ));
         }
         Ok(reports.clone().with_clock(Arc::new(FixedClock::new(at))))
@@ -140,7 +130,7 @@ pub(crate) async fn csv(
 ) -> Response {
     let result = async {
         let request = params.request(session.workspace.clone(), state.reports.zone())?;
-        let reports = params.reports_as_of(&state.reports, &request)?;
+        let reports = params.reports_as_of(&state.reports)?;
         let report = reports.funnel(&session.viewer(), &request).await?;
         csv_response::report(&report)
     }
