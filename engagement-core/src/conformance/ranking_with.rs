@@ -2,9 +2,10 @@
 //! state as the rows.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::support::{HOUR, append, base, customer, day, ev, fresh_workspace, micros, ok, upsert};
+use super::support::{
+    HOUR, Writer, append, base, customer, day, ev, fresh_workspace, micros, ok, upsert,
+};
 use crate::{
     Customer, CustomerId, Event, EventStore, RankedScore, Ranking, RankingQuery, ReferenceStore,
     TimeWindow, TopCustomersQuery, names,
@@ -137,28 +138,22 @@ pub async fn ranking_reads_its_rows_and_what_goes_with_them_from_one_state<S: Ev
         .map(|c| customer(c, "Customer", &c.to_string()))
         .collect();
     upsert(store.as_ref(), &ws, &records).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    // As in the activity case: a thread of its own, whose I/O this runtime drives.
     let writer = {
-        let (store, ws, stop) = (Arc::clone(&store), ws.clone(), Arc::clone(&stop));
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            runtime.block_on(async {
-                let mut written = 0;
-                while written < MAX_WRITES && !stop.load(Ordering::SeqCst) {
-                    let mut top = customer(1, "Customer", "1");
-                    top.is_admin_placeholder = written % 2 == 0;
-                    ok("upsert", store.upsert_customers(&ws, &[top]).await);
-                    let climb = ev(
-                        &format!("climb-{written}"),
-                        CLIMBER,
-                        names::PAGE_VIEWED,
-                        micros(base(), 2 * HOUR),
-                    );
-                    ok("append", store.append(&ws, &[climb]).await);
-                    written += 1;
-                }
-            });
+        let (store, ws) = (Arc::clone(&store), ws.clone());
+        Writer::start(MAX_WRITES, move |i| {
+            let (store, ws) = (Arc::clone(&store), ws.clone());
+            let mut top = customer(1, "Customer", "1");
+            top.is_admin_placeholder = i % 2 == 0;
+            let climb = ev(
+                &format!("climb-{i}"),
+                CLIMBER,
+                names::PAGE_VIEWED,
+                micros(base(), 2 * HOUR),
+            );
+            async move {
+                ok("upsert", store.upsert_customers(&ws, &[top]).await);
+                ok("append", store.append(&ws, &[climb]).await);
+            }
         })
     };
     let asked = query(day(), 3)
@@ -194,8 +189,5 @@ pub async fn ranking_reads_its_rows_and_what_goes_with_them_from_one_state<S: Ev
         );
         tokio::task::yield_now().await;
     }
-    stop.store(true, Ordering::SeqCst);
-    writer
-        .await
-        .unwrap_or_else(|e| panic!("the writer failed: {e}"));
+    writer.stop().await;
 }

@@ -1,7 +1,9 @@
 //! Helpers shared by the cases.
 
+use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
@@ -260,4 +262,51 @@ pub(super) fn full_event() -> Event {
 
 pub(super) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_else(|| panic!("bad test date {y}-{m}-{d}"))
+}
+
+/// Writes made on a thread of their own beside a case's reads, until the case stops them: so
+/// that they land beside a store whose calls never wait (the in-memory ones) as well as
+/// between a SQL store's statements. The case's runtime thread drives the I/O of both while
+/// it awaits its reads.
+pub(super) struct Writer {
+    stop: Arc<AtomicBool>,
+    thread: tokio::task::JoinHandle<i64>,
+}
+
+impl Writer {
+    /// Calls `write(0)`, `write(1)` … one after the other, at most `max` times.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub(super) fn start<F, W>(max: i64, write: W) -> Self
+    where
+        W: Fn(i64) -> F + Send + 'static,
+        F: Future<Output = ()>,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let runtime = tokio::runtime::Handle::current();
+        let thread = tokio::task::spawn_blocking(move || {
+            runtime.block_on(async {
+                let mut written = 0;
+                while written < max && !stopped.load(Ordering::SeqCst) {
+                    write(written).await;
+                    written += 1;
+                }
+                written
+            })
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops the writes and says how many were made.
+    ///
+    /// # Panics
+    /// When a write panicked.
+    pub(super) async fn stop(self) -> i64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread
+            .await
+            .unwrap_or_else(|e| panic!("the writer failed: {e}"))
+    }
 }

@@ -2,10 +2,10 @@
 //! from the same state as the rows: a customer's detail panel, a page's sparklines.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::support::{
-    DAY, HOUR, activity_query, append, base, by, customer, ev, fresh_workspace, micros, ok, upsert,
+    DAY, HOUR, Writer, activity_query, append, base, by, customer, ev, fresh_workspace, micros, ok,
+    upsert,
 };
 use crate::{
     ActivityPage, ActivityQuery, Actor, CustomerFilter, CustomerId, EventPage, EventStore,
@@ -180,24 +180,15 @@ pub async fn activity_reads_its_rows_and_what_goes_with_them_from_one_state<S: E
     let store: Arc<dyn EventStore> = Arc::new(store);
     upsert(store.as_ref(), &ws, &[customer(1, "Ada", "Lovelace")]).await;
     let minute = |i: i64| micros(base(), i * 60_000_000);
-    let stop = Arc::new(AtomicBool::new(false));
-    // The writer runs on a thread of its own, so that it appends beside a store whose calls
-    // never wait (the in-memory ones) as well as between a SQL store's statements; this
-    // runtime's thread drives the I/O of both while it waits for the pages.
     let writer = {
-        let (store, ws, stop) = (Arc::clone(&store), ws.clone(), Arc::clone(&stop));
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            runtime.block_on(async {
-                let mut written = 0;
-                while written < MAX_BATCHES && !stop.load(Ordering::SeqCst) {
-                    let batch = [names::LINK_OPENED, names::ORDER_SUBMITTED]
-                        .map(|name| ev(&format!("{name}-{written}"), 1, name, minute(written)));
-                    ok("append", store.append(&ws, &batch).await);
-                    written += 1;
-                }
-                written
-            })
+        let (store, ws) = (Arc::clone(&store), ws.clone());
+        Writer::start(MAX_BATCHES, move |i| {
+            let (store, ws) = (Arc::clone(&store), ws.clone());
+            let batch = [names::LINK_OPENED, names::ORDER_SUBMITTED]
+                .map(|name| ev(&format!("{name}-{i}"), 1, name, minute(i)));
+            async move {
+                ok("append", store.append(&ws, &batch).await);
+            }
         })
     };
     let window = TimeWindow {
@@ -228,10 +219,7 @@ pub async fn activity_reads_its_rows_and_what_goes_with_them_from_one_state<S: E
         )));
         tokio::task::yield_now().await;
     }
-    stop.store(true, Ordering::SeqCst);
-    let written = writer
-        .await
-        .unwrap_or_else(|e| panic!("the writer failed: {e}"));
+    let written = writer.stop().await;
     let last = check(&ok("activity_page", store.activity_page(&ws, &query).await));
     assert_eq!(
         last,
