@@ -571,19 +571,29 @@ fn an_ndjson_array_is_not_an_event() {
     }
 }
 
-/// Asserts that metadata holding `number` under `key` is refused on its line, the number
-/// named, in an NDJSON object and in a CSV cell; hands back the NDJSON line.
-fn assert_metadata_number_refused(key: &str, number: &str) -> String {
-    let ndjson = format!(
-        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{{"{key}":{number}}}}}"#
-    );
-    let csv = format!(
-        "{HEADER},metadata\n{},\"{{\"\"{key}\"\":{number}}}\"\n",
-        row("e1")
-    );
+/// An NDJSON line of one event with `metadata` (a JSON text).
+fn metadata_line(metadata: &str) -> String {
+    format!(
+        r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{metadata}}}"#
+    )
+}
+
+/// A CSV file of one event with `metadata` (a JSON text) in its cell.
+fn metadata_cell(metadata: &str) -> String {
+    format!(
+        "{HEADER},metadata\n{},\"{}\"\n",
+        row("e1"),
+        metadata.replace('"', "\"\"")
+    )
+}
+
+/// Asserts that `metadata` (a JSON text) is refused on its line, the reason naming `named`,
+/// in an NDJSON object and in a CSV cell; hands back the NDJSON line.
+fn assert_metadata_refused(metadata: &str, named: &str) -> String {
+    let ndjson = metadata_line(metadata);
     let read: Vec<Vec<_>> = vec![
         NdjsonLines::new(ndjson.as_bytes()).collect(),
-        CsvLines::new(csv.as_bytes()).collect(),
+        CsvLines::new(metadata_cell(metadata).as_bytes()).collect(),
     ];
     for items in read {
         match &items[..] {
@@ -596,13 +606,17 @@ fn assert_metadata_number_refused(key: &str, number: &str) -> String {
                         },
                     ..
                 }),
-            ] => {
-                assert!(reason.contains(number), "{reason}");
-            }
-            other => panic!("{other:?}"),
+            ] => assert!(reason.contains(named), "{named}: {reason}"),
+            other => panic!("{metadata}: {other:?}"),
         }
     }
     ndjson
+}
+
+/// Asserts that metadata holding `number` under `key` is refused on its line, the number
+/// named; hands back the NDJSON line.
+fn assert_metadata_number_refused(key: &str, number: &str) -> String {
+    assert_metadata_refused(&format!(r#"{{"{key}":{number}}}"#), number)
 }
 
 /// An integer in metadata too wide for 64 bits is refused, in an NDJSON object or a CSV cell,
@@ -688,46 +702,16 @@ e2,7,Subscribed,2026-11-19T10:00:00Z,\"{\"\"plan\"\":\"\"pro\"\",\"\"plan\"\":\"
 /// refused too, and named with where it is; the same key in two objects is no repeat.
 #[test]
 fn a_metadata_key_given_twice_at_any_depth_is_refused() {
-    let line = |metadata: &str| {
-        format!(
-            r#"{{"event_id":"e1","customer_id":7,"name":"X","occurred_at":"2026-11-19T10:00:00Z","metadata":{metadata}}}"#
-        )
-    };
-    let cell = |metadata: &str| {
-        format!(
-            "{HEADER},metadata\n{},\"{}\"\n",
-            row("e1"),
-            metadata.replace('"', "\"\"")
-        )
-    };
     for (metadata, named) in [
         (r#"{"a":{"x":1,"x":2}}"#, "a.x"),
         (r#"{"a":[{"y":true},{"x":1,"x":1}]}"#, "a[1].x"),
     ] {
-        let read: Vec<Vec<_>> = vec![
-            NdjsonLines::new(line(metadata).as_bytes()).collect(),
-            CsvLines::new(cell(metadata).as_bytes()).collect(),
-        ];
-        for items in read {
-            match &items[..] {
-                [
-                    Err(LineError {
-                        kind:
-                            LineErrorKind::Field {
-                                field: "metadata",
-                                reason,
-                            },
-                        ..
-                    }),
-                ] => assert!(reason.contains(named), "{named}: {reason}"),
-                other => panic!("{metadata}: {other:?}"),
-            }
-        }
+        assert_metadata_refused(metadata, named);
     }
     let apart = r#"{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}"#;
     for items in [
-        NdjsonLines::new(line(apart).as_bytes()).collect::<Vec<_>>(),
-        CsvLines::new(cell(apart).as_bytes()).collect(),
+        NdjsonLines::new(metadata_line(apart).as_bytes()).collect::<Vec<_>>(),
+        CsvLines::new(metadata_cell(apart).as_bytes()).collect(),
     ] {
         let event = &items[0]
             .as_ref()
