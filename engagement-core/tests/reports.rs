@@ -622,9 +622,6 @@ async fn the_pages_of_a_range_ending_now_keep_the_first_pages_window() {
     assert!(seen.iter().all(|id| !id.starts_with("new-")));
 }
 
-/// An account a host flags an admin placeholder while the report reads (after the ranking,
-/// before the records) is not ranked: the ranking is read again without it, and a record
-/// flagged on every read has its row left out, the ranks after it moved up.
 /// A ranking and its records are one snapshot: an account flagged an admin placeholder right
 /// after a report read the ranking is ranked in that report, with its record as it was, and
 /// left out of the next one; no report shows a placeholder's record.

@@ -62,7 +62,7 @@ impl Params {
         Ok(request)
     }
 
-    /// `reports` evaluating `request` as of `as_of` when it is given (the instant a page was
+    /// `reports` evaluating funnels as of `as_of` when it is given (the instant a page was
     /// computed at: who is in progress depends on it), as of now otherwise.
     ///
     /// # Errors
