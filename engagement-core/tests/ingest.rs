@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use engagement_core::ingest::{BatchReport, IngestConfig, Ingestor, RetryPolicy};
-use engagement_core::report::{EngagementRequest, EventLogRequest, Reports};
+use engagement_core::report::{EngagementRequest, EventLogRequest, FunnelRequest, Reports};
 use engagement_core::{
-    CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, Role,
+    CustomerId, Error, Event, EventFilter, EventPageQuery, EventStore, FixedClock, RangeSpec, Role,
     TimeWindow, Timestamp, Viewer, WorkspaceId, names,
 };
 use support::Faulty;
@@ -386,6 +386,65 @@ async fn reports_say_up_to_when_ingested_data_is_complete() {
             .complete_up_to,
         None
     );
+    ingestor.shutdown().await;
+}
+
+/// A funnel's customer stays in progress while the conversion that may complete their window
+/// waits in the ingestor: it occurred before the window closed, though it was sent (received)
+/// after. Judged by when events were received, the customer was counted dropped until the
+/// conversion was stored.
+#[tokio::test]
+async fn a_conversion_waiting_in_the_ingestor_keeps_its_customer_in_progress() {
+    let store = stuck_store();
+    let clock = Arc::new(FixedClock::new(now()));
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), IngestConfig::default()).unwrap();
+    let reports = Reports::new(store.clone())
+        .with_clock(clock.clone())
+        .with_freshness(Arc::new(ingestor.freshness()));
+    let ms = |ms: i64| now().checked_add(TimeDelta::milliseconds(ms)).unwrap();
+    let second = |s: i64| ms(s * 1_000);
+    // Five minutes to register after a view: viewed at 11:55:00 and 11:54:58.5, their windows
+    // close at 12:00:00 and 11:59:58.5.
+    let viewed =
+        |customer, at| Event::new(format!("viewed{customer}"), CustomerId(customer), "A", at);
+    let views = [viewed(1, second(-300)), viewed(2, ms(-301_500))];
+    store.inner.append(&ws("a"), &views).await.unwrap();
+    // Registered at 11:59:59, sent at 12:00:01, stuck in the ingestor; the other registered
+    // at 11:59:58, sent after it, in a batch led by a later event.
+    clock.set(second(1));
+    let registered = Event::new("registered1", CustomerId(1), "B", second(-1));
+    ingestor.send(&ws("a"), registered).await.unwrap();
+    let batch = vec![
+        Event::new("later", CustomerId(3), "A", second(1)),
+        Event::new("registered2", CustomerId(2), "B", second(-2)),
+    ];
+    ingestor.send_many(&ws("a"), batch).await.unwrap();
+    clock.set(second(2));
+    let request = FunnelRequest::new(ws("a"))
+        .with_steps(["A", "B"])
+        .with_range(RangeSpec::Between {
+            from: second(-3_600),
+            to: second(2),
+        })
+        .with_conversion_window(TimeDelta::minutes(5));
+    let manager = Viewer::new(ws("a"), Role::Manager);
+    let counts = |report: engagement_core::report::FunnelReport| {
+        let step = &report.steps[0];
+        (step.reached, step.dropped, step.in_progress)
+    };
+
+    let waiting = reports.funnel(&manager, &request).await.unwrap();
+    assert_eq!(
+        counts(waiting),
+        (2, 0, 2),
+        "the registrations that convert them are not stored yet"
+    );
+
+    release(&store);
+    ingestor.flush().await.unwrap();
+    let stored = reports.funnel(&manager, &request).await.unwrap();
+    assert_eq!(stored.steps[1].reached, 2, "converted once stored");
+    assert_eq!(counts(stored), (3, 0, 1), "the later view is still open");
     ingestor.shutdown().await;
 }
 

@@ -1,4 +1,5 @@
-//! [`Freshness`]: the instant before which everything the ingestor accepted is stored.
+//! [`Freshness`]: the instant before which everything the ingestor accepted is stored, and the
+//! earliest occurrence among what it has not stored yet.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,29 +19,49 @@ fn bucket(at: Timestamp) -> i64 {
         .saturating_mul(BUCKET_MICROS)
 }
 
+/// The events accepted in one `received_at` bucket and not yet stored.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    events: u64,
+    /// The earliest `occurred_at` of any event admitted in the bucket, stored ones included
+    /// until the bucket empties: never later than the earliest still waiting.
+    earliest_occurrence: Timestamp,
+}
+
 /// Events accepted but not yet stored, counted per `received_at` bucket.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    pending: Mutex<BTreeMap<i64, u64>>,
+    pending: Mutex<BTreeMap<i64, Pending>>,
 }
 
 impl InFlight {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<i64, u64>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<i64, Pending>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads "now" from `clock` and registers `events` events received then, in one step, so
-    /// no watermark read after this call can pass the returned instant before they are stored
-    /// or released.
-    pub(crate) fn admit(&self, clock: &dyn Clock, events: u64) -> Timestamp {
+    /// Reads "now" from `clock` and registers `events` events received then, the earliest of
+    /// which occurred at `earliest_occurrence`, in one step, so no watermark read after this
+    /// call can pass the returned instant (nor that occurrence) before they are stored or
+    /// released.
+    pub(crate) fn admit(
+        &self,
+        clock: &dyn Clock,
+        events: u64,
+        earliest_occurrence: Timestamp,
+    ) -> Timestamp {
         let mut pending = self.lock();
         let now = clock.now();
         let key = bucket(now);
         // Nearly every event lands in the newest millisecond, reached without a search.
-        match pending.last_entry() {
-            Some(mut newest) if *newest.key() == key => *newest.get_mut() += events,
-            _ => *pending.entry(key).or_default() += events,
-        }
+        let bucket = match pending.last_entry() {
+            Some(newest) if *newest.key() == key => newest.into_mut(),
+            _ => pending.entry(key).or_insert(Pending {
+                events: 0,
+                earliest_occurrence,
+            }),
+        };
+        bucket.events += events;
+        bucket.earliest_occurrence = bucket.earliest_occurrence.min(earliest_occurrence);
         now
     }
 
@@ -69,10 +90,10 @@ impl InFlight {
         }
     }
 
-    fn release_in(pending: &mut BTreeMap<i64, u64>, key: i64, events: u64) {
-        if let Some(count) = pending.get_mut(&key) {
-            *count = count.saturating_sub(events);
-            if *count == 0 {
+    fn release_in(pending: &mut BTreeMap<i64, Pending>, key: i64, events: u64) {
+        if let Some(bucket) = pending.get_mut(&key) {
+            bucket.events = bucket.events.saturating_sub(events);
+            if bucket.events == 0 {
                 pending.remove(&key);
             }
         }
@@ -84,6 +105,14 @@ impl InFlight {
             Some((&oldest, _)) => Timestamp::from_micros(oldest),
             None => clock.now(),
         }
+    }
+
+    /// The earliest occurrence among the events not stored yet, else now. A scan of the
+    /// pending milliseconds (a few hundred while batches age and appends run), once a report.
+    fn earliest_waiting_occurrence(&self, clock: &dyn Clock) -> Timestamp {
+        let pending = self.lock();
+        let earliest = pending.values().map(|b| b.earliest_occurrence).min();
+        earliest.unwrap_or_else(|| clock.now())
     }
 }
 
@@ -100,8 +129,13 @@ pub(crate) struct Unqueued<'a> {
 
 impl<'a> Unqueued<'a> {
     /// Admits `events` events received now (see [`InFlight::admit`]).
-    pub(crate) fn admit(in_flight: &'a InFlight, clock: &dyn Clock, events: u64) -> Self {
-        let received_at = in_flight.admit(clock, events);
+    pub(crate) fn admit(
+        in_flight: &'a InFlight,
+        clock: &dyn Clock,
+        events: u64,
+        earliest_occurrence: Timestamp,
+    ) -> Self {
+        let received_at = in_flight.admit(clock, events, earliest_occurrence);
         Self {
             in_flight,
             received_at,
@@ -134,6 +168,8 @@ impl Drop for Unqueued<'_> {
 /// been handed to the store and the store's `append` has returned. It is the oldest
 /// `received_at` still queued, batched or being written (rounded down to the millisecond), or
 /// "now" when nothing is pending.
+/// [`earliest_waiting_occurrence`](Self::earliest_waiting_occurrence) is the same account in
+/// the time events occurred: no event still waiting occurred before it.
 ///
 /// Give it to [`Reports::with_freshness`](crate::report::Reports::with_freshness) so every report
 /// says up to when its data is complete. A batch given up (failed after every retry, or refused
@@ -150,11 +186,22 @@ impl Freshness {
     pub fn complete_up_to(&self) -> Timestamp {
         self.in_flight.watermark(&*self.clock)
     }
+
+    /// The earliest `occurred_at` among the events accepted and not stored yet (or of an
+    /// event admitted in the same millisecond as one of them, so never later), or "now" when
+    /// nothing is pending.
+    pub fn earliest_waiting_occurrence(&self) -> Timestamp {
+        self.in_flight.earliest_waiting_occurrence(&*self.clock)
+    }
 }
 
 impl FreshnessSource for Freshness {
     fn complete_up_to(&self) -> Timestamp {
         Freshness::complete_up_to(self)
+    }
+
+    fn earliest_waiting_occurrence(&self) -> Timestamp {
+        Freshness::earliest_waiting_occurrence(self)
     }
 }
 
@@ -174,7 +221,7 @@ mod tests {
         assert_eq!(bucket(Timestamp::MAX) % BUCKET_MICROS, 0);
         let clock = FixedClock::new(Timestamp::MIN);
         let in_flight = InFlight::default();
-        assert_eq!(in_flight.admit(&clock, 1), Timestamp::MIN);
+        assert_eq!(in_flight.admit(&clock, 1, clock.now()), Timestamp::MIN);
         assert_eq!(in_flight.watermark(&clock), Timestamp::MIN);
     }
 
@@ -182,9 +229,9 @@ mod tests {
     fn the_watermark_is_the_oldest_pending_millisecond_else_now() {
         let clock = FixedClock::new(at("2026-11-20T12:00:00.000700Z"));
         let in_flight = InFlight::default();
-        let first = in_flight.admit(&clock, 1);
+        let first = in_flight.admit(&clock, 1, clock.now());
         clock.set(at("2026-11-20T12:00:05Z"));
-        let second = in_flight.admit(&clock, 1);
+        let second = in_flight.admit(&clock, 1, clock.now());
         assert_eq!(in_flight.watermark(&clock), at("2026-11-20T12:00:00Z"));
 
         let mut event = Event::new("e", CustomerId(1), "X", first);
@@ -201,9 +248,9 @@ mod tests {
     fn a_batch_releases_exactly_the_events_it_holds() {
         let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
         let in_flight = InFlight::default();
-        let first = in_flight.admit(&clock, 3);
+        let first = in_flight.admit(&clock, 3, clock.now());
         clock.set(at("2026-11-20T12:00:01Z"));
-        let second = in_flight.admit(&clock, 2);
+        let second = in_flight.admit(&clock, 2, clock.now());
         let stamped = |received_at| {
             let mut event = Event::new("e", CustomerId(1), "X", first);
             event.received_at = received_at;
@@ -220,10 +267,39 @@ mod tests {
     }
 
     #[test]
+    fn the_earliest_waiting_occurrence_lasts_until_its_millisecond_is_stored() {
+        let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
+        let in_flight = InFlight::default();
+        let first = in_flight.admit(&clock, 2, at("2026-11-20T11:59:40Z"));
+        in_flight.admit(&clock, 1, at("2026-11-20T11:59:10Z"));
+        clock.set(at("2026-11-20T12:00:01Z"));
+        let second = in_flight.admit(&clock, 1, at("2026-11-20T11:58:00.000001Z"));
+        clock.set(at("2026-11-20T12:00:02Z"));
+        assert_eq!(
+            in_flight.earliest_waiting_occurrence(&clock),
+            at("2026-11-20T11:58:00.000001Z"),
+            "the one received later occurred earliest"
+        );
+        in_flight.release(second, 1);
+        assert_eq!(
+            in_flight.earliest_waiting_occurrence(&clock),
+            at("2026-11-20T11:59:10Z")
+        );
+        in_flight.release(first, 2);
+        assert_eq!(
+            in_flight.earliest_waiting_occurrence(&clock),
+            at("2026-11-20T11:59:10Z"),
+            "an event of that millisecond still waits: its earliest is kept"
+        );
+        in_flight.release(first, 1);
+        assert_eq!(in_flight.earliest_waiting_occurrence(&clock), clock.now());
+    }
+
+    #[test]
     fn unqueued_events_are_released_when_dropped() {
         let clock = FixedClock::new(at("2026-11-20T12:00:00Z"));
         let in_flight = InFlight::default();
-        let mut partly = Unqueued::admit(&in_flight, &clock, 5);
+        let mut partly = Unqueued::admit(&in_flight, &clock, 5, clock.now());
         let admitted = partly.received_at();
         partly.queued(3);
         drop(partly);

@@ -72,7 +72,7 @@ use crate::error::{Error, Result};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 use crate::store::EventStore;
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 
 /// Accepts events one at a time (or a batch at a time) and writes them to the store in batches.
 ///
@@ -192,7 +192,7 @@ impl Ingestor {
     /// forgotten at once.
     fn accept(&self, mut event: Event) -> Result<(Event, Unqueued<'_>)> {
         self.check_open()?;
-        let admitted = Unqueued::admit(&self.in_flight, &*self.clock, 1);
+        let admitted = Unqueued::admit(&self.in_flight, &*self.clock, 1, event.occurred_at);
         event.normalize();
         self.config
             .limits
@@ -311,7 +311,11 @@ impl Ingestor {
             return Ok(());
         }
         self.check_open()?;
-        let mut admitted = Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64);
+        let earliest = events.iter().map(|e| e.occurred_at).min();
+        // `events` is not empty, so the fallback is never taken.
+        let earliest = earliest.unwrap_or(Timestamp::MIN);
+        let mut admitted =
+            Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64, earliest);
         let received_at = admitted.received_at();
         for (index, event) in events.iter_mut().enumerate() {
             event.normalize();

@@ -610,9 +610,10 @@ impl Reports {
         let period = self.period(request.range, now, None)?;
         let window = period.window;
         let complete_up_to = self.watermark();
-        // A conversion window that closed after the last instant the store is complete up to
-        // may still hold a conversion not stored yet: such a customer is in progress.
-        let known_up_to = complete_up_to.map_or(now, |complete| complete.min(now));
+        // A conversion window that closed after the earliest occurrence still waiting to be
+        // stored may hold a conversion not stored yet: such a customer is in progress.
+        let waiting = self.freshness.as_ref();
+        let known_up_to = waiting.map_or(now, |f| f.earliest_waiting_occurrence().min(now));
         let open_since = funnel::may_still_convert(now, known_up_to, window).then(|| {
             known_up_to
                 .checked_sub(request.conversion_window)

@@ -18,4 +18,16 @@ pub trait FreshnessSource: Debug + Send + Sync + 'static {
     /// The watermark: everything accepted before this instant has been stored (or given up
     /// on and reported).
     fn complete_up_to(&self) -> Timestamp;
+
+    /// The same account in the time events occurred: no event accepted and not yet stored
+    /// (nor given up on) occurred before the returned instant. A funnel reads it to tell a
+    /// customer whose conversion may still be waiting (in progress) from one who dropped.
+    ///
+    /// By default [`complete_up_to`](Self::complete_up_to), which is right where events are
+    /// received as they occur. Where they may arrive late, a source that knows the earliest
+    /// occurrence it still holds returns it: the [`Ingestor`](crate::ingest::Ingestor)'s
+    /// does, so a conversion sent late is not judged missing while it waits.
+    fn earliest_waiting_occurrence(&self) -> Timestamp {
+        self.complete_up_to()
+    }
 }

@@ -142,11 +142,12 @@ pub struct FunnelStep {
     /// `reached / reached at the previous step` (1 for step 1; 0 when the previous is 0).
     pub conversion_from_previous: f64,
     /// Customers who stopped at this step and whose conversion window has closed (before the
-    /// report's `complete_up_to`, when the reports have a freshness source).
+    /// earliest occurrence still waiting to be stored, when the reports have a freshness
+    /// source: [`FreshnessSource::earliest_waiting_occurrence`](crate::report::FreshnessSource::earliest_waiting_occurrence)).
     pub dropped: u64,
     /// Customers who stopped at this step but can still convert: their window is open, or
-    /// closed after the instant the store is known complete up to, so a conversion may not be
-    /// stored yet.
+    /// closed after the earliest occurrence still waiting to be stored, so a conversion may
+    /// not be stored yet.
     pub in_progress: u64,
     /// Median time to this step among customers who reached it, each measured from the
     /// earliest step-1 event from which they reached it (a customer who viewed a page 23 hours
@@ -420,7 +421,8 @@ fn lower_median(values: &mut [TimeDelta]) -> Option<TimeDelta> {
 /// Whether a conversion may still come inside the report's `window`: it reaches the present
 /// (a lookback ends exactly at `now`, and nothing after `now` has happened yet), or it ends
 /// after `known_up_to`, the last instant the store is known complete up to (`now`, or the
-/// ingestion watermark behind it), so its last events may not be stored yet.
+/// earliest occurrence still waiting in the ingestion pipeline before it), so its last events
+/// may not be stored yet.
 pub(crate) fn may_still_convert(
     now: Timestamp,
     known_up_to: Timestamp,
