@@ -172,8 +172,9 @@ impl Event {
     /// Writes the fields that have several spellings of one value in one spelling, as the
     /// ingestion paths store them ([`Ingestor`](crate::ingest::Ingestor) and the bulk
     /// import call it before validating): an IPv4 client's address as IPv4 (a dual-stack
-    /// listener reports it as `::ffff:a.b.c.d`), and the page's domain with its ASCII letters
-    /// in lower case (domain names compare without case). The event log's IP and domain
+    /// listener reports it as `::ffff:a.b.c.d`), and the page's domain in lower case, an
+    /// internationalised name as its A-label, as a URL parser and the enricher write a host
+    /// (domain names compare without case, and `bücher.example` is `xn--bcher-kva.example`). The event log's IP and domain
     /// filters are normalized the same way, so that they find every event of one client or
     /// one site. Events appended straight to a store are stored as given, as are those stored
     /// before this existed (2026-12-06): the filters, which look for the one spelling, miss
@@ -185,15 +186,15 @@ impl Event {
     ///
     /// let mut event = Event::new("e1", CustomerId(7), "Page Viewed", Timestamp::EPOCH);
     /// event.ip = Some("::ffff:81.2.69.142".parse()?);
-    /// event.page.domain = "Shop.Example.com".into();
+    /// event.page.domain = "Bücher.Example.com".into();
     /// event.normalize();
     /// assert_eq!(event.ip, Some("81.2.69.142".parse()?));
-    /// assert_eq!(event.page.domain, "shop.example.com");
+    /// assert_eq!(event.page.domain, "xn--bcher-kva.example.com");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn normalize(&mut self) {
         self.ip = self.ip.map(|ip| ip.to_canonical());
-        self.page.domain.make_ascii_lowercase();
+        normalize_domain(&mut self.page.domain);
     }
 
     /// Whether `other` carries the same payload: every field but `received_at`, which differs
@@ -231,6 +232,21 @@ impl Event {
             id: self.id.clone(),
         }
     }
+}
+
+/// Writes a page domain in the one spelling ingestion stores: ASCII letters in lower case and
+/// an internationalised name as its A-label (UTS 46 with the URL standard's forbidden code
+/// points, as the `url` crate writes a host). A name IDNA refuses (a blank, a forbidden code
+/// point) keeps its other letters as written: enrichment and ingestion never reject an event
+/// for its page.
+pub(crate) fn normalize_domain(domain: &mut String) {
+    if !domain.is_ascii()
+        && let Ok(ascii) = idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::URL)
+    {
+        *domain = ascii.into_owned();
+        return;
+    }
+    domain.make_ascii_lowercase();
 }
 
 /// The position of an event in the log: time first, then id. Keyset pages resume after one.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{ReportPeriod, refuse_control_characters};
 use crate::error::{Error, Result};
 use crate::model::customer::Customer;
-use crate::model::event::{Actor, Event, EventKey};
+use crate::model::event::{Actor, Event, EventKey, normalize_domain};
 use crate::model::ids::{CustomerId, WorkspaceId};
 use crate::store::query::EventFilter;
 use crate::time::{Lookback, RangeSpec, TimeWindow, Timestamp};
@@ -166,7 +166,8 @@ impl EventLogRequest {
 
     /// The store filter for the resolved window, its IP and domain written as ingestion
     /// stores them ([`Event::normalize`](crate::Event::normalize)): `::ffff:81.2.69.142`
-    /// finds the events of `81.2.69.142`, `Shop.Example.com` those of `shop.example.com`.
+    /// finds the events of `81.2.69.142`, `Shop.Example.com` those of `shop.example.com`,
+    /// `bücher.example` those of `xn--bcher-kva.example`.
     pub fn filter(&self, window: TimeWindow) -> EventFilter {
         EventFilter {
             window,
@@ -175,7 +176,10 @@ impl EventLogRequest {
             actors: self.actors.clone(),
             ip: self.ip.map(|ip| ip.to_canonical()),
             path: self.path.clone(),
-            domain: self.domain.as_deref().map(str::to_ascii_lowercase),
+            domain: self.domain.clone().map(|mut domain| {
+                normalize_domain(&mut domain);
+                domain
+            }),
             referrer: self.referrer.clone(),
         }
     }
