@@ -553,6 +553,54 @@ async fn a_max_age_no_clock_reaches_never_closes_a_batch_by_age() {
     assert_eq!((stats.accepted, stats.inserted), (2, 2));
 }
 
+/// The longest wait from now that `Instant` can still name, to the nanosecond.
+fn longest_nameable_wait() -> Duration {
+    let now = tokio::time::Instant::now();
+    let fits = |wait| now.checked_add(wait).is_some();
+    let (mut low, mut high) = (0_u64, u64::MAX);
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        if fits(Duration::from_secs(mid)) {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    let (mut nanos, mut most) = (0_u32, 999_999_999_u32);
+    while nanos < most {
+        let mid = nanos + (most - nanos).div_ceil(2);
+        if fits(Duration::new(low, mid)) {
+            nanos = mid;
+        } else {
+            most = mid - 1;
+        }
+    }
+    Duration::new(low, nanos)
+}
+
+/// A `max_age` whose deadline `Instant` can name, but less than a millisecond before its end:
+/// Tokio rounds a timer's deadline up to its next millisecond with a `+` that panicked there,
+/// ending the worker as `Duration::MAX` once did (the event lost, every later call `Closed`,
+/// the watermark stuck). Such an age is "never", as one past the end is.
+#[tokio::test(start_paused = true)]
+async fn a_max_age_just_short_of_the_end_of_instant_never_closes_a_batch_by_age() {
+    let store = Arc::new(Faulty::default());
+    let clock = stopped_clock();
+    let config = IngestConfig {
+        max_age: longest_nameable_wait().saturating_sub(Duration::from_micros(300)),
+        ..IngestConfig::default()
+    };
+    let ingestor = Ingestor::start(store.clone(), clock.clone(), config).unwrap();
+    let freshness = ingestor.freshness();
+    ingestor.send(&ws(), event("e1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ingestor.flush().await.expect("the worker is still running");
+    let stats = ingestor.shutdown().await;
+    assert_eq!((stats.accepted, stats.inserted), (1, 1), "{stats:?}");
+    clock.set(at("2026-11-20T12:00:05Z"));
+    assert_eq!(freshness.complete_up_to(), clock.now());
+}
+
 /// A runtime built without its time driver is refused at start, before any `send` answers
 /// `Ok` for an event the worker could never write (it would panic at its first batch timer).
 #[test]

@@ -9,6 +9,11 @@ use super::senders::{SenderId, Senders};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
+/// What a deadline leaves before the end of `Instant`: Tokio rounds a timer's deadline up to
+/// its next millisecond with a `+` that panics past the end, so a deadline closer than that is
+/// one no clock reaches.
+const TIMER_HEADROOM: Duration = Duration::from_secs(1);
+
 /// A batch ready to be written.
 #[derive(Debug)]
 pub(crate) struct Batch {
@@ -123,12 +128,14 @@ impl Batcher {
     }
 
     /// When the next batch comes due, if any is open and comes due at an instant the clock can
-    /// name: a `max_age` past that (`Duration::MAX`, "never by age") would overflow the
-    /// `Instant` and panic the worker, losing its open batches.
+    /// name with [`TIMER_HEADROOM`] to spare: a `max_age` past that (`Duration::MAX`, "never
+    /// by age") would overflow the `Instant`, in this sum or in the timer's, and panic the
+    /// worker, losing its open batches.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.open
             .values()
             .filter_map(|open| open.since.checked_add(self.max_age))
+            .filter(|due| due.checked_add(TIMER_HEADROOM).is_some())
             .min()
     }
 
