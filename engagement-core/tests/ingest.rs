@@ -648,6 +648,13 @@ async fn a_shared_ingestor_shuts_down_from_any_holder() {
         Err(Error::Closed)
     ));
     assert!(matches!(ingestor.flush().await, Err(Error::Closed)));
+    assert!(
+        matches!(
+            ingestor.send_many(&ws("a"), Vec::new()).await,
+            Err(Error::Closed)
+        ),
+        "even with nothing to send"
+    );
     let (a, b) = (ingestor.clone(), ingestor.clone());
     let first = tokio::spawn(async move { a.shutdown().await });
     let second = tokio::spawn(async move { b.shutdown().await });

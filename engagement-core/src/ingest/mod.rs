@@ -307,10 +307,10 @@ impl Ingestor {
         workspace: &WorkspaceId,
         mut events: Vec<Event>,
     ) -> Result<()> {
+        self.check_open()?;
         if events.is_empty() {
             return Ok(());
         }
-        self.check_open()?;
         let earliest = events.iter().map(|e| e.occurred_at).min();
         // `events` is not empty, so the fallback is never taken.
         let earliest = earliest.unwrap_or(Timestamp::MIN);
