@@ -13,7 +13,8 @@ use chrono::{NaiveDate, TimeDelta};
 use engagement_core::csv::{CsvOptions, CsvReport, ENGAGEMENT_COLUMNS};
 use engagement_core::ingest::{IngestConfig, Ingestor};
 use engagement_core::report::{
-    ActivityRequest, EngagementRequest, EventLogRequest, FunnelRequest, MilestoneEvent, ScoreBand,
+    ActivityRequest, EngagementRequest, EventLogPage, EventLogRequest, FunnelRequest,
+    MilestoneEvent, ScoreBand,
 };
 use engagement_core::store::export_events;
 use engagement_core::{
@@ -323,12 +324,7 @@ async fn accounts_with_adminplaceholder_names_are_not_ranked() {
 #[tokio::test]
 async fn the_ip_and_domain_filters_find_every_spelling_of_one_client_and_site() {
     let f = fixture();
-    let ingestor = Ingestor::start(
-        f.store.clone(),
-        Arc::new(FixedClock::new(ts(NOW))),
-        IngestConfig::default(),
-    )
-    .unwrap();
+    let ingestor = ingestor_at_now(&f);
     let sent = |id: &str, ip: &str, domain: &str| {
         let mut e = event(
             id,
@@ -361,17 +357,33 @@ async fn the_ip_and_domain_filters_find_every_spelling_of_one_client_and_site() 
         assert_eq!(page.total, 2, "ip {ip}");
     }
     for domain in ["shop.example.com", "Shop.Example.COM"] {
-        let request = EventLogRequest::new(ws()).with_domain(domain);
-        let page = f.reports.event_log(&f.manager, &request).await.unwrap();
-        assert_eq!(page.total, 2, "domain {domain}");
+        let page = two_of_one_site(&f, domain, "shop.example.com").await;
         assert!(
             page.entries
                 .iter()
-                .all(|e| e.event.page.domain == "shop.example.com"
-                    && e.event.ip == Some("81.2.69.142".parse().unwrap())),
+                .all(|e| e.event.ip == Some("81.2.69.142".parse().unwrap())),
             "stored in one spelling"
         );
     }
+}
+
+/// An ingestor over the fixture's store, its clock at `NOW`.
+fn ingestor_at_now(f: &Fixture) -> Ingestor {
+    let clock = Arc::new(FixedClock::new(ts(NOW)));
+    Ingestor::start(f.store.clone(), clock, IngestConfig::default()).unwrap()
+}
+
+/// The event log filtered by `domain`, asserted to hold the two events of the site, each
+/// stored as `stored`.
+async fn two_of_one_site(f: &Fixture, domain: &str, stored: &str) -> EventLogPage {
+    let request = EventLogRequest::new(ws()).with_domain(domain);
+    let page = f.reports.event_log(&f.manager, &request).await.unwrap();
+    assert_eq!(page.total, 2, "domain {domain}");
+    assert!(
+        page.entries.iter().all(|e| e.event.page.domain == stored),
+        "stored in one spelling"
+    );
+    page
 }
 
 /// An internationalised site has two spellings, Unicode (`bücher.example`, as a person writes
@@ -382,12 +394,7 @@ async fn the_ip_and_domain_filters_find_every_spelling_of_one_client_and_site() 
 #[tokio::test]
 async fn the_domain_filter_finds_an_internationalised_site_however_it_is_written() {
     let f = fixture();
-    let ingestor = Ingestor::start(
-        f.store.clone(),
-        Arc::new(FixedClock::new(ts(NOW))),
-        IngestConfig::default(),
-    )
-    .unwrap();
+    let ingestor = ingestor_at_now(&f);
     let at = before(ts(NOW), TimeDelta::hours(1));
     let sent = |id: &str, domain: &str| {
         let mut e = event(id, 1, names::PAGE_VIEWED, at);
@@ -402,15 +409,7 @@ async fn the_domain_filter_finds_an_internationalised_site_however_it_is_written
     ingestor.send_many(&ws(), events).await.unwrap();
     ingestor.shutdown().await;
     for domain in ["bücher.example", "BÜCHER.example", "xn--bcher-kva.example"] {
-        let request = EventLogRequest::new(ws()).with_domain(domain);
-        let page = f.reports.event_log(&f.manager, &request).await.unwrap();
-        assert_eq!(page.total, 2, "domain {domain}");
-        assert!(
-            page.entries
-                .iter()
-                .all(|e| e.event.page.domain == "xn--bcher-kva.example"),
-            "stored in one spelling"
-        );
+        two_of_one_site(&f, domain, "xn--bcher-kva.example").await;
     }
 }
 

@@ -9,9 +9,9 @@ use super::senders::{SenderId, Senders};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 
-/// What a deadline leaves before the end of `Instant`: Tokio rounds a timer's deadline up to
-/// its next millisecond with a `+` that panics past the end, so a deadline closer than that is
-/// one no clock reaches.
+/// What a deadline must leave before the end of `Instant`, well over the millisecond Tokio
+/// rounds a timer's deadline up by (with a `+` that panics past the end): a deadline closer to
+/// the end is one no clock reaches.
 const TIMER_HEADROOM: Duration = Duration::from_secs(1);
 
 /// A batch ready to be written.

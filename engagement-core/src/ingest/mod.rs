@@ -72,7 +72,7 @@ use crate::error::{Error, Result};
 use crate::model::event::Event;
 use crate::model::ids::WorkspaceId;
 use crate::store::EventStore;
-use crate::time::{Clock, Timestamp};
+use crate::time::Clock;
 
 /// Accepts events one at a time (or a batch at a time) and writes them to the store in batches.
 ///
@@ -308,12 +308,9 @@ impl Ingestor {
         mut events: Vec<Event>,
     ) -> Result<()> {
         self.check_open()?;
-        if events.is_empty() {
+        let Some(earliest) = events.iter().map(|e| e.occurred_at).min() else {
             return Ok(());
-        }
-        let earliest = events.iter().map(|e| e.occurred_at).min();
-        // `events` is not empty, so the fallback is never taken.
-        let earliest = earliest.unwrap_or(Timestamp::MIN);
+        };
         let mut admitted =
             Unqueued::admit(&self.in_flight, &*self.clock, events.len() as u64, earliest);
         let received_at = admitted.received_at();

@@ -174,9 +174,9 @@ impl Event {
     /// import call it before validating): an IPv4 client's address as IPv4 (a dual-stack
     /// listener reports it as `::ffff:a.b.c.d`), and the page's domain in lower case, an
     /// internationalised name as its A-label, as a URL parser and the enricher write a host
-    /// (domain names compare without case, and `bücher.example` is `xn--bcher-kva.example`). The event log's IP and domain
-    /// filters are normalized the same way, so that they find every event of one client or
-    /// one site. Events appended straight to a store are stored as given, as are those stored
+    /// (domain names compare without case, and `bücher.example` is `xn--bcher-kva.example`).
+    /// The event log's IP and domain filters are normalized the same way, so that they find
+    /// every event of one client or one site. Events appended straight to a store are stored as given, as are those stored
     /// before this existed (2026-12-06): the filters, which look for the one spelling, miss
     /// such an event stored in another, and the event sent again counts as a conflict (the
     /// stored one is kept).

@@ -143,7 +143,9 @@ pub struct FunnelStep {
     pub conversion_from_previous: f64,
     /// Customers who stopped at this step and whose conversion window has closed (before the
     /// earliest occurrence still waiting to be stored, when the reports have a freshness
-    /// source: [`FreshnessSource::earliest_waiting_occurrence`](crate::report::FreshnessSource::earliest_waiting_occurrence)).
+    /// source: [`FreshnessSource::earliest_waiting_occurrence`]).
+    ///
+    /// [`FreshnessSource::earliest_waiting_occurrence`]: crate::report::FreshnessSource::earliest_waiting_occurrence
     pub dropped: u64,
     /// Customers who stopped at this step but can still convert: their window is open, or
     /// closed after the earliest occurrence still waiting to be stored, so a conversion may
